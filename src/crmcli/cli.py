@@ -1,0 +1,142 @@
+"""The root `crm` command: global options, command groups, and errors -> exit codes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from crmcli import __version__, config
+from crmcli.errors import EXIT_FAILURE, CrmError
+
+
+def _fail(message: str, code: int, hint: str | None = None) -> typer.Exit:
+    sys.stderr.write(f"Error: {message}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+    return typer.Exit(code)
+
+
+class CrmGroup(TyperGroup):
+    """Maps the domain exceptions to one-line errors and DESIGN.md's exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrmError as exc:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            raise _fail(exc.message, exc.exit_code, exc.hint) from None
+        except sqlite3.OperationalError as exc:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            raise _fail(f"database: {exc}", EXIT_FAILURE) from None
+        except sqlite3.DatabaseError as exc:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            raise _fail(f"database: {exc}", EXIT_FAILURE, "run `crm db check`") from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted; nothing was changed by the unfinished step", 130) from None
+        except BrokenPipeError:
+            raise typer.Exit(EXIT_FAILURE) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+            from typer._click.exceptions import ClickException
+
+            if isinstance(exc, ClickException) or os.environ.get("CRM_DEBUG"):
+                raise
+            raise _fail(
+                f"unexpected {type(exc).__name__}: {exc}", EXIT_FAILURE, "set CRM_DEBUG=1 for a traceback"
+            ) from None
+
+
+app = typer.Typer(
+    cls=CrmGroup,
+    help="crm: a command-line CRM on SQLite. Customers, communications, tickets, campaigns, orders and reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Database file. Default: $CRM_DB, else the user data directory.", show_default=False),
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Output format: table, json, jsonl, csv, markdown (reports: also html, xlsx).", show_default=False),
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Who is acting, for the audit log. Default: $CRM_ACTOR or the login name.", show_default=False)
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Pin 'now' to this time (also $CRM_NOW): reports show the data as at then.", show_default=False)
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages on stderr unless something fails.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """crm: customers, communications, tickets, campaigns, orders and reports in one SQLite file.
+
+    Example: crm customer add --name "张伟" --phone 13800138000 --tag vip
+    """
+    config.settings.db_path = db
+    config.settings.format = format
+    config.settings.actor = actor
+    config.settings.quiet = quiet
+    config.set_now(None)
+    if as_of:
+        from crmcli.validate import parse_datetime
+
+        try:
+            config.set_now(parse_datetime(as_of, field="--as-of"))
+        except CrmError as exc:
+            raise _fail(exc.message, exc.exit_code) from None
+
+
+def _register() -> None:
+    from crmcli.commands import (
+        audit,
+        campaign,
+        comm,
+        customer,
+        db,
+        demo,
+        export,
+        order,
+        report,
+        ticket,
+    )
+
+    app.add_typer(customer.app, name="customer")
+    app.add_typer(comm.app, name="comm")
+    app.add_typer(ticket.app, name="ticket")
+    app.add_typer(campaign.app, name="campaign")
+    app.add_typer(order.app, name="order")
+    app.add_typer(report.app, name="report")
+    app.add_typer(db.app, name="db")
+    app.add_typer(export.app, name="export")
+    app.add_typer(audit.app, name="audit")
+    app.command("demo")(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    app()

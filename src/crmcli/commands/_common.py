@@ -1,0 +1,76 @@
+"""Options and helpers shared by every command group.
+
+`--db` and `--format` are accepted both before the group and on each command; the
+command-level value wins. Use `open_db(db)` and `out_format(fmt)` in every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmcli import config
+from crmcli.db import Database, connect
+from crmcli.output import FORMATS, check_format
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Database file (default: $CRM_DB or the user data directory).", show_default=False),
+]
+FormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="Output format: table, json, jsonl, csv or markdown.", show_default=False),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Show the data as it was at this time (also $CRM_NOW).", show_default=False),
+]
+
+
+def out_format(fmt: str | None, allowed: tuple[str, ...] = FORMATS) -> str:
+    """The command's --format, else the global one, else table."""
+    return check_format(fmt or config.settings.format, allowed)
+
+
+def db_path(db: Path | None) -> Path:
+    return config.resolve_db_path(db or config.settings.db_path)
+
+
+@contextmanager
+def open_db(db: Path | None = None) -> Iterator[Database]:
+    """Open the database named by --db (command or global), CRM_DB or the default file."""
+    database = connect(db_path(db), actor=config.resolve_actor(config.settings.actor))
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def apply_as_of(as_of: str | None) -> None:
+    """Pin the clock to --as-of (command-level) if given."""
+    if as_of:
+        from crmcli.validate import parse_datetime
+
+        config.set_now(parse_datetime(as_of, field="--as-of"))
+
+
+def is_interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def confirm_or_refuse(question: str, yes: bool) -> None:
+    """Ask on a terminal; refuse (exit 2) when not on a terminal and --yes was not given."""
+    from crmcli.errors import InvalidInput
+
+    if yes:
+        return
+    if not is_interactive():
+        raise InvalidInput(f"{question} Refusing without --yes when not on a terminal.")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)

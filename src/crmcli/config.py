@@ -1,0 +1,120 @@
+"""Where the database lives, the time zone, the acting user and the clock.
+
+Everything that depends on the environment is read here, so the rest of the code can be
+tested by setting environment variables (CRM_DB, CRM_TZ, CRM_ACTOR, CRM_NOW, CRM_MASK).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+
+from dateutil import tz as dateutil_tz
+
+APP_NAME = "crmcli"
+DB_FILENAME = "crm.db"
+
+
+def default_db_path() -> Path:
+    """The default database file: in the user data directory (platformdirs)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / DB_FILENAME
+
+
+def resolve_db_path(option: str | Path | None) -> Path:
+    """--db > CRM_DB > the default file in the user data directory."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get("CRM_DB")
+    if env:
+        return Path(env).expanduser()
+    return default_db_path()
+
+
+def resolve_actor(option: str | None) -> str:
+    """--actor > CRM_ACTOR > the login name."""
+    if option:
+        return option
+    env = os.environ.get("CRM_ACTOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+def local_zone() -> tzinfo:
+    """The configured time zone: CRM_TZ (an IANA name such as Asia/Shanghai) or the system's."""
+    name = os.environ.get("CRM_TZ")
+    if name:
+        zone = dateutil_tz.gettz(name)
+        if zone is None:
+            from crmcli.errors import InvalidInput
+
+            raise InvalidInput(f"unknown time zone in CRM_TZ: {name!r}")
+        return zone
+    zone = dateutil_tz.tzlocal()
+    return zone
+
+
+def mask_default() -> bool:
+    """CRM_MASK=1 makes masking the default for exports and reports."""
+    return os.environ.get("CRM_MASK", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Clock:
+    """The source of "now". `--as-of` / CRM_NOW pin it so reports are reproducible."""
+
+    fixed: datetime | None = None
+
+    def now(self) -> datetime:
+        if self.fixed is not None:
+            return self.fixed
+        return datetime.now(UTC)
+
+
+_clock = Clock()
+
+
+def set_now(value: datetime | None) -> None:
+    """Pin the clock (an aware datetime), or unpin it with None."""
+    _clock.fixed = value.astimezone(UTC) if value is not None else None
+
+
+def now() -> datetime:
+    """The current time as an aware UTC datetime, honouring --as-of and CRM_NOW."""
+    if _clock.fixed is not None:
+        return _clock.fixed
+    env = os.environ.get("CRM_NOW")
+    if env:
+        from crmcli.validate import parse_datetime
+
+        return parse_datetime(env, field="CRM_NOW")
+    return datetime.now(UTC)
+
+
+def now_iso() -> str:
+    """Now as the stored form: UTC ISO-8601 with seconds and a Z-less +00:00 offset."""
+    from crmcli.validate import to_iso
+
+    return to_iso(now())
+
+
+@dataclass
+class Settings:
+    """Global options resolved once per invocation (cli.py's callback fills it)."""
+
+    db_path: Path | None = None
+    format: str | None = None
+    actor: str | None = None
+    quiet: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+settings = Settings()

@@ -1,0 +1,161 @@
+"""The database layer: connection, transactions, migrations and the repository functions.
+
+This package is the only place that writes SQL. Submodules hold one entity's repository
+functions each (customers, communications, tickets, ...); they take a `Database` and plain
+values, return dicts / lists of dicts, and raise the domain exceptions of `crmcli.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from crmcli.errors import Conflict, OperationalError
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """One open SQLite database with the CRM's schema applied.
+
+    The connection runs in autocommit mode; `transaction()` opens an explicit
+    `BEGIN IMMEDIATE` transaction so that concurrent writers queue on the busy timeout
+    instead of failing half-way with "database is locked".
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, actor: str = "unknown"):
+        self.conn = conn
+        self.path = path
+        self.actor = actor
+        self._depth = 0
+
+    # -- queries ---------------------------------------------------------------------
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        """Run a SELECT and return its rows as dicts."""
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def query_one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        cur = self.conn.execute(sql, params)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- transactions ----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (Ctrl-C included).
+
+        Nested calls join the outer transaction.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(f"cannot start a write transaction: {exc}") from exc
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise OperationalError(f"commit failed: {exc}") from exc
+
+    def script(self, sql: str) -> None:
+        """Run several statements inside the current transaction.
+
+        (sqlite3's executescript() would COMMIT first, breaking migration atomicity.)
+        """
+        buffer = ""
+        for line in sql.splitlines(keepends=True):
+            buffer += line
+            if sqlite3.complete_statement(buffer):
+                statement = buffer.strip()
+                if statement:
+                    self.conn.execute(statement)
+                buffer = ""
+        if buffer.strip():
+            self.conn.execute(buffer)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file with mode 0600 before SQLite touches it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+
+
+def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> Database:
+    """Open (creating if needed) the database at `path`, apply pragmas and migrations."""
+    target = Path(path)
+    if str(target) != ":memory:":
+        if target.exists() and target.is_dir():
+            raise OperationalError(f"database path is a directory: {target}")
+        try:
+            _create_private_file(target)
+        except OSError as exc:
+            raise OperationalError(f"cannot create database {target}: {exc.strerror}") from exc
+    old_umask = os.umask(0o077)  # -wal / -shm files are private too
+    try:
+        conn = sqlite3.connect(
+            str(target), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -65536")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise OperationalError(f"{target} is not a usable SQLite database: {exc}") from exc
+        db = Database(conn, None if str(target) == ":memory:" else target, actor)
+        if migrate:
+            from crmcli.db.migrations import apply_migrations
+
+            apply_migrations(db)
+    finally:
+        os.umask(old_umask)
+    return db
+
+
+def integrity_error_to_conflict(exc: sqlite3.IntegrityError, what: str) -> Conflict:
+    """Turn a UNIQUE/CHECK failure into a Conflict that names the offending column."""
+    text = str(exc)
+    if "UNIQUE" in text:
+        column = text.rsplit(".", 1)[-1]
+        return Conflict(f"{what}: another record already has this {column}")
+    return Conflict(f"{what}: {text}")

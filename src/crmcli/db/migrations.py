@@ -1,0 +1,257 @@
+"""Numbered, append-only schema migrations, applied every time a database is opened.
+
+Each migration is a function taking the Database, run inside one transaction and recorded
+in `_migrations`; `PRAGMA user_version` holds the count of applied migrations. Never edit a
+migration that has shipped: add a new one at the end of MIGRATIONS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from crmcli.errors import OperationalError
+
+if TYPE_CHECKING:
+    from crmcli.db import Database
+
+Migration = Callable[["Database"], None]
+
+
+def m001_initial(db: Database) -> None:
+    db.script(
+        """
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            name TEXT NOT NULL,
+            phone TEXT,
+            email TEXT,
+            address TEXT,
+            company TEXT,
+            lifecycle TEXT NOT NULL DEFAULT 'lead'
+                CHECK (lifecycle IN ('lead', 'prospect', 'customer', 'churned')),
+            owner TEXT,
+            notes TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            erased_at TEXT
+        );
+        CREATE UNIQUE INDEX customers_email ON customers(email) WHERE email IS NOT NULL;
+        CREATE INDEX customers_phone ON customers(phone) WHERE phone IS NOT NULL;
+        CREATE INDEX customers_created ON customers(created_at);
+        CREATE INDEX customers_lifecycle ON customers(lifecycle);
+        CREATE INDEX customers_company ON customers(company COLLATE NOCASE);
+        CREATE INDEX customers_name ON customers(name);
+        CREATE INDEX customers_owner ON customers(owner);
+
+        CREATE TABLE customer_tags (
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (customer_id, tag)
+        ) WITHOUT ROWID;
+        CREATE INDEX customer_tags_tag ON customer_tags(tag, customer_id);
+
+        -- Substring search over name/email/phone/company, Chinese included (trigram).
+        CREATE VIRTUAL TABLE customers_fts USING fts5(
+            name, email, phone, company,
+            content='customers', content_rowid='id', tokenize='trigram'
+        );
+        CREATE TRIGGER customers_fts_ai AFTER INSERT ON customers BEGIN
+            INSERT INTO customers_fts(rowid, name, email, phone, company)
+            VALUES (new.id, new.name, new.email, new.phone, new.company);
+        END;
+        CREATE TRIGGER customers_fts_ad AFTER DELETE ON customers BEGIN
+            INSERT INTO customers_fts(customers_fts, rowid, name, email, phone, company)
+            VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);
+        END;
+        CREATE TRIGGER customers_fts_au AFTER UPDATE OF name, email, phone, company ON customers
+        BEGIN
+            INSERT INTO customers_fts(customers_fts, rowid, name, email, phone, company)
+            VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);
+            INSERT INTO customers_fts(rowid, name, email, phone, company)
+            VALUES (new.id, new.name, new.email, new.phone, new.company);
+        END;
+
+        CREATE TABLE communications (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            channel TEXT NOT NULL CHECK (channel IN
+                ('phone', 'email', 'meeting', 'chat', 'sms', 'visit', 'social', 'other')),
+            direction TEXT NOT NULL DEFAULT 'outbound'
+                CHECK (direction IN ('inbound', 'outbound')),
+            occurred_at TEXT NOT NULL,
+            subject TEXT,
+            content TEXT,
+            agent TEXT,
+            duration_s INTEGER,
+            follow_up_at TEXT,
+            done_at TEXT,
+            external_id TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX communications_customer ON communications(customer_id, occurred_at);
+        CREATE INDEX communications_occurred ON communications(occurred_at);
+        CREATE INDEX communications_agent ON communications(agent, occurred_at);
+        CREATE INDEX communications_due ON communications(follow_up_at)
+            WHERE follow_up_at IS NOT NULL AND done_at IS NULL;
+
+        CREATE TABLE agents (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            email TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            max_open INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE agent_skills (
+            agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            category TEXT NOT NULL,
+            PRIMARY KEY (agent_id, category)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            subject TEXT NOT NULL,
+            description TEXT,
+            category TEXT,
+            priority TEXT NOT NULL DEFAULT 'normal'
+                CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'in_progress', 'waiting', 'resolved', 'closed')),
+            channel TEXT,
+            assignee TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            first_response_at TEXT,
+            resolved_at TEXT,
+            closed_at TEXT,
+            response_due_at TEXT,
+            due_at TEXT,
+            satisfaction INTEGER CHECK (satisfaction BETWEEN 1 AND 5),
+            satisfaction_comment TEXT
+        );
+        CREATE INDEX tickets_customer ON tickets(customer_id);
+        CREATE INDEX tickets_status ON tickets(status, priority);
+        CREATE INDEX tickets_assignee ON tickets(assignee, status);
+        CREATE INDEX tickets_created ON tickets(created_at);
+        CREATE INDEX tickets_category ON tickets(category);
+
+        CREATE TABLE ticket_events (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT,
+            kind TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            body TEXT,
+            internal INTEGER NOT NULL DEFAULT 0,
+            details TEXT
+        );
+        CREATE INDEX ticket_events_ticket ON ticket_events(ticket_id, at);
+
+        CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            description TEXT,
+            starts_at TEXT,
+            ends_at TEXT,
+            cost INTEGER NOT NULL DEFAULT 0,
+            currency TEXT NOT NULL DEFAULT 'CNY',
+            status TEXT NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'active', 'closed')),
+            segment TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE campaign_members (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            variant TEXT NOT NULL,
+            contacted_at TEXT,
+            result TEXT NOT NULL DEFAULT 'pending'
+                CHECK (result IN ('pending', 'success', 'failure')),
+            responded_at TEXT,
+            revenue INTEGER,
+            PRIMARY KEY (campaign_id, customer_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX campaign_members_customer ON campaign_members(customer_id);
+
+        CREATE TABLE orders (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            ordered_at TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            currency TEXT NOT NULL DEFAULT 'CNY',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX orders_customer ON orders(customer_id, ordered_at);
+        CREATE INDEX orders_ordered ON orders(ordered_at);
+
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT,
+            details TEXT,
+            prev_hash TEXT,
+            hash TEXT
+        );
+        CREATE INDEX audit_log_entity ON audit_log(entity, entity_id);
+        CREATE INDEX audit_log_at ON audit_log(at);
+
+        -- Small key/value store: assignment cursors, export watermarks, policies.
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+# Append new migrations here; never edit or reorder the ones above.
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def all_migrations() -> list[Migration]:
+    return list(MIGRATIONS)
+
+
+def pending(db: Database) -> list[Migration]:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    return [m for m in all_migrations() if m.__name__ not in done]
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply every pending migration, each in its own transaction. Returns their names."""
+    from crmcli.config import now_iso
+
+    todo = pending(db)
+    applied: list[str] = []
+    for migration in todo:
+        try:
+            with db.transaction():
+                migration(db)
+                db.execute(
+                    "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
+                    (migration.__name__, now_iso()),
+                )
+                count = db.scalar("SELECT count(*) FROM _migrations")
+                db.execute(f"PRAGMA user_version = {int(count)}")
+        except Exception as exc:
+            raise OperationalError(f"migration {migration.__name__} failed: {exc}") from exc
+        applied.append(migration.__name__)
+    return applied

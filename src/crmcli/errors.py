@@ -1,0 +1,49 @@
+"""Domain exceptions, raised by the layers below the CLI and mapped to exit codes in cli.py.
+
+Exit codes (DESIGN.md): 0 ok; 1 operational failure; 2 usage or invalid input;
+3 not found; 4 conflict (duplicate key, illegal state transition).
+"""
+
+from __future__ import annotations
+
+
+class CrmError(Exception):
+    """Base class: a failure a user can cause or an operator must see, never a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class OperationalError(CrmError):
+    """The command could not be carried out (I/O, a failed check, a locked file)."""
+
+    exit_code = 1
+
+
+class InvalidInput(CrmError):
+    """Bad option value, malformed file or expression."""
+
+    exit_code = 2
+
+
+class NotFound(CrmError):
+    """A referenced record does not exist."""
+
+    exit_code = 3
+
+
+class Conflict(CrmError):
+    """Duplicate key or illegal state transition."""
+
+    exit_code = 4
+
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
