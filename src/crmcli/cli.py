@@ -133,6 +133,16 @@ def _register() -> None:
     app.add_typer(export.app, name="export")
     app.add_typer(audit.app, name="audit")
     app.command("demo")(demo.demo)
+    # Modules that add commands to a group defined elsewhere (kept apart so that each
+    # command group's owner can work in its own file).
+    from crmcli.commands import (  # noqa: F401
+        comm_office,
+        customer_privacy,
+        report_comm,
+        report_overview,
+        report_tickets,
+        report_value,
+    )
 
 
 _register()
