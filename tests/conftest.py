@@ -49,8 +49,12 @@ class Cli:
     def __init__(self) -> None:
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
-        return self.runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+    def __call__(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Any:
+        return self.runner.invoke(
+            app, [str(a) for a in args], input=input, env=env, catch_exceptions=False
+        )
 
     def json(self, *args: str, **kwargs: Any) -> Any:
         result = self(*args, "--format", "json", **kwargs)

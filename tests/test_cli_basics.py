@@ -68,5 +68,7 @@ def test_usage_error_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_python_dash_m_and_version(tmp_path: Path) -> None:
     env = {**os.environ, "CRM_DB": str(tmp_path / "x.db")}
-    out = subprocess.run([sys.executable, "-m", "crmcli", "--version"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "crmcli", "--version"], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 0 and out.stdout.startswith("crm ")

@@ -52,7 +52,9 @@ class CrmGroup(TyperGroup):
             if isinstance(exc, ClickException) or os.environ.get("CRM_DEBUG"):
                 raise
             raise _fail(
-                f"unexpected {type(exc).__name__}: {exc}", EXIT_FAILURE, "set CRM_DEBUG=1 for a traceback"
+                f"unexpected {type(exc).__name__}: {exc}",
+                EXIT_FAILURE,
+                "set CRM_DEBUG=1 for a traceback",
             ) from None
 
 
@@ -76,20 +78,46 @@ def _version(value: bool) -> None:
 def root(
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="Database file. Default: $CRM_DB, else the user data directory.", show_default=False),
+        typer.Option(
+            "--db",
+            help="Database file. Default: $CRM_DB, else the user data directory.",
+            show_default=False,
+        ),
     ] = None,
     format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="Output format: table, json, jsonl, csv, markdown (reports: also html, xlsx).", show_default=False),
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format: table, json, jsonl, csv, markdown (reports: also html, xlsx).",
+            show_default=False,
+        ),
     ] = None,
     actor: Annotated[
-        str | None, typer.Option("--actor", help="Who is acting, for the audit log. Default: $CRM_ACTOR or the login name.", show_default=False)
+        str | None,
+        typer.Option(
+            "--actor",
+            help="Who is acting, for the audit log. Default: $CRM_ACTOR or the login name.",
+            show_default=False,
+        ),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Pin 'now' to this time (also $CRM_NOW): reports show the data as at then.", show_default=False)
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Pin 'now' to this time (also $CRM_NOW): reports show the data as at then.",
+            show_default=False,
+        ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages on stderr unless something fails.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No messages on stderr unless something fails.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """crm: customers, communications, tickets, campaigns, orders and reports in one SQLite file.
 

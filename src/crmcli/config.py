@@ -118,3 +118,29 @@ class Settings:
 
 
 settings = Settings()
+
+
+def config_path() -> Path:
+    """The optional TOML config file: $CRM_CONFIG, else config.toml in the user config dir."""
+    env = os.environ.get("CRM_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def load_config() -> dict[str, object]:
+    """The parsed config file ({} when there is none). Sections: [tickets.*], ..."""
+    import tomllib
+
+    from crmcli.errors import InvalidInput
+
+    path = config_path()
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise InvalidInput(f"cannot read config file {path}: {exc}") from None

@@ -27,28 +27,83 @@ SAMPLE_BYTES = 1 << 20
 # Header aliases shared by every import: normalised header text -> field name.
 COMMON_ALIASES: dict[str, str] = {
     # customers
-    "name": "name", "fullname": "name", "customer": "name", "customername": "name", "contact": "name",
-    "姓名": "name", "名字": "name", "客户": "name", "客户名称": "name", "客户姓名": "name", "联系人": "name",
-    "phone": "phone", "mobile": "phone", "tel": "phone", "telephone": "phone", "phonenumber": "phone",
-    "cell": "phone", "电话": "phone", "手机": "phone", "手机号": "phone", "手机号码": "phone",
-    "电话号码": "phone", "联系电话": "phone",
-    "email": "email", "e-mail": "email", "mail": "email", "emailaddress": "email", "邮箱": "email",
-    "电子邮件": "email", "电子邮箱": "email", "邮件": "email",
-    "address": "address", "addr": "address", "地址": "address", "联系地址": "address", "住址": "address",
-    "company": "company", "organization": "company", "organisation": "company", "companyname": "company",
-    "公司": "company", "公司名称": "company", "单位": "company", "企业": "company",
-    "tags": "tags", "tag": "tags", "labels": "tags", "标签": "tags",
-    "externalid": "external_id", "extid": "external_id", "customerno": "external_id",
-    "客户编号": "external_id", "编号": "external_id",
-    "lifecycle": "lifecycle", "stage": "lifecycle", "status": "lifecycle", "阶段": "lifecycle",
-    "owner": "owner", "负责人": "owner", "销售": "owner",
-    "notes": "notes", "note": "notes", "remark": "notes", "remarks": "notes", "备注": "notes",
-    "createdat": "created_at", "created": "created_at", "创建时间": "created_at",
+    "name": "name",
+    "fullname": "name",
+    "customer": "name",
+    "customername": "name",
+    "contact": "name",
+    "姓名": "name",
+    "名字": "name",
+    "客户": "name",
+    "客户名称": "name",
+    "客户姓名": "name",
+    "联系人": "name",
+    "phone": "phone",
+    "mobile": "phone",
+    "tel": "phone",
+    "telephone": "phone",
+    "phonenumber": "phone",
+    "cell": "phone",
+    "电话": "phone",
+    "手机": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
+    "电话号码": "phone",
+    "联系电话": "phone",
+    "email": "email",
+    "e-mail": "email",
+    "mail": "email",
+    "emailaddress": "email",
+    "邮箱": "email",
+    "电子邮件": "email",
+    "电子邮箱": "email",
+    "邮件": "email",
+    "address": "address",
+    "addr": "address",
+    "地址": "address",
+    "联系地址": "address",
+    "住址": "address",
+    "company": "company",
+    "organization": "company",
+    "organisation": "company",
+    "companyname": "company",
+    "公司": "company",
+    "公司名称": "company",
+    "单位": "company",
+    "企业": "company",
+    "tags": "tags",
+    "tag": "tags",
+    "labels": "tags",
+    "标签": "tags",
+    "externalid": "external_id",
+    "extid": "external_id",
+    "customerno": "external_id",
+    "客户编号": "external_id",
+    "编号": "external_id",
+    "lifecycle": "lifecycle",
+    "stage": "lifecycle",
+    "status": "lifecycle",
+    "阶段": "lifecycle",
+    "owner": "owner",
+    "负责人": "owner",
+    "销售": "owner",
+    "notes": "notes",
+    "note": "notes",
+    "remark": "notes",
+    "remarks": "notes",
+    "备注": "notes",
+    "createdat": "created_at",
+    "created": "created_at",
+    "创建时间": "created_at",
     "id": "id",
     # references to a customer from other records
-    "customerid": "customer_id", "客户id": "customer_id",
-    "customerexternalid": "customer_external_id", "customeremail": "customer_email",
-    "customerphone": "customer_phone", "客户邮箱": "customer_email", "客户电话": "customer_phone",
+    "customerid": "customer_id",
+    "客户id": "customer_id",
+    "customerexternalid": "customer_external_id",
+    "customeremail": "customer_email",
+    "customerphone": "customer_phone",
+    "客户邮箱": "customer_email",
+    "客户电话": "customer_phone",
 }
 
 
@@ -165,7 +220,9 @@ class CsvSource:
                 "give --encoding"
             ) from None
         except csv.Error as exc:
-            raise InvalidInput(f"{self.path.name}: malformed CSV near line {self.line_no}: {exc}") from None
+            raise InvalidInput(
+                f"{self.path.name}: malformed CSV near line {self.line_no}: {exc}"
+            ) from None
 
     def progress_fraction(self) -> float:
         try:
@@ -234,7 +291,9 @@ def open_csv(
     bad_targets = sorted(set(overrides.values()) - known)
     if bad_targets:
         text.close()
-        raise InvalidInput(f"--map names unknown field(s): {', '.join(bad_targets)}; known: {', '.join(sorted(known))}")
+        raise InvalidInput(
+            f"--map names unknown field(s): {', '.join(bad_targets)}; known: {', '.join(sorted(known))}"
+        )
     fields: list[str | None] = []
     unknown: list[str] = []
     for cell in header:

@@ -46,7 +46,9 @@ MASKERS = {
 
 def mask_row(row: dict[str, Any]) -> dict[str, Any]:
     """A copy of row with phone, email and address masked."""
-    return {k: (MASKERS[k](v) if k in MASKERS and isinstance(v, str) else v) for k, v in row.items()}
+    return {
+        k: (MASKERS[k](v) if k in MASKERS and isinstance(v, str) else v) for k, v in row.items()
+    }
 
 
 def should_mask(option: bool | None) -> bool:

@@ -104,7 +104,9 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
     lines = ["| " + " | ".join(esc(c) for c in columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     for r in rows:
-        lines.append("| " + " | ".join(esc(flat(_display_value(c, r.get(c)))) for c in columns) + " |")
+        lines.append(
+            "| " + " | ".join(esc(flat(_display_value(c, r.get(c)))) for c in columns) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +128,9 @@ def rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: st
 
     table = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
-        numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
+        numeric = any(
+            isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows
+        )
         table.add_column(c, justify="right" if numeric else "left", overflow="fold")
     for r in rows:
         table.add_row(*[flat(_display_value(c, r.get(c))) for c in columns])
@@ -165,7 +169,11 @@ def emit_rows(
 
 def emit_object(obj: dict[str, Any], fmt: str, title: str | None = None) -> None:
     """Print one record; nested lists of dicts (events, tags, ...) become their own tables."""
-    scalars = {k: v for k, v in obj.items() if not (isinstance(v, list) and v and isinstance(v[0], dict)) and not isinstance(v, dict)}
+    scalars = {
+        k: v
+        for k, v in obj.items()
+        if not (isinstance(v, list) and v and isinstance(v[0], dict)) and not isinstance(v, dict)
+    }
     nested = {k: v for k, v in obj.items() if k not in scalars}
     if fmt == "json":
         sys.stdout.write(to_json(_prepare_deep(obj)) + "\n")
@@ -174,7 +182,11 @@ def emit_object(obj: dict[str, Any], fmt: str, title: str | None = None) -> None
         sys.stdout.write(to_json(_prepare_deep(obj), indent=None) + "\n")
         return
     if fmt == "csv":
-        write_csv([{"field": k, "value": v} for k, v in prepare(scalars).items()], sys.stdout, ["field", "value"])
+        write_csv(
+            [{"field": k, "value": v} for k, v in prepare(scalars).items()],
+            sys.stdout,
+            ["field", "value"],
+        )
         return
     pairs = [{"field": k, "value": flat(v)} for k, v in prepare(scalars).items()]
     if fmt == "markdown":

@@ -30,7 +30,10 @@ def _as_rows(section: Any) -> list[dict[str, Any]]:
 def emit_report(report: dict[str, Any], fmt: str, title: str | None = None) -> None:
     """Render a report (dict of sections) to stdout."""
     if fmt in ("json", "jsonl"):
-        sys.stdout.write(output.to_json(output._prepare_deep(report), indent=None if fmt == "jsonl" else 2) + "\n")
+        sys.stdout.write(
+            output.to_json(output._prepare_deep(report), indent=None if fmt == "jsonl" else 2)
+            + "\n"
+        )
         return
     if fmt == "csv":
         first = True
@@ -50,7 +53,9 @@ def emit_report(report: dict[str, Any], fmt: str, title: str | None = None) -> N
         for name, section in report.items():
             rows = _as_rows(section)
             sys.stdout.write(f"## {name}\n\n")
-            sys.stdout.write(output.markdown_table(rows, output._columns(rows, None)) if rows else "_No data._\n")
+            sys.stdout.write(
+                output.markdown_table(rows, output._columns(rows, None)) if rows else "_No data._\n"
+            )
             sys.stdout.write("\n")
         return
     con = output.console()

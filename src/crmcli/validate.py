@@ -36,7 +36,12 @@ ALIASES: dict[str, dict[str, str]] = {
         "pending": "waiting",
     },
     "campaign_result": {"成功": "success", "失败": "failure", "待定": "pending"},
-    "lifecycle": {"潜在客户": "lead", "意向客户": "prospect", "客户": "customer", "流失": "churned"},
+    "lifecycle": {
+        "潜在客户": "lead",
+        "意向客户": "prospect",
+        "客户": "customer",
+        "流失": "churned",
+    },
     "channel": {
         "电话": "phone",
         "邮件": "email",
@@ -72,7 +77,9 @@ def normalize_enum(value: str, allowed: tuple[str, ...], field: str, alias_key: 
 
 # ---------------------------------------------------------------- text, email
 
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 
 
 def clean_text(value: object) -> str | None:
@@ -143,7 +150,10 @@ def normalize_phone(value: str | None, region: str = "CN") -> str | None:
 # ---------------------------------------------------------------- dates and times
 
 _RELATIVE = re.compile(r"^([+-])\s*(\d+)\s*(m|min|h|d|w|mo)$", re.IGNORECASE)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?|s|sec|secs|seconds?|d|days?|w|weeks?)", re.IGNORECASE)
+_DURATION_PART = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?|s|sec|secs|seconds?|d|days?|w|weeks?)",
+    re.IGNORECASE,
+)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -260,6 +270,7 @@ def parse_duration(value: str, field: str = "duration") -> int:
 
 
 # ---------------------------------------------------------------- money
+
 
 def parse_money(value: object, field: str = "amount") -> int:
     """A decimal amount ('1,200.50', '¥99', '12.3') -> integer minor units (cents)."""

@@ -19,15 +19,26 @@ from crmcli.output import FORMATS, check_format
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Database file (default: $CRM_DB or the user data directory).", show_default=False),
+    typer.Option(
+        "--db",
+        help="Database file (default: $CRM_DB or the user data directory).",
+        show_default=False,
+    ),
 ]
 FormatOption = Annotated[
     str | None,
-    typer.Option("--format", "-f", help="Output format: table, json, jsonl, csv or markdown.", show_default=False),
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: table, json, jsonl, csv or markdown.",
+        show_default=False,
+    ),
 ]
 AsOfOption = Annotated[
     str | None,
-    typer.Option("--as-of", help="Show the data as it was at this time (also $CRM_NOW).", show_default=False),
+    typer.Option(
+        "--as-of", help="Show the data as it was at this time (also $CRM_NOW).", show_default=False
+    ),
 ]
 
 

@@ -19,14 +19,36 @@ from crmcli.validate import (
     to_iso,
 )
 
-app = typer.Typer(help="Store, find, update, delete, import, export, dedupe and merge customers.", no_args_is_help=True)
+app = typer.Typer(
+    help="Store, find, update, delete, import, export, dedupe and merge customers.",
+    no_args_is_help=True,
+)
 
-LIST_COLUMNS = ["id", "external_id", "name", "phone", "email", "company", "lifecycle", "owner", "tags", "created_at"]
+LIST_COLUMNS = [
+    "id",
+    "external_id",
+    "name",
+    "phone",
+    "email",
+    "company",
+    "lifecycle",
+    "owner",
+    "tags",
+    "created_at",
+]
 
 IdArg = Annotated[int | None, typer.Argument(help="Customer id.", show_default=False)]
-ExternalIdOpt = Annotated[str | None, typer.Option("--external-id", help="Find the customer by external id.", show_default=False)]
-EmailOpt = Annotated[str | None, typer.Option("--email", help="Find the customer by email.", show_default=False)]
-RegionOpt = Annotated[str, typer.Option("--region", help="Default phone region (ISO code) for numbers without +country.")]
+ExternalIdOpt = Annotated[
+    str | None,
+    typer.Option("--external-id", help="Find the customer by external id.", show_default=False),
+]
+EmailOpt = Annotated[
+    str | None, typer.Option("--email", help="Find the customer by email.", show_default=False)
+]
+RegionOpt = Annotated[
+    str,
+    typer.Option("--region", help="Default phone region (ISO code) for numbers without +country."),
+]
 
 
 def normalise_fields(values: dict[str, Any], region: str = "CN") -> dict[str, Any]:
@@ -54,7 +76,9 @@ def add(
     address: Annotated[str | None, typer.Option(help="Postal address.")] = None,
     company: Annotated[str | None, typer.Option(help="Company.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
-    external_id: Annotated[str | None, typer.Option("--external-id", help="Id in another system (unique).")] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="Id in another system (unique).")
+    ] = None,
     lifecycle: Annotated[str, typer.Option(help="lead, prospect, customer or churned.")] = "lead",
     owner: Annotated[str | None, typer.Option(help="Account owner.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free-text notes.")] = None,
@@ -68,8 +92,17 @@ def add(
     """
     fmt = out_format(format)
     values = normalise_fields(
-        {"name": name, "phone": phone, "email": email, "address": address, "company": company,
-         "external_id": external_id, "lifecycle": lifecycle, "owner": owner, "notes": notes},
+        {
+            "name": name,
+            "phone": phone,
+            "email": email,
+            "address": address,
+            "company": company,
+            "external_id": external_id,
+            "lifecycle": lifecycle,
+            "owner": owner,
+            "notes": notes,
+        },
         region,
     )
     tags = [t.strip() for t in tag or [] if t.strip()]
@@ -78,7 +111,9 @@ def add(
     output.emit_id(new_id, fmt)
 
 
-def resolve(database: Any, customer_id: int | None, external_id: str | None, email: str | None) -> int:
+def resolve(
+    database: Any, customer_id: int | None, external_id: str | None, email: str | None
+) -> int:
     return repo.find_customer_id(database, customer_id, external_id, email)
 
 
@@ -131,8 +166,12 @@ def build_filter(
         lifecycle=normalize_enum(lifecycle, LIFECYCLES, "lifecycle") if lifecycle else None,
         company=company,
         owner=owner,
-        created_since=to_iso(parse_datetime(created_since, "--created-since")) if created_since else None,
-        changed_since=to_iso(parse_datetime(changed_since, "--changed-since")) if changed_since else None,
+        created_since=to_iso(parse_datetime(created_since, "--created-since"))
+        if created_since
+        else None,
+        changed_since=to_iso(parse_datetime(changed_since, "--changed-since"))
+        if changed_since
+        else None,
     )
     if segment:
         from crmcli.db.segments import compile_segment
@@ -141,13 +180,34 @@ def build_filter(
     return flt
 
 
-SearchOpt = Annotated[str | None, typer.Option("--search", "-s", help="Text in name, email, phone or company.", show_default=False)]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Has this tag (repeatable: all must match).", show_default=False)]
-LifecycleOpt = Annotated[str | None, typer.Option("--lifecycle", help="lead, prospect, customer or churned.", show_default=False)]
-CompanyOpt = Annotated[str | None, typer.Option("--company", help="Company contains this text.", show_default=False)]
+SearchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--search", "-s", help="Text in name, email, phone or company.", show_default=False
+    ),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="Has this tag (repeatable: all must match).", show_default=False),
+]
+LifecycleOpt = Annotated[
+    str | None,
+    typer.Option("--lifecycle", help="lead, prospect, customer or churned.", show_default=False),
+]
+CompanyOpt = Annotated[
+    str | None, typer.Option("--company", help="Company contains this text.", show_default=False)
+]
 OwnerOpt = Annotated[str | None, typer.Option("--owner", help="Account owner.", show_default=False)]
-CreatedSinceOpt = Annotated[str | None, typer.Option("--created-since", help="Created at or after this date.", show_default=False)]
-SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Segment expression, e.g. 'tag=vip and orders>=2'.", show_default=False)]
+CreatedSinceOpt = Annotated[
+    str | None,
+    typer.Option("--created-since", help="Created at or after this date.", show_default=False),
+]
+SegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment", help="Segment expression, e.g. 'tag=vip and orders>=2'.", show_default=False
+    ),
+]
 
 
 @app.command("list")
@@ -159,9 +219,13 @@ def list_(
     owner: OwnerOpt = None,
     created_since: CreatedSinceOpt = None,
     segment: SegmentOpt = None,
-    sort: Annotated[str, typer.Option("--sort", help="Sort field: id, name, email, company, created_at, ...")] = "id",
+    sort: Annotated[
+        str, typer.Option("--sort", help="Sort field: id, name, email, company, created_at, ...")
+    ] = "id",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
+    ] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many rows.", min=0)] = 0,
     db: DbOption = None,
     format: FormatOption = None,
@@ -173,7 +237,9 @@ def list_(
     fmt = out_format(format)
     flt = build_filter(search, tag, lifecycle, company, owner, created_since, segment=segment)
     with open_db(db) as database:
-        rows = repo.list_customers(database, flt, sort=sort, desc=desc, limit=limit or None, offset=offset)
+        rows = repo.list_customers(
+            database, flt, sort=sort, desc=desc, limit=limit or None, offset=offset
+        )
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
 
 
@@ -181,12 +247,20 @@ def list_(
 def update(
     customer_id: Annotated[int, typer.Argument(help="Customer id.")],
     name: Annotated[str | None, typer.Option(help="New name.", show_default=False)] = None,
-    phone: Annotated[str | None, typer.Option(help="New phone ('' clears).", show_default=False)] = None,
-    email: Annotated[str | None, typer.Option(help="New email ('' clears).", show_default=False)] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="New phone ('' clears).", show_default=False)
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="New email ('' clears).", show_default=False)
+    ] = None,
     address: Annotated[str | None, typer.Option(help="New address.", show_default=False)] = None,
     company: Annotated[str | None, typer.Option(help="New company.", show_default=False)] = None,
-    external_id: Annotated[str | None, typer.Option("--external-id", help="New external id.", show_default=False)] = None,
-    lifecycle: Annotated[str | None, typer.Option(help="lead, prospect, customer or churned.", show_default=False)] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="New external id.", show_default=False)
+    ] = None,
+    lifecycle: Annotated[
+        str | None, typer.Option(help="lead, prospect, customer or churned.", show_default=False)
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="New owner.", show_default=False)] = None,
     notes: Annotated[str | None, typer.Option(help="New notes.", show_default=False)] = None,
     region: RegionOpt = "CN",
@@ -200,8 +274,17 @@ def update(
     from crmcli.errors import InvalidInput
 
     fmt = out_format(format)
-    given = {"name": name, "phone": phone, "email": email, "address": address, "company": company,
-             "external_id": external_id, "lifecycle": lifecycle, "owner": owner, "notes": notes}
+    given = {
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "address": address,
+        "company": company,
+        "external_id": external_id,
+        "lifecycle": lifecycle,
+        "owner": owner,
+        "notes": notes,
+    }
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
         raise InvalidInput("nothing to update; give at least one --field value")
@@ -220,7 +303,9 @@ def update(
 def tag_(
     customer_id: Annotated[int, typer.Argument(help="Customer id.")],
     add: Annotated[list[str] | None, typer.Option("--add", help="Tag to add (repeatable).")] = None,
-    remove: Annotated[list[str] | None, typer.Option("--remove", help="Tag to remove (repeatable).")] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="Tag to remove (repeatable).")
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -234,8 +319,12 @@ def tag_(
     if not add and not remove:
         raise InvalidInput("give --add TAG and/or --remove TAG")
     with open_db(db) as database:
-        tags = repo.change_tags(database, customer_id, [t.strip() for t in add or [] if t.strip()],
-                                [t.strip() for t in remove or [] if t.strip()])
+        tags = repo.change_tags(
+            database,
+            customer_id,
+            [t.strip() for t in add or [] if t.strip()],
+            [t.strip() for t in remove or [] if t.strip()],
+        )
     if fmt in ("json", "jsonl"):
         output.emit_json({"id": customer_id, "tags": tags})
     else:
@@ -246,7 +335,13 @@ def tag_(
 def delete(
     customer_id: Annotated[int, typer.Argument(help="Customer id.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    cascade: Annotated[bool, typer.Option("--cascade", help="Also delete the customer's communications, tickets, campaign memberships and orders.")] = False,
+    cascade: Annotated[
+        bool,
+        typer.Option(
+            "--cascade",
+            help="Also delete the customer's communications, tickets, campaign memberships and orders.",
+        ),
+    ] = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -266,5 +361,11 @@ def delete(
     if fmt in ("json", "jsonl"):
         output.emit_json({"id": customer_id, "deleted": True, "cascaded": counts})
     else:
-        output.info(f"Deleted customer {customer_id}" + (
-            " with " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) if any(counts.values()) else ""))
+        output.info(
+            f"Deleted customer {customer_id}"
+            + (
+                " with " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+                if any(counts.values())
+                else ""
+            )
+        )

@@ -10,8 +10,12 @@ from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
 
 
 def demo(
-    customers: Annotated[int, typer.Option("--customers", help="How many customers to create.", min=10)] = 3000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed builds the same database.")] = 7,
+    customers: Annotated[
+        int, typer.Option("--customers", help="How many customers to create.", min=10)
+    ] = 3000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed builds the same database.")
+    ] = 7,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Exports for other systems: data warehouse star schema.", no_args_is_help=True)
+app = typer.Typer(
+    help="Exports for other systems: data warehouse star schema.", no_args_is_help=True
+)

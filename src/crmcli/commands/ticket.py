@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Customer service tickets: open, assign, follow up, SLA, satisfaction.", no_args_is_help=True)
+app = typer.Typer(
+    help="Customer service tickets: open, assign, follow up, SLA, satisfaction.",
+    no_args_is_help=True,
+)

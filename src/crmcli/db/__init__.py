@@ -130,7 +130,10 @@ def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> D
     old_umask = os.umask(0o077)  # -wal / -shm files are private too
     try:
         conn = sqlite3.connect(
-            str(target), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            str(target),
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -63,20 +63,28 @@ class CustomerFilter:
                 )
                 params.append('"' + term.replace('"', '""') + '"')
             else:
-                like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                like = (
+                    "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                )
                 clauses.append(
                     "(c.name LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\'"
                     " OR c.phone LIKE ? ESCAPE '\\' OR c.company LIKE ? ESCAPE '\\')"
                 )
                 params += [like] * 4
         for tag in self.tags:
-            clauses.append("EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)")
+            clauses.append(
+                "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
+            )
             params.append(tag)
         if self.lifecycle:
             clauses.append("c.lifecycle = ?")
             params.append(self.lifecycle)
         if self.company:
-            like = "%" + self.company.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = (
+                "%"
+                + self.company.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
             clauses.append("c.company LIKE ? ESCAPE '\\'")
             params.append(like)
         if self.owner:
@@ -126,8 +134,16 @@ def add_customer(db: Database, values: dict[str, Any], tags: list[str] | None = 
             raise integrity_error_to_conflict(exc, "cannot add customer") from None
         cid = int(cur.lastrowid or 0)
         for tag in tags or []:
-            db.execute("INSERT OR IGNORE INTO customer_tags(customer_id, tag) VALUES (?, ?)", (cid, tag))
-        audit.record(db, "create", "customer", cid, {k: v for k, v in row.items() if v is not None} | {"tags": tags or []})
+            db.execute(
+                "INSERT OR IGNORE INTO customer_tags(customer_id, tag) VALUES (?, ?)", (cid, tag)
+            )
+        audit.record(
+            db,
+            "create",
+            "customer",
+            cid,
+            {k: v for k, v in row.items() if v is not None} | {"tags": tags or []},
+        )
     return cid
 
 
@@ -139,14 +155,27 @@ def find_customer_id(
     phone: str | None = None,
 ) -> int:
     """Resolve exactly one way of naming a customer to its id, or raise NotFound."""
-    given = [(k, v) for k, v in (("id", customer_id), ("external_id", external_id), ("email", email), ("phone", phone)) if v is not None]
+    given = [
+        (k, v)
+        for k, v in (
+            ("id", customer_id),
+            ("external_id", external_id),
+            ("email", email),
+            ("phone", phone),
+        )
+        if v is not None
+    ]
     if len(given) != 1:
-        raise InvalidInput("name the customer by exactly one of: ID, --external-id, --email, --phone")
+        raise InvalidInput(
+            "name the customer by exactly one of: ID, --external-id, --email, --phone"
+        )
     key, value = given[0]
     if key == "email":
         value = str(value).strip().lower()
     column = {"id": "id", "external_id": "external_id", "email": "email", "phone": "phone"}[key]
-    row = db.execute(f"SELECT id FROM customers WHERE {column} = ? ORDER BY id LIMIT 1", (value,)).fetchone()
+    row = db.execute(
+        f"SELECT id FROM customers WHERE {column} = ? ORDER BY id LIMIT 1", (value,)
+    ).fetchone()
     if row is None:
         raise NotFound(f"no customer with {key} {value}")
     return int(row[0])
@@ -163,10 +192,18 @@ def get_customer(db: Database, customer_id: int) -> dict[str, Any]:
 def related_counts(db: Database, customer_id: int) -> dict[str, int]:
     """How many records of each kind belong to a customer."""
     return {
-        "communications": int(db.scalar("SELECT count(*) FROM communications WHERE customer_id = ?", (customer_id,))),
-        "tickets": int(db.scalar("SELECT count(*) FROM tickets WHERE customer_id = ?", (customer_id,))),
-        "campaigns": int(db.scalar("SELECT count(*) FROM campaign_members WHERE customer_id = ?", (customer_id,))),
-        "orders": int(db.scalar("SELECT count(*) FROM orders WHERE customer_id = ?", (customer_id,))),
+        "communications": int(
+            db.scalar("SELECT count(*) FROM communications WHERE customer_id = ?", (customer_id,))
+        ),
+        "tickets": int(
+            db.scalar("SELECT count(*) FROM tickets WHERE customer_id = ?", (customer_id,))
+        ),
+        "campaigns": int(
+            db.scalar("SELECT count(*) FROM campaign_members WHERE customer_id = ?", (customer_id,))
+        ),
+        "orders": int(
+            db.scalar("SELECT count(*) FROM orders WHERE customer_id = ?", (customer_id,))
+        ),
     }
 
 
@@ -235,10 +272,16 @@ def update_customer(db: Database, customer_id: int, changes: dict[str, Any]) -> 
             try:
                 db.execute(
                     f"UPDATE customers SET {sets}, updated_at = :updated_at WHERE id = :id",
-                    {**{k: v[1] for k, v in diff.items()}, "updated_at": now_iso(), "id": customer_id},
+                    {
+                        **{k: v[1] for k, v in diff.items()},
+                        "updated_at": now_iso(),
+                        "id": customer_id,
+                    },
                 )
             except sqlite3.IntegrityError as exc:
-                raise integrity_error_to_conflict(exc, f"cannot update customer {customer_id}") from None
+                raise integrity_error_to_conflict(
+                    exc, f"cannot update customer {customer_id}"
+                ) from None
             audit.record(db, "update", "customer", customer_id, {"changes": diff})
     return diff
 
@@ -250,8 +293,20 @@ def change_tags(db: Database, customer_id: int, add: list[str], remove: list[str
         raise InvalidInput(f"tag(s) both added and removed: {', '.join(sorted(both))}")
     with db.transaction():
         get_customer(db, customer_id)
-        added = [t for t in add if db.execute("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", (customer_id, t)).rowcount]
-        removed = [t for t in remove if db.execute("DELETE FROM customer_tags WHERE customer_id = ? AND tag = ?", (customer_id, t)).rowcount]
+        added = [
+            t
+            for t in add
+            if db.execute(
+                "INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", (customer_id, t)
+            ).rowcount
+        ]
+        removed = [
+            t
+            for t in remove
+            if db.execute(
+                "DELETE FROM customer_tags WHERE customer_id = ? AND tag = ?", (customer_id, t)
+            ).rowcount
+        ]
         if added or removed:
             db.execute("UPDATE customers SET updated_at = ? WHERE id = ?", (now_iso(), customer_id))
             audit.record(db, "tag", "customer", customer_id, {"added": added, "removed": removed})
@@ -272,5 +327,7 @@ def delete_customer(db: Database, customer_id: int, cascade: bool = False) -> di
                 "customer, or `customer forget` to erase only the personal data"
             )
         db.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
-        audit.record(db, "delete", "customer", customer_id, {"name": customer["name"], "cascade": counts})
+        audit.record(
+            db, "delete", "customer", customer_id, {"name": customer["name"], "cascade": counts}
+        )
     return counts

@@ -1,0 +1,1 @@
+"""Models with real math: forecast, clv, stats, rfm, classify, dedupe."""
