@@ -274,7 +274,7 @@ def update(
     from crmcli.errors import InvalidInput
 
     fmt = out_format(format)
-    given = {
+    raw = {
         "name": name,
         "phone": phone,
         "email": email,
@@ -285,10 +285,10 @@ def update(
         "owner": owner,
         "notes": notes,
     }
-    given = {k: v for k, v in given.items() if v is not None}
+    given: dict[str, str] = {k: v for k, v in raw.items() if v is not None}
     if not given:
         raise InvalidInput("nothing to update; give at least one --field value")
-    clears = {k: None for k, v in given.items() if v.strip() == "" and k != "name"}
+    clears: dict[str, Any] = {k: None for k, v in given.items() if not v.strip() and k != "name"}
     changes = normalise_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
     with open_db(db) as database:
         diff = repo.update_customer(database, customer_id, changes)
