@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator, MutableMapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +25,18 @@ def _fail(message: str, code: int, hint: str | None = None) -> typer.Exit:
 
 
 class CrmGroup(TyperGroup):
-    """Maps the domain exceptions to one-line errors and DESIGN.md's exit codes."""
+    """Maps the domain exceptions to one-line errors and DESIGN.md's exit codes.
+
+    Its sub-commands are loaded lazily (see GROUPS below).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        loaders = {
+            name: partial(load, self.rich_markup_mode, app.pretty_exceptions_short)
+            for name, load in _lazy_loaders.items()
+        }
+        self.commands = LazyCommands(self.commands, loaders)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -137,42 +150,118 @@ def root(
             raise _fail(exc.message, exc.exit_code) from None
 
 
+# Command groups are loaded lazily: `crm customer show 1` imports the customer modules only,
+# so a simple command does not pay for the imports of every other group (issue #8). Each
+# entry: group name -> (module holding `app`, modules that add commands to that same app).
+# A module that adds commands to a group defined elsewhere goes in that group's tuple.
+GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "customer": ("crmcli.commands.customer", ("crmcli.commands.customer_privacy",)),
+    "comm": ("crmcli.commands.comm", ("crmcli.commands.comm_office",)),
+    "ticket": ("crmcli.commands.ticket", ()),
+    "campaign": ("crmcli.commands.campaign", ()),
+    "order": ("crmcli.commands.order", ()),
+    "report": (
+        "crmcli.commands.report",
+        (
+            "crmcli.commands.report_comm",
+            "crmcli.commands.report_overview",
+            "crmcli.commands.report_tickets",
+            "crmcli.commands.report_value",
+        ),
+    ),
+    "db": ("crmcli.commands.db", ()),
+    "export": ("crmcli.commands.export", ()),
+    "audit": ("crmcli.commands.audit", ()),
+}
+# Commands directly under `crm`: name -> (module, function).
+ROOT_COMMANDS: dict[str, tuple[str, str]] = {"demo": ("crmcli.commands.demo", "demo")}
+
+
+def _import(module: str) -> Any:
+    # The import statement machinery (not importlib.import_module), so that
+    # `python -X importtime` lists these modules too.
+    __import__(module)
+    return sys.modules[module]
+
+
+def _load_group(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool) -> Any:
+    """Import one group's modules and build its click group, as `add_typer` would."""
+    from typer.main import get_group_from_info
+    from typer.models import TyperInfo
+
+    module, extensions = GROUPS[name]
+    sub_app = _import(module).app
+    for extension in extensions:
+        _import(extension)
+    return get_group_from_info(
+        TyperInfo(sub_app, name=name),
+        pretty_exceptions_short=pretty_exceptions_short,
+        rich_markup_mode=rich_markup_mode,
+        suggest_commands=True,
+    )
+
+
+def _load_root_command(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool) -> Any:
+    from typer.main import get_command_from_info
+    from typer.models import CommandInfo
+
+    module, function = ROOT_COMMANDS[name]
+    callback = getattr(_import(module), function)
+    return get_command_from_info(
+        CommandInfo(name=name, callback=callback),
+        pretty_exceptions_short=pretty_exceptions_short,
+        rich_markup_mode=rich_markup_mode,
+    )
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root group's sub-commands, each built on first access.
+
+    Looking one name up (what running a command does) loads that group alone; iterating
+    the items (help, completion, the help-text test) loads them all. Keys never load.
+    """
+
+    def __init__(self, loaded: MutableMapping[str, Any], loaders: dict[str, Any]) -> None:
+        self._loaded = dict(loaded)
+        self._loaders = loaders
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in self._loaders:
+                raise KeyError(name)
+            self._loaded[name] = self._loaders[name]()
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        found = self._loaded.pop(name, None) is not None
+        found = self._loaders.pop(name, None) is not None or found
+        if not found:
+            raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaders
+        yield from (n for n in self._loaded if n not in self._loaders)
+
+    def __len__(self) -> int:
+        return len(set(self._loaders) | set(self._loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaders or name in self._loaded
+
+
 def _register() -> None:
-    from crmcli.commands import (
-        audit,
-        campaign,
-        comm,
-        customer,
-        db,
-        demo,
-        export,
-        order,
-        report,
-        ticket,
-    )
-
-    app.add_typer(customer.app, name="customer")
-    app.add_typer(comm.app, name="comm")
-    app.add_typer(ticket.app, name="ticket")
-    app.add_typer(campaign.app, name="campaign")
-    app.add_typer(order.app, name="order")
-    app.add_typer(report.app, name="report")
-    app.add_typer(db.app, name="db")
-    app.add_typer(export.app, name="export")
-    app.add_typer(audit.app, name="audit")
-    app.command("demo")(demo.demo)
-    # Modules that add commands to a group defined elsewhere (kept apart so that each
-    # command group's owner can work in its own file).
-    from crmcli.commands import (  # noqa: F401
-        comm_office,
-        customer_privacy,
-        report_comm,
-        report_overview,
-        report_tickets,
-        report_value,
-    )
+    """Register every group and root command of GROUPS / ROOT_COMMANDS (lazily loaded)."""
+    _lazy_loaders.clear()
+    for name in GROUPS:
+        _lazy_loaders[name] = partial(_load_group, name)
+    for name in ROOT_COMMANDS:
+        _lazy_loaders[name] = partial(_load_root_command, name)
 
 
+_lazy_loaders: dict[str, Any] = {}
 _register()
 
 
