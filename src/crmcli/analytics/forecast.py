@@ -1,0 +1,474 @@
+"""Trend, seasonality, forecasts and anomalies for any regular time series of counts or sums.
+
+One module serves communications, tickets and orders: callers build a pandas Series with a
+DatetimeIndex of regular frequency (usually with `zero_filled_series`) and call the pure
+functions below. Nothing here touches the database or prints; bad input raises
+`crmcli.errors.InvalidInput` with a message a user can act on.
+
+Frequencies (`freq`): "day" / "D", "week" / "W" (weeks start on Monday, pandas "W-MON"),
+"month" / "M" (month starts, pandas "MS"), "hour" / "h". Default season lengths: day -> 7
+(weekday), week -> 52 (week of year), month -> 12, hour -> 24.
+
+Public functions
+----------------
+normalize_freq(freq: str) -> str
+    "day" | "D" -> "D", "week" | "W" -> "W-MON", "month" | "M" | "MS" -> "MS", "hour" -> "h".
+default_season_length(freq: str) -> int
+period_start(moment: date | datetime, freq: str) -> date | datetime
+    The start of the period containing `moment` (dates for D/W/M, hour starts for "h").
+zero_filled_series(counts, freq, start=None, end=None) -> pd.Series
+    `counts` is a mapping {period_start: n} or an iterable of (period_start, n) pairs or of
+    dicts with "period" and "n" (or "count"/"value"). Every period from `start` (default: the
+    first key) to `end` (default: the last key), both inclusive, is present; missing ones are 0.
+    Keys are floored to their period start and summed. Returns float64 with index.freq set.
+decompose_series(series, season_length) -> dict
+    STL (statsmodels.tsa.seasonal.STL(series, period=season_length, robust=True)); needs two
+    full seasons. Keys: method, season_length, periods, observed, trend, seasonal, resid,
+    seasonal_profile [{position, label, effect}], strength_seasonality, strength_trend
+    (Wang, Smith & Hyndman 2006: max(0, 1 - var(resid) / var(seasonal + resid)), and the
+    same with trend).
+forecast_series(series, horizon, season_length=None, levels=(0.8, 0.95), floor=None) -> dict
+    Exponential smoothing (statsmodels ETSModel, additive errors, heuristic initial states)
+    over the candidates trend in {none, additive, damped additive} x seasonal in {none,
+    additive when the series holds >= 2 full seasons}; the lowest AIC wins. Needs >= 10
+    periods. Keys: model, aic, season_length, seasonal, n_obs, candidates [{model, aic}],
+    forecast [{period, forecast, lo80, hi80, lo95, hi95}] (one lo/hi pair per level, named
+    by the level in percent), backtest {holdout, model, mae, seasonal_naive_mae, mase,
+    relative_mae, baseline} or None when the history is too short to hold a season out.
+    `floor` (e.g. 0.0 for counts) clips the forecast and its bounds from below.
+detect_anomalies(series, season_length, level=0.99) -> list[dict]
+    Periods outside the baseline's interval. Baseline: trend + seasonal of an STL with a slow
+    seasonal smoother (STL(series, period=m, seasonal=4m+1 made odd, robust=True)) when the
+    series holds two full seasons, else a centred rolling median of 5 periods; interval:
+    baseline +/- z(level) * robust sigma of the residuals (1.4826 x MAD).
+    Rows: {period, value, expected, lo, hi, score (residual / sigma)}.
+sparkline(values) -> str
+    Unicode blocks (▁▂▃▄▅▆▇█) scaled from 0 to the maximum.
+
+Backtest: the last season (`season_length` periods) is held out when more than a season
+(and >= 10 periods) remains to train on; otherwise the last third of the history (the last
+fifth for non-seasonal data, season_length 1), the training part keeping >= 10 periods. The
+same model selection is fitted on the rest and forecasts the holdout. MASE = MAE / in-sample MAE of the seasonal naive one-step forecast on the
+training part (Hyndman & Koehler 2006); relative_mae = MAE / MAE of the seasonal naive
+forecast of the holdout (repeat the last season of the training part). Below 1, the model
+beat the seasonal naive method. When the training part is not longer than one season, the
+baseline is the naive (last value) forecast and `baseline` says so.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from crmcli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIN_FORECAST_HISTORY = 10
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+_FREQ_ALIASES = {
+    "d": "D",
+    "day": "D",
+    "daily": "D",
+    "w": "W-MON",
+    "w-mon": "W-MON",
+    "week": "W-MON",
+    "weekly": "W-MON",
+    "m": "MS",
+    "ms": "MS",
+    "month": "MS",
+    "monthly": "MS",
+    "h": "h",
+    "hour": "h",
+    "hourly": "h",
+}
+_SEASON = {"D": 7, "W-MON": 52, "MS": 12, "h": 24}
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def normalize_freq(freq: str) -> str:
+    """A user or pandas frequency name -> one of "D", "W-MON", "MS", "h"."""
+    key = str(freq).strip().lower()
+    if key not in _FREQ_ALIASES:
+        raise InvalidInput(f"unknown period {freq!r}; choose day, week or month")
+    return _FREQ_ALIASES[key]
+
+
+def default_season_length(freq: str) -> int:
+    """7 for days (weekday), 52 for weeks, 12 for months, 24 for hours."""
+    return _SEASON[normalize_freq(freq)]
+
+
+def period_start(moment: date | datetime, freq: str) -> date | datetime:
+    """The first day (or hour, for "h") of the period that contains `moment`."""
+    code = normalize_freq(freq)
+    if code == "h":
+        if not isinstance(moment, datetime):
+            return datetime(moment.year, moment.month, moment.day)
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.date() if isinstance(moment, datetime) else moment
+    if code == "D":
+        return day
+    if code == "W-MON":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _as_timestamp(key: Any, code: str) -> pd.Timestamp:
+    import pandas as pd
+
+    stamp = pd.Timestamp(key)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    start = period_start(stamp.to_pydatetime(), code)
+    return pd.Timestamp(start)
+
+
+def _pairs(counts: Any) -> Iterable[tuple[Any, float]]:
+    if isinstance(counts, Mapping):
+        yield from counts.items()
+        return
+    for row in counts:
+        if isinstance(row, Mapping):
+            value = next((row[k] for k in ("n", "count", "value") if k in row), None)
+            if value is None:
+                raise InvalidInput("rows need a 'period' and an 'n' (or 'count') key")
+            yield row["period"], value
+        else:
+            key, value = row
+            yield key, value
+
+
+def zero_filled_series(counts: Any, freq: str, start: Any = None, end: Any = None) -> pd.Series:
+    """A regular series from sparse counts: every period from start to end, gaps as 0."""
+    import pandas as pd
+
+    code = normalize_freq(freq)
+    totals: dict[pd.Timestamp, float] = {}
+    for key, value in _pairs(counts):
+        stamp = _as_timestamp(key, code)
+        totals[stamp] = totals.get(stamp, 0.0) + float(value or 0)
+    first = _as_timestamp(start, code) if start is not None else min(totals, default=None)
+    last = _as_timestamp(end, code) if end is not None else max(totals, default=None)
+    if first is None or last is None:
+        return pd.Series([], index=pd.DatetimeIndex([], freq=code), dtype="float64")
+    if last < first:
+        raise InvalidInput("the series ends before it starts")
+    index = pd.date_range(first, last, freq=code)
+    series = pd.Series([totals.get(t, 0.0) for t in index], index=index, dtype="float64")
+    return series
+
+
+def _check_series(series: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise InvalidInput("a time series needs a DatetimeIndex")
+    if series.index.freq is None:
+        inferred = pd.infer_freq(series.index) if len(series) >= 3 else None
+        if inferred is None:
+            raise InvalidInput(
+                "the series has no regular frequency; build it with zero_filled_series"
+            )
+        series = series.asfreq(inferred)
+    if series.isna().any():
+        raise InvalidInput("the series has missing values; fill gaps (zero_filled_series) first")
+    return series.astype("float64")
+
+
+def _freq_of(series: pd.Series) -> str | None:
+    """The pandas frequency string of a series' DatetimeIndex (None when irregular)."""
+    return getattr(series.index, "freqstr", None)
+
+
+def _period_text(stamp: pd.Timestamp, freq: str | None) -> str:
+    """Period starts as ISO dates (ISO date-times for hourly series)."""
+    if freq == "h" or stamp != stamp.normalize():
+        return stamp.isoformat()
+    return stamp.date().isoformat()
+
+
+def _label(stamp: pd.Timestamp, position: int, freq: str | None, season_length: int) -> str:
+    if freq == "D" and season_length == 7:
+        return _WEEKDAYS[stamp.weekday()]
+    if freq == "MS" and season_length == 12:
+        return _MONTHS[stamp.month - 1]
+    if freq == "h" and season_length == 24:
+        return f"{stamp.hour:02d}:00"
+    if freq == "W-MON" and season_length == 52:
+        return f"week {int(stamp.isocalendar()[1])}"
+    return f"position {position}"
+
+
+def _strength(component: Any, resid: Any) -> float:
+    import numpy as np
+
+    denominator = float(np.var(component + resid))
+    if denominator <= 0:
+        return 0.0
+    return max(0.0, 1.0 - float(np.var(resid)) / denominator)
+
+
+def decompose_series(series: pd.Series, season_length: int) -> dict[str, Any]:
+    """STL decomposition, seasonal profile and the strengths of trend and seasonality."""
+    from statsmodels.tsa.seasonal import STL
+
+    series = _check_series(series)
+    m = int(season_length)
+    if m < 2:
+        raise InvalidInput("a seasonal decomposition needs a season of at least 2 periods")
+    if len(series) < 2 * m:
+        raise InvalidInput(
+            f"too little history for seasonality: {len(series)} periods, "
+            f"need two full seasons ({2 * m})"
+        )
+    fit = STL(series, period=m, robust=True).fit()
+    freq = _freq_of(series)
+    profile: dict[int, list[float]] = {}
+    labels: dict[int, str] = {}
+    for i, (stamp, value) in enumerate(fit.seasonal.items()):
+        pos = i % m
+        profile.setdefault(pos, []).append(float(value))
+        labels.setdefault(pos, _label(stamp, pos, freq, m))
+    rows = [
+        {"position": pos, "label": labels[pos], "effect": sum(v) / len(v)}
+        for pos, v in sorted(profile.items())
+    ]
+    if freq == "D" and m == 7:
+        order = {name: i for i, name in enumerate(_WEEKDAYS)}
+        rows.sort(key=lambda r: order[str(r["label"])])
+    elif freq == "MS" and m == 12:
+        order = {name: i for i, name in enumerate(_MONTHS)}
+        rows.sort(key=lambda r: order[str(r["label"])])
+    return {
+        "method": "STL",
+        "season_length": m,
+        "periods": [_period_text(t, freq) for t in series.index],
+        "observed": [float(v) for v in series],
+        "trend": [float(v) for v in fit.trend],
+        "seasonal": [float(v) for v in fit.seasonal],
+        "resid": [float(v) for v in fit.resid],
+        "seasonal_profile": rows,
+        "strength_seasonality": _strength(fit.seasonal.to_numpy(), fit.resid.to_numpy()),
+        "strength_trend": _strength(fit.trend.to_numpy(), fit.resid.to_numpy()),
+    }
+
+
+def _model_name(trend: str | None, damped: bool, seasonal: bool) -> str:
+    t = "N" if trend is None else ("Ad" if damped else "A")
+    return f"ETS(A,{t},{'A' if seasonal else 'N'})"
+
+
+def candidate_specs(n_obs: int, season_length: int) -> list[dict[str, Any]]:
+    """The ETSModel keyword sets tried for a series of n_obs periods (documented above)."""
+    seasonal_options: list[bool] = [False]
+    if season_length > 1 and n_obs >= 2 * season_length:
+        seasonal_options.append(True)
+    specs = []
+    for seasonal in seasonal_options:
+        for trend, damped in ((None, False), ("add", False), ("add", True)):
+            specs.append(
+                {
+                    "error": "add",
+                    "trend": trend,
+                    "damped_trend": damped,
+                    "seasonal": "add" if seasonal else None,
+                    "seasonal_periods": season_length if seasonal else None,
+                    "initialization_method": "heuristic",
+                }
+            )
+    return specs
+
+
+def _fit_best(series: pd.Series, season_length: int) -> tuple[Any, dict[str, Any], list[dict]]:
+    import numpy as np
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    tried: list[dict[str, Any]] = []
+    best: tuple[float, Any, dict[str, Any]] | None = None
+    for spec in candidate_specs(len(series), season_length):
+        name = _model_name(spec["trend"], spec["damped_trend"], spec["seasonal"] is not None)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = ETSModel(series, **spec).fit(disp=False)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        aic = float(result.aic)
+        if not math.isfinite(aic):
+            continue
+        tried.append({"model": name, "aic": aic})
+        if best is None or aic < best[0]:
+            best = (aic, result, spec)
+    if best is None:
+        raise InvalidInput("no exponential smoothing model could be fitted to this series")
+    return best[1], best[2], tried
+
+
+def _clip(value: float, floor: float | None) -> float:
+    return value if floor is None else max(floor, value)
+
+
+def _predict(result: Any, n_obs: int, horizon: int, levels: Sequence[float]) -> dict[str, Any]:
+    prediction = result.get_prediction(start=n_obs, end=n_obs + horizon - 1)
+    frames = {level: prediction.summary_frame(alpha=1 - level) for level in levels}
+    first = frames[levels[0]] if levels else prediction.summary_frame()
+    return {"index": list(first.index), "mean": list(first["mean"]), "frames": frames}
+
+
+def _seasonal_naive(train: Sequence[float], horizon: int, lag: int) -> list[float]:
+    return [float(train[len(train) - lag + (h % lag)]) for h in range(horizon)]
+
+
+def backtest(series: pd.Series, season_length: int) -> dict[str, Any] | None:
+    """Hold out the last season, refit the selection on the rest, compare with (seasonal) naive."""
+    series = _check_series(series)
+    m = max(1, int(season_length))
+    n = len(series)
+    if m > 1 and n - m > max(MIN_FORECAST_HISTORY, m):
+        holdout = m
+    else:
+        holdout = min(m, max(1, n // 3)) if m > 1 else max(1, n // 5)
+    holdout = min(holdout, n - MIN_FORECAST_HISTORY)
+    if holdout < 1:
+        return None
+    train, test = series.iloc[:-holdout], series.iloc[-holdout:]
+    result, spec, _ = _fit_best(train, m)
+    pred = _predict(result, len(train), holdout, ())
+    actual = [float(v) for v in test]
+    fc = [float(v) for v in pred["mean"]]
+    values = [float(v) for v in train]
+    lag = m if len(values) > m else 1
+    naive = _seasonal_naive(values, holdout, lag)
+    mae = sum(abs(a - f) for a, f in zip(actual, fc, strict=True)) / holdout
+    naive_mae = sum(abs(a - f) for a, f in zip(actual, naive, strict=True)) / holdout
+    scale_terms = [abs(values[t] - values[t - lag]) for t in range(lag, len(values))]
+    scale = sum(scale_terms) / len(scale_terms) if scale_terms else 0.0
+    return {
+        "holdout": holdout,
+        "model": _model_name(spec["trend"], spec["damped_trend"], spec["seasonal"] is not None),
+        "mae": mae,
+        "seasonal_naive_mae": naive_mae,
+        "mase": mae / scale if scale > 0 else None,
+        "relative_mae": mae / naive_mae if naive_mae > 0 else None,
+        "baseline": f"seasonal naive (lag {lag})" if lag > 1 else "naive (last value)",
+    }
+
+
+def forecast_series(
+    series: pd.Series,
+    horizon: int,
+    season_length: int | None = None,
+    levels: Sequence[float] = (0.8, 0.95),
+    floor: float | None = None,
+) -> dict[str, Any]:
+    """Pick an ETS model by AIC, forecast `horizon` periods with intervals, and backtest it."""
+    series = _check_series(series)
+    if horizon < 1:
+        raise InvalidInput("the forecast horizon must be at least 1 period")
+    m = int(season_length or default_season_length(_freq_of(series) or "D"))
+    n = len(series)
+    if n < MIN_FORECAST_HISTORY:
+        raise InvalidInput(
+            f"too little history to forecast: {n} periods, need at least {MIN_FORECAST_HISTORY}"
+        )
+    for level in levels:
+        if not 0 < level < 1:
+            raise InvalidInput(f"prediction level {level} must lie between 0 and 1")
+    result, spec, tried = _fit_best(series, m)
+    pred = _predict(result, n, horizon, levels)
+    rows = []
+    for i, stamp in enumerate(pred["index"]):
+        row: dict[str, Any] = {
+            "period": _period_text(stamp, _freq_of(series)),
+            "forecast": _clip(float(pred["mean"][i]), floor),
+        }
+        for level in levels:
+            frame = pred["frames"][level]
+            pct = round(level * 100)
+            row[f"lo{pct}"] = _clip(float(frame["pi_lower"].iloc[i]), floor)
+            row[f"hi{pct}"] = _clip(float(frame["pi_upper"].iloc[i]), floor)
+        rows.append(row)
+    seasonal = spec["seasonal"] is not None
+    return {
+        "model": _model_name(spec["trend"], spec["damped_trend"], seasonal),
+        "aic": float(result.aic),
+        "season_length": m,
+        "seasonal": seasonal,
+        "n_obs": n,
+        "candidates": tried,
+        "forecast": rows,
+        "backtest": backtest(series, m),
+    }
+
+
+def detect_anomalies(
+    series: pd.Series, season_length: int, level: float = 0.99
+) -> list[dict[str, Any]]:
+    """Periods whose value lies outside the seasonal baseline's `level` interval."""
+    from statistics import NormalDist
+
+    import numpy as np
+
+    series = _check_series(series)
+    m = int(season_length)
+    if len(series) < 8:
+        raise InvalidInput(f"too little history for anomalies: {len(series)} periods, need 8")
+    if not 0 < level < 1:
+        raise InvalidInput(f"anomaly level {level} must lie between 0 and 1")
+    if m >= 2 and len(series) >= 2 * m:
+        from statsmodels.tsa.seasonal import STL
+
+        # A slowly changing seasonal pattern (smoother over ~4 seasons): the baseline is what
+        # the season and trend lead one to expect, not a curve that bends to every spike.
+        fit = STL(series, period=m, seasonal=anomaly_seasonal_window(m), robust=True).fit()
+        baseline = (fit.trend + fit.seasonal).to_numpy()
+    else:
+        baseline = series.rolling(5, center=True, min_periods=1).median().to_numpy()
+    values = series.to_numpy()
+    resid = values - baseline
+    sigma = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    if sigma <= 0:
+        sigma = float(np.std(resid)) or 1e-9
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    rows = []
+    for stamp, value, expected, r in zip(series.index, values, baseline, resid, strict=True):
+        lo, hi = expected - z * sigma, expected + z * sigma
+        if value < lo or value > hi:
+            rows.append(
+                {
+                    "period": _period_text(stamp, _freq_of(series)),
+                    "value": float(value),
+                    "expected": float(expected),
+                    "lo": float(lo),
+                    "hi": float(hi),
+                    "score": float(r / sigma),
+                }
+            )
+    return rows
+
+
+def anomaly_seasonal_window(season_length: int) -> int:
+    """STL's seasonal smoother length used by detect_anomalies: 4 seasons + 1, made odd."""
+    window = 4 * season_length + 1
+    return window if window % 2 else window + 1
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One block character per value, scaled between 0 and the largest value."""
+    top = max((v for v in values if v is not None), default=0)
+    if not values:
+        return ""
+    if top <= 0:
+        return BLOCKS[0] * len(values)
+    out = []
+    for v in values:
+        level = 0 if v is None or v <= 0 else min(7, int(round(v / top * 7)))
+        out.append(BLOCKS[level])
+    return "".join(out)

@@ -1,0 +1,228 @@
+"""The shared time-series module, checked against statsmodels called directly."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tsa.seasonal import STL
+
+from crmcli.analytics import forecast as fc
+from crmcli.errors import InvalidInput
+
+CDNOW = Path(__file__).parents[2] / ".." / "shared" / "data" / "cdnow_sample.txt"
+
+
+def seasonal_weekly_days(n: int = 84, seed: int = 3) -> pd.Series:
+    """Daily counts with a weekday pattern and a gentle trend."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-01-01", periods=n, freq="D")
+    weekday = np.array([20, 24, 26, 25, 22, 8, 5], dtype=float)
+    values = weekday[index.day_of_week] + 0.05 * np.arange(n) + rng.normal(0, 1.5, n)
+    return pd.Series(np.round(values), index=index, dtype="float64")
+
+
+# ------------------------------------------------------------------ zero filling
+
+
+def test_zero_filled_series_fills_gaps_with_zero() -> None:
+    series = fc.zero_filled_series({date(2024, 1, 1): 3, date(2024, 1, 4): 2}, "day")
+    assert list(series.index.date) == [date(2024, 1, d) for d in (1, 2, 3, 4)]
+    assert series.tolist() == [3.0, 0.0, 0.0, 2.0]
+    assert series.index.freqstr == "D"
+
+
+def test_zero_filled_series_floors_keys_to_weeks_and_extends_to_start_end() -> None:
+    rows = [{"period": "2024-01-03", "n": 2}, {"period": "2024-01-07", "n": 1}, ("2024-01-17", 4)]
+    series = fc.zero_filled_series(rows, "week", start="2023-12-20", end="2024-01-29")
+    # Wednesday 3 Jan and Sunday 7 Jan both belong to the week of Monday 1 Jan.
+    assert series[pd.Timestamp("2024-01-01")] == 3.0
+    assert series[pd.Timestamp("2024-01-15")] == 4.0
+    assert series.index[0] == pd.Timestamp("2023-12-18")
+    assert series.index[-1] == pd.Timestamp("2024-01-29")
+    assert series.sum() == 7.0
+    assert (series == 0).sum() == len(series) - 2
+
+
+def test_zero_filled_series_months_and_bad_frequency() -> None:
+    series = fc.zero_filled_series({"2024-01-31": 1, "2024-04-02": 5}, "month")
+    assert series.tolist() == [1.0, 0.0, 0.0, 5.0]
+    assert series.index[1] == pd.Timestamp("2024-02-01")
+    with pytest.raises(InvalidInput, match="unknown period"):
+        fc.zero_filled_series({}, "fortnight")
+
+
+# ------------------------------------------------------------------ decomposition
+
+
+def test_decomposition_matches_statsmodels_stl() -> None:
+    series = seasonal_weekly_days()
+    result = fc.decompose_series(series, 7)
+    direct = STL(series, period=7, robust=True).fit()
+    assert np.allclose(result["trend"], direct.trend)
+    assert np.allclose(result["seasonal"], direct.seasonal)
+    assert np.allclose(result["resid"], direct.resid)
+    resid, seas = direct.resid.to_numpy(), direct.seasonal.to_numpy()
+    expected_strength = max(0.0, 1 - np.var(resid) / np.var(seas + resid))
+    assert result["strength_seasonality"] == pytest.approx(expected_strength)
+    assert result["strength_seasonality"] > 0.8  # a strong weekday pattern
+    profile = {row["label"]: row["effect"] for row in result["seasonal_profile"]}
+    assert [row["label"] for row in result["seasonal_profile"]][0] == "Mon"
+    assert profile["Wed"] > profile["Sat"]
+
+
+def test_decomposition_needs_two_seasons() -> None:
+    with pytest.raises(InvalidInput, match="two full seasons"):
+        fc.decompose_series(seasonal_weekly_days(13), 7)
+
+
+# ------------------------------------------------------------------ forecasts
+
+
+def direct_best_fit(series: pd.Series, m: int):  # type: ignore[no-untyped-def]
+    """The same candidate set, fitted with statsmodels directly, lowest AIC."""
+    best = None
+    trends = [(None, False), ("add", False), ("add", True)]
+    seasonals = [None, "add"] if len(series) >= 2 * m else [None]
+    for seasonal in seasonals:
+        for trend, damped in trends:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = ETSModel(
+                    series,
+                    error="add",
+                    trend=trend,
+                    damped_trend=damped,
+                    seasonal=seasonal,
+                    seasonal_periods=m if seasonal else None,
+                    initialization_method="heuristic",
+                ).fit(disp=False)
+            if best is None or res.aic < best.aic:
+                best = res
+    return best
+
+
+def test_forecast_matches_statsmodels_ets_called_directly() -> None:
+    series = seasonal_weekly_days()
+    result = fc.forecast_series(series, 14, season_length=7)
+    best = direct_best_fit(series, 7)
+    assert result["aic"] == pytest.approx(best.aic)
+    assert result["seasonal"] is True
+    pred = best.get_prediction(start=len(series), end=len(series) + 13)
+    f80, f95 = pred.summary_frame(alpha=0.2), pred.summary_frame(alpha=0.05)
+    rows = result["forecast"]
+    assert [r["period"] for r in rows][:2] == ["2024-03-25", "2024-03-26"]
+    assert np.allclose([r["forecast"] for r in rows], f80["mean"])
+    assert np.allclose([r["lo80"] for r in rows], f80["pi_lower"])
+    assert np.allclose([r["hi80"] for r in rows], f80["pi_upper"])
+    assert np.allclose([r["lo95"] for r in rows], f95["pi_lower"])
+    assert np.allclose([r["hi95"] for r in rows], f95["pi_upper"])
+
+
+def test_intervals_nest_and_widen_with_the_horizon() -> None:
+    result = fc.forecast_series(seasonal_weekly_days(), 21, season_length=7)
+    rows = result["forecast"]
+    for r in rows:
+        assert r["lo95"] <= r["lo80"] <= r["forecast"] <= r["hi80"] <= r["hi95"]
+    widths = [r["hi95"] - r["lo95"] for r in rows]
+    assert all(b >= a - 1e-9 for a, b in zip(widths, widths[1:], strict=False))
+    assert widths[-1] > widths[0]
+
+
+def test_floor_clips_counts_at_zero() -> None:
+    index = pd.date_range("2024-01-01", periods=20, freq="D")
+    series = pd.Series(np.linspace(20, 1, 20), index=index)
+    result = fc.forecast_series(series, 10, season_length=7, floor=0.0)
+    assert all(r["lo95"] >= 0 and r["forecast"] >= 0 for r in result["forecast"])
+
+
+def test_backtest_is_computed_as_documented() -> None:
+    series = seasonal_weekly_days()
+    bt = fc.backtest(series, 7)
+    assert bt is not None and bt["holdout"] == 7
+    train, test = series.iloc[:-7], series.iloc[-7:]
+    best = direct_best_fit(train, 7)
+    forecast = best.forecast(7).to_numpy()
+    mae = np.mean(np.abs(test.to_numpy() - forecast))
+    naive = train.to_numpy()[-7:]
+    naive_mae = np.mean(np.abs(test.to_numpy() - naive))
+    values = train.to_numpy()
+    scale = np.mean(np.abs(values[7:] - values[:-7]))  # in-sample seasonal naive error
+    assert bt["mae"] == pytest.approx(mae)
+    assert bt["seasonal_naive_mae"] == pytest.approx(naive_mae)
+    assert bt["mase"] == pytest.approx(mae / scale)
+    assert bt["relative_mae"] == pytest.approx(mae / naive_mae)
+
+
+def test_too_little_history_is_a_clear_error() -> None:
+    series = fc.zero_filled_series({"2024-01-01": 1, "2024-01-05": 2}, "day")
+    with pytest.raises(InvalidInput, match="too little history to forecast: 5 periods"):
+        fc.forecast_series(series, 3)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_anomalies_find_an_injected_spike(seed: int) -> None:
+    series = seasonal_weekly_days(seed=seed)
+    series.iloc[40] += 40
+    rows = fc.detect_anomalies(series, 7)
+    spike_day = series.index[40].date().isoformat()
+    top = max(rows, key=lambda r: abs(r["score"]))
+    assert top["period"] == spike_day
+    assert top["value"] > top["hi"] and top["score"] > 10
+    assert len(rows) <= len(series) // 10  # rare, not every wobble
+    # The baseline is STL's trend + seasonal with the documented settings.
+    direct = STL(series, period=7, seasonal=29, robust=True).fit()
+    assert top["expected"] == pytest.approx(direct.trend.iloc[40] + direct.seasonal.iloc[40])
+
+
+def test_sparkline() -> None:
+    assert fc.sparkline([0, 7, 14]) == "▁▅█"
+    assert fc.sparkline([0, 0]) == "▁▁"
+    assert fc.sparkline([]) == ""
+
+
+# ------------------------------------------------------------------ a real series
+
+
+def cdnow_weekly() -> pd.Series:
+    if not CDNOW.exists():
+        pytest.skip(f"CDNOW sample not found at {CDNOW.resolve()} (shared data not checked out)")
+    events = []
+    for line in CDNOW.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            events.append((datetime.strptime(fields[2], "%Y%m%d").date(), 1))
+    last_day = max(d for d, _ in events)
+    series = fc.zero_filled_series(events, "week")
+    # The data ends on a Tuesday: the last week is incomplete, so it is left out.
+    if last_day.weekday() != 6:
+        series = series.iloc[:-1]
+    return series
+
+
+def test_cdnow_weekly_purchases_forecast_beats_the_seasonal_naive() -> None:
+    series = cdnow_weekly()
+    assert len(series) == 78 and series.sum() > 6000
+    result = fc.forecast_series(series, 12, floor=0.0)
+    bt = result["backtest"]
+    print(
+        f"\nCDNOW weekly: {result['model']}, holdout {bt['holdout']} weeks, MASE {bt['mase']:.3f}, "
+        f"MAE {bt['mae']:.2f} vs {bt['baseline']} MAE {bt['seasonal_naive_mae']:.2f}"
+    )
+    # 78 weeks are less than two years: no yearly seasonal model is possible, and holding out
+    # a whole 52-week season would leave 26 weeks to train on, half of them the cohort's
+    # acquisition spike (Jan-Mar 1997). So the documented rule holds out the last third
+    # (26 weeks) and trains on the first 52; with no full season beyond those, the baseline is
+    # the naive forecast (a seasonal naive with season 1). MASE scales by its in-sample error.
+    assert bt["holdout"] == 26
+    assert bt["mase"] < 1
+    assert len(result["forecast"]) == 12
+    # On the held-out weeks themselves the chosen model (a level with alpha close to 1 after
+    # the acquisition spike) ties the naive forecast: it must not do worse.
+    print(f"CDNOW weekly: relative MAE vs the baseline on the holdout {bt['relative_mae']:.4f}")
+    assert bt["relative_mae"] <= 1.01
