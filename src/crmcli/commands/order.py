@@ -2,6 +2,158 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from crmcli import output
+from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.db import orders as repo
+from crmcli.errors import InvalidInput
+from crmcli.validate import money, normalize_currency, parse_money
+
 app = typer.Typer(help="Orders from ERP systems: import, list, add.", no_args_is_help=True)
+
+LIST_COLUMNS = [
+    "id",
+    "external_id",
+    "customer_id",
+    "customer_name",
+    "ordered_at",
+    "amount",
+    "currency",
+]
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r | {"amount": money(r["amount"])} for r in rows]
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV file of orders.")],
+    customer_key: Annotated[
+        str | None,
+        typer.Option(
+            "--customer-key",
+            help="Which customer column names the customer: id, external_id, email or phone "
+            "(default: the first present of those).",
+            show_default=False,
+        ),
+    ] = None,
+    create_customers: Annotated[
+        bool,
+        typer.Option("--create-customers", help="Create customers the file names but we lack."),
+    ] = False,
+    currency: Annotated[
+        str, typer.Option("--currency", help="Currency of rows without a currency column.")
+    ] = "CNY",
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="File encoding (default: detected).", show_default=False),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a header to a field: SRC=FIELD (repeatable)."),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Where rejected rows go (default: FILE.rejects.csv).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, change nothing.")
+    ] = False,
+    region: Annotated[
+        str, typer.Option("--region", help="Default phone region for customer phones.")
+    ] = "CN",
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Import orders (upsert by order external id) in one transaction; bad rows go to a
+    rejects file. Columns: external_id, customer_external_id (or customer_id / customer_email /
+    customer_phone), ordered_at, amount (decimal), currency.
+
+    Example: crm order import erp_orders.csv --customer-key external_id --create-customers
+    """
+    fmt = out_format(format)
+    if customer_key is not None:
+        customer_key = customer_key.strip().lower().removeprefix("customer_")
+    options = repo.OrderImportOptions(
+        customer_key=customer_key,
+        create_customers=create_customers,
+        currency=normalize_currency(currency),
+        encoding=encoding,
+        mapping=map_,
+        rejects=rejects,
+        dry_run=dry_run,
+        region=region,
+    )
+    with open_db(db) as database:
+        summary = repo.import_with_progress(database, file, options)
+    if fmt in ("json", "jsonl"):
+        output.emit_json(summary.as_dict())
+    elif fmt == "table":
+        output.info(summary.line())
+    else:
+        output.emit_object(summary.as_dict(), fmt)
+
+
+@app.command("list")
+def list_(
+    customer: Annotated[
+        int | None, typer.Option("--customer", help="Only this customer's orders (id).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Ordered at or after this time.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Ordered before this time.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
+    ] = 100,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """List orders, newest first.
+
+    Example: crm order list --customer 42 --since 2024-01-01 --format json
+    """
+    fmt = out_format(format)
+    since_iso = repo.to_stored(since, "--since") if since else None
+    until_iso = repo.to_stored(until, "--until") if until else None
+    if since_iso and until_iso and since_iso >= until_iso:
+        raise InvalidInput("--since must be before --until")
+    with open_db(db) as database:
+        rows = repo.list_orders(database, customer, since_iso, until_iso, limit or None)
+    output.emit_rows(_shown(rows), fmt, columns=LIST_COLUMNS)
+
+
+@app.command("add")
+def add(
+    customer: Annotated[int, typer.Argument(help="Customer id.")],
+    amount: Annotated[str, typer.Option("--amount", help="Order amount (decimal, e.g. 99.50).")],
+    at: Annotated[str, typer.Option("--at", help="When the order was placed.")] = "now",
+    external_id: Annotated[
+        str | None,
+        typer.Option("--external-id", help="Order id in the ERP (unique).", show_default=False),
+    ] = None,
+    currency: Annotated[str, typer.Option("--currency", help="ISO currency code.")] = "CNY",
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Record one order and print its id.
+
+    Example: crm order add 42 --amount 199.00 --at 2024-05-01 --external-id SO-1001
+    """
+    fmt = out_format(format)
+    cents = parse_money(amount, "--amount")
+    when = repo.to_stored(at, "--at")
+    code = normalize_currency(currency)
+    ext = external_id.strip() if external_id and external_id.strip() else None
+    with open_db(db) as database:
+        new_id = repo.add_order(database, customer, cents, when, code, ext)
+    output.emit_id(new_id, fmt)

@@ -1,0 +1,339 @@
+"""The segment expression language: a tokenizer and a recursive-descent parser that compile
+an expression such as
+
+    tag=vip and (orders>=2 or spend>=1000) and not lifecycle=churned
+
+into an SQL boolean expression over the customers table aliased `c`, with every value a bound
+parameter. User text never becomes SQL: field names and operators come from allow-lists, and
+errors name the offending token and its column (1-based) in the expression.
+
+Grammar:
+    expr       := and_expr ("or" and_expr)*
+    and_expr   := not_expr ("and" not_expr)*
+    not_expr   := "not" not_expr | primary
+    primary    := "(" expr ")" | comparison
+    comparison := FIELD OP VALUE          OP: = != ~ !~ < <= > >=
+    VALUE      := bare text up to a space or parenthesis, or a "double" / 'single' quoted string
+
+Fields: tag, lifecycle, owner (= !=); name, company, email, phone (= != ~ !~, ~ = contains,
+case-insensitive); created, last_contact, last_order (a date: created>=2024-01-01, or an age:
+last_contact>90d = last contacted more than 90 days ago, or never); orders (count), spend
+(total order amount, decimal); rfm (an RFM segment: rfm=champions, rfm=at_risk).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crmcli.errors import InvalidInput
+
+OPERATORS = ("!=", ">=", "<=", "!~", "=", "~", "<", ">")
+KEYWORDS = {"and": "AND", "or": "OR", "not": "NOT", "&&": "AND", "||": "OR"}
+TEXT_FIELDS = {"name": "c.name", "company": "c.company", "email": "c.email", "phone": "c.phone"}
+EXACT_FIELDS = {"lifecycle": "c.lifecycle", "owner": "c.owner"}
+TIME_FIELDS = {
+    "created": "c.created_at",
+    "last_contact": "(SELECT max(m.occurred_at) FROM communications m WHERE m.customer_id = c.id)",
+    "last_order": "(SELECT max(o.ordered_at) FROM orders o WHERE o.customer_id = c.id)",
+}
+NUMBER_FIELDS = {
+    "orders": "(SELECT count(*) FROM orders o WHERE o.customer_id = c.id AND o.ordered_at <= ?)",
+    "spend": "(SELECT coalesce(sum(o.amount), 0) FROM orders o"
+    " WHERE o.customer_id = c.id AND o.ordered_at <= ?)",
+}
+FIELD_ALIASES = {
+    "tags": "tag",
+    "stage": "lifecycle",
+    "created_at": "created",
+    "lastcontact": "last_contact",
+    "last_contacted": "last_contact",
+    "lastorder": "last_order",
+    "order_count": "orders",
+    "revenue": "spend",
+    "segment": "rfm",
+}
+ALL_FIELDS = sorted({"tag", "rfm", *TEXT_FIELDS, *EXACT_FIELDS, *TIME_FIELDS, *NUMBER_FIELDS})
+_AGE = re.compile(r"^(\d+)\s*(h|d|w|m|mo|y)$", re.IGNORECASE)
+_AGE_UNITS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "mo": 30, "y": 365}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+
+
+class SegmentError(InvalidInput):
+    """A malformed segment expression; `position` is the 1-based column of the bad token."""
+
+    def __init__(self, message: str, expression: str, position: int) -> None:
+        self.position = position
+        shown = expression[: position - 1] + "»" + expression[position - 1 :]
+        super().__init__(
+            f"segment expression, column {position}: {message}",
+            hint=f"in: {shown}",
+        )
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # FIELD, OP, VALUE, AND, OR, NOT, LPAREN, RPAREN, END
+    text: str
+    position: int  # 1-based column
+
+
+def tokenize(expression: str) -> list[Token]:
+    """Split an expression into tokens; a value is read only right after an operator."""
+    tokens: list[Token] = []
+    i = 0
+    n = len(expression)
+    while i < n:
+        ch = expression[i]
+        if ch.isspace():
+            i += 1
+            continue
+        start = i + 1
+        if ch in "()":
+            tokens.append(Token("LPAREN" if ch == "(" else "RPAREN", ch, start))
+            i += 1
+            continue
+        if expression.startswith(("&&", "||"), i):
+            tokens.append(Token(KEYWORDS[expression[i : i + 2]], expression[i : i + 2], start))
+            i += 2
+            continue
+        op = next((o for o in OPERATORS if expression.startswith(o, i)), None)
+        if op is not None:
+            tokens.append(Token("OP", op, start))
+            i += len(op)
+            while i < n and expression[i].isspace():
+                i += 1
+            if i >= n:
+                raise SegmentError(f"missing a value after {op!r}", expression, n + 1)
+            vstart = i + 1
+            if expression[i] in "\"'":
+                quote = expression[i]
+                end = expression.find(quote, i + 1)
+                if end < 0:
+                    raise SegmentError("unterminated quoted value", expression, vstart)
+                tokens.append(Token("VALUE", expression[i + 1 : end], vstart))
+                i = end + 1
+            else:
+                j = i
+                while j < n and not expression[j].isspace() and expression[j] not in "()":
+                    j += 1
+                if j == i:
+                    raise SegmentError(f"missing a value after {op!r}", expression, vstart)
+                tokens.append(Token("VALUE", expression[i:j], vstart))
+                i = j
+            continue
+        if ch.isalpha() or ch == "_":
+            j = i
+            while j < n and (expression[j].isalnum() or expression[j] == "_"):
+                j += 1
+            word = expression[i:j]
+            kind = KEYWORDS.get(word.lower(), "FIELD")
+            tokens.append(Token(kind, word, start))
+            i = j
+            continue
+        if ch == "!":
+            tokens.append(Token("NOT", ch, start))
+            i += 1
+            continue
+        raise SegmentError(f"unexpected character {ch!r}", expression, start)
+    tokens.append(Token("END", "", n + 1))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, expression: str, now: datetime) -> None:
+        self.expression = expression
+        self.tokens = tokenize(expression)
+        self.pos = 0
+        self.now = now
+        self.now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # -- helpers ---------------------------------------------------------------------
+    def peek(self) -> Token:
+        return self.tokens[self.pos]
+
+    def take(self) -> Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def fail(self, message: str, token: Token) -> SegmentError:
+        return SegmentError(message, self.expression, token.position)
+
+    # -- grammar ---------------------------------------------------------------------
+    def parse(self) -> tuple[str, list[Any]]:
+        if self.peek().kind == "END":
+            raise self.fail("empty expression", self.peek())
+        sql, params = self.expr()
+        token = self.peek()
+        if token.kind != "END":
+            what = "')' without a matching '('" if token.kind == "RPAREN" else repr(token.text)
+            raise self.fail(f"unexpected {what}; expected 'and', 'or' or the end", token)
+        return sql, params
+
+    def expr(self) -> tuple[str, list[Any]]:
+        sql, params = self.and_expr()
+        while self.peek().kind == "OR":
+            self.take()
+            right, more = self.and_expr()
+            sql, params = f"({sql} OR {right})", params + more
+        return sql, params
+
+    def and_expr(self) -> tuple[str, list[Any]]:
+        sql, params = self.not_expr()
+        while self.peek().kind == "AND":
+            self.take()
+            right, more = self.not_expr()
+            sql, params = f"({sql} AND {right})", params + more
+        return sql, params
+
+    def not_expr(self) -> tuple[str, list[Any]]:
+        if self.peek().kind == "NOT":
+            self.take()
+            sql, params = self.not_expr()
+            return f"(NOT coalesce({sql}, 0))", params
+        return self.primary()
+
+    def primary(self) -> tuple[str, list[Any]]:
+        token = self.take()
+        if token.kind == "LPAREN":
+            sql, params = self.expr()
+            closing = self.take()
+            if closing.kind != "RPAREN":
+                raise self.fail(
+                    f"expected ')' to close the '(' at column {token.position}", closing
+                )
+            return sql, params
+        if token.kind == "FIELD":
+            op = self.take()
+            if op.kind != "OP":
+                raise self.fail(
+                    f"expected an operator (=, !=, ~, <, <=, >, >=) after {token.text!r}", op
+                )
+            value = self.take()
+            assert value.kind == "VALUE"
+            return self.comparison(token, op, value)
+        if token.kind == "END":
+            raise self.fail("expression ends too early; expected a condition", token)
+        raise self.fail(f"expected a condition such as tag=vip, got {token.text!r}", token)
+
+    # -- conditions ------------------------------------------------------------------
+    def comparison(self, field: Token, op: Token, value: Token) -> tuple[str, list[Any]]:
+        name = field.text.lower()
+        name = FIELD_ALIASES.get(name, name)
+        text = value.text
+        if name == "tag":
+            self.ops(op, ("=", "!="), name)
+            sql = "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
+            return (sql if op.text == "=" else f"NOT {sql}"), [text]
+        if name in EXACT_FIELDS:
+            self.ops(op, ("=", "!="), name)
+            if name == "lifecycle":
+                from crmcli.validate import LIFECYCLES, normalize_enum
+
+                try:
+                    text = normalize_enum(text, LIFECYCLES, "lifecycle")
+                except InvalidInput as exc:
+                    raise self.fail(exc.message, value) from None
+            column = EXACT_FIELDS[name]
+            if op.text == "=":
+                return f"{column} = ?", [text]
+            return f"({column} IS NULL OR {column} != ?)", [text]
+        if name in TEXT_FIELDS:
+            self.ops(op, ("=", "!=", "~", "!~"), name)
+            column = TEXT_FIELDS[name]
+            if op.text in ("=", "!="):
+                sql = f"{column} = ? COLLATE NOCASE"
+                return (sql if op.text == "=" else f"NOT coalesce({sql}, 0)"), [text]
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql = f"{column} LIKE ? ESCAPE '\\'"
+            return (sql if op.text == "~" else f"NOT coalesce({sql}, 0)"), [like]
+        if name in TIME_FIELDS:
+            return self.time_condition(name, op, value)
+        if name in NUMBER_FIELDS:
+            self.ops(op, ("=", "!=", "<", "<=", ">", ">="), name)
+            if name == "spend":
+                from crmcli.validate import parse_money
+
+                try:
+                    number: int = parse_money(text, "spend")
+                except InvalidInput:
+                    raise self.fail(f"spend needs an amount, got {text!r}", value) from None
+            else:
+                if not re.fullmatch(r"\d+", text):
+                    raise self.fail(f"orders needs a whole number, got {text!r}", value)
+                number = int(text)
+            return f"{NUMBER_FIELDS[name]} {op.text} ?", [self.now_iso, number]
+        if name == "rfm":
+            self.ops(op, ("=", "!="), name)
+            from crmcli.analytics.rfm import SEGMENTS, normalize_segment
+            from crmcli.db.orders import rfm_sql
+
+            segment = normalize_segment(text)
+            if segment is None:
+                raise self.fail(
+                    f"unknown RFM segment {text!r}; known: {', '.join(SEGMENTS)}", value
+                )
+            inner = f"SELECT customer_id FROM ({rfm_sql('?')}) WHERE segment = ?"
+            sql = f"c.id {'IN' if op.text == '=' else 'NOT IN'} ({inner})"
+            return sql, [self.now_iso, segment]
+        raise self.fail(f"unknown field {field.text!r}; known: {', '.join(ALL_FIELDS)}", field)
+
+    def ops(self, op: Token, allowed: tuple[str, ...], name: str) -> None:
+        if op.text not in allowed:
+            raise self.fail(
+                f"operator {op.text!r} does not apply to {name}; use {' '.join(allowed)}", op
+            )
+
+    def time_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
+        self.ops(op, ("=", "!=", "<", "<=", ">", ">="), name)
+        column = TIME_FIELDS[name]
+        age = _AGE.match(value.text.strip())
+        if age:
+            # An age: last_contact>90d means "more than 90 days ago" (or never).
+            if op.text in ("=", "!="):
+                raise self.fail(f"use <, <=, > or >= with an age such as {value.text}", op)
+            days = int(age.group(1)) * _AGE_UNITS[age.group(2).lower()]
+            cutoff = (self.now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            flipped = _FLIP[op.text]
+            if op.text in (">", ">="):  # older than the cutoff, or no such event at all
+                return f"coalesce({column} {flipped} ?, 1)", [cutoff]
+            return f"coalesce({column} {flipped} ?, 0)", [cutoff]
+        from crmcli.validate import parse_datetime
+
+        try:
+            moment = parse_datetime(value.text, name)
+        except InvalidInput:
+            raise self.fail(
+                f"{name} needs a date (2024-01-01) or an age (90d, 6m), got {value.text!r}", value
+            ) from None
+        has_clock = bool(re.search(r"\d[:时]\d|T\d", value.text))
+        start = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        end = (moment + timedelta(seconds=1 if has_clock else 86400)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # A date means the whole day: > 2024-01-01 is from 2024-01-02 on.
+        sql_by_op = {
+            "=": (f"({column} >= ? AND {column} < ?)", [start, end]),
+            "!=": (f"NOT coalesce({column} >= ? AND {column} < ?, 0)", [start, end]),
+            ">=": (f"{column} >= ?", [start]),
+            ">": (f"{column} >= ?", [end]),
+            "<": (f"{column} < ?", [start]),
+            "<=": (f"{column} < ?", [end]),
+        }
+        sql, params = sql_by_op[op.text]
+        return f"coalesce({sql}, 0)", params
+
+
+def compile_segment(expr: str, now: datetime | None = None) -> tuple[str, list[Any]]:
+    """Compile a segment expression into (SQL boolean over `customers c`, bound params)."""
+    from crmcli import config
+
+    if expr is None or not str(expr).strip():
+        raise InvalidInput("empty segment expression")
+    moment = (now or config.now()).astimezone(UTC)
+    return _Parser(str(expr), moment).parse()
+
+
+def describe_fields() -> list[str]:
+    return list(ALL_FIELDS)

@@ -1,0 +1,142 @@
+"""`crm report value` / `crm report loyalty` through the real CLI, and the dashboard
+summaries, on CDNOW (published parameters) and on small hand-checkable histories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmcli.db import connect
+
+CDNOW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cdnow_sample.txt"
+
+
+def rel(actual: float, expected: float) -> float:
+    return abs(actual - expected) / abs(expected)
+
+
+def write_cdnow_csv(target: Path) -> Path:
+    """The raw CDNOW transactions as an ERP order export."""
+    if not CDNOW.exists():
+        pytest.skip(f"CDNOW sample not found at {CDNOW}")
+    lines = ["external_id,customer_external_id,ordered_at,amount"]
+    for n, line in enumerate(CDNOW.read_text().splitlines(), start=1):
+        cid, _sample, ymd, _cds, dollars = line.split()
+        lines.append(f"T{n},{cid},{ymd[:4]}-{ymd[4:6]}-{ymd[6:]},{dollars}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def test_cdnow_through_the_cli_reproduces_the_published_fit(cli: Any, tmp_path: Path) -> None:
+    csv_file = write_cdnow_csv(tmp_path / "cdnow.csv")
+    summary = cli.json("order", "import", str(csv_file), "--create-customers")
+    assert summary["inserted"] == 6919 and summary["customers_created"] == 2357
+    report = cli.json(
+        "report",
+        "value",
+        "--calibration-end",
+        "1997-09-30",
+        "--time-unit",
+        "week",
+        "--horizon",
+        "39",
+    )
+    model, spend = report["model"], report["spend_model"]
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4}
+    for key, value in published.items():
+        assert rel(model[key], value) < 0.005, (key, model[key])
+    for key, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert rel(spend[key], value) < 0.005, (key, spend[key])
+    assert spend["customers"] == 946
+    customers = report["customers"]
+    assert len(customers) == 2357
+    assert set(customers[0]) >= {
+        "customer_id",
+        "external_id",
+        "frequency",
+        "recency",
+        "T",
+        "p_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+    }
+    assert customers[0]["clv"] >= customers[-1]["clv"]
+    assert all(0 <= c["p_alive"] <= 1 for c in customers)
+    # Holdout (39 weeks after calibration): actual 1882 transaction days, predicted ~1653.
+    holdout = report["holdout"]
+    assert holdout["actual_transactions"] == 1882
+    assert abs(holdout["error_pct"]) < 15
+    # RFM segments cover every customer exactly once.
+    assert sum(s["customers"] for s in report["rfm_segments"]) == 2357
+
+
+def seed_orders(cli: Any, add_customer: Any) -> dict[str, int]:
+    """Four customers with orders on known days (Asia/Shanghai)."""
+    ids = {n: add_customer(n) for n in ("ann", "bob", "cat", "dan")}
+    history = {
+        "ann": ["2024-01-05", "2024-01-05 18:00", "2024-02-10", "2024-05-20"],  # 3 days
+        "bob": ["2024-01-20", "2024-04-02"],
+        "cat": ["2024-02-03"],
+        "dan": ["2024-03-15", "2024-05-25"],
+    }
+    for name, days in history.items():
+        for day in days:
+            cli.ok("order", "add", str(ids[name]), "--amount", "100", "--at", day)
+    return ids
+
+
+def test_loyalty_report_cohorts_and_rates_by_hand(cli: Any, add_customer: Any) -> None:
+    seed_orders(cli, add_customer)
+    report = cli.json("report", "loyalty", "--as-of", "2024-05-31", "--months", "4")
+    summary = report["summary"]
+    assert summary["customers_with_orders"] == 4
+    assert summary["repeat_customers"] == 3  # cat ordered once
+    assert summary["repeat_purchase_rate"] == 0.75
+    # Ordered in (Dec 3, Mar 2]: ann, bob, cat; ordered again in (Mar 2, May 31]: ann, bob.
+    assert summary["retention_base"] == 3 and summary["retained"] == 2
+    cohorts = {row["cohort"]: row for row in report["cohorts"]}
+    assert cohorts["2024-01"]["customers"] == 2
+    assert cohorts["2024-01"]["month_0"] == 1.0
+    assert cohorts["2024-01"]["month_1"] == 0.5  # ann in February
+    assert cohorts["2024-01"]["month_3"] == 0.5  # bob in April
+    assert cohorts["2024-03"]["month_2"] == 1.0  # dan in May
+    assert cohorts["2024-03"]["month_3"] is None  # June has not happened yet
+    assert set(cohorts) == {"2024-01", "2024-02", "2024-03"}
+    assert report["satisfaction"] == {"no_data": "no ticket has a satisfaction rating"}
+
+
+def test_dashboard_summaries(cli: Any, add_customer: Any, db_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from crmcli.reports.loyalty import loyalty_summary
+    from crmcli.reports.value import value_summary
+
+    seed_orders(cli, add_customer)
+    db = connect(db_path)
+    try:
+        as_of = datetime(2024, 5, 31, 12, tzinfo=UTC)
+        value = value_summary(db, as_of)
+        loyalty = loyalty_summary(db, as_of)
+    finally:
+        db.close()
+    # Last 30 days (May 1 - May 31): ann May 20, dan May 25.
+    assert value["revenue"] == 200.0 and value["orders"] == 2
+    assert value["customers_with_orders"] == 2
+    # The 30 days before (Apr 1 - May 1): bob Apr 2.
+    assert value["previous_revenue"] == 100.0 and value["previous_orders"] == 1
+    assert value["top_segment"] is not None
+    assert value["average_clv"] is None or value["average_clv"] >= 0
+    assert loyalty["repeat_purchase_rate"] == 0.75
+    assert loyalty["retention_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert "churn_risk_count" in loyalty
+
+
+def test_value_report_rejects_bad_options(cli: Any, add_customer: Any) -> None:
+    seed_orders(cli, add_customer)
+    assert cli("report", "value", "--time-unit", "month").exit_code == 2
+    assert cli("report", "value", "--calibration-end", "2999-01-01").exit_code == 2
+    empty = cli("report", "value", "--currency", "USD")
+    assert empty.exit_code == 1 and "no USD orders" in empty.stderr
