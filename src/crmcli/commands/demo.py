@@ -6,27 +6,44 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.commands._common import DbOption, db_path, open_db
+from crmcli.render import OutOption, ReportFormatOption, default_meta, emit_report, report_format
 
 
 def demo(
     customers: Annotated[
-        int, typer.Option("--customers", help="How many customers to create.", min=10)
+        int,
+        typer.Option("--customers", help="How many customers to create.", min=10, max=2_000_000),
     ] = 3000,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed: the same seed builds the same database.")
     ] = 7,
     db: DbOption = None,
-    format: FormatOption = None,
+    out: OutOption = None,
+    format: ReportFormatOption = None,
 ) -> None:
-    """Build a demo database (customers in Chinese and English, ...) and show a summary.
+    """Build a demo database covering every group — customers in Chinese and English, a year
+    of communications with a weekly pattern, tickets with history and CSAT, two A/B-tested
+    campaigns, repeat orders — then show the dashboard. Data is relative to now (--as-of /
+    CRM_NOW pin it): the same seed on the same day builds the same database.
 
-    Example: crm demo --db demo.db --customers 3000
+    Example: crm --db demo.db demo --customers 3000 --seed 7
     """
-    from crmcli import demo_data, output
+    from crmcli import config, demo_data, output
+    from crmcli.db import demo as demo_db
+    from crmcli.reports.dashboard import CHARTS, dashboard_report
+    from crmcli.reports.periods import resolve_period
 
-    fmt = out_format(format)
+    fmt = report_format(format, out)
     with open_db(db) as database:
-        demo_data.build(database, customers=customers, seed=seed)
-        summary = demo_data.summary(database)
-    output.emit_object(summary, fmt, title="demo database")
+        demo_db.ensure_empty(database)
+        data = demo_data.generate(customers, seed, config.now())
+        counts = demo_db.write(database, data)
+        output.info(
+            f"Demo database {db_path(db)}: "
+            + ", ".join(f"{n} {table}" for table, n in counts.items())
+        )
+        period = resolve_period(None, None)
+        report = dashboard_report(database, period)
+    meta = default_meta(db_path(db), charts=CHARTS)
+    emit_report(report, fmt, "CRM dashboard", out=out, meta=meta)

@@ -1,0 +1,288 @@
+"""The KPI dashboard: operations (customers, contacts, tickets) next to the three outcome
+measures of a CRM — satisfaction, value and loyalty — each against the previous period of
+equal length.
+
+Every figure is an SQL aggregate (crmcli.db.reporting); nothing is loaded row by row, so the
+dashboard stays fast on millions of records. Average CLV uses the closed-form "simple
+retention" formula (Gupta & Lehmann 2003): CLV = m * r / (1 + d - r), with m the average
+yearly revenue per buyer over the last 365 days, r the share of the buyers of the year before
+who bought again in the last 365 days, and d = 10 % a year. It is two aggregate queries; the
+BG/NBD + Gamma-Gamma fit (`crm report value`) is the per-customer model, far too slow to
+refit on every dashboard at a million customers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+from typing import Any
+
+from crmcli.db import Database
+from crmcli.db import reporting as sql
+from crmcli.render import ChartSpec, absent
+from crmcli.reports.periods import Period, buckets, change, unit_floor
+from crmcli.validate import money, to_iso
+
+DISCOUNT_RATE = 0.10
+CHURN_RISK_AFTER_DAYS = 90
+LOST_AFTER_DAYS = 365
+TREND_WEEKS = 12
+
+CHARTS: list[ChartSpec] = [
+    {
+        "section": "contacts_trend",
+        "x": "week",
+        "y": ["communications"],
+        "kind": "line",
+        "title": "Communications per week",
+    },
+    {
+        "section": "customers_by_lifecycle",
+        "x": "lifecycle",
+        "y": ["customers"],
+        "kind": "bar",
+        "title": "Customers by lifecycle",
+    },
+]
+
+
+def measure(
+    metric: str,
+    current: float | int | None,
+    previous: float | int | None,
+    unit: str = "",
+    note: str = "",
+) -> dict[str, Any]:
+    """One dashboard row: the figure, the previous period's, and the change."""
+    row: dict[str, Any] = {"metric": metric, "value": current, "previous": previous}
+    row.update(change(current, previous))
+    row["unit"] = unit
+    if note:
+        row["note"] = note
+    return row
+
+
+def pct(part: int | float | None, whole: int | float | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return round(part / whole * 100, 1)
+
+
+def _iso(period: Period, days: int) -> str:
+    return to_iso(period.end - timedelta(days=days))
+
+
+def customers_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    if not sql.any_rows(db, "customers", "created_at", period.end_iso):
+        return absent("no customers yet")
+    now = sql.customer_totals(db, period.start_iso, period.end_iso)
+    before = sql.customer_totals(db, period.previous.start_iso, period.previous.end_iso)
+    return [
+        measure("customers", now["total"], before["total"]),
+        measure("new_customers", now["new"], before["new"]),
+    ]
+
+
+def lifecycle_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    rows = sql.customers_by(db, "lifecycle", period.end_iso)
+    if not rows:
+        return absent("no customers yet")
+    total = sum(r["customers"] for r in rows)
+    return [{**r, "share_pct": pct(r["customers"], total)} for r in rows]
+
+
+def contacts_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    if not sql.any_rows(db, "communications", "occurred_at", period.end_iso):
+        return absent("no communications recorded")
+    now = sql.communication_totals(db, period.start_iso, period.end_iso)
+    before = sql.communication_totals(db, period.previous.start_iso, period.previous.end_iso)
+    return [
+        measure("communications", now["total"], before["total"]),
+        measure("inbound", now["inbound"], before["inbound"]),
+        measure("outbound", now["outbound"], before["outbound"]),
+        measure("customers_contacted", now["customers"], before["customers"]),
+    ]
+
+
+def contacts_trend(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    """Communications per calendar week, the last TREND_WEEKS weeks up to the period's end."""
+    if not sql.any_rows(db, "communications", "occurred_at", period.end_iso):
+        return absent("no communications recorded")
+    first = unit_floor(period.end - timedelta(weeks=TREND_WEEKS - 1), "week")
+    bounds = buckets(first, period.end, "week")
+    counts = sql.bucket_counts(db, "communications", "occurred_at", bounds)
+    return [{"week": label, "communications": counts.get(label, 0)} for label, _, _ in bounds]
+
+
+def tickets_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    if not sql.any_rows(db, "tickets", "created_at", period.end_iso):
+        return absent("no tickets recorded")
+    now = sql.ticket_figures(db, period.start_iso, period.end_iso)
+    before = sql.ticket_figures(db, period.previous.start_iso, period.previous.end_iso)
+
+    def sla(fig: dict[str, Any], kind: str) -> float | None:
+        met, breached = fig[f"{kind}_met"], fig[f"{kind}_breached"]
+        return pct(met, met + breached)
+
+    def median(p: Period) -> float | None:
+        hours = sql.first_response_hours(db, p.start_iso, p.end_iso)
+        return round(statistics.median(hours), 2) if hours else None
+
+    return [
+        measure("backlog", now["backlog"], before["backlog"]),
+        measure("created", now["created"], before["created"]),
+        measure("resolved", now["resolved"], before["resolved"]),
+        measure("response_sla_pct", sla(now, "response"), sla(before, "response"), "%"),
+        measure("resolution_sla_pct", sla(now, "resolution"), sla(before, "resolution"), "%"),
+        measure("median_first_response_h", median(period), median(period.previous), "h"),
+    ]
+
+
+def satisfaction_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    """CSAT = share of ratings of 4 or 5 (of 5); NPS only when survey data exists."""
+    nps_now = sql.nps_scores(db, period.start_iso, period.end_iso)
+    if not sql.any_ratings(db, period.end_iso) and nps_now is None:
+        return absent("no satisfaction ratings recorded")
+    now = sql.ratings(db, period.start_iso, period.end_iso)
+    before = sql.ratings(db, period.previous.start_iso, period.previous.end_iso)
+
+    def avg(r: dict[str, Any]) -> float | None:
+        return round(r["average"], 2) if r["average"] is not None else None
+
+    rows = [
+        measure(
+            "csat_pct",
+            pct(now["satisfied"], now["ratings"]),
+            pct(before["satisfied"], before["ratings"]),
+            "%",
+        ),  # noqa: E501
+        measure("average_rating", avg(now), avg(before), "of 5"),
+        measure("ratings", now["ratings"], before["ratings"]),
+    ]
+    if nps_now is None:
+        rows.append(measure("nps", None, None, note="no NPS survey data recorded"))
+    else:
+        nps_before = sql.nps_scores(db, period.previous.start_iso, period.previous.end_iso) or {}
+
+        def nps(r: dict[str, int]) -> float | None:
+            n = r.get("responses", 0)
+            return round((r["promoters"] - r["detractors"]) / n * 100, 1) if n else None
+
+        rows.append(measure("nps", nps(nps_now), nps(nps_before)))
+    return rows
+
+
+def simple_clv(
+    db: Database, at: str, year_ago: str, two_years_ago: str, currency: str
+) -> float | None:
+    """m * r / (1 + d - r): see the module docstring."""
+    year = sql.order_figures(db, year_ago, at, currency)
+    kept = sql.retained_buyers(db, two_years_ago, year_ago, at)
+    if not year["buyers"] or not kept["base"]:
+        return None
+    m = year["revenue"] / 100 / year["buyers"]
+    r = kept["retained"] / kept["base"]
+    return round(m * r / (1 + DISCOUNT_RATE - r), 2)
+
+
+def value_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    currency = sql.main_currency(db, period.end_iso)
+    if currency is None:
+        return absent("no orders recorded")
+    now = sql.order_figures(db, period.start_iso, period.end_iso, currency)
+    before = sql.order_figures(db, period.previous.start_iso, period.previous.end_iso, currency)
+
+    def aov(f: dict[str, int]) -> float | None:
+        return round(f["revenue"] / 100 / f["orders"], 2) if f["orders"] else None
+
+    def clv(p: Period) -> float | None:
+        return simple_clv(
+            db,
+            p.end_iso,
+            to_iso(p.end - timedelta(days=365)),
+            to_iso(p.end - timedelta(days=730)),
+            currency,
+        )
+
+    top = sql.top_tag_by_revenue(db, period.start_iso, period.end_iso, currency)
+    top_before = sql.top_tag_by_revenue(
+        db, period.previous.start_iso, period.previous.end_iso, currency
+    )
+    return [
+        measure("revenue", money(now["revenue"]), money(before["revenue"]), currency),
+        measure("orders", now["orders"], before["orders"]),
+        measure("buyers", now["buyers"], before["buyers"]),
+        measure("average_order_value", aov(now), aov(before), currency),
+        measure(
+            "average_clv",
+            clv(period),
+            clv(period.previous),
+            currency,
+            note="simple retention formula",
+        ),
+        {
+            "metric": "top_segment",
+            "value": f"tag:{top['tag']}" if top else None,
+            "previous": f"tag:{top_before['tag']}" if top_before else None,
+            "change": None,
+            "change_pct": None,
+            "unit": "",
+            "note": "tag with the most revenue in the period",
+        },
+    ]
+
+
+def loyalty_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    if not sql.any_rows(db, "orders", "ordered_at", period.end_iso):
+        return absent("no orders recorded")
+
+    def snapshot(p: Period) -> dict[str, int]:
+        return sql.buyer_snapshot(
+            db,
+            p.end_iso,
+            to_iso(p.end - timedelta(days=CHURN_RISK_AFTER_DAYS)),
+            to_iso(p.end - timedelta(days=LOST_AFTER_DAYS)),
+        )
+
+    def retention(p: Period) -> float | None:
+        kept = sql.retained_buyers(db, p.previous.start_iso, p.previous.end_iso, p.end_iso)
+        return pct(kept["retained"], kept["base"])
+
+    now, before = snapshot(period), snapshot(period.previous)
+    return [
+        measure(
+            "repeat_purchase_pct",
+            pct(now["repeat_buyers"], now["buyers"]),
+            pct(before["repeat_buyers"], before["buyers"]),
+            "%",
+            note="buyers with 2+ orders",
+        ),
+        measure(
+            "retention_pct",
+            retention(period),
+            retention(period.previous),
+            "%",
+            note="previous period's buyers who bought again",
+        ),
+        measure(
+            "churn_risk",
+            now["at_risk"],
+            before["at_risk"],
+            note=f"no order for {CHURN_RISK_AFTER_DAYS}-{LOST_AFTER_DAYS} days",
+        ),
+    ]
+
+
+def dashboard_report(db: Database, period: Period) -> dict[str, Any]:
+    """The dashboard as a report (dict of named sections)."""
+    return {
+        "period": period.describe(),
+        "customers": customers_section(db, period),
+        "customers_by_lifecycle": lifecycle_section(db, period),
+        "contacts": contacts_section(db, period),
+        "contacts_trend": contacts_trend(db, period),
+        "tickets": tickets_section(db, period),
+        "satisfaction": satisfaction_section(db, period),
+        "value": value_section(db, period),
+        "loyalty": loyalty_section(db, period),
+    }
