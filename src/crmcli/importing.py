@@ -107,6 +107,31 @@ COMMON_ALIASES: dict[str, str] = {
 }
 
 
+# --encoding names people use that Python's codecs spell differently (GBK and GB2312 are
+# subsets of GB18030, which also decodes everything Excel on Chinese Windows writes).
+ENCODING_ALIASES: dict[str, str] = {
+    "utf-8-bom": "utf-8-sig",
+    "utf8-bom": "utf-8-sig",
+    "utf-8bom": "utf-8-sig",
+    "utf8bom": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "cp936": "gb18030",
+    "utf-16-bom": "utf-16",
+}
+
+
+def unneutralise(cell: str) -> str:
+    """Undo output.neutralise: "'=1+1" -> "=1+1", "'+8613800138000" -> "+8613800138000".
+
+    Our exports prefix risky cells with a quote (CSV injection); importing an export must
+    give back the original value.
+    """
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+        return cell[1:]
+    return cell
+
+
 def normalise_header(text: str) -> str:
     """Case-, space-, underscore- and BOM-insensitive form of a header cell."""
     return re.sub(r"[\s_\-./]", "", text.replace("\ufeff", "").strip().lower()) or text.strip()
@@ -224,6 +249,51 @@ class CsvSource:
                 f"{self.path.name}: malformed CSV near line {self.line_no}: {exc}"
             ) from None
 
+    def field_indexes(self) -> dict[str, list[int]]:
+        """{field: [column indexes]} for the mapped columns, in header order."""
+        out: dict[str, list[int]] = {}
+        for index, name in enumerate(self.fields):
+            if name is not None:
+                out.setdefault(name, []).append(index)
+        return out
+
+    def cells(self) -> Iterator[tuple[int, list[str], str | None]]:
+        """Yield (line number, cells, ragged-row reason or None): the fast path of rows().
+
+        No dict per row: bulk imports index the cells with field_indexes(). Blank lines are
+        skipped; a row with only empty extra cells is trimmed to the header's width.
+        """
+        reader = csv.reader(self._text, delimiter=self.delimiter)
+        width = len(self.header)
+        try:
+            for cells in reader:
+                if len(cells) != width:
+                    if not cells or all(not c.strip() for c in cells):
+                        continue
+                    if len(cells) > width and all(not c.strip() for c in cells[width:]):
+                        cells = cells[:width]
+                    else:
+                        self.line_no = reader.line_num + 1
+                        yield (
+                            self.line_no,
+                            cells,
+                            f"ragged row: {len(cells)} fields, header has {width}",
+                        )
+                        continue
+                elif not any(cells):
+                    continue
+                self.line_no = reader.line_num + 1
+                yield self.line_no, cells, None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"{self.path.name}: not valid {self.encoding} after line {self.line_no} "
+                f"({exc.reason}); give --encoding"
+            ) from None
+        except csv.Error as exc:
+            raise InvalidInput(
+                f"{self.path.name}: malformed CSV near line {self.line_no}: {exc}"
+            ) from None
+
     def progress_fraction(self) -> float:
         try:
             return min(1.0, self._raw.tell() / self.size) if self.size else 1.0
@@ -261,6 +331,7 @@ def open_csv(
         raw.close()
         raise InvalidInput(f"{src.name} is empty")
     if encoding:
+        encoding = ENCODING_ALIASES.get(encoding.strip().lower(), encoding.strip())
         try:
             codecs.lookup(encoding)
         except LookupError:

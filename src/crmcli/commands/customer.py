@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -369,3 +370,234 @@ def delete(
                 else ""
             )
         )
+
+
+# ---------------------------------------------------------------- import and export
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding", help="Force the encoding (default: detected).", show_default=False
+        ),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="external_id, email or phone: update customers matching it (upsert).",
+            show_default=False,
+        ),
+    ] = None,
+    region: RegionOpt = "CN",
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Rejects CSV (default: FILE.rejects.csv beside FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+    ] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Import customers from a CSV file in one transaction; summary on stderr.
+
+    Headers may be field names, English or Chinese aliases (姓名, 电话, 邮箱, 标签...) or
+    mapped with --map. Invalid rows and duplicates go to the rejects file with the reason.
+
+    Example: crm customer import leads.csv --key external_id --map "客户代码=external_id"
+    """
+    from crmcli.customer_import import import_customers
+
+    fmt = out_format(format)
+    with open_db(db) as database:
+        summary = import_customers(
+            database,
+            file,
+            encoding=encoding,
+            mapping=map_,
+            key=key,
+            region=region,
+            rejects=rejects,
+            strict=strict,
+            dry_run=dry_run,
+        )
+    if summary.unknown_columns:
+        output.warn(
+            "unknown column(s) not imported: "
+            + ", ".join(summary.unknown_columns)
+            + " (use --map SRC=FIELD)"
+        )
+    output.info(summary.line())
+    if fmt in ("json", "jsonl"):
+        output.emit_json(summary.as_dict())
+
+
+@app.command("export")
+def export(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (atomically) instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    search: SearchOpt = None,
+    tag: TagOpt = None,
+    lifecycle: LifecycleOpt = None,
+    company: CompanyOpt = None,
+    owner: OwnerOpt = None,
+    created_since: CreatedSinceOpt = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since", help="Created or changed at or after this time.", show_default=False
+        ),
+    ] = None,
+    segment: SegmentOpt = None,
+    mask: Annotated[
+        bool | None,
+        typer.Option(
+            "--mask/--no-mask",
+            help="Hide phone/email/address middles (default: $CRM_MASK).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="csv (default), json or jsonl.", show_default=False),
+    ] = None,
+) -> None:
+    """Export customers as CSV (UTF-8 with BOM in a file), JSON or JSON Lines.
+
+    The columns are the import's field names: `crm customer import FILE --key external_id`
+    reads an export back. Formula-like cells are neutralised against CSV injection.
+
+    Example: crm customer export --changed-since 2024-06-01 --out changed.csv
+    """
+    from crmcli import masking
+    from crmcli.customer_export import EXPORT_FORMATS, export_customers
+
+    fmt = _export_format(format, out, EXPORT_FORMATS)
+    flt = build_filter(
+        search, tag, lifecycle, company, owner, created_since, changed_since, segment
+    )
+    with open_db(db) as database:
+        n = export_customers(database, flt, fmt, out, masking.should_mask(mask))
+    if out is not None:
+        output.info(f"Exported {n} customer(s) to {out}")
+
+
+def _export_format(option: str | None, out: Path | None, allowed: tuple[str, ...]) -> str:
+    """--format wins; else the --out suffix; else a global csv/json/jsonl; else csv."""
+    from crmcli import config
+    from crmcli.output import check_format
+
+    if option:
+        return check_format(option, allowed)
+    if out is not None and out.suffix.lower().lstrip(".") in allowed:
+        return out.suffix.lower().lstrip(".")
+    glob = (config.settings.format or "").lower()
+    return glob if glob in allowed else "csv"
+
+
+# ---------------------------------------------------------------- duplicates and merge
+
+
+@app.command("duplicates")
+def duplicates(
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", min=0, max=100, help="Fuzzy match score 0..100 to report."),
+    ] = 90.0,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="At most this many groups (0 = all).")
+    ] = 0,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Groups of likely duplicate customers, with a score and the reason.
+
+    Same normalised email or phone (score 100), or a similar name plus the same or a
+    similar company or address. Merge a group with `crm customer merge KEEP DROP...`.
+
+    Example: crm customer duplicates --threshold 85 --limit 50 --format json
+    """
+    from crmcli.analytics.dedupe import find_duplicate_groups
+
+    fmt = out_format(format)
+    with open_db(db) as database:
+        groups = find_duplicate_groups(
+            repo.iter_match_rows(database), threshold, limit=limit or None
+        )
+    if fmt in ("json", "jsonl"):
+        output.emit_rows(groups, fmt)
+        return
+    rows = [
+        {"group": g["group"], "score": g["score"], "reason": g["reason"], **c}
+        for g in groups
+        for c in g["customers"]
+    ]
+    output.emit_rows(
+        rows, fmt, columns=["group", "score", "reason", "id", "name", "phone", "email", "company"]
+    )
+
+
+@app.command("merge")
+def merge(
+    keep: Annotated[int, typer.Argument(help="The customer to keep.")],
+    drop: Annotated[list[int], typer.Argument(help="Customers merged into KEEP, then deleted.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Merge duplicates into KEEP: their history moves over, KEEP's empty fields are filled.
+
+    Communications, tickets, orders, campaign memberships (KEEP's wins when both are in one
+    campaign) and tags move to KEEP; the others are deleted; the audit log records it.
+
+    Example: crm customer merge 42 57 61 --yes
+    """
+    from crmcli.errors import InvalidInput
+
+    fmt = out_format(format)
+    if keep in drop:
+        raise InvalidInput(f"KEEP ({keep}) is also among the customers to drop")
+    with open_db(db) as database:
+        kept = repo.get_customer(database, keep)
+        for d in drop:
+            repo.get_customer(database, d)
+        confirm_or_refuse(
+            f"Merge customer(s) {', '.join(map(str, drop))} into {keep} ({kept['name']})"
+            " and delete them?",
+            yes,
+        )
+        result = repo.merge_customers(database, keep, drop)
+    if fmt in ("json", "jsonl"):
+        output.emit_json(result)
+        return
+    moved = ", ".join(f"{n} {t}" for t, n in result["moved"].items())
+    output.info(
+        f"Merged {', '.join(map(str, result['dropped']))} into {keep}"
+        + (f"; moved {moved}" if moved else "")
+        + (f"; filled {', '.join(result['filled'])}" if result["filled"] else "")
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,3 +332,217 @@ def delete_customer(db: Database, customer_id: int, cascade: bool = False) -> di
             db, "delete", "customer", customer_id, {"name": customer["name"], "cascade": counts}
         )
     return counts
+
+
+# ---------------------------------------------------------------- bulk import
+# Used by crmcli.customer_import inside ONE transaction per import: lookups per batch
+# (json_each instead of one SELECT per row), executemany writes, ids assigned by the
+# importer (it holds the write lock, so max(id) + 1 ... is safe and lets later rows of the
+# same file point at earlier ones).
+
+LOOKUP_COLUMNS = ("external_id", "email", "phone")
+IMPORT_COLUMNS = (*CUSTOMER_FIELDS, "created_at")
+
+
+def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
+    """{value: lowest customer id having it} for the values that exist."""
+    if column not in LOOKUP_COLUMNS:
+        raise InvalidInput(f"cannot look customers up by {column!r}")
+    if not values:
+        return {}
+    import json
+
+    cur = db.execute(
+        f"SELECT {column}, min(id) FROM customers"
+        f" WHERE {column} IN (SELECT value FROM json_each(?)) GROUP BY {column}",
+        (json.dumps(values, ensure_ascii=False),),
+    )
+    return {value: int(cid) for value, cid in cur}
+
+
+def fetch_for_import(db: Database, ids: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
+    """{id: {column: value, ..., "tags": [...]}} for existing customers an import touches."""
+    if not ids:
+        return {}
+    import json
+
+    bad = set(columns) - set(IMPORT_COLUMNS)
+    if bad:
+        raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
+    select = ", ".join(["id", *columns]) if columns else "id"
+    param = (json.dumps(ids),)
+    cur = db.execute(
+        f"SELECT {select} FROM customers WHERE id IN (SELECT value FROM json_each(?))", param
+    )
+    names = [d[0] for d in cur.description]
+    out = {row[0]: dict(zip(names, row, strict=True)) for row in cur}
+    for row in out.values():
+        row["tags"] = []
+    for cid, tag in db.execute(
+        "SELECT customer_id, tag FROM customer_tags"
+        " WHERE customer_id IN (SELECT value FROM json_each(?)) ORDER BY customer_id, tag",
+        param,
+    ):
+        out[cid]["tags"].append(tag)
+    return out
+
+
+def max_customer_id(db: Database) -> int:
+    return int(db.scalar("SELECT coalesce(max(id), 0) FROM customers"))
+
+
+def bulk_insert(
+    db: Database, columns: list[str], rows: list[tuple[Any, ...]], tags: list[tuple[int, str]]
+) -> None:
+    """Insert rows (id first, then `columns`, then created_at, updated_at) and their tags."""
+    bad = set(columns) - set(IMPORT_COLUMNS)
+    if bad:
+        raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
+    names = ["id", *columns, "created_at", "updated_at"]
+    db.conn.executemany(
+        f"INSERT INTO customers({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows
+    )
+    if tags:
+        db.conn.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", tags)
+
+
+def bulk_update(
+    db: Database,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    tags: dict[int, list[str]] | None = None,
+) -> None:
+    """UPDATE rows given as (*values of columns, updated_at, id); replace tags of `tags` ids."""
+    bad = set(columns) - set(CUSTOMER_FIELDS)
+    if bad:
+        raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
+    if rows:
+        sets = ", ".join(f"{c} = ?" for c in [*columns, "updated_at"])
+        db.conn.executemany(f"UPDATE customers SET {sets} WHERE id = ?", rows)
+    if tags:
+        import json
+
+        db.execute(
+            "DELETE FROM customer_tags WHERE customer_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(tags)),),
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO customer_tags VALUES (?, ?)",
+            [(cid, t) for cid, ts in tags.items() for t in ts],
+        )
+
+
+def suspend_search_index(db: Database) -> list[str]:
+    """Drop the trigger that indexes each inserted customer for search; returns its SQL.
+
+    Call inside the import's transaction and finish with resume_search_index(): indexing the
+    new rows in one statement at the end is cheaper than a trigger per row, and since DDL is
+    transactional a crash or Ctrl-C restores the trigger with everything else.
+    """
+    rows = db.query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'customers'"
+        " AND name = 'customers_fts_ai'"
+    )
+    for row in rows:
+        db.execute(f'DROP TRIGGER "{row["name"]}"')
+    return [row["sql"] for row in rows]
+
+
+def resume_search_index(db: Database, saved: list[str], first_new_id: int) -> None:
+    """Index the customers inserted since first_new_id and restore the dropped trigger."""
+    if not saved:
+        return
+    db.execute(
+        "INSERT INTO customers_fts(rowid, name, email, phone, company)"
+        " SELECT id, name, email, phone, company FROM customers WHERE id >= ?",
+        (first_new_id,),
+    )
+    for sql in saved:
+        db.execute(sql)
+
+
+# ---------------------------------------------------------------- duplicates and merge
+
+
+def iter_match_rows(db: Database) -> Iterator[dict[str, Any]]:
+    """Every live (not erased) customer's matching fields, streamed in id order."""
+    cur = db.execute(
+        "SELECT id, name, email, phone, company, address FROM customers"
+        " WHERE erased_at IS NULL ORDER BY id"
+    )
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        yield dict(zip(names, row, strict=True))
+
+
+def customer_references(db: Database) -> list[tuple[str, str]]:
+    """(table, column) of every column that points at a customer: foreign keys to
+    customers(id) plus any `customer_id` column (tables other groups add later included)."""
+    refs: set[tuple[str, str]] = set()
+    tables = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+            " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'customers_fts%'"
+            " AND name NOT IN ('customers', 'audit_log')"
+        )
+    ]
+    for table in tables:
+        quoted = table.replace('"', '""')
+        for fk in db.execute(f'PRAGMA foreign_key_list("{quoted}")'):
+            if fk[2] == "customers" and fk[4] in (None, "id"):
+                refs.add((table, fk[3]))
+        for col in db.execute(f'PRAGMA table_info("{quoted}")'):
+            if col[1] == "customer_id":
+                refs.add((table, col[1]))
+    return sorted(refs)
+
+
+def merge_customers(db: Database, keep: int, drops: list[int]) -> dict[str, Any]:
+    """Merge the `drops` customers into `keep` in one transaction.
+
+    Every related record moves to KEEP; where KEEP already has the same one (a campaign
+    membership, a tag) KEEP's is kept and DROP's is deleted. KEEP's empty fields are filled
+    from the DROPs (in the order given), its created_at becomes the earliest, the DROPs are
+    deleted. Returns {"keep", "dropped", "moved": {table: rows}, "filled": {field: value}}.
+    """
+    if keep in drops:
+        raise InvalidInput(f"customer {keep} cannot be merged into itself")
+    drops = list(dict.fromkeys(drops))
+    if not drops:
+        raise InvalidInput("name at least one customer to merge into KEEP")
+    with db.transaction():
+        kept = get_customer(db, keep)
+        dropped = [get_customer(db, d) for d in drops]
+        moved: dict[str, int] = {}
+        for table, column in customer_references(db):
+            t, c = table.replace('"', '""'), column.replace('"', '""')
+            for d in drops:
+                n = db.execute(
+                    f'UPDATE OR IGNORE "{t}" SET "{c}" = ? WHERE "{c}" = ?', (keep, d)
+                ).rowcount
+                db.execute(f'DELETE FROM "{t}" WHERE "{c}" = ?', (d,))
+                if n:
+                    moved[table] = moved.get(table, 0) + n
+        filled: dict[str, Any] = {}
+        for other in dropped:
+            for f in CUSTOMER_FIELDS:
+                if kept.get(f) in (None, "") and other.get(f) not in (None, "") and f not in filled:
+                    filled[f] = other[f]
+        earliest = min([kept["created_at"], *(o["created_at"] for o in dropped)])
+        for other in dropped:
+            db.execute("DELETE FROM customers WHERE id = ?", (other["id"],))
+            audit.record(
+                db, "merged_into", "customer", other["id"], {"into": keep, "record": other}
+            )
+        sets = {**filled, "created_at": earliest, "updated_at": now_iso()}
+        try:
+            db.execute(
+                f"UPDATE customers SET {', '.join(f'{k} = :{k}' for k in sets)} WHERE id = :id",
+                {**sets, "id": keep},
+            )
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error_to_conflict(exc, f"cannot merge into customer {keep}") from None
+        result = {"keep": keep, "dropped": drops, "moved": moved, "filled": filled}
+        audit.record(db, "merge", "customer", keep, result)
+    return result
