@@ -2,6 +2,125 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
+from crmcli import output
+from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.db import audit as repo
+
 app = typer.Typer(help="The audit trail: list and verify.", no_args_is_help=True)
+
+MaskOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--mask/--no-mask",
+        help="Mask phones, emails and addresses in details (default: $CRM_MASK).",
+        show_default=False,
+    ),
+]
+
+
+def mask_details(value: Any, key: str = "") -> Any:
+    """Mask phones, emails and addresses wherever they sit in a details object."""
+    from crmcli.masking import MASKERS
+
+    if isinstance(value, dict):
+        return {k: mask_details(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_details(v, key) for v in value]
+    if isinstance(value, str) and key in MASKERS:
+        return MASKERS[key](value)
+    return value
+
+
+@app.command("list")
+def list_(
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="customer, ticket, ...", show_default=False)
+    ] = None,
+    entity_id: Annotated[
+        str | None, typer.Option("--entity-id", help="Id of the entity.", show_default=False)
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Who acted.", show_default=False)
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option("--action", help="create, update, delete, forget, ...", show_default=False),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="At or after this time.", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Before this time.", show_default=False)
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most this many rows, newest first (0 = all).", min=0)
+    ] = 50,
+    mask: MaskOpt = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """List audit entries, newest first.
+
+    Example: crm audit list --entity customer --entity-id 42 --since 2025-01-01
+    """
+    from crmcli.masking import should_mask
+    from crmcli.validate import parse_datetime, to_iso
+
+    fmt = out_format(format)
+    since_iso = to_iso(parse_datetime(since, "--since")) if since else None
+    until_iso = to_iso(parse_datetime(until, "--until")) if until else None
+    with open_db(db) as database:
+        rows = repo.list_entries(
+            database,
+            entity=entity,
+            entity_id=entity_id,
+            actor=actor,
+            action=action,
+            since=since_iso,
+            until=until_iso,
+            limit=limit or None,
+        )
+    if should_mask(mask):
+        for r in rows:
+            r["details"] = mask_details(r["details"])
+    output.emit_rows(
+        rows, fmt, columns=["id", "at", "actor", "action", "entity", "entity_id", "details"]
+    )
+
+
+@app.command("verify")
+def verify(
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="A head hash noted earlier: also fail if the chain no longer contains it.",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Check the audit log's hash chain; exit 1 and show the first broken row on tampering.
+
+    Example: crm audit verify --format json
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        result = repo.verify(database, head=head)
+    if fmt == "table":
+        if result["ok"]:
+            output.info(f"OK: {result['rows']} audit entries, chain intact; head {result['head']}")
+        else:
+            output.emit_rows([result["broken"]], fmt)
+    else:
+        output.emit_object(result, fmt)
+    if not result["ok"]:
+        broken = result["broken"]
+        where = f"row {broken['id']}: " if broken.get("id") is not None else ""
+        output.error(f"audit chain broken at {where}{broken['reason']}")
+        raise typer.Exit(1)

@@ -141,6 +141,7 @@ def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> D
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed (erasure)
             conn.execute("PRAGMA cache_size = -65536")
         except sqlite3.DatabaseError as exc:
             conn.close()

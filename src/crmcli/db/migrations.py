@@ -219,8 +219,64 @@ def m001_initial(db: Database) -> None:
     )
 
 
+def m050_audit_append_only(db: Database) -> None:
+    """Audit log: digest column, redaction ledger, append-only triggers (see db/audit.py).
+
+    Rows written before this migration were chained over their details text and had no
+    protection; they are re-sealed over the digest once, then the triggers take over.
+    """
+    from crmcli.db.audit import reseal
+
+    db.script(
+        """
+        ALTER TABLE audit_log ADD COLUMN details_sha256 TEXT;
+        CREATE TABLE audit_redactions (
+            id INTEGER PRIMARY KEY,
+            audit_id INTEGER NOT NULL REFERENCES audit_log(id),
+            by_audit_id INTEGER NOT NULL REFERENCES audit_log(id),
+            at TEXT NOT NULL,
+            details TEXT
+        );
+        CREATE INDEX audit_redactions_audit ON audit_redactions(audit_id);
+        CREATE INDEX audit_log_action ON audit_log(action, id);
+        """
+    )
+    reseal(db)
+    db.script(
+        """
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only: rows cannot be deleted');
+        END;
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        WHEN NOT (
+            new.id IS old.id AND new.at IS old.at AND new.actor IS old.actor
+            AND new.action IS old.action AND new.entity IS old.entity
+            AND new.entity_id IS old.entity_id AND new.prev_hash IS old.prev_hash
+            AND new.hash IS old.hash AND new.details_sha256 IS old.details_sha256
+            AND EXISTS (SELECT 1 FROM audit_redactions r
+                        WHERE r.audit_id = old.id AND r.details IS new.details)
+        )
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only: only a recorded redaction may change details');
+        END;
+        CREATE TRIGGER audit_redactions_no_update BEFORE UPDATE ON audit_redactions
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_redactions is append-only');
+        END;
+        CREATE TRIGGER audit_redactions_no_delete BEFORE DELETE ON audit_redactions
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_redactions is append-only');
+        END;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder the ones above.
-MIGRATIONS: list[Migration] = [m001_initial]
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m050_audit_append_only,
+]
 
 
 def all_migrations() -> list[Migration]:
@@ -240,10 +296,19 @@ def apply_migrations(db: Database) -> list[str]:
     from crmcli.config import now_iso
 
     todo = pending(db)
+    if todo and db.path is not None and db.scalar("SELECT count(*) FROM _migrations"):
+        # An existing database: keep a consistent copy of it before changing its schema.
+        from crmcli.db.maintenance import backup_before_migration
+
+        backup_before_migration(db, [m.__name__ for m in todo])
     applied: list[str] = []
     for migration in todo:
         try:
             with db.transaction():
+                if db.scalar(
+                    "SELECT 1 FROM _migrations WHERE name = ?", (migration.__name__,)
+                ):  # another process applied it while we waited for the lock
+                    continue
                 migration(db)
                 db.execute(
                     "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",

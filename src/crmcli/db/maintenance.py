@@ -1,0 +1,390 @@
+"""Database maintenance: status, migrations, backup / restore, vacuum and optimize.
+
+Backups are made online with `VACUUM INTO` (a consistent snapshot taken inside one read
+transaction while other processes keep writing; never a file copy, which could catch a
+half-written page or miss the WAL). The copy is created empty with mode 0600 first, then
+verified by opening it and running every check of `crm db check` on it. Restores copy the
+backup into the live database with SQLite's backup API under the write lock, after setting
+the current contents aside as another backup; if the restored database fails the check, the
+previous contents are copied back.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmcli.errors import Conflict, InvalidInput, NotFound, OperationalError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from crmcli.db import Database
+
+BACKUP_DIR = "backups"
+
+
+# -- files -----------------------------------------------------------------------------
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def sidecar(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def backup_dir(db_path: Path) -> Path:
+    return db_path.parent / BACKUP_DIR
+
+
+def _stamp() -> str:
+    from crmcli.config import now
+
+    return now().strftime("%Y%m%dT%H%M%SZ")
+
+
+def _new_private_file(path: Path) -> None:
+    """Create an empty file with mode 0600; Conflict if it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise Conflict(f"{path} already exists; choose another name") from None
+    except OSError as exc:
+        raise OperationalError(f"cannot create {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def _unique_name(folder: Path, base: str) -> Path:
+    candidate = folder / f"{base}.db"
+    n = 1
+    while candidate.exists():
+        candidate = folder / f"{base}-{n}.db"
+        n += 1
+    return candidate
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def checkpoint(db: Database) -> dict[str, int]:
+    """Copy the WAL into the database file and truncate it (best effort under readers)."""
+    busy, log, done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return {"busy": int(busy), "wal_frames": int(log), "checkpointed": int(done)}
+
+
+# -- status ----------------------------------------------------------------------------
+def user_tables(db: Database) -> list[str]:
+    """Ordinary tables (not SQLite's, not FTS shadow tables)."""
+    from crmcli.db.checks import fts_tables
+
+    fts = [name for name, _ in fts_tables(db)]
+    names = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+        )
+    ]
+    return [n for n in names if not any(n.startswith(f + "_") for f in fts)]
+
+
+def row_counts(db: Database) -> list[dict[str, Any]]:
+    return [
+        {"table": t, "rows": int(db.scalar(f'SELECT count(*) FROM "{t}"'))} for t in user_tables(db)
+    ]
+
+
+def applied_migrations(db: Database) -> list[dict[str, Any]]:
+    from crmcli.db.checks import table_exists
+
+    if not table_exists(db, "_migrations"):
+        return []
+    return db.query("SELECT name, applied_at FROM _migrations ORDER BY rowid")
+
+
+def pending_migrations(db: Database) -> list[str]:
+    """Names of known migrations not yet applied (read-only)."""
+    from crmcli.db.migrations import all_migrations
+
+    done = {m["name"] for m in applied_migrations(db)}
+    return [m.__name__ for m in all_migrations() if m.__name__ not in done]
+
+
+def last_backup(db: Database) -> dict[str, Any] | None:
+    """The newest backup recorded in the audit log, else the newest file in backups/."""
+    from crmcli.db.audit import parse_details
+    from crmcli.db.checks import table_exists
+
+    if table_exists(db, "audit_log"):
+        row = db.query_one(
+            "SELECT at, actor, details FROM audit_log WHERE action = 'backup'"
+            " AND entity = 'database' ORDER BY id DESC LIMIT 1"
+        )
+        if row:
+            details = parse_details(row["details"]) or {}
+            path = Path(str(details.get("path", "")))
+            return {
+                "path": str(path),
+                "backup_at": row["at"],
+                "actor": row["actor"],
+                "exists": path.is_file(),
+            }
+    if db.path is not None:
+        files = sorted(backup_dir(db.path).glob("*.db"), key=lambda p: p.stat().st_mtime_ns)
+        if files:
+            return {"path": str(files[-1]), "backup_at": None, "actor": None, "exists": True}
+    return None
+
+
+def status(db: Database) -> dict[str, Any]:
+    path = db.path
+    return {
+        "path": str(path) if path else ":memory:",
+        "size_bytes": file_size(path) if path else 0,
+        "wal_bytes": file_size(sidecar(path, "-wal")) if path else 0,
+        "schema_version": int(db.scalar("PRAGMA user_version")),
+        "journal_mode": db.scalar("PRAGMA journal_mode"),
+        "page_size": int(db.scalar("PRAGMA page_size")),
+        "free_pages": int(db.scalar("PRAGMA freelist_count")),
+        "sqlite_version": sqlite3.sqlite_version,
+        "migrations_applied": [m["name"] for m in applied_migrations(db)],
+        "migrations_pending": pending_migrations(db),
+        "last_backup": last_backup(db),
+        "tables": row_counts(db),
+    }
+
+
+# -- migrations ------------------------------------------------------------------------
+def migrate(db: Database, dry_run: bool = False) -> dict[str, Any]:
+    """Apply pending migrations (with a backup first when the file already has data)."""
+    from crmcli.db import audit
+    from crmcli.db.migrations import apply_migrations
+
+    todo = pending_migrations(db)
+    if dry_run or not todo:
+        return {"pending": todo, "applied": [], "dry_run": dry_run}
+    applied = apply_migrations(db)
+    audit.record(db, "migrate", "database", None, {"applied": applied})
+    return {"pending": [], "applied": applied, "dry_run": False}
+
+
+def backup_before_migration(db: Database, names: list[str]) -> Path | None:
+    """Called by apply_migrations on an existing file: a verified copy before any change."""
+    if db.path is None:
+        return None
+    target = _unique_name(backup_dir(db.path), f"{db.path.stem}-pre-migrate-{_stamp()}")
+    _snapshot(db, target)
+    problems = _verify_copy(target, integrity_only=True)
+    if problems:
+        target.unlink(missing_ok=True)
+        raise OperationalError(
+            f"the backup before migrating ({', '.join(names)}) failed its check: {problems[0]['detail']}"
+        )
+    from crmcli.output import info
+
+    info(f"Backed up {db.path.name} to {target} before migrating.")
+    return target
+
+
+# -- backup ----------------------------------------------------------------------------
+def _snapshot(db: Database, target: Path) -> None:
+    """VACUUM INTO a new 0600 file: a consistent, compacted copy taken online."""
+    _new_private_file(target)
+    try:
+        with _private_umask():
+            db.execute("VACUUM INTO ?", (str(target),))
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        raise OperationalError(f"backup to {target} failed: {exc}") from None
+    os.chmod(target, 0o600)
+
+
+@contextmanager
+def open_plain(path: Path) -> Iterator[Database]:
+    """Open an existing SQLite file without migrating it (for checks of copies)."""
+    from crmcli.db import Database
+
+    with _private_umask():
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+    database = Database(conn, path, "crm")
+    try:
+        yield database
+    finally:
+        conn.close()
+
+
+def _verify_copy(path: Path, integrity_only: bool = False) -> list[dict[str, Any]]:
+    """Open a copy and run the checks on it; [] when it is sound."""
+    from crmcli.db.checks import check_integrity, run_checks
+
+    try:
+        with open_plain(path) as copy:
+            return check_integrity(copy) if integrity_only else run_checks(copy)
+    except sqlite3.DatabaseError as exc:
+        return [{"check": "open", "detail": f"{path} is not a usable SQLite database: {exc}"}]
+
+
+def rotate(folder: Path, stem: str, keep: int) -> list[str]:
+    """Delete all but the newest `keep` backups named `<stem>-*.db` in folder."""
+    files = sorted(
+        folder.glob(f"{stem}-*.db"), key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True
+    )
+    removed = []
+    for old in files[keep:]:
+        for p in (old, sidecar(old, "-wal"), sidecar(old, "-shm"), sidecar(old, "-journal")):
+            p.unlink(missing_ok=True)
+        removed.append(str(old))
+    return removed
+
+
+def backup(db: Database, dest: Path | None = None, keep: int | None = None) -> dict[str, Any]:
+    """Make a verified backup. dest: a file, a folder, or None for backups/ beside the DB."""
+    from crmcli.db import audit
+
+    if keep is not None and keep < 1:
+        raise InvalidInput("--keep must be at least 1")
+    if db.path is None:
+        raise InvalidInput("an in-memory database cannot be backed up")
+    stem = db.path.stem
+    if dest is None or dest.is_dir():
+        folder = dest or backup_dir(db.path)
+        target = _unique_name(folder, f"{stem}-{_stamp()}")
+    else:
+        if keep is not None:
+            raise InvalidInput("--keep needs a folder (or the default), not a file name")
+        target = dest
+        if target.exists():
+            raise Conflict(f"{target} already exists; choose another name")
+    if target.resolve() == db.path.resolve():
+        raise InvalidInput("the backup cannot overwrite the database itself")
+    _snapshot(db, target)
+    problems = _verify_copy(target)
+    if problems:
+        target.unlink(missing_ok=True)
+        raise OperationalError(f"the backup failed its check: {problems[0]['detail']}")
+    removed = rotate(target.parent, stem, keep) if keep is not None else []
+    result = {
+        "path": str(target),
+        "size_bytes": file_size(target),
+        "verified": True,
+        "rotated_out": removed,
+    }
+    audit.record(db, "backup", "database", None, {"path": str(target), "rotated_out": removed})
+    return result
+
+
+# -- restore ---------------------------------------------------------------------------
+def _copy_into(source: Database, target: Database) -> None:
+    """SQLite backup API: every page of source into target, under target's write lock."""
+    source.conn.backup(target.conn)
+
+
+def restore(
+    db: Database, backup_path: Path, confirm: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Replace the database's contents by a verified backup; the old contents go aside."""
+    from crmcli.db import audit
+    from crmcli.db.checks import run_checks
+    from crmcli.db.migrations import apply_migrations
+
+    if db.path is None:
+        raise InvalidInput("cannot restore into an in-memory database")
+    if not backup_path.is_file():
+        raise NotFound(f"no backup file {backup_path}")
+    if backup_path.resolve() == db.path.resolve():
+        raise InvalidInput("the backup is the database itself")
+    folder = backup_dir(db.path)
+    staging = _unique_name(folder, f".{db.path.stem}-restoring-{_stamp()}")
+    _new_private_file(staging)
+    try:
+        try:
+            with open_plain(backup_path) as source, open_plain(staging) as stage:
+                _copy_into(source, stage)  # a stable snapshot of the file we will check
+        except sqlite3.DatabaseError as exc:
+            raise OperationalError(
+                f"{backup_path} is not a usable SQLite database: {exc}"
+            ) from None
+        problems = _verify_copy(staging)
+        if problems:
+            listed = "; ".join(p["detail"] for p in problems[:3])
+            raise OperationalError(f"{backup_path} fails the check, nothing restored: {listed}")
+        with open_plain(staging) as stage:
+            summary = {
+                "backup": str(backup_path),
+                "schema_version": int(stage.scalar("PRAGMA user_version")),
+                "tables": row_counts(stage),
+            }
+        confirm(summary)
+        aside = _unique_name(folder, f"{db.path.stem}-pre-restore-{_stamp()}")
+        _snapshot(db, aside)
+        if _verify_copy(aside, integrity_only=True):
+            raise OperationalError("could not set the current database aside; nothing restored")
+        try:
+            with open_plain(staging) as stage:
+                _copy_into(stage, db)
+            apply_migrations(db)
+            problems = run_checks(db)
+            if problems:
+                raise OperationalError(
+                    f"restored database fails the check: {problems[0]['detail']}"
+                )
+        except (sqlite3.Error, OperationalError) as exc:
+            with open_plain(aside) as previous:
+                _copy_into(previous, db)
+            raise OperationalError(f"{exc}; the previous database was put back") from None
+    finally:
+        for p in (staging, sidecar(staging, "-wal"), sidecar(staging, "-shm")):
+            p.unlink(missing_ok=True)
+    audit.record(db, "restore", "database", None, {"from": str(backup_path), "aside": str(aside)})
+    checkpoint(db)
+    return {**summary, "restored": True, "previous_kept_at": str(aside)}
+
+
+# -- vacuum / optimize -----------------------------------------------------------------
+def vacuum(db: Database) -> dict[str, Any]:
+    from crmcli.db import audit
+
+    before = file_size(db.path) + file_size(sidecar(db.path, "-wal")) if db.path else 0
+    db.execute("VACUUM")
+    cp = checkpoint(db)
+    after = file_size(db.path) if db.path else 0
+    audit.record(db, "vacuum", "database", None, {"bytes_before": before, "bytes_after": after})
+    return {"bytes_before": before, "bytes_after": after, "wal_truncated": cp["busy"] == 0}
+
+
+def optimize(db: Database) -> dict[str, Any]:
+    """Refresh the query planner's statistics and merge FTS index segments."""
+    from crmcli.db import audit
+    from crmcli.db.checks import fts_tables
+
+    db.execute("PRAGMA optimize = 0x10002")
+    merged = []
+    with db.transaction():
+        for name, _sql in fts_tables(db):
+            db.execute(f'INSERT INTO "{name}"("{name}") VALUES (\'optimize\')')
+            merged.append(name)
+        audit.record(db, "optimize", "database", None, {"fts_optimized": merged})
+    cp = checkpoint(db)
+    return {"analyzed": True, "fts_optimized": merged, "wal_truncated": cp["busy"] == 0}
+
+
+def purge_free_space(db: Database) -> dict[str, Any]:
+    """After an erasure: no old page may survive in the file, the WAL or free pages."""
+    first = checkpoint(db)
+    db.execute("VACUUM")
+    second = checkpoint(db)
+    return {"wal_truncated": first["busy"] == 0 and second["busy"] == 0}

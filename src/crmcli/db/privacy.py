@@ -1,0 +1,384 @@
+"""Data-subject rights: erase a customer's personal data (`forget`) and export it all.
+
+Erasure (GDPR art. 17 / PIPL art. 47) keeps the customer's row and every aggregate fact --
+counts, amounts, dates, channels, categories, statuses, satisfaction scores -- so reports
+and models keep their numbers, and removes what identifies or describes the person:
+
+- customers: name -> "[erased]"; phone, email, address, notes, external_id -> NULL; tags
+  deleted; erased_at set. (company, lifecycle and owner are facts about the account.)
+- communications: subject and content -> NULL.
+- tickets: subject -> "[erased]"; description, satisfaction_comment -> NULL; their
+  ticket_events' body -> NULL and details redacted (statuses and times stay).
+- any other table with a customer_id column (added by later migrations): the customer's
+  identifiers are replaced inside its text columns.
+- audit_log: rows about the customer or its records get their details redacted (string
+  values other than statuses / categories / times become "[erased]"); any other row whose
+  details contain one of the customer's identifiers has that text replaced. This goes
+  through the controlled redaction path described in db/audit.py, so `crm audit verify`
+  still passes.
+- FTS indexes are rebuilt; then the WAL is checkpointed and truncated and the file is
+  VACUUMed with secure_delete on, so the erased values are gone from the database file's
+  bytes, its -wal and -shm files. Backups made before the erasure still hold them until
+  rotated out (`crm db backup --keep N`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from crmcli.db import audit
+from crmcli.db.audit import REDACTED
+from crmcli.errors import Conflict
+
+if TYPE_CHECKING:
+    from crmcli.db import Database
+
+# String values under these keys are facts (kept when audit details are redacted).
+FACT_KEYS = {
+    "action",
+    "category",
+    "channel",
+    "currency",
+    "direction",
+    "from_status",
+    "kind",
+    "lifecycle",
+    "owner",
+    "agent",
+    "assignee",
+    "actor",
+    "priority",
+    "result",
+    "status",
+    "to_status",
+    "variant",
+    "company",
+}
+CUSTOMER_CLEARED = ("phone", "email", "address", "notes", "external_id")
+# Tables handled explicitly below; other tables with a customer_id get the generic scrub.
+KNOWN_TABLES = {
+    "customers",
+    "customer_tags",
+    "communications",
+    "tickets",
+    "ticket_events",
+    "campaign_members",
+    "orders",
+    "audit_log",
+    "audit_redactions",
+    "change_log",
+}
+
+
+def _columns(db: Database, table: str) -> list[tuple[str, str]]:
+    return [(r[1], (r[2] or "").upper()) for r in db.execute(f'PRAGMA table_info("{table}")')]
+
+
+def _ids(db: Database, sql: str, params: Any) -> list[int]:
+    return [int(r[0]) for r in db.execute(sql, params)]
+
+
+def identifiers(customer: dict[str, Any], tags: list[str]) -> list[str]:
+    """The strings that identify the customer, longest first (for substring scrubbing)."""
+    values = [customer.get(k) for k in ("name", "email", "phone", "address", "external_id")]
+    values += [customer.get("notes")]
+    phone = customer.get("phone")
+    if phone:
+        values += [phone.lstrip("+"), phone[3:] if phone.startswith("+86") else None]
+        try:
+            import phonenumbers
+
+            parsed = phonenumbers.parse(phone, None)
+            values.append(str(parsed.national_number))
+            values.append(
+                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+            )
+            values.append(
+                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+            )
+        except Exception:  # noqa: BLE001 - a stored phone that no longer parses: skip variants
+            pass
+    out = {str(v) for v in values if v and len(str(v)) >= 2 and str(v) != REDACTED}
+    return sorted(out, key=len, reverse=True)
+
+
+def scrub_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_value(value: Any, key: str = "", secrets: list[str] | None = None) -> Any:
+    """Redact a JSON value: strings that are not facts become "[erased]".
+
+    With `secrets`, only those substrings are replaced (for rows about someone else)."""
+    if isinstance(value, dict):
+        return {k: redact_value(v, k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v, key, secrets) for v in value]
+    if not isinstance(value, str):
+        return value
+    if secrets is not None:
+        return scrub_text(value, secrets)
+    if key in FACT_KEYS or key.endswith("_at") or key.endswith("_id") or key == "id":
+        return value
+    return REDACTED
+
+
+def _redacted_details(text: str | None, secrets: list[str] | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return scrub_text(text, secrets) if secrets is not None else REDACTED
+    return json.dumps(redact_value(value, "", secrets), ensure_ascii=False, sort_keys=True)
+
+
+def _json_forms(secrets: list[str]) -> list[str]:
+    """How each secret looks inside JSON text (escaped quotes, newlines, ...)."""
+    forms = set(secrets)
+    forms.update(json.dumps(s, ensure_ascii=False)[1:-1] for s in secrets)
+    return sorted(forms, key=len, reverse=True)
+
+
+def _redact_audit(
+    db: Database, customer_id: int, related: dict[str, list[int]], secrets: list[str], by: int
+) -> int:
+    """Redact audit details about the customer; returns how many rows changed."""
+    about: set[int] = set(
+        _ids(
+            db,
+            "SELECT id FROM audit_log WHERE id != ? AND ((entity = 'customer' AND entity_id = ?)"
+            " OR (CASE WHEN json_valid(details) THEN json_extract(details, '$.customer_id') END = ?))",
+            (by, str(customer_id), customer_id),
+        )
+    )
+    for entity_names, ids in (
+        (("communication", "communications", "comm"), related["communications"]),
+        (("ticket", "tickets"), related["tickets"]),
+        (("order", "orders"), related["orders"]),
+    ):
+        for start in range(0, len(ids), 500):
+            chunk = [str(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            names = ",".join("?" * len(entity_names))
+            about.update(
+                _ids(
+                    db,
+                    f"SELECT id FROM audit_log WHERE entity IN ({names})"
+                    f" AND entity_id IN ({marks}) AND id != ?",
+                    [*entity_names, *chunk, by],
+                )
+            )
+    forms = _json_forms(secrets)
+    mentioning: set[int] = set()
+    for start in range(0, len(forms), 50):
+        chunk = forms[start : start + 50]
+        where = " OR ".join("instr(details, ?) > 0" for _ in chunk)
+        mentioning.update(
+            _ids(db, f"SELECT id FROM audit_log WHERE id != ? AND ({where})", [by, *chunk])
+        )
+    changed = 0
+    for audit_id in sorted(about | mentioning):
+        text = db.scalar("SELECT details FROM audit_log WHERE id = ?", (audit_id,))
+        new = _redacted_details(text, None if audit_id in about else secrets)
+        if new != text:
+            audit.redact(db, audit_id, new, by)
+            changed += 1
+    return changed
+
+
+def _scrub_other_tables(db: Database, customer_id: int, secrets: list[str]) -> int:
+    """Replace the customer's identifiers in text columns of tables added by others."""
+    changed = 0
+    tables = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
+        )
+    ]
+    for table in tables:
+        if table in KNOWN_TABLES:
+            continue
+        cols = _columns(db, table)
+        if not any(name == "customer_id" for name, _ in cols):
+            continue
+        text_cols = [
+            n for n, t in cols if n != "customer_id" and ("CHAR" in t or "TEXT" in t or t == "")
+        ]
+        for column in text_cols:
+            for secret in secrets:
+                changed += db.execute(
+                    f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?)'
+                    f' WHERE customer_id = ? AND instr("{column}", ?) > 0',
+                    (secret, REDACTED, customer_id, secret),
+                ).rowcount
+    return changed
+
+
+def rebuild_fts(db: Database) -> list[str]:
+    from crmcli.db.checks import fts_tables
+
+    done = []
+    for name, sql in fts_tables(db):
+        flat = sql.replace(" ", "")
+        command = "optimize" if "content=''" in flat else "rebuild"
+        db.execute(f'INSERT INTO "{name}"("{name}") VALUES (?)', (command,))
+        done.append(name)
+    return done
+
+
+def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
+    """Erase one customer's personal data everywhere; keep aggregate facts."""
+    from crmcli.config import now_iso
+    from crmcli.db.customers import get_customer
+    from crmcli.db.maintenance import purge_free_space
+
+    with db.transaction():
+        customer = get_customer(db, customer_id)
+        if customer.get("erased_at"):
+            raise Conflict(f"customer {customer_id} was already erased at {customer['erased_at']}")
+        tags = list(customer.get("tags") or [])
+        related = {
+            "communications": _ids(
+                db, "SELECT id FROM communications WHERE customer_id = ?", (customer_id,)
+            ),
+            "tickets": _ids(db, "SELECT id FROM tickets WHERE customer_id = ?", (customer_id,)),
+            "orders": _ids(db, "SELECT id FROM orders WHERE customer_id = ?", (customer_id,)),
+        }
+        secrets = identifiers(customer, tags)
+        now = now_iso()
+        sets = ", ".join(f"{c} = NULL" for c in CUSTOMER_CLEARED)
+        db.execute(
+            f"UPDATE customers SET name = ?, {sets}, erased_at = ?, updated_at = ? WHERE id = ?",
+            (REDACTED, now, now, customer_id),
+        )
+        db.execute("DELETE FROM customer_tags WHERE customer_id = ?", (customer_id,))
+        comms = db.execute(
+            "UPDATE communications SET subject = NULL, content = NULL, updated_at = ?"
+            " WHERE customer_id = ?",
+            (now, customer_id),
+        ).rowcount
+        tickets = db.execute(
+            "UPDATE tickets SET subject = ?, description = NULL, satisfaction_comment = NULL,"
+            " updated_at = ? WHERE customer_id = ?",
+            (REDACTED, now, customer_id),
+        ).rowcount
+        events = 0
+        for event_id, details in db.execute(
+            "SELECT e.id, e.details FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE t.customer_id = ?",
+            (customer_id,),
+        ).fetchall():
+            db.execute(
+                "UPDATE ticket_events SET body = NULL, details = ? WHERE id = ?",
+                (_redacted_details(details, None), event_id),
+            )
+            events += 1
+        other = _scrub_other_tables(db, customer_id, secrets)
+        summary: dict[str, Any] = {
+            "customer_id": customer_id,
+            "erased_at": now,
+            "tags_removed": len(tags),
+            "communications": comms,
+            "tickets": tickets,
+            "ticket_events": events,
+            "other_fields": other,
+        }
+        by = audit.record(db, "forget", "customer", customer_id, summary)
+        summary["audit_rows_redacted"] = _redact_audit(db, customer_id, related, secrets, by)
+        summary["fts_rebuilt"] = rebuild_fts(db)
+    summary.update(purge_free_space(db))
+    return summary
+
+
+# -- subject access request ------------------------------------------------------------
+def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
+    """Everything held about one customer, as one JSON-ready object."""
+    from crmcli.db.customers import get_customer
+
+    customer = get_customer(db, customer_id)
+    communications = db.query(
+        "SELECT * FROM communications WHERE customer_id = ? ORDER BY occurred_at, id",
+        (customer_id,),
+    )
+    tickets = db.query("SELECT * FROM tickets WHERE customer_id = ? ORDER BY id", (customer_id,))
+    for ticket in tickets:
+        ticket["events"] = db.query(
+            "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY at, id", (ticket["id"],)
+        )
+        for event in ticket["events"]:
+            event["details"] = audit.parse_details(event.get("details"))
+    members = db.query(
+        "SELECT m.*, c.name AS campaign_name, c.channel AS campaign_channel"
+        " FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id"
+        " WHERE m.customer_id = ? ORDER BY m.campaign_id",
+        (customer_id,),
+    )
+    orders = db.query(
+        "SELECT * FROM orders WHERE customer_id = ? ORDER BY ordered_at, id", (customer_id,)
+    )
+    for row in orders + members:
+        for key in ("amount", "revenue"):
+            if isinstance(row.get(key), int):
+                from crmcli.validate import money
+
+                row[key] = money(row[key])
+    related = {
+        "communication": [str(c["id"]) for c in communications],
+        "ticket": [str(t["id"]) for t in tickets],
+        "order": [str(o["id"]) for o in orders],
+    }
+    entries = db.query(
+        "SELECT id, at, actor, action, entity, entity_id, details FROM audit_log"
+        " WHERE (entity = 'customer' AND entity_id = ?)"
+        " OR (CASE WHEN json_valid(details) THEN json_extract(details, '$.customer_id') END = ?) ORDER BY id",
+        (str(customer_id), customer_id),
+    )
+    seen = {e["id"] for e in entries}
+    for entity, ids in related.items():
+        for entity_id in ids:
+            for e in db.query(
+                "SELECT id, at, actor, action, entity, entity_id, details FROM audit_log"
+                " WHERE entity IN (?, ?) AND entity_id = ? ORDER BY id",
+                (entity, entity + "s", entity_id),
+            ):
+                if e["id"] not in seen:
+                    entries.append(e)
+                    seen.add(e["id"])
+    entries.sort(key=lambda e: e["id"])
+    for e in entries:
+        e["details"] = audit.parse_details(e["details"])
+    extra: dict[str, Any] = {}
+    for table in _other_customer_tables(db):
+        extra[table] = db.query(f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,))
+    from crmcli.config import now_iso
+
+    return {
+        "exported_at": now_iso(),
+        "customer": customer,
+        "tags": customer.get("tags", []),
+        "communications": communications,
+        "tickets": tickets,
+        "campaign_memberships": members,
+        "orders": orders,
+        "audit_entries": entries,
+        "other_records": extra,
+    }
+
+
+def _other_customer_tables(db: Database) -> list[str]:
+    out = []
+    for (table,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+    ).fetchall():
+        if table in KNOWN_TABLES:
+            continue
+        if any(name == "customer_id" for name, _ in _columns(db, table)):
+            out.append(table)
+    return out
