@@ -1,0 +1,636 @@
+"""Run the issue #8 benchmark cases, each next to its baseline in the same run.
+
+    python benchmarks/run.py --quick            # 100k customers (make bench)
+    python benchmarks/run.py                    # 1M customers, 5M comms, 200k tickets, 2M orders
+    python benchmarks/run.py --quick --only show,search --reps 5
+    python benchmarks/run.py --json out.json    # results also as JSON (default: results/)
+
+Every command runs as a child process, `--reps` times (median reported); its peak memory is
+the child's ru_maxrss (os.wait4). Data comes from benchmarks/generate.py (built on first
+use into benchmarks/data/). A case whose command does not exist yet is reported as "not
+available"; a missing baseline tool (sqlite3 CLI) likewise. When results of both scales are
+in benchmarks/results/, the 100k -> 1M growth of every case is checked too (<= 12x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+RESULTS = HERE / "results"
+BIN = Path(sys.executable).parent
+NOW = str(generate.NOW) + "Z"
+# --as-of pins "now" to the data's end (CRM_NOW would too, but also stamps new records).
+CRM = [str(BIN / "crm") if (BIN / "crm").exists() else "crm", "--as-of", NOW]
+SQLITE_UTILS = str(BIN / "sqlite-utils")
+SQLITE3 = shutil.which("sqlite3")
+TIMEOUT_S = 900
+SLOW_S = 60.0  # a command slower than this runs once, not --reps times
+
+
+@dataclass
+class Measurement:
+    name: str
+    command: str
+    status: str = "ok"  # ok | not available | failed | timeout
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    per_call: int = 1  # a loop of N calls: times are per call
+    note: str = ""
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.seconds) if self.seconds else None
+
+    @property
+    def peak_mb(self) -> float | None:
+        return max(self.rss_mb) if self.rss_mb else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"median_s": self.median, "peak_rss_mb": self.peak_mb}
+
+
+@dataclass
+class Check:
+    case: str
+    target: str
+    value: str
+    met: bool | None  # None: could not be measured
+    ratio: float | None = None
+    baseline: str = ""
+    note: str = ""
+
+
+# ------------------------------------------------------------------------------ running
+
+
+# The child is started by a tiny launcher (python -S -I: ~8 MB) that forks, execs, times and
+# wait4()s it: Linux keeps the pre-exec RSS of a forked process in ru_maxrss, so a child
+# forked straight from this (bigger) process would report at least this process's size.
+LAUNCHER = r"""
+import os, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(out, "w") as fh:
+    fh.write(f"{wall} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def run_once(
+    argv: list[str] | str, env: dict[str, str], timeout: float = TIMEOUT_S
+) -> tuple[float, float, int, str]:
+    """Run one child; returns (wall seconds, peak RSS MB, exit code, stderr tail)."""
+    if isinstance(argv, str):
+        argv = ["/bin/sh", "-c", argv]
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-I", "-c", LAUNCHER, out.name, *argv],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return float(timeout), 0.0, -signal.SIGKILL, "timeout"
+        err.seek(0)
+        tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+        fields = out.read().split()
+    if len(fields) != 3:
+        return 0.0, 0.0, proc.returncode or 1, " | ".join(tail) or "launcher failed"
+    wall, maxrss_kib, code = float(fields[0]), int(fields[1]), int(fields[2])
+    # Linux reports ru_maxrss in KiB: the largest of the child and its waited-for children.
+    return wall, maxrss_kib / 1024, code, " | ".join(tail)
+
+
+def measure(
+    name: str,
+    argv: list[str] | str,
+    env: dict[str, str],
+    reps: int,
+    setup: Callable[[], None] | None = None,
+    per_call: int = 1,
+) -> Measurement:
+    shown = argv if isinstance(argv, str) else " ".join(argv)
+    m = Measurement(name, shown.replace(str(HERE.parent) + "/", ""), per_call=per_call)
+    for _ in range(reps):
+        if setup:
+            setup()
+        wall, rss, code, tail = run_once(argv, env)
+        if code != 0:
+            m.status = "timeout" if code == -signal.SIGKILL else "failed"
+            m.note = f"exit {code}: {tail}"[:300]
+            break
+        m.seconds.append(wall / per_call)
+        m.rss_mb.append(rss)
+        if wall > SLOW_S:
+            break
+    median = f"{m.median:.3f} s" if m.median is not None else m.status
+    peak = f"{m.peak_mb:.0f} MB" if m.peak_mb is not None else ""
+    log(f"  {name}: {median} {peak} {m.note}")
+    return m
+
+
+def unavailable(name: str, command: str, why: str) -> Measurement:
+    log(f"  {name}: not available ({why})")
+    return Measurement(name, command, status="not available", note=why)
+
+
+def log(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def crm_help(env: dict[str, str], *path: str) -> str | None:
+    """The help text of `crm PATH...`, or None when that command does not exist."""
+    proc = subprocess.run(
+        [*CRM, *path, "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def first_option(help_text: str, *candidates: str) -> str | None:
+    for option in candidates:
+        if f"{option} " in help_text or f"{option}\n" in help_text or f"{option}," in help_text:
+            return option
+    return None
+
+
+# ------------------------------------------------------------------------------ cases
+
+
+class Bench:
+    def __init__(self, n: int, reps: int, only: set[str] | None) -> None:
+        self.n = n
+        self.reps = reps
+        self.only = only
+        self.csv = generate.csv_path(n)
+        self.db = generate.db_path(n)
+        self.work = generate.DATA / "work"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "CRM_DB": str(self.db),
+            "CRM_TZ": "Asia/Shanghai",
+            "CRM_ACTOR": "benchmark",
+            "NO_COLOR": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.results: dict[str, Measurement] = {}
+
+    def wanted(self, group: str) -> bool:
+        return self.only is None or group in self.only
+
+    def add(self, m: Measurement) -> None:
+        self.results[m.name] = m
+
+    def fresh(self, path: Path) -> Callable[[], None]:
+        def clean() -> None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+
+        return clean
+
+    # --- imports ---------------------------------------------------------------
+    def imports(self) -> None:
+        log("import of the dirty CSV")
+        target = self.work / "import.db"
+        csv = str(self.csv)
+        help_text = crm_help(self.env, "customer", "import")
+        if help_text is None:
+            self.add(unavailable("crm_import", "crm customer import", "no such command"))
+        else:
+            argv = [*CRM, "customer", "import", csv, "--db", str(target)]
+            rejects = first_option(help_text, "--rejects", "--rejects-file", "--reject-file")
+            if rejects:
+                argv += [rejects, str(self.work / "rejects.csv")]
+            self.add(measure("crm_import", argv, self.env, self.reps, self.fresh(target)))
+        if SQLITE3:
+            argv = [SQLITE3, str(target), f".import --csv {csv} customers"]
+            self.add(measure("sqlite3_import", argv, self.env, self.reps, self.fresh(target)))
+        else:
+            self.add(
+                unavailable(
+                    "sqlite3_import",
+                    "sqlite3 .import",
+                    "sqlite3 CLI missing: apt-get install sqlite3",
+                )
+            )
+        argv = [SQLITE_UTILS, "insert", str(target), "customers", csv, "--csv"]
+        self.add(measure("sqlite_utils_import", argv, self.env, self.reps, self.fresh(target)))
+        script = (
+            "import sqlite3, sys, pandas as pd;"
+            "df = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False);"
+            "c = sqlite3.connect(sys.argv[2]);"
+            "df.to_sql('customers', c, index=False); c.commit()"
+        )
+        argv = [sys.executable, "-c", script, csv, str(target)]
+        self.add(measure("pandas_import", argv, self.env, self.reps, self.fresh(target)))
+
+    # --- single-row commands ---------------------------------------------------------
+    def show(self) -> None:
+        log("one customer by id")
+        cid = str(self.n // 2)
+        if crm_help(self.env, "customer", "show") is None:
+            self.add(unavailable("crm_show", "crm customer show", "no such command"))
+        else:
+            argv = [*CRM, "customer", "show", cid, "--format", "json"]
+            self.add(measure("crm_show", argv, self.env, max(self.reps, 5)))
+        sql = f"select * from customers where id = {cid}"
+        argv = [SQLITE_UTILS, "query", str(self.db), sql]
+        self.add(measure("sqlite_utils_show", argv, self.env, max(self.reps, 5)))
+
+    def search(self) -> None:
+        log("customer list --search TEXT --limit 20")
+        if crm_help(self.env, "customer", "list") is None:
+            self.add(unavailable("crm_search", "crm customer list", "no such command"))
+            return
+        with sqlite3.connect(self.db) as conn:
+            name = conn.execute(
+                "SELECT name FROM customers WHERE id = ?", (self.n // 3,)
+            ).fetchone()[0]
+        for label, term in (("crm_search_fulltext", name), ("crm_search_short", name[:2])):
+            argv = [*CRM, "customer", "list", "--search", term, "--limit", "20"]
+            self.add(measure(label, [*argv, "--format", "json"], self.env, self.reps))
+
+    def comm_log(self) -> None:
+        calls = 1000 if self.n >= 1_000_000 else 200
+        log(f"comm log x{calls} from a shell loop")
+        help_text = crm_help(self.env, "comm", "log")
+        if help_text is None:
+            self.add(unavailable("crm_comm_log", "crm comm log", "no such command"))
+            return
+        who = first_option(help_text, "--customer", "--customer-id", "--id")
+        args = f"{who} $((RANDOM % {self.n} + 1))" if who else f"$((RANDOM % {self.n} + 1))"
+        channel = first_option(help_text, "--channel") or ""
+        subject = first_option(help_text, "--subject") or ""
+        opts = (f" {channel} phone" if channel else "") + (
+            f" {subject} 'benchmark'" if subject else ""
+        )
+        loop = (
+            f"for i in $(seq {calls}); do {' '.join(CRM)} comm log {args}{opts}"
+            " >/dev/null || exit 1; done"
+        )
+        self.add(measure("crm_comm_log", ["bash", "-c", loop], self.env, 1, per_call=calls))
+
+    # --- reports ----------------------------------------------------------------
+    def dashboard(self) -> None:
+        log("report dashboard")
+        if crm_help(self.env, "report", "dashboard") is None:
+            self.add(unavailable("crm_dashboard", "crm report dashboard", "no such command"))
+            return
+        args = ["report", "dashboard", "--format", "json"]
+        self.add(measure("crm_dashboard", [*CRM, *args], self.env, self.reps))
+        if not SQLITE3:
+            self.add(unavailable("sql_dashboard", "sqlite3", "sqlite3 CLI missing"))
+            return
+        # The baseline: exactly the SELECTs the dashboard ran, replayed in the sqlite3 shell.
+        sql_file = self.work / "dashboard.sql"
+        count = capture_sql([*CRM[1:], *args], self.env, sql_file)
+        argv = f"{SQLITE3} {self.db} < {sql_file}"
+        m = measure("sql_dashboard", argv, self.env, self.reps)
+        m.note = f"{count} statements captured from crm report dashboard"
+        self.add(m)
+
+    def report_comm(self) -> None:
+        log("report comm --by week --forecast 12")
+        if crm_help(self.env, "report", "comm") is None:
+            self.add(unavailable("crm_report_comm", "crm report comm", "no such command"))
+        else:
+            argv = [*CRM, "report", "comm", "--by", "week", "--forecast", "12", "--format", "json"]
+            self.add(measure("crm_report_comm", argv, self.env, self.reps))
+        if SQLITE3:
+            sql = (
+                "SELECT strftime('%Y-%W', occurred_at) AS week, channel, count(*)"
+                " FROM communications GROUP BY week, channel;"
+            )
+            argv = [SQLITE3, str(self.db), sql]
+            self.add(measure("sql_weekly_groupby", argv, self.env, self.reps))
+
+    def report_value(self) -> None:
+        log("report value (BG/NBD + Gamma-Gamma)")
+        if crm_help(self.env, "report", "value") is None:
+            self.add(unavailable("crm_report_value", "crm report value", "no such command"))
+            return
+        argv = [*CRM, "report", "value", "--format", "json"]
+        self.add(measure("crm_report_value", argv, self.env, self.reps))
+
+    def duplicates(self) -> None:
+        log("customer duplicates")
+        if crm_help(self.env, "customer", "duplicates") is None:
+            self.add(unavailable("crm_duplicates", "crm customer duplicates", "no such command"))
+            return
+        argv = [*CRM, "customer", "duplicates", "--format", "json"]
+        self.add(measure("crm_duplicates", argv, self.env, self.reps))
+
+    def run(self) -> None:
+        # comm log writes (1000 rows), so it runs last.
+        for group, step in (
+            ("show", self.show),
+            ("search", self.search),
+            ("import", self.imports),
+            ("dashboard", self.dashboard),
+            ("comm", self.report_comm),
+            ("value", self.report_value),
+            ("duplicates", self.duplicates),
+            ("commlog", self.comm_log),
+        ):
+            if self.wanted(group):
+                step()
+
+
+def capture_sql(args: list[str], env: dict[str, str], out: Path) -> int:
+    """Run `crm ARGS` in a child with an SQL trace; write its SELECTs (params inlined) to out."""
+    script = r"""
+import json, sys
+import crmcli.db as dbmod
+statements = []
+original = dbmod.connect
+def traced(*a, **k):
+    db = original(*a, **k)
+    db.conn.set_trace_callback(statements.append)
+    return db
+dbmod.connect = traced
+import crmcli.commands._common as common
+common.connect = traced
+from crmcli.cli import app
+try:
+    app(sys.argv[2:], standalone_mode=False)
+finally:
+    keep = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    with open(sys.argv[1], "w", encoding="utf-8") as fh:
+        for s in keep:
+            fh.write(s.rstrip().rstrip(";") + ";\n")
+"""
+    subprocess.run(
+        [sys.executable, "-c", script, str(out), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        check=False,
+        timeout=TIMEOUT_S,
+    )
+    if not out.exists():
+        return 0
+    return sum(1 for line in out.read_text(encoding="utf-8").split(";\n") if line.strip())
+
+
+# ------------------------------------------------------------------------------ targets
+
+
+def _fmt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def evaluate(r: dict[str, Measurement]) -> list[Check]:
+    def get(name: str) -> Measurement | None:
+        m = r.get(name)
+        return m if m is not None and m.status == "ok" and m.seconds else None
+
+    def missing(case: str, target: str, *names: str) -> Check:
+        why = "; ".join(
+            f"{n}: {r[n].status}" + (f" ({r[n].note})" if r[n].note else "")
+            for n in names
+            if n in r and r[n].status != "ok"
+        )
+        return Check(case, target, "-", None, note=why or "not run")
+
+    checks: list[Check] = []
+    imp = get("crm_import")
+    case = "crm customer import (dirty CSV)"
+    t = "<= 4x sqlite3 .import, <= 250 MB"
+    base = get("sqlite3_import")
+    if imp and base:
+        ratio = imp.median / base.median  # type: ignore[operator]
+        ok = ratio <= 4 and (imp.peak_mb or 0) <= 250
+        checks.append(
+            Check(
+                case, t, f"{_fmt(imp.median)}, {imp.peak_mb:.0f} MB", ok, ratio, _fmt(base.median)
+            )
+        )
+    else:
+        checks.append(missing(case, t, "crm_import", "sqlite3_import"))
+    t = ">= 5x faster than sqlite-utils insert --csv"
+    base = get("sqlite_utils_import")
+    if imp and base:
+        ratio = base.median / imp.median  # type: ignore[operator]
+        checks.append(Check(case, t, _fmt(imp.median), ratio >= 5, ratio, _fmt(base.median)))
+    else:
+        checks.append(missing(case, t, "crm_import", "sqlite_utils_import"))
+    base = get("pandas_import")
+    if imp and base:
+        ratio = imp.median / base.median  # type: ignore[operator]
+        checks.append(
+            Check(
+                case,
+                "(reference) pandas read_csv + to_sql",
+                _fmt(imp.median),
+                None,
+                ratio,
+                f"{_fmt(base.median)}, {base.peak_mb:.0f} MB",
+                "no target; ratio = crm / pandas",
+            )
+        )
+
+    show, base = get("crm_show"), get("sqlite_utils_show")
+    case, t = "crm customer show ID --format json", ">= 3x faster than sqlite-utils query"
+    if show and base:
+        ratio = base.median / show.median  # type: ignore[operator]
+        checks.append(Check(case, t, _fmt(show.median), ratio >= 3, ratio, _fmt(base.median)))
+    else:
+        checks.append(missing(case, t, "crm_show", "sqlite_utils_show"))
+
+    for name, label in (
+        ("crm_search_fulltext", "crm customer list --search NAME --limit 20 (full-text)"),
+        ("crm_search_short", "crm customer list --search XY --limit 20 (2 chars: LIKE)"),
+    ):
+        m = get(name)
+        if m:
+            checks.append(Check(label, "<= 0.3 s", _fmt(m.median), m.median <= 0.3))  # type: ignore[operator]
+        else:
+            checks.append(missing(label, "<= 0.3 s", name))
+
+    m = get("crm_comm_log")
+    case = "crm comm log, from a shell loop"
+    if m:
+        checks.append(
+            Check(case, "<= 0.15 s per call", _fmt(m.median) + " per call", m.median <= 0.15)  # type: ignore[operator]
+        )
+    else:
+        checks.append(missing(case, "<= 0.15 s per call", "crm_comm_log"))
+
+    m, base = get("crm_dashboard"), get("sql_dashboard")
+    case, t = "crm report dashboard", "<= 10 s and <= 1.5x the same SQL in sqlite3"
+    if m and base:
+        ratio = m.median / base.median  # type: ignore[operator]
+        ok = m.median <= 10 and ratio <= 1.5  # type: ignore[operator]
+        checks.append(Check(case, t, _fmt(m.median), ok, ratio, _fmt(base.median)))
+    elif m:
+        checks.append(Check(case, t, _fmt(m.median), None, note="no SQL baseline"))
+    else:
+        checks.append(missing(case, t, "crm_dashboard"))
+
+    m, base = get("crm_report_comm"), get("sql_weekly_groupby")
+    case, t = "crm report comm --by week --forecast 12", "<= 1.5 s"
+    if m:
+        ratio = m.median / base.median if base else None  # type: ignore[operator]
+        checks.append(
+            Check(
+                case, t, _fmt(m.median), m.median <= 1.5, ratio, _fmt(base.median) if base else ""
+            )  # type: ignore[operator]
+        )
+    else:
+        checks.append(missing(case, t, "crm_report_comm"))
+
+    m = get("crm_report_value")
+    case, t = "crm report value (BG/NBD + Gamma-Gamma)", "<= 20 s"
+    if m:
+        checks.append(Check(case, t, f"{_fmt(m.median)}, {m.peak_mb:.0f} MB", m.median <= 20))  # type: ignore[operator]
+    else:
+        checks.append(missing(case, t, "crm_report_value"))
+
+    m = get("crm_duplicates")
+    case, t = "crm customer duplicates", "<= 120 s, <= 2 GB"
+    if m:
+        ok = m.median <= 120 and (m.peak_mb or 0) <= 2048  # type: ignore[operator]
+        checks.append(Check(case, t, f"{_fmt(m.median)}, {m.peak_mb:.0f} MB", ok))
+    else:
+        checks.append(missing(case, t, "crm_duplicates"))
+    return checks
+
+
+def growth_checks() -> list[Check]:
+    """100k -> 1M: every measured command grows at most ~linearly (<= 12x)."""
+    small, large = RESULTS / "latest-100000.json", RESULTS / "latest-1000000.json"
+    if not (small.exists() and large.exists()):
+        return []
+    a = json.loads(small.read_text())["measurements"]
+    b = json.loads(large.read_text())["measurements"]
+    checks = []
+    for name, mb in b.items():
+        ma = a.get(name)
+        if not ma or not ma.get("median_s") or not mb.get("median_s"):
+            continue
+        if name in ("crm_comm_log",):
+            continue  # per-call time; the loop length differs between scales
+        ratio = mb["median_s"] / ma["median_s"]
+        checks.append(
+            Check(
+                f"growth 100k -> 1M: {name}",
+                "<= 12x",
+                f"{_fmt(ma['median_s'])} -> {_fmt(mb['median_s'])}",
+                ratio <= 12,
+                ratio,
+            )
+        )
+    return checks
+
+
+def table(checks: list[Check], r: dict[str, Measurement]) -> str:
+    lines = [
+        "| case | measured | baseline | ratio | target | met? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in checks:
+        met = "n/a" if c.met is None else "yes" if c.met else "**no**"
+        ratio = "" if c.ratio is None else f"{c.ratio:.2f}x"
+        value = c.value if c.value != "-" else f"- ({c.note})" if c.note else "-"
+        lines.append(f"| {c.case} | {value} | {c.baseline} | {ratio} | {c.target} | {met} |")
+    lines += ["", "| command | median | peak RSS | runs |", "|---|---|---|---|"]
+    for m in r.values():
+        med = _fmt(m.median) if m.median is not None else m.status
+        if m.per_call > 1 and m.median is not None:
+            med += f" per call (x{m.per_call})"
+        peak = f"{m.peak_mb:.0f} MB" if m.peak_mb is not None else "-"
+        lines.append(f"| {m.name} | {med} | {peak} | {len(m.seconds)} |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        "sqlite3_cli": SQLITE3 or "missing",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k customers instead of 1M")
+    parser.add_argument("--customers", type=int, help="another scale (data is generated)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per command (median)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated groups: show,search,import,dashboard,comm,value,duplicates,commlog",
+    )
+    parser.add_argument("--json", type=Path, help="write the results here too")
+    args = parser.parse_args(argv)
+    n = args.customers or (100_000 if args.quick else 1_000_000)
+
+    if not generate.csv_path(n).exists() or not generate.db_path(n).exists():
+        log(f"generating data for {n} customers ...")
+        generate.main(["--customers", str(n)])
+    if not SQLITE3:
+        log("warning: the sqlite3 CLI is missing (apt-get install sqlite3): SQL baselines skipped")
+
+    started = time.perf_counter()
+    bench = Bench(n, args.reps, set(args.only.split(",")) if args.only else None)
+    log(f"benchmarks at {n} customers, {args.reps} runs each (median)")
+    bench.run()
+    checks = evaluate(bench.results)
+    result = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "customers": n,
+        "reps": args.reps,
+        "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "measurements": {k: v.as_dict() for k, v in bench.results.items()},
+        "checks": [asdict(c) for c in checks],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    if args.only is None:
+        (RESULTS / f"latest-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
+    growth = growth_checks() if n in (100_000, 1_000_000) else []
+    result["growth"] = [asdict(c) for c in growth]
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n{n} customers, {result['date']}, {os.cpu_count()} cores, median of {args.reps}\n")
+    print(table(checks + growth, bench.results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
