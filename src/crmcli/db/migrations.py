@@ -219,6 +219,70 @@ def m001_initial(db: Database) -> None:
     )
 
 
+def m020_ticket_sla_clock(db: Database) -> None:
+    """Tickets: the paused SLA clock (waiting/resolved stop it), when CSAT was given."""
+    db.script(
+        """
+        ALTER TABLE tickets ADD COLUMN sla_paused_at TEXT;
+        ALTER TABLE tickets ADD COLUMN sla_paused_seconds INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN rated_at TEXT;
+        CREATE INDEX tickets_due ON tickets(due_at);
+        CREATE INDEX tickets_resolved ON tickets(resolved_at);
+        CREATE INDEX ticket_events_kind ON ticket_events(kind, at);
+        """
+    )
+
+
+def m070_change_log(db: Database) -> None:
+    """Change tracking for incremental warehouse exports (`crm export warehouse --incremental`).
+
+    Triggers append (entity, key) to change_log on every insert, update and delete; `seq`
+    (AUTOINCREMENT, never reused) is the export watermark. A key whose row no longer exists
+    is exported as a deletion. Tags and skills count as changes of their customer / agent.
+    """
+    db.script(
+        """
+        CREATE TABLE change_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            entity TEXT NOT NULL,
+            key1 INTEGER NOT NULL,
+            key2 INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )
+    tracked = {
+        # table: (entity logged, key1 column, key2 column or None)
+        "customers": ("customers", "id", None),
+        "customer_tags": ("customers", "customer_id", None),
+        "agents": ("agents", "id", None),
+        "agent_skills": ("agents", "agent_id", None),
+        "campaigns": ("campaigns", "id", None),
+        "communications": ("communications", "id", None),
+        "tickets": ("tickets", "id", None),
+        "ticket_events": ("ticket_events", "id", None),
+        "campaign_members": ("campaign_members", "campaign_id", "customer_id"),
+        "orders": ("orders", "id", None),
+    }
+    for table, (entity, k1, k2) in tracked.items():
+        for event, ref in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+            key2 = f"{ref}.{k2}" if k2 else "0"
+            extra = ""
+            if event == "UPDATE":
+                # A changed key is a deletion of the old key as well.
+                old2 = f"old.{k2}" if k2 else "0"
+                extra = (
+                    f" INSERT INTO change_log(entity, key1, key2) SELECT '{entity}', old.{k1},"
+                    f" {old2} WHERE old.{k1} IS NOT new.{k1}"
+                    + (f" OR old.{k2} IS NOT new.{k2}" if k2 else "")
+                    + ";"
+                )
+            db.execute(
+                f"CREATE TRIGGER change_log_{table}_{event.lower()} AFTER {event} ON {table}"
+                f" BEGIN INSERT INTO change_log(entity, key1, key2)"
+                f" VALUES ('{entity}', {ref}.{k1}, {key2});{extra} END"
+            )
+
+
 def m050_audit_append_only(db: Database) -> None:
     """Audit log: digest column, redaction ledger, append-only triggers (see db/audit.py).
 
@@ -272,10 +336,61 @@ def m050_audit_append_only(db: Database) -> None:
     )
 
 
+def m010_comm_hourly(db: Database) -> None:
+    """Communications counted per UTC hour, channel and direction, kept in sync by triggers.
+
+    `crm report comm` aggregates these few rows per hour (not millions of communications)
+    into local days, weeks and months. The key is the stored time's first 13 characters
+    ('YYYY-MM-DDTHH'); rows whose count falls to zero are removed.
+    """
+    db.script(
+        """
+        CREATE TABLE comm_hourly (
+            hour_utc TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (hour_utc, channel, direction)
+        ) WITHOUT ROWID;
+        INSERT INTO comm_hourly(hour_utc, channel, direction, n)
+            SELECT substr(occurred_at, 1, 13), channel, direction, count(*)
+            FROM communications GROUP BY 1, 2, 3;
+        CREATE TRIGGER comm_hourly_ai AFTER INSERT ON communications BEGIN
+            INSERT INTO comm_hourly(hour_utc, channel, direction, n)
+            VALUES (substr(new.occurred_at, 1, 13), new.channel, new.direction, 1)
+            ON CONFLICT(hour_utc, channel, direction) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER comm_hourly_ad AFTER DELETE ON communications BEGIN
+            UPDATE comm_hourly SET n = n - 1
+            WHERE hour_utc = substr(old.occurred_at, 1, 13)
+              AND channel = old.channel AND direction = old.direction;
+            DELETE FROM comm_hourly
+            WHERE hour_utc = substr(old.occurred_at, 1, 13)
+              AND channel = old.channel AND direction = old.direction AND n <= 0;
+        END;
+        CREATE TRIGGER comm_hourly_au AFTER UPDATE OF occurred_at, channel, direction
+        ON communications BEGIN
+            UPDATE comm_hourly SET n = n - 1
+            WHERE hour_utc = substr(old.occurred_at, 1, 13)
+              AND channel = old.channel AND direction = old.direction;
+            DELETE FROM comm_hourly
+            WHERE hour_utc = substr(old.occurred_at, 1, 13)
+              AND channel = old.channel AND direction = old.direction AND n <= 0;
+            INSERT INTO comm_hourly(hour_utc, channel, direction, n)
+            VALUES (substr(new.occurred_at, 1, 13), new.channel, new.direction, 1)
+            ON CONFLICT(hour_utc, channel, direction) DO UPDATE SET n = n + 1;
+        END;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder the ones above.
 MIGRATIONS: list[Migration] = [
     m001_initial,
+    m020_ticket_sla_clock,
+    m070_change_log,
     m050_audit_append_only,
+    m010_comm_hourly,
 ]
 
 
