@@ -122,6 +122,8 @@ def redact_value(value: Any, key: str = "", secrets: list[str] | None = None) ->
         return value
     if secrets is not None:
         return scrub_text(value, secrets)
+    if "external" in key:  # an identifier in another system is personal
+        return REDACTED
     if key in FACT_KEYS or key.endswith("_at") or key.endswith("_id") or key == "id":
         return value
     return REDACTED
