@@ -242,7 +242,15 @@ def render_csv(report: dict[str, Any]) -> str:
         cols = columns_of(rows)
         writer.writerow(cols)
         for r in rows:
-            writer.writerow([output.neutralise(cell(r.get(c))) for c in cols])
+            # Formula injection is a text problem: numbers (negative ones too) stay numbers.
+            writer.writerow(
+                [
+                    output.neutralise(cell(r.get(c)))
+                    if isinstance(r.get(c), str)
+                    else cell(r.get(c))
+                    for c in cols
+                ]
+            )
         first = False
     return buf.getvalue()
 

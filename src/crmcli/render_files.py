@@ -84,7 +84,9 @@ def svg_chart(rows: list[dict[str, Any]], spec: ChartSpec) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+    text = text[start:] if start >= 0 else text
+    # The RDF metadata block only names its schemas; drop it to keep the page minimal.
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
 
 
 # ------------------------------------------------------------------ html

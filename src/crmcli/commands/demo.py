@@ -32,8 +32,9 @@ def demo(
     from crmcli import config, demo_data, output
     from crmcli.db import demo as demo_db
     from crmcli.reports.dashboard import CHARTS, dashboard_report
-    from crmcli.reports.periods import resolve_period
+    from crmcli.reports.periods import pin_clock, resolve_period
 
+    pin_clock(None)
     fmt = report_format(format, out)
     with open_db(db) as database:
         demo_db.ensure_empty(database)

@@ -10,9 +10,10 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._common import AsOfOption, DbOption, apply_as_of, db_path, open_db
+from crmcli.commands._common import AsOfOption, DbOption, db_path, open_db
 from crmcli.commands.report import app as report_app
 from crmcli.render import OutOption, ReportFormatOption, default_meta, emit_report, report_format
+from crmcli.reports.periods import pin_clock
 
 SinceOption = Annotated[
     str | None,
@@ -43,7 +44,7 @@ def dashboard(
     from crmcli.reports.dashboard import CHARTS, dashboard_report
     from crmcli.reports.periods import resolve_period
 
-    apply_as_of(as_of)
+    pin_clock(as_of)
     fmt = report_format(format, out)
     period = resolve_period(since, until)
     with open_db(db) as database:
@@ -72,7 +73,7 @@ def customers(
     from crmcli.reports.customers import CHARTS, customers_report
     from crmcli.reports.periods import UNITS, Period, resolve_period, unit_floor
 
-    apply_as_of(as_of)
+    pin_clock(as_of)
     fmt = report_format(format, out)
     unit = period.strip().lower()
     if unit not in UNITS:
@@ -121,7 +122,7 @@ def quality(
     from crmcli.reports.quality import CHARTS, quality_report
     from crmcli.validate import to_iso
 
-    apply_as_of(as_of)
+    pin_clock(as_of)
     fmt = report_format(format, out)
     with open_db(db) as database:
         report = quality_report(database, to_iso(config.now()), stale_days)

@@ -50,6 +50,22 @@ class Period:
         }
 
 
+def pin_clock(as_of: str | None) -> None:
+    """Pin "now" for the whole command: --as-of, else CRM_NOW, else leave the real clock.
+
+    CRM_NOW is parsed here against the real clock (a relative CRM_NOW such as "-1d" needs
+    one), so that everything below reads one fixed instant.
+    """
+    import os
+
+    if as_of:
+        config.set_now(parse_datetime(as_of, field="--as-of"))
+        return
+    env = os.environ.get("CRM_NOW")
+    if env and config._clock.fixed is None:
+        config.set_now(parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC)))
+
+
 def resolve_period(since: str | None, until: str | None, default_days: int = 30) -> Period:
     """--since / --until (any accepted time form), defaulting to the last `default_days` days
     up to now (--as-of / CRM_NOW). `until` never goes past now: later records do not exist yet.
