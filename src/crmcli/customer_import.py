@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +81,15 @@ def _notes(raw: str) -> str | None:
     return raw.strip() or None
 
 
-def _lifecycle(raw: str) -> str:
-    return normalize_enum(raw, LIFECYCLES, "lifecycle")
+@lru_cache(maxsize=256)
+def _lifecycle(raw: str) -> str | None:
+    return normalize_enum(raw, LIFECYCLES, "lifecycle") if raw.strip() else None
 
 
-def _created_at(raw: str) -> str:
+def _created_at(raw: str) -> str | None:
     text = raw.strip()
+    if not text:
+        return None
     if _STORED_TIME.match(text):
         return text
     try:
@@ -178,8 +182,16 @@ class CustomerImporter:
             "notes": _notes,
             "created_at": _created_at,
         }
+        # Columns read by one header cell (the usual case) take the fast path of normalise().
         self.plan = [
-            (name, cols, normalisers[name]) for name, cols in indexes.items() if name in normalisers
+            (name, cols[0], normalisers[name])
+            for name, cols in indexes.items()
+            if name in normalisers and len(cols) == 1
+        ]
+        self.multi_plan = [
+            (name, cols, normalisers[name])
+            for name, cols in indexes.items()
+            if name in normalisers and len(cols) > 1
         ]
         self.tag_columns = indexes.get("tags")
         self.lookups = [c for c in repo.LOOKUP_COLUMNS if c in self.file_fields]
@@ -191,16 +203,19 @@ class CustomerImporter:
 
     # -- one row -----------------------------------------------------------------------
     def normalise(self, cells: list[str]) -> tuple[dict[str, Any], list[str] | None]:
+        # Every normaliser returns None for blank text: no separate emptiness check needed.
         values: dict[str, Any] = {}
-        for name, cols, normaliser in self.plan:
-            raw = cells[cols[0]]
-            if len(cols) > 1 and not raw.strip():
-                raw = next((cells[i] for i in cols if cells[i].strip()), "")
-            if raw and raw[0] == "'":
-                raw = unneutralise(raw)
-            if not raw or raw.isspace():
-                continue
-            value = normaliser(raw)
+        for name, index, normaliser in self.plan:
+            raw = cells[index]
+            if raw:
+                if raw[0] == "'":
+                    raw = unneutralise(raw)
+                value = normaliser(raw)
+                if value is not None:
+                    values[name] = value
+        for name, cols, normaliser in self.multi_plan:
+            raw = unneutralise(next((cells[i] for i in cols if cells[i].strip()), ""))
+            value = normaliser(raw) if raw else None
             if value is not None:
                 values[name] = value
         tags = None
@@ -303,7 +318,10 @@ class CustomerImporter:
             return
         cid = self.next_id
         self.next_id += 1
-        records[cid] = {**row.values, "tags": row.tags or []}
+        record = {**row.values, "tags": row.tags or []}
+        record.setdefault("lifecycle", "lead")
+        record.setdefault("created_at", self.now)
+        records[cid] = record
         new_ids.append(cid)
         self._remember(row.values, cid, local)
         self.summary.inserted += 1
@@ -344,10 +362,9 @@ class CustomerImporter:
         tags: list[tuple[int, str]] = []
         for cid in new_ids:
             rec = records[cid]
-            row = [cid, *(rec.get(f) for f in fields), rec.get("created_at") or now, now]
-            row[1 + fields.index("lifecycle")] = rec.get("lifecycle") or "lead"
-            inserts.append(tuple(row))
-            tags.extend((cid, t) for t in rec["tags"])
+            inserts.append((cid, *map(rec.get, fields), rec["created_at"], now))
+            for tag in rec["tags"]:
+                tags.append((cid, tag))
         repo.bulk_insert(self.db, list(fields), inserts, tags)
         cols = self.update_columns
         updates = [
