@@ -1,0 +1,416 @@
+"""The communications report behind `crm report comm`, and the follow-up calendar file.
+
+Counting never loads communications into pandas: the database hands over counts per UTC
+hour, channel and direction (the comm_hourly aggregate, or a GROUP BY for filters it cannot
+serve), and `bucket_counts` folds those into days, weeks (from Monday) or months of the
+configured zone. Only the optional models (seasonality, forecast, anomalies) build a pandas
+series, through `crmcli.analytics.forecast`.
+
+Window: from --since (else the first contact) to the earliest of --until, --as-of and now.
+Records at or after the end are ignored; the period holding the end is partial unless the
+end falls on a period boundary. The models use complete periods only, and the forecast
+starts with the first period after the end.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from crmcli import config
+from crmcli.errors import InvalidInput, OperationalError
+from crmcli.validate import CHANNELS, from_iso, parse_datetime, to_iso
+
+PERIODS = ("day", "week", "month")
+SEASON = {"day": 7, "week": 52, "month": 12}
+SPARK_PERIODS = 30
+
+
+def pin_env_clock() -> None:
+    """Pin "now" to CRM_NOW once, parsed against the real clock (a relative CRM_NOW such as
+    '-1d' needs one; config.now() would otherwise re-parse it on every call)."""
+    env = os.environ.get("CRM_NOW")
+    if env and config._clock.fixed is None:
+        config.set_now(parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC)))
+
+
+@dataclass
+class CommWindow:
+    """The report's time window: [start, end) in UTC, bucketed by `by` in `zone`."""
+
+    by: str
+    start: datetime | None  # None: from the first contact
+    end: datetime
+    zone: tzinfo
+    channels: list[str] = field(default_factory=list)
+    agent: str | None = None
+    customer_id: int | None = None
+
+
+def resolve_window(
+    by: str,
+    since: str | None,
+    until: str | None,
+    channels: list[str] | None = None,
+    agent: str | None = None,
+    customer_id: int | None = None,
+) -> CommWindow:
+    """Validate the options; the end is min(--until, now) where now honours --as-of."""
+    if by not in PERIODS:
+        raise InvalidInput(f"--by must be one of: {', '.join(PERIODS)}")
+    now = config.now().astimezone(UTC)
+    end = parse_datetime(until, "--until") if until else now
+    end = min(end, now)
+    start = parse_datetime(since, "--since") if since else None
+    if start is not None and start >= end:
+        raise InvalidInput("--since must be before --until (and before the as-of time)")
+    return CommWindow(by, start, end, config.local_zone(), channels or [], agent, customer_id)
+
+
+def collect_counts(database: Any, window: CommWindow) -> list[tuple[str, str, str, int]]:
+    """(UTC hour or minute key, channel, direction, n) rows for the window."""
+    from crmcli.db import communications as repo
+
+    start = window.start
+    if start is None:
+        first = repo.first_occurred(database, window.agent, window.customer_id)
+        if first is None:
+            return []
+        start = from_iso(first)
+        window.start = start
+    if start >= window.end:
+        return []
+    start_iso, end_iso = to_iso(start), to_iso(window.end)
+    if not _whole_hour_offsets(window.zone, start, window.end):
+        return repo.minute_counts(
+            database, start_iso, end_iso, window.channels, window.agent, window.customer_id
+        )
+    return repo.hourly_counts(
+        database, start_iso, end_iso, window.channels, window.agent, window.customer_id
+    )
+
+
+def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:
+    """True when the zone's UTC offset is whole hours across the window (checked monthly
+    and at both ends): then hourly counts map exactly onto local days."""
+    moment = start
+    while True:
+        offset = moment.astimezone(zone).utcoffset() or timedelta(0)
+        if offset.total_seconds() % 3600:
+            return False
+        if moment >= end:
+            return True
+        moment = min(end, moment + timedelta(days=28))
+
+
+def _period_of(day: date, by: str) -> date:
+    if by == "day":
+        return day
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next_period(start: date, by: str) -> date:
+    if by == "day":
+        return start + timedelta(days=1)
+    if by == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _local_start(period: date, zone: tzinfo) -> datetime:
+    return datetime(period.year, period.month, period.day, tzinfo=zone)
+
+
+def bucket_counts(
+    rows: list[tuple[str, str, str, int]], by: str, zone: tzinfo
+) -> dict[date, dict[tuple[str, str], int]]:
+    """Fold UTC hour ('YYYY-MM-DDTHH') or minute keys into local periods."""
+    out: dict[date, dict[tuple[str, str], int]] = {}
+    cache: dict[str, date] = {}
+    for key, channel, direction, n in rows:
+        period = cache.get(key)
+        if period is None:
+            fmt = "%Y-%m-%dT%H" if len(key) == 13 else "%Y-%m-%dT%H:%M"
+            moment = datetime.strptime(key, fmt).replace(tzinfo=UTC).astimezone(zone)
+            period = _period_of(moment.date(), by)
+            cache[key] = period
+        cell = out.setdefault(period, {})
+        cell[(channel, direction)] = cell.get((channel, direction), 0) + int(n)
+    return out
+
+
+def period_list(window: CommWindow) -> tuple[list[date], bool]:
+    """Every period from the start's to the end's, and whether the last one is partial."""
+    assert window.start is not None
+    zone, by = window.zone, window.by
+    first = _period_of(window.start.astimezone(zone).date(), by)
+    last_moment = window.end.astimezone(zone)
+    last = _period_of(last_moment.date(), by)
+    partial = _local_start(last, zone).astimezone(UTC) < window.end
+    if not partial:  # the end is exactly a period start: that period has not begun
+        last = _period_of(last - timedelta(days=1), by)
+    periods = []
+    cursor = first
+    while cursor <= last:
+        periods.append(cursor)
+        cursor = _next_period(cursor, by)
+    return periods, partial and bool(periods)
+
+
+def _pct(new: float, old: float) -> float | None:
+    return round((new - old) / old * 100, 1) if old else None
+
+
+def build_report(
+    rows: list[tuple[str, str, str, int]],
+    window: CommWindow,
+    seasonality: bool = False,
+    forecast: int | None = None,
+    anomalies: bool = False,
+) -> dict[str, Any]:
+    """Counts per period and channel, and the optional model sections."""
+    from crmcli.analytics.forecast import sparkline
+
+    if window.start is None or not rows and window.start >= window.end:
+        periods: list[date] = []
+        partial = False
+    else:
+        periods, partial = period_list(window)
+    buckets = bucket_counts(rows, window.by, window.zone)
+    seen = {ch for cell in buckets.values() for ch, _ in cell}
+    channels = [c for c in CHANNELS if c in seen or c in window.channels]
+    table: list[dict[str, Any]] = []
+    previous = None
+    for i, period in enumerate(periods):
+        cell = buckets.get(period, {})
+        inbound = sum(n for (_, d), n in cell.items() if d == "inbound")
+        outbound = sum(n for (_, d), n in cell.items() if d == "outbound")
+        total = inbound + outbound
+        row: dict[str, Any] = {"period": period.isoformat(), "total": total}
+        for ch in channels:
+            row[ch] = sum(n for (c, _), n in cell.items() if c == ch)
+        row["inbound"] = inbound
+        row["outbound"] = outbound
+        row["change"] = None if previous is None else total - previous
+        row["change_pct"] = None if previous is None else _pct(total, previous)
+        row["complete"] = not (partial and i == len(periods) - 1)
+        table.append(row)
+        previous = total
+    report: dict[str, Any] = {
+        "summary": _summary(window, table, partial),
+        "periods": table,
+        "channels": _channel_rows(table, channels, sparkline),
+    }
+    complete = [r for r in table if r["complete"]]
+    if seasonality or forecast or anomalies:
+        series = _series(complete, window.by)
+        m = SEASON[window.by]
+        if seasonality:
+            report.update(_seasonality(series, window.by, m))
+        if forecast:
+            report.update(_forecast(series, forecast, window.by, m, partial))
+        if anomalies:
+            report["anomalies"] = _anomalies(series, window.by, m)
+    return report
+
+
+def _summary(window: CommWindow, table: list[dict[str, Any]], partial: bool) -> dict[str, Any]:
+    zone_name = os.environ.get("CRM_TZ") or str(datetime.now(window.zone).tzname())
+    return {
+        "by": window.by,
+        "zone": zone_name,
+        "start_at": to_iso(window.start) if window.start else None,
+        "end_at": to_iso(window.end),
+        "first_period": table[0]["period"] if table else None,
+        "last_period": table[-1]["period"] if table else None,
+        "last_period_complete": not partial,
+        "periods": len(table),
+        "total": sum(r["total"] for r in table),
+        "inbound": sum(r["inbound"] for r in table),
+        "outbound": sum(r["outbound"] for r in table),
+        "channel_filter": ", ".join(window.channels) or None,
+        "agent": window.agent,
+        "customer_id": window.customer_id,
+    }
+
+
+def _channel_rows(table: list[dict[str, Any]], channels: list[str], sparkline: Any) -> list[dict]:
+    grand = sum(r["total"] for r in table) or 0
+    out = []
+    recent = table[-SPARK_PERIODS:]
+    for ch in channels:
+        values = [r[ch] for r in table]
+        total = sum(values)
+        last = values[-1] if values else 0
+        prev = values[-2] if len(values) > 1 else None
+        out.append(
+            {
+                "channel": ch,
+                "total": total,
+                "share_pct": round(total / grand * 100, 1) if grand else None,
+                "last_period": last,
+                "change": None if prev is None else last - prev,
+                "change_pct": None if prev is None else _pct(last, prev),
+                "trend": sparkline([r[ch] for r in recent]),
+            }
+        )
+    return out
+
+
+def _series(complete: list[dict[str, Any]], by: str) -> Any:
+    from crmcli.analytics.forecast import zero_filled_series
+
+    if not complete:
+        raise InvalidInput("no complete period in the window: nothing to model")
+    counts = {r["period"]: r["total"] for r in complete}
+    return zero_filled_series(counts, by, start=complete[0]["period"], end=complete[-1]["period"])
+
+
+def _seasonality(series: Any, by: str, m: int) -> dict[str, Any]:
+    from crmcli.analytics.forecast import decompose_series
+
+    if len(series) < 2 * m:
+        hint = {
+            "day": "two weeks of days",
+            "week": "two years of weeks (week of year); try --by day for the weekday "
+            "pattern or --by month",
+            "month": "two years of months",
+        }[by]
+        raise InvalidInput(
+            f"too little history for --seasonality by {by}: {len(series)} complete periods, "
+            f"need {2 * m} ({hint})"
+        )
+    result = decompose_series(series, m)
+    section: dict[str, Any] = {
+        "seasonality": {
+            "method": "STL (robust), periods without contacts counted as 0",
+            "season_length": m,
+            "profile": {"day": "weekday", "week": "week of year", "month": "month"}[by],
+            "strength_seasonality": round(result["strength_seasonality"], 4),
+            "strength_trend": round(result["strength_trend"], 4),
+            "trend_start": round(result["trend"][0], 3),
+            "trend_end": round(result["trend"][-1], 3),
+        },
+        "decomposition": [
+            {
+                "period": p,
+                "observed": o,
+                "trend": round(t, 4),
+                "seasonal": round(s, 4),
+                "resid": round(r, 4),
+            }
+            for p, o, t, s, r in zip(
+                result["periods"],
+                result["observed"],
+                result["trend"],
+                result["seasonal"],
+                result["resid"],
+                strict=True,
+            )
+        ],
+    }
+    if by == "week":
+        section["seasonality"]["note"] = (
+            "a week-of-year profile has 52 values, too long to show; the strength above "
+            "covers it (use --by month for a monthly profile, --by day for weekdays)"
+        )
+    else:
+        section["seasonal_profile"] = [
+            {"season": row["label"], "effect": round(row["effect"], 4)}
+            for row in result["seasonal_profile"]
+        ]
+    return section
+
+
+def _forecast(series: Any, horizon: int, by: str, m: int, partial: bool) -> dict[str, Any]:
+    from crmcli.analytics.forecast import MIN_FORECAST_HISTORY, forecast_series
+
+    if horizon < 1:
+        raise InvalidInput("--forecast takes a number of periods, at least 1")
+    if len(series) < MIN_FORECAST_HISTORY:
+        raise InvalidInput(
+            f"too little history to forecast by {by}: {len(series)} complete period(s), "
+            f"need at least {MIN_FORECAST_HISTORY}"
+        )
+    # The period holding the end has begun; the forecast starts with the one after it.
+    skip = 1 if partial else 0
+    result = forecast_series(series, horizon + skip, season_length=m, floor=0.0)
+    rows = result["forecast"][skip:]
+    bt = result["backtest"] or {}
+    model = {
+        "model": result["model"],
+        "aic": round(result["aic"], 3),
+        "season_length": m,
+        "seasonal": result["seasonal"],
+        "history_periods": result["n_obs"],
+        "levels": "80%, 95% prediction intervals",
+        "backtest_holdout_periods": bt.get("holdout"),
+        "backtest_mase": None if bt.get("mase") is None else round(bt["mase"], 4),
+        "backtest_mae": None if bt.get("mae") is None else round(bt["mae"], 4),
+        "baseline": bt.get("baseline"),
+        "baseline_mae": None
+        if bt.get("seasonal_naive_mae") is None
+        else round(bt["seasonal_naive_mae"], 4),
+        "relative_mae": None if bt.get("relative_mae") is None else round(bt["relative_mae"], 4),
+    }
+    if not result["seasonal"] and len(series) < 2 * m:
+        model["note"] = f"not seasonal: {len(series)} periods, a seasonal model needs {2 * m}"
+    return {"forecast_model": model, "forecast": rows}
+
+
+def _anomalies(series: Any, by: str, m: int) -> list[dict[str, Any]]:
+    from crmcli.analytics.forecast import detect_anomalies
+
+    return [
+        {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}
+        for row in detect_anomalies(series, m)
+    ]
+
+
+# ---------------------------------------------------------------- follow-ups calendar
+
+
+def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Write follow-ups as VEVENTs (15 minutes each) to an .ics file, atomically."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//crmcli//follow-ups//EN")
+    cal.add("version", "2.0")
+    stamp = config.now().astimezone(UTC)
+    for row in rows:
+        start = from_iso(row["follow_up_at"])
+        event = Event()
+        event.add("uid", f"crm-comm-{row['id']}-follow-up@crmcli")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", start)
+        event.add("dtend", start + timedelta(minutes=15))
+        subject = row.get("subject") or row.get("channel") or "contact"
+        event.add("summary", f"Follow up: {row.get('customer_name')} — {subject}")
+        details = [f"Communication {row['id']} ({row.get('channel')})"]
+        if row.get("customer_phone"):
+            details.append(f"Phone: {row['customer_phone']}")
+        if row.get("agent"):
+            details.append(f"Agent: {row['agent']}")
+        event.add("description", "\n".join(details))
+        cal.add_component(event)
+    target = path.expanduser()
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a directory; give a file name for --ics")
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.exists():
+        raise InvalidInput(f"no such directory: {directory}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(cal.to_ical())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OperationalError(f"cannot write {target}: {exc.strerror}") from exc
+    return target
