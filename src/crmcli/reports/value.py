@@ -378,3 +378,53 @@ def value_summary(db: Database, as_of: datetime | None = None) -> dict[str, Any]
         "top_segment": top["segment"] if top else None,
         "top_segment_revenue": money(top["revenue"]) if top else None,
     }
+
+
+# ------------------------------------------------------------------ campaign suggestions
+
+
+def suggest_report(db: Database, segment: str, channel: str, top: int) -> dict[str, Any]:
+    """Rank a segment's customers by the response model's predicted probability."""
+    from crmcli.analytics.response import fit_response_model, score_candidates
+    from crmcli.db import campaigns as campaign_repo
+    from crmcli.db.segments import compile_segment
+
+    where, params = compile_segment(segment)
+    history = campaign_repo.response_history(db)
+    history_tags = campaign_repo.tags_of(db, sorted({int(r["customer_id"]) for r in history}))
+    model = fit_response_model(history, history_tags)
+    candidates = campaign_repo.candidate_features(db, where, params, to_iso(config.now()))
+    tags = campaign_repo.tags_of(db, [int(c["customer_id"]) for c in candidates])
+    scores = score_candidates(model, candidates, tags, channel)
+    ranked = sorted(
+        zip(scores, candidates, strict=True), key=lambda p: (-p[0], p[1]["customer_id"])
+    )
+    return {
+        "model": {
+            "cv_auc": round(model.cv_auc, 4),
+            "cv_auc_std": round(model.cv_auc_std, 4),
+            "folds": model.folds,
+            "training_rows": model.rows,
+            "training_responses": model.responses,
+            "base_rate": round(model.responses / model.rows, 4),
+            "channel": channel,
+            "segment": segment,
+            "candidates": len(candidates),
+        },
+        "customers": [
+            {
+                "customer_id": c["customer_id"],
+                "name": c["name"],
+                "score": round(p, 4),
+                "orders": c["orders"],
+                "spend": money(c["spend"]),
+                "recency_days": None
+                if c["recency_days"] is None
+                else round(float(c["recency_days"]), 1),
+                "past_campaigns": c["past_campaigns"],
+                "past_responses": c["past_successes"],
+            }
+            for p, c in ranked[:top]
+        ],
+        "coefficients": model.coefficients[:15],
+    }
