@@ -116,3 +116,26 @@ def test_normalisers() -> None:
     assert dedupe.normalise_company("华为技术有限公司") == "华为技术"
     assert dedupe.normalise_company("Acme, Inc.") == dedupe.normalise_company("ACME")
     assert dedupe.normalise_phone("+86 138-0013-8000") == "8613800138000"
+
+
+def test_same_name_on_the_same_street_but_another_house_is_not_a_duplicate() -> None:
+    rows = [
+        row(1, "宋华", address="上海市浦东新区343号"),
+        row(2, "宋华", address="上海市浦东新区58号"),
+        row(3, "宋华", address="上海市浦东新区 343 号"),
+    ]
+    assert ids(find_duplicate_groups(rows, 90)) == [[1, 3]]
+
+
+def test_group_score_is_weakest_joining_link_and_keeps_all_reasons() -> None:
+    rows = [
+        row(1, "Jonathan Smith", company="Acme", email="js@x.com"),
+        row(2, "Jonathon Smith", company="Acme", email="js@x.com"),
+        row(3, "Jonathan Smyth", company="Acme"),
+    ]
+    (group,) = find_duplicate_groups(rows, 80)
+    assert ids([group]) == [[1, 2, 3]]
+    assert group["reason"] == "same email, similar name + same company"
+    joining = fuzz.ratio("jonathan smith", "jonathan smyth")  # 1-3; 1-2 was already joined
+    assert group["score"] == pytest.approx(0.6 * joining + 40, abs=0.1)
+    assert group["score"] < 100

@@ -30,6 +30,7 @@ MAX_BLOCK = 1500  # larger blocks are compared in sorted, overlapping windows of
 SMALL_BLOCK = 8  # below this, plain pairwise calls beat a cdist matrix
 OUTPUT_FIELDS = ("id", "name", "email", "phone", "company", "address")
 
+_DIGITS = re.compile(r"\d+")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _COMPANY_SUFFIX = re.compile(
     r"(股份有限公司|有限责任公司|有限公司|集团公司|集团|公司|分公司)$"
@@ -69,17 +70,26 @@ def normalise_phone(text: str | None) -> str:
     return digits if len(digits) >= 6 else ""
 
 
+def _numbers(address: str) -> list[str]:
+    return _DIGITS.findall(address)
+
+
 def _is_cjk(word: str) -> bool:
     return all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in word)
 
 
 class _Groups:
-    """Union-find over row positions, remembering each link's score and reason."""
+    """Union-find over row positions; each group root keeps its score and reasons.
+
+    A group's score is the weakest of the links that joined it (exact links come first, so
+    a group held together by an email is not weakened by a redundant fuzzy link); every
+    link's reason is kept. Memory stays O(rows): links are not stored.
+    """
 
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
-        self.links: list[tuple[int, int, float, str]] = []
-        self.seen: set[tuple[int, int]] = set()
+        self.score: dict[int, float] = {}
+        self.reasons: dict[int, set[str]] = {}
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -89,14 +99,18 @@ class _Groups:
         return i
 
     def link(self, i: int, j: int, score: float, reason: str) -> None:
-        pair = (i, j) if i < j else (j, i)
-        if pair in self.seen:
-            return
-        self.seen.add(pair)
-        self.links.append((pair[0], pair[1], score, reason))
         a, b = self.find(i), self.find(j)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
+        if a == b:
+            self.reasons[a].add(reason)
+            return
+        if b < a:
+            a, b = b, a
+        self.parent[b] = a
+        reasons = self.reasons.setdefault(a, set())
+        reasons.add(reason)
+        if b in self.reasons:
+            reasons.update(self.reasons.pop(b))
+        self.score[a] = min(self.score.get(a, score), self.score.pop(b, score), score)
 
 
 def _pairs(
@@ -147,27 +161,29 @@ def find_duplicate_groups(
     """
     if not 0 <= threshold <= 100:
         raise ValueError("threshold must be between 0 and 100")
-    records: list[dict[str, Any]] = []
+    records: list[tuple[Any, ...]] = []
     names: list[str] = []
     companies: list[str] = []
     addresses: list[str] = []
-    exact: dict[tuple[str, str], int] = {}
+    first_email: dict[str, int] = {}
+    first_phone: dict[str, int] = {}
     pending_exact: list[tuple[int, int, str]] = []
     for i, row in enumerate(rows):
-        records.append({f: row.get(f) for f in OUTPUT_FIELDS})
+        records.append(tuple(row.get(f) for f in OUTPUT_FIELDS))
         names.append(normalise_name(row.get("name")))
         companies.append(normalise_company(row.get("company")))
         addresses.append(normalise_address(row.get("address")))
         email = (row.get("email") or "").strip().lower()
-        for kind, value in (("email", email), ("phone", normalise_phone(row.get("phone")))):
-            if value:
-                first = exact.setdefault((kind, value), i)
-                if first != i:
-                    pending_exact.append((first, i, f"same {kind}"))
-    exact.clear()
+        phone = normalise_phone(row.get("phone"))
+        if email and first_email.setdefault(email, i) != i:
+            pending_exact.append((first_email[email], i, "same email"))
+        if phone and first_phone.setdefault(phone, i) != i:
+            pending_exact.append((first_phone[phone], i, "same phone"))
+    del first_email, first_phone
     groups = _Groups(len(records))
     for i, j, reason in pending_exact:
         groups.link(i, j, 100.0, reason)
+    del pending_exact
     _fuzzy(groups, names, companies, addresses, threshold)
     return _collect(groups, records, limit)
 
@@ -199,7 +215,8 @@ def _fuzzy(
             for window in _windows(members, [names[m] for m in members]):
                 for i, j, sim in _pairs([names[m] for m in window], window, name_cutoff):
                     groups.link(i, j, round(NAME_WEIGHT * sim + CONTEXT_WEIGHT * 100, 1), reason)
-    # Same name: the better of company and address similarity decides.
+    # Same name: the better of company and address similarity decides. Addresses that
+    # differ in their numbers (house 58 vs 343 on the same street) are different places.
     context_cutoff = max(0.0, (threshold - NAME_WEIGHT * 100) / CONTEXT_WEIGHT)
     for members in by_name.values():
         if len(members) < 2:
@@ -210,29 +227,36 @@ def _fuzzy(
                 continue
             for window in _windows(having, [values[m] for m in having]):
                 for i, j, sim in _pairs([values[m] for m in window], window, context_cutoff):
+                    if values[i] == values[j]:
+                        continue  # the same company / address: linked by the blocks above
+                    if field == "address" and _numbers(addresses[i]) != _numbers(addresses[j]):
+                        continue
                     score = round(NAME_WEIGHT * 100 + CONTEXT_WEIGHT * sim, 1)
                     groups.link(i, j, score, f"same name + similar {field}")
 
 
 def _collect(
-    groups: _Groups, records: list[dict[str, Any]], limit: int | None
+    groups: _Groups, records: list[tuple[Any, ...]], limit: int | None
 ) -> list[dict[str, Any]]:
-    members: dict[int, set[int]] = defaultdict(set)
-    scores: dict[int, float] = {}
-    reasons: dict[int, set[str]] = defaultdict(set)
-    for i, j, score, reason in groups.links:
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(records)):
         root = groups.find(i)
-        members[root].update((i, j))
-        scores[root] = min(scores.get(root, 100.0), score)
-        reasons[root].add(reason)
-    found: list[tuple[float, list[dict[str, Any]], str]] = []
-    for root, positions in members.items():
-        customers = sorted((records[p] for p in positions), key=lambda r: r["id"])
-        found.append((scores[root], customers, ", ".join(sorted(reasons[root]))))
-    found.sort(key=lambda g: (-g[0], -len(g[1]), g[1][0]["id"]))
+        if root in groups.score:
+            members[root].append(i)
+    found = sorted(
+        members.items(), key=lambda kv: (-groups.score[kv[0]], -len(kv[1]), records[kv[1][0]][0])
+    )
     if limit is not None:
         found = found[:limit]
     return [
-        {"group": n, "score": score, "reason": reason, "customers": customers}
-        for n, (score, customers, reason) in enumerate(found, 1)
+        {
+            "group": n,
+            "score": groups.score[root],
+            "reason": ", ".join(sorted(groups.reasons[root])),
+            "customers": sorted(
+                (dict(zip(OUTPUT_FIELDS, records[p], strict=True)) for p in positions),
+                key=lambda r: r["id"],
+            ),
+        }
+        for n, (root, positions) in enumerate(found, 1)
     ]
