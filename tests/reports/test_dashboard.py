@@ -271,3 +271,17 @@ def test_customers_report_growth_adds_up(cli, demo: Path) -> None:  # type: igno
     tags = {r["tag"]: r["customers"] for r in report["by_tag"]}
     assert tags == dict(con.execute("SELECT tag, count(*) FROM customer_tags GROUP BY tag"))
     assert cli("report", "customers", "--period", "fortnight").exit_code == 2
+
+
+def test_weekly_trend_from_the_hourly_aggregate_equals_raw_counts(demo: Path) -> None:
+    from crmcli.db import reporting
+    from crmcli.reports.periods import buckets
+
+    db = connect(demo)
+    try:
+        bounds = buckets(NOW - timedelta(weeks=20), NOW, "week")
+        raw = reporting.bucket_counts(db, "communications", "occurred_at", bounds)
+        assert reporting.weekly_communications(db, bounds) == raw
+        assert sum(raw.values()) > 0
+    finally:
+        db.close()

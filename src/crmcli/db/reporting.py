@@ -126,25 +126,27 @@ def communication_totals(db: Database, start: str, end: str) -> dict[str, int]:
     return {k: int(v or 0) for k, v in row.items()}
 
 
-def comm_hourly_buckets(
-    db: Database, bounds: Sequence[tuple[str, str, str]]
-) -> dict[str, int] | None:
-    """The same buckets from the communications engineer's comm_hourly aggregate table, when
-    it exists with an hour column and a count column; None otherwise."""
-    if not table_exists(db, "comm_hourly"):
-        return None
-    cols = {r["name"] for r in db.query("PRAGMA table_info(comm_hourly)")}
-    hour = next((c for c in ("hour_at", "hour", "bucket_at") if c in cols), None)
-    count = next((c for c in ("communications", "n", "count", "total") if c in cols), None)
-    if hour is None or count is None or not bounds:
-        return None
-    values = ", ".join("(?, ?, ?)" for _ in bounds)
-    sql = (
-        f"WITH b(label, lo, hi) AS (VALUES {values}) "
-        f"SELECT label, (SELECT coalesce(sum(h.{count}), 0) FROM comm_hourly h "
-        f"WHERE h.{hour} >= b.lo AND h.{hour} < b.hi) FROM b"
-    )
-    return {label: int(n) for label, n in db.execute(sql, [p for b in bounds for p in b])}
+def weekly_communications(db: Database, bounds: Sequence[tuple[str, str, str]]) -> dict[str, int]:
+    """Communications per bucket ([lo, hi) bounds): from the communications group's
+    comm_hourly aggregate (crmcli.db.communications.hourly_counts) when it exists and every
+    inner bound falls on the hour, else one indexed range count per bucket."""
+    on_the_hour = all(lo[13:] == ":00:00Z" for _, lo, _ in bounds[1:])
+    if bounds and on_the_hour and table_exists(db, "comm_hourly"):
+        try:
+            from crmcli.db.communications import hourly_counts
+        except ImportError:
+            hourly_counts = None  # type: ignore[assignment]
+        if hourly_counts is not None:
+            out = {label: 0 for label, _, _ in bounds}
+            starts = [(lo[:13], label) for label, lo, _ in bounds]
+            for hour, _channel, _direction, n in hourly_counts(db, bounds[0][1], bounds[-1][2]):
+                label = bounds[0][0]
+                for start, name in starts:
+                    if hour >= start:
+                        label = name
+                out[label] += int(n)
+            return out
+    return bucket_counts(db, "communications", "occurred_at", bounds)
 
 
 def last_communication_at(db: Database, until: str) -> str | None:

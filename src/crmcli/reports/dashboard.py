@@ -110,7 +110,7 @@ def contacts_trend(db: Database, period: Period) -> list[dict[str, Any]] | dict[
         return absent("no communications recorded")
     first = unit_floor(period.end - timedelta(weeks=TREND_WEEKS - 1), "week")
     bounds = buckets(first, period.end, "week")
-    counts = sql.bucket_counts(db, "communications", "occurred_at", bounds)
+    counts = sql.weekly_communications(db, bounds)
     return [{"week": label, "communications": counts.get(label, 0)} for label, _, _ in bounds]
 
 

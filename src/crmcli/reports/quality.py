@@ -123,7 +123,7 @@ def quality_report(db: Database, until: str, stale_days: int = 180) -> dict[str,
     }
     overall = sum(components[k] * w for k, w in WEIGHTS.items())
     score = {"overall": round(overall, 1)}
-    score.update({k: round(v, 1) for k, v in components.items()})
+    score.update({k: round(float(v), 1) for k, v in components.items()})
     return {
         "score": score,
         "fields": field_rows,
