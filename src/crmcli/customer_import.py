@@ -424,9 +424,23 @@ def import_customers(
         except BaseException:
             writer.discard()
             raise
+        if rejects is None and not dry_run and summary.rejects_file is None:
+            _remove_stale_rejects(default_rejects_path(Path(path)))
     finally:
         source.close()
     return summary
+
+
+def _remove_stale_rejects(path: Path) -> None:
+    """A clean import removes the rejects file an earlier run left beside the input, so a
+    script testing for FILE.rejects.csv sees this run's outcome (only a file we wrote)."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            ours = fh.readline().startswith("line,reason")
+        if ours:
+            path.unlink()
+    except (OSError, UnicodeDecodeError):
+        pass
 
 
 def _run(

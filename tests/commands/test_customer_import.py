@@ -341,3 +341,16 @@ def test_killed_import_leaves_nothing_behind(
     assert "customers_fts_ai" in triggers
     con.close()
     assert [r["name"] for r in customers(cli)] == ["Before"]
+
+
+def test_clean_rerun_removes_the_stale_default_rejects_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write(tmp_path / "r.csv", "name,email\nA,bad@\n")
+    summary(cli, str(src))
+    stale = tmp_path / "r.rejects.csv"
+    assert stale.exists()
+    write(src, "name,email\nA,a@example.com\n")
+    assert summary(cli, str(src))["rejects_file"] is None
+    assert not stale.exists()
+    mine = write(tmp_path / "q.rejects.csv", "my own notes\n")
+    summary(cli, str(write(tmp_path / "q.csv", "name\nB\n")))
+    assert mine.exists()  # not a file we wrote: left alone

@@ -445,8 +445,10 @@ def import_(
             + " (use --map SRC=FIELD)"
         )
     output.info(summary.line())
-    if fmt in ("json", "jsonl"):
+    if fmt == "json":
         output.emit_json(summary.as_dict())
+    elif fmt == "jsonl":
+        output.emit_rows([summary.as_dict()], fmt)
 
 
 @app.command("export")
