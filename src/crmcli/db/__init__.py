@@ -74,6 +74,10 @@ class Database:
             raise OperationalError(f"cannot start a write transaction: {exc}") from exc
         self._depth = 1
         try:
+            # Load a schema another process changed (an import swaps a trigger) now, under
+            # the write lock: otherwise SQLite 3.40 can fail the first re-prepared INSERT of
+            # the transaction with "no such table" (tests/reliability/test_concurrency.py).
+            self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
             yield self
         except BaseException:
             self._depth = 0
