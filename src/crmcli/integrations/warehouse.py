@@ -15,13 +15,10 @@ beside it belong to it. Rows stream from SQLite in chunks, so memory stays flat.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -84,29 +81,63 @@ class _Sink:
         self.tmp.unlink(missing_ok=True)
 
 
-class ParquetSink(_Sink):
+def _arrow_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {
+        "int": pa.int64(),
+        "str": pa.string(),
+        "bool": pa.bool_(),
+        "time": pa.timestamp("s", tz="UTC"),
+        "money": pa.decimal128(18, 2),
+        "date_key": pa.int32(),
+        "date": pa.date32(),
+    }
+
+
+class _ArrowSink(_Sink):
+    """Turns a chunk's columns (arrays or lists) into a table of the sink's schema."""
+
     def __init__(self, final: Path, cols: Sequence[Col]):
         super().__init__(final, cols)
         import pyarrow as pa
+
+        self._pa = pa
+        types = _arrow_types()
+        self.schema = pa.schema([pa.field(c.name, types[c.kind]) for c in self.cols])
+
+    def table(self, columns: dict[str, Any]) -> Any:
+        arrays = []
+        for field in self.schema:
+            value = columns[field.name]
+            if isinstance(value, list):
+                value = self._pa.array(value, field.type)
+            elif value.type != field.type:
+                value = value.cast(field.type)
+            arrays.append(value)
+        return self._pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+class ParquetSink(_ArrowSink):
+    """Parquet (zstd); times are stored as timestamp[ms, UTC] (Parquet has no seconds unit)."""
+
+    def __init__(self, final: Path, cols: Sequence[Col]):
+        super().__init__(final, cols)
         import pyarrow.parquet as pq
 
-        types = {
-            "int": pa.int64(),
-            "str": pa.string(),
-            "bool": pa.bool_(),
-            "time": pa.timestamp("ms", tz="UTC"),  # Parquet has no seconds unit
-            "money": pa.decimal128(18, 2),
-            "date_key": pa.int32(),
-            "date": pa.date32(),
-        }
-        self._pa = pa
-        self.schema = pa.schema([pa.field(c.name, types[c.kind]) for c in self.cols])
-        self._writer: Any = pq.ParquetWriter(str(self.tmp), self.schema, compression="zstd")
-
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        table = self._pa.Table.from_pydict(
-            {c.name: columns[c.name] for c in self.cols}, schema=self.schema
+        pa = self._pa
+        self.file_schema = pa.schema(
+            [
+                pa.field(f.name, pa.timestamp("ms", tz="UTC"))
+                if pa.types.is_timestamp(f.type)
+                else f
+                for f in self.schema
+            ]
         )
+        self._writer: Any = pq.ParquetWriter(str(self.tmp), self.file_schema, compression="zstd")
+
+    def write(self, columns: dict[str, Any]) -> None:
+        table = self.table(columns).cast(self.file_schema)
         self._writer.write_table(table)
         self.rows += table.num_rows
 
@@ -116,38 +147,41 @@ class ParquetSink(_Sink):
             self._writer = None
 
 
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.strftime(STORED_TIME_FORMAT)
-    if isinstance(value, date | Decimal):
-        return str(value)
-    return value
-
-
-class CsvSink(_Sink):
-    """UTF-8 CSV (no BOM), header row, empty cell = NULL; values are never rewritten."""
+class CsvSink(_ArrowSink):
+    """UTF-8 CSV (no BOM) with a header row: an empty cell is NULL, "" an empty string, times
+    ISO-8601 UTC with Z. Values are written as they are (no spreadsheet neutralising)."""
 
     def __init__(self, final: Path, cols: Sequence[Col]):
         super().__init__(final, cols)
-        self._fh: Any = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self._writer = csv.writer(self._fh, lineterminator="\n")
-        self._writer.writerow([c.name for c in self.cols])
+        import pyarrow.csv as pcsv
 
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        data = [columns[c.name] for c in self.cols]
-        count = len(data[0]) if data else 0
-        for i in range(count):
-            self._writer.writerow([_csv_cell(column[i]) for column in data])
-        self.rows += count
+        pa = self._pa
+        self.file_schema = pa.schema(
+            [
+                pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f
+                for f in self.schema
+            ]
+        )
+        options = pcsv.WriteOptions(quoting_style="needed")
+        self._writer: Any = pcsv.CSVWriter(str(self.tmp), self.file_schema, write_options=options)
+
+    def write(self, columns: dict[str, Any]) -> None:
+        import pyarrow.compute as pc
+
+        table = self.table(columns)
+        arrays = [
+            pc.strftime(col, format=STORED_TIME_FORMAT)
+            if self._pa.types.is_timestamp(col.type)
+            else col
+            for col in table.columns
+        ]
+        self._writer.write_table(self._pa.Table.from_arrays(arrays, schema=self.file_schema))
+        self.rows += table.num_rows
 
     def _close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def _sink(fmt: str, final: Path, cols: Sequence[Col]) -> _Sink:

@@ -250,31 +250,60 @@ def parse_time(value: Any) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def time_array(values: list[Any]) -> Any:
+    """Stored time texts -> a pyarrow timestamp[s, UTC] array (vectorised; odd forms in Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values, pa.string())
+    parsed = pc.strptime(text, format=STORED_TIME_FORMAT, unit="s", error_is_null=True)
+    odd = pc.and_(pc.is_null(parsed), pc.and_(pc.is_valid(text), pc.not_equal(text, "")))
+    if pc.any(odd).as_py():
+        fixed = parsed.to_pylist()
+        for i, bad in enumerate(odd.to_pylist()):
+            if bad:
+                moment = parse_time(values[i])
+                fixed[i] = moment.replace(tzinfo=None) if moment else None
+        parsed = pa.array(fixed, pa.timestamp("s"))
+    return parsed.cast(pa.timestamp("s", tz="UTC"))
+
+
 class DateKeys:
     """Local-date keys (YYYYMMDD) of UTC times; remembers which keys it handed out."""
 
     def __init__(self, zone: tzinfo):
         self.zone = zone
         self.seen: set[int] = set()
-        self._offsets: dict[str, timedelta] = {}
+        self._offsets: dict[int, int] = {}
 
-    def key(self, moment: datetime | None) -> int | None:
-        if moment is None:
-            return None
-        # The zone's offset is looked up once per UTC quarter hour: real zones change their
-        # offset only on quarter-hour boundaries (Lord Howe and Newfoundland at :30 UTC).
-        slot = f"{moment:%Y%m%d%H}{moment.minute // 15}"
-        offset = self._offsets.get(slot)
-        if offset is None:
-            start = moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
-            offset = start.astimezone(self.zone).utcoffset() or timedelta(0)
-            if len(self._offsets) > 100_000:
+    def _offset(self, slot: int) -> int:
+        # One zone lookup per UTC quarter hour: real zones change their offset only on
+        # quarter-hour boundaries (Lord Howe and Newfoundland at :30 UTC).
+        if slot not in self._offsets:
+            if len(self._offsets) > 200_000:
                 self._offsets.clear()
-            self._offsets[slot] = offset
-        local = moment + offset
-        value = local.year * 10000 + local.month * 100 + local.day
-        self.seen.add(value)
-        return value
+            moment = datetime.fromtimestamp(slot * 900, UTC).astimezone(self.zone)
+            self._offsets[slot] = int((moment.utcoffset() or timedelta(0)).total_seconds())
+        return self._offsets[slot]
+
+    def keys(self, times: Any) -> Any:
+        """timestamp[s, UTC] array -> int32 array of local YYYYMMDD (nulls stay null)."""
+        import numpy as np
+        import pyarrow as pa
+
+        valid = times.is_valid().to_numpy(zero_copy_only=False)
+        seconds = times.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        slots, where = np.unique(seconds // 900, return_inverse=True)
+        offsets = np.array([self._offset(int(s)) for s in slots], dtype=np.int64)
+        days, where_day = np.unique((seconds + offsets[where]) // 86400, return_inverse=True)
+        day_keys = []
+        for d in days:
+            day = date(1970, 1, 1) + timedelta(days=int(d))
+            day_keys.append(day.year * 10000 + day.month * 100 + day.day)
+        keys = np.array(day_keys, dtype=np.int32)[where_day]
+        used = np.unique(keys[valid])
+        self.seen.update(int(k) for k in used)
+        return pa.array(keys, type=pa.int32(), mask=~valid)
 
 
 def convert(
@@ -283,29 +312,34 @@ def convert(
     rows: Sequence[tuple[Any, ...]],
     include_pii: bool,
     date_keys: DateKeys,
-) -> dict[str, list[Any]]:
-    """Source rows -> output columns (masked, typed, derived)."""
-    index = {n: i for i, n in enumerate(names)}
-    times: dict[str, list[datetime | None]] = {}
+) -> dict[str, Any]:
+    """Source rows -> output columns as pyarrow arrays (masked, typed, derived)."""
+    import pyarrow as pa
 
-    def time_column(name: str) -> list[datetime | None]:
+    index = {n: i for i, n in enumerate(names)}
+    times: dict[str, Any] = {}
+
+    def time_column(name: str) -> Any:
         if name not in times:
             i = index[name]
-            times[name] = [parse_time(r[i]) for r in rows]
+            times[name] = time_array([r[i] for r in rows])
         return times[name]
 
-    out: dict[str, list[Any]] = {}
+    out: dict[str, Any] = {}
     for col in cols:
         if col.kind == "time":
             out[col.name] = time_column(col.src)
         elif col.kind == "date_key":
-            out[col.name] = [date_keys.key(t) for t in time_column(col.src)]
+            out[col.name] = date_keys.keys(time_column(col.src))
         elif col.kind == "money":
             i = index[col.src]
-            out[col.name] = [None if r[i] is None else Decimal(int(r[i])).scaleb(-2) for r in rows]
+            out[col.name] = pa.array(
+                [None if r[i] is None else Decimal(int(r[i])).scaleb(-2) for r in rows],
+                pa.decimal128(18, 2),
+            )
         elif col.kind == "bool":
             i = index[col.src]
-            out[col.name] = [None if r[i] is None else bool(r[i]) for r in rows]
+            out[col.name] = pa.array([None if r[i] is None else bool(r[i]) for r in rows])
         else:
             i = index[col.src]
             values = [r[i] for r in rows]
