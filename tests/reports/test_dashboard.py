@@ -288,3 +288,21 @@ def test_weekly_trend_from_the_hourly_aggregate_equals_raw_counts(demo: Path) ->
         assert sum(raw.values()) > 0
     finally:
         db.close()
+
+
+def test_hourly_aggregate_with_buckets_off_the_hour(demo: Path) -> None:
+    """Half-hour zones and partial hours: the aggregate path still counts exactly."""
+    from crmcli.db import reporting
+
+    db = connect(demo)
+    try:
+        bounds = [
+            ("a", "2026-03-02T10:30:00Z", "2026-03-09T10:30:00Z"),
+            ("b", "2026-03-09T10:30:00Z", "2026-03-09T10:45:17Z"),  # inside one hour
+            ("c", "2026-03-09T10:45:17Z", "2026-06-30T12:00:01Z"),
+        ]
+        assert reporting.table_exists(db, "comm_hourly")
+        raw = reporting.bucket_counts(db, "communications", "occurred_at", bounds)
+        assert reporting.weekly_communications(db, bounds) == raw
+    finally:
+        db.close()

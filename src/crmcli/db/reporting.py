@@ -37,13 +37,6 @@ def column_exists(db: Database, table: str, column: str) -> bool:
     return any(r["name"] == column for r in db.query(f"PRAGMA table_info({table})"))
 
 
-def row_count(db: Database, table: str, time_column: str, until: str) -> int:
-    """Rows of an allow-listed table stamped at or before `until`."""
-    if (table, time_column) not in BUCKETABLE:
-        raise ValueError(f"not a reportable column: {table}.{time_column}")
-    return int(db.scalar(f"SELECT count(*) FROM {table} WHERE {time_column} <= ?", (until,)))
-
-
 def created_before(db: Database, moment: str) -> int:
     """Customers created strictly before `moment` (the opening count of a growth table)."""
     return int(db.scalar("SELECT count(*) FROM customers WHERE created_at < ?", (moment,)))
@@ -74,16 +67,27 @@ def bucket_counts(
 # ------------------------------------------------------------------ customers
 
 
-def customer_totals(db: Database, start: str, end: str) -> dict[str, int]:
-    """Customers existing at `end` (not erased by then), and new ones in (start, end]."""
-    row = db.query_one(
-        "SELECT count(*) AS total,"
-        " coalesce(sum(created_at > :start), 0) AS new"
-        " FROM customers WHERE created_at <= :end AND (erased_at IS NULL OR erased_at > :end)",
-        {"start": start, "end": end},
+def customer_lifecycles(
+    db: Database, prev_start: str, start: str, end: str
+) -> list[dict[str, Any]]:
+    """One pass over customers: per lifecycle, the customers alive at `end` and at `start`
+    (created by then, not erased by then), and those new in (start, end] and in
+    (prev_start, start]. Lifecycle is the current value (no history is kept)."""
+    return db.query(
+        """
+        SELECT lifecycle,
+          coalesce(sum(live_end), 0) AS customers,
+          coalesce(sum(live_end AND created_at > :start), 0) AS new,
+          coalesce(sum(live_start), 0) AS customers_before,
+          coalesce(sum(live_start AND created_at > :prev_start), 0) AS new_before
+        FROM (SELECT lifecycle, created_at,
+                (erased_at IS NULL OR erased_at > :end) AS live_end,
+                (created_at <= :start AND (erased_at IS NULL OR erased_at > :start)) AS live_start
+              FROM customers WHERE created_at <= :end)
+        GROUP BY lifecycle ORDER BY customers DESC, lifecycle
+        """,
+        {"prev_start": prev_start, "start": start, "end": end},
     )
-    assert row is not None
-    return {"total": int(row["total"]), "new": int(row["new"])}
 
 
 def customers_by(db: Database, dimension: str, until: str) -> list[dict[str, Any]]:
@@ -114,46 +118,64 @@ def customers_by(db: Database, dimension: str, until: str) -> list[dict[str, Any
 # ------------------------------------------------------------------ communications
 
 
-def communication_totals(db: Database, start: str, end: str) -> dict[str, int]:
+def communication_totals(db: Database, prev_start: str, start: str, end: str) -> dict[str, int]:
+    """One pass over (prev_start, end]: totals, inbound, outbound and customers contacted for
+    the period (start, end] and, suffixed `_before`, for (prev_start, start]."""
     row = db.query_one(
-        "SELECT count(*) AS total, coalesce(sum(direction = 'inbound'), 0) AS inbound,"
-        " coalesce(sum(direction = 'outbound'), 0) AS outbound,"
-        " count(DISTINCT customer_id) AS customers"
-        " FROM communications WHERE occurred_at > ? AND occurred_at <= ?",
-        (start, end),
+        """
+        SELECT coalesce(sum(cur), 0) AS total,
+          coalesce(sum(cur AND direction = 'inbound'), 0) AS inbound,
+          coalesce(sum(cur AND direction = 'outbound'), 0) AS outbound,
+          count(DISTINCT CASE WHEN cur THEN customer_id END) AS customers,
+          coalesce(sum(NOT cur), 0) AS total_before,
+          coalesce(sum(NOT cur AND direction = 'inbound'), 0) AS inbound_before,
+          coalesce(sum(NOT cur AND direction = 'outbound'), 0) AS outbound_before,
+          count(DISTINCT CASE WHEN NOT cur THEN customer_id END) AS customers_before
+        FROM (SELECT occurred_at > :start AS cur, direction, customer_id FROM communications
+              WHERE occurred_at > :prev_start AND occurred_at <= :end)
+        """,
+        {"prev_start": prev_start, "start": start, "end": end},
     )
     assert row is not None
     return {k: int(v or 0) for k, v in row.items()}
 
 
+def _hour_ceil(moment: str) -> str:
+    """'YYYY-MM-DDTHH' of the first whole hour at or after a stored-form time."""
+    from datetime import datetime, timedelta
+
+    if moment[13:] == ":00:00Z":
+        return moment[:13]
+    start = datetime.strptime(moment[:13], "%Y-%m-%dT%H") + timedelta(hours=1)
+    return start.strftime("%Y-%m-%dT%H")
+
+
 def weekly_communications(db: Database, bounds: Sequence[tuple[str, str, str]]) -> dict[str, int]:
-    """Communications per bucket ([lo, hi) bounds): from the communications group's
-    comm_hourly aggregate (crmcli.db.communications.hourly_counts) when it exists and every
-    inner bound falls on the hour, else one indexed range count per bucket."""
-    on_the_hour = all(lo[13:] == ":00:00Z" for _, lo, _ in bounds[1:])
-    if bounds and on_the_hour and table_exists(db, "comm_hourly"):
-        try:
-            from crmcli.db.communications import hourly_counts
-        except ImportError:
-            hourly_counts = None  # type: ignore[assignment]
-        if hourly_counts is not None:
-            out = {label: 0 for label, _, _ in bounds}
-            starts = [(lo[:13], label) for label, lo, _ in bounds]
-            for hour, _channel, _direction, n in hourly_counts(db, bounds[0][1], bounds[-1][2]):
-                label = bounds[0][0]
-                for start, name in starts:
-                    if hour >= start:
-                        label = name
-                out[label] += int(n)
-            return out
-    return bucket_counts(db, "communications", "occurred_at", bounds)
+    """Communications per bucket ([lo, hi) bounds).
 
-
-def last_communication_at(db: Database, until: str) -> str | None:
-    return db.scalar("SELECT max(occurred_at) FROM communications WHERE occurred_at <= ?", (until,))
-
-
-# ------------------------------------------------------------------ tickets
+    With the communications group's comm_hourly aggregate (m010: hour_utc, channel,
+    direction, n), whole hours are summed from it and only the partial hours at a bucket's
+    edges are counted in communications; without it, one indexed range count per bucket.
+    """
+    if not bounds:
+        return {}
+    if not table_exists(db, "comm_hourly"):
+        return bucket_counts(db, "communications", "occurred_at", bounds)
+    values = ", ".join("(?, ?, ?, ?, ?)" for _ in bounds)
+    params = [p for label, lo, hi in bounds for p in (label, lo, hi, _hour_ceil(lo), hi[:13])]
+    sql = f"""
+        WITH b(label, lo, hi, lo_h, hi_h) AS (VALUES {values})
+        SELECT label,
+          (SELECT coalesce(sum(n), 0) FROM comm_hourly
+             WHERE hour_utc >= b.lo_h AND hour_utc < b.hi_h)
+          + (SELECT count(*) FROM communications
+             WHERE occurred_at >= b.lo AND occurred_at < min(b.hi, b.lo_h || ':00:00Z'))
+          + (SELECT count(*) FROM communications
+             WHERE b.hi_h >= b.lo_h AND occurred_at >= max(b.lo, b.hi_h || ':00:00Z')
+               AND occurred_at < b.hi)
+        FROM b
+    """
+    return {label: int(n) for label, n in db.execute(sql, params)}
 
 
 def ticket_figures(db: Database, start: str, end: str) -> dict[str, Any]:
@@ -255,6 +277,8 @@ def any_ratings(db: Database, until: str) -> bool:
 
 
 def main_currency(db: Database, until: str) -> str | None:
+    """The currency of most orders up to `until` (a full pass: only when the windowed
+    figures found no order)."""
     return db.scalar(
         "SELECT currency FROM orders WHERE ordered_at <= ? GROUP BY currency"
         " ORDER BY count(*) DESC, currency LIMIT 1",
@@ -262,42 +286,93 @@ def main_currency(db: Database, until: str) -> str | None:
     )
 
 
-def order_figures(db: Database, start: str, end: str, currency: str) -> dict[str, int]:
-    """Orders, revenue (cents) and buyers in (start, end] in one currency."""
-    row = db.query_one(
-        "SELECT count(*) AS orders, coalesce(sum(amount), 0) AS revenue,"
-        " count(DISTINCT customer_id) AS buyers FROM orders"
-        " WHERE ordered_at > ? AND ordered_at <= ? AND currency = ?",
-        (start, end, currency),
+_WINDOW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def order_windows(
+    db: Database, windows: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """One indexed pass over orders for several (lo, hi] windows at once.
+
+    Returns {currency: {window: {orders, revenue (cents), buyers}}}, currencies with the most
+    orders first. Window names are the caller's identifiers (checked), bounds are bound
+    parameters.
+    """
+    if not windows:
+        return {}
+    cols: list[str] = []
+    params: dict[str, str] = {}
+    for name, (lo, hi) in windows.items():
+        if not _WINDOW_NAME.match(name):
+            raise ValueError(f"bad window name {name!r}")
+        params[f"{name}_lo"], params[f"{name}_hi"] = lo, hi
+        cond = f"ordered_at > :{name}_lo AND ordered_at <= :{name}_hi"
+        cols += [
+            f"coalesce(sum({cond}), 0) AS {name}_orders",
+            f"coalesce(sum(CASE WHEN {cond} THEN amount END), 0) AS {name}_revenue",
+            f"count(DISTINCT CASE WHEN {cond} THEN customer_id END) AS {name}_buyers",
+        ]
+    params["outer_lo"] = min(lo for lo, _ in windows.values())
+    params["outer_hi"] = max(hi for _, hi in windows.values())
+    rows = db.query(
+        f"SELECT currency, count(*) AS n, {', '.join(cols)} FROM orders"
+        " WHERE ordered_at > :outer_lo AND ordered_at <= :outer_hi"
+        " GROUP BY currency ORDER BY n DESC, currency",
+        params,
     )
-    assert row is not None
-    return {k: int(v or 0) for k, v in row.items()}
+    return {
+        r["currency"]: {
+            name: {k: int(r[f"{name}_{k}"] or 0) for k in ("orders", "revenue", "buyers")}
+            for name in windows
+        }
+        for r in rows
+    }
 
 
-def buyer_snapshot(db: Database, at: str, risk_after: str, lost_before: str) -> dict[str, int]:
-    """At time `at`: customers who ever ordered, those with 2+ orders (repeat buyers), and
-    those at risk of churning: last order in (lost_before, risk_after]."""
+def buyer_flags(db: Database, bounds: dict[str, str]) -> dict[str, int]:
+    """One pass over orders grouped by customer (the (customer_id, ordered_at) index), giving
+    at the period's end and at its start: buyers, repeat buyers (2+ orders), customers at
+    churn risk (last order in (lost, risk]); period retention (buyers of the previous period
+    who bought in the period, and the same one period earlier); and yearly retention for CLV
+    (buyers of the year before the last 365 days who bought within them), at end and start.
+
+    `bounds` keys: end, start, prev_start, prev2_start, risk_end, lost_end, risk_start,
+    lost_start, y1_end, y2_end, y1_start, y2_start (stored-form UTC).
+    """
     row = db.query_one(
-        "SELECT count(*) AS buyers, coalesce(sum(n >= 2), 0) AS repeat_buyers,"
-        " coalesce(sum(last_at <= :risk AND last_at > :lost), 0) AS at_risk"
-        " FROM (SELECT customer_id, count(*) AS n, max(ordered_at) AS last_at FROM orders"
-        "       WHERE ordered_at <= :at GROUP BY customer_id)",
-        {"at": at, "risk": risk_after, "lost": lost_before},
-    )
-    assert row is not None
-    return {k: int(v or 0) for k, v in row.items()}
-
-
-def retained_buyers(db: Database, base_start: str, base_end: str, next_end: str) -> dict[str, int]:
-    """Buyers of (base_start, base_end], and how many of them ordered again in
-    (base_end, next_end]."""
-    row = db.query_one(
-        "SELECT count(*) AS base, coalesce(sum(EXISTS (SELECT 1 FROM orders o2"
-        "   WHERE o2.customer_id = p.customer_id AND o2.ordered_at > :mid"
-        "   AND o2.ordered_at <= :end)), 0) AS retained"
-        " FROM (SELECT DISTINCT customer_id FROM orders"
-        "       WHERE ordered_at > :start AND ordered_at <= :mid) p",
-        {"start": base_start, "mid": base_end, "end": next_end},
+        """
+        SELECT count(*) AS buyers_end,
+          coalesce(sum(n_end >= 2), 0) AS repeat_end,
+          coalesce(sum(last_end <= :risk_end AND last_end > :lost_end), 0) AS risk_end,
+          coalesce(sum(n_start >= 1), 0) AS buyers_start,
+          coalesce(sum(n_start >= 2), 0) AS repeat_start,
+          coalesce(sum(last_start <= :risk_start AND last_start > :lost_start), 0)
+            AS risk_start,
+          coalesce(sum(in_prev), 0) AS period_base_end,
+          coalesce(sum(in_prev AND in_cur), 0) AS period_kept_end,
+          coalesce(sum(in_prev2), 0) AS period_base_start,
+          coalesce(sum(in_prev2 AND in_prev), 0) AS period_kept_start,
+          coalesce(sum(y2e), 0) AS year_base_end,
+          coalesce(sum(y2e AND y1e), 0) AS year_kept_end,
+          coalesce(sum(y2s), 0) AS year_base_start,
+          coalesce(sum(y2s AND y1s), 0) AS year_kept_start
+        FROM (
+          SELECT customer_id,
+            count(*) AS n_end,
+            sum(ordered_at <= :start) AS n_start,
+            max(ordered_at) AS last_end,
+            max(CASE WHEN ordered_at <= :start THEN ordered_at END) AS last_start,
+            max(ordered_at > :start) AS in_cur,
+            max(ordered_at > :prev_start AND ordered_at <= :start) AS in_prev,
+            max(ordered_at > :prev2_start AND ordered_at <= :prev_start) AS in_prev2,
+            max(ordered_at > :y1_end) AS y1e,
+            max(ordered_at > :y2_end AND ordered_at <= :y1_end) AS y2e,
+            max(ordered_at > :y1_start AND ordered_at <= :start) AS y1s,
+            max(ordered_at > :y2_start AND ordered_at <= :y1_start) AS y2s
+          FROM orders WHERE ordered_at <= :end GROUP BY customer_id
+        )
+        """,
+        bounds,
     )
     assert row is not None
     return {k: int(v or 0) for k, v in row.items()}

@@ -72,35 +72,44 @@ def _iso(period: Period, days: int) -> str:
     return to_iso(period.end - timedelta(days=days))
 
 
-def customers_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
-    if not sql.any_rows(db, "customers", "created_at", period.end_iso):
+def customers_section(lifecycles: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, str]:
+    if not lifecycles:
         return absent("no customers yet")
-    now = sql.customer_totals(db, period.start_iso, period.end_iso)
-    before = sql.customer_totals(db, period.previous.start_iso, period.previous.end_iso)
+
+    def total(key: str) -> int:
+        return sum(int(r[key]) for r in lifecycles)
+
     return [
-        measure("customers", now["total"], before["total"]),
-        measure("new_customers", now["new"], before["new"]),
+        measure("customers", total("customers"), total("customers_before")),
+        measure("new_customers", total("new"), total("new_before")),
     ]
 
 
-def lifecycle_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
-    rows = sql.customers_by(db, "lifecycle", period.end_iso)
+def lifecycle_section(lifecycles: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, str]:
+    rows = [r for r in lifecycles if r["customers"]]
     if not rows:
         return absent("no customers yet")
     total = sum(r["customers"] for r in rows)
-    return [{**r, "share_pct": pct(r["customers"], total)} for r in rows]
+    return [
+        {
+            "lifecycle": r["lifecycle"],
+            "customers": r["customers"],
+            "share_pct": pct(r["customers"], total),
+            "new": r["new"],
+        }
+        for r in rows
+    ]
 
 
 def contacts_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
     if not sql.any_rows(db, "communications", "occurred_at", period.end_iso):
         return absent("no communications recorded")
-    now = sql.communication_totals(db, period.start_iso, period.end_iso)
-    before = sql.communication_totals(db, period.previous.start_iso, period.previous.end_iso)
+    f = sql.communication_totals(db, period.previous.start_iso, period.start_iso, period.end_iso)
     return [
-        measure("communications", now["total"], before["total"]),
-        measure("inbound", now["inbound"], before["inbound"]),
-        measure("outbound", now["outbound"], before["outbound"]),
-        measure("customers_contacted", now["customers"], before["customers"]),
+        measure("communications", f["total"], f["total_before"]),
+        measure("inbound", f["inbound"], f["inbound_before"]),
+        measure("outbound", f["outbound"], f["outbound_before"]),
+        measure("customers_contacted", f["customers"], f["customers_before"]),
     ]
 
 
@@ -172,38 +181,74 @@ def satisfaction_section(db: Database, period: Period) -> list[dict[str, Any]] |
     return rows
 
 
-def simple_clv(
-    db: Database, at: str, year_ago: str, two_years_ago: str, currency: str
-) -> float | None:
+def order_bounds(period: Period) -> dict[str, str]:
+    """The time bounds of the two passes over orders (see db.reporting.buyer_flags)."""
+    end, start = period.end, period.start
+    day = timedelta(days=1)
+    return {
+        "end": period.end_iso,
+        "start": period.start_iso,
+        "prev_start": period.previous.start_iso,
+        "prev2_start": period.previous.previous.start_iso,
+        "risk_end": to_iso(end - CHURN_RISK_AFTER_DAYS * day),
+        "lost_end": to_iso(end - LOST_AFTER_DAYS * day),
+        "risk_start": to_iso(start - CHURN_RISK_AFTER_DAYS * day),
+        "lost_start": to_iso(start - LOST_AFTER_DAYS * day),
+        "y1_end": to_iso(end - 365 * day),
+        "y2_end": to_iso(end - 730 * day),
+        "y1_start": to_iso(start - 365 * day),
+        "y2_start": to_iso(start - 730 * day),
+    }
+
+
+def simple_clv(revenue_cents: int, buyers: int, base: int, kept: int) -> float | None:
     """m * r / (1 + d - r): see the module docstring."""
-    year = sql.order_figures(db, year_ago, at, currency)
-    kept = sql.retained_buyers(db, two_years_ago, year_ago, at)
-    if not year["buyers"] or not kept["base"]:
+    if not buyers or not base:
         return None
-    m = year["revenue"] / 100 / year["buyers"]
-    r = kept["retained"] / kept["base"]
+    m = revenue_cents / 100 / buyers
+    r = kept / base
     return round(m * r / (1 + DISCOUNT_RATE - r), 2)
 
 
-def value_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
-    currency = sql.main_currency(db, period.end_iso)
-    if currency is None:
+def value_section(
+    db: Database, period: Period, flags: dict[str, int] | None
+) -> list[dict[str, Any]] | dict[str, str]:
+    if flags is None:
         return absent("no orders recorded")
-    now = sql.order_figures(db, period.start_iso, period.end_iso, currency)
-    before = sql.order_figures(db, period.previous.start_iso, period.previous.end_iso, currency)
+    b = order_bounds(period)
+    by_currency = sql.order_windows(
+        db,
+        {
+            "cur": (b["start"], b["end"]),
+            "prev": (b["prev_start"], b["start"]),
+            "year_end": (b["y1_end"], b["end"]),
+            "year_start": (b["y1_start"], b["start"]),
+        },
+    )
+    if by_currency:
+        currency = next(iter(by_currency))
+        w = by_currency[currency]
+    else:
+        currency = sql.main_currency(db, period.end_iso) or "CNY"
+        zero = {"orders": 0, "revenue": 0, "buyers": 0}
+        w = {"cur": zero, "prev": zero, "year_end": zero, "year_start": zero}
+    now, before = w["cur"], w["prev"]
 
     def aov(f: dict[str, int]) -> float | None:
         return round(f["revenue"] / 100 / f["orders"], 2) if f["orders"] else None
 
-    def clv(p: Period) -> float | None:
-        return simple_clv(
-            db,
-            p.end_iso,
-            to_iso(p.end - timedelta(days=365)),
-            to_iso(p.end - timedelta(days=730)),
-            currency,
-        )
-
+    clv_end = simple_clv(
+        w["year_end"]["revenue"],
+        w["year_end"]["buyers"],
+        flags["year_base_end"],
+        flags["year_kept_end"],
+    )
+    clv_start = simple_clv(
+        w["year_start"]["revenue"],
+        w["year_start"]["buyers"],
+        flags["year_base_start"],
+        flags["year_kept_start"],
+    )
     top = sql.top_tag_by_revenue(db, period.start_iso, period.end_iso, currency)
     top_before = sql.top_tag_by_revenue(
         db, period.previous.start_iso, period.previous.end_iso, currency
@@ -213,13 +258,7 @@ def value_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[s
         measure("orders", now["orders"], before["orders"]),
         measure("buyers", now["buyers"], before["buyers"]),
         measure("average_order_value", aov(now), aov(before), currency),
-        measure(
-            "average_clv",
-            clv(period),
-            clv(period.previous),
-            currency,
-            note="simple retention formula",
-        ),
+        measure("average_clv", clv_end, clv_start, currency, note="simple retention formula"),
         {
             "metric": "top_segment",
             "value": f"tag:{top['tag']}" if top else None,
@@ -232,57 +271,54 @@ def value_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[s
     ]
 
 
-def loyalty_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
-    if not sql.any_rows(db, "orders", "ordered_at", period.end_iso):
+def loyalty_section(flags: dict[str, int] | None) -> list[dict[str, Any]] | dict[str, str]:
+    if flags is None:
         return absent("no orders recorded")
-
-    def snapshot(p: Period) -> dict[str, int]:
-        return sql.buyer_snapshot(
-            db,
-            p.end_iso,
-            to_iso(p.end - timedelta(days=CHURN_RISK_AFTER_DAYS)),
-            to_iso(p.end - timedelta(days=LOST_AFTER_DAYS)),
-        )
-
-    def retention(p: Period) -> float | None:
-        kept = sql.retained_buyers(db, p.previous.start_iso, p.previous.end_iso, p.end_iso)
-        return pct(kept["retained"], kept["base"])
-
-    now, before = snapshot(period), snapshot(period.previous)
+    f = flags
     return [
         measure(
             "repeat_purchase_pct",
-            pct(now["repeat_buyers"], now["buyers"]),
-            pct(before["repeat_buyers"], before["buyers"]),
+            pct(f["repeat_end"], f["buyers_end"]),
+            pct(f["repeat_start"], f["buyers_start"]),
             "%",
             note="buyers with 2+ orders",
         ),
         measure(
             "retention_pct",
-            retention(period),
-            retention(period.previous),
+            pct(f["period_kept_end"], f["period_base_end"]),
+            pct(f["period_kept_start"], f["period_base_start"]),
             "%",
             note="previous period's buyers who bought again",
         ),
         measure(
             "churn_risk",
-            now["at_risk"],
-            before["at_risk"],
+            f["risk_end"],
+            f["risk_start"],
             note=f"no order for {CHURN_RISK_AFTER_DAYS}-{LOST_AFTER_DAYS} days",
         ),
     ]
 
 
 def dashboard_report(db: Database, period: Period) -> dict[str, Any]:
-    """The dashboard as a report (dict of named sections)."""
+    """The dashboard as a report (dict of named sections).
+
+    Two passes over customers-sized data feed several sections each: one over customers
+    (by lifecycle, at both ends of the period), one over orders grouped by customer (loyalty
+    and the CLV retention) plus one windowed pass over orders (revenue figures).
+    """
+    lifecycles = sql.customer_lifecycles(
+        db, period.previous.start_iso, period.start_iso, period.end_iso
+    )
+    has_orders = sql.any_rows(db, "orders", "ordered_at", period.end_iso)
+    flags = sql.buyer_flags(db, order_bounds(period)) if has_orders else None
     return {
         "period": period.describe(),
-        "customers": customers_section(db, period),
-        "customers_by_lifecycle": lifecycle_section(db, period),
+        "customers": customers_section(lifecycles),
+        "customers_by_lifecycle": lifecycle_section(lifecycles),
         "contacts": contacts_section(db, period),
         "contacts_trend": contacts_trend(db, period),
         "tickets": tickets_section(db, period),
         "satisfaction": satisfaction_section(db, period),
-        "value": value_section(db, period),
-        "loyalty": loyalty_section(db, period),
+        "value": value_section(db, period, flags),
+        "loyalty": loyalty_section(flags),
     }
