@@ -91,16 +91,27 @@ def insert_ticket(db: Database, values: dict[str, Any]) -> int:
     return int(cur.lastrowid or 0)
 
 
-def insert_tickets(db: Database, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert (imports): one executemany for a batch of complete rows."""
+def insert_tickets(db: Database, rows: list[dict[str, Any]]) -> list[int]:
+    """Bulk insert (imports) with one executemany; returns the new ids in order.
+
+    The ids are allocated from max(id) here, which is safe because imports run inside
+    a BEGIN IMMEDIATE transaction: no other writer can insert in between.
+    """
+    start = int(db.scalar("SELECT COALESCE(max(id), 0) FROM tickets")) + 1
+    ids = list(range(start, start + len(rows)))
+    fields = ("id", *INSERT_FIELDS)
     try:
         db.conn.executemany(
-            f"INSERT INTO tickets({', '.join(INSERT_FIELDS)})"
-            f" VALUES ({', '.join(':' + k for k in INSERT_FIELDS)})",
-            [{k: r.get(k) for k in INSERT_FIELDS} for r in rows],
+            f"INSERT INTO tickets({', '.join(fields)})"
+            f" VALUES ({', '.join(':' + k for k in fields)})",
+            [
+                {"id": i} | {k: r.get(k) for k in INSERT_FIELDS}
+                for i, r in zip(ids, rows, strict=True)
+            ],
         )
     except sqlite3.IntegrityError as exc:
         raise integrity_error_to_conflict(exc, "cannot import tickets") from None
+    return ids
 
 
 def add_event(

@@ -11,6 +11,8 @@ an earlier time see the status it had then. Imports do not auto-assign or auto-r
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -113,19 +115,33 @@ class _Rollback(Exception):
     pass
 
 
-def _time(record: dict[str, str], key: str) -> str | None:
+_STORED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def _time(record: dict[str, str], key: str, zone: tzinfo) -> str | None:
+    """A cell as a stored UTC time. ISO forms take a fast path (history files are big)."""
     raw = (record.get(key) or "").strip()
     if not raw:
         return None
+    if _STORED.match(raw):
+        return raw
     try:
-        return to_iso(parse_datetime(raw, key))
-    except InvalidInput as exc:
-        raise _Reject(exc.message) from None
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            return to_iso(parse_datetime(raw, key))
+        except InvalidInput as exc:
+            raise _Reject(exc.message) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def normalise_row(record: dict[str, str], policy: TicketPolicy, imported_at: str) -> dict[str, Any]:
+def normalise_row(
+    record: dict[str, str], policy: TicketPolicy, imported_at: str, zone: tzinfo
+) -> dict[str, Any]:
     """Validate one CSV record into a ticket row (customer still unresolved)."""
-    row: dict[str, Any] = {k: _time(record, k) for k in TIME_FIELDS}
+    row: dict[str, Any] = {k: _time(record, k, zone) for k in TIME_FIELDS}
     row["subject"] = clean_text(record.get("subject"))
     if not row["subject"]:
         raise _Reject("no subject")
@@ -226,7 +242,7 @@ def import_tickets(
     """Import a ticket CSV in one transaction; returns what happened (or would have)."""
     if customer_key is not None and customer_key not in CUSTOMER_KEYS:
         raise InvalidInput(f"--customer-key must be one of: {', '.join(CUSTOMER_KEYS)}")
-    from crmcli.config import now_iso
+    from crmcli.config import local_zone, now_iso
 
     policy = load_policy()
     source = open_csv(path, ALIASES, FIELDS, encoding=encoding, mapping=mapping)
@@ -246,6 +262,7 @@ def import_tickets(
         summary.unknown_columns = source.unknown_columns
         writer = RejectWriter(rejects or default_rejects_path(Path(path)), source.header)
         imported_at = now_iso()
+        zone = local_zone()
         try:
             with db.transaction(), Progress(f"Importing {source.path.name}") as progress:
                 batch: list[tuple[int, list[str], dict[str, Any]]] = []
@@ -256,7 +273,7 @@ def import_tickets(
                         writer.add(line, problem, cells)
                         continue
                     try:
-                        row = normalise_row(record, policy, imported_at)
+                        row = normalise_row(record, policy, imported_at, zone)
                         row["_ref"] = next(
                             ((k, record[k].strip()) for k in keys if (record.get(k) or "").strip()),
                             None,
@@ -321,6 +338,7 @@ def _flush(
         db, [r["external_id"] for _, _, r in batch if r["external_id"]]
     )
     events: list[tuple[Any, ...]] = []
+    fresh: list[dict[str, Any]] = []
     for line, cells, row in batch:
         key, value = row.pop("_ref")
         customer_id = found[key].get(value)
@@ -350,7 +368,8 @@ def _flush(
             else:
                 summary.unchanged += 1
             continue
-        ticket_id = repo.insert_ticket(db, row)
+        fresh.append(row)
+    for ticket_id, row in zip(repo.insert_tickets(db, fresh), fresh, strict=True):
         events.extend(timeline(ticket_id, row, db.actor, file))
-        summary.inserted += 1
+    summary.inserted += len(fresh)
     repo.add_events(db, events)
