@@ -17,10 +17,12 @@ from crmcli.commands.customer import app as customer_app
 from crmcli.db import privacy
 from crmcli.errors import Conflict, OperationalError
 
+MAX_ID = 2**63 - 1  # SQLite INTEGER
+
 
 @customer_app.command("forget")
 def forget(
-    customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+    customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     db: DbOption = None,
     format: FormatOption = None,
@@ -69,7 +71,7 @@ def _write_private(path: Path, text: str) -> None:
 
 @customer_app.command("export-data")
 def export_data(
-    customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+    customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
     out: Annotated[
         Path | None,
         typer.Option(
