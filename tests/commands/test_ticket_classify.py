@@ -73,3 +73,17 @@ def test_classify_errors(cli, add_customer) -> None:  # type: ignore[no-untyped-
     assert cli("ticket", "classify", "1", "--train").exit_code == 2
     assert cli("ticket", "classify", "--train").exit_code == 2  # nothing to learn from
     assert cli("ticket", "classify", "--text", "x").exit_code == 3  # no model yet
+
+
+def test_a_broken_stored_model_does_not_stop_opening(cli, add_customer, db_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    cid = add_customer()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)",
+            ("tickets.classifier.model", "bm90IGEgcGlja2xl", "2024-01-01T00:00:00Z"),
+        )
+    result = cli.json("ticket", "open", str(cid), "--subject", "x", "--explain", "--no-reply")
+    assert result["category"] is None
+    assert "retrain" in result["classification"]["reason"]

@@ -50,7 +50,14 @@ def classify_text(db: Database, text: str, policy: TicketPolicy) -> dict[str, An
         return {"category": None, "source": "none", "reason": "no rule matched and no model"}
     from crmcli.analytics.classify import loads, predict
 
-    guess = predict(loads(stored[MODEL_KEY]), text, top=5)
+    try:
+        guess = predict(loads(stored[MODEL_KEY]), text, top=5)
+    except Exception as exc:  # noqa: BLE001 - a stale model must not stop a ticket opening
+        return {
+            "category": None,
+            "source": "none",
+            "reason": f"the stored model cannot be used ({type(exc).__name__}); retrain it",
+        }
     confident = guess["confidence"] >= policy.threshold
     return {
         "category": guess["category"] if confident else None,
