@@ -51,6 +51,7 @@ from crmcli.validate import (
 )
 
 BATCH = 5000
+INDEX_REBUILD_MIN_ROWS = 50_000
 KEYS = ("external_id", "email", "phone")
 # Field names a customer CSV may carry (also the columns `customer export` writes).
 IMPORT_FIELDS = (*repo.CUSTOMER_FIELDS, "tags", "created_at")
@@ -220,7 +221,7 @@ class CustomerImporter:
                 values[name] = value
         tags = None
         if self.tag_columns:
-            raw = " ".join(cells[i] for i in self.tag_columns)
+            raw = ";".join(cells[i] for i in self.tag_columns)
             tags = split_tags(unneutralise(raw)) or None
         if "name" in self.file_fields and "name" not in values:
             raise _Reject("no name")
@@ -458,11 +459,15 @@ def _run(
     try:
         with db.transaction(), Progress(f"Importing {source.path.name}") as progress:
             saved = repo.suspend_search_index(db) if defer_search_index else []
+            # A big import into a small table: build the non-lookup indexes once at the end.
+            big = source.estimated_rows >= max(INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(db))
+            indexes = repo.suspend_secondary_indexes(db) if big else []
             importer = CustomerImporter(db, source, summary, writer, key, region)
             importer.run(progress)
             failed = strict and bool(summary.rejected or summary.duplicates)
             if failed or dry_run:
                 raise _Rollback  # the rollback also restores the search-index trigger
+            repo.resume_secondary_indexes(db, indexes)
             repo.resume_search_index(db, saved, importer.first_new_id)
             audit.record(
                 db,

@@ -211,6 +211,7 @@ class CsvSource:
     _raw: IO[bytes]
     size: int = 0
     line_no: int = 1
+    estimated_rows: int = 0  # from the first MiB: file size / bytes per line
 
     def rows(self) -> Iterator[tuple[int, dict[str, str], list[str], str | None]]:
         """Yield (line number, {field: raw text}, original cells, ragged-row reason or None).
@@ -379,7 +380,11 @@ def open_csv(
         if target is None:
             unknown.append(cell.strip())
         fields.append(target)
-    return CsvSource(src, enc, delim, header, fields, unknown, text, raw, size)
+    lines = sample.count(b"\n") or 1
+    estimate = int(size / (len(sample) / lines)) if len(sample) < size else lines
+    return CsvSource(
+        src, enc, delim, header, fields, unknown, text, raw, size, estimated_rows=estimate
+    )
 
 
 class RejectWriter:

@@ -316,6 +316,7 @@ def test_killed_import_leaves_nothing_behind(
         fh.write("name,email,phone\n")
         for i in range(400_000):
             fh.write(f"Person {i},p{i}@example.com,1390{i:07d}\n")
+    before = schema(sqlite3.connect(db_path))
     env = {**os.environ, "CRM_DB": str(db_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "crmcli", "customer", "import", str(big)],
@@ -339,6 +340,7 @@ def test_killed_import_leaves_nothing_behind(
     assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'import'").fetchone()[0] == 0
     triggers = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
     assert "customers_fts_ai" in triggers
+    assert schema(con) == before
     con.close()
     assert [r["name"] for r in customers(cli)] == ["Before"]
 
@@ -354,3 +356,31 @@ def test_clean_rerun_removes_the_stale_default_rejects_file(cli, tmp_path: Path)
     mine = write(tmp_path / "q.rejects.csv", "my own notes\n")
     summary(cli, str(write(tmp_path / "q.csv", "name\nB\n")))
     assert mine.exists()  # not a file we wrote: left alone
+
+
+def schema(con: sqlite3.Connection) -> list[tuple]:
+    return con.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'customers' ORDER BY name"
+    ).fetchall()
+
+
+def test_big_import_rebuilds_indexes_and_search_index(
+    cli, tmp_path: Path, monkeypatch, db_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from crmcli import customer_import
+
+    monkeypatch.setattr(customer_import, "INDEX_REBUILD_MIN_ROWS", 0)
+    cli.ok("customer", "list")
+    before = schema(sqlite3.connect(db_path))
+    src = write(
+        tmp_path / "big.csv",
+        "name,company,owner\n" + "".join(f"Name{i},Co{i % 7},o{i % 3}\n" for i in range(300)),
+    )
+    assert summary(cli, str(src))["inserted"] == 300
+    con = sqlite3.connect(db_path)
+    assert schema(con) == before
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    plan = con.execute("EXPLAIN QUERY PLAN SELECT id FROM customers WHERE owner = 'o1'").fetchall()
+    assert "customers_owner" in str(plan)
+    assert len(cli.json("customer", "list", "--owner", "o1", "--limit", "0")) == 100
+    assert [r["name"] for r in cli.json("customer", "list", "--search", "Name299")] == ["Name299"]

@@ -432,6 +432,42 @@ def bulk_update(
         )
 
 
+def count_all_customers(db: Database) -> int:
+    return int(db.scalar("SELECT count(*) FROM customers"))
+
+
+def suspend_secondary_indexes(db: Database) -> list[str]:
+    """Drop the customers indexes a bulk import does not read (name, company, created_at,
+    lifecycle, owner, ... anything not UNIQUE and not on a LOOKUP_COLUMNS column); returns
+    their SQL for resume_secondary_indexes().
+
+    Building an index once from sorted data is much cheaper than growing it row by row at
+    random places, but the rebuild covers the whole table: worth it only when the import
+    is large compared with the table. Call inside the import's transaction (DDL is
+    transactional: a crash restores the indexes).
+    """
+    saved = []
+    for name, sql in db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
+        " AND sql IS NOT NULL"
+    ).fetchall():
+        quoted = name.replace('"', '""')
+        unique = db.execute(
+            "SELECT \"unique\" FROM pragma_index_list('customers') WHERE name = ?", (name,)
+        ).fetchone()
+        columns = {r[2] for r in db.execute(f'PRAGMA index_info("{quoted}")')}
+        if (unique and unique[0]) or columns & set(LOOKUP_COLUMNS) or None in columns:
+            continue
+        db.execute(f'DROP INDEX "{quoted}"')
+        saved.append(sql)
+    return saved
+
+
+def resume_secondary_indexes(db: Database, saved: list[str]) -> None:
+    for sql in saved:
+        db.execute(sql)
+
+
 def suspend_search_index(db: Database) -> list[str]:
     """Drop the trigger that indexes each inserted customer for search; returns its SQL.
 
