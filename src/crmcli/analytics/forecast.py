@@ -36,11 +36,12 @@ forecast_series(series, horizon, season_length=None, levels=(0.8, 0.95), floor=N
     by the level in percent), backtest {holdout, model, mae, seasonal_naive_mae, mase,
     relative_mae, baseline} or None when the history is too short to hold a season out.
     `floor` (e.g. 0.0 for counts) clips the forecast and its bounds from below.
-detect_anomalies(series, season_length, level=0.99) -> list[dict]
+detect_anomalies(series, season_length, level=0.99, counts=False) -> list[dict]
     Periods outside the baseline's interval. Baseline: trend + seasonal of an STL with a slow
     seasonal smoother (STL(series, period=m, seasonal=4m+1 made odd, robust=True)) when the
     series holds two full seasons, else a centred rolling median of 5 periods; interval:
-    baseline +/- z(level) * robust sigma of the residuals (1.4826 x MAD).
+    baseline +/- z(level) * robust sigma of the residuals (1.4826 x MAD); with counts=True
+    the sigma is at least sqrt(max(baseline, 1)) (Poisson noise of a count).
     Rows: {period, value, expected, lo, hi, score (residual / sigma)}.
 sparkline(values) -> str
     Unicode blocks (▁▂▃▄▅▆▇█) scaled from 0 to the maximum.
@@ -409,7 +410,7 @@ def forecast_series(
 
 
 def detect_anomalies(
-    series: pd.Series, season_length: int, level: float = 0.99
+    series: pd.Series, season_length: int, level: float = 0.99, counts: bool = False
 ) -> list[dict[str, Any]]:
     """Periods whose value lies outside the seasonal baseline's `level` interval."""
     from statistics import NormalDist
@@ -439,7 +440,10 @@ def detect_anomalies(
     z = NormalDist().inv_cdf(0.5 + level / 2)
     rows = []
     for stamp, value, expected, r in zip(series.index, values, baseline, resid, strict=True):
-        lo, hi = expected - z * sigma, expected + z * sigma
+        # Counts are at least Poisson-noisy: a near-deterministic history must not turn
+        # every +1 into an anomaly.
+        scale = max(sigma, math.sqrt(max(float(expected), 1.0))) if counts else sigma
+        lo, hi = expected - z * scale, expected + z * scale
         if value < lo or value > hi:
             rows.append(
                 {
@@ -448,7 +452,7 @@ def detect_anomalies(
                     "expected": float(expected),
                     "lo": float(lo),
                     "hi": float(hi),
-                    "score": float(r / sigma),
+                    "score": float(r / scale),
                 }
             )
     return rows

@@ -246,71 +246,73 @@ def first_and_last_hour(db: Database) -> tuple[str | None, str | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def hourly_counts(
+def local_day_counts(
     db: Database,
-    start: str,
-    end: str,
+    segments: list[tuple[str, str, int]],
+    use_aggregate: bool = True,
     channels: list[str] | None = None,
     agent: str | None = None,
     customer_id: int | None = None,
 ) -> list[tuple[str, str, str, int]]:
-    """(hour 'YYYY-MM-DDTHH', channel, direction, n) for start <= occurred_at < end.
+    """(local day 'YYYY-MM-DD', channel, direction, n) over time segments.
 
-    Whole hours come from comm_hourly; the partial first and last hour (when start or end is
-    not on the hour) from communications, through its occurred_at index. Filters the
-    aggregate does not hold (agent, customer) group the indexed table instead.
+    `segments` are (start, end, UTC offset in minutes) with stored-form bounds, covering the
+    window in pieces of constant offset (DST changes split it); start <= occurred_at < end.
+    With `use_aggregate` (no agent or customer filter, a zone whose offsets are whole hours)
+    whole hours come from comm_hourly and only the partial first and last hour from
+    communications; otherwise an indexed GROUP BY over communications does it all. SQLite
+    folds the hours into local days, so Python receives a few rows per day, not per hour.
     """
     chan_sql = ""
     chan_params: list[Any] = []
     if channels:
         chan_sql = f" AND channel IN ({','.join('?' * len(channels))})"
         chan_params = list(channels)
-    if agent is not None or customer_id is not None:
-        extra = ""
-        params: list[Any] = [start, end]
-        if agent is not None:
-            extra += " AND agent = ?"
-            params.append(agent)
-        if customer_id is not None:
-            extra += " AND customer_id = ?"
-            params.append(customer_id)
-        return [
-            tuple(r)  # type: ignore[misc]
-            for r in db.execute(
-                "SELECT substr(occurred_at, 1, 13), channel, direction, count(*)"
-                " FROM communications WHERE occurred_at >= ? AND occurred_at < ?"
-                f"{extra}{chan_sql} GROUP BY 1, 2, 3",
-                [*params, *chan_params],
-            )
-        ]
-    start_hour, end_hour = start[:13], end[:13]
-    whole_from = start_hour if start[13:] in (":00:00Z", "") else _next_hour(start_hour)
-    rows: list[tuple[str, str, str, int]] = [
-        tuple(r)  # type: ignore[misc]
-        for r in db.execute(
-            "SELECT hour_utc, channel, direction, n FROM comm_hourly"
-            f" WHERE hour_utc >= ? AND hour_utc < ?{chan_sql}",
-            [whole_from, end_hour, *chan_params],
-        )
-    ]
-    edges = []
-    if whole_from != start_hour:
-        edges.append((start, min(end, _next_hour(start_hour) + ":00:00Z")))
-    if end[13:] not in (":00:00Z", "") and end_hour >= whole_from:
-        edges.append((max(start, end_hour + ":00:00Z"), end))
-    for lo, hi in edges:
+    raw_extra = chan_sql
+    raw_params = list(chan_params)
+    if agent is not None:
+        raw_extra += " AND agent = ?"
+        raw_params.append(agent)
+    if customer_id is not None:
+        raw_extra += " AND customer_id = ?"
+        raw_params.append(customer_id)
+    aggregate = use_aggregate and agent is None and customer_id is None
+    out: list[tuple[str, str, str, int]] = []
+
+    def raw(lo: str, hi: str, shift: str) -> None:
         if lo >= hi:
-            continue
-        rows += [
+            return
+        out.extend(
             tuple(r)  # type: ignore[misc]
             for r in db.execute(
-                "SELECT substr(occurred_at, 1, 13), channel, direction, count(*)"
-                " FROM communications WHERE occurred_at >= ? AND occurred_at < ?"
-                f"{chan_sql} GROUP BY 1, 2, 3",
-                [lo, hi, *chan_params],
+                "SELECT date(occurred_at, ?), channel, direction, count(*) FROM communications"
+                f" WHERE occurred_at >= ? AND occurred_at < ?{raw_extra} GROUP BY 1, 2, 3",
+                [shift, lo, hi, *raw_params],
             )
-        ]
-    return rows
+        )
+
+    for start, end, offset in segments:
+        shift = f"{int(offset):+d} minutes"
+        if not aggregate:
+            raw(start, end, shift)
+            continue
+        first_whole = start[:13] if start[13:] == ":00:00Z" else _next_hour(start[:13])
+        last_whole = end[:13]  # exclusive
+        if first_whole >= last_whole:
+            raw(start, end, shift)
+            continue
+        out.extend(
+            tuple(r)  # type: ignore[misc]
+            for r in db.execute(
+                "SELECT date(hour_utc || ':00:00', ?), channel, direction, sum(n)"
+                f" FROM comm_hourly WHERE hour_utc >= ? AND hour_utc < ?{chan_sql}"
+                " GROUP BY 1, 2, 3",
+                [shift, first_whole, last_whole, *chan_params],
+            )
+        )
+        raw(start, first_whole + ":00:00Z", shift)
+        raw(last_whole + ":00:00Z", end, shift)
+    return out
 
 
 def _next_hour(hour: str) -> str:
@@ -338,37 +340,3 @@ def first_occurred(
     return db.scalar(
         f"SELECT min(occurred_at) FROM communications WHERE {' AND '.join(clauses)}", params
     )
-
-
-def minute_counts(
-    db: Database,
-    start: str,
-    end: str,
-    channels: list[str] | None = None,
-    agent: str | None = None,
-    customer_id: int | None = None,
-) -> list[tuple[str, str, str, int]]:
-    """(minute 'YYYY-MM-DDTHH:MM', channel, direction, n) for start <= occurred_at < end.
-
-    For zones whose UTC offset is not whole hours (India, Nepal, ...), where hourly counts
-    cannot be split into local days: a GROUP BY over the occurred_at index.
-    """
-    clauses = ["occurred_at >= ?", "occurred_at < ?"]
-    params: list[Any] = [start, end]
-    if channels:
-        clauses.append(f"channel IN ({','.join('?' * len(channels))})")
-        params += list(channels)
-    if agent is not None:
-        clauses.append("agent = ?")
-        params.append(agent)
-    if customer_id is not None:
-        clauses.append("customer_id = ?")
-        params.append(customer_id)
-    return [
-        tuple(r)  # type: ignore[misc]
-        for r in db.execute(
-            "SELECT substr(occurred_at, 1, 16), channel, direction, count(*)"
-            f" FROM communications WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3",
-            params,
-        )
-    ]

@@ -72,7 +72,7 @@ def resolve_window(
 
 
 def collect_counts(database: Any, window: CommWindow) -> list[tuple[str, str, str, int]]:
-    """(UTC hour or minute key, channel, direction, n) rows for the window."""
+    """(local day 'YYYY-MM-DD', channel, direction, n) rows for the window."""
     from crmcli.db import communications as repo
 
     start = window.start
@@ -84,27 +84,49 @@ def collect_counts(database: Any, window: CommWindow) -> list[tuple[str, str, st
         window.start = start
     if start >= window.end:
         return []
-    start_iso, end_iso = to_iso(start), to_iso(window.end)
-    if not _whole_hour_offsets(window.zone, start, window.end):
-        return repo.minute_counts(
-            database, start_iso, end_iso, window.channels, window.agent, window.customer_id
-        )
-    return repo.hourly_counts(
-        database, start_iso, end_iso, window.channels, window.agent, window.customer_id
+    segments = offset_segments(window.zone, start, window.end)
+    whole_hours = all(offset % 60 == 0 for _, _, offset in segments)
+    return repo.local_day_counts(
+        database,
+        segments,
+        use_aggregate=whole_hours,
+        channels=window.channels,
+        agent=window.agent,
+        customer_id=window.customer_id,
     )
 
 
-def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:
-    """True when the zone's UTC offset is whole hours across the window (checked monthly
-    and at both ends): then hourly counts map exactly onto local days."""
-    moment = start
-    while True:
-        offset = moment.astimezone(zone).utcoffset() or timedelta(0)
-        if offset.total_seconds() % 3600:
-            return False
-        if moment >= end:
-            return True
-        moment = min(end, moment + timedelta(days=28))
+def _offset_minutes(zone: tzinfo, moment: datetime) -> int:
+    offset = moment.astimezone(zone).utcoffset() or timedelta(0)
+    return int(offset.total_seconds() // 60)
+
+
+def offset_segments(zone: tzinfo, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+    """[start, end) cut where the zone's UTC offset changes: (start, end, offset minutes).
+
+    Offsets are probed daily; a change is located to the minute by bisection.
+    """
+    segments: list[tuple[str, str, int]] = []
+    seg_start = start
+    offset = _offset_minutes(zone, start)
+    probe = start
+    while probe < end:
+        step = min(end, probe + timedelta(days=1))
+        later = _offset_minutes(zone, step) if step < end else offset
+        if later != offset:
+            lo, hi = probe, step  # offset(lo) == offset, offset(hi) != offset
+            while hi - lo > timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                if _offset_minutes(zone, mid) == offset:
+                    lo = mid
+                else:
+                    hi = mid
+            cut = hi.replace(second=0, microsecond=0)
+            segments.append((to_iso(seg_start), to_iso(cut), offset))
+            seg_start, offset = cut, _offset_minutes(zone, cut)
+        probe = step
+    segments.append((to_iso(seg_start), to_iso(end), offset))
+    return segments
 
 
 def _period_of(day: date, by: str) -> date:
@@ -128,18 +150,16 @@ def _local_start(period: date, zone: tzinfo) -> datetime:
 
 
 def bucket_counts(
-    rows: list[tuple[str, str, str, int]], by: str, zone: tzinfo
+    rows: list[tuple[str, str, str, int]], by: str
 ) -> dict[date, dict[tuple[str, str], int]]:
-    """Fold UTC hour ('YYYY-MM-DDTHH') or minute keys into local periods."""
+    """Fold (local day, channel, direction, n) rows into days, weeks or months."""
     out: dict[date, dict[tuple[str, str], int]] = {}
     cache: dict[str, date] = {}
-    for key, channel, direction, n in rows:
-        period = cache.get(key)
+    for day, channel, direction, n in rows:
+        period = cache.get(day)
         if period is None:
-            fmt = "%Y-%m-%dT%H" if len(key) == 13 else "%Y-%m-%dT%H:%M"
-            moment = datetime.strptime(key, fmt).replace(tzinfo=UTC).astimezone(zone)
-            period = _period_of(moment.date(), by)
-            cache[key] = period
+            period = _period_of(date.fromisoformat(day), by)
+            cache[day] = period
         cell = out.setdefault(period, {})
         cell[(channel, direction)] = cell.get((channel, direction), 0) + int(n)
     return out
@@ -182,7 +202,7 @@ def build_report(
         partial = False
     else:
         periods, partial = period_list(window)
-    buckets = bucket_counts(rows, window.by, window.zone)
+    buckets = bucket_counts(rows, window.by)
     seen = {ch for cell in buckets.values() for ch, _ in cell}
     channels = [c for c in CHANNELS if c in seen or c in window.channels]
     table: list[dict[str, Any]] = []
@@ -369,7 +389,7 @@ def _anomalies(series: Any, by: str, m: int) -> list[dict[str, Any]]:
 
     return [
         {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}
-        for row in detect_anomalies(series, m)
+        for row in detect_anomalies(series, m, counts=True)
     ]
 
 
