@@ -155,7 +155,10 @@ def root(
 # entry: group name -> (module holding `app`, modules that add commands to that same app).
 # A module that adds commands to a group defined elsewhere goes in that group's tuple.
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "customer": ("crmcli.commands.customer", ("crmcli.commands.customer_privacy",)),
+    "customer": (
+        "crmcli.commands.customer",
+        ("crmcli.commands.customer_privacy", "crmcli.commands.customer_comm"),
+    ),
     "comm": ("crmcli.commands.comm", ("crmcli.commands.comm_office",)),
     "ticket": ("crmcli.commands.ticket", ()),
     "campaign": ("crmcli.commands.campaign", ()),
