@@ -134,6 +134,20 @@ def test_dashboard_figures_match_independent_sql(cli, demo: Path) -> None:  # ty
         statistics.median(hours), abs=0.01
     )
 
+    # Response SLA: met = answered by the deadline; breached = late, or unanswered past it.
+    met = breached = 0
+    for first, due in con.execute(
+        "SELECT first_response_at, response_due_at FROM tickets"
+        " WHERE created_at > ? AND created_at <= ?",
+        (iso(start), AS_OF),
+    ):
+        if first is not None and first <= AS_OF:
+            met += first <= due
+            breached += first > due
+        elif due < AS_OF:
+            breached += 1
+    assert tickets["response_sla_pct"]["value"] == round(met / (met + breached) * 100, 1)
+
     # Revenue in the main currency, as money.
     value = figures(report["value"])
     cents = one(

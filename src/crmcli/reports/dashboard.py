@@ -123,15 +123,35 @@ def contacts_trend(db: Database, period: Period) -> list[dict[str, Any]] | dict[
     return [{"week": label, "communications": counts.get(label, 0)} for label, _, _ in bounds]
 
 
+def _sla_outcomes(db: Database, p: Period) -> dict[str, float | None] | None:
+    """SLA compliance from the tickets group's `ticket_stats.sla_outcomes` (it knows the
+    paused SLA clock, so `crm report tickets` and the dashboard agree); None without it."""
+    try:
+        from crmcli.db.ticket_stats import sla_outcomes
+    except ImportError:
+        return None
+    rows = {r["clock"]: r for r in sla_outcomes(db, p.start_iso, p.end_iso, p.end_iso)}
+    met_r, br_r = rows["first_response"]["met"], rows["first_response"]["breached"]
+    met_s, br_s = rows["resolution"]["met"], rows["resolution"]["breached"]
+    return {"response": pct(met_r, met_r + br_r), "resolution": pct(met_s, met_s + br_s)}
+
+
 def tickets_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
     if not sql.any_rows(db, "tickets", "created_at", period.end_iso):
         return absent("no tickets recorded")
     now = sql.ticket_figures(db, period.start_iso, period.end_iso)
     before = sql.ticket_figures(db, period.previous.start_iso, period.previous.end_iso)
 
-    def sla(fig: dict[str, Any], kind: str) -> float | None:
-        met, breached = fig[f"{kind}_met"], fig[f"{kind}_breached"]
-        return pct(met, met + breached)
+    def compliance(p: Period, fig: dict[str, Any]) -> dict[str, float | None]:
+        shared = _sla_outcomes(db, p)
+        if shared is not None:
+            return shared
+        return {
+            kind: pct(fig[f"{kind}_met"], fig[f"{kind}_met"] + fig[f"{kind}_breached"])
+            for kind in ("response", "resolution")
+        }
+
+    sla_now, sla_before = compliance(period, now), compliance(period.previous, before)
 
     def median(p: Period) -> float | None:
         hours = sql.first_response_hours(db, p.start_iso, p.end_iso)
@@ -141,8 +161,8 @@ def tickets_section(db: Database, period: Period) -> list[dict[str, Any]] | dict
         measure("backlog", now["backlog"], before["backlog"]),
         measure("created", now["created"], before["created"]),
         measure("resolved", now["resolved"], before["resolved"]),
-        measure("response_sla_pct", sla(now, "response"), sla(before, "response"), "%"),
-        measure("resolution_sla_pct", sla(now, "resolution"), sla(before, "resolution"), "%"),
+        measure("response_sla_pct", sla_now["response"], sla_before["response"], "%"),
+        measure("resolution_sla_pct", sla_now["resolution"], sla_before["resolution"], "%"),
         measure("median_first_response_h", median(period), median(period.previous), "h"),
     ]
 
