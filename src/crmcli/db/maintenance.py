@@ -144,7 +144,9 @@ def last_backup(db: Database) -> dict[str, Any] | None:
                 "exists": path.is_file(),
             }
     if db.path is not None:
-        files = sorted(backup_dir(db.path).glob("*.db"), key=lambda p: p.stat().st_mtime_ns)
+        files = sorted(
+            backup_dir(db.path).glob(f"{db.path.stem}-*.db"), key=lambda p: p.stat().st_mtime_ns
+        )
         if files:
             return {"path": str(files[-1]), "backup_at": None, "actor": None, "exists": True}
     return None
