@@ -442,3 +442,26 @@ def test_target_that_is_a_file_and_pii_switch_are_refused(
     export(cli, target)
     result = cli("export", "warehouse", str(target), "--incremental", "--include-pii")
     assert result.exit_code == 2 and "personal data" in result.stderr
+
+
+def change_log_size(db_path: Path) -> int:
+    return int(sqlite_rows(db_path, "SELECT count(*) FROM change_log")[0][0])
+
+
+def test_change_log_is_pruned_below_every_targets_watermark(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    seed(db_path, n_customers=5)
+    assert change_log_size(db_path) > 100
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = export(cli, one)
+    assert first["change_log_pruned"] > 100 and change_log_size(db_path) == 0
+    cli.ok("customer", "update", "2", "--owner", "zoe")
+    export(cli, two)  # a second target; "one" still needs the change above
+    assert change_log_size(db_path) == 1
+    delta = export(cli, one, "--incremental")
+    assert delta["tables"]["dim_customer"]["rows"] == 1
+    assert delta["change_log_pruned"] == 1 and change_log_size(db_path) == 0
+    # A watermark older than what is kept cannot be served: say so instead of a wrong delta.
+    result = cli("export", "warehouse", str(tmp_path / "three"), "--since", "0")
+    assert result.exit_code == 2 and "full export" in result.stderr

@@ -219,16 +219,48 @@ def get_state(db: Database, target: str) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
-def save_state(db: Database, target: str, state: dict[str, Any], counts: dict[str, int]) -> None:
-    """Remember the export's watermark for `target` and audit the export (one transaction)."""
+PRUNED_KEY = "export.warehouse.change_log_pruned_to"
+
+
+def _put_setting(db: Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (key, value, now_iso()),
+    )
+
+
+def pruned_to(db: Database) -> int:
+    """Change-log entries up to this watermark are gone: older watermarks cannot be served."""
+    value = db.scalar("SELECT value FROM settings WHERE key = ?", (PRUNED_KEY,))
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def save_state(db: Database, target: str, state: dict[str, Any], counts: dict[str, int]) -> int:
+    """Remember the export's watermark for `target`, audit the export, and prune the change
+    log below the lowest watermark of all export targets (one transaction). Returns the
+    number of change-log entries pruned."""
     with db.transaction():
-        db.execute(
-            "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (state_key(target), json.dumps(state, sort_keys=True), now_iso()),
-        )
+        _put_setting(db, state_key(target), json.dumps(state, sort_keys=True))
         audit.record(db, "export", "warehouse", target, {**state, "rows": counts})
+        marks = []
+        for (value,) in db.execute(
+            "SELECT value FROM settings WHERE key LIKE 'export.warehouse:%'"
+        ).fetchall():
+            try:
+                marks.append(int(json.loads(value)["watermark"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        floor = min(marks) if marks else 0
+        if floor <= pruned_to(db):
+            return 0
+        pruned = db.execute("DELETE FROM change_log WHERE seq <= ?", (floor,)).rowcount
+        _put_setting(db, PRUNED_KEY, str(floor))
+    return int(pruned)
 
 
 def table_names() -> Sequence[str]:

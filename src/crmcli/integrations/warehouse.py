@@ -270,6 +270,13 @@ def export_warehouse(
     try:
         with repo.read_snapshot(db):
             watermark = repo.current_watermark(db)
+            floor = repo.pruned_to(db)
+            if since is not None and since < floor:
+                raise InvalidInput(
+                    f"watermark {since} is older than the change log, which is kept from "
+                    f"{floor} on (every export target has moved past it)",
+                    hint="run a full export (without --since / --incremental)",
+                )
             if since is not None and since > watermark:
                 raise InvalidInput(
                     f"watermark {since} is ahead of this database (its change log is at "
@@ -318,7 +325,7 @@ def export_warehouse(
     old = read_manifest(target) if (target / MANIFEST).exists() else None
     _write_atomic(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     _remove_stale(target, old, manifest)
-    repo.save_state(
+    manifest["change_log_pruned"] = repo.save_state(
         db,
         str(target),
         {
