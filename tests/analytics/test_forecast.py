@@ -226,3 +226,20 @@ def test_cdnow_weekly_purchases_forecast_beats_the_seasonal_naive() -> None:
     # the acquisition spike) ties the naive forecast: it must not do worse.
     print(f"CDNOW weekly: relative MAE vs the baseline on the holdout {bt['relative_mae']:.4f}")
     assert bt["relative_mae"] <= 1.01
+
+
+def test_count_anomalies_have_a_poisson_floor() -> None:
+    # A nearly deterministic count series: MAD of the residuals is tiny, so without a noise
+    # floor every +1 would be "anomalous"; counts=True keeps sigma >= sqrt(baseline).
+    index = pd.date_range("2024-01-01", periods=70, freq="D")
+    pattern = np.array([5, 7, 8, 7, 5, 1, 1], dtype=float)
+    values = pattern[index.day_of_week] + (np.arange(70) % 5 == 0)
+    values[30] += 25
+    series = pd.Series(values, index=index)
+    plain = fc.detect_anomalies(series, 7)
+    counts = fc.detect_anomalies(series, 7, counts=True)
+    assert [r["period"] for r in counts] == ["2024-01-31"]
+    assert len(plain) > len(counts)
+    spike = counts[0]
+    # The 99% half-width is at least z(0.995) * sqrt(expected) (the Poisson floor).
+    assert spike["hi"] - spike["expected"] >= 2.5758 * np.sqrt(spike["expected"]) - 1e-9

@@ -409,3 +409,26 @@ def test_migration_backfills_existing_communications(
     connect(db_path).close()  # opening the database applies the migration again
     aggregate_matches(db_path)
     assert rows(db_path, "SELECT sum(n) FROM comm_hourly") == [(4,)]
+
+
+def test_comm_log_imports_no_heavy_library(customer: int, db_path: Path) -> None:
+    """`comm log` runs in shell loops: no pandas, numpy, statsmodels, scipy or rich."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CRM_DB": str(db_path), "CRM_TZ": "Asia/Shanghai"}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "crmcli", "comm", "log", str(customer),
+         "-c", "phone", "--at", "2024-01-01 10:00", "--follow-up", "+3d"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.strip().isdigit()
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "crmcli.commands.comm" in modules
+    heavy = ("pandas", "numpy", "statsmodels", "scipy", "sklearn", "matplotlib", "rich")
+    assert sorted(m for m in modules if m.split(".")[0] in heavy) == []
