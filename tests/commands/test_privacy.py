@@ -210,3 +210,46 @@ def test_export_data_masking_and_errors(cli, add_customer, monkeypatch: pytest.M
     assert "ann@example.com" in cli.ok("customer", "export-data", str(cid), "--no-mask")
     assert cli("customer", "export-data", "404").exit_code == 3
     assert cli("customer", "export-data", str(cid), "--format", "csv").exit_code == 2
+
+
+def test_forget_scrubs_tables_added_later_and_spares_other_people(
+    cli, add_customer, db_path: Path
+) -> None:
+    cid = add_customer("Li", email="li.secret@example.com", phone="13711112222")
+    other = add_customer("Li Keepme", email="keep@example.com")
+    db = connect(db_path, actor="seed")
+    try:
+        with db.transaction():
+            # A table another group might add later, keyed by customer_id.
+            db.execute(
+                "CREATE TABLE visit_notes (id INTEGER PRIMARY KEY, customer_id INTEGER,"
+                " kind TEXT, body TEXT)"
+            )
+            db.execute(
+                "INSERT INTO visit_notes(customer_id, kind, body) VALUES (?, 'visit', ?)",
+                (cid, "met Li at home, call 13711112222 or li.secret@example.com"),
+            )
+            db.execute(
+                "INSERT INTO visit_notes(customer_id, kind, body) VALUES (?, 'visit', 'met Li')",
+                (other,),
+            )
+            audit.record(db, "send", "campaign", 1, {"to": "Li", "cc": "Lisa", "n": 2})
+    finally:
+        db.close()
+    exported = json.loads(cli.ok("customer", "export-data", str(cid)))
+    assert exported["other_records"]["visit_notes"][0]["kind"] == "visit"
+    cli.ok("customer", "forget", str(cid), "--yes")
+    conn = sqlite3.connect(str(db_path))
+    try:
+        bodies = dict(conn.execute("SELECT customer_id, body FROM visit_notes").fetchall())
+        sends = conn.execute("SELECT details FROM audit_log WHERE action = 'send'").fetchone()
+    finally:
+        conn.close()
+    assert "13711112222" not in bodies[cid] and "li.secret" not in bodies[cid]
+    assert "Li " not in bodies[cid]
+    assert bodies[other] == "met Li"  # someone else's record is not touched
+    assert json.loads(sends[0]) == {"to": "[erased]", "cc": "Lisa", "n": 2}
+    assert cli.json("customer", "show", str(other))["name"] == "Li Keepme"
+    keep = cli.json("audit", "list", "--entity", "customer", "--entity-id", str(other))
+    assert keep[0]["details"]["name"] == "Li Keepme"
+    assert cli("audit", "verify").exit_code == 0

@@ -25,6 +25,7 @@ and models keep their numbers, and removes what identifies or describes the pers
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmcli.db import audit
@@ -79,10 +80,37 @@ def _ids(db: Database, sql: str, params: Any) -> list[int]:
     return [int(r[0]) for r in db.execute(sql, params)]
 
 
-def identifiers(customer: dict[str, Any], tags: list[str]) -> list[str]:
-    """The strings that identify the customer, longest first (for substring scrubbing)."""
-    values = [customer.get(k) for k in ("name", "email", "phone", "address", "external_id")]
-    values += [customer.get("notes")]
+@dataclass
+class Secrets:
+    """What identifies a customer: distinctive strings (email, phones, ids, address, notes)
+    are replaced wherever they occur; the name only where it is a whole value, so erasing
+    "Li" does not blank every "Limited" in other people's audit entries."""
+
+    substrings: list[str]
+    names: set[str]
+
+    def all(self) -> list[str]:
+        return sorted(set(self.substrings) | self.names, key=len, reverse=True)
+
+    def probes(self) -> list[str]:
+        """How they look inside JSON text: escaped substrings, quoted whole names."""
+        forms = set(self.substrings)
+        forms.update(json.dumps(s, ensure_ascii=False)[1:-1] for s in self.substrings)
+        forms.update(json.dumps(n, ensure_ascii=False) for n in self.names)
+        return sorted(forms, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        if text in self.names:
+            return REDACTED
+        for secret in self.substrings:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def identifiers(customer: dict[str, Any]) -> Secrets:
+    """The customer's identifying strings (phone in its usual spellings too)."""
+    values = [customer.get(k) for k in ("email", "phone", "address", "external_id", "notes")]
     phone = customer.get("phone")
     if phone:
         values += [phone.lstrip("+"), phone[3:] if phone.startswith("+86") else None]
@@ -99,21 +127,16 @@ def identifiers(customer: dict[str, Any], tags: list[str]) -> list[str]:
             )
         except Exception:  # noqa: BLE001 - a stored phone that no longer parses: skip variants
             pass
-    out = {str(v) for v in values if v and len(str(v)) >= 2 and str(v) != REDACTED}
-    return sorted(out, key=len, reverse=True)
+    distinct = {str(v) for v in values if v and len(str(v)) >= 5}
+    name = customer.get("name")
+    names = {name} if name and name != REDACTED else set()
+    return Secrets(sorted(distinct, key=len, reverse=True), names)
 
 
-def scrub_text(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def redact_value(value: Any, key: str = "", secrets: list[str] | None = None) -> Any:
+def redact_value(value: Any, key: str = "", secrets: Secrets | None = None) -> Any:
     """Redact a JSON value: strings that are not facts become "[erased]".
 
-    With `secrets`, only those substrings are replaced (for rows about someone else)."""
+    With `secrets`, only the customer's identifiers are replaced (rows about someone else)."""
     if isinstance(value, dict):
         return {k: redact_value(v, k, secrets) for k, v in value.items()}
     if isinstance(value, list):
@@ -121,7 +144,7 @@ def redact_value(value: Any, key: str = "", secrets: list[str] | None = None) ->
     if not isinstance(value, str):
         return value
     if secrets is not None:
-        return scrub_text(value, secrets)
+        return secrets.scrub(value)
     if "external" in key:  # an identifier in another system is personal
         return REDACTED
     if key in FACT_KEYS or key.endswith("_at") or key.endswith("_id") or key == "id":
@@ -129,25 +152,18 @@ def redact_value(value: Any, key: str = "", secrets: list[str] | None = None) ->
     return REDACTED
 
 
-def _redacted_details(text: str | None, secrets: list[str] | None) -> str | None:
+def _redacted_details(text: str | None, secrets: Secrets | None) -> str | None:
     if text is None:
         return None
     try:
         value = json.loads(text)
     except ValueError:
-        return scrub_text(text, secrets) if secrets is not None else REDACTED
+        return secrets.scrub(text) if secrets is not None else REDACTED
     return json.dumps(redact_value(value, "", secrets), ensure_ascii=False, sort_keys=True)
 
 
-def _json_forms(secrets: list[str]) -> list[str]:
-    """How each secret looks inside JSON text (escaped quotes, newlines, ...)."""
-    forms = set(secrets)
-    forms.update(json.dumps(s, ensure_ascii=False)[1:-1] for s in secrets)
-    return sorted(forms, key=len, reverse=True)
-
-
 def _redact_audit(
-    db: Database, customer_id: int, related: dict[str, list[int]], secrets: list[str], by: int
+    db: Database, customer_id: int, related: dict[str, list[int]], secrets: Secrets, by: int
 ) -> int:
     """Redact audit details about the customer; returns how many rows changed."""
     about: set[int] = set(
@@ -175,7 +191,7 @@ def _redact_audit(
                     [*entity_names, *chunk, by],
                 )
             )
-    forms = _json_forms(secrets)
+    forms = secrets.probes()
     mentioning: set[int] = set()
     for start in range(0, len(forms), 50):
         chunk = forms[start : start + 50]
@@ -193,7 +209,7 @@ def _redact_audit(
     return changed
 
 
-def _scrub_other_tables(db: Database, customer_id: int, secrets: list[str]) -> int:
+def _scrub_other_tables(db: Database, customer_id: int, secrets: Secrets) -> int:
     """Replace the customer's identifiers in text columns of tables added by others."""
     changed = 0
     tables = [
@@ -213,7 +229,7 @@ def _scrub_other_tables(db: Database, customer_id: int, secrets: list[str]) -> i
             n for n, t in cols if n != "customer_id" and ("CHAR" in t or "TEXT" in t or t == "")
         ]
         for column in text_cols:
-            for secret in secrets:
+            for secret in secrets.all():  # the customer's own rows: the name goes too
                 changed += db.execute(
                     f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?)'
                     f' WHERE customer_id = ? AND instr("{column}", ?) > 0',
@@ -252,7 +268,7 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
             "tickets": _ids(db, "SELECT id FROM tickets WHERE customer_id = ?", (customer_id,)),
             "orders": _ids(db, "SELECT id FROM orders WHERE customer_id = ?", (customer_id,)),
         }
-        secrets = identifiers(customer, tags)
+        secrets = identifiers(customer)
         now = now_iso()
         sets = ", ".join(f"{c} = NULL" for c in CUSTOMER_CLEARED)
         db.execute(
