@@ -110,6 +110,38 @@ def test_zone_with_a_half_hour_offset(
     assert totals(rep) == {"2024-03-05": 1, "2024-03-06": 1}
 
 
+def test_daylight_saving_change_moves_the_day_boundary(
+    cli: Any, customer: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # New York moves from UTC-5 to UTC-4 at 2024-03-10 02:00 local. 00:30 on 11 March (EDT)
+    # is 04:30 UTC: with the winter offset it would fall on 10 March.
+    monkeypatch.setenv("CRM_TZ", "America/New_York")
+    import_rows(
+        cli,
+        tmp_path,
+        [
+            "E-1,2024-03-09 23:30,phone,inbound,a,x",
+            "E-1,2024-03-10 23:30,phone,inbound,a,y",
+            "E-1,2024-03-11 00:30,phone,inbound,a,z",
+        ],
+    )
+    rep = report(cli, "--by", "day", "--since", "2024-03-09", "--until", "2024-03-12")
+    assert totals(rep) == {"2024-03-09": 1, "2024-03-10": 1, "2024-03-11": 1}
+    from dateutil import tz
+
+    from crmcli.reports.comm import offset_segments
+
+    segments = offset_segments(
+        tz.gettz("America/New_York"),
+        datetime.fromisoformat("2024-03-09T05:00:00+00:00"),
+        datetime.fromisoformat("2024-03-12T04:00:00+00:00"),
+    )
+    assert segments == [
+        ("2024-03-09T05:00:00Z", "2024-03-10T07:00:00Z", -300),
+        ("2024-03-10T07:00:00Z", "2024-03-12T04:00:00Z", -240),
+    ]
+
+
 def test_partial_hours_at_the_window_edges(cli: Any, customer: int, tmp_path: Path) -> None:
     import_rows(
         cli,
