@@ -194,8 +194,13 @@ class CalendarReader:
                 yield Skipped(f"{self.path.name}:{event.get('UID') or '?'}", "no DTSTART")
                 continue
             if event.get("RECURRENCE-ID") is not None:
-                start = _aware(event.get("DTSTART").dt, self.zone)
-                original = _aware(event.get("RECURRENCE-ID").dt, self.zone, start)
+                try:
+                    start = _aware(event.get("DTSTART").dt, self.zone)
+                    original = _aware(event.get("RECURRENCE-ID").dt, self.zone, start)
+                except ValueError as exc:
+                    self.stats.events += 1
+                    yield Skipped(f"{self.path.name}:{_uid(event)}", f"unreadable event: {exc}")
+                    continue
                 overrides[(_uid(event), _iso(original))] = event
             else:
                 masters.append(event)
@@ -203,40 +208,59 @@ class CalendarReader:
         for event in masters:
             self.stats.events += 1
             uid = _uid(event)
-            if str(event.get("STATUS") or "").upper() == "CANCELLED":
-                self.stats.cancelled += 1
-                continue
-            start = _aware(event.get("DTSTART").dt, self.zone)
-            count = 0
-            for occurrence in _starts(event, start, self.zone, until):
-                key = (uid, _iso(occurrence))
-                source, actual = event, occurrence
-                if key in overrides:
-                    used.add(key)
-                    source = overrides[key]
-                    actual = _aware(source.get("DTSTART").dt, self.zone)
-                if str(source.get("STATUS") or "").upper() == "CANCELLED":
-                    self.stats.cancelled += 1
-                    continue
-                if not since <= actual <= until:
-                    self.stats.outside_window += 1
-                    continue
-                count += 1
-                if count > MAX_OCCURRENCES:
-                    yield Skipped(f"{self.path.name}:{uid}", "too many occurrences in the window")
-                    break
-                yield self._item(source, uid, key[1], actual)
+            try:
+                yield from self._expand(event, uid, overrides, used, since, until)
+            except (ValueError, TypeError, OverflowError) as exc:
+                yield Skipped(f"{self.path.name}:{uid}", f"unreadable event: {exc}")
         for key, event in overrides.items():  # moved occurrences of masters not in the file
             if key in used:
                 continue
             self.stats.events += 1
-            actual = _aware(event.get("DTSTART").dt, self.zone)
+            try:
+                actual = _aware(event.get("DTSTART").dt, self.zone)
+            except ValueError as exc:
+                yield Skipped(f"{self.path.name}:{key[0]}", f"unreadable event: {exc}")
+                continue
             if str(event.get("STATUS") or "").upper() == "CANCELLED":
                 self.stats.cancelled += 1
             elif not since <= actual <= until:
                 self.stats.outside_window += 1
             else:
                 yield self._item(event, key[0], key[1], actual)
+
+    def _expand(
+        self,
+        event: Any,
+        uid: str,
+        overrides: dict[tuple[str, str], Any],
+        used: set[tuple[str, str]],
+        since: datetime,
+        until: datetime,
+    ) -> Iterator[Item | Skipped]:
+        """One master event's occurrences in the window, with their overrides applied."""
+        if str(event.get("STATUS") or "").upper() == "CANCELLED":
+            self.stats.cancelled += 1
+            return
+        start = _aware(event.get("DTSTART").dt, self.zone)
+        count = 0
+        for occurrence in _starts(event, start, self.zone, until):
+            key = (uid, _iso(occurrence))
+            source, actual = event, occurrence
+            if key in overrides:
+                used.add(key)
+                source = overrides[key]
+                actual = _aware(source.get("DTSTART").dt, self.zone)
+            if str(source.get("STATUS") or "").upper() == "CANCELLED":
+                self.stats.cancelled += 1
+                continue
+            if not since <= actual <= until:
+                self.stats.outside_window += 1
+                continue
+            count += 1
+            if count > MAX_OCCURRENCES:
+                yield Skipped(f"{self.path.name}:{uid}", "too many occurrences in the window")
+                return
+            yield self._item(source, uid, key[1], actual)
 
     def _item(self, event: Any, uid: str, original: str, actual: datetime) -> Item:
         self.stats.occurrences += 1

@@ -235,7 +235,13 @@ def iter_messages(path: Path) -> Iterator[Item | Skipped]:
         if not files:
             raise InvalidInput(f"{path} holds no .eml files")
         for file in files:
-            yield to_item(file.read_bytes(), str(file.relative_to(path)))
+            name = str(file.relative_to(path))
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                yield Skipped(name, f"unreadable: {exc.strerror}")
+                continue
+            yield to_item(data, name)
         return
     if not path.is_file():
         raise InvalidInput(f"no such file or directory: {path}")

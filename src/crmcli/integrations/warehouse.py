@@ -313,10 +313,12 @@ def export_warehouse(
                 }
             )
         results["deleted_rows"] = sink.finish()
-    except BaseException:
+    except BaseException as exc:
         for s in sinks:
             if s.tmp.exists():
                 s.discard()
+        if isinstance(exc, OSError):
+            raise OperationalError(f"cannot write the export to {target}: {exc}") from None
         raise
 
     manifest = _manifest(
