@@ -141,22 +141,54 @@ def test_floor_clips_counts_at_zero() -> None:
     assert all(r["lo95"] >= 0 and r["forecast"] >= 0 for r in result["forecast"])
 
 
-def test_backtest_is_computed_as_documented() -> None:
+def _spec_of(result):  # type: ignore[no-untyped-def]
+    model = result.model
+    return {
+        "error": "add",
+        "trend": model.trend,
+        "damped_trend": model.damped_trend,
+        "seasonal": model.seasonal,
+        "seasonal_periods": model.seasonal_periods if model.seasonal else None,
+        "initialization_method": "heuristic",
+    }
+
+
+def _expected_backtest(train: pd.Series, test: pd.Series, fitted, lag: int) -> dict:  # type: ignore[no-untyped-def]
+    forecast = fitted.forecast(len(test)).to_numpy()
+    actual = test.to_numpy()
+    mae = np.mean(np.abs(actual - forecast))
+    values = train.to_numpy()
+    naive = np.array([values[len(values) - lag + (h % lag)] for h in range(len(test))])
+    naive_mae = np.mean(np.abs(actual - naive))
+    scale = np.mean(np.abs(values[lag:] - values[:-lag]))  # in-sample seasonal naive error
+    return {"mae": mae, "seasonal_naive_mae": naive_mae, "mase": mae / scale}
+
+
+def test_backtest_refits_the_chosen_model_form_on_the_training_part() -> None:
+    series = seasonal_weekly_days()
+    result = fc.forecast_series(series, 7, season_length=7)
+    bt = result["backtest"]
+    assert bt is not None and bt["holdout"] == 7 and bt["model"] == result["model"]
+    train, test = series.iloc[:-7], series.iloc[-7:]
+    chosen = direct_best_fit(series, 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = ETSModel(train, **_spec_of(chosen)).fit(disp=False)
+    expected = _expected_backtest(train, test, refit, 7)
+    assert bt["mae"] == pytest.approx(expected["mae"])
+    assert bt["seasonal_naive_mae"] == pytest.approx(expected["seasonal_naive_mae"])
+    assert bt["mase"] == pytest.approx(expected["mase"])
+    assert bt["relative_mae"] == pytest.approx(expected["mae"] / expected["seasonal_naive_mae"])
+
+
+def test_backtest_without_a_model_reruns_the_selection() -> None:
     series = seasonal_weekly_days()
     bt = fc.backtest(series, 7)
-    assert bt is not None and bt["holdout"] == 7
+    assert bt is not None
     train, test = series.iloc[:-7], series.iloc[-7:]
-    best = direct_best_fit(train, 7)
-    forecast = best.forecast(7).to_numpy()
-    mae = np.mean(np.abs(test.to_numpy() - forecast))
-    naive = train.to_numpy()[-7:]
-    naive_mae = np.mean(np.abs(test.to_numpy() - naive))
-    values = train.to_numpy()
-    scale = np.mean(np.abs(values[7:] - values[:-7]))  # in-sample seasonal naive error
-    assert bt["mae"] == pytest.approx(mae)
-    assert bt["seasonal_naive_mae"] == pytest.approx(naive_mae)
-    assert bt["mase"] == pytest.approx(mae / scale)
-    assert bt["relative_mae"] == pytest.approx(mae / naive_mae)
+    expected = _expected_backtest(train, test, direct_best_fit(train, 7), 7)
+    assert bt["mae"] == pytest.approx(expected["mae"])
+    assert bt["mase"] == pytest.approx(expected["mase"])
 
 
 def test_too_little_history_is_a_clear_error() -> None:

@@ -35,6 +35,8 @@ forecast_series(series, horizon, season_length=None, levels=(0.8, 0.95), floor=N
     forecast [{period, forecast, lo80, hi80, lo95, hi95}] (one lo/hi pair per level, named
     by the level in percent), backtest {holdout, model, mae, seasonal_naive_mae, mase,
     relative_mae, baseline} or None when the history is too short to hold a season out.
+backtest(series, season_length, spec=None) -> dict | None
+    The backtest alone (see below); `spec` is one of candidate_specs(n_obs, season_length).
     `floor` (e.g. 0.0 for counts) clips the forecast and its bounds from below.
 detect_anomalies(series, season_length, level=0.99, counts=False) -> list[dict]
     Periods outside the baseline's interval. Baseline: trend + seasonal of an STL with a slow
@@ -49,7 +51,8 @@ sparkline(values) -> str
 Backtest: the last season (`season_length` periods) is held out when more than a season
 (and >= 10 periods) remains to train on; otherwise the last third of the history (the last
 fifth for non-seasonal data, season_length 1), the training part keeping >= 10 periods. The
-same model selection is fitted on the rest and forecasts the holdout. MASE = MAE / in-sample MAE of the seasonal naive one-step forecast on the
+model form forecast_series chose is refitted on the rest (the whole AIC selection is rerun
+when the rest is too short for it) and forecasts the holdout. MASE = MAE / in-sample MAE of the seasonal naive one-step forecast on the
 training part (Hyndman & Koehler 2006); relative_mae = MAE / MAE of the seasonal naive
 forecast of the holdout (repeat the last season of the training part). Below 1, the model
 beat the seasonal naive method. When the training part is not longer than one season, the
@@ -287,23 +290,29 @@ def candidate_specs(n_obs: int, season_length: int) -> list[dict[str, Any]]:
     return specs
 
 
-def _fit_best(series: pd.Series, season_length: int) -> tuple[Any, dict[str, Any], list[dict]]:
+def _fit_one(series: pd.Series, spec: dict[str, Any]) -> Any:
+    """One ETSModel fit (warnings silenced), or None when it cannot be fitted."""
     import numpy as np
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = ETSModel(series, **spec).fit(disp=False)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return result if math.isfinite(float(result.aic)) else None
+
+
+def _fit_best(series: pd.Series, season_length: int) -> tuple[Any, dict[str, Any], list[dict]]:
     tried: list[dict[str, Any]] = []
     best: tuple[float, Any, dict[str, Any]] | None = None
     for spec in candidate_specs(len(series), season_length):
         name = _model_name(spec["trend"], spec["damped_trend"], spec["seasonal"] is not None)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = ETSModel(series, **spec).fit(disp=False)
-        except (ValueError, np.linalg.LinAlgError):
+        result = _fit_one(series, spec)
+        if result is None:
             continue
         aic = float(result.aic)
-        if not math.isfinite(aic):
-            continue
         tried.append({"model": name, "aic": aic})
         if best is None or aic < best[0]:
             best = (aic, result, spec)
@@ -327,8 +336,15 @@ def _seasonal_naive(train: Sequence[float], horizon: int, lag: int) -> list[floa
     return [float(train[len(train) - lag + (h % lag)]) for h in range(horizon)]
 
 
-def backtest(series: pd.Series, season_length: int) -> dict[str, Any] | None:
-    """Hold out the last season, refit the selection on the rest, compare with (seasonal) naive."""
+def backtest(
+    series: pd.Series, season_length: int, spec: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Hold out the last season, refit on the rest, compare with the (seasonal) naive forecast.
+
+    With `spec` (an entry of candidate_specs, e.g. the model forecast_series chose) that model
+    form is refitted on the training part; without it, or when the training part is too
+    short for it, the whole AIC selection is rerun on the training part.
+    """
     series = _check_series(series)
     m = max(1, int(season_length))
     n = len(series)
@@ -340,7 +356,12 @@ def backtest(series: pd.Series, season_length: int) -> dict[str, Any] | None:
     if holdout < 1:
         return None
     train, test = series.iloc[:-holdout], series.iloc[-holdout:]
-    result, spec, _ = _fit_best(train, m)
+    feasible = [c for c in candidate_specs(len(train), m) if c == spec]
+    result = _fit_one(train, feasible[0]) if feasible else None
+    if result is not None:
+        chosen = feasible[0]
+    else:
+        result, chosen, _ = _fit_best(train, m)
     pred = _predict(result, len(train), holdout, ())
     actual = [float(v) for v in test]
     fc = [float(v) for v in pred["mean"]]
@@ -353,7 +374,9 @@ def backtest(series: pd.Series, season_length: int) -> dict[str, Any] | None:
     scale = sum(scale_terms) / len(scale_terms) if scale_terms else 0.0
     return {
         "holdout": holdout,
-        "model": _model_name(spec["trend"], spec["damped_trend"], spec["seasonal"] is not None),
+        "model": _model_name(
+            chosen["trend"], chosen["damped_trend"], chosen["seasonal"] is not None
+        ),
         "mae": mae,
         "seasonal_naive_mae": naive_mae,
         "mase": mae / scale if scale > 0 else None,
@@ -405,7 +428,7 @@ def forecast_series(
         "n_obs": n,
         "candidates": tried,
         "forecast": rows,
-        "backtest": backtest(series, m),
+        "backtest": backtest(series, m, spec),
     }
 
 
