@@ -97,29 +97,31 @@ def quantiles(
 ) -> dict[str, Any]:
     """n, mean and linear-interpolation quantiles (numpy's default) of `expr` over `where`.
 
-    SQLite sorts; only the two neighbouring values of each quantile come back.
+    SQLite sorts once (a window query); only the neighbouring values of each quantile
+    come back to Python.
     """
     base = f"SELECT {expr} AS v FROM tickets t WHERE {where}"
     n, mean = db.execute(
         f"SELECT count(v), avg(v) FROM ({base}) WHERE v IS NOT NULL", params
     ).fetchone()
     out: dict[str, Any] = {"n": int(n), "mean": mean}
-    for p in probs:
-        key = "median" if p == 0.5 else f"p{round(p * 100)}"
-        if not n:
-            out[key] = None
-            continue
-        h = (n - 1) * p
-        lo = math.floor(h)
-        values = [
-            row[0]
-            for row in db.execute(
-                f"SELECT v FROM ({base}) WHERE v IS NOT NULL ORDER BY v LIMIT 2 OFFSET :off",
-                {**params, "off": lo},
-            )
-        ]
-        upper = values[1] if len(values) > 1 else values[0]
-        out[key] = values[0] + (h - lo) * (upper - values[0])
+    keys = ["median" if p == 0.5 else f"p{round(p * 100)}" for p in probs]
+    if not n:
+        return out | {k: None for k in keys}
+    ranks = {p: (n - 1) * p for p in probs}
+    wanted = sorted({r for h in ranks.values() for r in (math.floor(h), math.floor(h) + 1)})
+    marks = ", ".join(str(int(r)) for r in wanted)  # integers computed here, not user text
+    values = dict(
+        db.execute(
+            f"SELECT rn, v FROM (SELECT v, row_number() OVER (ORDER BY v) - 1 AS rn"
+            f" FROM ({base}) WHERE v IS NOT NULL) WHERE rn IN ({marks})",
+            params,
+        ).fetchall()
+    )
+    for key, p in zip(keys, probs, strict=True):
+        lo = math.floor(ranks[p])
+        upper = values.get(lo + 1, values[lo])
+        out[key] = values[lo] + (ranks[p] - lo) * (upper - values[lo])
     return out
 
 
@@ -130,14 +132,14 @@ def durations(db: Database, start: str, end: str, at: str) -> dict[str, dict[str
     return {
         "first_response_minutes": quantiles(
             db,
-            "(julianday(t.first_response_at) - julianday(t.created_at)) * 1440.0",
+            "(strftime('%s', t.first_response_at) - strftime('%s', t.created_at)) / 60.0",
             f"{window} AND t.first_response_at <= :at",
             params,
             (0.5, 0.9),
         ),
         "resolution_hours": quantiles(
             db,
-            "(julianday(t.resolved_at) - julianday(t.created_at)) * 24.0",
+            "(strftime('%s', t.resolved_at) - strftime('%s', t.created_at)) / 3600.0",
             f"{window} AND t.resolved_at <= :at",
             params,
             (0.5, 0.9),
