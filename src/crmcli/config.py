@@ -95,7 +95,7 @@ def now() -> datetime:
     if env:
         from crmcli.validate import parse_datetime
 
-        return parse_datetime(env, field="CRM_NOW")
+        return parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC))
     return datetime.now(UTC)
 
 
