@@ -93,10 +93,21 @@ def now() -> datetime:
         return _clock.fixed
     env = os.environ.get("CRM_NOW")
     if env:
+        return _parse_crm_now(env, os.environ.get("CRM_TZ", ""))
+    return datetime.now(UTC)
+
+
+_crm_now_cache: dict[tuple[str, str], datetime] = {}
+
+
+def _parse_crm_now(env: str, zone: str) -> datetime:
+    """CRM_NOW parsed once per (value, zone): imports call now() for every row."""
+    key = (env, zone)
+    if key not in _crm_now_cache:
         from crmcli.validate import parse_datetime
 
-        return parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC))
-    return datetime.now(UTC)
+        _crm_now_cache[key] = parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC))
+    return _crm_now_cache[key]
 
 
 def now_iso() -> str:
