@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from dateutil import tz
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmcli.errors import InvalidInput
 from crmcli.tickets.policy import load_policy
@@ -103,3 +105,22 @@ def test_state_while_stopped_is_frozen() -> None:
         assert state["resolution"]["state"] == "paused"
         assert state["resolution"]["remaining_minutes"] == 480 + 540 + 540
         assert state["response"]["state"] == "met"
+
+
+@given(
+    start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2024, 12, 31)),
+    seconds=st.integers(min_value=1, max_value=30 * 9 * 3600),
+)
+@settings(max_examples=200, deadline=None)
+def test_add_and_between_are_inverse(start: datetime, seconds: int) -> None:
+    cal = Calendar(
+        zone=SH, opens=time(9), closes=time(18), workdays=frozenset(range(5)),
+        holidays=frozenset({date(2024, 10, 1), date(2024, 10, 2)}),
+    )  # fmt: skip
+    begin = start.replace(microsecond=0, tzinfo=SH).astimezone(UTC)
+    due = cal.add(begin, seconds)
+    assert cal.seconds_between(begin, due) == seconds
+    assert cal.seconds_between(begin, due - timedelta(seconds=1)) < seconds
+    local_due = due.astimezone(SH)  # falls inside business hours on a working day
+    assert local_due.weekday() < 5 and local_due.date() not in cal.holidays
+    assert time(9) < local_due.time() <= time(18)
