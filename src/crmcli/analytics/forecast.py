@@ -62,6 +62,7 @@ baseline is the naive (last value) forecast and `baseline` says so.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -71,6 +72,12 @@ from crmcli.errors import InvalidInput
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# Series of a few hundred points gain nothing from multi-threaded BLAS, and its spinning
+# threads cost CPU (most on a busy host). Only effective when numpy is not imported yet;
+# an explicit setting in the environment wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 MIN_FORECAST_HISTORY = 10
 BLOCKS = "▁▂▃▄▅▆▇█"
