@@ -46,9 +46,9 @@ def test_history_import_keeps_times_and_statuses(cli, customers, tmp_path: Path)
     assert first["sla"]["response"]["state"] == "met"
     assert first["sla"]["resolution"]["state"] == "breached"  # 25h > 1d
     assert [(e["kind"], e["to_status"], e["at"]) for e in first["events"]] == [
-        ("imported", "open", "2024-01-02T01:00:00Z"),
-        ("status", "resolved", "2024-01-03T02:00:00Z"),
-        ("rated", None, "2024-01-03T02:00:00Z"),
+        ("imported", "open", "2024-01-02T09:00:00+08:00"),
+        ("status", "resolved", "2024-01-03T10:00:00+08:00"),
+        ("rated", None, "2024-01-03T10:00:00+08:00"),
     ]
     assert cli.json("ticket", "show", str(rows["登录失败"]["id"]))["priority"] == "urgent"
     # Imports do not auto-reply or auto-assign.

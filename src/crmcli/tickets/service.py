@@ -426,7 +426,9 @@ def show(db: Database, ticket_id: int) -> dict[str, Any]:
     out["customer"] = customer["name"]
     out["allowed_actions"] = workflow.allowed_actions(ticket["status"])
     out["sla"] = state
-    out["events"] = repo.events(db, ticket_id)
+    from crmcli.validate import display_time
+
+    out["events"] = [e | {"at": display_time(e["at"])} for e in repo.events(db, ticket_id)]
     return out
 
 
