@@ -63,6 +63,7 @@ ALIASES = {
     "外部编号": "external_id",
     "更新时间": "updated_at",
 }
+_FOLD = re.compile(r"\s\s|[^\S ]")  # whitespace that " ".join(text.split()) would change
 _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -75,7 +76,10 @@ class _Rollback(Exception):
 
 
 def _text(raw: str) -> str | None:
-    return " ".join(raw.split()) or None
+    """Trimmed, with inner whitespace runs folded to one space; blank is None."""
+    if _FOLD.search(raw):
+        return " ".join(raw.split()) or None
+    return raw.strip() or None
 
 
 def _notes(raw: str) -> str | None:
@@ -139,7 +143,7 @@ class _NoRejectsFile:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     line: int
     cells: list[str]
@@ -195,6 +199,7 @@ class CustomerImporter:
             if name in normalisers and len(cols) > 1
         ]
         self.tag_columns = indexes.get("tags")
+        self.name_required = "name" in self.file_fields
         self.lookups = [c for c in repo.LOOKUP_COLUMNS if c in self.file_fields]
         # Columns an update may set: the file's own (created_at is kept from the first import).
         self.update_columns = [c for c in repo.CUSTOMER_FIELDS if c in self.file_fields]
@@ -223,7 +228,7 @@ class CustomerImporter:
         if self.tag_columns:
             raw = ";".join(cells[i] for i in self.tag_columns)
             tags = split_tags(unneutralise(raw)) or None
-        if "name" in self.file_fields and "name" not in values:
+        if self.name_required and "name" not in values:
             raise _Reject("no name")
         return values, tags
 
