@@ -15,7 +15,6 @@ starts with the first period after the end.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -398,6 +397,8 @@ def _anomalies(series: Any, by: str, m: int) -> list[dict[str, Any]]:
 
 def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
     """Write follow-ups as VEVENTs (15 minutes each) to an .ics file, atomically."""
+    import tempfile
+
     from icalendar import Calendar, Event
 
     cal = Calendar()
@@ -426,11 +427,19 @@ def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.exists():
         raise InvalidInput(f"no such directory: {directory}")
+    tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(cal.to_ical())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+        tmp = None
     except OSError as exc:
         raise OperationalError(f"cannot write {target}: {exc.strerror}") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
     return target
