@@ -153,8 +153,14 @@ def test_breach_and_sla_listing(cli, add_customer) -> None:  # type: ignore[no-u
     risky = cli.json("--as-of", at, "ticket", "sla", "--at-risk", "2h")
     assert [(r["id"], r["minutes_left"]) for r in risky] == [(normal, 90)]
     assert [r["id"] for r in cli.json("--as-of", at, "ticket", "sla", "--breached")] == [urgent]
+    paused = _open(cli, cid, "2024-03-04T10:00:00+08:00", "--priority", "urgent")
+    cli.ok("--as-of", "2024-03-04T10:10:00+08:00", "ticket", "wait", str(paused))
+    wide = cli.json("--as-of", at, "ticket", "sla", "--at-risk", "4h")
+    assert [r["id"] for r in wide] == [normal]  # the waiting ticket's clock is stopped
+    frozen = next(r for r in cli.json("--as-of", at, "ticket", "sla") if r["id"] == paused)
+    assert (frozen["resolution"], frozen["minutes_left"]) == ("paused", 230)
     everything = cli.json("--as-of", at, "ticket", "sla")
-    assert {r["id"] for r in everything} == {urgent, normal, low}
+    assert {r["id"] for r in everything} == {urgent, normal, low, paused}
 
 
 def test_rate_only_when_resolved_and_update(cli, add_customer) -> None:  # type: ignore[no-untyped-def]

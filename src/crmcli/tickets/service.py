@@ -448,13 +448,16 @@ def sla_listing(
         state = sla_state(row, policy.target(row["priority"]).calendar, now)
         clocks = [state["response"], state["resolution"]]
         breached = any(c["state"] == "breached" for c in clocks)
-        running = [c["remaining_minutes"] for c in clocks if c["state"] in ("running", "paused")]
-        left = min(running) if running else None
+        ticking = [c["remaining_minutes"] for c in clocks if c["state"] in ("running", "paused")]
+        left = min(ticking) if ticking else None
+        # A stopped clock (waiting on the customer) cannot run out: not at risk.
         at_risk = (
             at_risk_seconds is not None
             and not breached
-            and left is not None
-            and left * 60 <= at_risk_seconds
+            and any(
+                c["state"] == "running" and c["remaining_minutes"] * 60 <= at_risk_seconds
+                for c in clocks
+            )
         )
         if (breached_only or at_risk_seconds is not None) and not (
             (breached_only and breached) or at_risk
