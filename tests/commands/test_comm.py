@@ -432,3 +432,28 @@ def test_comm_log_imports_no_heavy_library(customer: int, db_path: Path) -> None
     assert "crmcli.commands.comm" in modules
     heavy = ("pandas", "numpy", "statsmodels", "scipy", "sklearn", "matplotlib", "rich")
     assert sorted(m for m in modules if m.split(".")[0] in heavy) == []
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "Asia/Kolkata"])
+def test_import_fast_time_path_agrees_with_parse_datetime(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmcli.config import local_zone
+    from crmcli.db.comm_import import TimeParser
+    from crmcli.validate import parse_datetime, to_iso
+
+    monkeypatch.setenv("CRM_TZ", zone)
+    parse = TimeParser(local_zone())
+    for text in (
+        "2024-03-10 01:30",  # New York: the hour before the spring change
+        "2024-03-10 03:30",
+        "2024-11-03 00:59:59",
+        "2024/1/2 9:05",
+        "2024-07-01",
+        "2024-07-01T10:00:00Z",
+        "2024-07-01 10:00+02:00",
+        "2024-12-31T23:30:00",
+    ):
+        assert parse(text, "occurred_at") == to_iso(parse_datetime(text, "occurred_at")), text
+    with pytest.raises(Exception, match="invalid occurred_at"):
+        parse("2024-02-30 10:00", "occurred_at")

@@ -16,7 +16,9 @@ Row semantics:
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,46 @@ STORED = (
 )
 
 
+_ISO_LIKE = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+class TimeParser:
+    """Stored form of a time cell: a regex fast path for ISO-like cells (the zone's offset
+    cached per local hour), validate.parse_datetime for every other form."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self.offsets: dict[tuple[int, int, int, int], timedelta] = {}
+
+    def __call__(self, text: str, field: str) -> str:
+        m = _ISO_LIKE.match(text)
+        if m is None:
+            return to_iso(parse_datetime(text, field))
+        y, mo, d, h, mi, sec, tz = m.groups()
+        try:
+            naive = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec or 0))
+        except ValueError:
+            raise InvalidInput(f"invalid {field} {text!r}") from None
+        if tz is None:
+            key = (naive.year, naive.month, naive.day, naive.hour)
+            offset = self.offsets.get(key)
+            if offset is None:
+                # The same instant as parse_datetime gives (aware local time -> UTC).
+                local = naive.replace(minute=0, second=0, tzinfo=self.zone)
+                offset = local.utcoffset() or timedelta(0)
+                self.offsets[key] = offset
+        elif tz == "Z":
+            offset = timedelta(0)
+        else:
+            sign = -1 if tz[0] == "-" else 1
+            digits = tz[1:].replace(":", "")
+            offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return (naive - offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class _Rollback(Exception):
     """Raised inside the transaction to undo it (dry run, strict mode with rejects)."""
 
@@ -162,6 +204,9 @@ class CommImporter:
         self.cache: dict[tuple[str, str], int | None] = {}
         self.seen: dict[tuple[Any, ...], int] = {}
         self.now = now_iso()
+        from crmcli.config import local_zone
+
+        self.parse_time = TimeParser(local_zone())
 
     def customer(self, record: dict[str, str]) -> int:
         keys = [self.key] if self.key else list(CUSTOMER_KEYS)
@@ -206,10 +251,10 @@ class CommImporter:
         when = (record.get("occurred_at") or "").strip()
         if not when:
             raise InvalidInput("no occurred_at")
-        values["occurred_at"] = to_iso(parse_datetime(when, "occurred_at"))
+        values["occurred_at"] = self.parse_time(when, "occurred_at")
         for name in ("follow_up_at", "done_at"):
             raw = (record.get(name) or "").strip()
-            values[name] = to_iso(parse_datetime(raw, name)) if raw else None
+            values[name] = self.parse_time(raw, name) if raw else None
         duration = (record.get("duration_s") or "").strip()
         values["duration_s"] = parse_duration(duration) if duration else None
         for name in ("subject", "agent", "external_id"):
