@@ -191,16 +191,17 @@ def has_public_agent_comment(db: Database, ticket_id: int) -> bool:
 
 
 def update_fields(db: Database, ticket_id: int, fields: dict[str, Any]) -> None:
-    """Set columns of one ticket (inside the caller's transaction); bumps updated_at."""
+    """Set columns of one ticket (inside the caller's transaction); bumps updated_at.
+
+    With no fields it only bumps updated_at (a comment changes the ticket's activity).
+    """
     unknown = set(fields) - WRITABLE
     if unknown:
         raise InvalidInput(f"unknown ticket field(s): {', '.join(sorted(unknown))}")
-    if not fields:
-        return
-    sets = ", ".join(f"{k} = :{k}" for k in fields)
+    sets = "".join(f"{k} = :{k}, " for k in fields)
     try:
         db.execute(
-            f"UPDATE tickets SET {sets}, updated_at = :updated_at WHERE id = :id",
+            f"UPDATE tickets SET {sets}updated_at = :updated_at WHERE id = :id",
             {**fields, "updated_at": now_iso(), "id": ticket_id},
         )
     except sqlite3.IntegrityError as exc:

@@ -341,7 +341,7 @@ def comment(db: Database, ticket_id: int, text: str, internal: bool = False) -> 
         changes: dict[str, Any] = {}
         if not internal and not ticket["first_response_at"]:
             changes["first_response_at"] = at
-        repo.update_fields(db, ticket_id, changes or {"status": ticket["status"]})
+        repo.update_fields(db, ticket_id, changes)
         repo.add_event(db, ticket_id, "comment", body=text, internal=internal, at=at)
         audit.record(db, "comment", "ticket", ticket_id, {"internal": internal})
     return {"id": ticket_id, "internal": internal, "first_response": bool(changes)}
