@@ -72,3 +72,39 @@ def test_sigkill_during_import_leaves_all_or_nothing(tmp_path: Path, crm_process
         outcomes.append("all" if n > 1 else "none")
     # Whatever the mix, each run was all-or-nothing; print it for the curious.
     print(f"outcomes: {outcomes}")
+
+
+@pytest.mark.slow
+def test_sigkill_during_restore_leaves_old_or_new(tmp_path: Path, crm_process) -> None:  # type: ignore[no-untyped-def]
+    """A restore killed at any moment leaves either the old or the restored contents."""
+    big = tmp_path / "big.csv"
+    write_big_csv(big)
+    source = tmp_path / "source.db"
+    assert crm_process("customer", "import", str(big), db=source).returncode == 0
+    backup = tmp_path / "full-backup.db"
+    assert crm_process("db", "backup", str(backup), db=source).returncode == 0
+    calibration = tmp_path / "calibration.db"
+    assert crm_process("customer", "add", "--name", "Old", db=calibration).returncode == 0
+    started = time.monotonic()
+    done = crm_process("db", "restore", str(backup), "--yes", db=calibration)
+    span = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert customers(calibration) == ROWS
+    rng = random.Random(7)
+    for run in range(6):
+        db = tmp_path / f"restore{run}.db"
+        assert crm_process("customer", "add", "--name", "Old", db=db).returncode == 0
+        env = {**os.environ, "CRM_DB": str(db)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crmcli", "db", "restore", str(backup), "--yes"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.2, 1.1) * span)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        check = crm_process("db", "check", "--format", "json", db=db)
+        assert check.returncode == 0, f"run {run}: {check.stdout}{check.stderr}"
+        assert customers(db) in (1, ROWS), f"run {run}"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from dbstate import snapshot
+from fastcli import FastRunner
 from typer.main import get_command
-from typer.testing import CliRunner
 
 from crmcli.cli import app
 
@@ -80,13 +80,13 @@ def test_the_walk_finds_the_known_filters() -> None:
 
 
 def test_injection_payloads_change_nothing(seeded: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = FastRunner()
     before = snapshot(seeded, skip=MAY_GROW)
     tried = 0
     for path, option in text_options():
         for payload in PAYLOADS:
             args = [*path, option, payload, "--format", "json"]
-            result = runner.invoke(app, args, catch_exceptions=False)
+            result = runner.run(args, catch_exceptions=False)
             tried += 1
             output = result.stdout + result.stderr
             assert "Traceback" not in output, args

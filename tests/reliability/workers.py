@@ -11,11 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
+from fastcli import FastRunner
 
-from crmcli.cli import app
-
-runner = CliRunner()
+runner = FastRunner()
 failures: list[dict[str, object]] = []
 ops = 0
 
@@ -23,7 +21,7 @@ ops = 0
 def crm(*args: str) -> str:
     global ops
     ops += 1
-    result = runner.invoke(app, list(args))
+    result = runner.run(list(args))
     if result.exit_code != 0 or "Traceback" in result.output:
         failures.append({"args": list(args), "exit": result.exit_code, "out": result.output[-300:]})
     return result.stdout.strip()
