@@ -457,3 +457,14 @@ def test_import_fast_time_path_agrees_with_parse_datetime(
         assert parse(text, "occurred_at") == to_iso(parse_datetime(text, "occurred_at")), text
     with pytest.raises(Exception, match="invalid occurred_at"):
         parse("2024-02-30 10:00", "occurred_at")
+
+
+def test_due_masks_phones_on_request(cli: Any, customer: int, tmp_path: Path) -> None:
+    log(cli, str(customer), "-c", "phone", "--follow-up", "+1d")
+    plain = cli.json("comm", "due", env={"CRM_NOW": NOW})
+    assert plain[0]["customer_phone"] == "+8613800138000"
+    masked = cli.json("comm", "due", "--mask", env={"CRM_NOW": NOW})
+    assert masked[0]["customer_phone"] != "+8613800138000"
+    assert "8000" in masked[0]["customer_phone"] or "*" in masked[0]["customer_phone"]
+    by_env = cli.json("comm", "due", env={"CRM_NOW": NOW, "CRM_MASK": "1"})
+    assert by_env[0]["customer_phone"] == masked[0]["customer_phone"]

@@ -387,6 +387,14 @@ def due(
             show_default=False,
         ),
     ] = None,
+    mask: Annotated[
+        bool | None,
+        typer.Option(
+            "--mask/--no-mask",
+            help="Mask customer phones (default: $CRM_MASK).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -405,6 +413,11 @@ def due(
     until = None if all_ else to_iso(now + timedelta(seconds=seconds))
     with open_db(db) as database:
         rows = repo.due_follow_ups(database, until, to_iso(now), clean_text(agent), overdue)
+    from crmcli.masking import mask_phone, should_mask
+
+    if should_mask(mask):
+        for row in rows:
+            row["customer_phone"] = mask_phone(row["customer_phone"])
     if ics is not None:
         from crmcli.reports.comm import write_follow_ups_ics
 
