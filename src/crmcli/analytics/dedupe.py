@@ -26,7 +26,7 @@ from typing import Any
 
 NAME_WEIGHT = 0.6
 CONTEXT_WEIGHT = 0.4
-MAX_BLOCK = 1500  # larger blocks are compared in sorted, overlapping windows of this size
+MAX_BLOCK = 400  # larger blocks are compared in sorted, overlapping windows of this size
 SMALL_BLOCK = 8  # below this, plain pairwise calls beat a cdist matrix
 OUTPUT_FIELDS = ("id", "name", "email", "phone", "company", "address")
 
@@ -168,10 +168,15 @@ def find_duplicate_groups(
     first_email: dict[str, int] = {}
     first_phone: dict[str, int] = {}
     pending_exact: list[tuple[int, int, str]] = []
+    company_keys: dict[str, str] = {}  # companies repeat: normalise each once, share the key
     for i, row in enumerate(rows):
         records.append(tuple(row.get(f) for f in OUTPUT_FIELDS))
         names.append(normalise_name(row.get("name")))
-        companies.append(normalise_company(row.get("company")))
+        company = row.get("company") or ""
+        key = company_keys.get(company)
+        if key is None:
+            key = company_keys[company] = normalise_company(company)
+        companies.append(key)
         addresses.append(normalise_address(row.get("address")))
         email = (row.get("email") or "").strip().lower()
         phone = normalise_phone(row.get("phone"))
@@ -179,7 +184,7 @@ def find_duplicate_groups(
             pending_exact.append((first_email[email], i, "same email"))
         if phone and first_phone.setdefault(phone, i) != i:
             pending_exact.append((first_phone[phone], i, "same phone"))
-    del first_email, first_phone
+    del first_email, first_phone, company_keys
     groups = _Groups(len(records))
     for i, j, reason in pending_exact:
         groups.link(i, j, 100.0, reason)
@@ -188,39 +193,61 @@ def find_duplicate_groups(
     return _collect(groups, records, limit)
 
 
+def _add(blocks: dict[str, Any], key: str, i: int) -> None:
+    members = blocks.get(key)
+    if members is None:
+        blocks[key] = i
+    elif isinstance(members, int):
+        blocks[key] = [members, i]
+    else:
+        members.append(i)
+
+
+def _blocks(blocks: dict[str, Any]) -> Iterable[list[int]]:
+    """The blocks with at least two members."""
+    return (m for m in blocks.values() if not isinstance(m, int))
+
+
 def _fuzzy(
     groups: _Groups, names: list[str], companies: list[str], addresses: list[str], threshold: float
 ) -> None:
-    by_company: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_address: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_name: dict[str, list[int]] = defaultdict(list)
+    # Blocks keyed by the normalised strings themselves (no new objects per row); a key
+    # seen once holds its row position, a list only from the second row on.
+    by_company: dict[str, Any] = {}
+    by_address: dict[str, Any] = {}
+    by_name: dict[str, Any] = {}
     for i, name in enumerate(names):
         if not name:
             continue
         if companies[i]:
-            by_company[(companies[i], name[0])].append(i)
+            _add(by_company, companies[i], i)
         if addresses[i]:
-            by_address[(addresses[i], name[0])].append(i)
+            _add(by_address, addresses[i], i)
         if companies[i] or addresses[i]:
-            by_name[name].append(i)
-    # Same company (or address) after normalisation: the name decides.
+            _add(by_name, name, i)
+    # Same company (or address) after normalisation and the same first letter of the name:
+    # the name decides.
     name_cutoff = max(0.0, (threshold - CONTEXT_WEIGHT * 100) / NAME_WEIGHT)
     for blocks, reason in (
         (by_company, "similar name + same company"),
         (by_address, "similar name + same address"),
     ):
-        for members in blocks.values():
-            if len(members) < 2:
-                continue
-            for window in _windows(members, [names[m] for m in members]):
-                for i, j, sim in _pairs([names[m] for m in window], window, name_cutoff):
-                    groups.link(i, j, round(NAME_WEIGHT * sim + CONTEXT_WEIGHT * 100, 1), reason)
+        for block in _blocks(blocks):
+            by_letter: dict[str, list[int]] = defaultdict(list)
+            for m in block:
+                by_letter[names[m][0]].append(m)
+            for members in by_letter.values():
+                if len(members) < 2:
+                    continue
+                for window in _windows(members, [names[m] for m in members]):
+                    for i, j, sim in _pairs([names[m] for m in window], window, name_cutoff):
+                        score = round(NAME_WEIGHT * sim + CONTEXT_WEIGHT * 100, 1)
+                        groups.link(i, j, score, reason)
+        blocks.clear()
     # Same name: the better of company and address similarity decides. Addresses that
     # differ in their numbers (house 58 vs 343 on the same street) are different places.
     context_cutoff = max(0.0, (threshold - NAME_WEIGHT * 100) / CONTEXT_WEIGHT)
-    for members in by_name.values():
-        if len(members) < 2:
-            continue
+    for members in _blocks(by_name):
         for field, values in (("company", companies), ("address", addresses)):
             having = [m for m in members if values[m]]
             if len(having) < 2:
