@@ -277,3 +277,60 @@ def test_database_wal_and_shm_are_private(db_path: Path) -> None:
             assert path.exists() and mode(path) == 0o600, suffix
     finally:
         db.close()
+
+
+def _legacy_audit(path: Path, tamper: bool = False) -> None:
+    """Audit rows as the pre-m050 code wrote them (chained over the details text)."""
+    from crmcli.db.audit import legacy_row_hash
+
+    conn = raw(path)
+    prev = None
+    for i in range(3):
+        row = {
+            "at": f"2024-01-0{i + 1}T00:00:00Z",
+            "actor": "old",
+            "action": "create",
+            "entity": "customer",
+            "entity_id": str(i + 1),
+            "details": json.dumps({"name": f"n{i}"}),
+        }
+        digest = legacy_row_hash(prev, row)
+        conn.execute(
+            "INSERT INTO audit_log(at, actor, action, entity, entity_id, details, prev_hash, hash)"
+            " VALUES (:at, :actor, :action, :entity, :entity_id, :details, :prev, :hash)",
+            {**row, "prev": prev, "hash": digest},
+        )
+        prev = digest
+    if tamper:
+        conn.execute('UPDATE audit_log SET details = \'{"name": "forged"}\' WHERE id = 2')
+    conn.close()
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_m050_reseals_an_old_chain_and_says_whether_it_was_intact(
+    cli, db_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: bool
+) -> None:
+    _old_database(db_path, monkeypatch)
+    _legacy_audit(db_path, tamper)
+    reseal = cli.json("audit", "list", "--action", "reseal")
+    assert len(reseal) == 1
+    assert reseal[0]["details"] == {
+        "rows": 3,
+        "legacy_chain_intact": not tamper,
+        "first_broken_id": 2 if tamper else None,
+    }
+    assert cli("audit", "verify").exit_code == 0
+
+
+def test_restore_of_a_backup_from_an_older_schema(
+    cli, add_customer, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "old" / "crm.db"
+    _old_database(old, monkeypatch)
+    _legacy_audit(old)
+    add_customer("Current")
+    cli.json("db", "restore", str(old), "--yes")
+    assert [r["name"] for r in cli.json("customer", "list")] == ["Old"]
+    assert cli.json("db", "status")["migrations_pending"] == []
+    assert cli("db", "check").exit_code == 0
+    assert cli("audit", "verify").exit_code == 0

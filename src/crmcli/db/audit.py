@@ -26,6 +26,11 @@ edited field breaks it), and `details` must hash to `details_sha256` -- unless t
 redaction made by a `forget` row whose text equals the current details (anything else is
 tampering). Removing rows from the end cannot be seen from inside the file; `verify` prints
 the head hash so an operator can keep it elsewhere and pass it back with `--head`.
+
+Rows written before m050 were chained over the details text (`legacy_row_hash`). m050
+verifies that old chain, re-chains the rows over digests and records the outcome as a
+`reseal` entry (`legacy_chain_intact`, `first_broken_id`); `verify` on a backup that predates
+m050 checks the old chain as it is.
 """
 
 from __future__ import annotations
@@ -101,20 +106,48 @@ def record(
         return int(cur.lastrowid or 0)
 
 
+def legacy_row_hash(prev_hash: str | None, row: dict[str, Any]) -> str:
+    """The hash of rows written before m050: chained over the details text itself."""
+    fields = [row["at"], row["actor"], row["action"], row["entity"], row["entity_id"]]
+    text = json.dumps([*fields, row["details"]], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(((prev_hash or "") + text).encode("utf-8")).hexdigest()
+
+
 def reseal(db: Database) -> int:
-    """Recompute digests and the chain over every row (migration m050 only: rows written
-    before it were chained over the details text, and had no triggers protecting them)."""
+    """Re-chain rows written before m050 over their details' digests (m050 only).
+
+    The old chain is verified first and the outcome is recorded as a `reseal` entry, so a
+    chain that was already broken is not silently laundered."""
     prev: str | None = None
+    new_prev: str | None = None
+    first_broken: int | None = None
     count = 0
     for row in db.query("SELECT * FROM audit_log ORDER BY id"):
+        if first_broken is None and (
+            row["prev_hash"] != prev or row["hash"] != legacy_row_hash(prev, row)
+        ):
+            first_broken = int(row["id"])
+        prev = row["hash"]
         row["details_sha256"] = details_digest(row["details"])
-        digest = row_hash(prev, row)
+        digest = row_hash(new_prev, row)
         db.execute(
             "UPDATE audit_log SET details_sha256 = ?, prev_hash = ?, hash = ? WHERE id = ?",
-            (row["details_sha256"], prev, digest, row["id"]),
+            (row["details_sha256"], new_prev, digest, row["id"]),
         )
-        prev = digest
+        new_prev = digest
         count += 1
+    if count:
+        record(
+            db,
+            "reseal",
+            "audit_log",
+            None,
+            {
+                "rows": count,
+                "legacy_chain_intact": first_broken is None,
+                "first_broken_id": first_broken,
+            },
+        )
     return count
 
 
@@ -153,13 +186,7 @@ def verify(db: Database, head: str | None = None) -> dict[str, Any]:
     """Walk the hash chain. Returns {ok, rows, head, broken: None | {id, reason}}."""
     if not _table_exists(db, "audit_log"):
         return {"ok": True, "rows": 0, "head": None, "broken": None}
-    if not _has_column(db, "audit_log", "details_sha256"):
-        return {
-            "ok": False,
-            "rows": int(db.scalar("SELECT count(*) FROM audit_log")),
-            "head": None,
-            "broken": {"id": None, "reason": "schema predates the audit digest (migrate first)"},
-        }
+    legacy = not _has_column(db, "audit_log", "details_sha256")  # a backup from before m050
     redactions: dict[int, set[str | None]] = {}
     if _table_exists(db, "audit_redactions"):
         for audit_id, text, by_action in db.execute(
@@ -179,6 +206,9 @@ def verify(db: Database, head: str | None = None) -> dict[str, Any]:
             reason = (
                 "prev_hash does not match the previous row's hash (a row was removed or reordered)"
             )
+        elif legacy:
+            if row["hash"] != legacy_row_hash(prev, row):
+                reason = "hash does not match the row's contents (the row was altered)"
         elif details_digest(row["details"]) != row["details_sha256"] and row[
             "details"
         ] not in redactions.get(int(row["id"]), set()):
