@@ -250,8 +250,6 @@ def test_due_ics_writes_vevents(cli: Any, customer: int, tmp_path: Path) -> None
 
 
 def test_customer_show_gains_recent_contacts_and_next_follow_up(cli: Any, customer: int) -> None:
-    import crmcli.commands.customer_comm  # noqa: F401 - the customer group's extension module
-
     ids = [
         log(cli, str(customer), "-c", "phone", "--at", f"2024-01-{d:02d} 10:00")
         for d in range(1, 8)
@@ -272,12 +270,27 @@ def test_customer_show_gains_recent_contacts_and_next_follow_up(cli: Any, custom
     assert shown["next_follow_up"]["follow_up_at"] == "2024-04-01T09:00:00+08:00"
 
 
-def test_customer_group_loads_the_contacts_extension() -> None:
-    from crmcli.cli import GROUPS
+def test_customer_show_in_a_fresh_process_lists_contacts(customer: int, db_path: Path) -> None:
+    """End to end: the customer group loads the extension without the comm group."""
+    import os
+    import subprocess
+    import sys
 
-    if "crmcli.commands.customer_comm" not in GROUPS["customer"][1]:
-        pytest.skip("cli.GROUPS['customer'] does not list crmcli.commands.customer_comm yet")
-    assert "crmcli.commands.customer_comm" in GROUPS["customer"][1]
+    env = {**os.environ, "CRM_DB": str(db_path), "CRM_TZ": "Asia/Shanghai"}
+    crm = [sys.executable, "-m", "crmcli"]
+    logged = subprocess.run(
+        [*crm, "comm", "log", str(customer), "-c", "visit", "--follow-up", "2030-01-01 09:00"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    shown = subprocess.run(
+        [*crm, "customer", "show", str(customer), "--format", "json"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert [c["id"] for c in record["communications"]] == [int(logged.stdout)]
+    assert record["next_follow_up"]["follow_up_at"] == "2030-01-01T09:00:00+08:00"
 
 
 # ------------------------------------------------------------------ import
