@@ -334,3 +334,23 @@ def test_restore_of_a_backup_from_an_older_schema(
     assert cli.json("db", "status")["migrations_pending"] == []
     assert cli("db", "check").exit_code == 0
     assert cli("audit", "verify").exit_code == 0
+
+
+def test_dirty_data_is_backed_up_and_restored_only_with_force(
+    cli, add_customer, db_path: Path, tmp_path: Path
+) -> None:
+    add_customer("Ann")
+    with raw(db_path) as conn:  # data that breaks an invariant (as an old script might write)
+        conn.execute("UPDATE customers SET phone = '555-0100'")
+    made = cli.json("db", "backup")  # a backup is most needed when something is wrong
+    assert made["verified"] is True
+    add_customer("Bob")
+    refused = cli("db", "restore", made["path"], "--yes")
+    assert refused.exit_code == 1 and "--force" in refused.stderr
+    assert count(db_path) == 2
+    cli.json("db", "restore", made["path"], "--yes", "--force")
+    assert [r["phone"] for r in cli.json("customer", "list")] == ["555-0100"]
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
+    assert cli("db", "restore", str(garbage), "--yes", "--force").exit_code == 1
+    assert count(db_path) == 1

@@ -134,6 +134,13 @@ def backup(
 def restore(
     backup_file: Annotated[Path, typer.Argument(help="The backup file to restore.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Restore even if the backup's data breaks an invariant (never a corrupt file).",
+        ),
+    ] = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -154,7 +161,7 @@ def restore(
         )
 
     with open_db(db) as database:
-        result = maint.restore(database, backup_file, confirm)
+        result = maint.restore(database, backup_file, confirm, force=force)
     _emit(
         result,
         fmt,

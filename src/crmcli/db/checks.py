@@ -54,7 +54,8 @@ def _rows_problems(
     rows = db.execute(sql + f" LIMIT {MAX_EXAMPLES + 1}").fetchall()
     out = [_problem(check, describe(r)) for r in rows[:MAX_EXAMPLES]]
     if len(rows) > MAX_EXAMPLES:
-        out.append(_problem(check, f"... and more (showing the first {MAX_EXAMPLES})"))
+        total = int(db.scalar(f"SELECT count(*) FROM ({sql})"))
+        out.append(_problem(check, f"... and {total - MAX_EXAMPLES} more like these"))
     return out
 
 

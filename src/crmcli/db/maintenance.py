@@ -190,7 +190,7 @@ def backup_before_migration(db: Database, names: list[str]) -> Path | None:
         return None
     target = _unique_name(backup_dir(db.path), f"{db.path.stem}-pre-migrate-{_stamp()}")
     _snapshot(db, target)
-    problems = _verify_copy(target, integrity_only=True)
+    problems = _verify_copy(target, structural_only=True)
     if problems:
         target.unlink(missing_ok=True)
         raise OperationalError(
@@ -229,15 +229,28 @@ def open_plain(path: Path) -> Iterator[Database]:
         conn.close()
 
 
-def _verify_copy(path: Path, integrity_only: bool = False) -> list[dict[str, Any]]:
-    """Open a copy and run the checks on it; [] when it is sound."""
-    from crmcli.db.checks import check_integrity, run_checks
+# Problems that make a file unusable, whatever --force says (the others are about the data).
+STRUCTURAL = ("open", "integrity_check", "migrations")
+
+
+def _verify_copy(path: Path, structural_only: bool = False) -> list[dict[str, Any]]:
+    """Open a copy and check it; [] when it is sound.
+
+    structural_only: SQLite's integrity_check and the schema version (a backup must be a
+    faithful, usable copy even of a database whose data breaks an invariant)."""
+    from crmcli.db.checks import check_integrity, check_migrations, run_checks
 
     try:
         with open_plain(path) as copy:
-            return check_integrity(copy) if integrity_only else run_checks(copy)
+            if structural_only:
+                return check_integrity(copy) or check_migrations(copy)
+            return run_checks(copy)
     except sqlite3.DatabaseError as exc:
         return [{"check": "open", "detail": f"{path} is not a usable SQLite database: {exc}"}]
+
+
+def _blocking(problems: list[dict[str, Any]], force: bool) -> list[dict[str, Any]]:
+    return [p for p in problems if not force or p["check"] in STRUCTURAL]
 
 
 def rotate(folder: Path, stem: str, keep: int) -> list[str]:
@@ -274,7 +287,7 @@ def backup(db: Database, dest: Path | None = None, keep: int | None = None) -> d
     if target.resolve() == db.path.resolve():
         raise InvalidInput("the backup cannot overwrite the database itself")
     _snapshot(db, target)
-    problems = _verify_copy(target)
+    problems = _verify_copy(target, structural_only=True)
     if problems:
         target.unlink(missing_ok=True)
         raise OperationalError(f"the backup failed its check: {problems[0]['detail']}")
@@ -296,9 +309,15 @@ def _copy_into(source: Database, target: Database) -> None:
 
 
 def restore(
-    db: Database, backup_path: Path, confirm: Callable[[dict[str, Any]], None]
+    db: Database,
+    backup_path: Path,
+    confirm: Callable[[dict[str, Any]], None],
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Replace the database's contents by a verified backup; the old contents go aside."""
+    """Replace the database's contents by a verified backup; the old contents go aside.
+
+    A backup that fails `crm db check` is refused; with force, one whose only problems are
+    in the data (not its structure) is restored anyway."""
     from crmcli.db import audit
     from crmcli.db.checks import run_checks
     from crmcli.db.migrations import apply_migrations
@@ -320,10 +339,15 @@ def restore(
             raise OperationalError(
                 f"{backup_path} is not a usable SQLite database: {exc}"
             ) from None
-        problems = _verify_copy(staging)
+        problems = _blocking(_verify_copy(staging), force)
         if problems:
             listed = "; ".join(p["detail"] for p in problems[:3])
-            raise OperationalError(f"{backup_path} fails the check, nothing restored: {listed}")
+            raise OperationalError(
+                f"{backup_path} fails the check, nothing restored: {listed}",
+                hint=None
+                if any(p["check"] in STRUCTURAL for p in problems)
+                else "--force restores a backup whose problems are only in the data",
+            )
         with open_plain(staging) as stage:
             summary = {
                 "backup": str(backup_path),
@@ -333,13 +357,13 @@ def restore(
         confirm(summary)
         aside = _unique_name(folder, f"{db.path.stem}-pre-restore-{_stamp()}")
         _snapshot(db, aside)
-        if _verify_copy(aside, integrity_only=True):
+        if _verify_copy(aside, structural_only=True):
             raise OperationalError("could not set the current database aside; nothing restored")
         try:
             with open_plain(staging) as stage:
                 _copy_into(stage, db)
             apply_migrations(db)
-            problems = run_checks(db)
+            problems = _blocking(run_checks(db), force)
             if problems:
                 raise OperationalError(
                     f"restored database fails the check: {problems[0]['detail']}"
