@@ -47,7 +47,9 @@ def forget(
             f"Erase all personal data of customer {customer_id}? This cannot be undone.", yes
         )
         summary = privacy.forget_customer(database, customer_id)
-    if not summary.get("wal_truncated", True):
+    if not summary.get("purged", True):
+        output.warn("erased, but the file could not be vacuumed now: run `crm db vacuum`")
+    elif not summary.get("wal_truncated", True):
         output.warn("another process holds the database open: old pages may stay in the WAL")
     if fmt == "table":
         output.info(

@@ -25,6 +25,7 @@ and models keep their numbers, and removes what identifies or describes the pers
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -310,7 +311,10 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
         by = audit.record(db, "forget", "customer", customer_id, summary)
         summary["audit_rows_redacted"] = _redact_audit(db, customer_id, related, secrets, by)
         summary["fts_rebuilt"] = rebuild_fts(db)
-    summary.update(purge_free_space(db))
+    try:
+        summary.update(purge_free_space(db), purged=True)
+    except sqlite3.OperationalError:  # e.g. another writer held the lock past the timeout
+        summary.update(wal_truncated=False, purged=False)
     return summary
 
 
