@@ -275,3 +275,10 @@ def test_count_anomalies_have_a_poisson_floor() -> None:
     spike = counts[0]
     # The 99% half-width is at least z(0.995) * sqrt(expected) (the Poisson floor).
     assert spike["hi"] - spike["expected"] >= 2.5758 * np.sqrt(spike["expected"]) - 1e-9
+
+
+def test_constant_series_is_a_clear_error() -> None:
+    series = fc.zero_filled_series({}, "day", start="2024-01-01", end="2024-01-31")
+    assert len(series) == 31 and series.sum() == 0
+    with pytest.raises(InvalidInput, match="all 31 periods have the same value"):
+        fc.forecast_series(series, 3)

@@ -412,6 +412,10 @@ def forecast_series(
     for level in levels:
         if not 0 < level < 1:
             raise InvalidInput(f"prediction level {level} must lie between 0 and 1")
+    if series.nunique() == 1:
+        raise InvalidInput(
+            f"nothing to forecast: all {n} periods have the same value ({series.iloc[0]:g})"
+        )
     result, spec, tried = _fit_best(series, m)
     pred = _predict(result, n, horizon, levels)
     rows = []
