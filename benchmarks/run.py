@@ -204,8 +204,9 @@ def first_option(help_text: str, *candidates: str) -> str | None:
 
 
 class Bench:
-    def __init__(self, n: int, reps: int, only: set[str] | None) -> None:
+    def __init__(self, n: int, reps: int, only: set[str] | None, calls: int | None = None) -> None:
         self.n = n
+        self.calls = calls or (1000 if n >= 1_000_000 else 200)
         self.reps = reps
         self.only = only
         self.csv = generate.csv_path(n)
@@ -218,7 +219,6 @@ class Bench:
             "CRM_TZ": "Asia/Shanghai",
             "CRM_ACTOR": "benchmark",
             "NO_COLOR": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.results: dict[str, Measurement] = {}
 
@@ -298,7 +298,7 @@ class Bench:
             self.add(measure(label, [*argv, "--format", "json"], self.env, self.reps))
 
     def comm_log(self) -> None:
-        calls = 1000 if self.n >= 1_000_000 else 200
+        calls = self.calls
         log(f"comm log x{calls} from a shell loop")
         help_text = crm_help(self.env, "comm", "log")
         if help_text is None:
@@ -627,6 +627,9 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated groups: show,search,import,dashboard,comm,value,duplicates,commlog",
     )
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--calls", type=int, help="comm log calls in the shell loop (default 1000; 200 --quick)"
+    )
     args = parser.parse_args(argv)
     n = args.customers or (100_000 if args.quick else 1_000_000)
 
@@ -637,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         log("warning: the sqlite3 CLI is missing (apt-get install sqlite3): SQL baselines skipped")
 
     started = time.perf_counter()
-    bench = Bench(n, args.reps, set(args.only.split(",")) if args.only else None)
+    bench = Bench(n, args.reps, set(args.only.split(",")) if args.only else None, args.calls)
     log(f"benchmarks at {n} customers, {args.reps} runs each (median)")
     bench.run()
     checks = evaluate(bench.results)
