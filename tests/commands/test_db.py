@@ -72,7 +72,13 @@ def test_migrate_dry_run_then_apply_with_backup_first(
         assert conn.execute("SELECT count(*) FROM _migrations").fetchone()[0] == 1
         assert conn.execute("SELECT email FROM customers").fetchone()[0] == "old@example.com"
     assert count(db_path) == 1
-    assert cli.json("db", "migrate") == {"pending": [], "applied": [], "dry_run": False}
+    assert done["backup"] == str(backups[0])
+    assert cli.json("db", "migrate") == {
+        "pending": [],
+        "applied": [],
+        "dry_run": False,
+        "backup": None,
+    }
     assert cli("db", "check").exit_code == 0
 
 

@@ -70,6 +70,8 @@ def migrate(
     with _open_unmigrated(db) as database:
         result = maint.migrate(database, dry_run=dry_run)
     names = result["pending"] if dry_run else result["applied"]
+    if result["backup"]:
+        output.info(f"Backed up the database to {result['backup']} before migrating.")
     if fmt in ("json", "jsonl"):
         output.emit_json(result)
     elif not names:

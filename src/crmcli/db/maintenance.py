@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from crmcli.db import Database
 
 BACKUP_DIR = "backups"
+# The copy apply_migrations made last in this process (shown by `crm db migrate`).
+last_pre_migration_backup: Path | None = None
 
 
 # -- files -----------------------------------------------------------------------------
@@ -178,10 +180,13 @@ def migrate(db: Database, dry_run: bool = False) -> dict[str, Any]:
 
     todo = pending_migrations(db)
     if dry_run or not todo:
-        return {"pending": todo, "applied": [], "dry_run": dry_run}
+        return {"pending": todo, "applied": [], "dry_run": dry_run, "backup": None}
+    global last_pre_migration_backup
+    last_pre_migration_backup = None
     applied = apply_migrations(db)
-    audit.record(db, "migrate", "database", None, {"applied": applied})
-    return {"pending": [], "applied": applied, "dry_run": False}
+    saved = str(last_pre_migration_backup) if last_pre_migration_backup else None
+    audit.record(db, "migrate", "database", None, {"applied": applied, "backup": saved})
+    return {"pending": [], "applied": applied, "dry_run": False, "backup": saved}
 
 
 def backup_before_migration(db: Database, names: list[str]) -> Path | None:
@@ -196,9 +201,8 @@ def backup_before_migration(db: Database, names: list[str]) -> Path | None:
         raise OperationalError(
             f"the backup before migrating ({', '.join(names)}) failed its check: {problems[0]['detail']}"
         )
-    from crmcli.output import info
-
-    info(f"Backed up {db.path.name} to {target} before migrating.")
+    global last_pre_migration_backup
+    last_pre_migration_backup = target
     return target
 
 
