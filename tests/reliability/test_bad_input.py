@@ -245,3 +245,30 @@ def test_own_commands_reject_huge_ids_as_usage_errors(cli) -> None:  # type: ign
             ).exit_code
             == 2
         )
+
+
+@settings(FUZZ, max_examples=25)
+@given(cut=st.floats(min_value=0.0, max_value=0.999), flip=st.booleans())
+def test_damaged_backups_are_refused_and_change_nothing(
+    seeded: Path, tmp_path: Path, cut: float, flip: bool
+) -> None:
+    good = tmp_path / "good.db"
+    if not good.exists():
+        assert runner.run(["db", "backup", str(good)]).exit_code == 0
+    data = bytearray(good.read_bytes())
+    if flip:  # scribble over a page in the middle instead of cutting the file short
+        at = int(len(data) * cut)
+        data[at : at + 512] = bytes(512)
+        data[at : at + 16] = b"garbage-garbage!"
+    else:
+        data = data[: int(len(data) * cut)]
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(bytes(data))
+    before = content_hash(seeded)
+    result = runner.run(["db", "restore", str(damaged), "--yes", "--force"])
+    assert "Traceback" not in result.stdout + result.stderr
+    if result.exit_code != 0:
+        assert result.exit_code == 1 and result.stderr.startswith("Error: ")
+        assert content_hash(seeded) == before
+    else:  # the scribble hit unused bytes: then the restore must be a faithful copy
+        assert runner.run(["db", "check"]).exit_code == 0
