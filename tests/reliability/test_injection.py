@@ -1,7 +1,8 @@
 """SQL injection through every filter, sort and search option of every listing does nothing.
 
 The command tree is walked, so a listing added later is covered without editing this file:
-every text option of every `list` / `export` / `due` command (and `audit`) gets each payload.
+every text option of every `list` / `export` / `due` command, of `audit` and of every
+report gets each payload.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ PAYLOADS = [
     "tag=vip or 1=1) OR (1=1",
 ]
 LISTINGS = {"list", "export", "due"}
-SKIP_OPTIONS = {"--db", "--format", "--out", "--ics", "--as-of"}
+SKIP_OPTIONS = {"--db", "--format", "--out", "--ics", "--as-of", "--chart-dir", "--config"}
 # Reading may log an export; nothing else may change.
 MAY_GROW = ("audit_log", "settings", "change_log")
 
@@ -45,7 +46,7 @@ def text_options() -> list[tuple[tuple[str, ...], str]]:
     """(command path, option) for every free-text option of every listing."""
     found = []
     for path, command in _walk(get_command(app)):
-        if path[-1] not in LISTINGS and path[0] != "audit":
+        if path[-1] not in LISTINGS and path[0] not in ("audit", "report"):
             continue
         for param in command.params:
             opts = getattr(param, "opts", [])
