@@ -115,7 +115,9 @@ def test_normalisers() -> None:
     assert dedupe.normalise_name("张 伟") == "张伟"
     assert dedupe.normalise_company("华为技术有限公司") == "华为技术"
     assert dedupe.normalise_company("Acme, Inc.") == dedupe.normalise_company("ACME")
-    assert dedupe.normalise_phone("+86 138-0013-8000") == "8613800138000"
+    assert dedupe.normalise_phone("+86 138-0013-8000") == "+8613800138000"
+    assert dedupe.normalise_phone("8613800138000") == "+8613800138000"
+    assert dedupe.normalise_phone("12-34") == ""
 
 
 def test_same_name_on_the_same_street_but_another_house_is_not_a_duplicate() -> None:

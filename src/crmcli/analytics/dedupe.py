@@ -31,6 +31,7 @@ SMALL_BLOCK = 8  # below this, plain pairwise calls beat a cdist matrix
 OUTPUT_FIELDS = ("id", "name", "email", "phone", "company", "address")
 
 _DIGITS = re.compile(r"\d+")
+_NON_DIGIT = re.compile(r"\D")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _COMPANY_SUFFIX = re.compile(
     r"(股份有限公司|有限责任公司|有限公司|集团公司|集团|公司|分公司)$"
@@ -66,8 +67,13 @@ def normalise_address(text: str | None) -> str:
 
 
 def normalise_phone(text: str | None) -> str:
-    digits = re.sub(r"\D", "", text or "")
-    return digits if len(digits) >= 6 else ""
+    """'+86 138-0013-8000' -> '+8613800138000' (a plus and the digits; '' if too short)."""
+    digits = _NON_DIGIT.sub("", text or "")
+    return "+" + digits if len(digits) >= 6 else ""
+
+
+def _same(original: Any, normalised: str) -> str:
+    return original if normalised == original else normalised
 
 
 def _numbers(address: str) -> list[str]:
@@ -138,6 +144,20 @@ def _pairs(
         yield members[a], members[b], float(matrix[a, b])
 
 
+def _distinct(members: list[int], values: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    """(one member per distinct value, [(that member, another member with its value)])."""
+    first: dict[str, int] = {}
+    reps: list[int] = []
+    twins: list[tuple[int, int]] = []
+    for m in members:
+        rep = first.setdefault(values[m], m)
+        if rep == m:
+            reps.append(m)
+        else:
+            twins.append((rep, m))
+    return reps, twins
+
+
 def _windows(members: list[int], keys: list[str]) -> Iterable[list[int]]:
     """The block itself, or overlapping windows of it sorted by key when it is too big."""
     if len(members) <= MAX_BLOCK:
@@ -170,16 +190,19 @@ def find_duplicate_groups(
     pending_exact: list[tuple[int, int, str]] = []
     company_keys: dict[str, str] = {}  # companies repeat: normalise each once, share the key
     for i, row in enumerate(rows):
-        records.append(tuple(row.get(f) for f in OUTPUT_FIELDS))
-        names.append(normalise_name(row.get("name")))
-        company = row.get("company") or ""
+        record = tuple(row.get(f) for f in OUTPUT_FIELDS)
+        records.append(record)
+        # Each normalised key reuses the row's own string when normalising changed nothing
+        # (the usual case for stored data): a million rows fit in far less memory.
+        names.append(_same(record[1], normalise_name(record[1])))
+        company = record[4] or ""
         key = company_keys.get(company)
         if key is None:
             key = company_keys[company] = normalise_company(company)
         companies.append(key)
-        addresses.append(normalise_address(row.get("address")))
-        email = (row.get("email") or "").strip().lower()
-        phone = normalise_phone(row.get("phone"))
+        addresses.append(_same(record[5], normalise_address(record[5])))
+        email = _same(record[2], (record[2] or "").strip().lower())
+        phone = _same(record[3], normalise_phone(record[3]))
         if email and first_email.setdefault(email, i) != i:
             pending_exact.append((first_email[email], i, "same email"))
         if phone and first_phone.setdefault(phone, i) != i:
@@ -239,7 +262,12 @@ def _fuzzy(
             for members in by_letter.values():
                 if len(members) < 2:
                     continue
-                for window in _windows(members, [names[m] for m in members]):
+                # Identical names only need linking to one of them (union-find closes the
+                # group): a block of 300 "John Smith" costs 300 links, not 45,000 pairs.
+                reps, twins = _distinct(members, names)
+                for rep, twin in twins:
+                    groups.link(rep, twin, 100.0, reason)
+                for window in _windows(reps, [names[m] for m in reps]):
                     for i, j, sim in _pairs([names[m] for m in window], window, name_cutoff):
                         score = round(NAME_WEIGHT * sim + CONTEXT_WEIGHT * 100, 1)
                         groups.link(i, j, score, reason)
@@ -249,13 +277,13 @@ def _fuzzy(
     context_cutoff = max(0.0, (threshold - NAME_WEIGHT * 100) / CONTEXT_WEIGHT)
     for members in _blocks(by_name):
         for field, values in (("company", companies), ("address", addresses)):
-            having = [m for m in members if values[m]]
+            # Rows with the same name and the same company / address were linked by the
+            # blocks above: compare one row per distinct value.
+            having, _ = _distinct([m for m in members if values[m]], values)
             if len(having) < 2:
                 continue
             for window in _windows(having, [values[m] for m in having]):
                 for i, j, sim in _pairs([values[m] for m in window], window, context_cutoff):
-                    if values[i] == values[j]:
-                        continue  # the same company / address: linked by the blocks above
                     if field == "address" and _numbers(addresses[i]) != _numbers(addresses[j]):
                         continue
                     score = round(NAME_WEIGHT * 100 + CONTEXT_WEIGHT * sim, 1)
