@@ -157,7 +157,11 @@ def root(
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "customer": (
         "crmcli.commands.customer",
-        ("crmcli.commands.customer_privacy", "crmcli.commands.customer_comm"),
+        (
+            "crmcli.commands.customer_privacy",
+            "crmcli.commands.customer_comm",
+            "crmcli.commands.customer_history",
+        ),
     ),
     "comm": ("crmcli.commands.comm", ("crmcli.commands.comm_office",)),
     "ticket": ("crmcli.commands.ticket", ()),
