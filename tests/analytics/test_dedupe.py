@@ -141,3 +141,19 @@ def test_group_score_is_weakest_joining_link_and_keeps_all_reasons() -> None:
     joining = fuzz.ratio("jonathan smith", "jonathan smyth")  # 1-3; 1-2 was already joined
     assert group["score"] == pytest.approx(0.6 * joining + 40, abs=0.1)
     assert group["score"] < 100
+
+
+def test_many_identical_rows_form_one_group_and_missing_keys_are_fine() -> None:
+    rows = [{"id": i, "name": "Ann Lee", "company": "Acme Inc"} for i in range(1, 301)]
+    rows += [{"id": 400, "name": "Ann Lee"}, {"id": 401}]
+    (group,) = find_duplicate_groups(rows)
+    assert ids([group]) == [list(range(1, 301))]
+    assert group["score"] == 100.0 and group["reason"] == "similar name + same company"
+    assert group["customers"][0] == {
+        "id": 1,
+        "name": "Ann Lee",
+        "email": None,
+        "phone": None,
+        "company": "Acme Inc",
+        "address": None,
+    }
