@@ -114,3 +114,23 @@ def test_sort_payload_is_refused(seeded: Path, cli) -> None:  # type: ignore[no-
     for payload in PAYLOADS:
         result = cli("customer", "list", "--sort", payload)
         assert result.exit_code == 2 and "cannot sort" in result.stderr
+
+
+def test_segment_payloads_target_nobody(seeded: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """Segment expressions are parsed, never pasted into SQL: a payload targets no one."""
+    campaign = cli.ok("campaign", "create", "Spring", "--channel", "sms").strip()
+    for payload in PAYLOADS:
+        result = cli("campaign", "target", campaign, "--segment", payload)
+        assert result.exit_code == 2, (payload, result.stderr)
+    conn = sqlite3.connect(str(seeded))
+    try:
+        assert conn.execute("SELECT count(*) FROM campaign_members").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 2
+    finally:
+        conn.close()
+    cli.ok("campaign", "target", campaign, "--segment", "tag=vip")  # the real thing works
+    conn = sqlite3.connect(str(seeded))
+    try:
+        assert conn.execute("SELECT count(*) FROM campaign_members").fetchone()[0] == 1
+    finally:
+        conn.close()
