@@ -360,3 +360,11 @@ def test_dirty_data_is_backed_up_and_restored_only_with_force(
     garbage.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
     assert cli("db", "restore", str(garbage), "--yes", "--force").exit_code == 1
     assert count(db_path) == 1
+
+
+def test_restore_does_not_touch_the_backup_file(cli, add_customer, db_path: Path) -> None:
+    add_customer("Ann")
+    made = Path(cli.json("db", "backup")["path"])
+    before = made.read_bytes()
+    cli.json("db", "restore", str(made), "--yes")
+    assert made.read_bytes() == before and mode(made) == 0o600

@@ -220,12 +220,18 @@ def _snapshot(db: Database, target: Path) -> None:
 
 
 @contextmanager
-def open_plain(path: Path) -> Iterator[Database]:
-    """Open an existing SQLite file without migrating it (for checks of copies)."""
+def open_plain(path: Path, readonly: bool = False) -> Iterator[Database]:
+    """Open an existing SQLite file without migrating it (for copies and backups).
+
+    readonly: for a file we must not change (a backup being restored from)."""
     from crmcli.db import Database
 
     with _private_umask():
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        if readonly:
+            target = path.resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(target, isolation_level=None, timeout=30, uri=True)
+        else:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     database = Database(conn, path, "crm")
     try:
         yield database
@@ -337,7 +343,7 @@ def restore(
     _new_private_file(staging)
     try:
         try:
-            with open_plain(backup_path) as source, open_plain(staging) as stage:
+            with open_plain(backup_path, readonly=True) as source, open_plain(staging) as stage:
                 _copy_into(source, stage)  # a stable snapshot of the file we will check
         except sqlite3.DatabaseError as exc:
             raise OperationalError(
