@@ -253,3 +253,21 @@ def test_forget_scrubs_tables_added_later_and_spares_other_people(
     keep = cli.json("audit", "list", "--entity", "customer", "--entity-id", str(other))
     assert keep[0]["details"]["name"] == "Li Keepme"
     assert cli("audit", "verify").exit_code == 0
+
+
+def test_forget_covers_duplicates_merged_into_the_customer(
+    cli, add_customer, db_path: Path
+) -> None:
+    keep = add_customer("Wang Fang", email="wang.fang.now@example.cn")
+    old = add_customer("Wang Fang Old", email="wang.fang.2019@example.cn", phone="13655556666")
+    older = add_customer("W. Fang", address="Old Street 12, Shanghai")
+    cli.ok("customer", "merge", str(old), str(older), "--yes")
+    cli.ok("customer", "merge", str(keep), str(old), "--yes")
+    exported = json.loads(cli.ok("customer", "export-data", str(keep)))
+    actions = {(e["action"], e["entity_id"]) for e in exported["audit_entries"]}
+    assert {("create", str(old)), ("create", str(older)), ("merged_into", str(older))} <= actions
+    cli.ok("customer", "forget", str(keep), "--yes")
+    raw_bytes = file_bytes(db_path)
+    for value in ("wang.fang.now", "wang.fang.2019", "13655556666", "Old Street 12", "W. Fang"):
+        assert value.encode() not in raw_bytes, value
+    assert cli("audit", "verify").exit_code == 0

@@ -11,6 +11,9 @@ and models keep their numbers, and removes what identifies or describes the pers
   ticket_events' body -> NULL and details redacted (statuses and times stay).
 - any other table with a customer_id column (added by later migrations): the customer's
   identifiers are replaced inside its text columns.
+- customers merged into this one (`customer merge`, found through the audit log's
+  `merged_into` entries, transitively) count as the same person: their old identifiers and
+  audit rows are erased too.
 - audit_log: rows about the customer or its records get their details redacted (string
   values other than statuses / categories / times become "[erased]"); any other row whose
   details contain one of the customer's identifiers has that text replaced. This goes
@@ -163,17 +166,54 @@ def _redacted_details(text: str | None, secrets: Secrets | None) -> str | None:
     return json.dumps(redact_value(value, "", secrets), ensure_ascii=False, sort_keys=True)
 
 
-def _redact_audit(
-    db: Database, customer_id: int, related: dict[str, list[int]], secrets: Secrets, by: int
-) -> int:
-    """Redact audit details about the customer; returns how many rows changed."""
-    about: set[int] = set(
-        _ids(
-            db,
-            "SELECT id FROM audit_log WHERE id != ? AND ((entity = 'customer' AND entity_id = ?)"
-            " OR (CASE WHEN json_valid(details) THEN json_extract(details, '$.customer_id') END = ?))",
-            (by, str(customer_id), customer_id),
+def merged_identities(db: Database, customer_id: int) -> tuple[list[int], list[dict[str, Any]]]:
+    """The customer's id plus every id merged into it (transitively, from the audit log's
+    `merged_into` entries), and the merged records those entries kept."""
+    ids = [customer_id]
+    records: list[dict[str, Any]] = []
+    frontier = [customer_id]
+    while frontier:
+        marks = ",".join("?" * len(frontier))
+        rows = db.query(
+            "SELECT entity_id, details FROM audit_log WHERE action = 'merged_into'"
+            " AND entity = 'customer' AND CASE WHEN json_valid(details)"
+            f" THEN json_extract(details, '$.into') END IN ({marks})",
+            frontier,
         )
+        frontier = []
+        for row in rows:
+            try:
+                merged = int(row["entity_id"])
+            except (TypeError, ValueError):
+                continue
+            if merged in ids:
+                continue
+            ids.append(merged)
+            frontier.append(merged)
+            record = audit.parse_details(row["details"])
+            if isinstance(record, dict) and isinstance(record.get("record"), dict):
+                records.append(record["record"])
+    return ids, records
+
+
+def _about_sql(ids: list[int]) -> tuple[str, list[Any]]:
+    """WHERE text for audit rows about these customer ids (by entity or by customer_id)."""
+    marks = ",".join("?" * len(ids))
+    return (
+        f"((entity = 'customer' AND entity_id IN ({marks})) OR (CASE WHEN json_valid(details)"
+        f" THEN json_extract(details, '$.customer_id') END IN ({marks})))",
+        [*[str(i) for i in ids], *ids],
+    )
+
+
+def _redact_audit(
+    db: Database, ids: list[int], related: dict[str, list[int]], secrets: Secrets, by: int
+) -> int:
+    """Redact audit details about the customer (and those merged into it); returns how many
+    rows changed."""
+    where, params = _about_sql(ids)
+    about: set[int] = set(
+        _ids(db, f"SELECT id FROM audit_log WHERE id != ? AND {where}", [by, *params])
     )
     for entity_names, ids in (
         (("communication", "communications", "comm"), related["communications"]),
@@ -269,7 +309,14 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
             "tickets": _ids(db, "SELECT id FROM tickets WHERE customer_id = ?", (customer_id,)),
             "orders": _ids(db, "SELECT id FROM orders WHERE customer_id = ?", (customer_id,)),
         }
+        ids, merged_records = merged_identities(db, customer_id)
         secrets = identifiers(customer)
+        for record in merged_records:  # a duplicate's old email or phone is theirs too
+            more = identifiers(record)
+            secrets.substrings = sorted(
+                set(secrets.substrings) | set(more.substrings), key=len, reverse=True
+            )
+            secrets.names |= more.names
         now = now_iso()
         sets = ", ".join(f"{c} = NULL" for c in CUSTOMER_CLEARED)
         db.execute(
@@ -309,7 +356,7 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
             "other_fields": other,
         }
         by = audit.record(db, "forget", "customer", customer_id, summary)
-        summary["audit_rows_redacted"] = _redact_audit(db, customer_id, related, secrets, by)
+        summary["audit_rows_redacted"] = _redact_audit(db, ids, related, secrets, by)
         summary["fts_rebuilt"] = rebuild_fts(db)
     try:
         summary.update(purge_free_space(db), purged=True)
@@ -355,11 +402,11 @@ def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
         "ticket": [str(t["id"]) for t in tickets],
         "order": [str(o["id"]) for o in orders],
     }
+    where, params = _about_sql(merged_identities(db, customer_id)[0])
     entries = db.query(
         "SELECT id, at, actor, action, entity, entity_id, details FROM audit_log"
-        " WHERE (entity = 'customer' AND entity_id = ?)"
-        " OR (CASE WHEN json_valid(details) THEN json_extract(details, '$.customer_id') END = ?) ORDER BY id",
-        (str(customer_id), customer_id),
+        f" WHERE {where} ORDER BY id",
+        params,
     )
     seen = {e["id"] for e in entries}
     for entity, ids in related.items():
