@@ -271,3 +271,21 @@ def test_forget_covers_duplicates_merged_into_the_customer(
     for value in ("wang.fang.now", "wang.fang.2019", "13655556666", "Old Street 12", "W. Fang"):
         assert value.encode() not in raw_bytes, value
     assert cli("audit", "verify").exit_code == 0
+
+
+def test_forget_deletes_the_auto_replies_sent_to_the_customer(
+    cli, add_customer, db_path: Path
+) -> None:
+    cid = add_customer("Zhao Min", email="zhao.min@example.cn")
+    other = add_customer("Qian Li", email="qian.li@example.cn")
+    for who in (cid, other):
+        cli.ok(
+            "ticket", "open", str(who), "--subject", "Where is my parcel", "--category", "billing"
+        )
+    outbox = db_path.parent / "outbox"
+    mails = sorted(outbox.glob("*.eml"))
+    assert len(mails) == 2, "ticket open writes one auto-reply per ticket"
+    summary = cli.json("customer", "forget", str(cid), "--yes")
+    assert summary["outbox_files_removed"] == 1
+    left = [p.read_bytes() for p in outbox.glob("*.eml")]
+    assert len(left) == 1 and b"qian.li@example.cn" in left[0]

@@ -47,6 +47,9 @@ def forget(
             f"Erase all personal data of customer {customer_id}? This cannot be undone.", yes
         )
         summary = privacy.forget_customer(database, customer_id)
+        summary["outbox_files_removed"] = _purge_outbox(
+            database.path, customer.get("email"), summary.pop("ticket_ids")
+        )
     if not summary.get("purged", True):
         output.warn("erased, but the file could not be vacuumed now: run `crm db vacuum`")
     elif not summary.get("wal_truncated", True):
@@ -54,10 +57,34 @@ def forget(
     if fmt == "table":
         output.info(
             f"Erased customer {customer_id}: {summary['communications']} communications,"
-            f" {summary['tickets']} tickets, {summary['audit_rows_redacted']} audit entries redacted."
+            f" {summary['tickets']} tickets, {summary['audit_rows_redacted']} audit entries redacted,"
+            f" {summary['outbox_files_removed']} outbox e-mails deleted."
         )
     else:
         output.emit_object(summary, fmt)
+
+
+def _purge_outbox(db_file: Path | None, email: str | None, ticket_ids: list[int]) -> int:
+    """Delete auto-reply .eml files written to the customer (by address or ticket id)."""
+    import re
+
+    from crmcli.tickets.autoreply import outbox_dir
+
+    folder = outbox_dir(db_file)
+    if not folder.is_dir():
+        return 0
+    tickets = {str(t).encode() for t in ticket_ids}
+    removed = 0
+    for path in folder.glob("*.eml"):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        header = re.search(rb"^X-CRM-Ticket: *(\d+)", data, re.MULTILINE)
+        if (email and email.encode() in data.lower()) or (header and header.group(1) in tickets):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _write_private(path: Path, text: str) -> None:

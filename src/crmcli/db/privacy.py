@@ -357,6 +357,7 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
         }
         by = audit.record(db, "forget", "customer", customer_id, summary)
         summary["audit_rows_redacted"] = _redact_audit(db, ids, related, secrets, by)
+        summary["ticket_ids"] = related["tickets"]
         summary["fts_rebuilt"] = rebuild_fts(db)
     try:
         summary.update(purge_free_space(db), purged=True)
