@@ -76,10 +76,6 @@ def _same(original: Any, normalised: str) -> str:
     return original if normalised == original else normalised
 
 
-def _numbers(address: str) -> list[str]:
-    return _DIGITS.findall(address)
-
-
 def _is_cjk(word: str) -> bool:
     return all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in word)
 
@@ -282,12 +278,19 @@ def _fuzzy(
             having, _ = _distinct([m for m in members if values[m]], values)
             if len(having) < 2:
                 continue
-            for window in _windows(having, [values[m] for m in having]):
-                for i, j, sim in _pairs([values[m] for m in window], window, context_cutoff):
-                    if field == "address" and _numbers(addresses[i]) != _numbers(addresses[j]):
-                        continue
-                    score = round(NAME_WEIGHT * 100 + CONTEXT_WEIGHT * sim, 1)
-                    groups.link(i, j, score, f"same name + similar {field}")
+            for part in _by_numbers(having, addresses) if field == "address" else [having]:
+                for window in _windows(part, [values[m] for m in part]):
+                    for i, j, sim in _pairs([values[m] for m in window], window, context_cutoff):
+                        score = round(NAME_WEIGHT * 100 + CONTEXT_WEIGHT * sim, 1)
+                        groups.link(i, j, score, f"same name + similar {field}")
+
+
+def _by_numbers(members: list[int], addresses: list[str]) -> Iterable[list[int]]:
+    """Members split by the numbers in their address, keeping parts of two or more."""
+    parts: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for m in members:
+        parts[tuple(_DIGITS.findall(addresses[m]))].append(m)
+    return (p for p in parts.values() if len(p) > 1)
 
 
 def _collect(
