@@ -40,9 +40,10 @@ def customers(db: Path) -> int:
 def test_sigkill_during_import_leaves_all_or_nothing(tmp_path: Path, crm_process) -> None:  # type: ignore[no-untyped-def]
     big = tmp_path / "big.csv"
     write_big_csv(big)
-    # Calibrate: how long does an uninterrupted import take here? Kill moments are drawn
-    # across that span (and a little past it), so runs land before, inside and after the
-    # import's single transaction, whatever the machine's speed.
+    # Calibrate: how long does an uninterrupted import take here? Even runs kill at a moment
+    # drawn across that span (and a little past it). The import keeps its transaction in
+    # SQLite's page cache and writes the WAL only while committing, so odd runs aim at that
+    # window: they wait for the WAL to start growing, then kill a few milliseconds later.
     calibration = tmp_path / "calibration.db"
     assert crm_process("customer", "add", "--name", "Baseline", db=calibration).returncode == 0
     started = time.monotonic()
@@ -61,7 +62,16 @@ def test_sigkill_during_import_leaves_all_or_nothing(tmp_path: Path, crm_process
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.2, 1.15) * span)
+        if run % 2 == 0:
+            time.sleep(rng.uniform(0.2, 1.2) * span)
+        else:
+            wal = Path(str(db) + "-wal")
+            start = wal.stat().st_size if wal.exists() else 0
+            while (
+                proc.poll() is None and (wal.stat().st_size if wal.exists() else 0) < start + 65536
+            ):
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.03))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         code = proc.wait()
@@ -69,7 +79,7 @@ def test_sigkill_during_import_leaves_all_or_nothing(tmp_path: Path, crm_process
         assert check.returncode == 0, f"run {run}: {check.stdout}{check.stderr}"
         n = customers(db)
         assert n in (1, 1 + ROWS), f"run {run}: {n} customers after kill (exit {code})"
-        outcomes.append("all" if n > 1 else "none")
+        outcomes.append(("all" if n > 1 else "none") + f"/exit {code}")
     # Whatever the mix, each run was all-or-nothing; print it for the curious.
     print(f"outcomes: {outcomes}")
 
