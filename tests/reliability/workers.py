@@ -75,7 +75,16 @@ def tickets(count: int, workdir: Path) -> None:
         crm("ticket", "resolve", new)
 
 
-ROLES = {"add": adds, "import": imports, "comm": comms, "ticket": tickets}
+def backups(count: int, workdir: Path) -> None:
+    """Online backups taken while the others write (checked afterwards by the test)."""
+    import time
+
+    for i in range(count // 25):
+        crm("db", "backup", str(workdir / f"backup{i:02d}.db"))
+        time.sleep(0.2)
+
+
+ROLES = {"add": adds, "import": imports, "comm": comms, "ticket": tickets, "backup": backups}
 
 if __name__ == "__main__":
     role, count, workdir = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
