@@ -384,6 +384,22 @@ def m010_comm_hourly(db: Database) -> None:
     )
 
 
+def m040_reporting_indexes(db: Database) -> None:
+    """Covering indexes for the dashboard's aggregates (reports issue #6).
+
+    orders(ordered_at, currency, amount): revenue per window without a table lookup per
+    order; customers(lifecycle, created_at, erased_at): the customer base by lifecycle at two
+    points in time from the index alone.
+    """
+    db.script(
+        """
+        CREATE INDEX IF NOT EXISTS orders_report ON orders(ordered_at, currency, amount);
+        CREATE INDEX IF NOT EXISTS customers_report
+            ON customers(lifecycle, created_at, erased_at);
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder the ones above.
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -391,6 +407,7 @@ MIGRATIONS: list[Migration] = [
     m070_change_log,
     m050_audit_append_only,
     m010_comm_hourly,
+    m040_reporting_indexes,
 ]
 
 

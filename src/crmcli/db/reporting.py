@@ -118,26 +118,70 @@ def customers_by(db: Database, dimension: str, until: str) -> list[dict[str, Any
 # ------------------------------------------------------------------ communications
 
 
+def _next_second(moment: str) -> str:
+    from datetime import datetime, timedelta
+
+    parsed = datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def communication_totals(db: Database, prev_start: str, start: str, end: str) -> dict[str, int]:
-    """One pass over (prev_start, end]: totals, inbound, outbound and customers contacted for
-    the period (start, end] and, suffixed `_before`, for (prev_start, start]."""
-    row = db.query_one(
-        """
-        SELECT coalesce(sum(cur), 0) AS total,
-          coalesce(sum(cur AND direction = 'inbound'), 0) AS inbound,
-          coalesce(sum(cur AND direction = 'outbound'), 0) AS outbound,
-          count(DISTINCT CASE WHEN cur THEN customer_id END) AS customers,
-          coalesce(sum(NOT cur), 0) AS total_before,
-          coalesce(sum(NOT cur AND direction = 'inbound'), 0) AS inbound_before,
-          coalesce(sum(NOT cur AND direction = 'outbound'), 0) AS outbound_before,
-          count(DISTINCT CASE WHEN NOT cur THEN customer_id END) AS customers_before
-        FROM (SELECT occurred_at > :start AS cur, direction, customer_id FROM communications
-              WHERE occurred_at > :prev_start AND occurred_at <= :end)
-        """,
-        {"prev_start": prev_start, "start": start, "end": end},
-    )
-    assert row is not None
-    return {k: int(v or 0) for k, v in row.items()}
+    """Communications, inbound and outbound in the period (start, end] and, suffixed
+    `_before`, in (prev_start, start].
+
+    With the comm_hourly aggregate (m010) whole hours are summed from it and the partial
+    hours at the edges counted in communications, so the cost does not grow with volume;
+    without it, one indexed range pass.
+    """
+    windows = [("cur", start, end), ("prev", prev_start, start)]
+    if table_exists(db, "comm_hourly"):
+        # (lo, hi] at one-second resolution is [lo + 1 s, hi + 1 s).
+        bounds = [(n, _next_second(lo), _next_second(hi)) for n, lo, hi in windows]
+        values = ", ".join("(?, ?, ?, ?, ?)" for _ in bounds)
+        params = [p for n, lo, hi in bounds for p in (n, lo, hi, _hour_ceil(lo), hi[:13])]
+        rows = db.query(
+            f"""
+            WITH b(name, lo, hi, lo_h, hi_h) AS (VALUES {values}),
+            parts(name, direction, n) AS (
+              SELECT b.name, h.direction, h.n FROM b JOIN comm_hourly h
+                ON h.hour_utc >= b.lo_h AND h.hour_utc < b.hi_h
+              UNION ALL
+              SELECT b.name, c.direction, 1 FROM b JOIN communications c
+                ON c.occurred_at >= b.lo AND c.occurred_at < min(b.hi, b.lo_h || ':00:00Z')
+              UNION ALL
+              SELECT b.name, c.direction, 1 FROM b JOIN communications c
+                ON b.hi_h >= b.lo_h AND c.occurred_at >= max(b.lo, b.hi_h || ':00:00Z')
+                AND c.occurred_at < b.hi
+            )
+            SELECT name, coalesce(sum(n), 0) AS total,
+              coalesce(sum(CASE WHEN direction = 'inbound' THEN n END), 0) AS inbound,
+              coalesce(sum(CASE WHEN direction = 'outbound' THEN n END), 0) AS outbound
+            FROM parts GROUP BY name
+            """,
+            params,
+        )
+    else:
+        rows = [
+            {
+                "name": name,
+                **(
+                    db.query_one(
+                        "SELECT count(*) AS total, coalesce(sum(direction = 'inbound'), 0)"
+                        " AS inbound, coalesce(sum(direction = 'outbound'), 0) AS outbound"
+                        " FROM communications WHERE occurred_at > ? AND occurred_at <= ?",
+                        (lo, hi),
+                    )
+                    or {}
+                ),
+            }
+            for name, lo, hi in windows
+        ]
+    got = {r["name"]: r for r in rows}
+    out: dict[str, int] = {}
+    for name, suffix in (("cur", ""), ("prev", "_before")):
+        for key in ("total", "inbound", "outbound"):
+            out[key + suffix] = int((got.get(name) or {}).get(key) or 0)
+    return out
 
 
 def _hour_ceil(moment: str) -> str:
@@ -286,96 +330,68 @@ def main_currency(db: Database, until: str) -> str | None:
     )
 
 
-_WINDOW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def order_windows(
-    db: Database, windows: dict[str, tuple[str, str]]
-) -> dict[str, dict[str, dict[str, int]]]:
-    """One indexed pass over orders for several (lo, hi] windows at once.
-
-    Returns {currency: {window: {orders, revenue (cents), buyers}}}, currencies with the most
-    orders first. Window names are the caller's identifiers (checked), bounds are bound
-    parameters.
-    """
-    if not windows:
-        return {}
-    cols: list[str] = []
-    params: dict[str, str] = {}
-    for name, (lo, hi) in windows.items():
-        if not _WINDOW_NAME.match(name):
-            raise ValueError(f"bad window name {name!r}")
-        params[f"{name}_lo"], params[f"{name}_hi"] = lo, hi
-        cond = f"ordered_at > :{name}_lo AND ordered_at <= :{name}_hi"
-        cols += [
-            f"coalesce(sum({cond}), 0) AS {name}_orders",
-            f"coalesce(sum(CASE WHEN {cond} THEN amount END), 0) AS {name}_revenue",
-            f"count(DISTINCT CASE WHEN {cond} THEN customer_id END) AS {name}_buyers",
-        ]
-    params["outer_lo"] = min(lo for lo, _ in windows.values())
-    params["outer_hi"] = max(hi for _, hi in windows.values())
-    rows = db.query(
-        f"SELECT currency, count(*) AS n, {', '.join(cols)} FROM orders"
-        " WHERE ordered_at > :outer_lo AND ordered_at <= :outer_hi"
-        " GROUP BY currency ORDER BY n DESC, currency",
-        params,
+def recent_currency(db: Database, start: str, end: str) -> str | None:
+    """The currency of most orders in (start, end]; None when there are none."""
+    return db.scalar(
+        "SELECT currency FROM orders WHERE ordered_at > ? AND ordered_at <= ?"
+        " GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
+        (start, end),
     )
-    return {
-        r["currency"]: {
-            name: {k: int(r[f"{name}_{k}"] or 0) for k in ("orders", "revenue", "buyers")}
-            for name in windows
-        }
-        for r in rows
-    }
 
 
-def buyer_flags(db: Database, bounds: dict[str, str]) -> dict[str, int]:
-    """One pass over orders grouped by customer (the (customer_id, ordered_at) index), giving
-    at the period's end and at its start: buyers, repeat buyers (2+ orders), customers at
-    churn risk (last order in (lost, risk]); period retention (buyers of the previous period
-    who bought in the period, and the same one period earlier); and yearly retention for CLV
-    (buyers of the year before the last 365 days who bought within them), at end and start.
-
-    `bounds` keys: end, start, prev_start, prev2_start, risk_end, lost_end, risk_start,
-    lost_start, y1_end, y2_end, y1_start, y2_start (stored-form UTC).
-    """
-    row = db.query_one(
-        """
-        SELECT count(*) AS buyers_end,
-          coalesce(sum(n_end >= 2), 0) AS repeat_end,
-          coalesce(sum(last_end <= :risk_end AND last_end > :lost_end), 0) AS risk_end,
-          coalesce(sum(n_start >= 1), 0) AS buyers_start,
-          coalesce(sum(n_start >= 2), 0) AS repeat_start,
-          coalesce(sum(last_start <= :risk_start AND last_start > :lost_start), 0)
-            AS risk_start,
-          coalesce(sum(in_prev), 0) AS period_base_end,
-          coalesce(sum(in_prev AND in_cur), 0) AS period_kept_end,
-          coalesce(sum(in_prev2), 0) AS period_base_start,
-          coalesce(sum(in_prev2 AND in_prev), 0) AS period_kept_start,
-          coalesce(sum(y2e), 0) AS year_base_end,
-          coalesce(sum(y2e AND y1e), 0) AS year_kept_end,
-          coalesce(sum(y2s), 0) AS year_base_start,
-          coalesce(sum(y2s AND y1s), 0) AS year_kept_start
-        FROM (
-          SELECT customer_id,
-            count(*) AS n_end,
-            sum(ordered_at <= :start) AS n_start,
-            max(ordered_at) AS last_end,
-            max(CASE WHEN ordered_at <= :start THEN ordered_at END) AS last_start,
-            max(ordered_at > :start) AS in_cur,
-            max(ordered_at > :prev_start AND ordered_at <= :start) AS in_prev,
-            max(ordered_at > :prev2_start AND ordered_at <= :prev_start) AS in_prev2,
-            max(ordered_at > :y1_end) AS y1e,
-            max(ordered_at > :y2_end AND ordered_at <= :y1_end) AS y2e,
-            max(ordered_at > :y1_start AND ordered_at <= :start) AS y1s,
-            max(ordered_at > :y2_start AND ordered_at <= :y1_start) AS y2s
-          FROM orders WHERE ordered_at <= :end GROUP BY customer_id
+def order_segments(
+    db: Database, points: Sequence[str], currency: str
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Orders and revenue (cents) in one currency for each segment (lo, hi] between
+    consecutive sorted `points`: one index-only range scan each (orders_report, m040), so
+    overlapping windows are summed from disjoint pieces instead of rescanned."""
+    ordered = sorted(set(points))
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for lo, hi in zip(ordered, ordered[1:], strict=False):
+        row = db.query_one(
+            "SELECT count(*) AS orders, coalesce(sum(amount), 0) AS revenue FROM orders"
+            " WHERE ordered_at > ? AND ordered_at <= ? AND currency = ?",
+            (lo, hi, currency),
         )
-        """,
-        bounds,
+        out[(lo, hi)] = {k: int(v or 0) for k, v in (row or {}).items()}
+    return out
+
+
+def buyer_segments(
+    db: Database, points: Sequence[str], start: str, tests: dict[str, str]
+) -> dict[str, int]:
+    """One pass over orders grouped by customer (index-only on (customer_id, ordered_at)).
+
+    The sorted `points` cut time into segments; per customer SQLite keeps the order count up
+    to the last point, the count up to `start`, and a bit mask of the segments holding an
+    order (sum of distinct powers of two = bitwise or). `tests` maps a result name to an SQL
+    expression over n (orders), ns (orders up to start) and m (the mask); the caller builds
+    them from `segment_bits` (integers only, never user text). Returns {name: customers}.
+    """
+    desc = sorted(set(points), reverse=True)
+    whens = " ".join(f"WHEN ordered_at > ? THEN {1 << i}" for i in range(len(desc) - 1))
+    case = f"CASE {whens} ELSE {1 << (len(desc) - 1)} END" if whens else "1"
+    for name in tests:
+        if not re.match(r"^[a-z][a-z0-9_]*$", name):
+            raise ValueError(f"bad figure name {name!r}")
+    sums = ", ".join(f"coalesce(sum({expr}), 0) AS {name}" for name, expr in tests.items())
+    row = db.query_one(
+        f"SELECT {sums} FROM (SELECT count(*) AS n, sum(ordered_at <= ?) AS ns,"
+        f" sum(DISTINCT {case}) AS m FROM orders WHERE ordered_at <= ? GROUP BY customer_id)",
+        [start, *desc[1:], desc[0]],
     )
-    assert row is not None
-    return {k: int(v or 0) for k, v in row.items()}
+    return {k: int(v or 0) for k, v in (row or {}).items()}
+
+
+def segment_bits(points: Sequence[str], lo: str, hi: str) -> int:
+    """The mask bits of the segments of `buyer_segments` that make up (lo, hi]."""
+    desc = sorted(set(points), reverse=True)
+    bits = 0
+    for i, top in enumerate(desc):
+        bottom = desc[i + 1] if i + 1 < len(desc) else None
+        if top <= hi and (bottom is not None and bottom >= lo):
+            bits |= 1 << i
+    return bits
 
 
 def top_tag_by_revenue(db: Database, start: str, end: str, currency: str) -> dict[str, Any] | None:

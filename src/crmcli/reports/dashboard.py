@@ -68,10 +68,6 @@ def pct(part: int | float | None, whole: int | float | None) -> float | None:
     return round(part / whole * 100, 1)
 
 
-def _iso(period: Period, days: int) -> str:
-    return to_iso(period.end - timedelta(days=days))
-
-
 def customers_section(lifecycles: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, str]:
     if not lifecycles:
         return absent("no customers yet")
@@ -109,7 +105,6 @@ def contacts_section(db: Database, period: Period) -> list[dict[str, Any]] | dic
         measure("communications", f["total"], f["total_before"]),
         measure("inbound", f["inbound"], f["inbound_before"]),
         measure("outbound", f["outbound"], f["outbound_before"]),
-        measure("customers_contacted", f["customers"], f["customers_before"]),
     ]
 
 
@@ -221,6 +216,47 @@ def order_bounds(period: Period) -> dict[str, str]:
     }
 
 
+def buyer_tests(b: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The cut points and per-customer tests for `db.reporting.buyer_segments`.
+
+    "Bought in (x, y]" is a bit test on the customer's segment mask; "the last order up to p
+    is in (lost, risk]" is "bought in (lost, risk] and not in (risk, p]".
+    """
+    points = [v for k, v in b.items() if k != "end"] + [b["end"]]
+
+    def has(lo: str, hi: str) -> str:
+        return f"(m & {sql.segment_bits(points, b[lo], b[hi])}) != 0"
+
+    tests = {
+        "buyers_end": "1",
+        "repeat_end": "n >= 2",
+        "risk_end": f"{has('lost_end', 'risk_end')} AND NOT {has('risk_end', 'end')}",
+        "buyers_start": "ns >= 1",
+        "repeat_start": "ns >= 2",
+        "risk_start": f"{has('lost_start', 'risk_start')} AND NOT {has('risk_start', 'start')}",
+        "buyers_cur": has("start", "end"),
+        "buyers_prev": has("prev_start", "start"),
+        "buyers_year_end": has("y1_end", "end"),
+        "buyers_year_start": has("y1_start", "start"),
+        "period_kept_end": f"{has('prev_start', 'start')} AND {has('start', 'end')}",
+        "period_base_start": has("prev2_start", "prev_start"),
+        "period_kept_start": f"{has('prev2_start', 'prev_start')} AND {has('prev_start', 'start')}",  # noqa: E501
+        "year_base_end": has("y2_end", "y1_end"),
+        "year_kept_end": f"{has('y2_end', 'y1_end')} AND {has('y1_end', 'end')}",
+        "year_base_start": has("y2_start", "y1_start"),
+        "year_kept_start": f"{has('y2_start', 'y1_start')} AND {has('y1_start', 'start')}",
+    }
+    return points, tests
+
+
+def buyer_figures(db: Database, period: Period) -> dict[str, int]:
+    b = order_bounds(period)
+    points, tests = buyer_tests(b)
+    flags = sql.buyer_segments(db, points, b["start"], tests)
+    flags["period_base_end"] = flags["buyers_prev"]
+    return flags
+
+
 def simple_clv(revenue_cents: int, buyers: int, base: int, kept: int) -> float | None:
     """m * r / (1 + d - r): see the module docstring."""
     if not buyers or not base:
@@ -236,36 +272,40 @@ def value_section(
     if flags is None:
         return absent("no orders recorded")
     b = order_bounds(period)
-    by_currency = sql.order_windows(
-        db,
-        {
-            "cur": (b["start"], b["end"]),
-            "prev": (b["prev_start"], b["start"]),
-            "year_end": (b["y1_end"], b["end"]),
-            "year_start": (b["y1_start"], b["start"]),
-        },
+    currency = (
+        sql.recent_currency(db, b["prev_start"], b["end"])
+        or sql.main_currency(db, b["end"])
+        or "CNY"
     )
-    if by_currency:
-        currency = next(iter(by_currency))
-        w = by_currency[currency]
-    else:
-        currency = sql.main_currency(db, period.end_iso) or "CNY"
-        zero = {"orders": 0, "revenue": 0, "buyers": 0}
-        w = {"cur": zero, "prev": zero, "year_end": zero, "year_start": zero}
-    now, before = w["cur"], w["prev"]
+    windows = {
+        "cur": (b["start"], b["end"]),
+        "prev": (b["prev_start"], b["start"]),
+        "year_end": (b["y1_end"], b["end"]),
+        "year_start": (b["y1_start"], b["start"]),
+    }
+    pieces = sql.order_segments(db, [t for w in windows.values() for t in w], currency)
+    w = {
+        name: {
+            key: sum(v[key] for (p_lo, p_hi), v in pieces.items() if lo <= p_lo and p_hi <= hi)
+            for key in ("orders", "revenue")
+        }
+        for name, (lo, hi) in windows.items()
+    }
+    now = {**w["cur"], "buyers": flags["buyers_cur"]}
+    before = {**w["prev"], "buyers": flags["buyers_prev"]}
 
     def aov(f: dict[str, int]) -> float | None:
         return round(f["revenue"] / 100 / f["orders"], 2) if f["orders"] else None
 
     clv_end = simple_clv(
         w["year_end"]["revenue"],
-        w["year_end"]["buyers"],
+        flags["buyers_year_end"],
         flags["year_base_end"],
         flags["year_kept_end"],
     )
     clv_start = simple_clv(
         w["year_start"]["revenue"],
-        w["year_start"]["buyers"],
+        flags["buyers_year_start"],
         flags["year_base_start"],
         flags["year_kept_start"],
     )
@@ -330,7 +370,7 @@ def dashboard_report(db: Database, period: Period) -> dict[str, Any]:
         db, period.previous.start_iso, period.start_iso, period.end_iso
     )
     has_orders = sql.any_rows(db, "orders", "ordered_at", period.end_iso)
-    flags = sql.buyer_flags(db, order_bounds(period)) if has_orders else None
+    flags = buyer_figures(db, period) if has_orders else None
     return {
         "period": period.describe(),
         "customers": customers_section(lifecycles),
