@@ -209,6 +209,7 @@ def find_duplicate_groups(
         groups.link(i, j, 100.0, reason)
     del pending_exact
     _fuzzy(groups, names, companies, addresses, threshold)
+    del names, companies, addresses
     return _collect(groups, records, limit)
 
 

@@ -552,7 +552,7 @@ def duplicates(
             repo.iter_match_rows(database), threshold, limit=limit or None
         )
     if fmt in ("json", "jsonl"):
-        output.emit_rows(groups, fmt)
+        _stream_json(groups, fmt)
         return
     rows = [
         {"group": g["group"], "score": g["score"], "reason": g["reason"], **c}
@@ -562,6 +562,23 @@ def duplicates(
     output.emit_rows(
         rows, fmt, columns=["group", "score", "reason", "id", "name", "phone", "email", "company"]
     )
+
+
+def _stream_json(items: list[dict[str, Any]], fmt: str) -> None:
+    """A JSON array (or JSON Lines) written item by item: no giant string in memory."""
+    import sys
+
+    indent = 2 if fmt == "json" else None
+    if fmt == "json":
+        sys.stdout.write("[" if items else "[]\n")
+    for n, item in enumerate(items):
+        text = output.to_json(item, indent=indent)
+        if fmt == "json":
+            sys.stdout.write(("\n" if n == 0 else ",\n") + text)
+        else:
+            sys.stdout.write(text + "\n")
+    if fmt == "json" and items:
+        sys.stdout.write("\n]\n")
 
 
 @app.command("merge")
