@@ -85,22 +85,24 @@ def score_quintiles(values: Sequence[float]) -> list[int]:
     return [1 + (5 * (first_rank[v] - 1)) // n for v in values]
 
 
-def summarise_segments(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Counts and revenue per segment from rows with `segment` and `monetary` (decimal)."""
-    total_customers = len(rows)
-    total_revenue = sum(float(r["monetary"]) for r in rows) or 0.0
+def summarise_segments(per_segment: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every segment with its customers, revenue and shares, from rows of `segment`,
+    `customers` and `revenue` (decimal) per segment (segments without rows show zeros)."""
+    found = {str(r["segment"]): r for r in per_segment}
+    total_customers = sum(int(r["customers"]) for r in per_segment)
+    total_revenue = sum(float(r["revenue"] or 0) for r in per_segment)
     out = []
     for name in SEGMENTS:
-        members = [r for r in rows if r["segment"] == name]
-        revenue = sum(float(r["monetary"]) for r in members)
+        customers = int(found[name]["customers"]) if name in found else 0
+        revenue = float(found[name]["revenue"] or 0) if name in found else 0.0
         out.append(
             {
                 "segment": name,
-                "customers": len(members),
-                "share": round(len(members) / total_customers, 4) if total_customers else 0.0,
+                "customers": customers,
+                "share": round(customers / total_customers, 4) if total_customers else 0.0,
                 "revenue": round(revenue, 2),
                 "revenue_share": round(revenue / total_revenue, 4) if total_revenue else 0.0,
-                "average_revenue": round(revenue / len(members), 2) if members else None,
+                "average_revenue": round(revenue / customers, 2) if customers else None,
                 "meaning": SEGMENT_HELP[name],
             }
         )

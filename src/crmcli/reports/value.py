@@ -26,7 +26,7 @@ from crmcli.validate import money, parse_date, to_iso
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
 DAYS_PER_YEAR = 365.25
-JULIAN_OFFSET = 1721424.5  # julianday('0001-01-01') - date.toordinal() of that day
+JDN_OFFSET = 1721425  # Julian day number of a date = date.toordinal() + JDN_OFFSET
 SUMMARY_FIT_LIMIT = 20_000  # dashboard figures fit on at most this many customers
 
 
@@ -65,7 +65,7 @@ def _local_midnight_utc(day: date) -> datetime:
 
 
 def _julian(day: date) -> float:
-    return day.toordinal() + JULIAN_OFFSET
+    return float(day.toordinal() + JDN_OFFSET)
 
 
 def main_currency(db: Database, until: str, wanted: str | None) -> str | None:
@@ -184,7 +184,9 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
         }
         for i in order
     ]
-    rfm_rows = [r | {"monetary": money(r["monetary"])} for r in order_repo.rfm_scores(db, until)]
+    rfm_rows = [
+        r | {"revenue": money(r["revenue"])} for r in order_repo.rfm_segment_revenue(db, until)
+    ]
     report: dict[str, Any] = {
         "settings": {
             "calibration_end": end_day.isoformat(),
