@@ -26,7 +26,7 @@ def demo(cli, db_path: Path) -> Path:  # type: ignore[no-untyped-def]
 
 def test_out_infers_format_and_quiet_prints_nothing(cli, demo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for name in ("dashboard", "customers", "quality"):
-        for ext in ("html", "xlsx", "json", "csv", "md"):
+        for ext in ("html", "xlsx", "json", "jsonl", "csv", "md", "txt"):
             out = tmp_path / f"{name}.{ext}"
             result = cli("--quiet", "report", name, "--as-of", AS_OF, "--out", str(out))
             assert result.exit_code == 0, result.stderr
