@@ -90,3 +90,28 @@ def test_empty_database_has_nothing_to_score(cli) -> None:  # type: ignore[no-un
     assert report["score"] == {"no_data": "no customers to score"}
     result = cli("report", "quality", "--fail-under", "50", "--format", "json")
     assert result.exit_code == 1 and "no customers" in result.stderr
+
+
+def test_validity_rules_match_the_normalisers(cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The SQL validity checks accept what validate.normalize_* produce and reject junk."""
+    from crmcli.db import connect
+    from crmcli.db.reporting import VALID_EMAIL_SQL, VALID_PHONE_SQL
+    from crmcli.validate import normalize_email, normalize_phone
+
+    db = connect(db_path)
+    try:
+
+        def ok(expr: str, column: str, value: str) -> bool:
+            return bool(db.scalar(f"SELECT {expr} FROM (SELECT ? AS {column})", (value,)))
+
+        for phone in ("13800138000", "+1 415 555 2671", "020 7946 0958"):
+            region = "GB" if phone.startswith("020") else "CN"
+            assert ok(VALID_PHONE_SQL, "phone", normalize_phone(phone, region))
+        for bad in ("13800138000", "555-0100", "+0123456789", "+86 138", "+861380013800012345"):
+            assert not ok(VALID_PHONE_SQL, "phone", bad)
+        for email in ("Zhang.Wei@Example.CN", "a+b@sub.example.com"):
+            assert ok(VALID_EMAIL_SQL, "email", normalize_email(email))
+        for bad in ("bob@localhost", "a@@b.com", "a b@c.com", "@x.com", "a@b..com", "a@b.c@d.e"):
+            assert not ok(VALID_EMAIL_SQL, "email", bad)
+    finally:
+        db.close()
