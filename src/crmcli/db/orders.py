@@ -123,7 +123,21 @@ class TimeParser:
             sign = -1 if tz[0] == "-" else 1
             digits = tz[1:].replace(":", "")
             offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return (naive - offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (naive - offset).isoformat() + "Z"  # no microseconds: YYYY-MM-DDTHH:MM:SSZ
+
+
+_PLAIN_MONEY = re.compile(r"^(-?)(\d{1,15})(?:\.(\d{1,2}))?$")
+
+
+def fast_money(text: str) -> int:
+    """Cents of a plain decimal ('1200', '99.5', '-3.25'); anything else (thousands
+    separators, currency signs, more decimals) goes through validate.parse_money."""
+    m = _PLAIN_MONEY.match(text)
+    if m is None:
+        return parse_money(text)
+    sign, whole, frac = m.groups()
+    cents = int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+    return -cents if sign else cents
 
 
 # ------------------------------------------------------------------- customer resolution
@@ -143,6 +157,7 @@ class CustomerResolver:
         self.region = region
         self.cache: dict[tuple[str, str], int] = {}
         self.created = 0
+        self.stamp = now_iso()
 
     def _pick(self, record: dict[str, str]) -> tuple[str, str]:
         order = [self.key] if self.key else list(CUSTOMER_KEYS)
@@ -178,7 +193,7 @@ class CustomerResolver:
             cid = int(row[0])
         elif self.create and key != "id":
             name = (record.get("customer_name") or "").strip() or value
-            stamp = now_iso()
+            stamp = self.stamp
             cur = self.db.execute(
                 f"INSERT INTO customers(name, {key}, lifecycle, created_at, updated_at)"
                 " VALUES (?, ?, 'customer', ?, ?)",
@@ -253,6 +268,7 @@ def import_orders(
     fast_time = TimeParser(local_zone())
     stamp = now_iso()
     resolver = CustomerResolver(db, options.customer_key, options.create_customers, options.region)
+    currencies_seen: dict[str, str] = {}
     keyed: dict[str, tuple[Any, ...]] = {}
     unkeyed: list[tuple[Any, ...]] = []
 
@@ -300,8 +316,12 @@ def import_orders(
                     raw_amount = (record.get("amount") or "").strip()
                     if not raw_amount:
                         raise InvalidInput("no amount")
-                    amount = parse_money(raw_amount)
-                    currency = normalize_currency(record.get("currency"), default_currency)
+                    amount = fast_money(raw_amount)
+                    raw_currency = record.get("currency") or ""
+                    currency = currencies_seen.get(raw_currency)
+                    if currency is None:
+                        currency = normalize_currency(raw_currency, default_currency)
+                        currencies_seen[raw_currency] = currency
                     customer_id = resolver.resolve(record)
                 except CrmError as exc:
                     rejects.add(line, exc.message, cells)
