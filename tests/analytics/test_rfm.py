@@ -12,7 +12,8 @@ import pytest
 from crmcli.analytics import rfm
 from crmcli.db import connect
 from crmcli.db.customers import add_customer
-from crmcli.db.orders import add_order, rfm_scores, rfm_segment_revenue
+from crmcli.db.order_stats import rfm_scores, rfm_segment_revenue
+from crmcli.db.orders import add_order
 
 
 def pandas_scores(values: pd.Series) -> pd.Series:

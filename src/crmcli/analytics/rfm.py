@@ -3,7 +3,7 @@
 Scores are quintiles of each measure over the customers that have orders, ties sharing the
 lower score: score = 1 + floor(5 * (rank - 1) / n) where rank is the 1-based minimum rank
 (pandas `rank(method="min")`, SQL `RANK()`). Recency scores 5 for the most recent last order.
-The database computes the same scores in SQL (crmcli.db.orders.rfm_sql) so that segment
+The database computes the same scores in SQL (crmcli.db.order_stats.rfm_sql) so that segment
 expressions (`rfm=champions`) can use them; `score_quintiles` here is the reference.
 
 Segments use the recency score R and FM = round-half-up((F + M) / 2); the first rule that

@@ -269,7 +269,7 @@ class _Parser:
         if name == "rfm":
             self.ops(op, ("=", "!="), name)
             from crmcli.analytics.rfm import SEGMENTS, normalize_segment
-            from crmcli.db.orders import rfm_sql
+            from crmcli.db.order_stats import rfm_sql
 
             segment = normalize_segment(text)
             if segment is None:

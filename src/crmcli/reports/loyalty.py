@@ -19,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crmcli import config
-from crmcli.db import Database
-from crmcli.db import orders as order_repo
+from crmcli.db import Database, order_stats
 from crmcli.render import absent
 from crmcli.validate import to_iso
 
@@ -30,7 +29,7 @@ CHURN_THRESHOLD = 0.5
 
 def cohort_table(db: Database, until: str, months: int) -> list[dict[str, Any]]:
     """One row per cohort month: customers, then the retained share for month_0..month_N."""
-    rows = order_repo.cohort_activity(db, until, order_repo.local_day_modifier())
+    rows = order_stats.cohort_activity(db, until, order_stats.local_day_modifier())
     now_month = config.now().astimezone(config.local_zone())
     last = now_month.year * 12 + now_month.month
     table: dict[str, dict[str, Any]] = {}
@@ -74,7 +73,7 @@ def churn_risk(
     if top:
         idx = idx[:top]
     ids = [int(figures["customer_id"][i]) for i in idx]
-    names = order_repo.customer_names(db, ids)
+    names = order_stats.customer_names(db, ids)
     rows = [
         {
             "customer_id": cid,
@@ -93,7 +92,7 @@ def churn_risk(
 
 def _retention(db: Database, now: datetime) -> dict[str, Any]:
     window = timedelta(days=RETENTION_WINDOW_DAYS)
-    counts = order_repo.retained(
+    counts = order_stats.retained(
         db, to_iso(now - 2 * window), to_iso(now - window), to_iso(now + timedelta(seconds=1))
     )
     rate = round(counts["retained"] / counts["base"], 4) if counts["base"] else None
@@ -101,7 +100,7 @@ def _retention(db: Database, now: datetime) -> dict[str, Any]:
 
 
 def _repeat_rate(db: Database, until: str) -> dict[str, Any]:
-    counts = order_repo.repeat_counts(db, until, order_repo.local_day_modifier())
+    counts = order_stats.repeat_counts(db, until, order_stats.local_day_modifier())
     rate = round(counts["repeaters"] / counts["customers"], 4) if counts["customers"] else None
     return {"customers": counts["customers"], "repeaters": counts["repeaters"], "rate": rate}
 
@@ -114,7 +113,7 @@ def loyalty_report(
     repeat = _repeat_rate(db, until)
     retention = _retention(db, now)
     at_risk, at_risk_count, why = churn_risk(db, now, threshold, top)
-    csat = order_repo.satisfaction_figures(db, None, until)
+    csat = order_stats.satisfaction_figures(db, None, until)
     report: dict[str, Any] = {
         "summary": {
             "customers_with_orders": repeat["customers"],
@@ -151,7 +150,7 @@ def loyalty_summary(db: Database, as_of: datetime | None = None) -> dict[str, An
     repeat = _repeat_rate(db, until)
     retention = _retention(db, now)
     _, at_risk_count, why = churn_risk(db, now, CHURN_THRESHOLD, 1)
-    csat = order_repo.satisfaction_figures(db, to_iso(now - timedelta(days=30)), until)
+    csat = order_stats.satisfaction_figures(db, to_iso(now - timedelta(days=30)), until)
     return {
         "repeat_purchase_rate": repeat["rate"],
         "retention_rate": retention["rate"],

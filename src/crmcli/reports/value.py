@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from crmcli import config
-from crmcli.db import Database
+from crmcli.db import Database, order_stats
 from crmcli.db import orders as order_repo
 from crmcli.errors import InvalidInput, OperationalError
 from crmcli.validate import money, parse_date, to_iso
@@ -93,8 +93,8 @@ def load_summaries(
 ) -> Summaries:
     import numpy as np
 
-    rows = order_repo.customer_transactions(
-        db, until_iso, currency, order_repo.local_day_modifier()
+    rows = order_stats.customer_transactions(
+        db, until_iso, currency, order_stats.local_day_modifier()
     )
     end_j = _julian(end_day)
     ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -185,7 +185,7 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
         for i in order
     ]
     rfm_rows = [
-        r | {"revenue": money(r["revenue"])} for r in order_repo.rfm_segment_revenue(db, until)
+        r | {"revenue": money(r["revenue"])} for r in order_stats.rfm_segment_revenue(db, until)
     ]
     report: dict[str, Any] = {
         "settings": {
@@ -246,8 +246,8 @@ def holdout_check(
     if stop <= start:
         return None
     length = (stop - start).total_seconds() / 86400 / options.unit_days
-    actual_map = order_repo.holdout_transactions(
-        db, until, to_iso(stop), currency, order_repo.local_day_modifier()
+    actual_map = order_stats.holdout_transactions(
+        db, until, to_iso(stop), currency, order_stats.local_day_modifier()
     )
     actual = np.array([actual_map.get(int(c), 0) for c in s.customer_id], dtype=np.float64)
     predicted = clv.expected_purchases(purchases, length, s.x, s.t_x, s.T)
@@ -290,7 +290,7 @@ _MODEL_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def _period_figures(db: Database, since: datetime, until: datetime) -> dict[str, Any]:
-    totals = order_repo.order_totals(db, to_iso(since), to_iso(until))
+    totals = order_stats.order_totals(db, to_iso(since), to_iso(until))
     main = totals["by_currency"][0] if totals["by_currency"] else None
     return {
         "revenue": money(main["amount"]) if main else 0.0,
@@ -359,7 +359,7 @@ def value_summary(db: Database, as_of: datetime | None = None) -> dict[str, Any]
     current = _period_figures(db, now - timedelta(days=30), now + timedelta(seconds=1))
     previous = _period_figures(db, now - timedelta(days=60), now - timedelta(days=30))
     until = to_iso(now + timedelta(seconds=1))
-    segments = order_repo.rfm_segment_revenue(db, until)
+    segments = order_stats.rfm_segment_revenue(db, until)
     top = max(segments, key=lambda r: r["revenue"]) if segments else None
     figures = model_figures(db, now)
     average_clv = (

@@ -1,0 +1,227 @@
+"""Order aggregates computed in SQL for the value and loyalty models: per-customer BG/NBD
+summaries (x, first and last transaction day, amounts), holdout counts, RFM scores and
+segments, acquisition cohorts, repeat and retention counts, ticket satisfaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from crmcli.db import Database
+
+# ------------------------------------------------------------------- aggregates for models
+
+
+def local_day_modifier(moment: datetime | None = None) -> str:
+    """An SQLite date modifier ('+480 minutes') turning stored UTC times into local dates.
+
+    One offset for the whole history (the zone's offset at `moment`): exact for zones without
+    daylight saving time (Asia/Shanghai); elsewhere, orders within an hour of midnight around
+    a DST change may be given the neighbouring day.
+    """
+    from crmcli.config import local_zone, now
+
+    at = (moment or now()).astimezone(local_zone())
+    offset = at.utcoffset() or timedelta(0)
+    return f"{int(offset.total_seconds() // 60):+d} minutes"
+
+
+def day_shift(modifier: str) -> float:
+    """What to add to julianday(stored UTC time) so that its integer part is the local day
+    number (JDN) of the time: +0.5 (JDN days start at noon), the zone offset, and 1e-6 days
+    (0.09 s) against rounding just below a local midnight."""
+    minutes = int(modifier.split()[0])
+    return 0.5 + minutes / 1440.0 + 1e-6
+
+
+# First-day amounts ride along with the day in one integer so that a single min() finds both:
+# day * 2**40 + (amount + 2**39), valid for |amount| < 2**39 minor units (5.4e9 in major).
+_PACK = 1 << 40
+_AMOUNT_OFFSET = 1 << 39
+
+
+def customer_transactions(
+    db: Database, until: str, currency: str, modifier: str, since: str | None = None
+) -> list[tuple[int, str | None, int, int, int, int, int]]:
+    """Per customer with orders before `until` (stored UTC form), in local calendar days:
+    (customer_id, external_id, x = repeat days, first day, last day (day numbers, JDN),
+    total amount of repeat days (cents), amount of the first day (cents)).
+
+    Same-day orders are one transaction: the day's amounts are added up. One pass over the
+    orders plus one sort (the GROUP BY); no join back.
+    """
+    sql = f"""
+        WITH days AS (
+            SELECT customer_id, CAST(julianday(ordered_at) + :shift AS INTEGER) AS day,
+                   sum(amount) AS amount
+            FROM orders
+            WHERE ordered_at < :until AND currency = :currency
+              AND (:since IS NULL OR ordered_at >= :since)
+            GROUP BY customer_id, day
+        ), per AS (
+            SELECT customer_id, count(*) - 1 AS x, min(day) AS first_day, max(day) AS last_day,
+                   sum(amount) AS total, min(day * {_PACK} + amount + {_AMOUNT_OFFSET}) AS packed
+            FROM days GROUP BY customer_id
+        )
+        SELECT per.customer_id, c.external_id, per.x, per.first_day, per.last_day,
+               per.total, per.packed - per.first_day * {_PACK} - {_AMOUNT_OFFSET} AS first_amount
+        FROM per JOIN customers c ON c.id = per.customer_id
+        ORDER BY per.customer_id
+    """
+    params = {
+        "shift": day_shift(modifier),
+        "until": until,
+        "currency": currency,
+        "since": since,
+    }
+    return [
+        (cid, ext, x, first, last, total - first_amount, first_amount)
+        for cid, ext, x, first, last, total, first_amount in db.execute(sql, params)
+    ]
+
+
+def holdout_transactions(
+    db: Database, since: str, until: str, currency: str, modifier: str
+) -> dict[int, int]:
+    """Transaction days per customer in [since, until) (for holdout validation)."""
+    rows = db.execute(
+        "SELECT customer_id, count(DISTINCT date(ordered_at, ?)) FROM orders"
+        " WHERE ordered_at >= ? AND ordered_at < ? AND currency = ? GROUP BY customer_id",
+        (modifier, since, until, currency),
+    )
+    return {int(cid): int(n) for cid, n in rows}
+
+
+def order_totals(db: Database, since: str | None, until: str) -> dict[str, Any]:
+    """Revenue (cents, per currency), order and customer counts in [since, until)."""
+    rows = db.query(
+        "SELECT currency, count(*) AS orders, sum(amount) AS amount,"
+        " count(DISTINCT customer_id) AS customers FROM orders"
+        " WHERE (? IS NULL OR ordered_at >= ?) AND ordered_at < ? GROUP BY currency"
+        " ORDER BY amount DESC",
+        (since, since, until),
+    )
+    customers = db.scalar(
+        "SELECT count(DISTINCT customer_id) FROM orders"
+        " WHERE (? IS NULL OR ordered_at >= ?) AND ordered_at < ?",
+        (since, since, until),
+    )
+    return {"by_currency": rows, "customers": int(customers or 0)}
+
+
+def rfm_sql(until_param: str = ":rfm_until") -> str:
+    """SQL yielding (customer_id, recency_days... ) RFM scores and segment per customer with
+    orders up to the bound parameter `until_param`. See crmcli.analytics.rfm for the rules."""
+    from crmcli.analytics.rfm import segment_case_sql
+
+    case = segment_case_sql("r_score", "f_score", "m_score")
+    return f"""
+        SELECT customer_id, last_at, orders, monetary, r_score, f_score, m_score,
+               {case} AS segment
+        FROM (
+            SELECT customer_id, last_at, orders, monetary,
+                1 + (5 * (RANK() OVER (ORDER BY last_at) - 1)) / n AS r_score,
+                1 + (5 * (RANK() OVER (ORDER BY orders) - 1)) / n AS f_score,
+                1 + (5 * (RANK() OVER (ORDER BY monetary) - 1)) / n AS m_score
+            FROM (
+                SELECT customer_id, max(ordered_at) AS last_at, count(*) AS orders,
+                       sum(amount) AS monetary, count(*) OVER () AS n
+                FROM orders WHERE ordered_at <= {until_param}
+                GROUP BY customer_id
+            )
+        )
+    """
+
+
+def rfm_scores(db: Database, until: str) -> list[dict[str, Any]]:
+    """RFM scores and segment of every customer with orders up to `until`."""
+    sql = (
+        "SELECT r.*, c.external_id, c.name FROM (" + rfm_sql() + ") r"
+        " JOIN customers c ON c.id = r.customer_id ORDER BY r.customer_id"
+    )
+    return db.query(sql, {"rfm_until": until})
+
+
+def rfm_segment_revenue(db: Database, until: str) -> list[dict[str, Any]]:
+    """Customers and revenue (cents) per RFM segment, for orders up to `until`."""
+    return db.query(
+        "SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM ("
+        + rfm_sql()
+        + ") GROUP BY segment ORDER BY revenue DESC",
+        {"rfm_until": until},
+    )
+
+
+# ------------------------------------------------------------------- loyalty
+
+
+def cohort_activity(db: Database, until: str, modifier: str) -> list[dict[str, Any]]:
+    """(cohort month, months since the first order, active customers) for orders before
+    `until`; months are local calendar months."""
+    return db.query(
+        """
+        WITH om AS (
+            SELECT DISTINCT customer_id, strftime('%Y-%m', ordered_at, :mod) AS month
+            FROM orders WHERE ordered_at < :until
+        ), firsts AS (
+            SELECT customer_id, min(month) AS cohort FROM om GROUP BY customer_id
+        )
+        SELECT f.cohort,
+               (CAST(substr(om.month, 1, 4) AS INTEGER) * 12 + CAST(substr(om.month, 6, 2) AS INTEGER))
+             - (CAST(substr(f.cohort, 1, 4) AS INTEGER) * 12 + CAST(substr(f.cohort, 6, 2) AS INTEGER))
+               AS months_since, count(*) AS customers
+        FROM om JOIN firsts f ON f.customer_id = om.customer_id
+        GROUP BY f.cohort, months_since ORDER BY f.cohort, months_since
+        """,
+        {"mod": modifier, "until": until},
+    )
+
+
+def repeat_counts(db: Database, until: str, modifier: str) -> dict[str, int]:
+    """Customers with orders, and those with orders on two or more local days."""
+    row = db.query_one(
+        "SELECT count(*) AS customers, coalesce(sum(days >= 2), 0) AS repeaters FROM ("
+        " SELECT customer_id, count(DISTINCT date(ordered_at, ?)) AS days FROM orders"
+        " WHERE ordered_at < ? GROUP BY customer_id)",
+        (modifier, until),
+    )
+    return {k: int(v or 0) for k, v in (row or {}).items()}
+
+
+def retained(db: Database, start: str, middle: str, end: str) -> dict[str, int]:
+    """Customers who ordered in [start, middle), and how many of them ordered in [middle, end)."""
+    row = db.query_one(
+        "SELECT count(*) AS base, coalesce(sum(EXISTS (SELECT 1 FROM orders o2"
+        " WHERE o2.customer_id = b.customer_id AND o2.ordered_at >= ? AND o2.ordered_at < ?)), 0)"
+        " AS retained FROM (SELECT DISTINCT customer_id FROM orders"
+        " WHERE ordered_at >= ? AND ordered_at < ?) b",
+        (middle, end, start, middle),
+    )
+    return {k: int(v or 0) for k, v in (row or {}).items()}
+
+
+def customer_names(db: Database, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """id -> {name, external_id, last_order_at} for the given customers."""
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        for row in db.query(
+            "SELECT c.id, c.name, c.external_id, (SELECT max(o.ordered_at) FROM orders o"
+            f" WHERE o.customer_id = c.id) AS last_order_at FROM customers c WHERE c.id IN ({marks})",
+            chunk,
+        ):
+            out[int(row.pop("id"))] = row
+    return out
+
+
+def satisfaction_figures(db: Database, since: str | None, until: str) -> dict[str, Any]:
+    """Ticket satisfaction (1..5) ratings: count, average, CSAT (share of 4 and 5)."""
+    row = db.query_one(
+        "SELECT count(satisfaction) AS responses, avg(satisfaction) AS average,"
+        " avg(CASE WHEN satisfaction >= 4 THEN 1.0 ELSE 0.0 END) AS csat"
+        " FROM tickets WHERE satisfaction IS NOT NULL AND created_at < ?"
+        " AND (? IS NULL OR created_at >= ?)",
+        (until, since, since),
+    )
+    return dict(row or {})
