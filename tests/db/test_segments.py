@@ -136,3 +136,18 @@ def test_customer_list_uses_segments(cli: Any, people: dict[str, int]) -> None:
     assert [r["id"] for r in rows] == [people["ann"]]
     bad = cli("customer", "list", "--segment", "tag=vip and")
     assert bad.exit_code == 2 and "column 12" in bad.stderr
+
+
+def test_rfm_segments_select_what_the_rfm_scores_say(people: dict[str, int], db_path: Path) -> None:
+    from crmcli.db.order_stats import rfm_scores
+
+    db = connect(db_path)
+    try:
+        scores = rfm_scores(db, "2024-04-01T00:00:00Z")
+    finally:
+        db.close()
+    assert len(scores) == 3  # dan has no orders, hence no RFM segment
+    for segment in {row["segment"] for row in scores}:
+        expected = {row["customer_id"] for row in scores if row["segment"] == segment}
+        assert select(db_path, f"rfm={segment}") == expected
+        assert select(db_path, f"rfm!={segment}") == set(people.values()) - expected
