@@ -57,6 +57,34 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
     return n
 
 
+def stream_json(items: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
+    """A JSON array (indented items) or JSON Lines, written item by item: no giant string."""
+    n = 0
+    for item in items:
+        if fmt == "jsonl":
+            out.write(to_json(item, indent=None) + "\n")
+        else:
+            out.write(("[\n" if n == 0 else ",\n") + to_json(item, indent=2))
+        n += 1
+    if fmt != "jsonl":
+        out.write("\n]\n" if n else "[]\n")
+    return n
+
+
+def choose_format(option: str | None, out: Path | None) -> str:
+    """--format wins; else the --out suffix; else a global csv/json/jsonl; else csv."""
+    from crmcli import config
+    from crmcli.output import check_format
+
+    if option:
+        return check_format(option, EXPORT_FORMATS)
+    suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+    if suffix in EXPORT_FORMATS:
+        return suffix
+    glob = (config.settings.format or "").lower()
+    return glob if glob in EXPORT_FORMATS else "csv"
+
+
 def export_customers(
     db: Database, flt: repo.CustomerFilter, fmt: str, out: Path | None, mask: bool
 ) -> int:

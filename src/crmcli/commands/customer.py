@@ -497,9 +497,9 @@ def export(
     Example: crm customer export --changed-since 2024-06-01 --out changed.csv
     """
     from crmcli import masking
-    from crmcli.customer_export import EXPORT_FORMATS, export_customers
+    from crmcli.customer_export import choose_format, export_customers
 
-    fmt = _export_format(format, out, EXPORT_FORMATS)
+    fmt = choose_format(format, out)
     flt = build_filter(
         search, tag, lifecycle, company, owner, created_since, changed_since, segment
     )
@@ -507,19 +507,6 @@ def export(
         n = export_customers(database, flt, fmt, out, masking.should_mask(mask))
     if out is not None:
         output.info(f"Exported {n} customer(s) to {out}")
-
-
-def _export_format(option: str | None, out: Path | None, allowed: tuple[str, ...]) -> str:
-    """--format wins; else the --out suffix; else a global csv/json/jsonl; else csv."""
-    from crmcli import config
-    from crmcli.output import check_format
-
-    if option:
-        return check_format(option, allowed)
-    if out is not None and out.suffix.lower().lstrip(".") in allowed:
-        return out.suffix.lower().lstrip(".")
-    glob = (config.settings.format or "").lower()
-    return glob if glob in allowed else "csv"
 
 
 # ---------------------------------------------------------------- duplicates and merge
@@ -544,7 +531,10 @@ def duplicates(
 
     Example: crm customer duplicates --threshold 85 --limit 50 --format json
     """
+    import sys
+
     from crmcli.analytics.dedupe import find_duplicate_groups
+    from crmcli.customer_export import stream_json
 
     fmt = out_format(format)
     with open_db(db) as database:
@@ -552,7 +542,7 @@ def duplicates(
             repo.iter_match_rows(database), threshold, limit=limit or None
         )
     if fmt in ("json", "jsonl"):
-        _stream_json(groups, fmt)
+        stream_json(groups, fmt, sys.stdout)
         return
     rows = [
         {"group": g["group"], "score": g["score"], "reason": g["reason"], **c}
@@ -562,23 +552,6 @@ def duplicates(
     output.emit_rows(
         rows, fmt, columns=["group", "score", "reason", "id", "name", "phone", "email", "company"]
     )
-
-
-def _stream_json(items: list[dict[str, Any]], fmt: str) -> None:
-    """A JSON array (or JSON Lines) written item by item: no giant string in memory."""
-    import sys
-
-    indent = 2 if fmt == "json" else None
-    if fmt == "json":
-        sys.stdout.write("[" if items else "[]\n")
-    for n, item in enumerate(items):
-        text = output.to_json(item, indent=indent)
-        if fmt == "json":
-            sys.stdout.write(("\n" if n == 0 else ",\n") + text)
-        else:
-            sys.stdout.write(text + "\n")
-    if fmt == "json" and items:
-        sys.stdout.write("\n]\n")
 
 
 @app.command("merge")
