@@ -486,6 +486,8 @@ def _run(
                 raise _Rollback  # the rollback also restores the search-index trigger
             repo.resume_secondary_indexes(db, indexes)
             repo.resume_search_index(db, saved, importer.first_new_id)
+            if writer.count and writer.path is not None:
+                summary.rejects_file = str(writer.path)  # for the audit entry
             audit.record(
                 db,
                 "import",
