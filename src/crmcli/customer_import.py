@@ -63,6 +63,7 @@ ALIASES = {
     "外部编号": "external_id",
     "更新时间": "updated_at",
 }
+_TAG_SEPARATOR = re.compile(r"[;,；，|]")  # validate.split_tags splits on these
 _FOLD = re.compile(r"\s\s|[^\S ]")  # whitespace that " ".join(text.split()) would change
 _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -238,8 +239,14 @@ class CustomerImporter:
                 values[name] = value
         tags = None
         if self.tag_columns:
-            raw = ";".join(cells[i] for i in self.tag_columns)
-            tags = split_tags(unneutralise(raw)) or None
+            cols = self.tag_columns
+            raw = cells[cols[0]] if len(cols) == 1 else ";".join(cells[i] for i in cols)
+            if raw:
+                if _TAG_SEPARATOR.search(raw) is None:  # one tag: no split needed
+                    tag = unneutralise(raw.strip())
+                    tags = [tag] if tag else None
+                else:
+                    tags = split_tags(unneutralise(raw)) or None
         if self.name_required and "name" not in values:
             raise _Reject("no name")
         return values, tags
@@ -336,7 +343,8 @@ class CustomerImporter:
             return
         cid = self.next_id
         self.next_id += 1
-        record = {**row.values, "tags": row.tags or []}
+        record = row.values  # the row is done with it: no copy
+        record["tags"] = row.tags or []
         record.setdefault("lifecycle", "lead")
         record.setdefault("created_at", self.now)
         records[cid] = record
