@@ -104,7 +104,7 @@ def normalize_email(value: str | None) -> str | None:
 
 # ---------------------------------------------------------------- phones
 
-_CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_CN_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _STRIP = re.compile(r"[\s\-().\u00a0/]")
 
 
