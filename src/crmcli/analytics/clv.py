@@ -197,11 +197,13 @@ def _minimise_quietly(objective: Any, size: int) -> Any:
         options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8},
     )
     if not result.success or not np.isfinite(result.fun):
+        # Usually a line search stalling on a flat ridge; a bounded Nelder-Mead run from
+        # there (then one more gradient polish) settles it. The best of the three wins.
         fallback = minimize(
             lambda p: objective(p)[0],
             result.x if np.all(np.isfinite(result.x)) else start,
             method="Nelder-Mead",
-            options={"maxiter": 8000, "xatol": 1e-8, "fatol": 1e-10},
+            options={"maxfev": 2000, "xatol": 1e-8, "fatol": 1e-10},
         )
         polished = minimize(
             objective,
@@ -210,7 +212,8 @@ def _minimise_quietly(objective: Any, size: int) -> Any:
             method="L-BFGS-B",
             bounds=bounds,
         )
-        result = polished if polished.fun <= fallback.fun else fallback
+        candidates = [r for r in (result, fallback, polished) if np.isfinite(r.fun)]
+        result = min(candidates, key=lambda r: r.fun) if candidates else result
     return result
 
 
