@@ -85,9 +85,10 @@ def holdout_transactions(
 ) -> dict[int, int]:
     """Transaction days per customer in [since, until) (for holdout validation)."""
     rows = db.execute(
-        "SELECT customer_id, count(DISTINCT date(ordered_at, ?)) FROM orders"
-        " WHERE ordered_at >= ? AND ordered_at < ? AND currency = ? GROUP BY customer_id",
-        (modifier, since, until, currency),
+        "SELECT customer_id, count(DISTINCT CAST(julianday(ordered_at) + ? AS INTEGER))"
+        " FROM orders WHERE ordered_at >= ? AND ordered_at < ? AND currency = ?"
+        " GROUP BY customer_id",
+        (day_shift(modifier), since, until, currency),
     )
     return {int(cid): int(n) for cid, n in rows}
 
@@ -179,11 +180,14 @@ def cohort_activity(db: Database, until: str, modifier: str) -> list[dict[str, A
 
 def repeat_counts(db: Database, until: str, modifier: str) -> dict[str, int]:
     """Customers with orders, and those with orders on two or more local days."""
+    # Two or more days <=> the first and the last order fall on different local days.
     row = db.query_one(
-        "SELECT count(*) AS customers, coalesce(sum(days >= 2), 0) AS repeaters FROM ("
-        " SELECT customer_id, count(DISTINCT date(ordered_at, ?)) AS days FROM orders"
-        " WHERE ordered_at < ? GROUP BY customer_id)",
-        (modifier, until),
+        "SELECT count(*) AS customers, coalesce(sum("
+        " CAST(julianday(first_at) + :shift AS INTEGER)"
+        " < CAST(julianday(last_at) + :shift AS INTEGER)), 0) AS repeaters FROM ("
+        " SELECT customer_id, min(ordered_at) AS first_at, max(ordered_at) AS last_at"
+        " FROM orders WHERE ordered_at < :until GROUP BY customer_id)",
+        {"shift": day_shift(modifier), "until": until},
     )
     return {k: int(v or 0) for k, v in (row or {}).items()}
 
