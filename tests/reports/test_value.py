@@ -140,3 +140,31 @@ def test_value_report_rejects_bad_options(cli: Any, add_customer: Any) -> None:
     assert cli("report", "value", "--calibration-end", "2999-01-01").exit_code == 2
     empty = cli("report", "value", "--currency", "USD")
     assert empty.exit_code == 1 and "no USD orders" in empty.stderr
+
+
+def test_churn_risk_lists_valuable_customers_who_went_quiet(cli: Any, db_path: Path) -> None:
+    """Regular buyers keep buying; one big spender bought 12 times in January 2023, then
+    never again: BG/NBD gives them a low P(alive), so they lead the churn-risk list."""
+    from crmcli.db.customers import add_customer
+    from crmcli.db.orders import add_order
+
+    db = connect(db_path)
+    try:
+        for i in range(30):
+            cid = add_customer(db, {"name": f"regular{i}"})
+            for month in range(1 + i % 3, 13, 1 + i % 3):
+                add_order(db, cid, 10_000, f"2023-{month:02d}-{1 + i % 27:02d}T04:00:00Z")
+        for i in range(20):
+            cid = add_customer(db, {"name": f"once{i}"})
+            add_order(db, cid, 5_000, f"2023-{1 + i % 12:02d}-10T04:00:00Z")
+        gone = add_customer(db, {"name": "gone"})
+        for week in range(12):
+            add_order(db, gone, 80_000, f"2023-01-{1 + week * 2:02d}T04:00:00Z")
+    finally:
+        db.close()
+    report = cli.json("report", "loyalty", "--as-of", "2024-01-05")
+    at_risk = report["churn_risk"]
+    assert at_risk and at_risk[0]["customer_id"] == gone
+    assert at_risk[0]["p_alive"] < 0.5 and at_risk[0]["repeat_purchases"] == 11
+    assert report["summary"]["churn_risk_count"] == len(at_risk)
+    assert all(row["name"] != "once0" for row in at_risk)
