@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from crmcli import __version__, config
-from crmcli.errors import EXIT_FAILURE, CrmError
+from crmcli.errors import EXIT_FAILURE, EXIT_USAGE, CrmError
 
 
 def _fail(message: str, code: int, hint: str | None = None) -> typer.Exit:
@@ -53,6 +53,11 @@ class CrmGroup(TyperGroup):
             if os.environ.get("CRM_DEBUG"):
                 raise
             raise _fail(f"database: {exc}", EXIT_FAILURE, "run `crm db check`") from None
+        except OverflowError as exc:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            # e.g. an id beyond SQLite's 64-bit integers: the input is invalid, not the CRM.
+            raise _fail(f"number out of range: {exc}", EXIT_USAGE) from None
         except KeyboardInterrupt:
             raise _fail("interrupted; nothing was changed by the unfinished step", 130) from None
         except BrokenPipeError:

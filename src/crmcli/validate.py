@@ -233,11 +233,12 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
         text = f"{year}-{int(month):02d}-{int(day_s):02d} {rest}".strip()
     try:
         parsed = dateutil_parser.parse(text, default=datetime(2000, 1, 1))
-    except (ValueError, OverflowError):
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError, TypeError):
+        # dateutil parses '+25:00' but datetime refuses the offset; years past 9999 overflow.
         raise InvalidInput(f"invalid {field} {value!r}; use a form like 2024-03-05 14:30") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
 
 
 def parse_date(value: str, field: str = "date") -> date:

@@ -25,12 +25,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 runner = FastRunner()
-# Reported, not yet fixed outside this group's files (see the xfail tests at the end):
-KNOWN_BUGS = (
-    "OverflowError: Python int too large",  # ids > 2**63 reach SQLite (exit 1, not 2)
-    "offset must be a timedelta",  # parse_datetime accepts a +25:00 offset, then fails
-)
-
 TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=24
 )
@@ -153,8 +147,7 @@ def run(args: list[str], db: Path) -> None:
     if result.exit_code != 0:
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
         assert len(errors) == 1, (args, result.stderr)
-        if "unexpected" in errors[0]:  # one line and exit 1, but the wrong code: a bug
-            assert any(bug in errors[0] for bug in KNOWN_BUGS), (args, errors[0])
+        assert "unexpected" not in errors[0], (args, errors[0])  # an unmapped exception
         assert content_hash(db) == before, (args, result.stderr)
 
 
@@ -223,14 +216,12 @@ def test_random_csv_imports_keep_the_contract(
     run(["customer", "import", str(path), *[x for f in flags for x in f]], seeded)
 
 
-@pytest.mark.xfail(strict=True, reason="reported: huge ids should be invalid input (exit 2)")
-def test_known_bug_huge_id_is_invalid_input(cli, add_customer) -> None:  # type: ignore[no-untyped-def]
+def test_huge_id_is_invalid_input(cli, add_customer) -> None:  # type: ignore[no-untyped-def]
     add_customer("Ann")
     assert cli("customer", "show", "99999999999999999999").exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="reported: validate.parse_datetime, offset out of range")
-def test_known_bug_offset_out_of_range_is_invalid_input(cli) -> None:  # type: ignore[no-untyped-def]
+def test_offset_out_of_range_is_invalid_input(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("audit", "list", "--since", "2025-01-01T00:00:00+25:00").exit_code == 2
 
 
