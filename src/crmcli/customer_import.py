@@ -179,8 +179,10 @@ class CustomerImporter:
         rejects: RejectWriter | _NoRejectsFile,
         key: str | None,
         region: str,
+        log_changes: bool = False,
     ) -> None:
         self.db = db
+        self.log_changes = log_changes  # change_log insert triggers suspended: log by hand
         self.source = source
         self.summary = summary
         self.rejects = rejects
@@ -391,13 +393,17 @@ class CustomerImporter:
             inserts.append((cid, *map(rec.get, fields), rec["created_at"], now))
             for tag in rec["tags"]:
                 tags.append((cid, tag))
-        repo.bulk_insert(self.db, list(fields), inserts, tags)
+        repo.bulk_insert(self.db, list(fields), inserts, tags, self.log_changes)
         cols = self.update_columns
         updates = [
             (*(records[cid].get(c) for c in cols), now, cid) for cid in sorted(changed | retagged)
         ]
         repo.bulk_update(
-            self.db, cols, updates, {cid: records[cid]["tags"] for cid in sorted(retagged)}
+            self.db,
+            cols,
+            updates,
+            {cid: records[cid]["tags"] for cid in sorted(retagged)},
+            self.log_changes,
         )
 
 
@@ -487,11 +493,13 @@ def _run(
             # A big import into a small table: build the non-lookup indexes once at the end.
             big = source.estimated_rows >= max(INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(db))
             indexes = repo.suspend_secondary_indexes(db) if big else []
-            importer = CustomerImporter(db, source, summary, writer, key, region)
+            triggers = repo.suspend_change_log(db)
+            importer = CustomerImporter(db, source, summary, writer, key, region, bool(triggers))
             importer.run(progress)
             failed = strict and bool(summary.rejected or summary.duplicates)
             if failed or dry_run:
                 raise _Rollback  # the rollback also restores the search-index trigger
+            repo.resume_change_log(db, triggers)
             repo.resume_secondary_indexes(db, indexes)
             repo.resume_search_index(db, saved, importer.first_new_id)
             if writer.count and writer.path is not None:

@@ -106,6 +106,7 @@ def normalize_email(value: str | None) -> str | None:
 
 _CN_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _STRIP = re.compile(r"[\s\-().\u00a0/]")
+_NANP = re.compile(r"\+1[2-9][0-9]{9}", re.ASCII)  # with fullmatch()
 
 
 @lru_cache(maxsize=8)
@@ -137,6 +138,14 @@ def normalize_phone(value: str | None, region: str = "CN") -> str | None:
         if _CN_MOBILE.match(digits):
             return "+86" + digits
     import phonenumbers
+
+    if _NANP.fullmatch(compact):
+        # "+1" and a 10-digit number whose area code starts 2-9: parse() would give exactly
+        # this number (no national prefix to strip, no extension), so skip its text scanning.
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(compact[2:]))
+        if not phonenumbers.is_valid_number(number):
+            raise InvalidInput(f"impossible phone {raw!r}")
+        return compact
 
     try:
         parsed = phonenumbers.parse(compact, region.upper())

@@ -384,3 +384,54 @@ def test_big_import_rebuilds_indexes_and_search_index(
     assert "customers_owner" in str(plan)
     assert len(cli.json("customer", "list", "--owner", "o1", "--limit", "0")) == 100
     assert [r["name"] for r in cli.json("customer", "list", "--search", "Name299")] == ["Name299"]
+
+
+def test_change_log_rows_equal_what_the_triggers_write(
+    cli, tmp_path: Path, add_customer, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The import suspends m070's per-row insert triggers and logs in bulk: same rows, same
+    seq order as the triggers themselves write (compared with an import that keeps them)."""
+    from crmcli import customer_import
+    from crmcli.db import customers as repo
+
+    add_customer("Old One", email="old1@example.com", external_id="E1", tag="a")
+    add_customer("Old Two", email="old2@example.com", external_id="E2")
+    reference_db = tmp_path / "reference.db"
+    with sqlite3.connect(db_path) as src, sqlite3.connect(reference_db) as dst:
+        src.backup(dst)
+    rows = [
+        "E1,Old One,old1@example.com,b;c",  # update: tags replaced
+        "E2,Old Two Renamed,,",  # update: name
+        "E3,New A,a@example.com,vip;vip;new",  # repeated tag
+        "E4,New B,old1@example.com,",  # duplicate email: not inserted
+        "E5,New C,bad@,x",  # rejected
+        "E6,New D,,",
+        "E7,New E,e@example.com,t1",
+        "E3,New A,,z",  # the same new customer again: update within the file
+    ]
+    src = write(tmp_path / "in.csv", "external_id,name,email,tags\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(customer_import, "BATCH", 3)  # several batches
+
+    def change_log(path: Path) -> list[tuple]:
+        with sqlite3.connect(path) as con:
+            return con.execute(
+                "SELECT seq, entity, key1, key2 FROM change_log ORDER BY seq"
+            ).fetchall()
+
+    before = change_log(db_path)
+    fast = summary(cli, str(src), "--key", "external_id")
+    logged = change_log(db_path)
+    monkeypatch.setenv("CRM_DB", str(reference_db))
+    monkeypatch.setattr(repo, "suspend_change_log", lambda db: [])  # keep the triggers
+    slow = summary(cli, str(src), "--key", "external_id")
+    assert {k: v for k, v in fast.items() if k != "rejects_file"} == {
+        k: v for k, v in slow.items() if k != "rejects_file"
+    }
+    assert fast["inserted"] == 3 and fast["updated"] == 3 and fast["duplicates"] == 1
+    assert logged == change_log(reference_db)
+    assert len(logged) > len(before)
+    with sqlite3.connect(db_path) as con:
+        triggers = {
+            r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+        }
+    assert set(repo.CHANGE_LOG_INSERT_TRIGGERS) <= triggers

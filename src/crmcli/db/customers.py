@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from crmcli.config import now_iso
-from crmcli.db import Database, audit, integrity_error_to_conflict
+from crmcli.db import Database, audit, change_log, integrity_error_to_conflict
 from crmcli.errors import Conflict, InvalidInput, NotFound
 
 CUSTOMER_FIELDS = (
@@ -350,8 +351,6 @@ def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
         raise InvalidInput(f"cannot look customers up by {column!r}")
     if not values:
         return {}
-    import json
-
     cur = db.execute(
         f"SELECT {column}, min(id) FROM customers"
         f" WHERE {column} IN (SELECT value FROM json_each(?)) GROUP BY {column}",
@@ -364,8 +363,6 @@ def fetch_for_import(db: Database, ids: list[int], columns: list[str]) -> dict[i
     """{id: {column: value, ..., "tags": [...]}} for existing customers an import touches."""
     if not ids:
         return {}
-    import json
-
     bad = set(columns) - set(IMPORT_COLUMNS)
     if bad:
         raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
@@ -392,9 +389,17 @@ def max_customer_id(db: Database) -> int:
 
 
 def bulk_insert(
-    db: Database, columns: list[str], rows: list[tuple[Any, ...]], tags: list[tuple[int, str]]
+    db: Database,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    tags: list[tuple[int, str]],
+    log_changes: bool = False,
 ) -> None:
-    """Insert rows (id first, then `columns`, then created_at, updated_at) and their tags."""
+    """Insert rows (id first, then `columns`, then created_at, updated_at) and their tags.
+
+    `log_changes`: the change_log insert triggers are suspended (suspend_change_log());
+    write the rows they would have written, in the same order.
+    """
     bad = set(columns) - set(IMPORT_COLUMNS)
     if bad:
         raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
@@ -402,8 +407,27 @@ def bulk_insert(
     db.conn.executemany(
         f"INSERT INTO customers({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows
     )
+    if log_changes:
+        change_log.log_inserts(db, "customers", [row[0] for row in rows])
     if tags:
         db.conn.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", tags)
+        if log_changes:
+            change_log.log_inserts(db, "customers", change_log.inserted_pair_owners(tags))
+
+
+# The change_log triggers (m070) a bulk import replaces with one INSERT ... SELECT per batch.
+CHANGE_LOG_INSERT_TRIGGERS = ("change_log_customers_insert", "change_log_customer_tags_insert")
+
+
+def suspend_change_log(db: Database) -> list[str]:
+    """Drop the change_log insert triggers of customers and customer_tags for the rest of
+    the transaction; returns their SQL for resume_change_log(). When it is not empty,
+    bulk_insert() and bulk_update() must be called with log_changes=True."""
+    return change_log.suspend(db, CHANGE_LOG_INSERT_TRIGGERS)
+
+
+def resume_change_log(db: Database, saved: list[str]) -> None:
+    change_log.resume(db, saved)
 
 
 def bulk_update(
@@ -411,8 +435,11 @@ def bulk_update(
     columns: list[str],
     rows: list[tuple[Any, ...]],
     tags: dict[int, list[str]] | None = None,
+    log_changes: bool = False,
 ) -> None:
-    """UPDATE rows given as (*values of columns, updated_at, id); replace tags of `tags` ids."""
+    """UPDATE rows given as (*values of columns, updated_at, id); replace tags of `tags` ids.
+
+    `log_changes`: as for bulk_insert() (the UPDATE and DELETE triggers stay in place)."""
     bad = set(columns) - set(CUSTOMER_FIELDS)
     if bad:
         raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
@@ -420,16 +447,14 @@ def bulk_update(
         sets = ", ".join(f"{c} = ?" for c in [*columns, "updated_at"])
         db.conn.executemany(f"UPDATE customers SET {sets} WHERE id = ?", rows)
     if tags:
-        import json
-
         db.execute(
             "DELETE FROM customer_tags WHERE customer_id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(tags)),),
         )
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO customer_tags VALUES (?, ?)",
-            [(cid, t) for cid, ts in tags.items() for t in ts],
-        )
+        pairs = [(cid, t) for cid, ts in tags.items() for t in ts]
+        db.conn.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", pairs)
+        if log_changes:  # their old tags were just deleted: the tag sets are empty
+            change_log.log_inserts(db, "customers", change_log.inserted_pair_owners(pairs))
 
 
 def count_all_customers(db: Database) -> int:
