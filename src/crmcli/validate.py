@@ -142,7 +142,11 @@ def normalize_phone(value: str | None, region: str = "CN") -> str | None:
     if _NANP.fullmatch(compact):
         # "+1" and a 10-digit number whose area code starts 2-9: parse() would give exactly
         # this number (no national prefix to strip, no extension), so skip its text scanning.
+        # Valid for the US (first of +1's regions, no leading-digit rule) means valid: the
+        # region lookup of is_valid_number() would pick the US and run the same test again.
         number = phonenumbers.PhoneNumber(country_code=1, national_number=int(compact[2:]))
+        if phonenumbers.is_valid_number_for_region(number, "US"):
+            return compact
         if not phonenumbers.is_valid_number(number):
             raise InvalidInput(f"impossible phone {raw!r}")
         return compact

@@ -4,8 +4,9 @@ An import inserting hundreds of thousands of rows runs the `AFTER INSERT` trigge
 table once per row. Inside the import's transaction it can instead drop those triggers
 (suspend()), write the very rows they would have written with one INSERT ... SELECT per
 batch (log_inserts()), and put them back (resume()). DDL is transactional, so a crash, a
-kill or a rollback restores the triggers with everything else. The UPDATE and DELETE
-triggers stay in place.
+kill or a rollback restores the triggers with everything else. Users: the customer import
+(insert triggers of customers and customer_tags) and the order import (insert and update
+triggers of orders, whose upserts it knows the outcome of).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def resume(db: Database, saved: list[str]) -> None:
 
 
 def log_inserts(db: Database, entity: str, keys: list[int]) -> None:
-    """change_log rows (entity, key, 0) for `keys`, in that order (as the triggers write them
-    for a single-key table, one per inserted row)."""
+    """change_log rows (entity, key, 0) for `keys`, in that order: what the insert and update
+    triggers of a single-key table write, one row per inserted or updated row."""
     if keys:
         db.execute(
             "INSERT INTO change_log(entity, key1, key2)"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crmcli.config import now_iso
-from crmcli.db import Database, audit, integrity_error_to_conflict
+from crmcli.db import Database, audit, change_log, integrity_error_to_conflict
 from crmcli.errors import CrmError, InvalidInput, NotFound
 from crmcli.importing import (
     CsvSource,
@@ -234,6 +234,25 @@ _UPSERT = (
 )
 
 
+# The per-row change_log triggers (m070) an import replaces with one INSERT per batch.
+_CHANGE_LOG_TRIGGERS = ("change_log_orders_insert", "change_log_orders_update")
+
+
+def _max_order_id(db: Database) -> int:
+    return int(db.scalar("SELECT coalesce(max(id), 0) FROM orders"))
+
+
+def _log_upserts(db: Database, outcomes: list[int | None], top: int) -> None:
+    """The change_log rows the insert and update triggers of orders would have written for
+    an upsert batch: one ('orders', id) per write, in order. New rows got ascending ids
+    above `top` (the largest id before the batch), in the order they were inserted."""
+    new_ids = iter(
+        [r[0] for r in db.execute("SELECT id FROM orders WHERE id > ? ORDER BY id", (top,))]
+    )
+    keys = [next(new_ids) if oid is None else oid for oid in outcomes]
+    change_log.log_inserts(db, "orders", keys)
+
+
 def import_orders(
     db: Database,
     path: Path,
@@ -274,36 +293,44 @@ def import_orders(
 
     def flush() -> None:
         """Write the batch: compare keyed rows with what is stored to count the outcome."""
-        stored: dict[str, tuple[Any, ...]] = {}
+        stored: dict[str, tuple[int, tuple[Any, ...]]] = {}
         keys = list(keyed)
         for start in range(0, len(keys), 900):
             chunk = keys[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            for ext, *values in db.execute(
-                "SELECT external_id, customer_id, ordered_at, amount, currency FROM orders"
+            for ext, oid, *values in db.execute(
+                "SELECT external_id, id, customer_id, ordered_at, amount, currency FROM orders"
                 f" WHERE external_id IN ({marks})",
                 chunk,
             ):
-                stored[ext] = tuple(values)
+                stored[ext] = (oid, tuple(values))
         writes = list(unkeyed)
         summary.inserted += len(unkeyed)
+        # What each write does, in order: None inserts a row, an id updates that order.
+        outcomes: list[int | None] = [None] * len(unkeyed)
         for ext, row in keyed.items():
             old = stored.get(ext)
             if old is None:
                 summary.inserted += 1
-            elif old == row[1:5]:
+                outcomes.append(None)
+            elif old[1] == row[1:5]:
                 summary.unchanged += 1
                 continue
-            else:
+            else:  # differs in a column the upsert's WHERE compares: it updates
                 summary.updated += 1
+                outcomes.append(old[0])
             writes.append(row)
         if writes:
+            top = _max_order_id(db) if logged else 0
             db.conn.executemany(_UPSERT, writes)
+            if logged:
+                _log_upserts(db, outcomes, top)
         keyed.clear()
         unkeyed.clear()
 
     try:
         with db.transaction():
+            logged = change_log.suspend(db, _CHANGE_LOG_TRIGGERS)
             for line, record, cells, problem in source.rows():
                 summary.rows += 1
                 try:
@@ -340,6 +367,7 @@ def import_orders(
                     if progress:
                         progress(source.progress_fraction())
             flush()
+            change_log.resume(db, logged)
             summary.extra["customers_created"] = resolver.created
             audit.record(
                 db,
