@@ -43,6 +43,9 @@ def test_change_log_rows_equal_what_the_triggers_write(
         encoding="utf-8",
     )
     monkeypatch.setattr(orders, "BATCH", 2)  # several batches
+    monkeypatch.setattr(orders, "INDEX_REBUILD_MIN_ROWS", 0)  # drop and rebuild indexes too
+    with sqlite3.connect(db_path) as con:
+        indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
 
     def run_both() -> list[dict[str, Any]]:
         return [cli.json("order", "import", str(f)) for f in (first, second)]
@@ -67,3 +70,7 @@ def test_change_log_rows_equal_what_the_triggers_write(
             r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
         }
     assert {"change_log_orders_insert", "change_log_orders_update"} <= triggers
+    with sqlite3.connect(db_path) as con:
+        after = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
+        assert sorted(after) == sorted(indexes)  # the dropped indexes are back
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

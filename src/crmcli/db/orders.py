@@ -238,6 +238,33 @@ _UPSERT = (
 _CHANGE_LOG_TRIGGERS = ("change_log_orders_insert", "change_log_orders_update")
 
 
+INDEX_REBUILD_MIN_ROWS = 50_000
+
+
+def _count_orders(db: Database) -> int:
+    return int(db.scalar("SELECT count(*) FROM orders"))
+
+
+def _suspend_secondary_indexes(db: Database) -> list[str]:
+    """Drop the non-unique indexes of orders (the import reads orders by external_id only);
+    returns their SQL. Building an index once from the whole table is cheaper than growing
+    it at random places row by row. DDL is transactional: a crash restores them."""
+    saved = []
+    for name, sql in db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders'"
+        " AND sql IS NOT NULL"
+    ).fetchall():
+        unique = db.scalar(
+            "SELECT \"unique\" FROM pragma_index_list('orders') WHERE name = ?", (name,)
+        )
+        if unique:
+            continue
+        quoted = name.replace('"', '""')
+        db.execute(f'DROP INDEX "{quoted}"')
+        saved.append(sql)
+    return saved
+
+
 def _max_order_id(db: Database) -> int:
     return int(db.scalar("SELECT coalesce(max(id), 0) FROM orders"))
 
@@ -331,6 +358,9 @@ def import_orders(
     try:
         with db.transaction():
             logged = change_log.suspend(db, _CHANGE_LOG_TRIGGERS)
+            # A big import into a small table: build the secondary indexes once at the end.
+            big = source.estimated_rows >= max(INDEX_REBUILD_MIN_ROWS, _count_orders(db))
+            indexes = _suspend_secondary_indexes(db) if big else []
             for line, record, cells, problem in source.rows():
                 summary.rows += 1
                 try:
@@ -368,6 +398,8 @@ def import_orders(
                         progress(source.progress_fraction())
             flush()
             change_log.resume(db, logged)
+            for sql in indexes:
+                db.execute(sql)
             summary.extra["customers_created"] = resolver.created
             audit.record(
                 db,
