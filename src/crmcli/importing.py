@@ -401,7 +401,9 @@ class RejectWriter:
     def add(self, line: int, reason: str, cells: list[str]) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self._tmp, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # rejected rows are personal data, private like the database
+            self._fh = open(fd, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
             self._writer = csv.writer(self._fh)
             self._writer.writerow(["line", "reason", *self.header])
         self._writer.writerow([line, reason, *cells])

@@ -16,12 +16,9 @@ in `render_files` and are imported only for html / xlsx.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -195,6 +192,19 @@ def columns_of(rows: Sequence[dict[str, Any]]) -> list[str]:
 def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Times (keys ending in _at) in the configured zone, like every other output."""
     return [output.prepare(r) for r in rows]
+
+
+def mask_nested(record: dict[str, Any]) -> dict[str, Any]:
+    """mask_row on the record and on every dict in it (profile extensions: contacts, ...)."""
+    from crmcli.masking import mask_row
+
+    out = mask_row(record)
+    for key, value in out.items():
+        if isinstance(value, dict):
+            out[key] = mask_nested(value)
+        elif isinstance(value, list):
+            out[key] = [mask_nested(v) if isinstance(v, dict) else v for v in value]
+    return out
 
 
 def masked(report: dict[str, Any], mask: bool) -> dict[str, Any]:
@@ -379,26 +389,16 @@ def render_table_text(
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file via a temporary file in the same directory and os.replace.
 
-    A reader (or a cron job's consumer) sees the old file or the new one, never half.
+    A reader (or a cron job's consumer) sees the old file or the new one, never half. The
+    file is created 0600: a report may hold personal data (crmcli.fileutil).
     """
     target = path.expanduser()
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise OperationalError(f"cannot write {target}: no such directory {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OperationalError(f"cannot write {target}: {exc.strerror or exc}") from None
+    from crmcli.fileutil import atomic_write_private
+
+    atomic_write_private(target, data)
 
 
 def render_bytes(

@@ -10,6 +10,8 @@ import typer
 from crmcli import output
 from crmcli.commands._common import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
 from crmcli.db import customers as repo
+from crmcli.masking import mask_row, should_mask
+from crmcli.render import MaskOption, mask_nested
 from crmcli.validate import (
     LIFECYCLES,
     clean_text,
@@ -123,6 +125,7 @@ def show(
     customer_id: IdArg = None,
     external_id: ExternalIdOpt = None,
     email: EmailOpt = None,
+    mask: MaskOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -134,6 +137,8 @@ def show(
     with open_db(db) as database:
         cid = resolve(database, customer_id, external_id, email)
         record = customer_profile(database, cid)
+    if should_mask(mask):
+        record = mask_nested(record)
     output.emit_object(record, fmt, title=f"customer {cid}")
 
 
@@ -228,6 +233,7 @@ def list_(
         int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
     ] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many rows.", min=0)] = 0,
+    mask: MaskOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -241,6 +247,8 @@ def list_(
         rows = repo.list_customers(
             database, flt, sort=sort, desc=desc, limit=limit or None, offset=offset
         )
+    if should_mask(mask):
+        rows = [mask_row(r) for r in rows]
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
 
 
@@ -475,14 +483,7 @@ def export(
         ),
     ] = None,
     segment: SegmentOpt = None,
-    mask: Annotated[
-        bool | None,
-        typer.Option(
-            "--mask/--no-mask",
-            help="Hide phone/email/address middles (default: $CRM_MASK).",
-            show_default=False,
-        ),
-    ] = None,
+    mask: MaskOption = None,
     db: DbOption = None,
     format: Annotated[
         str | None,
@@ -496,7 +497,6 @@ def export(
 
     Example: crm customer export --changed-since 2024-06-01 --out changed.csv
     """
-    from crmcli import masking
     from crmcli.customer_export import choose_format, export_customers
 
     fmt = choose_format(format, out)
@@ -504,7 +504,7 @@ def export(
         search, tag, lifecycle, company, owner, created_since, changed_since, segment
     )
     with open_db(db) as database:
-        n = export_customers(database, flt, fmt, out, masking.should_mask(mask))
+        n = export_customers(database, flt, fmt, out, should_mask(mask))
     if out is not None:
         output.info(f"Exported {n} customer(s) to {out}")
 
@@ -521,6 +521,7 @@ def duplicates(
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="At most this many groups (0 = all).")
     ] = 0,
+    mask: MaskOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -541,6 +542,8 @@ def duplicates(
         groups = find_duplicate_groups(
             repo.iter_match_rows(database), threshold, limit=limit or None
         )
+    if should_mask(mask):
+        groups = [g | {"customers": [mask_row(c) for c in g["customers"]]} for g in groups]
     if fmt in ("json", "jsonl"):
         stream_json(groups, fmt, sys.stdout)
         return

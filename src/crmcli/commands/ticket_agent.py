@@ -8,6 +8,7 @@ import typer
 
 from crmcli import output
 from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.render import MaskOption
 
 app = typer.Typer(
     help="Helpdesk agents: add, list, enable, disable, skills and limits.", no_args_is_help=True
@@ -53,16 +54,19 @@ def add(
 
 
 @app.command("list")
-def list_(db: DbOption = None, format: FormatOption = None) -> None:
-    """List agents with skills, current open tickets and limits.
+def list_(mask: MaskOption = None, db: DbOption = None, format: FormatOption = None) -> None:
+    """List agents with skills, current open tickets and limits (--mask hides their emails).
 
-    Example: crm ticket agent list --format json
+    Example: crm ticket agent list --mask --format json
     """
     from crmcli.db.agents import list_agents
+    from crmcli.masking import mask_row, should_mask
 
     fmt = out_format(format)
     with open_db(db) as database:
         rows = list_agents(database)
+    if should_mask(mask):
+        rows = [mask_row(r) for r in rows]
     output.emit_rows(rows, fmt, columns=COLUMNS)
 
 

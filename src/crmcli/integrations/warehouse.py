@@ -26,6 +26,7 @@ from crmcli import __version__, config
 from crmcli.db import Database
 from crmcli.db import warehouse as repo
 from crmcli.errors import InvalidInput, OperationalError
+from crmcli.fileutil import atomic_write_private, make_private
 from crmcli.integrations.warehouse_schema import (
     KEYS,
     STORED_TIME_FORMAT,
@@ -71,6 +72,7 @@ class _Sink:
                 digest.update(block)
             os.fsync(fh.fileno())
         size = self.tmp.stat().st_size
+        make_private(self.tmp)  # personal data (even masked) stays 0600, like the database
         os.replace(self.tmp, self.final)
         return {"file": self.final.name, "rows": self.rows, "bytes": size,
                 "sha256": digest.hexdigest()}  # fmt: skip
@@ -405,16 +407,7 @@ def _manifest(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OperationalError(f"cannot write {path}: {exc.strerror}") from None
+    atomic_write_private(path, text)
 
 
 def _remove_stale(target: Path, old: dict[str, Any] | None, new: dict[str, Any]) -> None:

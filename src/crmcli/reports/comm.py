@@ -434,7 +434,7 @@ def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
             fh.write(cal.to_ical())
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)  # the events carry customer names and phones
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:

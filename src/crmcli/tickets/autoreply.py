@@ -112,13 +112,11 @@ def outbox_dir(db_path: Path | None) -> Path:
 
 
 def write_eml(folder: Path, name: str, msg: EmailMessage) -> Path:
-    """Write the message atomically (temp file + rename); returns its path."""
+    """Write the message atomically as a 0600 file (it names the customer); returns its path."""
+    from crmcli.fileutil import atomic_write_private
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        tmp = folder / (name + ".part")
-        tmp.write_bytes(bytes(msg))
-        os.replace(tmp, target)
     except OSError as exc:
         raise OperationalError(f"cannot write the auto-reply to {folder}: {exc.strerror}") from exc
-    return target
+    return atomic_write_private(folder / name, bytes(msg))
