@@ -84,3 +84,31 @@ def test_demo_refuses_a_database_with_customers(cli, add_customer, db_path: Path
     result = cli("demo", "--customers", "50")
     assert result.exit_code == 4 and "already has customers" in result.stderr
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM customers").fetchone()[0] == 1
+
+
+def test_demo_database_passes_db_check_and_still_has_dirt(cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The demo's dirt stays within the invariants every CLI path keeps (E.164 phones,
+    lower-case unique emails): `crm db check` passes, the quality report still finds work."""
+    cli.ok("--quiet", "--as-of", AS_OF, "demo", "--customers", "400", "--seed", "3")
+    check = cli("db", "check")
+    assert check.exit_code == 0, check.stdout + check.stderr
+    con = sqlite3.connect(db_path)
+    phones = [p for (p,) in con.execute("SELECT phone FROM customers WHERE phone IS NOT NULL")]
+    assert phones and all(p.startswith("+") and p[1:].isdigit() for p in phones)
+    missing = con.execute("SELECT count(*) FROM customers WHERE phone IS NULL").fetchone()[0]
+    assert missing >= 4  # at least the 1 % whose phone was never captured
+    # Re-entered people: same name and phone, their own (different) email.
+    dup = con.execute(
+        "SELECT count(*) FROM customers a JOIN customers b ON a.id < b.id"
+        " AND a.phone = b.phone AND trim(a.name) = trim(b.name)"
+        " AND coalesce(a.email, '') != coalesce(b.email, '')"
+    ).fetchone()[0]
+    assert dup >= 1
+    report = cli.json("report", "quality", "--as-of", AS_OF)
+    score = report["score"]
+    assert 50 < score["overall"] < 100
+    assert score["completeness"] < 100 and score["uniqueness"] < 100
+    assert report["duplicates"]["duplicates"] >= 1
+    fields = {f["field"]: f for f in report["fields"]}
+    assert fields["phone"]["validity_pct"] == 100.0  # every stored phone is E.164
+    assert fields["email"]["valid"] < fields["email"]["filled"]  # legacy x@localhost emails
