@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-from dateutil import tz as dateutil_tz
-
 APP_NAME = "crmcli"
 DB_FILENAME = "crm.db"
 
@@ -50,6 +48,10 @@ def resolve_actor(option: str | None) -> str:
 
 def local_zone() -> tzinfo:
     """The configured time zone: CRM_TZ (an IANA name such as Asia/Shanghai) or the system's."""
+    # Imported here: dateutil.tz costs ~10-15 ms at start-up, and most commands never ask
+    # for the local zone (`crm comm log` runs thousands of times from shell loops).
+    from dateutil import tz as dateutil_tz
+
     name = os.environ.get("CRM_TZ")
     if name:
         zone = dateutil_tz.gettz(name)

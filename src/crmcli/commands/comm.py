@@ -6,6 +6,7 @@ imported here (no pandas; icalendar only for `due --ics`).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,6 @@ from crmcli import config, output
 from crmcli.commands._common import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
 from crmcli.db import communications as repo
 from crmcli.errors import InvalidInput
-from crmcli.reports.comm import pin_env_clock
 from crmcli.validate import (
     CHANNELS,
     DIRECTIONS,
@@ -137,13 +137,27 @@ def _time(value: str, field: str) -> str:
     return to_iso(parse_datetime(value, field))
 
 
+def pin_env_clock() -> None:
+    """crmcli.reports.comm.pin_env_clock, imported only when CRM_NOW is set (start-up cost)."""
+    if os.environ.get("CRM_NOW"):
+        from crmcli.reports.comm import pin_env_clock as pin
+
+        pin()
+
+
 def _find_customer(
     database: Any,
     customer_id: int | None,
     external_id: str | None,
     email: str | None,
     phone: str | None,
+    exists_checked_later: bool = False,
 ) -> int:
+    plain_id = external_id is None and email is None and phone is None
+    if exists_checked_later and customer_id is not None and plain_id:
+        # The plain `crm comm log ID` of shell loops: add_communication checks that the
+        # customer exists (same NotFound message), so skip importing db.customers.
+        return customer_id
     from crmcli.db.customers import find_customer_id
 
     if phone is not None:
@@ -202,7 +216,9 @@ def log(
         "follow_up_at": _time(follow_up, "--follow-up") if follow_up else None,
     }
     with open_db(db) as database:
-        values["customer_id"] = _find_customer(database, customer_id, external_id, email, phone)
+        values["customer_id"] = _find_customer(
+            database, customer_id, external_id, email, phone, exists_checked_later=True
+        )
         new_id = repo.add_communication(database, values)
     output.emit_id(new_id, fmt)
 
