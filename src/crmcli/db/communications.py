@@ -301,17 +301,47 @@ def local_day_counts(
         if first_whole >= last_whole:
             raw(start, end, shift)
             continue
-        out.extend(
-            tuple(r)  # type: ignore[misc]
-            for r in db.execute(
-                "SELECT date(hour_utc || ':00:00', ?), channel, direction, sum(n)"
-                f" FROM comm_hourly WHERE hour_utc >= ? AND hour_utc < ?{chan_sql}"
-                " GROUP BY 1, 2, 3",
-                [shift, first_whole, last_whole, *chan_params],
-            )
-        )
+        out.extend(_hourly_by_local_day(db, first_whole, last_whole, offset, chan_sql, chan_params))
         raw(start, first_whole + ":00:00Z", shift)
         raw(last_whole + ":00:00Z", end, shift)
+    return out
+
+
+def _hourly_by_local_day(
+    db: Database, first: str, last: str, offset: int, chan_sql: str, chan_params: list[Any]
+) -> list[tuple[str, str, str, int]]:
+    """comm_hourly over whole hours [first, last) ('YYYY-MM-DDTHH'), folded into local days
+    for a whole-hour UTC `offset` (minutes): one primary-key range query per local day, each
+    grouping a few hundred rows. A single GROUP BY date(hour_utc, shift) over the window
+    sorts every hourly row instead (0.7 s against 0.3 s CPU for 400k hourly rows)."""
+    from datetime import datetime, timedelta
+
+    lo, hi = db.execute(
+        "SELECT min(hour_utc), max(hour_utc) FROM comm_hourly WHERE hour_utc >= ? AND hour_utc < ?",
+        (first, last),
+    ).fetchone()
+    if lo is None:
+        return []
+    fmt = "%Y-%m-%dT%H"
+    cur = datetime.strptime(lo, fmt)
+    stop = datetime.strptime(hi, fmt) + timedelta(hours=1)
+    shift = timedelta(minutes=offset)
+    sql = (
+        "SELECT channel, direction, sum(n) FROM comm_hourly"
+        f" WHERE hour_utc >= ? AND hour_utc < ?{chan_sql} GROUP BY 1, 2"
+    )
+    out: list[tuple[str, str, str, int]] = []
+    while cur < stop:
+        day = (cur + shift).date()
+        nxt = min(datetime(day.year, day.month, day.day) + timedelta(days=1) - shift, stop)
+        label = day.isoformat()
+        out.extend(
+            (label, channel, direction, n)
+            for channel, direction, n in db.execute(
+                sql, [cur.strftime(fmt), nxt.strftime(fmt), *chan_params]
+            )
+        )
+        cur = nxt
     return out
 
 
