@@ -7,7 +7,6 @@ messages on a terminal, so `--format json` stays fast.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -85,6 +84,8 @@ def write_csv(
     safe: bool = False,
 ) -> int:
     """Write rows as CSV; `safe` neutralises formula injection. Returns the row count."""
+    import csv  # here: commands run from shell loops (`crm comm log`) never write CSV
+
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     n = 0
