@@ -121,6 +121,6 @@ def verify(
         output.emit_object(result, fmt)
     if not result["ok"]:
         broken = result["broken"]
-        where = f"row {broken['id']}: " if broken.get("id") is not None else ""
-        output.error(f"audit chain broken at {where}{broken['reason']}")
+        where = f" at row {broken['id']}" if broken.get("id") is not None else ""
+        output.error(f"audit chain broken{where}: {broken['reason']}")
         raise typer.Exit(1)
