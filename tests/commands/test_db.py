@@ -368,3 +368,20 @@ def test_restore_does_not_touch_the_backup_file(cli, add_customer, db_path: Path
     before = made.read_bytes()
     cli.json("db", "restore", str(made), "--yes")
     assert made.read_bytes() == before and mode(made) == 0o600
+
+
+def test_backup_to_a_relative_new_folder_records_the_absolute_path(  # type: ignore[no-untyped-def]
+    cli, add_customer, tmp_path, monkeypatch
+) -> None:
+    add_customer("Ann")
+    monkeypatch.chdir(tmp_path)
+    made = cli.json("db", "backup", "nas/crm", "--keep", "3")
+    folder = tmp_path / "nas" / "crm"
+    assert folder.is_dir()
+    backups = list(folder.iterdir())
+    assert len(backups) == 1
+    monkeypatch.chdir(tmp_path / "nas")
+    status = cli.json("db", "status")
+    assert status["last_backup"]["path"] == str(backups[0])
+    assert status["last_backup"]["exists"] is True
+    assert made["path"] == str(backups[0])
