@@ -111,6 +111,13 @@ def test_results_and_evaluation_equal_statsmodels(
     lines.append(f"{by_arm['A'][0]},maybe,1")  # bad result -> rejected
     results = tmp_path / "results.csv"
     results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pending = cli.json("campaign", "evaluate", "1")
+    # --dry-run counts and changes nothing; --strict refuses the file because of 2 rejects.
+    dry = cli.json("campaign", "import-results", "1", str(results), "--dry-run")
+    assert dry["dry_run"] is True and dry["updated"] == 60 and dry["rejected"] == 2
+    strict = cli("campaign", "import-results", "1", str(results), "--strict")
+    assert strict.exit_code == 2 and "nothing was recorded" in strict.stderr
+    assert cli.json("campaign", "evaluate", "1") == pending
     summary = cli.json("campaign", "import-results", "1", str(results))
     assert summary["updated"] == 60 and summary["rejected"] == 2
     assert cli("campaign", "result", "1", "9999", "success").exit_code == 3

@@ -331,6 +331,12 @@ def import_results(
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Rejected rows (default FILE.rejects.csv).")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Record nothing if any row is rejected (exit 2).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+    ] = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -349,12 +355,15 @@ def import_results(
             mapping=map_,
             rejects_path=rejects,
             customer_key=key,
+            strict=strict,
+            dry_run=dry_run,
         )
     if fmt in ("json", "jsonl"):
         output.emit_json(summary.as_dict())
     else:
         output.info(
-            f"Recorded {summary.updated} results from {file.name}, {summary.rejected} rejected"
+            ("Dry run: would record " if dry_run else "Recorded ")
+            + f"{summary.updated} results from {file.name}, {summary.rejected} rejected"
             + (f" (rejects in {summary.rejects_file})" if summary.rejects_file else "")
         )
 

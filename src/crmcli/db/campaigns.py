@@ -294,6 +294,10 @@ RESULT_ALIASES = {
 }
 
 
+class _RollBack(Exception):
+    """Raised inside the import transaction to undo it (dry run, strict with rejects)."""
+
+
 def import_results(
     db: Database,
     campaign_id: int,
@@ -303,9 +307,15 @@ def import_results(
     rejects_path: Path | None = None,
     customer_key: str | None = None,
     progress: Callable[[float], None] | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Record results from a CSV (customer reference, result, revenue, responded_at) in one
-    transaction; rows naming non-members or bad values go to the rejects file."""
+    transaction; rows naming non-members or bad values go to the rejects file.
+
+    `dry_run` counts and rolls back; `strict` rolls back if any row was rejected and raises
+    InvalidInput (the rejects file is still written, so the user can fix the rows).
+    """
     from crmcli.db.orders import CustomerResolver
 
     source = open_csv(path, RESULT_ALIASES, RESULT_FIELDS, encoding=encoding, mapping=mapping)
@@ -317,6 +327,7 @@ def import_results(
     rejects = RejectWriter(rejects_path or default_rejects_path(path), source.header)
     resolver = CustomerResolver(db, customer_key, create=False)
     stamp = now_iso()
+    summary.dry_run = dry_run
     try:
         with db.transaction():
             campaign = _row(db, campaign_id)
@@ -350,12 +361,23 @@ def import_results(
                 campaign_id,
                 {"file": path.name, "recorded": summary.updated, "rejected": summary.rejected},
             )
+            if dry_run or (strict and summary.rejected):
+                raise _RollBack
+    except _RollBack:
+        pass
     except BaseException:
         rejects.discard()
         raise
     finally:
         source.close()
+    if dry_run and rejects_path is None:
+        rejects.discard()
+        return summary
     written = rejects.finish()
+    if strict and summary.rejected:
+        raise InvalidInput(
+            f"{summary.rejected} row(s) rejected (see {written}); --strict: nothing was recorded"
+        )
     summary.rejects_file = str(written) if written else None
     return summary
 
