@@ -88,10 +88,18 @@ def _arrays(*values: ArrayLike) -> list[Array]:
 
 
 def _compress(x: Array, t_x: Array, T: Array) -> tuple[Array, Array, Array, Array]:
-    """Unique (x, t_x, T) rows with their counts: the likelihood is a weighted sum."""
-    stacked = np.column_stack([x, t_x, T])
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return unique[:, 0], unique[:, 1], unique[:, 2], counts.astype(np.float64)
+    """Unique (x, t_x, T) rows with their counts: the likelihood is a weighted sum.
+
+    Sorted lexicographically like np.unique(..., axis=0), which is 2x slower (it sorts rows
+    as structured records)."""
+    order = np.lexsort((T, t_x, x))
+    sx, st, sT = x[order], t_x[order], T[order]
+    new = np.empty(sx.size, dtype=bool)
+    new[:1] = True
+    new[1:] = (sx[1:] != sx[:-1]) | (st[1:] != st[:-1]) | (sT[1:] != sT[:-1])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, sx.size)).astype(np.float64)
+    return sx[starts], st[starts], sT[starts], counts
 
 
 def bgnbd_log_likelihood_terms(
