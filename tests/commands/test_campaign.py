@@ -216,3 +216,14 @@ $crm --format json campaign close "$id" | jq -r .status
     assert arms["A"]["responses"] == 0
     assert evaluation["summary"]["verdict"] == "B beats A at 95%"
     assert evaluation["summary"]["revenue"] == 200.0
+
+
+def test_an_end_date_includes_its_whole_local_day(cli) -> None:  # type: ignore[no-untyped-def]
+    made = cli.json("campaign", "create", "Spring", "--channel", "email", "--starts", "2024-04-01")
+    cli.ok("campaign", "update", str(made["id"]), "--ends", "2024-04-30")
+    shown = cli.json("campaign", "show", str(made["id"]))
+    # CRM_TZ is Asia/Shanghai in tests: the last second of 30 April, local time.
+    assert shown["ends_at"] == "2024-04-30T23:59:59+08:00"
+    assert shown["starts_at"] == "2024-04-01T00:00:00+08:00"
+    cli.ok("campaign", "update", str(made["id"]), "--ends", "2024-04-30 18:00")
+    assert cli.json("campaign", "show", str(made["id"]))["ends_at"] == "2024-04-30T18:00:00+08:00"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +52,26 @@ def _time(value: str | None, field: str) -> str | None:
     return to_iso(parse_datetime(value, field)) if value else None
 
 
+_DATE_ONLY = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日?)\s*$")
+
+
+def _end_time(value: str | None, field: str) -> str | None:
+    """An end given as a bare date includes that whole (local) day: '--ends 2024-04-30'
+    ends at 23:59:59 on 30 April, not at its first second."""
+    if not value:
+        return None
+    moment = parse_datetime(value, field)
+    if _DATE_ONLY.match(value):
+        from datetime import timedelta
+
+        from crmcli.config import local_zone
+
+        local = moment.astimezone(local_zone())
+        next_day = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=local_zone())
+        moment = next_day - timedelta(seconds=1)
+    return to_iso(moment)
+
+
 def _fields(
     name: str | None,
     channel: str | None,
@@ -70,7 +91,7 @@ def _fields(
     if starts is not None:
         values["starts_at"] = _time(starts, "--starts")
     if ends is not None:
-        values["ends_at"] = _time(ends, "--ends")
+        values["ends_at"] = _end_time(ends, "--ends")
     if cost is not None:
         values["cost"] = parse_money(cost, "--cost")
         if values["cost"] < 0:
