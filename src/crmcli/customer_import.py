@@ -10,8 +10,9 @@ Row semantics:
 - a row names a customer by the `--key` column (external_id, email or phone); a match is
   updated with the non-empty cells of the file (empty cells never erase data; a non-empty
   tags cell replaces the customer's tags), anything else is inserted;
-- a row that would insert a customer whose email, phone or external id another customer
-  (in the database or earlier in the file) already has is a duplicate, not inserted;
+- a row that would insert a customer whose email or external id another customer (in the
+  database or earlier in the file) already has is a duplicate, not inserted; without
+  `--key`, so is one whose phone another customer has (with a key, phones may be shared);
 - invalid rows (no name, malformed email, impossible phone, invalid lifecycle, ragged row)
   go to the rejects CSV with their line number and the reason.
 """
@@ -311,7 +312,10 @@ class CustomerImporter:
             holder = None
             for col in self.lookups:
                 value = values.get(col)
-                if value is None or col == self.key or (col == "phone" and target is not None):
+                # Phones are not unique: with a --key the key alone names a customer (two ERP
+                # customers may share a switchboard number); without one, a shared phone is
+                # the duplicate signal.
+                if value is None or col == self.key or (col == "phone" and self.key):
                     continue
                 holder = local[col].get(value) or found[col].get(value)
                 if holder is not None and holder != target:

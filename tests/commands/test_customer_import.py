@@ -435,3 +435,17 @@ def test_change_log_rows_equal_what_the_triggers_write(
             r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
         }
     assert set(repo.CHANGE_LOG_INSERT_TRIGGERS) <= triggers
+
+
+def test_shared_phone_is_a_duplicate_only_without_a_key(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "erp.csv"
+    src.write_text(
+        "external_id,name,phone\nE1,Acme front desk,13800138000\nE2,Acme billing,13800138000\n",
+        encoding="utf-8",
+    )
+    keyed = cli.json("customer", "import", str(src), "--key", "external_id")
+    assert keyed["inserted"] == 2 and keyed["duplicates"] == 0
+
+    other = tmp_path / "other.db"
+    plain = cli.json("--db", str(other), "customer", "import", str(src))
+    assert plain["inserted"] == 1 and plain["duplicates"] == 1
