@@ -27,6 +27,9 @@ def test_import_upserts_by_external_id_and_rejects_bad_rows(
         "O5,C1,2024-01-05,lots,\n"  # bad amount
         "O6,C1,2024-01-06,7\n",  # ragged row
     )
+    strict = cli("order", "import", str(first), "--strict")
+    assert strict.exit_code == 2 and "--strict: nothing was imported" in strict.stderr
+    assert cli.json("order", "list") == []
     summary = cli.json("order", "import", str(first))
     assert (summary["inserted"], summary["rejected"], summary["rows"]) == (2, 4, 6)
     rejects = (tmp_path / "orders.rejects.csv").read_text(encoding="utf-8-sig").splitlines()

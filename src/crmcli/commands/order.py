@@ -68,6 +68,9 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and count, change nothing.")
     ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
+    ] = False,
     region: Annotated[
         str, typer.Option("--region", help="Default phone region for customer phones.")
     ] = "CN",
@@ -92,6 +95,7 @@ def import_(
         rejects=rejects,
         dry_run=dry_run,
         region=region,
+        strict=strict,
     )
     with open_db(db) as database:
         summary = repo.import_with_progress(database, file, options)

@@ -220,6 +220,7 @@ class OrderImportOptions:
     rejects: Path | None = None
     dry_run: bool = False
     region: str = "CN"
+    strict: bool = False
 
 
 _UPSERT = (
@@ -414,7 +415,7 @@ def import_orders(
                     "customers_created": resolver.created,
                 },
             )
-            if options.dry_run:
+            if options.dry_run or (options.strict and summary.rejected):
                 raise _DryRun
     except _DryRun:
         pass
@@ -425,6 +426,10 @@ def import_orders(
         source.close()
     written = rejects.finish()
     summary.rejects_file = str(written) if written else None
+    if options.strict and summary.rejected and not options.dry_run:
+        raise InvalidInput(
+            f"{summary.rejected} row(s) rejected (see {written}); --strict: nothing was imported"
+        )
     if progress:
         progress(1.0)
     return summary
