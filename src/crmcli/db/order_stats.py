@@ -48,13 +48,15 @@ def customer_transactions(
     total amount of repeat days (cents), amount of the first day (cents)).
 
     Same-day orders are one transaction: the day's amounts are added up. One pass over the
-    orders plus one sort (the GROUP BY); no join back.
+    orders plus one sort (the GROUP BY); no join back. NOT INDEXED: walking orders_customer
+    costs a random table lookup per order for amount and currency; a sequential scan plus
+    the sort is 3x faster at 2M orders (8.4 s -> 2.8 s in the sqlite3 shell).
     """
     sql = f"""
         WITH days AS (
             SELECT customer_id, CAST(julianday(ordered_at) + :shift AS INTEGER) AS day,
                    sum(amount) AS amount
-            FROM orders
+            FROM orders NOT INDEXED
             WHERE ordered_at < :until AND currency = :currency
               AND (:since IS NULL OR ordered_at >= :since)
             GROUP BY customer_id, day
@@ -127,7 +129,7 @@ def rfm_sql(until_param: str = ":rfm_until") -> str:
             FROM (
                 SELECT customer_id, max(ordered_at) AS last_at, count(*) AS orders,
                        sum(amount) AS monetary, count(*) OVER () AS n
-                FROM orders WHERE ordered_at <= {until_param}
+                FROM orders NOT INDEXED WHERE ordered_at <= {until_param}
                 GROUP BY customer_id
             )
         )
