@@ -288,8 +288,9 @@ def backup(db: Database, dest: Path | None = None, keep: int | None = None) -> d
     if dest is not None:
         # Recorded for `db status`, which may run from another directory: store it absolute.
         dest = dest.expanduser().absolute()
-        if keep is not None and not dest.exists():
-            dest.mkdir(parents=True, mode=0o700)  # --keep names a folder of rotated backups
+        if keep is not None and not dest.exists() and not dest.suffix:
+            # --keep rotates a folder of backups: a new name without an extension is one.
+            dest.mkdir(parents=True, mode=0o700)
     if dest is None or dest.is_dir():
         folder = dest or backup_dir(db.path)
         target = _unique_name(folder, f"{stem}-{_stamp()}")
