@@ -113,3 +113,40 @@ def test_emails(text: str, expected: str) -> None:
     except InvalidInput:
         got = "invalid"
     assert got == expected
+
+
+def test_iso_fast_path_agrees_with_dateutil() -> None:
+    """ISO input takes the stdlib parser; it must give what dateutil gives."""
+    from datetime import UTC
+
+    from dateutil import parser as dateutil_parser
+
+    from crmcli.config import local_zone
+    from crmcli.validate import parse_datetime
+
+    samples = [
+        "2024-03-05",
+        "2024-03-05 14:30",
+        "2024-03-05T14:30:15",
+        "2024-03-05T14:30:15.250000",
+        "2024-03-05T14:30:15Z",
+        "2024-03-05T14:30:15+08:00",
+        "2024-03-05 14:30-0500",
+        "2024-12-31T23:59:59+05:30",
+    ]
+    for text in samples:
+        expected = dateutil_parser.parse(text)
+        if expected.tzinfo is None:
+            expected = expected.replace(tzinfo=local_zone())
+        assert parse_datetime(text) == expected.astimezone(UTC), text
+
+
+def test_iso_shaped_but_impossible_dates_are_invalid() -> None:
+    import pytest
+
+    from crmcli.errors import InvalidInput
+    from crmcli.validate import parse_datetime
+
+    for text in ("2024-02-30", "2024-13-01 10:00", "2024-01-01T25:00"):
+        with pytest.raises(InvalidInput):
+            parse_datetime(text)

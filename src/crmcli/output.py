@@ -316,3 +316,19 @@ def stderr_is_terminal() -> bool:
 
 def string_io() -> io.StringIO:
     return io.StringIO()
+
+
+def emit_import_summary(summary: Any, fmt: str) -> None:
+    """What every `import` prints: unknown columns and the summary line on stderr; the
+    summary object on stdout for json / jsonl / csv / markdown (nothing for a table)."""
+    if summary.unknown_columns:
+        warn(
+            "unknown column(s) not imported: "
+            + ", ".join(summary.unknown_columns)
+            + " (use --map SRC=FIELD)"
+        )
+    info(summary.line())
+    if fmt in ("json", "jsonl"):
+        sys.stdout.write(to_json(summary.as_dict(), indent=None if fmt == "jsonl" else 2) + "\n")
+    elif fmt in ("csv", "markdown"):
+        emit_object(summary.as_dict(), fmt)

@@ -199,6 +199,13 @@ def display_time(text: str | None) -> str | None:
     return moment.astimezone(_zone()).isoformat()
 
 
+_ISO = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+
+
 def parse_datetime(value: str, field: str = "time", base: datetime | None = None) -> datetime:
     """Parse user input into an aware UTC datetime.
 
@@ -206,13 +213,22 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
     Chinese dates ('2024年3月5日'), 'now', 'today', 'tomorrow 9am', 'yesterday', and offsets
     from now ('+3d', '-2h', '+30m', '+1w'). Naive input is read in the configured zone.
     """
+    text = str(value).strip()
+    if not text:
+        raise InvalidInput(f"empty {field}")
+    if _ISO.match(text):
+        # The common case (scripts, imports, --as-of): the stdlib parser, no dateutil import.
+        try:
+            parsed = datetime.fromisoformat(text)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=_zone())
+            return parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass  # the general path below gives the error message
     from dateutil import parser as dateutil_parser
 
     from crmcli import config
 
-    text = str(value).strip()
-    if not text:
-        raise InvalidInput(f"empty {field}")
     zone = _zone()
     current = (base or config.now()).astimezone(zone)
     low = text.lower()

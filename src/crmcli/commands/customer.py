@@ -446,17 +446,7 @@ def import_(
             strict=strict,
             dry_run=dry_run,
         )
-    if summary.unknown_columns:
-        output.warn(
-            "unknown column(s) not imported: "
-            + ", ".join(summary.unknown_columns)
-            + " (use --map SRC=FIELD)"
-        )
-    output.info(summary.line())
-    if fmt == "json":
-        output.emit_json(summary.as_dict())
-    elif fmt == "jsonl":
-        output.emit_rows([summary.as_dict()], fmt)
+    output.emit_import_summary(summary, fmt)
 
 
 @app.command("export")

@@ -99,12 +99,7 @@ def import_(
     )
     with open_db(db) as database:
         summary = repo.import_with_progress(database, file, options)
-    if fmt in ("json", "jsonl"):
-        output.emit_json(summary.as_dict())
-    elif fmt == "table":
-        output.info(summary.line())
-    else:
-        output.emit_object(summary.as_dict(), fmt)
+    output.emit_import_summary(summary, fmt)
 
 
 @app.command("list")

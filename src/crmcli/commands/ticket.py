@@ -506,12 +506,4 @@ def import_(
             strict=strict,
             dry_run=dry_run,
         )
-    if summary.unknown_columns:
-        output.warn(
-            "unknown column(s) not imported: "
-            + ", ".join(summary.unknown_columns)
-            + " (use --map SRC=FIELD)"
-        )
-    output.info(summary.line())
-    if fmt in ("json", "jsonl"):
-        output.emit_json(summary.as_dict())
+    output.emit_import_summary(summary, fmt)
