@@ -85,3 +85,32 @@ def confirm_or_refuse(question: str, yes: bool) -> None:
         raise InvalidInput(f"{question} Refusing without --yes when not on a terminal.")
     if not typer.confirm(question, default=False, err=True):
         raise typer.Exit(1)
+
+
+# The options every `import` command shares (the CSV contract in the README).
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Force the file encoding (default: detected: UTF-8, UTF-8-BOM, GB18030, UTF-16).",
+        show_default=False,
+    ),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
+    ),
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects", help="Where rejected rows go (default: FILE.rejects.csv).", show_default=False
+    ),
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+]

@@ -9,7 +9,18 @@ from typing import Annotated, Any
 import typer
 
 from crmcli import output
-from crmcli.commands._common import DbOption, FormatOption, db_path, open_db, out_format
+from crmcli.commands._common import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    db_path,
+    open_db,
+    out_format,
+)
 from crmcli.db import campaigns as repo
 from crmcli.errors import InvalidInput
 from crmcli.render import OutOption, ReportFormatOption, default_meta, emit_report, report_format
@@ -343,21 +354,11 @@ def import_results(
         str | None,
         typer.Option("--customer-key", help="id, external_id, email or phone.", show_default=False),
     ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="File encoding (default: detected).")
-    ] = None,
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", help="Map a header to a field: SRC=FIELD.")
-    ] = None,
-    rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="Rejected rows (default FILE.rejects.csv).")
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Record nothing if any row is rejected (exit 2).")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
-    ] = False,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

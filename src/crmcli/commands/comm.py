@@ -14,7 +14,18 @@ from typing import Annotated, Any
 import typer
 
 from crmcli import config, output
-from crmcli.commands._common import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
+from crmcli.commands._common import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    confirm_or_refuse,
+    open_db,
+    out_format,
+)
 from crmcli.db import communications as repo
 from crmcli.errors import InvalidInput
 from crmcli.validate import (
@@ -480,33 +491,14 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    encoding: Annotated[
-        str | None,
-        typer.Option(
-            "--encoding", help="Force the encoding (default: detected).", show_default=False
-        ),
-    ] = None,
-    map_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
-        ),
-    ] = None,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
     region: Annotated[
         str, typer.Option("--region", help="Phone region for customer_phone without +country.")
     ] = "CN",
-    rejects: Annotated[
-        Path | None,
-        typer.Option(
-            "--rejects", help="Rejects CSV (default: FILE.rejects.csv).", show_default=False
-        ),
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
-    ] = False,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

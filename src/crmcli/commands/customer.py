@@ -8,7 +8,18 @@ from typing import Annotated, Any
 import typer
 
 from crmcli import output
-from crmcli.commands._common import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
+from crmcli.commands._common import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    confirm_or_refuse,
+    open_db,
+    out_format,
+)
 from crmcli.db import customers as repo
 from crmcli.masking import mask_row, should_mask
 from crmcli.render import MaskOption, mask_nested
@@ -386,18 +397,8 @@ def delete(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
-    encoding: Annotated[
-        str | None,
-        typer.Option(
-            "--encoding", help="Force the encoding (default: detected).", show_default=False
-        ),
-    ] = None,
-    map_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
-        ),
-    ] = None,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
     key: Annotated[
         str | None,
         typer.Option(
@@ -407,20 +408,9 @@ def import_(
         ),
     ] = None,
     region: RegionOpt = "CN",
-    rejects: Annotated[
-        Path | None,
-        typer.Option(
-            "--rejects",
-            help="Rejects CSV (default: FILE.rejects.csv beside FILE).",
-            show_default=False,
-        ),
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
-    ] = False,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

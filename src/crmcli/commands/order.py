@@ -8,7 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from crmcli import output
-from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.commands._common import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    open_db,
+    out_format,
+)
 from crmcli.db import orders as repo
 from crmcli.errors import InvalidInput
 from crmcli.validate import money, normalize_currency, parse_money
@@ -49,28 +59,11 @@ def import_(
     currency: Annotated[
         str, typer.Option("--currency", help="Currency of rows without a currency column.")
     ] = "CNY",
-    encoding: Annotated[
-        str | None,
-        typer.Option("--encoding", help="File encoding (default: detected).", show_default=False),
-    ] = None,
-    map_: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="Map a header to a field: SRC=FIELD (repeatable)."),
-    ] = None,
-    rejects: Annotated[
-        Path | None,
-        typer.Option(
-            "--rejects",
-            help="Where rejected rows go (default: FILE.rejects.csv).",
-            show_default=False,
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and count, change nothing.")
-    ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
-    ] = False,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
+    rejects: RejectsOption = None,
+    dry_run: DryRunOption = False,
+    strict: StrictOption = False,
     region: Annotated[
         str, typer.Option("--region", help="Default phone region for customer phones.")
     ] = "CN",

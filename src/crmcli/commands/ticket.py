@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 
 from crmcli import config, output
-from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.commands._common import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    open_db,
+    out_format,
+)
 from crmcli.commands.ticket_agent import app as agent_app
 from crmcli.errors import InvalidInput
 from crmcli.validate import PRIORITIES, normalize_enum, parse_datetime, parse_duration, to_iso
@@ -454,15 +464,8 @@ def classify(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Force the encoding.", show_default=False)
-    ] = None,
-    map_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
-        ),
-    ] = None,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
     customer_key: Annotated[
         str | None,
         typer.Option(
@@ -471,18 +474,9 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    rejects: Annotated[
-        Path | None,
-        typer.Option(
-            "--rejects", help="Rejects CSV (default: FILE.rejects.csv).", show_default=False
-        ),
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Import nothing if any row is rejected.")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report only; change nothing.")
-    ] = False,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
