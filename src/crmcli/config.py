@@ -10,6 +10,7 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 
 APP_NAME = "crmcli"
@@ -48,20 +49,40 @@ def resolve_actor(option: str | None) -> str:
 
 def local_zone() -> tzinfo:
     """The configured time zone: CRM_TZ (an IANA name such as Asia/Shanghai) or the system's."""
-    # Imported here: dateutil.tz costs ~10-15 ms at start-up, and most commands never ask
-    # for the local zone (`crm comm log` runs thousands of times from shell loops).
-    from dateutil import tz as dateutil_tz
+    return _zone_for(os.environ.get("CRM_TZ") or "", os.environ.get("TZ") or "")
 
-    name = os.environ.get("CRM_TZ")
+
+@lru_cache(maxsize=8)
+def _zone_for(name: str, tz_env: str) -> tzinfo:
+    # The stdlib's zoneinfo first: dateutil.tz costs ~15 ms at start-up, and `crm comm log`
+    # runs thousands of times from shell loops. dateutil stays the fallback for POSIX TZ
+    # strings ("CST-8") that zoneinfo does not read.
+    from zoneinfo import ZoneInfo
+
     if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError, caught below
+            pass
+        except KeyError:
+            pass
+        from dateutil import tz as dateutil_tz
+
         zone = dateutil_tz.gettz(name)
         if zone is None:
             from crmcli.errors import InvalidInput
 
             raise InvalidInput(f"unknown time zone in CRM_TZ: {name!r}")
         return zone
-    zone = dateutil_tz.tzlocal()
-    return zone
+    if not tz_env:
+        try:
+            with open("/etc/localtime", "rb") as fh:
+                return ZoneInfo.from_file(fh, key="localtime")
+        except (OSError, ValueError):
+            pass
+    from dateutil import tz as dateutil_tz
+
+    return dateutil_tz.tzlocal()
 
 
 def mask_default() -> bool:
