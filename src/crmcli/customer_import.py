@@ -33,6 +33,7 @@ from crmcli.db import Database, audit
 from crmcli.db import customers as repo
 from crmcli.errors import InvalidInput
 from crmcli.importing import (
+    CountingRejects,
     CsvSource,
     ImportSummary,
     Progress,
@@ -139,24 +140,6 @@ def _phone_normaliser(region: str) -> Callable[[str], str | None]:
     return phone
 
 
-class _NoRejectsFile:
-    """Counts rejects without writing a file (dry run without an explicit --rejects)."""
-
-    path = None
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        self.count += 1
-
-    def finish(self) -> None:
-        return None
-
-    def discard(self) -> None:
-        return None
-
-
 @dataclass(slots=True)
 class _Row:
     line: int
@@ -177,7 +160,7 @@ class CustomerImporter:
         db: Database,
         source: CsvSource,
         summary: ImportSummary,
-        rejects: RejectWriter | _NoRejectsFile,
+        rejects: RejectWriter | CountingRejects,
         key: str | None,
         region: str,
         log_changes: bool = False,
@@ -450,9 +433,9 @@ def import_customers(
         summary.extra["ignored_columns"] = [
             c for c, f in zip(source.header, source.fields, strict=True) if f in IGNORED_FIELDS
         ]
-        writer: RejectWriter | _NoRejectsFile
+        writer: RejectWriter | CountingRejects
         if dry_run and rejects is None:
-            writer = _NoRejectsFile()
+            writer = CountingRejects()
         else:
             writer = RejectWriter(rejects or default_rejects_path(Path(path)), source.header)
         try:
@@ -483,7 +466,7 @@ def _run(
     db: Database,
     source: CsvSource,
     summary: ImportSummary,
-    writer: RejectWriter | _NoRejectsFile,
+    writer: RejectWriter | CountingRejects,
     key: str | None,
     region: str,
     strict: bool,

@@ -423,6 +423,25 @@ class RejectWriter:
             self._tmp.unlink(missing_ok=True)
 
 
+class CountingRejects:
+    """Counts rejects without writing a file (a dry run without an explicit --rejects);
+    the same interface as RejectWriter."""
+
+    path = None
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, line: int, reason: str, cells: list[str]) -> None:
+        self.count += 1
+
+    def finish(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
+
+
 def default_rejects_path(src: Path) -> Path:
     return src.with_name(src.stem + ".rejects.csv")
 

@@ -332,3 +332,12 @@ def emit_import_summary(summary: Any, fmt: str) -> None:
         sys.stdout.write(to_json(summary.as_dict(), indent=None if fmt == "jsonl" else 2) + "\n")
     elif fmt in ("csv", "markdown"):
         emit_object(summary.as_dict(), fmt)
+
+
+def emit_changes(diff: dict[str, Any], fmt: str) -> None:
+    """What every `update` prints: {field: [old, new]} as rows; "Nothing changed." for people."""
+    rows = [{"field": k, "old": v[0], "new": v[1]} for k, v in diff.items()]
+    if fmt == "table" and not rows:
+        info("Nothing changed.")
+        return
+    emit_rows(rows, fmt, columns=["field", "old", "new"])

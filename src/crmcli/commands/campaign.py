@@ -240,11 +240,7 @@ def update(
         raise InvalidInput("nothing to update; give at least one --field value")
     with open_db(db) as database:
         diff = repo.update_campaign(database, campaign_id, changes)
-    rows = [{"field": k, "old": v[0], "new": v[1]} for k, v in diff.items()]
-    if fmt == "table" and not rows:
-        output.info("Nothing changed.")
-        return
-    output.emit_rows(rows, fmt, columns=["field", "old", "new"])
+    output.emit_changes(diff, fmt)
 
 
 @app.command("close")

@@ -312,11 +312,7 @@ def update(
     changes = normalise_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
     with open_db(db) as database:
         diff = repo.update_customer(database, customer_id, changes)
-    rows = [{"field": k, "old": v[0], "new": v[1]} for k, v in diff.items()]
-    if fmt == "table" and not rows:
-        output.info("Nothing changed.")
-        return
-    output.emit_rows(rows, fmt, columns=["field", "old", "new"])
+    output.emit_changes(diff, fmt)
 
 
 @app.command("tag")

@@ -26,6 +26,7 @@ from crmcli.config import now_iso
 from crmcli.db import Database, audit
 from crmcli.errors import InvalidInput
 from crmcli.importing import (
+    CountingRejects,
     ImportSummary,
     Progress,
     RejectWriter,
@@ -174,24 +175,6 @@ class TimeParser:
 
 class _Rollback(Exception):
     """Raised inside the transaction to undo it (dry run, strict mode with rejects)."""
-
-
-class _CountingRejects:
-    """Counts rejects without writing a file (a dry run without an explicit --rejects)."""
-
-    path = None
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        self.count += 1
-
-    def finish(self) -> None:
-        return None
-
-    def discard(self) -> None:
-        return None
 
 
 class CommImporter:
@@ -353,9 +336,9 @@ def import_communications(
         summary = ImportSummary(str(path), source.encoding, source.delimiter, dry_run=dry_run)
         summary.unknown_columns = source.unknown_columns
         summary.extra["customer_key"] = customer_key or keys[0]
-        writer: RejectWriter | _CountingRejects
+        writer: RejectWriter | CountingRejects
         if dry_run and rejects is None:
-            writer = _CountingRejects()
+            writer = CountingRejects()
         else:
             writer = RejectWriter(rejects or default_rejects_path(Path(path)), source.header)
         try:
@@ -372,7 +355,7 @@ def _run(
     db: Database,
     source: Any,
     summary: ImportSummary,
-    writer: RejectWriter | _CountingRejects,
+    writer: RejectWriter | CountingRejects,
     key: str | None,
     region: str,
     strict: bool,
