@@ -410,7 +410,7 @@ def traced(*a, **k):
     db.conn.set_trace_callback(statements.append)
     return db
 dbmod.connect = traced
-import crmcli.commands._common as common
+import crmcli.commands.options as common
 common.connect = traced
 from crmcli.cli import app
 try:

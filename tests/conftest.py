@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from crmcli import config
 from crmcli.cli import app
+from crmcli.core import clock, config
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLUMNS", "200")
     for var in ("CRM_NOW", "CRM_MASK", "CRM_DEBUG", "CRM_FORMAT"):
         monkeypatch.delenv(var, raising=False)
-    config.set_now(None)
+    clock.pin(None)
     config.settings.db_path = None
     config.settings.format = None
     config.settings.actor = None

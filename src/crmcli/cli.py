@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, MutableMapping
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from crmcli import __version__, config
-from crmcli.errors import EXIT_FAILURE, EXIT_USAGE, CrmError
+from crmcli import __version__, _lazy
+from crmcli.core import config
+from crmcli.core.errors import EXIT_FAILURE, EXIT_USAGE, CrmError
 
 
 def _fail(message: str, code: int, hint: str | None = None) -> typer.Exit:
@@ -32,11 +31,9 @@ class CrmGroup(TyperGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        loaders = {
-            name: partial(load, self.rich_markup_mode, app.pretty_exceptions_short)
-            for name, load in _lazy_loaders.items()
-        }
-        self.commands = LazyCommands(self.commands, loaders)
+        self.commands = _lazy.LazyCommands(
+            self.commands, _lazy.loaders(self.rich_markup_mode, app.pretty_exceptions_short)
+        )
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -145,157 +142,30 @@ def root(
     config.settings.format = format
     config.settings.actor = actor
     config.settings.quiet = quiet
-    config.set_now(None)
-    if as_of:
-        from crmcli.validate import parse_datetime
+    from crmcli.commands.options import pin_as_of
 
-        try:
-            config.set_now(parse_datetime(as_of, field="--as-of"))
-        except CrmError as exc:
-            raise _fail(exc.message, exc.exit_code) from None
+    try:
+        pin_as_of(as_of)
+    except CrmError as exc:
+        raise _fail(exc.message, exc.exit_code) from None
 
 
-# Command groups are loaded lazily: `crm customer show 1` imports the customer modules only,
-# so a simple command does not pay for the imports of every other group (issue #8). Each
-# entry: group name -> (module holding `app`, modules that add commands to that same app).
-# A module that adds commands to a group defined elsewhere goes in that group's tuple.
-GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "customer": (
-        "crmcli.commands.customer",
-        (
-            "crmcli.commands.customer_privacy",
-            "crmcli.commands.customer_comm",
-            "crmcli.commands.customer_history",
-        ),
-    ),
-    "comm": ("crmcli.commands.comm", ("crmcli.commands.comm_office",)),
-    "ticket": ("crmcli.commands.ticket", ()),
-    "campaign": ("crmcli.commands.campaign", ()),
-    "order": ("crmcli.commands.order", ()),
-    "report": (
-        "crmcli.commands.report",
-        (
-            "crmcli.commands.report_comm",
-            "crmcli.commands.report_overview",
-            "crmcli.commands.report_tickets",
-            "crmcli.commands.report_value",
-        ),
-    ),
-    "db": ("crmcli.commands.db", ()),
-    "export": ("crmcli.commands.export", ()),
-    "audit": ("crmcli.commands.audit", ()),
+# Command groups: name -> the package or module whose `app` holds its commands. Each group
+# is imported only when it runs (crmcli._lazy), so a simple command starts fast.
+GROUPS: dict[str, str] = {
+    "customer": "crmcli.commands.customer",
+    "comm": "crmcli.commands.comm",
+    "ticket": "crmcli.commands.ticket",
+    "campaign": "crmcli.commands.campaign",
+    "order": "crmcli.commands.order",
+    "report": "crmcli.commands.report",
+    "db": "crmcli.commands.db",
+    "export": "crmcli.commands.export",
+    "audit": "crmcli.commands.audit",
 }
 # Commands directly under `crm`: name -> (module, function).
 ROOT_COMMANDS: dict[str, tuple[str, str]] = {"demo": ("crmcli.commands.demo", "demo")}
-
-
-def _import(module: str) -> Any:
-    # The import statement machinery (not importlib.import_module), so that
-    # `python -X importtime` lists these modules too.
-    __import__(module)
-    return sys.modules[module]
-
-
-def _load_group(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool) -> Any:
-    """Import one group's modules and build its click group, as `add_typer` would.
-
-    The group's own commands are built lazily too: turning a command into a click command
-    inspects its signature and annotations (~10 ms each), so `crm customer show` builds
-    `show` only, not the dozen other customer commands.
-    """
-    from typer.main import get_command_from_info, get_command_name, get_group_from_info
-    from typer.models import TyperInfo
-
-    module, extensions = GROUPS[name]
-    sub_app = _import(module).app
-    for extension in extensions:
-        _import(extension)
-    infos = list(sub_app.registered_commands)
-    sub_app.registered_commands = []
-    try:
-        group = get_group_from_info(
-            TyperInfo(sub_app, name=name),
-            pretty_exceptions_short=pretty_exceptions_short,
-            rich_markup_mode=rich_markup_mode,
-            suggest_commands=True,
-        )
-    finally:
-        sub_app.registered_commands = infos
-    loaders = {
-        info.name or get_command_name(info.callback.__name__): partial(  # type: ignore[union-attr]
-            get_command_from_info,
-            info,
-            pretty_exceptions_short=pretty_exceptions_short,
-            rich_markup_mode=rich_markup_mode,
-        )
-        for info in infos
-    }
-    group.commands = LazyCommands(group.commands, loaders)
-    return group
-
-
-def _load_root_command(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool) -> Any:
-    from typer.main import get_command_from_info
-    from typer.models import CommandInfo
-
-    module, function = ROOT_COMMANDS[name]
-    callback = getattr(_import(module), function)
-    return get_command_from_info(
-        CommandInfo(name=name, callback=callback),
-        pretty_exceptions_short=pretty_exceptions_short,
-        rich_markup_mode=rich_markup_mode,
-    )
-
-
-class LazyCommands(MutableMapping[str, Any]):
-    """The root group's sub-commands, each built on first access.
-
-    Looking one name up (what running a command does) loads that group alone; iterating
-    the items (help, completion, the help-text test) loads them all. Keys never load.
-    """
-
-    def __init__(self, loaded: MutableMapping[str, Any], loaders: dict[str, Any]) -> None:
-        self._loaded = dict(loaded)
-        self._loaders = loaders
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._loaded:
-            if name not in self._loaders:
-                raise KeyError(name)
-            self._loaded[name] = self._loaders[name]()
-        return self._loaded[name]
-
-    def __setitem__(self, name: str, command: Any) -> None:
-        self._loaded[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        found = self._loaded.pop(name, None) is not None
-        found = self._loaders.pop(name, None) is not None or found
-        if not found:
-            raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._loaders
-        yield from (n for n in self._loaded if n not in self._loaders)
-
-    def __len__(self) -> int:
-        return len(set(self._loaders) | set(self._loaded))
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._loaders or name in self._loaded
-
-
-def _register() -> None:
-    """Register every group and root command of GROUPS / ROOT_COMMANDS (lazily loaded)."""
-    _lazy_loaders.clear()
-    for name in GROUPS:
-        _lazy_loaders[name] = partial(_load_group, name)
-    for name in ROOT_COMMANDS:
-        _lazy_loaders[name] = partial(_load_root_command, name)
-
-
-_lazy_loaders: dict[str, Any] = {}
-_register()
+_lazy.register(GROUPS, ROOT_COMMANDS)
 
 
 def main() -> None:

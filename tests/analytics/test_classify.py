@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crmcli.analytics import classify
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tickets"))
 from ticket_corpus import labelled_texts  # noqa: E402

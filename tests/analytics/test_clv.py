@@ -148,7 +148,7 @@ def test_expected_spend_and_clv_by_hand() -> None:
 
 
 def test_fit_refuses_data_without_repeat_purchases() -> None:
-    from crmcli.errors import OperationalError
+    from crmcli.core.errors import OperationalError
 
     with pytest.raises(OperationalError):
         clv.fit_bgnbd([0, 0, 0], [0, 0, 0], [5, 6, 7])

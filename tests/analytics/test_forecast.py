@@ -13,7 +13,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import STL
 
 from crmcli.analytics import forecast as fc
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 CDNOW = Path(__file__).parents[2] / ".." / "shared" / "data" / "cdnow_sample.txt"
 

@@ -445,7 +445,7 @@ def test_comm_log_imports_no_heavy_library(customer: int, db_path: Path) -> None
         for line in proc.stderr.splitlines()
         if line.startswith("import time:") and "|" in line
     }
-    assert "crmcli.commands.comm" in modules
+    assert "crmcli.commands.comm.records" in modules
     heavy = ("pandas", "numpy", "statsmodels", "scipy", "sklearn", "matplotlib", "rich")
     assert sorted(m for m in modules if m.split(".")[0] in heavy) == []
 
@@ -454,9 +454,9 @@ def test_comm_log_imports_no_heavy_library(customer: int, db_path: Path) -> None
 def test_import_fast_time_path_agrees_with_parse_datetime(
     zone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crmcli.config import local_zone
+    from crmcli.core.clock import local_zone, to_iso
+    from crmcli.core.validate import parse_datetime
     from crmcli.db.comm_import import TimeParser
-    from crmcli.validate import parse_datetime, to_iso
 
     monkeypatch.setenv("CRM_TZ", zone)
     parse = TimeParser(local_zone())

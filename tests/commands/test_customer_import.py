@@ -184,7 +184,7 @@ def test_duplicates_of_existing_and_earlier_rows_are_not_inserted(
 
 
 def test_duplicates_across_batches(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from crmcli import customer_import
+    from crmcli.importing import customers as customer_import
 
     monkeypatch.setattr(customer_import, "BATCH", 2)
     lines = ["name,email"] + [f"P{i},p{i % 3}@example.com" for i in range(7)]
@@ -367,7 +367,7 @@ def schema(con: sqlite3.Connection) -> list[tuple]:
 def test_big_import_rebuilds_indexes_and_search_index(
     cli, tmp_path: Path, monkeypatch, db_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from crmcli import customer_import
+    from crmcli.importing import customers as customer_import
 
     monkeypatch.setattr(customer_import, "INDEX_REBUILD_MIN_ROWS", 0)
     cli.ok("customer", "list")
@@ -391,8 +391,8 @@ def test_change_log_rows_equal_what_the_triggers_write(
 ) -> None:  # type: ignore[no-untyped-def]
     """The import suspends m070's per-row insert triggers and logs in bulk: same rows, same
     seq order as the triggers themselves write (compared with an import that keeps them)."""
-    from crmcli import customer_import
     from crmcli.db import customers as repo
+    from crmcli.importing import customers as customer_import
 
     add_customer("Old One", email="old1@example.com", external_id="E1", tag="a")
     add_customer("Old Two", email="old2@example.com", external_id="E2")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from crmcli.masking import mask_address, mask_email, mask_phone
+from crmcli.core.masking import mask_address, mask_email, mask_phone
 
 PHONE, EMAIL, ADDRESS = "+8613800138000", "zhang.wei@example.cn", "上海市浦东新区世纪大道100号"
 MASKED = {

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from crmcli.core.errors import InvalidInput
 from crmcli.db import connect
 from crmcli.db.segments import SegmentError, compile_segment, tokenize
-from crmcli.errors import InvalidInput
 
 
 def test_tokenizer_reads_values_after_operators_only() -> None:
@@ -91,17 +91,17 @@ def people(cli: Any, add_customer: Any, db_path: Path) -> dict[str, int]:
 
 
 def select(db_path: Path, expr: str) -> set[int]:
-    from crmcli import config
-    from crmcli.validate import parse_datetime
+    from crmcli.core import clock
+    from crmcli.core.validate import parse_datetime
 
-    config.set_now(parse_datetime("2024-04-01"))
+    clock.pin(parse_datetime("2024-04-01"))
     where, params = compile_segment(expr)
     db = connect(db_path)
     try:
         return {r[0] for r in db.execute(f"SELECT c.id FROM customers c WHERE {where}", params)}
     finally:
         db.close()
-        config.set_now(None)
+        clock.pin(None)
 
 
 CASES = [

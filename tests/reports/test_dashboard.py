@@ -17,22 +17,23 @@ from typing import Any
 
 import pytest
 
-from crmcli import config, demo_data
+from crmcli.core import clock
 from crmcli.db import connect
 from crmcli.db import demo as demo_db
+from crmcli.demo import data as demo_data
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 AS_OF = "2026-06-30T12:00:00Z"
 
 
 def build_demo(path: Path, customers: int = 400, seed: int = 11) -> Path:
-    config.set_now(NOW)
+    clock.pin(NOW)
     try:
         db = connect(path, actor="tester")
         demo_db.write(db, demo_data.generate(customers, seed, NOW))
         db.close()
     finally:
-        config.set_now(None)
+        clock.pin(None)
     return path
 
 

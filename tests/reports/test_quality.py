@@ -94,9 +94,9 @@ def test_empty_database_has_nothing_to_score(cli) -> None:  # type: ignore[no-un
 
 def test_validity_rules_match_the_normalisers(cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The SQL validity checks accept what validate.normalize_* produce and reject junk."""
+    from crmcli.core.validate import normalize_email, normalize_phone
     from crmcli.db import connect
     from crmcli.db.reporting import VALID_EMAIL_SQL, VALID_PHONE_SQL
-    from crmcli.validate import normalize_email, normalize_phone
 
     db = connect(db_path)
     try:

@@ -9,7 +9,7 @@ from dateutil import tz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 from crmcli.tickets.policy import load_policy
 from crmcli.tickets.sla import Calendar, parse_target, sla_state
 

@@ -13,7 +13,7 @@ import base64
 import pickle
 from typing import Any
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 MIN_PER_CLASS = 2
 

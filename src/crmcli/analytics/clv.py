@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from crmcli.errors import OperationalError
+from crmcli.core.errors import OperationalError
 
 Array = NDArray[np.float64]
 # Log-parameters stay within +-LOG_BOUND (on scaled data): a boundary value means the data

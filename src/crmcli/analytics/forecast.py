@@ -3,7 +3,7 @@
 One module serves communications, tickets and orders: callers build a pandas Series with a
 DatetimeIndex of regular frequency (usually with `zero_filled_series`) and call the pure
 functions below. Nothing here touches the database or prints; bad input raises
-`crmcli.errors.InvalidInput` with a message a user can act on.
+`crmcli.core.errors.InvalidInput` with a message a user can act on.
 
 Frequencies (`freq`): "day" / "D", "week" / "W" (weeks start on Monday, pandas "W-MON"),
 "month" / "M" (month starts, pandas "MS"), "hour" / "h". Default season lengths: day -> 7
@@ -68,7 +68,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     import pandas as pd

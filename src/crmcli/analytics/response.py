@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmcli.errors import OperationalError
+from crmcli.core.errors import OperationalError
 
 MIN_ROWS = 30
 MIN_PER_CLASS = 5

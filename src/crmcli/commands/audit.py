@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli import output
-from crmcli.commands._common import DbOption, FormatOption, open_db, out_format
+from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
 from crmcli.db import audit as repo
+from crmcli.output import emit as output
 
 app = typer.Typer(help="The audit trail: list and verify.", no_args_is_help=True)
 
@@ -24,7 +24,7 @@ MaskOpt = Annotated[
 
 def mask_details(value: Any, key: str = "") -> Any:
     """Mask phones, emails and addresses wherever they sit in a details object."""
-    from crmcli.masking import MASKERS
+    from crmcli.core.masking import MASKERS
 
     if isinstance(value, dict):
         return {k: mask_details(v, k) for k, v in value.items()}
@@ -67,8 +67,9 @@ def list_(
 
     Example: crm audit list --entity customer --entity-id 42 --since 2025-01-01
     """
-    from crmcli.masking import should_mask
-    from crmcli.validate import parse_datetime, to_iso
+    from crmcli.core.clock import to_iso
+    from crmcli.core.masking import should_mask
+    from crmcli.core.validate import parse_datetime
 
     fmt = out_format(format)
     since_iso = to_iso(parse_datetime(since, "--since")) if since else None

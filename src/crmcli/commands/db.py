@@ -9,8 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli import config, output
-from crmcli.commands._common import (
+from crmcli.commands.options import (
     DbOption,
     FormatOption,
     confirm_or_refuse,
@@ -18,8 +17,10 @@ from crmcli.commands._common import (
     open_db,
     out_format,
 )
+from crmcli.core import config
 from crmcli.db import Database, connect
 from crmcli.db import maintenance as maint
+from crmcli.output import emit as output
 
 app = typer.Typer(
     help="Database maintenance: status, migrate, check, backup, restore, vacuum.",

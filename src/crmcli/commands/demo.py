@@ -6,8 +6,14 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._common import DbOption, db_path, open_db
-from crmcli.render import OutOption, ReportFormatOption, default_meta, emit_report, report_format
+from crmcli.commands.options import DbOption, db_path, open_db
+from crmcli.output.report import (
+    OutOption,
+    ReportFormatOption,
+    default_meta,
+    emit_report,
+    report_format,
+)
 
 
 def demo(
@@ -29,16 +35,17 @@ def demo(
 
     Example: crm --db demo.db demo --customers 3000 --seed 7
     """
-    from crmcli import config, demo_data, output
+    from crmcli.core import clock
     from crmcli.db import demo as demo_db
+    from crmcli.demo import data as demo_data
+    from crmcli.output import emit as output
     from crmcli.reports.dashboard import CHARTS, dashboard_report
-    from crmcli.reports.periods import pin_clock, resolve_period
+    from crmcli.reports.periods import resolve_period
 
-    pin_clock(None)
     fmt = report_format(format, out)
     with open_db(db) as database:
         demo_db.ensure_empty(database)
-        data = demo_data.generate(customers, seed, config.now())
+        data = demo_data.generate(customers, seed, clock.now())
         counts = demo_db.write(database, data)
         output.info(
             f"Demo database {db_path(db)}: "

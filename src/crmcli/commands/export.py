@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from crmcli import config, output
-from crmcli.commands._common import DbOption, open_db
-from crmcli.errors import InvalidInput
+from crmcli.commands.options import DbOption, open_db
+from crmcli.core import config
+from crmcli.core.errors import InvalidInput
+from crmcli.output import emit as output
 
 app = typer.Typer(
     help="Exports for other systems: data warehouse star schema.", no_args_is_help=True
@@ -63,8 +64,8 @@ def warehouse(
 
     Example: crm export warehouse /data/crm --incremental
     """
-    from crmcli.importing import Progress
-    from crmcli.integrations.warehouse import FILE_FORMATS, STAR_TABLES, export_warehouse
+    from crmcli.importing.source import Progress
+    from crmcli.warehouse.export import FILE_FORMATS, STAR_TABLES, export_warehouse
 
     fmt = (config.settings.format or "table").lower()
     if file_format.lower() not in FILE_FORMATS:

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli import output
-from crmcli.commands._common import (
+from crmcli.commands.options import (
     DbOption,
     DryRunOption,
     EncodingOption,
@@ -19,9 +18,10 @@ from crmcli.commands._common import (
     open_db,
     out_format,
 )
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import money, normalize_currency, parse_money
 from crmcli.db import orders as repo
-from crmcli.errors import InvalidInput
-from crmcli.validate import money, normalize_currency, parse_money
+from crmcli.output import emit as output
 
 app = typer.Typer(help="Orders from ERP systems: import, list, add.", no_args_is_help=True)
 

@@ -2,7 +2,7 @@
 
 This package is the only place that writes SQL. Submodules hold one entity's repository
 functions each (customers, communications, tickets, ...); they take a `Database` and plain
-values, return dicts / lists of dicts, and raise the domain exceptions of `crmcli.errors`.
+values, return dicts / lists of dicts, and raise the domain exceptions of `crmcli.core.errors`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from crmcli.errors import Conflict, OperationalError
+from crmcli.core.errors import Conflict, OperationalError
 
 BUSY_TIMEOUT_MS = 30_000
 

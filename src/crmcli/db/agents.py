@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso
+from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import Database, audit
-from crmcli.errors import Conflict, InvalidInput, NotFound
 
 ACTIVE = "('open', 'in_progress', 'waiting')"
 

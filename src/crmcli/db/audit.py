@@ -40,7 +40,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from crmcli.db import Database
@@ -83,7 +83,7 @@ def record(
 ) -> int:
     """Append one audit entry and return its id. Call inside the mutation's transaction
     (a call outside one opens its own, so the chain can never fork between processes)."""
-    from crmcli.config import now_iso
+    from crmcli.core.clock import now_iso
 
     with db.transaction():
         prev = db.scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
@@ -155,7 +155,7 @@ def redact(db: Database, audit_id: int, new_details: str | None, by_audit_id: in
     """Replace one row's details by a redacted text, through the path the trigger allows.
 
     Call inside the transaction that recorded `by_audit_id` (the `forget` entry)."""
-    from crmcli.config import now_iso
+    from crmcli.core.clock import now_iso
 
     db.execute(
         "INSERT INTO audit_redactions(audit_id, by_audit_id, at, details) VALUES (?, ?, ?, ?)",

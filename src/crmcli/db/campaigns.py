@@ -10,22 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso, to_iso
+from crmcli.core.errors import Conflict, CrmError, InvalidInput, NotFound
+from crmcli.core.validate import CAMPAIGN_RESULTS, normalize_enum, parse_datetime, parse_money
 from crmcli.db import Database, audit
-from crmcli.errors import Conflict, CrmError, InvalidInput, NotFound
-from crmcli.importing import (
+from crmcli.importing.source import (
     ImportSummary,
     Progress,
     RejectWriter,
     default_rejects_path,
     open_csv,
-)
-from crmcli.validate import (
-    CAMPAIGN_RESULTS,
-    normalize_enum,
-    parse_datetime,
-    parse_money,
-    to_iso,
 )
 
 CAMPAIGN_FIELDS = ("name", "channel", "description", "starts_at", "ends_at", "cost", "currency")

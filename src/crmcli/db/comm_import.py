@@ -22,18 +22,9 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from crmcli.config import now_iso
-from crmcli.db import Database, audit
-from crmcli.errors import InvalidInput
-from crmcli.importing import (
-    CountingRejects,
-    ImportSummary,
-    Progress,
-    RejectWriter,
-    default_rejects_path,
-    open_csv,
-)
-from crmcli.validate import (
+from crmcli.core.clock import now_iso, to_iso
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import (
     CHANNELS,
     DIRECTIONS,
     clean_text,
@@ -42,7 +33,15 @@ from crmcli.validate import (
     normalize_phone,
     parse_datetime,
     parse_duration,
-    to_iso,
+)
+from crmcli.db import Database, audit
+from crmcli.importing.source import (
+    CountingRejects,
+    ImportSummary,
+    Progress,
+    RejectWriter,
+    default_rejects_path,
+    open_csv,
 )
 
 CUSTOMER_KEYS = ("id", "external_id", "email", "phone")
@@ -187,7 +186,7 @@ class CommImporter:
         self.cache: dict[tuple[str, str], int | None] = {}
         self.seen: dict[tuple[Any, ...], int] = {}
         self.now = now_iso()
-        from crmcli.config import local_zone
+        from crmcli.core.clock import local_zone
 
         self.parse_time = TimeParser(local_zone())
 

@@ -7,9 +7,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso
+from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import Database, audit
-from crmcli.errors import Conflict, InvalidInput, NotFound
 
 COMM_FIELDS = (
     "customer_id",

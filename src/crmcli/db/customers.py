@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso
+from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import Database, audit, change_log, integrity_error_to_conflict
-from crmcli.errors import Conflict, InvalidInput, NotFound
 
 CUSTOMER_FIELDS = (
     "external_id",
@@ -336,7 +336,7 @@ def delete_customer(db: Database, customer_id: int, cascade: bool = False) -> di
 
 
 # ---------------------------------------------------------------- bulk import
-# Used by crmcli.customer_import inside ONE transaction per import: lookups per batch
+# Used by crmcli.importing.customers inside ONE transaction per import: lookups per batch
 # (json_each instead of one SELECT per row), executemany writes, ids assigned by the
 # importer (it holds the write lock, so max(id) + 1 ... is safe and lets later rows of the
 # same file point at earlier ones).

@@ -1,4 +1,4 @@
-"""Writing the demo data set (crmcli.demo_data) into an empty database, in one transaction.
+"""Writing the demo data set (crmcli.demo.data) into an empty database, in one transaction.
 
 Bulk `executemany` inserts with the ids already assigned: 3000 customers and their history
 take a second or two. Columns added by later migrations (tickets.rated_at) are filled only
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crmcli.core.errors import Conflict
 from crmcli.db import Database, audit
-from crmcli.errors import Conflict
 
 if TYPE_CHECKING:
-    from crmcli.demo_data import DemoData
+    from crmcli.demo.data import DemoData
 
 CUSTOMER_COLUMNS = (
     "id",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmcli.core.validate import money
 from crmcli.db import Database
-from crmcli.validate import money
 
 
 def recent_tickets(db: Database, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmcli.errors import Conflict, InvalidInput, NotFound, OperationalError
+from crmcli.core.errors import Conflict, InvalidInput, NotFound, OperationalError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,7 +47,7 @@ def backup_dir(db_path: Path) -> Path:
 
 
 def _stamp() -> str:
-    from crmcli.config import now
+    from crmcli.core.clock import now
 
     return now().strftime("%Y%m%dT%H%M%SZ")
 

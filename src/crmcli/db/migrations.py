@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from crmcli.errors import OperationalError
+from crmcli.core.errors import OperationalError
 
 if TYPE_CHECKING:
     from crmcli.db import Database
@@ -425,7 +425,7 @@ def pending(db: Database) -> list[Migration]:
 
 def apply_migrations(db: Database) -> list[str]:
     """Apply every pending migration, each in its own transaction. Returns their names."""
-    from crmcli.config import now_iso
+    from crmcli.core.clock import now_iso
 
     todo = pending(db)
     if todo and db.path is not None and db.scalar("SELECT count(*) FROM _migrations"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso
 from crmcli.db import Database, audit
 
 

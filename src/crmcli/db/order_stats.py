@@ -19,7 +19,7 @@ def local_day_modifier(moment: datetime | None = None) -> str:
     daylight saving time (Asia/Shanghai); elsewhere, orders within an hour of midnight around
     a DST change may be given the neighbouring day.
     """
-    from crmcli.config import local_zone, now
+    from crmcli.core.clock import local_zone, now
 
     at = (moment or now()).astimezone(local_zone())
     offset = at.utcoffset() or timedelta(0)

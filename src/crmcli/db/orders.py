@@ -11,24 +11,23 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso, to_iso
+from crmcli.core.errors import CrmError, InvalidInput, NotFound
+from crmcli.core.validate import (
+    normalize_currency,
+    normalize_email,
+    normalize_phone,
+    parse_datetime,
+    parse_money,
+)
 from crmcli.db import Database, audit, change_log, integrity_error_to_conflict
-from crmcli.errors import CrmError, InvalidInput, NotFound
-from crmcli.importing import (
+from crmcli.importing.source import (
     CsvSource,
     ImportSummary,
     Progress,
     RejectWriter,
     default_rejects_path,
     open_csv,
-)
-from crmcli.validate import (
-    normalize_currency,
-    normalize_email,
-    normalize_phone,
-    parse_datetime,
-    parse_money,
-    to_iso,
 )
 
 ORDER_FIELDS = (
@@ -288,7 +287,7 @@ def import_orders(
     progress: Callable[[float], None] | None = None,
 ) -> ImportSummary:
     """Import (upsert by order external id) orders from a CSV file in one transaction."""
-    from crmcli.config import local_zone
+    from crmcli.core.clock import local_zone
 
     default_currency = normalize_currency(options.currency)
     source: CsvSource = open_csv(

@@ -32,9 +32,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crmcli.core.errors import Conflict
 from crmcli.db import audit
 from crmcli.db.audit import REDACTED
-from crmcli.errors import Conflict
 
 if TYPE_CHECKING:
     from crmcli.db import Database
@@ -293,7 +293,7 @@ def rebuild_fts(db: Database) -> list[str]:
 
 def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
     """Erase one customer's personal data everywhere; keep aggregate facts."""
-    from crmcli.config import now_iso
+    from crmcli.core.clock import now_iso
     from crmcli.db.customers import get_customer
     from crmcli.db.maintenance import purge_free_space
 
@@ -395,7 +395,7 @@ def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
     for row in orders + members:
         for key in ("amount", "revenue"):
             if isinstance(row.get(key), int):
-                from crmcli.validate import money
+                from crmcli.core.validate import money
 
                 row[key] = money(row[key])
     related = {
@@ -426,7 +426,7 @@ def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for table in _other_customer_tables(db):
         extra[table] = db.query(f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,))
-    from crmcli.config import now_iso
+    from crmcli.core.clock import now_iso
 
     return {
         "exported_at": now_iso(),

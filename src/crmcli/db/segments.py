@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 OPERATORS = ("!=", ">=", "<=", "!~", "=", "~", "<", ">")
 KEYWORDS = {"and": "AND", "or": "OR", "not": "NOT", "&&": "AND", "||": "OR"}
@@ -231,7 +231,7 @@ class _Parser:
         if name in EXACT_FIELDS:
             self.ops(op, ("=", "!="), name)
             if name == "lifecycle":
-                from crmcli.validate import LIFECYCLES, normalize_enum
+                from crmcli.core.validate import LIFECYCLES, normalize_enum
 
                 try:
                     text = normalize_enum(text, LIFECYCLES, "lifecycle")
@@ -255,7 +255,7 @@ class _Parser:
         if name in NUMBER_FIELDS:
             self.ops(op, ("=", "!=", "<", "<=", ">", ">="), name)
             if name == "spend":
-                from crmcli.validate import parse_money
+                from crmcli.core.validate import parse_money
 
                 try:
                     number: int = parse_money(text, "spend")
@@ -301,7 +301,7 @@ class _Parser:
             if op.text in (">", ">="):  # older than the cutoff, or no such event at all
                 return f"coalesce({column} {flipped} ?, 1)", [cutoff]
             return f"coalesce({column} {flipped} ?, 0)", [cutoff]
-        from crmcli.validate import parse_datetime
+        from crmcli.core.validate import parse_datetime
 
         try:
             moment = parse_datetime(value.text, name)
@@ -327,11 +327,11 @@ class _Parser:
 
 def compile_segment(expr: str, now: datetime | None = None) -> tuple[str, list[Any]]:
     """Compile a segment expression into (SQL boolean over `customers c`, bound params)."""
-    from crmcli import config
+    from crmcli.core import clock
 
     if expr is None or not str(expr).strip():
         raise InvalidInput("empty segment expression")
-    moment = (now or config.now()).astimezone(UTC)
+    moment = (now or clock.now()).astimezone(UTC)
     return _Parser(str(expr), moment).parse()
 
 

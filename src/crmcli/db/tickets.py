@@ -11,9 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso
+from crmcli.core.errors import InvalidInput, NotFound
 from crmcli.db import Database, integrity_error_to_conflict
-from crmcli.errors import InvalidInput, NotFound
 
 ACTIVE = ("open", "in_progress", "waiting")
 COLUMNS = (

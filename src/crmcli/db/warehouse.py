@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from crmcli.config import now_iso
+from crmcli.core.clock import now_iso
 from crmcli.db import Database, audit
 
 DELTA_TABLE = "temp.wh_delta"

@@ -20,21 +20,14 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from crmcli import config
-from crmcli.errors import InvalidInput, OperationalError
-from crmcli.validate import CHANNELS, from_iso, parse_datetime, to_iso
+from crmcli.core import clock
+from crmcli.core.clock import from_iso, to_iso
+from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.core.validate import CHANNELS, parse_datetime
 
 PERIODS = ("day", "week", "month")
 SEASON = {"day": 7, "week": 52, "month": 12}
 SPARK_PERIODS = 30
-
-
-def pin_env_clock() -> None:
-    """Pin "now" to CRM_NOW once, parsed against the real clock (a relative CRM_NOW such as
-    '-1d' needs one; config.now() would otherwise re-parse it on every call)."""
-    env = os.environ.get("CRM_NOW")
-    if env and config._clock.fixed is None:
-        config.set_now(parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC)))
 
 
 @dataclass
@@ -61,13 +54,13 @@ def resolve_window(
     """Validate the options; the end is min(--until, now) where now honours --as-of."""
     if by not in PERIODS:
         raise InvalidInput(f"--by must be one of: {', '.join(PERIODS)}")
-    now = config.now().astimezone(UTC)
+    now = clock.now().astimezone(UTC)
     end = parse_datetime(until, "--until") if until else now
     end = min(end, now)
     start = parse_datetime(since, "--since") if since else None
     if start is not None and start >= end:
         raise InvalidInput("--since must be before --until (and before the as-of time)")
-    return CommWindow(by, start, end, config.local_zone(), channels or [], agent, customer_id)
+    return CommWindow(by, start, end, clock.local_zone(), channels or [], agent, customer_id)
 
 
 def collect_counts(database: Any, window: CommWindow) -> list[tuple[str, str, str, int]]:
@@ -404,7 +397,7 @@ def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
     cal = Calendar()
     cal.add("prodid", "-//crmcli//follow-ups//EN")
     cal.add("version", "2.0")
-    stamp = config.now().astimezone(UTC)
+    stamp = clock.now().astimezone(UTC)
     for row in rows:
         start = from_iso(row["follow_up_at"])
         event = Event()

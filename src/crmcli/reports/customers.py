@@ -10,7 +10,7 @@ from typing import Any
 
 from crmcli.db import Database
 from crmcli.db import reporting as sql
-from crmcli.render import ChartSpec, absent
+from crmcli.reports.model import ChartSpec, absent
 from crmcli.reports.periods import Period, buckets
 
 CHARTS: list[ChartSpec] = [

@@ -17,11 +17,12 @@ import statistics
 from datetime import timedelta
 from typing import Any
 
+from crmcli.core.clock import to_iso
+from crmcli.core.validate import money
 from crmcli.db import Database
 from crmcli.db import reporting as sql
-from crmcli.render import ChartSpec, absent
+from crmcli.reports.model import ChartSpec, absent
 from crmcli.reports.periods import Period, buckets, change, unit_floor
-from crmcli.validate import money, to_iso
 
 DISCOUNT_RATE = 0.10
 CHURN_RISK_AFTER_DAYS = 90

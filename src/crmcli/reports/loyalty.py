@@ -18,10 +18,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crmcli import config
+from crmcli.core import clock
+from crmcli.core.clock import to_iso
 from crmcli.db import Database, order_stats
-from crmcli.render import absent
-from crmcli.validate import to_iso
+from crmcli.reports.model import absent
 
 RETENTION_WINDOW_DAYS = 90
 CHURN_THRESHOLD = 0.5
@@ -30,7 +30,7 @@ CHURN_THRESHOLD = 0.5
 def cohort_table(db: Database, until: str, months: int) -> list[dict[str, Any]]:
     """One row per cohort month: customers, then the retained share for month_0..month_N."""
     rows = order_stats.cohort_activity(db, until, order_stats.local_day_modifier())
-    now_month = config.now().astimezone(config.local_zone())
+    now_month = clock.now().astimezone(clock.local_zone())
     last = now_month.year * 12 + now_month.month
     table: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -108,7 +108,7 @@ def _repeat_rate(db: Database, until: str) -> dict[str, Any]:
 def loyalty_report(
     db: Database, months: int = 12, threshold: float = CHURN_THRESHOLD, top: int | None = 50
 ) -> dict[str, Any]:
-    now = config.now().astimezone(UTC)
+    now = clock.now().astimezone(UTC)
     until = to_iso(now + timedelta(seconds=1))
     repeat = _repeat_rate(db, until)
     retention = _retention(db, now)
@@ -145,7 +145,7 @@ def loyalty_summary(db: Database, as_of: datetime | None = None) -> dict[str, An
     repeat_purchase_rate (share of customers with orders who ordered on 2+ days),
     retention_rate (of customers who ordered 90-180 days ago, the share who ordered in the
     last 90 days), churn_risk_count (top-fifth spenders with P(alive) < 0.5), csat."""
-    now = (as_of or config.now()).astimezone(UTC)
+    now = (as_of or clock.now()).astimezone(UTC)
     until = to_iso(now + timedelta(seconds=1))
     repeat = _repeat_rate(db, until)
     retention = _retention(db, now)

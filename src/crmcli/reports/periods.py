@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from crmcli import config
-from crmcli.errors import InvalidInput
-from crmcli.validate import parse_datetime, to_iso
+from crmcli.core import clock
+from crmcli.core.clock import to_iso
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import parse_datetime
 
 UNITS = ("day", "week", "month", "quarter", "year")
 
@@ -50,27 +51,11 @@ class Period:
         }
 
 
-def pin_clock(as_of: str | None) -> None:
-    """Pin "now" for the whole command: --as-of, else CRM_NOW, else leave the real clock.
-
-    CRM_NOW is parsed here against the real clock (a relative CRM_NOW such as "-1d" needs
-    one), so that everything below reads one fixed instant.
-    """
-    import os
-
-    if as_of:
-        config.set_now(parse_datetime(as_of, field="--as-of"))
-        return
-    env = os.environ.get("CRM_NOW")
-    if env and config._clock.fixed is None:
-        config.set_now(parse_datetime(env, field="CRM_NOW", base=datetime.now(UTC)))
-
-
 def resolve_period(since: str | None, until: str | None, default_days: int = 30) -> Period:
     """--since / --until (any accepted time form), defaulting to the last `default_days` days
     up to now (--as-of / CRM_NOW). `until` never goes past now: later records do not exist yet.
     """
-    now = config.now().astimezone(UTC)
+    now = clock.now().astimezone(UTC)
     end = parse_datetime(until, field="--until") if until else now
     if end > now:
         end = now
@@ -81,12 +66,12 @@ def resolve_period(since: str | None, until: str | None, default_days: int = 30)
 
 
 def _local_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=config.local_zone())
+    return datetime(day.year, day.month, day.day, tzinfo=clock.local_zone())
 
 
 def unit_start(moment: datetime, unit: str) -> date:
     """The local calendar date on which the unit containing `moment` starts."""
-    day = moment.astimezone(config.local_zone()).date()
+    day = moment.astimezone(clock.local_zone()).date()
     if unit == "day":
         return day
     if unit == "week":

@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from crmcli.core.clock import to_iso
 from crmcli.db import Database
 from crmcli.db import reporting as sql
-from crmcli.render import ChartSpec, absent
-from crmcli.validate import to_iso
+from crmcli.reports.model import ChartSpec, absent
 
 WEIGHTS = {
     "completeness": 0.25,
@@ -143,6 +143,6 @@ def quality_report(db: Database, until: str, stale_days: int = 180) -> dict[str,
 
 
 def _from(text: str):  # type: ignore[no-untyped-def]
-    from crmcli.validate import from_iso
+    from crmcli.core.clock import from_iso
 
     return from_iso(text)

@@ -12,18 +12,19 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crmcli import config
+from crmcli.core import clock
+from crmcli.core.clock import from_iso, to_iso
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import parse_datetime
 from crmcli.db import Database
 from crmcli.db import ticket_stats as stats
-from crmcli.errors import InvalidInput
-from crmcli.validate import from_iso, parse_datetime, to_iso
 
 DEFAULT_DAYS = 90
 
 
 def resolve_window(since: str | None, until: str | None) -> tuple[datetime, datetime, datetime]:
     """(start, end, as_of): the window (start, end] ends at --until or now, never after now."""
-    now = config.now().astimezone(UTC)
+    now = clock.now().astimezone(UTC)
     end = parse_datetime(until, "--until") if until else now
     end = min(end, now)
     start = parse_datetime(since, "--since") if since else end - timedelta(days=DEFAULT_DAYS)
@@ -57,7 +58,7 @@ def volume(
     """Opened/resolved per period in the local calendar, and the forecast of openings."""
     from crmcli.analytics.forecast import forecast_series, zero_filled_series
 
-    zone = config.local_zone()
+    zone = clock.local_zone()
 
     def local(hour: str) -> datetime:
         return from_iso(hour + ":00:00Z").astimezone(zone).replace(tzinfo=None)
@@ -97,7 +98,7 @@ def ticket_report(
     period: str = "week",
     horizon: int = 4,
 ) -> dict[str, Any]:
-    """The whole report as a dict of named sections (see crmcli.render.emit_report)."""
+    """The whole report as a dict of named sections (see crmcli.output.report.emit_report)."""
     start, end, now = resolve_window(since, until)
     s, e, at = to_iso(start), to_iso(end), to_iso(min(end, now))
     back = stats.backlog(db, at)
@@ -147,7 +148,7 @@ def ticket_report(
         report["forecast"] = forecast["rows"]
         report["forecast_model"] = forecast["model"]
     else:
-        from crmcli.render import absent
+        from crmcli.reports.model import absent
 
         report["forecast"] = absent(forecast["note"])
     return report

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from crmcli import config
+from crmcli.core import clock
+from crmcli.core.clock import to_iso
+from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.core.validate import money, parse_date
 from crmcli.db import Database, order_stats
 from crmcli.db import orders as order_repo
-from crmcli.errors import InvalidInput, OperationalError
-from crmcli.validate import money, parse_date, to_iso
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
 DAYS_PER_YEAR = 365.25
@@ -61,7 +62,7 @@ class ValueOptions:
 
 
 def _local_midnight_utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=config.local_zone()).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=clock.local_zone()).astimezone(UTC)
 
 
 def _julian(day: date) -> float:
@@ -118,8 +119,8 @@ def load_summaries(
 
 def calibration_window(options: ValueOptions) -> tuple[date, str, datetime]:
     """(calibration end day, exclusive UTC bound for orders, now)."""
-    now = config.now()
-    today = now.astimezone(config.local_zone()).date()
+    now = clock.now()
+    today = now.astimezone(clock.local_zone()).date()
     if options.calibration_end:
         end_day = parse_date(options.calibration_end, "--calibration-end")
         if end_day > today:
@@ -308,7 +309,7 @@ def model_figures(db: Database, now: datetime) -> dict[str, Any]:
     from crmcli.analytics import clv
 
     options = ValueOptions()
-    today = now.astimezone(config.local_zone()).date()
+    today = now.astimezone(clock.local_zone()).date()
     until = to_iso(now + timedelta(seconds=1))
     currency = main_currency(db, until, None)
     if currency is None:
@@ -355,7 +356,7 @@ def value_summary(db: Database, as_of: datetime | None = None) -> dict[str, Any]
     fitted) and top_segment (the RFM segment with the most revenue)."""
     import numpy as np
 
-    now = (as_of or config.now()).astimezone(UTC)
+    now = (as_of or clock.now()).astimezone(UTC)
     current = _period_figures(db, now - timedelta(days=30), now + timedelta(seconds=1))
     previous = _period_figures(db, now - timedelta(days=60), now - timedelta(days=30))
     until = to_iso(now + timedelta(seconds=1))
@@ -395,7 +396,7 @@ def suggest_report(db: Database, segment: str, channel: str, top: int) -> dict[s
     history = campaign_repo.response_history(db)
     history_tags = campaign_repo.tags_of(db, sorted({int(r["customer_id"]) for r in history}))
     model = fit_response_model(history, history_tags)
-    candidates = campaign_repo.candidate_features(db, where, params, to_iso(config.now()))
+    candidates = campaign_repo.candidate_features(db, where, params, to_iso(clock.now()))
     tags = campaign_repo.tags_of(db, [int(c["customer_id"]) for c in candidates])
     scores = score_candidates(model, candidates, tags, channel)
     ranked = sorted(

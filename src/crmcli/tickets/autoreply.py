@@ -14,7 +14,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from crmcli.errors import OperationalError
+from crmcli.core.errors import OperationalError
 
 DEFAULT_TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     "en": {
@@ -113,7 +113,7 @@ def outbox_dir(db_path: Path | None) -> Path:
 
 def write_eml(folder: Path, name: str, msg: EmailMessage) -> Path:
     """Write the message atomically as a 0600 file (it names the customer); returns its path."""
-    from crmcli.fileutil import atomic_write_private
+    from crmcli.core.files import atomic_write_private
 
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcli import config
+from crmcli.core import clock
 from crmcli.db import Database
 from crmcli.db import tickets as repo
 from crmcli.tickets import service
@@ -20,7 +20,7 @@ def train_model(db: Database, folds: int = 5) -> dict[str, Any]:
     scores = evaluate(texts, labels, folds=folds)
     model = train(texts, labels)
     meta = {
-        "trained_at": config.now_iso(),
+        "trained_at": clock.now_iso(),
         "examples": len(texts),
         "classes": scores["classes"],
         "cv_accuracy": round(scores["accuracy"], 4),

@@ -38,9 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import PRIORITIES
 from crmcli.tickets.sla import Calendar, parse_hours, parse_target, parse_workdays
-from crmcli.validate import PRIORITIES
 
 DEFAULT_TARGETS = {
     "urgent": ("1h", "4h"),
@@ -93,8 +93,8 @@ def _table(raw: Any, where: str) -> dict[str, Any]:
 def _calendar(section: dict[str, Any], base: Calendar | None, where: str) -> Calendar:
     from dateutil import tz as dateutil_tz
 
-    from crmcli.config import local_zone
-    from crmcli.validate import parse_date
+    from crmcli.core.clock import local_zone
+    from crmcli.core.validate import parse_date
 
     cal = base or Calendar(zone=local_zone())
     if "timezone" in section:
@@ -125,7 +125,7 @@ def _calendar(section: dict[str, Any], base: Calendar | None, where: str) -> Cal
 def load_policy(raw: dict[str, Any] | None = None) -> TicketPolicy:
     """The policy from the config file (or `raw`, the parsed TOML), defaults filled in."""
     if raw is None:
-        from crmcli.config import load_config
+        from crmcli.core.config import load_config
 
         raw = load_config()
     tickets = _table(raw.get("tickets"), "tickets")

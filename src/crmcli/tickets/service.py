@@ -12,16 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crmcli import config
+from crmcli.core import clock
+from crmcli.core.clock import from_iso, to_iso
+from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import Database, audit
 from crmcli.db import agents as agents_repo
 from crmcli.db import tickets as repo
-from crmcli.errors import Conflict, InvalidInput, NotFound
 from crmcli.tickets import autoreply, workflow
 from crmcli.tickets.assignment import CURSOR_PREFIX, Choice, choose_agent
 from crmcli.tickets.policy import TicketPolicy, load_policy
 from crmcli.tickets.sla import STOPPED, Calendar
-from crmcli.validate import from_iso, to_iso
 
 MODEL_KEY = "tickets.classifier.model"
 MODEL_META_KEY = "tickets.classifier.meta"
@@ -112,7 +112,7 @@ def open_ticket(
     if not subject:
         raise InvalidInput("a ticket needs a --subject")
     policy = load_policy()
-    now = config.now()
+    now = clock.now()
     at = to_iso(now)
     target = policy.target(priority)
     written: Path | None = None
@@ -211,7 +211,7 @@ def _auto_reply(
     """Render, write and record the auto-reply. {due} is the first-response due time."""
     language = autoreply.language_for(policy.language, customer["name"], subject, description)
     template = autoreply.pick_template(policy.templates, language, category)
-    zone = config.local_zone()
+    zone = clock.local_zone()
     fields: dict[str, Any] = {
         k: v.astimezone(zone).strftime("%Y-%m-%d %H:%M") for k, v in dues.items()
     }
@@ -258,7 +258,7 @@ def transition(
 ) -> dict[str, Any]:
     """Move a ticket by `action` (start, wait, resolve, close, reopen)."""
     policy = load_policy()
-    now = config.now()
+    now = clock.now()
     at = to_iso(now)
     with db.transaction():
         ticket = repo.get_ticket(db, ticket_id)
@@ -298,7 +298,7 @@ def assign(
     if bool(agent) == auto:
         raise InvalidInput("give either an AGENT or --auto")
     policy = load_policy()
-    at = config.now_iso()
+    at = clock.now_iso()
     with db.transaction():
         ticket = repo.get_ticket(db, ticket_id)
         if ticket["status"] == "closed":
@@ -335,7 +335,7 @@ def comment(db: Database, ticket_id: int, text: str, internal: bool = False) -> 
     text = text.strip()
     if not text:
         raise InvalidInput("the comment is empty")
-    at = config.now_iso()
+    at = clock.now_iso()
     with db.transaction():
         ticket = repo.get_ticket(db, ticket_id)
         changes: dict[str, Any] = {}
@@ -392,7 +392,7 @@ def rate(db: Database, ticket_id: int, score: int, remark: str | None = None) ->
     """Record customer satisfaction (1..5) on a resolved or closed ticket."""
     if not 1 <= score <= 5:
         raise InvalidInput(f"a rating is 1..5, got {score}")
-    at = config.now_iso()
+    at = clock.now_iso()
     with db.transaction():
         ticket = repo.get_ticket(db, ticket_id)
         if ticket["status"] not in ("resolved", "closed"):
@@ -421,12 +421,12 @@ def show(db: Database, ticket_id: int) -> dict[str, Any]:
     policy = load_policy()
     ticket = repo.get_ticket(db, ticket_id)
     customer = repo.customer_contact(db, ticket["customer_id"])
-    state = sla_state(ticket, policy.target(ticket["priority"]).calendar, config.now())
+    state = sla_state(ticket, policy.target(ticket["priority"]).calendar, clock.now())
     out = dict(ticket)
     out["customer"] = customer["name"]
     out["allowed_actions"] = workflow.allowed_actions(ticket["status"])
     out["sla"] = state
-    from crmcli.validate import display_time
+    from crmcli.core.clock import display_time
 
     out["events"] = [e | {"at": display_time(e["at"])} for e in repo.events(db, ticket_id)]
     return out
@@ -439,7 +439,7 @@ def sla_listing(
     from crmcli.tickets.sla import sla_state
 
     policy = load_policy()
-    now = config.now()
+    now = clock.now()
     rows = repo.list_tickets(
         db, repo.TicketFilter(statuses=list(workflow.ACTIVE_STATUSES)), to_iso(now), limit=None
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from crmcli.errors import InvalidInput
+from crmcli.core.errors import InvalidInput
 
 RUNNING = ("open", "in_progress")
 STOPPED = ("waiting", "resolved", "closed")
@@ -163,7 +163,7 @@ def parse_target(value: Any, calendar: Calendar, what: str = "SLA target") -> in
 def _when(text: str | None) -> datetime | None:
     if not text:
         return None
-    from crmcli.validate import from_iso
+    from crmcli.core.clock import from_iso
 
     return from_iso(text)
 
@@ -178,7 +178,7 @@ def _clock(
     """One clock's state: met / breached / running / paused, with business minutes left."""
     if due is None:
         return {"state": "none", "due_at": None, "remaining_minutes": None}
-    from crmcli.validate import to_iso
+    from crmcli.core.clock import to_iso
 
     if done is not None:
         return {

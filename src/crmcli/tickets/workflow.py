@@ -12,8 +12,8 @@ are allowed from the ticket's current status.
 
 from __future__ import annotations
 
-from crmcli.errors import Conflict, InvalidInput
-from crmcli.validate import TICKET_STATUSES, normalize_enum
+from crmcli.core.errors import Conflict, InvalidInput
+from crmcli.core.validate import TICKET_STATUSES, normalize_enum
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {

@@ -1,0 +1,505 @@
+"""`crm comm ...`: Log calls, emails and meetings; follow-ups; contact trends and forecasts.
+
+Kept light: `crm comm log` runs in shell loops thousands of times, so nothing heavy is
+imported here (no pandas; icalendar only for `due --ics`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crmcli.commands.comm import app
+from crmcli.commands.options import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    confirm_or_refuse,
+    open_db,
+    out_format,
+)
+from crmcli.core import clock
+from crmcli.core.clock import to_iso
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import (
+    CHANNELS,
+    DIRECTIONS,
+    clean_text,
+    normalize_enum,
+    parse_datetime,
+    parse_duration,
+)
+from crmcli.db import communications as repo
+from crmcli.output import emit as output
+
+LIST_COLUMNS = [
+    "id",
+    "customer_id",
+    "customer_name",
+    "channel",
+    "direction",
+    "occurred_at",
+    "subject",
+    "agent",
+    "follow_up_at",
+    "done_at",
+]
+DUE_COLUMNS = [
+    "id",
+    "follow_up_at",
+    "overdue",
+    "customer_id",
+    "customer_name",
+    "customer_phone",
+    "channel",
+    "subject",
+    "agent",
+]
+
+
+# ---------------------------------------------------------------- option types
+
+ChannelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--channel",
+        "-c",
+        help="phone, email, meeting, chat, sms, visit, social or other (电话, 邮件 ... accepted).",
+        show_default=False,
+    ),
+]
+DirectionOpt = Annotated[
+    str | None,
+    typer.Option("--direction", help="inbound or outbound (呼入 / 呼出).", show_default=False),
+]
+SubjectOpt = Annotated[str | None, typer.Option("--subject", help="Subject.", show_default=False)]
+ContentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--content", help="Text of the contact; '-' reads standard input.", show_default=False
+    ),
+]
+ContentFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--content-file", help="Read the text from this file (UTF-8).", show_default=False
+    ),
+]
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", help="Who made the contact.", show_default=False)
+]
+DurationOpt = Annotated[
+    str | None,
+    typer.Option("--duration", help="Length: 15m, 1h30m, 90s, 0:45.", show_default=False),
+]
+FollowUpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--follow-up",
+        help="When to follow up: '+3d', 'tomorrow 9am', '2024-05-01 10:00'.",
+        show_default=False,
+    ),
+]
+ExternalIdOpt = Annotated[
+    str | None,
+    typer.Option("--external-id", help="Find the customer by external id.", show_default=False),
+]
+EmailOpt = Annotated[
+    str | None, typer.Option("--email", help="Find the customer by email.", show_default=False)
+]
+PhoneOpt = Annotated[
+    str | None, typer.Option("--phone", help="Find the customer by phone.", show_default=False)
+]
+
+
+def read_content(content: str | None, content_file: Path | None) -> str | None:
+    """--content TEXT, --content - (stdin) or --content-file F; never two of them."""
+    if content is not None and content_file is not None:
+        raise InvalidInput("give --content or --content-file, not both")
+    text: str | None
+    if content_file is not None:
+        try:
+            text = content_file.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise InvalidInput(f"no such file: {content_file}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {content_file}: {exc}") from None
+    elif content == "-":
+        text = sys.stdin.read()
+    else:
+        text = content
+    if text is None:
+        return None
+    return text.strip() or None
+
+
+def _time(value: str, field: str) -> str:
+    return to_iso(parse_datetime(value, field))
+
+
+def _find_customer(
+    database: Any,
+    customer_id: int | None,
+    external_id: str | None,
+    email: str | None,
+    phone: str | None,
+    exists_checked_later: bool = False,
+) -> int:
+    plain_id = external_id is None and email is None and phone is None
+    if exists_checked_later and customer_id is not None and plain_id:
+        # The plain `crm comm log ID` of shell loops: add_communication checks that the
+        # customer exists (same NotFound message), so skip importing db.customers.
+        return customer_id
+    from crmcli.db.customers import find_customer_id
+
+    if phone is not None:
+        from crmcli.core.validate import normalize_phone
+
+        phone = normalize_phone(phone)
+    return find_customer_id(database, customer_id, external_id, email, phone)
+
+
+# ---------------------------------------------------------------- log / show / list
+
+
+@app.command("log")
+def log(
+    customer_id: Annotated[
+        int | None, typer.Argument(help="Customer id (or use --external-id / --email / --phone).")
+    ] = None,
+    channel: ChannelOpt = None,
+    direction: DirectionOpt = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When it happened (default: now).", show_default=False),
+    ] = None,
+    subject: SubjectOpt = None,
+    content: ContentOpt = None,
+    content_file: ContentFileOpt = None,
+    agent: AgentOpt = None,
+    duration: DurationOpt = None,
+    follow_up: FollowUpOpt = None,
+    external_id: ExternalIdOpt = None,
+    email: EmailOpt = None,
+    phone: PhoneOpt = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Log a call, email, meeting ... with a customer and print its id.
+
+    Example: crm comm log 42 --channel phone --direction inbound --subject "报价" --duration 15m --follow-up "+3d"
+    """
+    fmt = out_format(format)
+    if channel is None:
+        raise InvalidInput(
+            "give --channel (phone, email, meeting, chat, sms, visit, social, other)"
+        )
+    values: dict[str, Any] = {
+        "channel": normalize_enum(channel, CHANNELS, "channel"),
+        "direction": normalize_enum(direction, DIRECTIONS, "direction")
+        if direction
+        else "outbound",
+        "occurred_at": _time(at, "--at") if at else clock.now_iso(),
+        "subject": clean_text(subject),
+        "content": read_content(content, content_file),
+        "agent": clean_text(agent) or None,
+        "duration_s": parse_duration(duration, "--duration") if duration else None,
+        "follow_up_at": _time(follow_up, "--follow-up") if follow_up else None,
+    }
+    with open_db(db) as database:
+        values["customer_id"] = _find_customer(
+            database, customer_id, external_id, email, phone, exists_checked_later=True
+        )
+        new_id = repo.add_communication(database, values)
+    output.emit_id(new_id, fmt)
+
+
+@app.command("show")
+def show(
+    comm_id: Annotated[int, typer.Argument(help="Communication id.")],
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Show one communication with its full text.
+
+    Example: crm comm show 7 --format json
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        record = repo.get_communication(database, comm_id)
+    output.emit_object(record, fmt, title=f"communication {comm_id}")
+
+
+@app.command("list")
+def list_(
+    customer: Annotated[
+        int | None, typer.Option("--customer", help="Customer id.", show_default=False)
+    ] = None,
+    external_id: ExternalIdOpt = None,
+    email: EmailOpt = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", "-c", help="Channel (repeatable).", show_default=False),
+    ] = None,
+    agent: AgentOpt = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="At or after this time.", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Before this time.", show_default=False)
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-s", help="Text in the subject or content.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (0 = all).", min=0)] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many.", min=0)] = 0,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """List communications, newest first.
+
+    Example: crm comm list --customer 42 --channel phone --since 2024-01-01 --search 报价
+    """
+    fmt = out_format(format)
+    flt = repo.CommFilter(
+        channels=[normalize_enum(c, CHANNELS, "channel") for c in channel or []],
+        agent=clean_text(agent),
+        since=_time(since, "--since") if since else None,
+        until=_time(until, "--until") if until else None,
+        search=search.strip() if search and search.strip() else None,
+    )
+    if flt.since and flt.until and flt.since >= flt.until:
+        raise InvalidInput("--since must be before --until")
+    with open_db(db) as database:
+        if customer is not None or external_id is not None or email is not None:
+            flt.customer_id = _find_customer(database, customer, external_id, email, None)
+        rows = repo.list_communications(database, flt, limit=limit or None, offset=offset)
+    output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
+
+
+# ---------------------------------------------------------------- update / delete
+
+
+@app.command("update")
+def update(
+    comm_id: Annotated[int, typer.Argument(help="Communication id.")],
+    channel: ChannelOpt = None,
+    direction: DirectionOpt = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="New time of the contact.", show_default=False)
+    ] = None,
+    subject: SubjectOpt = None,
+    content: ContentOpt = None,
+    content_file: ContentFileOpt = None,
+    agent: AgentOpt = None,
+    duration: DurationOpt = None,
+    follow_up: Annotated[
+        str | None,
+        typer.Option("--follow-up", help="New follow-up time ('' clears it).", show_default=False),
+    ] = None,
+    customer: Annotated[
+        int | None,
+        typer.Option("--customer", help="Move to another customer (id).", show_default=False),
+    ] = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Change fields of a communication; prints what changed. '' clears an optional field.
+
+    Example: crm comm update 7 --subject "报价 v2" --follow-up "2024-05-02 10:00"
+    """
+    fmt = out_format(format)
+    changes: dict[str, Any] = {}
+    if channel is not None:
+        changes["channel"] = normalize_enum(channel, CHANNELS, "channel")
+    if direction is not None:
+        changes["direction"] = normalize_enum(direction, DIRECTIONS, "direction")
+    if at is not None:
+        changes["occurred_at"] = _time(at, "--at")
+    if subject is not None:
+        changes["subject"] = clean_text(subject)
+    if content is not None or content_file is not None:
+        changes["content"] = read_content(content, content_file)
+    if agent is not None:
+        changes["agent"] = clean_text(agent)
+    if duration is not None:
+        changes["duration_s"] = parse_duration(duration, "--duration") if duration.strip() else None
+    if follow_up is not None:
+        changes["follow_up_at"] = _time(follow_up, "--follow-up") if follow_up.strip() else None
+        changes["done_at"] = None  # a new follow-up is open again
+    if customer is not None:
+        changes["customer_id"] = customer
+    if not changes:
+        raise InvalidInput("nothing to update; give at least one --field value")
+    with open_db(db) as database:
+        diff = repo.update_communication(database, comm_id, changes)
+    output.emit_changes(diff, fmt)
+
+
+@app.command("delete")
+def delete(
+    comm_id: Annotated[int, typer.Argument(help="Communication id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Delete a communication (asks on a terminal; refuses without --yes elsewhere).
+
+    Example: crm comm delete 7 --yes
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        record = repo.get_communication(database, comm_id)
+        confirm_or_refuse(
+            f"Delete communication {comm_id} ({record['channel']} with {record['customer_name']})?",
+            yes,
+        )
+        repo.delete_communication(database, comm_id)
+    if fmt in ("json", "jsonl"):
+        output.emit_json({"id": comm_id, "deleted": True})
+    else:
+        output.info(f"Deleted communication {comm_id}")
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+@app.command("due")
+def due(
+    within: Annotated[
+        str,
+        typer.Option("--within", help="Follow-ups due within this time from now: 7d, 12h, 2w."),
+    ] = "7d",
+    agent: AgentOpt = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only follow-ups already past due.")
+    ] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every open follow-up, however far ahead.")
+    ] = False,
+    ics: Annotated[
+        Path | None,
+        typer.Option(
+            "--ics",
+            help="Write the follow-ups to this iCalendar file (atomically).",
+            show_default=False,
+        ),
+    ] = None,
+    mask: Annotated[
+        bool | None,
+        typer.Option(
+            "--mask/--no-mask",
+            help="Mask customer phones (default: $CRM_MASK).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Open follow-ups coming due (overdue ones included), oldest first.
+
+    Example: crm comm due --within 3d --agent alice --ics ~/followups.ics
+    """
+    from datetime import timedelta
+
+    fmt = out_format(format)
+    if overdue and all_:
+        raise InvalidInput("--overdue and --all contradict each other")
+    seconds = parse_duration(within, "--within")
+    now = clock.now()
+    until = None if all_ else to_iso(now + timedelta(seconds=seconds))
+    with open_db(db) as database:
+        rows = repo.due_follow_ups(database, until, to_iso(now), clean_text(agent), overdue)
+    from crmcli.core.masking import mask_phone, should_mask
+
+    if should_mask(mask):
+        for row in rows:
+            row["customer_phone"] = mask_phone(row["customer_phone"])
+    if ics is not None:
+        from crmcli.reports.comm import write_follow_ups_ics
+
+        written = write_follow_ups_ics(rows, ics)
+        if fmt in ("json", "jsonl"):
+            output.emit_json({"file": str(written), "events": len(rows)})
+        else:
+            output.info(f"Wrote {len(rows)} follow-up(s) to {written}")
+        return
+    output.emit_rows(rows, fmt, columns=DUE_COLUMNS if fmt in ("table", "markdown") else None)
+
+
+@app.command("done")
+def done(
+    comm_id: Annotated[int, typer.Argument(help="Communication id whose follow-up is done.")],
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Close a follow-up (exit 4 if it has none or is already done).
+
+    Example: crm comm done 7
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        record = repo.mark_done(database, comm_id)
+    if fmt in ("json", "jsonl"):
+        output.emit_json({"id": comm_id, "done_at": record["done_at"]})
+    else:
+        output.info(f"Follow-up of communication {comm_id} done")
+
+
+# ---------------------------------------------------------------- import
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
+    customer_key: Annotated[
+        str | None,
+        typer.Option(
+            "--customer-key",
+            help="id, external_id, email or phone: the column that names the customer.",
+            show_default=False,
+        ),
+    ] = None,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
+    region: Annotated[
+        str, typer.Option("--region", help="Phone region for customer_phone without +country.")
+    ] = "CN",
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Import communications from CSV in one transaction; summary on stderr (JSON on stdout).
+
+    Columns: customer_external_id (or customer_id / customer_email / customer_phone),
+    occurred_at, channel, direction, subject, content, agent, duration_s, follow_up_at,
+    external_id. Chinese headers (时间, 渠道, 内容 ...) and values (电话, 呼入 ...) work too.
+
+    Example: crm comm import calls.csv --customer-key external_id --rejects bad.csv
+    """
+    from crmcli.db.comm_import import import_communications
+
+    fmt = out_format(format)
+    with open_db(db) as database:
+        summary = import_communications(
+            database,
+            file,
+            encoding=encoding,
+            mapping=map_,
+            customer_key=customer_key,
+            region=region,
+            rejects=rejects,
+            strict=strict,
+            dry_run=dry_run,
+        )
+    output.emit_import_summary(summary, fmt)

@@ -1,0 +1,151 @@
+"""`crm customer forget` and `crm customer export-data`: erasure and subject access requests.
+
+Registered on the customer group's app (see cli._register); the work is in db/privacy.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crmcli.commands.customer import app as customer_app
+from crmcli.commands.options import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
+from crmcli.core.errors import Conflict, OperationalError
+from crmcli.db import privacy
+from crmcli.output import emit as output
+
+MAX_ID = 2**63 - 1  # SQLite INTEGER
+
+
+@customer_app.command("forget")
+def forget(
+    customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Erase a customer's personal data everywhere (GDPR / PIPL), keeping aggregate facts.
+
+    Name, phone, email, address, notes, external id and tags go; so does free text about
+    the customer in communications, tickets, ticket events and audit details. Counts,
+    amounts, dates, channels and statuses stay. The file is then vacuumed so the erased
+    values are not left in its bytes. Irreversible (backups still hold the old data).
+
+    Example: crm customer forget 42 --yes
+    """
+    from crmcli.db.customers import get_customer
+
+    fmt = out_format(format)
+    with open_db(db) as database:
+        customer = get_customer(database, customer_id)
+        if customer.get("erased_at"):
+            raise Conflict(f"customer {customer_id} was already erased at {customer['erased_at']}")
+        confirm_or_refuse(
+            f"Erase all personal data of customer {customer_id}? This cannot be undone.", yes
+        )
+        summary = privacy.forget_customer(database, customer_id)
+        summary["outbox_files_removed"] = _purge_outbox(
+            database.path, customer.get("email"), summary.pop("ticket_ids")
+        )
+    if not summary.get("purged", True):
+        output.warn("erased, but the file could not be vacuumed now: run `crm db vacuum`")
+    elif not summary.get("wal_truncated", True):
+        output.warn("another process holds the database open: old pages may stay in the WAL")
+    if fmt == "table":
+        output.info(
+            f"Erased customer {customer_id}: {summary['communications']} communications,"
+            f" {summary['tickets']} tickets, {summary['audit_rows_redacted']} audit entries redacted,"
+            f" {summary['outbox_files_removed']} outbox e-mails deleted."
+        )
+    else:
+        output.emit_object(summary, fmt)
+
+
+def _purge_outbox(db_file: Path | None, email: str | None, ticket_ids: list[int]) -> int:
+    """Delete auto-reply .eml files written to the customer (by address or ticket id)."""
+    import re
+
+    from crmcli.tickets.autoreply import outbox_dir
+
+    folder = outbox_dir(db_file)
+    if not folder.is_dir():
+        return 0
+    tickets = {str(t).encode() for t in ticket_ids}
+    removed = 0
+    for path in folder.glob("*.eml"):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        header = re.search(rb"^X-CRM-Ticket: *(\d+)", data, re.MULTILINE)
+        if (email and email.encode() in data.lower()) or (header and header.group(1) in tickets):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write personal data to a new file readable by its owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise OperationalError(f"cannot write {path}: {exc.strerror}") from None
+
+
+@customer_app.command("export-data")
+def export_data(
+    customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the JSON to this file (mode 0600).", show_default=False
+        ),
+    ] = None,
+    mask: Annotated[
+        bool | None,
+        typer.Option(
+            "--mask/--no-mask",
+            help="Mask phones, emails and addresses (default: $CRM_MASK).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Everything held about one customer as JSON (a subject access request).
+
+    The record, tags, communications, tickets with their events, campaign memberships,
+    orders and the audit entries about them.
+
+    Example: crm customer export-data 42 --out customer-42.json
+    """
+    from crmcli.core.masking import should_mask
+
+    out_format(format or "json", ("json",))
+    with open_db(db) as database:
+        data = privacy.export_customer(database, customer_id)
+    if should_mask(mask):
+        from crmcli.commands.audit import mask_details
+
+        data = mask_details(data)
+    text = output.to_json(_prepare(data)) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    _write_private(out, text)
+    output.info(f"Wrote {out}")
+
+
+def _prepare(value: Any, key: str = "") -> Any:
+    """Times in the configured zone, like every other JSON output."""
+    if isinstance(value, dict):
+        return {k: _prepare(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_prepare(v, key) for v in value]
+    return output.prepare({key: value})[key] if key else value

@@ -1,0 +1,570 @@
+"""`crm customer ...`: store, find, update, delete, import, export, dedupe and merge customers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crmcli.commands.customer import app
+from crmcli.commands.options import (
+    DbOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    MapOption,
+    RejectsOption,
+    StrictOption,
+    confirm_or_refuse,
+    open_db,
+    out_format,
+)
+from crmcli.core.clock import to_iso
+from crmcli.core.masking import mask_row, should_mask
+from crmcli.core.validate import (
+    LIFECYCLES,
+    clean_text,
+    normalize_email,
+    normalize_enum,
+    normalize_phone,
+    parse_datetime,
+)
+from crmcli.db import customers as repo
+from crmcli.output import emit as output
+from crmcli.output.report import MaskOption, mask_nested
+
+LIST_COLUMNS = [
+    "id",
+    "external_id",
+    "name",
+    "phone",
+    "email",
+    "company",
+    "lifecycle",
+    "owner",
+    "tags",
+    "created_at",
+]
+
+IdArg = Annotated[int | None, typer.Argument(help="Customer id.", show_default=False)]
+ExternalIdOpt = Annotated[
+    str | None,
+    typer.Option("--external-id", help="Find the customer by external id.", show_default=False),
+]
+EmailOpt = Annotated[
+    str | None, typer.Option("--email", help="Find the customer by email.", show_default=False)
+]
+RegionOpt = Annotated[
+    str,
+    typer.Option("--region", help="Default phone region (ISO code) for numbers without +country."),
+]
+
+
+def normalise_fields(values: dict[str, Any], region: str = "CN") -> dict[str, Any]:
+    """Trim and validate user-given customer fields; keys with None are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key == "phone":
+            out[key] = normalize_phone(value, region)
+        elif key == "email":
+            out[key] = normalize_email(value)
+        elif key == "lifecycle":
+            out[key] = normalize_enum(value, LIFECYCLES, "lifecycle")
+        else:
+            out[key] = clean_text(value)
+    return out
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Option("--name", help="Full name (required).")],
+    phone: Annotated[str | None, typer.Option(help="Phone; stored as E.164.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email; stored lower-case.")] = None,
+    address: Annotated[str | None, typer.Option(help="Postal address.")] = None,
+    company: Annotated[str | None, typer.Option(help="Company.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="Id in another system (unique).")
+    ] = None,
+    lifecycle: Annotated[str, typer.Option(help="lead, prospect, customer or churned.")] = "lead",
+    owner: Annotated[str | None, typer.Option(help="Account owner.")] = None,
+    notes: Annotated[str | None, typer.Option(help="Free-text notes.")] = None,
+    region: RegionOpt = "CN",
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Add a customer and print its id.
+
+    Example: crm customer add --name "张伟" --phone 13800138000 --email zw@example.cn --tag vip
+    """
+    fmt = out_format(format)
+    values = normalise_fields(
+        {
+            "name": name,
+            "phone": phone,
+            "email": email,
+            "address": address,
+            "company": company,
+            "external_id": external_id,
+            "lifecycle": lifecycle,
+            "owner": owner,
+            "notes": notes,
+        },
+        region,
+    )
+    tags = [t.strip() for t in tag or [] if t.strip()]
+    with open_db(db) as database:
+        new_id = repo.add_customer(database, values, tags)
+    output.emit_id(new_id, fmt)
+
+
+def resolve(
+    database: Any, customer_id: int | None, external_id: str | None, email: str | None
+) -> int:
+    return repo.find_customer_id(database, customer_id, external_id, email)
+
+
+@app.command("show")
+def show(
+    customer_id: IdArg = None,
+    external_id: ExternalIdOpt = None,
+    email: EmailOpt = None,
+    mask: MaskOption = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Show one customer with tags, counts of related records, recent contacts.
+
+    Example: crm customer show 42 --format json
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        cid = resolve(database, customer_id, external_id, email)
+        record = customer_profile(database, cid)
+    if should_mask(mask):
+        record = mask_nested(record)
+    output.emit_object(record, fmt, title=f"customer {cid}")
+
+
+def customer_profile(database: Any, cid: int) -> dict[str, Any]:
+    """The customer record plus everything `show` adds (extended by other groups)."""
+    record = repo.get_customer(database, cid)
+    record["counts"] = repo.related_counts(database, cid)
+    for extend in PROFILE_EXTENSIONS:
+        record.update(extend(database, cid))
+    return record
+
+
+# Other groups append functions (database, customer_id) -> dict of extra keys for `show`.
+PROFILE_EXTENSIONS: list[Any] = []
+
+
+def build_filter(
+    search: str | None = None,
+    tag: list[str] | None = None,
+    lifecycle: str | None = None,
+    company: str | None = None,
+    owner: str | None = None,
+    created_since: str | None = None,
+    changed_since: str | None = None,
+    segment: str | None = None,
+) -> repo.CustomerFilter:
+    """Turn list/export options into a CustomerFilter (validating each)."""
+    flt = repo.CustomerFilter(
+        search=search.strip() if search and search.strip() else None,
+        tags=[t.strip() for t in tag or [] if t.strip()],
+        lifecycle=normalize_enum(lifecycle, LIFECYCLES, "lifecycle") if lifecycle else None,
+        company=company,
+        owner=owner,
+        created_since=to_iso(parse_datetime(created_since, "--created-since"))
+        if created_since
+        else None,
+        changed_since=to_iso(parse_datetime(changed_since, "--changed-since"))
+        if changed_since
+        else None,
+    )
+    if segment:
+        from crmcli.db.segments import compile_segment
+
+        flt.segment_sql = compile_segment(segment)
+    return flt
+
+
+SearchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--search", "-s", help="Text in name, email, phone or company.", show_default=False
+    ),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="Has this tag (repeatable: all must match).", show_default=False),
+]
+LifecycleOpt = Annotated[
+    str | None,
+    typer.Option("--lifecycle", help="lead, prospect, customer or churned.", show_default=False),
+]
+CompanyOpt = Annotated[
+    str | None, typer.Option("--company", help="Company contains this text.", show_default=False)
+]
+OwnerOpt = Annotated[str | None, typer.Option("--owner", help="Account owner.", show_default=False)]
+CreatedSinceOpt = Annotated[
+    str | None,
+    typer.Option("--created-since", help="Created at or after this date.", show_default=False),
+]
+SegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment", help="Segment expression, e.g. 'tag=vip and orders>=2'.", show_default=False
+    ),
+]
+
+
+@app.command("list")
+def list_(
+    search: SearchOpt = None,
+    tag: TagOpt = None,
+    lifecycle: LifecycleOpt = None,
+    company: CompanyOpt = None,
+    owner: OwnerOpt = None,
+    created_since: CreatedSinceOpt = None,
+    segment: SegmentOpt = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="Sort field: id, name, email, company, created_at, ...")
+    ] = "id",
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
+    ] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many rows.", min=0)] = 0,
+    mask: MaskOption = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """List customers, filtered and sorted.
+
+    Example: crm customer list --search 张 --tag vip --sort created_at --desc --limit 20
+    """
+    fmt = out_format(format)
+    flt = build_filter(search, tag, lifecycle, company, owner, created_since, segment=segment)
+    with open_db(db) as database:
+        rows = repo.list_customers(
+            database, flt, sort=sort, desc=desc, limit=limit or None, offset=offset
+        )
+    if should_mask(mask):
+        rows = [mask_row(r) for r in rows]
+    output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
+
+
+@app.command("update")
+def update(
+    customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+    name: Annotated[str | None, typer.Option(help="New name.", show_default=False)] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="New phone ('' clears).", show_default=False)
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="New email ('' clears).", show_default=False)
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="New address.", show_default=False)] = None,
+    company: Annotated[str | None, typer.Option(help="New company.", show_default=False)] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="New external id.", show_default=False)
+    ] = None,
+    lifecycle: Annotated[
+        str | None, typer.Option(help="lead, prospect, customer or churned.", show_default=False)
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="New owner.", show_default=False)] = None,
+    notes: Annotated[str | None, typer.Option(help="New notes.", show_default=False)] = None,
+    region: RegionOpt = "CN",
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Change fields of a customer; prints what changed.
+
+    Example: crm customer update 42 --lifecycle customer --owner alice
+    """
+    from crmcli.core.errors import InvalidInput
+
+    fmt = out_format(format)
+    raw = {
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "address": address,
+        "company": company,
+        "external_id": external_id,
+        "lifecycle": lifecycle,
+        "owner": owner,
+        "notes": notes,
+    }
+    given: dict[str, str] = {k: v for k, v in raw.items() if v is not None}
+    if not given:
+        raise InvalidInput("nothing to update; give at least one --field value")
+    clears: dict[str, Any] = {k: None for k, v in given.items() if not v.strip() and k != "name"}
+    changes = normalise_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
+    with open_db(db) as database:
+        diff = repo.update_customer(database, customer_id, changes)
+    output.emit_changes(diff, fmt)
+
+
+@app.command("tag")
+def tag_(
+    customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+    add: Annotated[list[str] | None, typer.Option("--add", help="Tag to add (repeatable).")] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="Tag to remove (repeatable).")
+    ] = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Add or remove tags; prints the tags afterwards.
+
+    Example: crm customer tag 42 --add vip --remove trial
+    """
+    from crmcli.core.errors import InvalidInput
+
+    fmt = out_format(format)
+    if not add and not remove:
+        raise InvalidInput("give --add TAG and/or --remove TAG")
+    with open_db(db) as database:
+        tags = repo.change_tags(
+            database,
+            customer_id,
+            [t.strip() for t in add or [] if t.strip()],
+            [t.strip() for t in remove or [] if t.strip()],
+        )
+    if fmt in ("json", "jsonl"):
+        output.emit_json({"id": customer_id, "tags": tags})
+    else:
+        output.emit_rows([{"tag": t} for t in tags], fmt, columns=["tag"])
+
+
+@app.command("delete")
+def delete(
+    customer_id: Annotated[int, typer.Argument(help="Customer id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    cascade: Annotated[
+        bool,
+        typer.Option(
+            "--cascade",
+            help="Also delete the customer's communications, tickets, campaign memberships and orders.",
+        ),
+    ] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Delete a customer. Refuses if the customer has history unless --cascade.
+
+    Without --yes it asks on a terminal and refuses when not on one. To keep the history,
+    merge the customer into another (`customer merge`) or erase only personal data
+    (`customer forget`).
+
+    Example: crm customer delete 42 --yes
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        customer = repo.get_customer(database, customer_id)
+        confirm_or_refuse(f"Delete customer {customer_id} ({customer['name']})?", yes)
+        counts = repo.delete_customer(database, customer_id, cascade=cascade)
+    if fmt in ("json", "jsonl"):
+        output.emit_json({"id": customer_id, "deleted": True, "cascaded": counts})
+    else:
+        output.info(
+            f"Deleted customer {customer_id}"
+            + (
+                " with " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+                if any(counts.values())
+                else ""
+            )
+        )
+
+
+# ---------------------------------------------------------------- import and export
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="external_id, email or phone: update customers matching it (upsert).",
+            show_default=False,
+        ),
+    ] = None,
+    region: RegionOpt = "CN",
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Import customers from a CSV file in one transaction; summary on stderr.
+
+    Headers may be field names, English or Chinese aliases (姓名, 电话, 邮箱, 标签...) or
+    mapped with --map. Invalid rows and duplicates go to the rejects file with the reason.
+
+    Example: crm customer import leads.csv --key external_id --map "客户代码=external_id"
+    """
+    from crmcli.importing.customers import import_customers
+
+    fmt = out_format(format)
+    with open_db(db) as database:
+        summary = import_customers(
+            database,
+            file,
+            encoding=encoding,
+            mapping=map_,
+            key=key,
+            region=region,
+            rejects=rejects,
+            strict=strict,
+            dry_run=dry_run,
+        )
+    output.emit_import_summary(summary, fmt)
+
+
+@app.command("export")
+def export(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (atomically) instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    search: SearchOpt = None,
+    tag: TagOpt = None,
+    lifecycle: LifecycleOpt = None,
+    company: CompanyOpt = None,
+    owner: OwnerOpt = None,
+    created_since: CreatedSinceOpt = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since", help="Created or changed at or after this time.", show_default=False
+        ),
+    ] = None,
+    segment: SegmentOpt = None,
+    mask: MaskOption = None,
+    db: DbOption = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="csv (default), json or jsonl.", show_default=False),
+    ] = None,
+) -> None:
+    """Export customers as CSV (UTF-8 with BOM in a file), JSON or JSON Lines.
+
+    The columns are the import's field names: `crm customer import FILE --key external_id`
+    reads an export back. Formula-like cells are neutralised against CSV injection.
+
+    Example: crm customer export --changed-since 2024-06-01 --out changed.csv
+    """
+    from crmcli.customers.export import choose_format, export_customers
+
+    fmt = choose_format(format, out)
+    flt = build_filter(
+        search, tag, lifecycle, company, owner, created_since, changed_since, segment
+    )
+    with open_db(db) as database:
+        n = export_customers(database, flt, fmt, out, should_mask(mask))
+    if out is not None:
+        output.info(f"Exported {n} customer(s) to {out}")
+
+
+# ---------------------------------------------------------------- duplicates and merge
+
+
+@app.command("duplicates")
+def duplicates(
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", min=0, max=100, help="Fuzzy match score 0..100 to report."),
+    ] = 90.0,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="At most this many groups (0 = all).")
+    ] = 0,
+    mask: MaskOption = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Groups of likely duplicate customers, with a score and the reason.
+
+    Same normalised email or phone (score 100), or a similar name plus the same or a
+    similar company or address. Merge a group with `crm customer merge KEEP DROP...`.
+
+    Example: crm customer duplicates --threshold 85 --limit 50 --format json
+    """
+    import sys
+
+    from crmcli.analytics.dedupe import find_duplicate_groups
+    from crmcli.customers.export import stream_json
+
+    fmt = out_format(format)
+    with open_db(db) as database:
+        groups = find_duplicate_groups(
+            repo.iter_match_rows(database), threshold, limit=limit or None
+        )
+    if should_mask(mask):
+        groups = [g | {"customers": [mask_row(c) for c in g["customers"]]} for g in groups]
+    if fmt in ("json", "jsonl"):
+        stream_json(groups, fmt, sys.stdout)
+        return
+    rows = [
+        {"group": g["group"], "score": g["score"], "reason": g["reason"], **c}
+        for g in groups
+        for c in g["customers"]
+    ]
+    output.emit_rows(
+        rows, fmt, columns=["group", "score", "reason", "id", "name", "phone", "email", "company"]
+    )
+
+
+@app.command("merge")
+def merge(
+    keep: Annotated[int, typer.Argument(help="The customer to keep.")],
+    drop: Annotated[list[int], typer.Argument(help="Customers merged into KEEP, then deleted.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Merge duplicates into KEEP: their history moves over, KEEP's empty fields are filled.
+
+    Communications, tickets, orders, campaign memberships (KEEP's wins when both are in one
+    campaign) and tags move to KEEP; the others are deleted; the audit log records it.
+
+    Example: crm customer merge 42 57 61 --yes
+    """
+    from crmcli.core.errors import InvalidInput
+
+    fmt = out_format(format)
+    if keep in drop:
+        raise InvalidInput(f"KEEP ({keep}) is also among the customers to drop")
+    with open_db(db) as database:
+        kept = repo.get_customer(database, keep)
+        for d in drop:
+            repo.get_customer(database, d)
+        confirm_or_refuse(
+            f"Merge customer(s) {', '.join(map(str, drop))} into {keep} ({kept['name']})"
+            " and delete them?",
+            yes,
+        )
+        result = repo.merge_customers(database, keep, drop)
+    if fmt in ("json", "jsonl"):
+        output.emit_json(result)
+        return
+    moved = ", ".join(f"{n} {t}" for t, n in result["moved"].items())
+    output.info(
+        f"Merged {', '.join(map(str, result['dropped']))} into {keep}"
+        + (f"; moved {moved}" if moved else "")
+        + (f"; filled {', '.join(result['filled'])}" if result["filled"] else "")
+    )

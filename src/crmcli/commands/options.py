@@ -1,0 +1,132 @@
+"""Options and helpers shared by every command group.
+
+`--db` and `--format` are accepted both before the group and on each command; the
+command-level value wins. Use `open_db(db)` and `out_format(fmt)` in every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmcli.core import clock, config
+from crmcli.db import Database, connect
+from crmcli.output.emit import FORMATS, check_format
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Database file (default: $CRM_DB or the user data directory).",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: table, json, jsonl, csv or markdown.",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Show the data as it was at this time (also $CRM_NOW).", show_default=False
+    ),
+]
+
+
+def out_format(fmt: str | None, allowed: tuple[str, ...] = FORMATS) -> str:
+    """The command's --format, else the global one, else table."""
+    return check_format(fmt or config.settings.format, allowed)
+
+
+def db_path(db: Path | None) -> Path:
+    return config.resolve_db_path(db or config.settings.db_path)
+
+
+@contextmanager
+def open_db(db: Path | None = None) -> Iterator[Database]:
+    """Open the database named by --db (command or global), CRM_DB or the default file."""
+    database = connect(db_path(db), actor=config.resolve_actor(config.settings.actor))
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def pin_as_of(as_of: str | None) -> None:
+    """The one way "now" gets pinned: --as-of, else CRM_NOW, else the real clock.
+
+    The root callback calls it for every invocation. CRM_NOW is parsed against the real
+    clock (a relative CRM_NOW such as "-1d" needs one), so everything below reads one
+    fixed instant.
+    """
+    import os
+    from datetime import UTC, datetime
+
+    clock.pin(None)
+    value, field = (as_of, "--as-of") if as_of else (os.environ.get("CRM_NOW"), "CRM_NOW")
+    if value:
+        from crmcli.core.validate import parse_datetime
+
+        clock.pin(parse_datetime(value, field=field, base=datetime.now(UTC)))
+
+
+def apply_as_of(as_of: str | None) -> None:
+    """A command-level --as-of overrides the global one."""
+    if as_of:
+        pin_as_of(as_of)
+
+
+def is_interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def confirm_or_refuse(question: str, yes: bool) -> None:
+    """Ask on a terminal; refuse (exit 2) when not on a terminal and --yes was not given."""
+    from crmcli.core.errors import InvalidInput
+
+    if yes:
+        return
+    if not is_interactive():
+        raise InvalidInput(f"{question} Refusing without --yes when not on a terminal.")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)
+
+
+# The options every `import` command shares (the CSV contract in the README).
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Force the file encoding (default: detected: UTF-8, UTF-8-BOM, GB18030, UTF-16).",
+        show_default=False,
+    ),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
+    ),
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects", help="Where rejected rows go (default: FILE.rejects.csv).", show_default=False
+    ),
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+]

@@ -1,0 +1,1 @@
+"""Customer domain rules: export, profile."""

@@ -1,0 +1,1 @@
+"""Everything that reaches stdout, stderr or a report file: emit, report rendering, documents."""

@@ -1,0 +1,343 @@
+"""Rendering: rows and objects to stdout as table | json | jsonl | csv | markdown.
+
+stdout is data, stderr is talk. Times (keys ending in `_at`) are shown in the configured
+zone; lists (tags) are joined for flat formats. rich is imported only for tables and
+messages on a terminal, so `--format json` stays fast.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from crmcli.core.errors import InvalidInput
+
+FORMATS = ("table", "json", "jsonl", "csv", "markdown")
+CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def check_format(fmt: str | None, allowed: Sequence[str] = FORMATS) -> str:
+    fmt = (fmt or "table").lower()
+    if fmt == "md":
+        fmt = "markdown"
+    if fmt not in allowed:
+        raise InvalidInput(f"unknown format {fmt!r}; choose one of: {', '.join(allowed)}")
+    return fmt
+
+
+def _display_value(key: str, value: Any) -> Any:
+    if key.endswith("_at") and isinstance(value, str):
+        from crmcli.core.clock import display_time
+
+        return display_time(value)
+    return value
+
+
+def prepare(row: dict[str, Any]) -> dict[str, Any]:
+    """Times into the configured zone; everything else as is (JSON-ready)."""
+    return {k: _display_value(k, v) for k, v in row.items()}
+
+
+def flat(value: Any) -> str:
+    """A cell for CSV, markdown and tables."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "; ".join(flat(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) < 1e15 else str(value)
+    return str(value)
+
+
+def neutralise(cell: str) -> str:
+    """Stop spreadsheet formula injection: prefix risky leading characters with a quote."""
+    if cell and cell.startswith(CSV_INJECTION_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def to_json(value: Any, indent: int | None = 2) -> str:
+    """JSON text, indented by default. Byte for byte what json.dumps(indent=...) writes, but
+    flat objects (e.g. the 400k customer rows of `report value`) go through the C encoder:
+    with indent, json.dumps runs its pure-Python encoder, ~10x slower."""
+    if indent is None:
+        return _dumps(value, None)
+    parts: list[str] = []
+    _encode_indented(value, indent, 0, parts)
+    return "".join(parts)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _dumps(value: Any, indent: int | None, separators: tuple[str, str] | None = None) -> str:
+    return json.dumps(
+        value,
+        ensure_ascii=False,
+        indent=indent,
+        default=str,
+        allow_nan=False,
+        separators=separators,
+    )
+
+
+def _encode_indented(value: Any, indent: int, level: int, parts: list[str]) -> None:
+    kind = type(value)
+    outer = " " * (indent * level)
+    inner = " " * (indent * (level + 1))
+    if kind is dict and value and all(type(k) is str for k in value):
+        if all(type(v) in _SCALARS for v in value.values()):
+            # Newlines only ever appear between items (strings escape theirs), so the item
+            # separator can carry the indentation.
+            text = _dumps(value, None, (",\n" + inner, ": "))
+            parts.append("{\n" + inner + text[1:-1] + "\n" + outer + "}")
+            return
+        parts.append("{\n")
+        first = True
+        for k, v in value.items():
+            if not first:
+                parts.append(",\n")
+            first = False
+            parts.append(inner + _dumps(k, None) + ": ")
+            _encode_indented(v, indent, level + 1, parts)
+        parts.append("\n" + outer + "}")
+        return
+    if kind is list and value:
+        parts.append("[\n")
+        first = True
+        for v in value:
+            if not first:
+                parts.append(",\n")
+            first = False
+            parts.append(inner)
+            _encode_indented(v, indent, level + 1, parts)
+        parts.append("\n" + outer + "]")
+        return
+    # Anything else (scalars, empty or non-str-keyed containers, tuples): the standard
+    # encoder, its lines shifted to this depth.
+    text = _dumps(value, indent)
+    parts.append(text.replace("\n", "\n" + outer) if level and "\n" in text else text)
+
+
+def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None) -> list[str]:
+    if columns:
+        return list(columns)
+    seen: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            seen.setdefault(k, None)
+    return list(seen)
+
+
+def write_csv(
+    rows: Iterable[dict[str, Any]],
+    out: TextIO,
+    columns: Sequence[str],
+    safe: bool = False,
+) -> int:
+    """Write rows as CSV; `safe` neutralises formula injection. Returns the row count."""
+    import csv  # here: commands run from shell loops (`crm comm log`) never write CSV
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    n = 0
+    for row in rows:
+        cells = [flat(_display_value(c, row.get(c))) for c in columns]
+        if safe:
+            cells = [neutralise(c) for c in cells]
+        writer.writerow(cells)
+        n += 1
+    return n
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(esc(c) for c in columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    for r in rows:
+        lines.append(
+            "| " + " | ".join(esc(flat(_display_value(c, r.get(c)))) for c in columns) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def console(stderr: bool = False):  # type: ignore[no-untyped-def]
+    import os
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not stream.isatty():
+        # Piped tables keep their columns whole instead of folding at 80 characters.
+        width = int(os.environ.get("COLUMNS") or 200)
+    return Console(stderr=stderr, markup=False, highlight=False, soft_wrap=False, width=width)
+
+
+def rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None):  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        numeric = any(
+            isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows
+        )
+        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
+    for r in rows:
+        table.add_row(*[flat(_display_value(c, r.get(c))) for c in columns])
+    return table
+
+
+def emit_rows(
+    rows: Sequence[dict[str, Any]],
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Print a listing. Empty: `[]` for JSON, a header for CSV, a note on stderr for people."""
+    stream = out or sys.stdout
+    cols = _columns(rows, columns)
+    if fmt == "json":
+        stream.write(to_json([prepare({c: r.get(c) for c in cols}) for r in rows]) + "\n")
+    elif fmt == "jsonl":
+        for r in rows:
+            stream.write(to_json(prepare({c: r.get(c) for c in cols}), indent=None) + "\n")
+    elif fmt == "csv":
+        if cols:
+            write_csv(rows, stream, cols)
+    elif fmt == "markdown":
+        if rows:
+            stream.write(markdown_table(rows, cols))
+        else:
+            info("No results found.")
+    else:
+        if not rows:
+            info("No results found.")
+            return
+        console().print(rich_table(rows, cols, title))
+
+
+def emit_object(obj: dict[str, Any], fmt: str, title: str | None = None) -> None:
+    """Print one record; nested lists of dicts (events, tags, ...) become their own tables."""
+    scalars = {
+        k: v
+        for k, v in obj.items()
+        if not (isinstance(v, list) and v and isinstance(v[0], dict)) and not isinstance(v, dict)
+    }
+    nested = {k: v for k, v in obj.items() if k not in scalars}
+    if fmt == "json":
+        sys.stdout.write(to_json(_prepare_deep(obj)) + "\n")
+        return
+    if fmt == "jsonl":
+        sys.stdout.write(to_json(_prepare_deep(obj), indent=None) + "\n")
+        return
+    if fmt == "csv":
+        write_csv(
+            [{"field": k, "value": v} for k, v in prepare(scalars).items()],
+            sys.stdout,
+            ["field", "value"],
+        )
+        return
+    pairs = [{"field": k, "value": flat(v)} for k, v in prepare(scalars).items()]
+    if fmt == "markdown":
+        sys.stdout.write(markdown_table(pairs, ["field", "value"]))
+        for k, v in nested.items():
+            rows = v if isinstance(v, list) else [v]
+            sys.stdout.write(f"\n### {k}\n\n" + markdown_table(rows, _columns(rows, None)))
+        return
+    con = console()
+    con.print(rich_table(pairs, ["field", "value"], title))
+    for k, v in nested.items():
+        rows = v if isinstance(v, list) else [v]
+        con.print(rich_table(rows, _columns(rows, None), k))
+
+
+def _prepare_deep(value: Any, key: str = "") -> Any:
+    # Scalars under keys not ending in _at are taken as they are without a call per value
+    # (reports carry millions of them).
+    if isinstance(value, dict):
+        return {
+            k: _prepare_deep(v, k) if isinstance(v, dict | list) or k.endswith("_at") else v
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        if not key.endswith("_at"):
+            return [_prepare_deep(v, key) if isinstance(v, dict | list) else v for v in value]
+        return [_prepare_deep(v, key) for v in value]
+    return _display_value(key, value)
+
+
+def emit_id(new_id: int | str, fmt: str, key: str = "id") -> None:
+    """Commands that create print the new id (a bare number, or {"id": N} for JSON)."""
+    if fmt in ("json", "jsonl"):
+        sys.stdout.write(to_json({key: new_id}, indent=None) + "\n")
+    else:
+        sys.stdout.write(f"{new_id}\n")
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(to_json(_prepare_deep(value)) + "\n")
+
+
+def info(text: str) -> None:
+    """A message for people, on stderr (never stdout), suppressed by --quiet."""
+    from crmcli.core.config import settings
+
+    if settings.quiet:
+        return
+    sys.stderr.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    from crmcli.core.config import settings
+
+    if settings.quiet:
+        return
+    sys.stderr.write(f"Warning: {text}\n")
+
+
+def error(text: str) -> None:
+    sys.stderr.write(f"Error: {text}\n")
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def string_io() -> io.StringIO:
+    return io.StringIO()
+
+
+def emit_import_summary(summary: Any, fmt: str) -> None:
+    """What every `import` prints: unknown columns and the summary line on stderr; the
+    summary object on stdout for json / jsonl / csv / markdown (nothing for a table)."""
+    if summary.unknown_columns:
+        warn(
+            "unknown column(s) not imported: "
+            + ", ".join(summary.unknown_columns)
+            + " (use --map SRC=FIELD)"
+        )
+    info(summary.line())
+    if fmt in ("json", "jsonl"):
+        sys.stdout.write(to_json(summary.as_dict(), indent=None if fmt == "jsonl" else 2) + "\n")
+    elif fmt in ("csv", "markdown"):
+        emit_object(summary.as_dict(), fmt)
+
+
+def emit_changes(diff: dict[str, Any], fmt: str) -> None:
+    """What every `update` prints: {field: [old, new]} as rows; "Nothing changed." for people."""
+    rows = [{"field": k, "old": v[0], "new": v[1]} for k, v in diff.items()]
+    if fmt == "table" and not rows:
+        info("Nothing changed.")
+        return
+    emit_rows(rows, fmt, columns=["field", "old", "new"])

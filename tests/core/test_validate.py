@@ -1,0 +1,152 @@
+"""validate.normalize_phone's shortcuts give exactly what libphonenumber itself gives."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import phonenumbers
+import pytest
+
+from crmcli.core.errors import InvalidInput
+from crmcli.core.validate import normalize_email, normalize_phone
+
+
+def reference(text: str, region: str) -> str:
+    """The plain libphonenumber route (no fast paths): E.164 or 'invalid'."""
+    compact = re.sub(r"[\s\-().\u00a0/]", "", text.strip())
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return "invalid"
+    if not phonenumbers.is_valid_number(parsed):
+        return "invalid"
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def ours(text: str, region: str) -> str:
+    try:
+        return normalize_phone(text, region) or "blank"
+    except InvalidInput:
+        return "invalid"
+
+
+def test_north_american_numbers_match_libphonenumber_on_a_random_sample() -> None:
+    rnd = random.Random(8)
+    checked = valid = 0
+    for _ in range(3000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(10))
+        a, b, c = digits[:3], digits[3:6], digits[6:]
+        for text in (f"+1{digits}", f"+1 ({a}) {b}-{c}", f"+1-{a}-{b}-{c}", f"001{digits}"):
+            for region in ("CN", "US"):
+                expected = reference(text, region)
+                assert ours(text, region) == expected, (text, region)
+                checked += 1
+                valid += expected != "invalid"
+    assert checked == 24000 and 0 < valid < checked  # both outcomes were exercised
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+1 (646) 977-8722",
+        "+1-212-555-0123",
+        "+1 800 555 0199",
+        "+1 011 555 0199",  # area code starting 0: not the shortcut
+        "+11234567890",  # area code starting 1
+        "+1646977872",  # 9 digits
+        "+164697787222",  # 11 digits
+        "+1 646 977 8722 ext 12",
+        "+1 646 977 8722\n",
+        "＋１ ６４６ ９７７ ８７２２",  # full-width
+        "+44 20 7946 0958",
+    ],
+)
+def test_edge_cases_match_libphonenumber(text: str) -> None:
+    for region in ("CN", "US", "GB"):
+        expected = reference(text, region)
+        cn_mobile = region == "CN" and expected.startswith("+861")
+        if not cn_mobile:
+            assert ours(text, region) == expected, (text, region)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13800138000", "+8613800138000"),
+        ("138 0013 8000", "+8613800138000"),
+        ("+86 139-0013-9000", "+8613900139000"),
+        ("0086 139 0013 9000", "+8613900139000"),
+        ("008613900139000", "+8613900139000"),
+        ("１３８００１３８０００", "+8613800138000"),  # full-width digits
+        ("010-6552 9988", "+861065529988"),  # Beijing landline
+        ("(021) 6321 0000", "+862163210000"),  # Shanghai landline
+        ("12345", "invalid"),
+        ("138001380001", "invalid"),
+        ("电话号码", "invalid"),
+        ("   ", "blank"),
+    ],
+)
+def test_chinese_numbers(text: str, expected: str) -> None:
+    assert ours(text, "CN") == expected
+    if expected not in ("blank",) and not expected.startswith("+861"):
+        assert reference(text, "CN") == expected  # landlines and rejects: libphonenumber's
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" Ann@Example.COM ", "ann@example.com"),
+        ("张伟@例子.中国", "invalid"),  # the pattern is ASCII-only
+        ("ＡＮＮ@example.com", "invalid"),
+        ("ann@@example.com", "invalid"),
+        ("ann@example", "invalid"),
+        ("ann..b@example.com", "invalid"),
+        ("", "blank"),
+    ],
+)
+def test_emails(text: str, expected: str) -> None:
+    try:
+        got = normalize_email(text) or "blank"
+    except InvalidInput:
+        got = "invalid"
+    assert got == expected
+
+
+def test_iso_fast_path_agrees_with_dateutil() -> None:
+    """ISO input takes the stdlib parser; it must give what dateutil gives."""
+    from datetime import UTC
+
+    from dateutil import parser as dateutil_parser
+
+    from crmcli.core.clock import local_zone
+    from crmcli.core.validate import parse_datetime
+
+    samples = [
+        "2024-03-05",
+        "2024-03-05 14:30",
+        "2024-03-05T14:30:15",
+        "2024-03-05T14:30:15.250000",
+        "2024-03-05T14:30:15Z",
+        "2024-03-05T14:30:15+08:00",
+        "2024-03-05 14:30-0500",
+        "2024-12-31T23:59:59+05:30",
+    ]
+    for text in samples:
+        expected = dateutil_parser.parse(text)
+        if expected.tzinfo is None:
+            expected = expected.replace(tzinfo=local_zone())
+        assert parse_datetime(text) == expected.astimezone(UTC), text
+
+
+def test_iso_shaped_but_impossible_dates_are_invalid() -> None:
+    import pytest
+
+    from crmcli.core.errors import InvalidInput
+    from crmcli.core.validate import parse_datetime
+
+    for text in ("2024-02-30", "2024-13-01 10:00", "2024-01-01T25:00"):
+        with pytest.raises(InvalidInput):
+            parse_datetime(text)

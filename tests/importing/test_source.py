@@ -1,0 +1,139 @@
+"""importing: encoding detection, delimiter sniffing, header mapping, cells, rejects."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from pathlib import Path
+
+import pytest
+
+from crmcli.core.errors import InvalidInput
+from crmcli.importing.source import (
+    ImportSummary,
+    RejectWriter,
+    default_rejects_path,
+    detect_encoding,
+    normalise_header,
+    open_csv,
+    parse_mapping,
+    sniff_delimiter,
+    unneutralise,
+)
+
+FIELDS = ("name", "phone", "email", "tags", "external_id")
+TEXT = "姓名,电话,邮箱\n张伟,13800138000,zw@example.cn\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("gb18030", "gb18030"),
+        ("gbk", "gb18030"),
+        ("utf-16", "utf-16"),
+    ],
+)
+def test_detect_encoding(encoding: str, expected: str) -> None:
+    assert detect_encoding(TEXT.encode(encoding)) == expected
+
+
+def test_detect_utf16_without_bom_and_binary() -> None:
+    assert detect_encoding("name,phone\nAnn,1\n".encode("utf-16-le")) == "utf-16-le"
+    with pytest.raises(InvalidInput):
+        detect_encoding(b"\x00\x00\x89PNG" * 200)
+
+
+def test_sniff_delimiter() -> None:
+    assert sniff_delimiter("a;b;c\n") == ";"
+    assert sniff_delimiter("a\tb\tc\n") == "\t"
+    assert sniff_delimiter('"x;y",b,c\n') == ","
+    assert sniff_delimiter("single\n") == ","
+
+
+def test_header_normalisation_and_mapping() -> None:
+    assert normalise_header("\ufeff E-Mail ") == "email"
+    assert normalise_header("External_ID") == "externalid"
+    assert parse_mapping(["客户 代码=external_id"]) == {"客户代码": "external_id"}
+    with pytest.raises(InvalidInput):
+        parse_mapping(["=name"])
+
+
+def test_unneutralise_undoes_export_neutralising() -> None:
+    from crmcli.output.emit import neutralise
+
+    for value in ("=1+1", "+8613800138000", "-5", "@x", "\tx", "plain", "'quoted", "'"):
+        assert unneutralise(neutralise(value)) == value
+
+
+def test_open_csv_maps_headers_and_reports_unknown(tmp_path: Path) -> None:
+    src = tmp_path / "x.csv"
+    src.write_bytes("Name;微信;标签;cid\nAnn;wx;a,b;7\n".encode("gb18030"))
+    source = open_csv(src, {}, FIELDS, mapping=["cid=external_id"])
+    try:
+        assert (source.encoding, source.delimiter) == ("gb18030", ";")
+        assert source.fields == ["name", None, "tags", "external_id"]
+        assert source.unknown_columns == ["微信"]
+        assert source.field_indexes() == {"name": [0], "tags": [2], "external_id": [3]}
+        assert list(source.cells()) == [(2, ["Ann", "wx", "a,b", "7"], None)]
+    finally:
+        source.close()
+
+
+def test_encoding_aliases(tmp_path: Path) -> None:
+    src = tmp_path / "x.csv"
+    src.write_bytes(codecs.BOM_UTF8 + b"name\nAnn\n")
+    source = open_csv(src, {}, FIELDS, encoding="UTF-8-BOM")
+    assert source.encoding == "utf-8-sig" and source.header == ["name"]
+    source.close()
+    with pytest.raises(InvalidInput):
+        open_csv(src, {}, FIELDS, encoding="nope")
+
+
+def test_cells_skips_blank_lines_trims_empty_extras_and_flags_ragged(tmp_path: Path) -> None:
+    src = tmp_path / "x.csv"
+    src.write_text('name,phone\n\nA,1\n,\nB,2,,\nC\nD,4,5\n"E\nF",6\n', encoding="utf-8")
+    source = open_csv(src, {}, FIELDS)
+    got = list(source.cells())
+    source.close()
+    assert got[0] == (3, ["A", "1"], None)
+    assert got[1] == (5, ["B", "2"], None)
+    assert got[2][0] == 6 and got[2][2] == "ragged row: 1 fields, header has 2"
+    assert got[3][0] == 7 and got[3][2].startswith("ragged row: 3 fields")
+    assert got[4] == (9, ["E\nF", "6"], None)  # line number of the record's end
+
+
+def test_rows_api_still_works(tmp_path: Path) -> None:
+    src = tmp_path / "x.csv"
+    src.write_text("name,email\nA,a@x.com\n", encoding="utf-8")
+    source = open_csv(src, {}, FIELDS)
+    assert [(line, rec) for line, rec, _, _ in source.rows()] == [
+        (2, {"name": "A", "email": "a@x.com"})
+    ]
+    source.close()
+
+
+def test_reject_writer_is_atomic_and_only_written_when_needed(tmp_path: Path) -> None:
+    target = default_rejects_path(tmp_path / "in.csv")
+    assert target == tmp_path / "in.rejects.csv"
+    writer = RejectWriter(target, ["name"])
+    assert writer.finish() is None and not target.exists()
+    writer = RejectWriter(target, ["name"])
+    writer.add(3, "no name", [""])
+    assert not target.exists()
+    assert writer.finish() == target
+    with open(target, encoding="utf-8-sig", newline="") as fh:
+        assert list(csv.reader(fh)) == [["line", "reason", "name"], ["3", "no name", ""]]
+    writer = RejectWriter(tmp_path / "other.csv", ["name"])
+    writer.add(2, "x", ["y"])
+    writer.discard()
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_import_summary_line_and_dict() -> None:
+    s = ImportSummary("f.csv", "utf-8", "\t", rows=3, inserted=1, rejected=1, duplicates=1)
+    assert s.as_dict()["delimiter"] == "tab"
+    assert (
+        s.line() == "Imported f.csv: 1 inserted, 0 updated, 0 unchanged, 1 rejected, 1 duplicates"
+    )

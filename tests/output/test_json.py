@@ -1,0 +1,70 @@
+"""output.to_json writes exactly what json.dumps writes (it only takes a faster path)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcli.output import emit as output
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+        | st.tuples(inner, inner)
+    ),
+    max_leaves=25,
+)
+
+
+def reference(value: Any, indent: int | None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.sampled_from([None, 0, 1, 2, 4]))
+def test_to_json_is_byte_identical_to_json_dumps(value: Any, indent: int | None) -> None:
+    assert output.to_json(value, indent=indent) == reference(value, indent)
+
+
+def test_rows_with_odd_values_match_json_dumps() -> None:
+    report = {
+        "settings": {"when": date(2024, 1, 2), "n": 3, "x": 1.5e-7, "ok": True},
+        "rows": [
+            {"name": 'a "quoted"\nline\t王', "v": None, "big": 10**30},
+            {1: "int key", "k": []},
+            {},
+            [],
+            {"nested": {"deep": [1, {"a": 2}]}},
+        ],
+        "empty": {},
+    }
+    for indent in (None, 2):
+        assert output.to_json(report, indent=indent) == reference(report, indent)
+
+
+def test_nan_is_refused_like_json_dumps() -> None:
+    for value in ({"x": math.nan}, [{"y": math.inf}]):
+        with pytest.raises(ValueError):
+            output.to_json(value)
+
+
+def test_prepare_deep_keeps_values_and_converts_times() -> None:
+    report = {"a": [{"k": 1, "created_at": None}], "b": {"c": "x"}, 3: {"d": 1}}
+    prepared = output._prepare_deep(report)
+    assert prepared == report
+    assert prepared["a"][0] is not report["a"][0]

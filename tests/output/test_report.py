@@ -1,0 +1,117 @@
+"""The rendering layer on its own: formats, cells, atomic files, format inference."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.output.report import (
+    bar,
+    cell,
+    emit_report,
+    render_bytes,
+    report_format,
+    sparkline,
+    write_atomic,
+)
+from crmcli.reports.model import absent
+
+REPORT = {
+    "summary": {"customers": 12, "revenue": 1234567.89, "top": "=cmd()"},
+    "trend": [
+        {"week": "2026-01-05", "communications": 5, "change": -2},
+        {"week": "2026-01-12", "communications": 9, "change": 4},
+    ],
+    "people": [{"name": "张伟", "phone": "+8613800138000", "email": "zhang.wei@example.cn"}],
+    "tickets": absent("no tickets recorded"),
+}
+META = {
+    "as_of": "2026-01-20T00:00:00Z",
+    "database": "demo.db",
+    "charts": [{"section": "trend", "x": "week", "y": ["communications"], "kind": "line"}],
+}
+
+
+def test_cells_keep_numbers_exact() -> None:
+    assert cell(1234567.89) == "1234567.89"  # not 1.23457e+06
+    assert cell(None) == "" and cell(True) == "true" and cell([1, 2]) == "1; 2"
+    assert sparkline([1, 2, 3]) == "▁▅█"
+    assert sparkline([]) == "" and sparkline([5, 5]) == "▅▅"
+    assert bar(10, 10, width=4) == "████" and bar(0, 10) == ""
+
+
+def test_format_from_extension_and_conflicts(tmp_path: Path) -> None:
+    assert report_format(None, tmp_path / "a.HTML") == "html"
+    assert report_format(None, tmp_path / "a.xlsx") == "xlsx"
+    assert report_format(None, tmp_path / "a.md") == "markdown"
+    assert report_format(None, None) == "table"
+    assert report_format("json", tmp_path / "a.json") == "json"
+    with pytest.raises(InvalidInput):
+        report_format("json", tmp_path / "a.html")
+    with pytest.raises(InvalidInput):
+        report_format(None, tmp_path / "a.weird")
+    with pytest.raises(InvalidInput):
+        report_format("yaml", None)
+
+
+def test_csv_neutralises_text_but_not_numbers() -> None:
+    text = render_bytes(REPORT, "csv", "t", META).decode()
+    assert "top,'=cmd()" in text
+    assert "2026-01-05,5,-2" in text
+    assert "# tickets\nmetric,value\nno_data,no tickets recorded" in text
+
+
+def test_json_is_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    emit_report(REPORT, "json", "t", meta=META, mask=False)
+    assert json.loads(capsys.readouterr().out) == REPORT
+
+
+def test_masking_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    emit_report(REPORT, "json", "t", meta=META, mask=True)
+    people = json.loads(capsys.readouterr().out)["people"][0]
+    assert people["phone"] == "+86138****8000"
+    assert people["email"] == "z*******i@example.cn"
+
+
+def test_html_is_self_contained_and_reproducible() -> None:
+    html = render_bytes(REPORT, "html", "Test report", META).decode()
+    assert html == render_bytes(REPORT, "html", "Test report", META).decode()
+    assert "<svg" in html and "<style>" in html
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", html)
+    assert "url(http" not in html and "@import" not in html and "<script" not in html
+    assert "No data: no tickets recorded" in html
+    assert "as of 2026-01-20T08:00:00+08:00" in html and "demo.db" in html
+    assert "=cmd()" in html and "<td>&lt;" not in html
+
+
+def test_xlsx_sheets_numbers_dates_and_frozen_header() -> None:
+    import openpyxl
+
+    data = render_bytes(REPORT, "xlsx", "Test", META)
+    assert data == render_bytes(REPORT, "xlsx", "Test", META)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["about", "summary", "trend", "people", "tickets"]
+    trend = book["trend"]
+    assert trend.freeze_panes == "A2"
+    assert trend["B2"].value == 5 and trend["C2"].value == -2
+    assert trend["A2"].is_date
+    assert book["summary"]["B3"].value == 1234567.89
+    assert book["summary"]["B4"].value == "=cmd()" and book["summary"]["B4"].data_type == "s"
+    assert book["tickets"]["A2"].value == "no tickets recorded"
+    assert book.properties.created.year == 2026
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    target.write_text("old")
+    write_atomic(target, b"new content")
+    assert target.read_bytes() == b"new content"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temp file left behind
+    assert (target.stat().st_mode & 0o777) == 0o600  # reports may hold personal data
+    with pytest.raises(OperationalError):
+        write_atomic(tmp_path / "missing" / "r.html", b"x")
