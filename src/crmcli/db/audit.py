@@ -113,44 +113,6 @@ def legacy_row_hash(prev_hash: str | None, row: dict[str, Any]) -> str:
     return hashlib.sha256(((prev_hash or "") + text).encode("utf-8")).hexdigest()
 
 
-def reseal(db: Database) -> int:
-    """Re-chain rows written before m050 over their details' digests (m050 only).
-
-    The old chain is verified first and the outcome is recorded as a `reseal` entry, so a
-    chain that was already broken is not silently laundered."""
-    prev: str | None = None
-    new_prev: str | None = None
-    first_broken: int | None = None
-    count = 0
-    for row in db.query("SELECT * FROM audit_log ORDER BY id"):
-        if first_broken is None and (
-            row["prev_hash"] != prev or row["hash"] != legacy_row_hash(prev, row)
-        ):
-            first_broken = int(row["id"])
-        prev = row["hash"]
-        row["details_sha256"] = details_digest(row["details"])
-        digest = row_hash(new_prev, row)
-        db.execute(
-            "UPDATE audit_log SET details_sha256 = ?, prev_hash = ?, hash = ? WHERE id = ?",
-            (row["details_sha256"], new_prev, digest, row["id"]),
-        )
-        new_prev = digest
-        count += 1
-    if count:
-        record(
-            db,
-            "reseal",
-            "audit_log",
-            None,
-            {
-                "rows": count,
-                "legacy_chain_intact": first_broken is None,
-                "first_broken_id": first_broken,
-            },
-        )
-    return count
-
-
 def redact(db: Database, audit_id: int, new_details: str | None, by_audit_id: int) -> None:
     """Replace one row's details by a redacted text, through the path the trigger allows.
 

@@ -1,14 +1,20 @@
-"""Numbered, append-only schema migrations, applied every time a database is opened.
+"""Named, append-only schema migrations, applied every time a database is opened.
 
-Each migration is a function taking the Database, run inside one transaction and recorded
-in `_migrations`; `PRAGMA user_version` holds the count of applied migrations. Never edit a
-migration that has shipped: add a new one at the end of MIGRATIONS.
+Each migration is a function taking the Database, registered by `@migration` in the order
+of this file (which is the order they are applied in), run inside one transaction and
+recorded in `_migrations`; `PRAGMA user_version` holds the count of applied migrations.
+
+Rules: add a new migration at the END of this file; never edit, rename or reorder one that
+has shipped; a migration never calls live application code (it is frozen: what it does must
+not change when the code around it changes), so helpers it needs are copied into it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmcli.core.errors import OperationalError
 
@@ -17,7 +23,69 @@ if TYPE_CHECKING:
 
 Migration = Callable[["Database"], None]
 
+MIGRATIONS: list[Migration] = []
 
+
+def migration(function: Migration) -> Migration:
+    """Register a migration; the order of registration (file order) is the applied order."""
+    MIGRATIONS.append(function)
+    return function
+
+
+def all_migrations() -> list[Migration]:
+    return list(MIGRATIONS)
+
+
+def pending(db: Database) -> list[Migration]:
+    """The migrations this database has not had yet (reads only)."""
+    if not db.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"):
+        return all_migrations()
+    done = {row["name"] for row in db.query("SELECT name FROM _migrations")}
+    return [m for m in all_migrations() if m.__name__ not in done]
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply every pending migration, each in its own transaction. Returns their names."""
+    from crmcli.core.clock import now_iso
+
+    todo = pending(db)
+    if not todo:
+        return []
+    with db.transaction():
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations"
+            " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+    if db.path is not None and db.scalar("SELECT count(*) FROM _migrations"):
+        # An existing database: keep a consistent copy of it before changing its schema.
+        from crmcli.db.maintenance import backup_before_migration
+
+        backup_before_migration(db, [m.__name__ for m in todo])
+    applied: list[str] = []
+    for migration in todo:
+        try:
+            with db.transaction():
+                if db.scalar(
+                    "SELECT 1 FROM _migrations WHERE name = ?", (migration.__name__,)
+                ):  # another process applied it while we waited for the lock
+                    continue
+                migration(db)
+                db.execute(
+                    "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
+                    (migration.__name__, now_iso()),
+                )
+                count = db.scalar("SELECT count(*) FROM _migrations")
+                db.execute(f"PRAGMA user_version = {int(count)}")
+        except Exception as exc:
+            raise OperationalError(f"migration {migration.__name__} failed: {exc}") from exc
+        applied.append(migration.__name__)
+    return applied
+
+
+# -- the migrations, in the order they are applied; append new ones at the end ---------
+
+
+@migration
 def m001_initial(db: Database) -> None:
     db.script(
         """
@@ -219,6 +287,7 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migration
 def m020_ticket_sla_clock(db: Database) -> None:
     """Tickets: the paused SLA clock (waiting/resolved stop it), when CSAT was given."""
     db.script(
@@ -233,6 +302,7 @@ def m020_ticket_sla_clock(db: Database) -> None:
     )
 
 
+@migration
 def m070_change_log(db: Database) -> None:
     """Change tracking for incremental warehouse exports (`crm export warehouse --incremental`).
 
@@ -283,14 +353,13 @@ def m070_change_log(db: Database) -> None:
             )
 
 
+@migration
 def m050_audit_append_only(db: Database) -> None:
     """Audit log: digest column, redaction ledger, append-only triggers (see db/audit.py).
 
     Rows written before this migration were chained over their details text and had no
     protection; they are re-sealed over the digest once, then the triggers take over.
     """
-    from crmcli.db.audit import reseal
-
     db.script(
         """
         ALTER TABLE audit_log ADD COLUMN details_sha256 TEXT;
@@ -305,7 +374,7 @@ def m050_audit_append_only(db: Database) -> None:
         CREATE INDEX audit_log_action ON audit_log(action, id);
         """
     )
-    reseal(db)
+    _m050_reseal(db)
     db.script(
         """
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
@@ -336,6 +405,77 @@ def m050_audit_append_only(db: Database) -> None:
     )
 
 
+# -- frozen helpers of m050 (copies: a shipped migration must not follow live code) ----------
+def _m050_digest(details: str | None) -> str | None:
+    return None if details is None else hashlib.sha256(details.encode("utf-8")).hexdigest()
+
+
+def _m050_row_hash(prev_hash: str | None, row: dict[str, Any]) -> str:
+    fields = [row["at"], row["actor"], row["action"], row["entity"], row["entity_id"]]
+    text = json.dumps([*fields, row["details_sha256"]], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(((prev_hash or "") + text).encode("utf-8")).hexdigest()
+
+
+def _m050_legacy_hash(prev_hash: str | None, row: dict[str, Any]) -> str:
+    fields = [row["at"], row["actor"], row["action"], row["entity"], row["entity_id"]]
+    text = json.dumps([*fields, row["details"]], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(((prev_hash or "") + text).encode("utf-8")).hexdigest()
+
+
+def _m050_reseal(db: Database) -> None:
+    """Re-chain rows written before m050 over their details' digests, once.
+
+    The old chain is verified first and the outcome recorded as a `reseal` entry, so a
+    chain that was already broken is not silently laundered."""
+    from crmcli.core.clock import now_iso
+
+    prev: str | None = None
+    new_prev: str | None = None
+    first_broken: int | None = None
+    count = 0
+    for row in db.query("SELECT * FROM audit_log ORDER BY id"):
+        if first_broken is None and (
+            row["prev_hash"] != prev or row["hash"] != _m050_legacy_hash(prev, row)
+        ):
+            first_broken = int(row["id"])
+        prev = row["hash"]
+        row["details_sha256"] = _m050_digest(row["details"])
+        digest = _m050_row_hash(new_prev, row)
+        db.execute(
+            "UPDATE audit_log SET details_sha256 = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            (row["details_sha256"], new_prev, digest, row["id"]),
+        )
+        new_prev = digest
+        count += 1
+    if not count:
+        return
+    details = json.dumps(
+        {
+            "first_broken_id": first_broken,
+            "legacy_chain_intact": first_broken is None,
+            "rows": count,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    row = {
+        "at": now_iso(),
+        "actor": db.actor,
+        "action": "reseal",
+        "entity": "audit_log",
+        "entity_id": None,
+        "details": details,
+        "details_sha256": _m050_digest(details),
+    }
+    db.execute(
+        "INSERT INTO audit_log(at, actor, action, entity, entity_id, details,"
+        " details_sha256, prev_hash, hash) VALUES (:at, :actor, :action, :entity,"
+        " :entity_id, :details, :details_sha256, :prev_hash, :hash)",
+        {**row, "prev_hash": new_prev, "hash": _m050_row_hash(new_prev, row)},
+    )
+
+
+@migration
 def m010_comm_hourly(db: Database) -> None:
     """Communications counted per UTC hour, channel and direction, kept in sync by triggers.
 
@@ -384,6 +524,7 @@ def m010_comm_hourly(db: Database) -> None:
     )
 
 
+@migration
 def m040_reporting_indexes(db: Database) -> None:
     """Covering indexes for the dashboard's aggregates (reports issue #6).
 
@@ -398,57 +539,3 @@ def m040_reporting_indexes(db: Database) -> None:
             ON customers(lifecycle, created_at, erased_at);
         """
     )
-
-
-# Append new migrations here; never edit or reorder the ones above.
-MIGRATIONS: list[Migration] = [
-    m001_initial,
-    m020_ticket_sla_clock,
-    m070_change_log,
-    m050_audit_append_only,
-    m010_comm_hourly,
-    m040_reporting_indexes,
-]
-
-
-def all_migrations() -> list[Migration]:
-    return list(MIGRATIONS)
-
-
-def pending(db: Database) -> list[Migration]:
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-    return [m for m in all_migrations() if m.__name__ not in done]
-
-
-def apply_migrations(db: Database) -> list[str]:
-    """Apply every pending migration, each in its own transaction. Returns their names."""
-    from crmcli.core.clock import now_iso
-
-    todo = pending(db)
-    if todo and db.path is not None and db.scalar("SELECT count(*) FROM _migrations"):
-        # An existing database: keep a consistent copy of it before changing its schema.
-        from crmcli.db.maintenance import backup_before_migration
-
-        backup_before_migration(db, [m.__name__ for m in todo])
-    applied: list[str] = []
-    for migration in todo:
-        try:
-            with db.transaction():
-                if db.scalar(
-                    "SELECT 1 FROM _migrations WHERE name = ?", (migration.__name__,)
-                ):  # another process applied it while we waited for the lock
-                    continue
-                migration(db)
-                db.execute(
-                    "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
-                    (migration.__name__, now_iso()),
-                )
-                count = db.scalar("SELECT count(*) FROM _migrations")
-                db.execute(f"PRAGMA user_version = {int(count)}")
-        except Exception as exc:
-            raise OperationalError(f"migration {migration.__name__} failed: {exc}") from exc
-        applied.append(migration.__name__)
-    return applied
