@@ -278,7 +278,7 @@ class Loader:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         self.db = connect(path, actor="benchmark")
-        self.conn = self.db.conn
+        self.conn = self.db._conn  # the generator bulk-loads below the Database API
         self.conn.execute("PRAGMA journal_mode = DELETE")
         self.conn.execute("PRAGMA journal_mode = OFF")
         self.conn.execute("PRAGMA synchronous = OFF")

@@ -407,7 +407,7 @@ statements = []
 original = dbmod.connect
 def traced(*a, **k):
     db = original(*a, **k)
-    db.conn.set_trace_callback(statements.append)
+    db.trace(statements.append)
     return db
 dbmod.connect = traced
 import crmcli.commands.options as common

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,14 +41,6 @@ class CrmGroup(TyperGroup):
             if os.environ.get("CRM_DEBUG"):
                 raise
             raise _fail(exc.message, exc.exit_code, exc.hint) from None
-        except sqlite3.OperationalError as exc:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            raise _fail(f"database: {exc}", EXIT_FAILURE) from None
-        except sqlite3.DatabaseError as exc:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            raise _fail(f"database: {exc}", EXIT_FAILURE, "run `crm db check`") from None
         except OverflowError as exc:
             if os.environ.get("CRM_DEBUG"):
                 raise
@@ -66,6 +57,11 @@ class CrmGroup(TyperGroup):
 
             if isinstance(exc, ClickException) or os.environ.get("CRM_DEBUG"):
                 raise
+            from crmcli.db import backend_error
+
+            mapped = backend_error(exc)
+            if mapped is not None:
+                raise _fail(mapped.message, mapped.exit_code, mapped.hint) from None
             raise _fail(
                 f"unexpected {type(exc).__name__}: {exc}",
                 EXIT_FAILURE,

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from crmcli.core.errors import Conflict, OperationalError
+from crmcli.core.errors import Conflict, CrmError, OperationalError
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -28,30 +28,65 @@ class Database:
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, actor: str = "unknown"):
-        self.conn = conn
+        self._conn = conn
         self.path = path
         self.actor = actor
         self._depth = 0
 
     # -- queries ---------------------------------------------------------------------
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        """One statement over many parameter rows (bulk writes)."""
+        self._conn.executemany(sql, rows)
+
+    def insert_id(self, sql: str, params: Any = ()) -> int:
+        """Run an INSERT and return the new row's id."""
+        return int(self._conn.execute(sql, params).lastrowid or 0)
+
+    def changes(self, sql: str, params: Any = ()) -> int:
+        """Run an UPDATE or DELETE and return how many rows it changed."""
+        return int(self._conn.execute(sql, params).rowcount)
+
+    def stream(
+        self, sql: str, params: Any = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A big SELECT in chunks of plain tuples, without holding all rows in memory."""
+        cursor = self._conn.execute(sql, params)
+        while True:
+            chunk = cursor.fetchmany(size)
+            if not chunk:
+                return
+            yield chunk
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def backup_to(self, target: Database) -> None:
+        """Copy this database page by page into `target` (SQLite's online backup)."""
+        self._conn.backup(target._conn)
+
+    def trace(self, callback: Any) -> None:
+        """Call `callback(sql)` for every statement run (benchmarks count statements)."""
+        self._conn.set_trace_callback(callback)
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """Run a SELECT and return its rows as dicts."""
-        cur = self.conn.execute(sql, params)
+        cur = self._conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def query_one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        cur = self.conn.execute(sql, params)
+        cur = self._conn.execute(sql, params)
         row = cur.fetchone()
         if row is None:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
-        row = self.conn.execute(sql, params).fetchone()
+        row = self._conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
     # -- transactions ----------------------------------------------------------------
@@ -69,7 +104,7 @@ class Database:
                 self._depth -= 1
             return
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise OperationalError(f"cannot start a write transaction: {exc}") from exc
         self._depth = 1
@@ -77,20 +112,20 @@ class Database:
             # Load a schema another process changed (an import swaps a trigger) now, under
             # the write lock: otherwise SQLite 3.40 can fail the first re-prepared INSERT of
             # the transaction with "no such table" (tests/reliability/test_concurrency.py).
-            self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
             yield self
         except BaseException:
             self._depth = 0
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         else:
             self._depth = 0
             try:
-                self.conn.execute("COMMIT")
+                self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise OperationalError(f"commit failed: {exc}") from exc
 
     def script(self, sql: str) -> None:
@@ -104,13 +139,13 @@ class Database:
             if sqlite3.complete_statement(buffer):
                 statement = buffer.strip()
                 if statement:
-                    self.conn.execute(statement)
+                    self._conn.execute(statement)
                 buffer = ""
         if buffer.strip():
-            self.conn.execute(buffer)
+            self._conn.execute(buffer)
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
 
 def _create_private_file(path: Path) -> None:
@@ -158,6 +193,16 @@ def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> D
     finally:
         os.umask(old_umask)
     return db
+
+
+def backend_error(exc: BaseException) -> CrmError | None:
+    """The one place a database engine's exception becomes a domain error (cli.py maps it
+    to an exit code); None for an exception that is not the engine's."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(f"database: {exc}")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return OperationalError(f"database: {exc}", hint="run `crm db check`")
+    return None
 
 
 def integrity_error_to_conflict(exc: sqlite3.IntegrityError, what: str) -> Conflict:

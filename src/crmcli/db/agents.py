@@ -44,7 +44,7 @@ def add_agent(
         except sqlite3.IntegrityError:
             raise Conflict(f"an agent named {name!r} already exists") from None
         agent_id = int(cur.lastrowid or 0)
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO agent_skills(agent_id, category) VALUES (?, ?)",
             [(agent_id, s) for s in skills],
         )
@@ -112,7 +112,7 @@ def update_agent(
         if skills is not None:
             new = _clean_skills(skills)
             db.execute("DELETE FROM agent_skills WHERE agent_id = ?", (agent["id"],))
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO agent_skills(agent_id, category) VALUES (?, ?)",
                 [(agent["id"], s) for s in new],
             )

@@ -196,7 +196,7 @@ def target(db: Database, campaign_id: int, plan: TargetPlan) -> dict[str, Any]:
         if not ids:
             raise InvalidInput(f"segment {plan.segment!r} matches no customers")
         arms = assign_arms(ids, plan, seed)
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO campaign_members(campaign_id, customer_id, variant) VALUES (?, ?, ?)",
             [(campaign_id, cid, arm) for cid, arm in arms],
         )

@@ -404,13 +404,13 @@ def bulk_insert(
     if bad:
         raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
     names = ["id", *columns, "created_at", "updated_at"]
-    db.conn.executemany(
+    db.executemany(
         f"INSERT INTO customers({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows
     )
     if log_changes:
         change_log.log_inserts(db, "customers", [row[0] for row in rows])
     if tags:
-        db.conn.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", tags)
+        db.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", tags)
         if log_changes:
             change_log.log_inserts(db, "customers", change_log.inserted_pair_owners(tags))
 
@@ -445,14 +445,14 @@ def bulk_update(
         raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
     if rows:
         sets = ", ".join(f"{c} = ?" for c in [*columns, "updated_at"])
-        db.conn.executemany(f"UPDATE customers SET {sets} WHERE id = ?", rows)
+        db.executemany(f"UPDATE customers SET {sets} WHERE id = ?", rows)
     if tags:
         db.execute(
             "DELETE FROM customer_tags WHERE customer_id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(tags)),),
         )
         pairs = [(cid, t) for cid, ts in tags.items() for t in ts]
-        db.conn.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", pairs)
+        db.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", pairs)
         if log_changes:  # their old tags were just deleted: the tag sets are empty
             change_log.log_inserts(db, "customers", change_log.inserted_pair_owners(pairs))
 

@@ -92,7 +92,7 @@ def _insert(
     """executemany INSERT; `stamps` columns (created_at / updated_at) copy `stamp_from`."""
     cols = list(columns) + list(stamps)
     sql = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-    db.conn.executemany(
+    db.executemany(
         sql,
         (
             [r.get(c) for c in columns] + [r[stamp_from] if stamp_from else None for _ in stamps]
@@ -114,14 +114,14 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
     has_rated_at = column_exists(db, "tickets", "rated_at")
     with db.transaction():
         _insert(db, "customers", CUSTOMER_COLUMNS, data.customers, ("updated_at",), "created_at")
-        db.conn.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", data.tags)
+        db.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", data.tags)
         first = data.customers[0]["created_at"] if data.customers else None
         for name, skills in data.agents:
             cur = db.execute(
                 "INSERT INTO agents(name, email, active, created_at) VALUES (?, ?, 1, ?)",
                 (name, f"{name}@example.com", first),
             )
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO agent_skills(agent_id, category) VALUES (?, ?)",
                 [(cur.lastrowid, s) for s in skills],
             )
@@ -135,11 +135,11 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
         )
         _insert(db, "tickets", TICKET_COLUMNS, data.tickets)
         if has_rated_at:
-            db.conn.executemany(
+            db.executemany(
                 "UPDATE tickets SET rated_at = ? WHERE id = ?",
                 [(t["rated_at"], t["id"]) for t in data.tickets if t["rated_at"]],
             )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO ticket_events(ticket_id, at, actor, kind, from_status, to_status,"
             " body, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             data.ticket_events,

@@ -321,7 +321,7 @@ def backup(db: Database, dest: Path | None = None, keep: int | None = None) -> d
 # -- restore ---------------------------------------------------------------------------
 def _copy_into(source: Database, target: Database) -> None:
     """SQLite backup API: every page of source into target, under target's write lock."""
-    source.conn.backup(target.conn)
+    source.backup_to(target)
 
 
 def restore(

@@ -349,7 +349,7 @@ def import_orders(
             writes.append(row)
         if writes:
             top = _max_order_id(db) if logged else 0
-            db.conn.executemany(_UPSERT, writes)
+            db.executemany(_UPSERT, writes)
             if logged:
                 _log_upserts(db, outcomes, top)
         keyed.clear()

@@ -101,7 +101,7 @@ def insert_tickets(db: Database, rows: list[dict[str, Any]]) -> list[int]:
     ids = list(range(start, start + len(rows)))
     fields = ("id", *INSERT_FIELDS)
     try:
-        db.conn.executemany(
+        db.executemany(
             f"INSERT INTO tickets({', '.join(fields)})"
             f" VALUES ({', '.join(':' + k for k in fields)})",
             [
@@ -147,7 +147,7 @@ def add_event(
 
 def add_events(db: Database, rows: list[tuple[Any, ...]]) -> None:
     """Bulk events: (ticket_id, at, actor, kind, from_status, to_status, body, internal, details)."""
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO ticket_events(ticket_id, at, actor, kind, from_status, to_status, body,"
         " internal, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,

@@ -129,7 +129,7 @@ def read_snapshot(db: Database) -> Iterator[None]:
         db.scalar("SELECT count(*) FROM sqlite_sequence")  # takes the snapshot now
         yield
     finally:
-        if db.conn.in_transaction:
+        if db.in_transaction:
             db.execute("COMMIT")
 
 
