@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.campaign import app
 from crmcli.commands.options import (
     DbOption,
     DryRunOption,
@@ -42,6 +41,8 @@ from crmcli.output.report import (
     emit_report,
     report_format,
 )
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 IdArg = Annotated[int, typer.Argument(help="Campaign id.")]
 LIST_COLUMNS = [

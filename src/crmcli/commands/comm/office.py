@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.comm import app as comm_app
 from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
 from crmcli.output import emit as output
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 OurDomainOpt = Annotated[
     list[str] | None,
@@ -48,7 +49,7 @@ def _report(summary: dict[str, Any], fmt: str, noun: str) -> None:
     )
 
 
-@comm_app.command("import-mail")
+@app.command("import-mail")
 def import_mail(
     source: Annotated[
         Path, typer.Argument(help="An mbox file, an .eml file or a directory of .eml files.")
@@ -83,7 +84,7 @@ def import_mail(
     _report(summary.as_dict(), fmt, "messages")
 
 
-@comm_app.command("import-calendar")
+@app.command("import-calendar")
 def import_calendar(
     source: Annotated[Path, typer.Argument(help="An iCalendar (.ics) file.")],
     our_domain: OurDomainOpt = None,

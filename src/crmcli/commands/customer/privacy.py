@@ -11,16 +11,17 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.customer import app as customer_app
 from crmcli.commands.options import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
 from crmcli.core.errors import Conflict, OperationalError
 from crmcli.db import privacy
 from crmcli.output import emit as output
 
+app = typer.Typer()  # its commands join the group's app in __init__
+
 MAX_ID = 2**63 - 1  # SQLite INTEGER
 
 
-@customer_app.command("forget")
+@app.command("forget")
 def forget(
     customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -98,7 +99,7 @@ def _write_private(path: Path, text: str) -> None:
         raise OperationalError(f"cannot write {path}: {exc.strerror}") from None
 
 
-@customer_app.command("export-data")
+@app.command("export-data")
 def export_data(
     customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
     out: Annotated[

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.customer import app
 from crmcli.commands.options import (
     DbOption,
     DryRunOption,
@@ -30,9 +29,12 @@ from crmcli.core.validate import (
     normalize_phone,
     parse_datetime,
 )
+from crmcli.customers.profile import customer_profile
 from crmcli.db import customers as repo
 from crmcli.output import emit as output
 from crmcli.output.report import MaskOption, mask_nested
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 LIST_COLUMNS = [
     "id",
@@ -147,19 +149,6 @@ def show(
     if should_mask(mask):
         record = mask_nested(record)
     output.emit_object(record, fmt, title=f"customer {cid}")
-
-
-def customer_profile(database: Any, cid: int) -> dict[str, Any]:
-    """The customer record plus everything `show` adds (extended by other groups)."""
-    record = repo.get_customer(database, cid)
-    record["counts"] = repo.related_counts(database, cid)
-    for extend in PROFILE_EXTENSIONS:
-        record.update(extend(database, cid))
-    return record
-
-
-# Other groups append functions (database, customer_id) -> dict of extra keys for `show`.
-PROFILE_EXTENSIONS: list[Any] = []
 
 
 def build_filter(

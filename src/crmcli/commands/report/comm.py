@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
-from crmcli.commands.report import app as report_app
 from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
@@ -16,6 +15,8 @@ from crmcli.output.report import (
     emit_report,
     report_format,
 )
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 CHARTS = [
     {"section": "periods", "x": "period", "y": ["inbound", "outbound"], "kind": "bar",
@@ -25,7 +26,7 @@ CHARTS = [
 ]  # fmt: skip
 
 
-@report_app.command("comm")
+@app.command("comm")
 def comm(
     by: Annotated[str, typer.Option("--by", help="Period: day, week or month.")] = "week",
     channel: Annotated[

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
-from crmcli.commands.report import app as report_app
 from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
@@ -19,6 +18,8 @@ from crmcli.output.report import (
     emit_report,
     report_format,
 )
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 SinceOption = Annotated[
     str | None,
@@ -32,7 +33,7 @@ UntilOption = Annotated[
 ]
 
 
-@report_app.command("dashboard")
+@app.command("dashboard")
 def dashboard(
     since: SinceOption = None,
     until: UntilOption = None,
@@ -58,7 +59,7 @@ def dashboard(
     emit_report(report, fmt, "CRM dashboard", out=out, meta=meta)
 
 
-@report_app.command("customers")
+@app.command("customers")
 def customers(
     since: SinceOption = None,
     until: UntilOption = None,
@@ -94,7 +95,7 @@ def customers(
     emit_report(report, fmt, "Customers", out=out, meta=meta)
 
 
-@report_app.command("quality")
+@app.command("quality")
 def quality(
     fail_under: Annotated[
         float | None,

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
-from crmcli.commands.report import app as report_app
 from crmcli.output.report import (
     MaskOption,
     OutOption,
@@ -18,8 +17,10 @@ from crmcli.output.report import (
     report_format,
 )
 
+app = typer.Typer()  # its commands join the group's app in __init__
 
-@report_app.command("value")
+
+@app.command("value")
 def value(
     calibration_end: Annotated[
         str | None,
@@ -90,7 +91,7 @@ def value(
     emit_report(report, fmt, "Customer value", out=out, meta=default_meta(db_path(db)), mask=mask)
 
 
-@report_app.command("loyalty")
+@app.command("loyalty")
 def loyalty(
     months: Annotated[
         int, typer.Option("--months", help="Months since first order shown per cohort.", min=1)

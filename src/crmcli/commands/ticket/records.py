@@ -19,12 +19,13 @@ from crmcli.commands.options import (
     open_db,
     out_format,
 )
-from crmcli.commands.ticket import app
 from crmcli.core import clock
 from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import PRIORITIES, normalize_enum, parse_datetime, parse_duration
 from crmcli.output import emit as output
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 LIST_COLUMNS = [
     "id",
