@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from crmcli.analytics import rfm
+from crmcli.core.rfm import normalize_segment
 from crmcli.db import connect
 from crmcli.db.customers import add_customer
 from crmcli.db.order_stats import rfm_scores, rfm_segment_revenue
@@ -83,6 +84,6 @@ def test_segment_rules(r: int, f: int, m: int, segment: str) -> None:
 def test_every_score_combination_has_a_segment() -> None:
     seen = {rfm.segment_for(r, f, m) for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)}
     assert seen == set(rfm.SEGMENTS)
-    assert rfm.normalize_segment("Can't Lose") == "cant_lose"
-    assert rfm.normalize_segment("at risk") == "at_risk"
-    assert rfm.normalize_segment("sleepy") is None
+    assert normalize_segment("Can't Lose") == "cant_lose"
+    assert normalize_segment("at risk") == "at_risk"
+    assert normalize_segment("sleepy") is None

@@ -10,7 +10,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from crmcli.customers.export import EXPORT_COLUMNS
+from crmcli.output.customer_export import EXPORT_COLUMNS
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

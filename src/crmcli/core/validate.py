@@ -199,10 +199,10 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
             pass  # the general path below gives the error message
     from dateutil import parser as dateutil_parser
 
-    from crmcli.core import clock
+    from crmcli.core.clock import now
 
     zone = local_zone()
-    current = (base or clock.now()).astimezone(zone)
+    current = (base or now()).astimezone(zone)
     low = text.lower()
     match = _RELATIVE.match(low)
     if match:
@@ -221,13 +221,13 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
         if low.startswith(word):
             rest = low[len(word) :].strip()
             day = current.date() + timedelta(days=offset)
-            clock = time(0, 0)
+            at_time = time(0, 0)
             if rest:
                 try:
-                    clock = dateutil_parser.parse(rest, default=datetime(2000, 1, 1)).time()
+                    at_time = dateutil_parser.parse(rest, default=datetime(2000, 1, 1)).time()
                 except (ValueError, OverflowError):
                     raise InvalidInput(f"invalid {field} {value!r}") from None
-            return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+            return datetime.combine(day, at_time, tzinfo=zone).astimezone(UTC)
     cn = re.match(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?\s*(.*)$", text)
     if cn:
         year, month, day_s, rest = cn.groups()

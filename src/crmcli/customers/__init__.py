@@ -1,1 +1,1 @@
-"""Customer domain rules: export, profile."""
+"""Customer domain rules: the profile `customer show` assembles."""

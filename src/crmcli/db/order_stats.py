@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from crmcli.core.rfm import SEGMENT_RULES
 from crmcli.db import Database
 
 # ------------------------------------------------------------------- aggregates for models
@@ -112,12 +113,21 @@ def order_totals(db: Database, since: str | None, until: str) -> dict[str, Any]:
     return {"by_currency": rows, "customers": int(customers or 0)}
 
 
+def _segment_case_sql(r: str, f: str, m: str) -> str:
+    """The rules as an SQL CASE expression over score expressions r, f, m (trusted SQL)."""
+    fm = f"(({f}) + ({m}) + 1) / 2"
+    whens = [
+        f"WHEN ({r}) BETWEEN {r_lo} AND {r_hi} AND {fm} BETWEEN {fm_lo} AND {fm_hi}"
+        f" AND ({f}) BETWEEN {f_lo} AND {f_hi} THEN '{name}'"
+        for name, r_lo, r_hi, fm_lo, fm_hi, f_lo, f_hi in SEGMENT_RULES
+    ]
+    return "CASE " + " ".join(whens) + " ELSE 'lost' END"
+
+
 def rfm_sql(until_param: str = ":rfm_until") -> str:
     """SQL yielding (customer_id, recency_days... ) RFM scores and segment per customer with
     orders up to the bound parameter `until_param`. See crmcli.analytics.rfm for the rules."""
-    from crmcli.analytics.rfm import segment_case_sql
-
-    case = segment_case_sql("r_score", "f_score", "m_score")
+    case = _segment_case_sql("r_score", "f_score", "m_score")
     return f"""
         SELECT customer_id, last_at, orders, monetary, r_score, f_score, m_score,
                {case} AS segment

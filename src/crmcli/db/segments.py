@@ -268,7 +268,7 @@ class _Parser:
             return f"{NUMBER_FIELDS[name]} {op.text} ?", [self.now_iso, number]
         if name == "rfm":
             self.ops(op, ("=", "!="), name)
-            from crmcli.analytics.rfm import SEGMENTS, normalize_segment
+            from crmcli.core.rfm import SEGMENTS, normalize_segment
             from crmcli.db.order_stats import rfm_sql
 
             segment = normalize_segment(text)

@@ -458,7 +458,7 @@ def export(
 
     Example: crm customer export --changed-since 2024-06-01 --out changed.csv
     """
-    from crmcli.customers.export import choose_format, export_customers
+    from crmcli.output.customer_export import choose_format, export_customers
 
     fmt = choose_format(format, out)
     flt = build_filter(
@@ -496,7 +496,7 @@ def duplicates(
     import sys
 
     from crmcli.analytics.dedupe import find_duplicate_groups
-    from crmcli.customers.export import stream_json
+    from crmcli.output.customer_export import stream_json
 
     fmt = out_format(format)
     with open_db(db) as database:
