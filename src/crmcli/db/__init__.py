@@ -9,143 +9,23 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from crmcli.core.errors import Conflict, CrmError, OperationalError
+from crmcli.core.errors import OperationalError
+from crmcli.db.database import (
+    BUSY_TIMEOUT_MS,
+    Database,
+    backend_error,
+    integrity_error_to_conflict,
+)
 
-BUSY_TIMEOUT_MS = 30_000
-
-
-class Database:
-    """One open SQLite database with the CRM's schema applied.
-
-    The connection runs in autocommit mode; `transaction()` opens an explicit
-    `BEGIN IMMEDIATE` transaction so that concurrent writers queue on the busy timeout
-    instead of failing half-way with "database is locked".
-    """
-
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, actor: str = "unknown"):
-        self._conn = conn
-        self.path = path
-        self.actor = actor
-        self._depth = 0
-
-    # -- queries ---------------------------------------------------------------------
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        return self._conn.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Any) -> None:
-        """One statement over many parameter rows (bulk writes)."""
-        self._conn.executemany(sql, rows)
-
-    def insert_id(self, sql: str, params: Any = ()) -> int:
-        """Run an INSERT and return the new row's id."""
-        return int(self._conn.execute(sql, params).lastrowid or 0)
-
-    def changes(self, sql: str, params: Any = ()) -> int:
-        """Run an UPDATE or DELETE and return how many rows it changed."""
-        return int(self._conn.execute(sql, params).rowcount)
-
-    def stream(
-        self, sql: str, params: Any = (), size: int = 10_000
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """A big SELECT in chunks of plain tuples, without holding all rows in memory."""
-        cursor = self._conn.execute(sql, params)
-        while True:
-            chunk = cursor.fetchmany(size)
-            if not chunk:
-                return
-            yield chunk
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
-    def backup_to(self, target: Database) -> None:
-        """Copy this database page by page into `target` (SQLite's online backup)."""
-        self._conn.backup(target._conn)
-
-    def trace(self, callback: Any) -> None:
-        """Call `callback(sql)` for every statement run (benchmarks count statements)."""
-        self._conn.set_trace_callback(callback)
-
-    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        """Run a SELECT and return its rows as dicts."""
-        cur = self._conn.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    def query_one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        cur = self._conn.execute(sql, params)
-        row = cur.fetchone()
-        if row is None:
-            return None
-        return dict(zip([d[0] for d in cur.description], row, strict=True))
-
-    def scalar(self, sql: str, params: Any = ()) -> Any:
-        row = self._conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-
-    # -- transactions ----------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (Ctrl-C included).
-
-        Nested calls join the outer transaction.
-        """
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self
-            finally:
-                self._depth -= 1
-            return
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise OperationalError(f"cannot start a write transaction: {exc}") from exc
-        self._depth = 1
-        try:
-            # Load a schema another process changed (an import swaps a trigger) now, under
-            # the write lock: otherwise SQLite 3.40 can fail the first re-prepared INSERT of
-            # the transaction with "no such table" (tests/reliability/test_concurrency.py).
-            self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            yield self
-        except BaseException:
-            self._depth = 0
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._depth = 0
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise OperationalError(f"commit failed: {exc}") from exc
-
-    def script(self, sql: str) -> None:
-        """Run several statements inside the current transaction.
-
-        (sqlite3's executescript() would COMMIT first, breaking migration atomicity.)
-        """
-        buffer = ""
-        for line in sql.splitlines(keepends=True):
-            buffer += line
-            if sqlite3.complete_statement(buffer):
-                statement = buffer.strip()
-                if statement:
-                    self._conn.execute(statement)
-                buffer = ""
-        if buffer.strip():
-            self._conn.execute(buffer)
-
-    def close(self) -> None:
-        self._conn.close()
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "Database",
+    "backend_error",
+    "connect",
+    "integrity_error_to_conflict",
+]
 
 
 def _create_private_file(path: Path) -> None:
@@ -187,28 +67,9 @@ def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> D
             raise OperationalError(f"{target} is not a usable SQLite database: {exc}") from exc
         db = Database(conn, None if str(target) == ":memory:" else target, actor)
         if migrate:
-            from crmcli.db.migrations import apply_migrations
+            from crmcli.db.maintenance import migrate_with_backup
 
-            apply_migrations(db)
+            migrate_with_backup(db)
     finally:
         os.umask(old_umask)
     return db
-
-
-def backend_error(exc: BaseException) -> CrmError | None:
-    """The one place a database engine's exception becomes a domain error (cli.py maps it
-    to an exit code); None for an exception that is not the engine's."""
-    if isinstance(exc, sqlite3.OperationalError):
-        return OperationalError(f"database: {exc}")
-    if isinstance(exc, sqlite3.DatabaseError):
-        return OperationalError(f"database: {exc}", hint="run `crm db check`")
-    return None
-
-
-def integrity_error_to_conflict(exc: sqlite3.IntegrityError, what: str) -> Conflict:
-    """Turn a UNIQUE/CHECK failure into a Conflict that names the offending column."""
-    text = str(exc)
-    if "UNIQUE" in text:
-        column = text.rsplit(".", 1)[-1]
-        return Conflict(f"{what}: another record already has this {column}")
-    return Conflict(f"{what}: {text}")

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from crmcli.core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from crmcli.db import Database
+    from crmcli.db.database import Database
 
 REDACTED = "[erased]"
 

@@ -13,7 +13,8 @@ from typing import Any
 from crmcli.core.clock import now_iso, to_iso
 from crmcli.core.errors import Conflict, CrmError, InvalidInput, NotFound
 from crmcli.core.validate import CAMPAIGN_RESULTS, normalize_enum, parse_datetime, parse_money
-from crmcli.db import Database, audit
+from crmcli.db import audit
+from crmcli.db.database import Database
 from crmcli.importing.source import (
     ImportSummary,
     Progress,

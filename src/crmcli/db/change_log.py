@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Sequence
 
-from crmcli.db import Database
+from crmcli.db.database import Database
 
 
 def suspend(db: Database, triggers: Sequence[str]) -> list[str]:

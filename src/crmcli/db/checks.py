@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crmcli.db import Database
+    from crmcli.db.database import Database
 
 Problem = dict[str, Any]
 MAX_EXAMPLES = 20

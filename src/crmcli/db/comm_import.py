@@ -34,7 +34,8 @@ from crmcli.core.validate import (
     parse_datetime,
     parse_duration,
 )
-from crmcli.db import Database, audit
+from crmcli.db import audit
+from crmcli.db.database import Database
 from crmcli.importing.source import (
     CountingRejects,
     ImportSummary,

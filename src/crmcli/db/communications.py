@@ -9,7 +9,8 @@ from typing import Any
 
 from crmcli.core.clock import now_iso
 from crmcli.core.errors import Conflict, InvalidInput, NotFound
-from crmcli.db import Database, audit
+from crmcli.db import audit
+from crmcli.db.database import Database
 
 COMM_FIELDS = (
     "customer_id",

@@ -10,7 +10,8 @@ from typing import Any
 
 from crmcli.core.clock import now_iso
 from crmcli.core.errors import Conflict, InvalidInput, NotFound
-from crmcli.db import Database, audit, change_log, integrity_error_to_conflict
+from crmcli.db import audit, change_log
+from crmcli.db.database import Database, integrity_error_to_conflict
 
 CUSTOMER_FIELDS = (
     "external_id",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crmcli.core.errors import Conflict
-from crmcli.db import Database, audit
+from crmcli.db import audit
+from crmcli.db.database import Database
 
 if TYPE_CHECKING:
     from crmcli.demo.data import DemoData

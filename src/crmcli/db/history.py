@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcli.core.validate import money
-from crmcli.db import Database
+from crmcli.db.database import Database
 
 
 def recent_tickets(db: Database, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from crmcli.core.errors import Conflict, InvalidInput, NotFound, OperationalErro
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from crmcli.db import Database
+    from crmcli.db.database import Database
 
 BACKUP_DIR = "backups"
 # The copy apply_migrations made last in this process (shown by `crm db migrate`).
@@ -176,21 +176,30 @@ def status(db: Database) -> dict[str, Any]:
 def migrate(db: Database, dry_run: bool = False) -> dict[str, Any]:
     """Apply pending migrations (with a backup first when the file already has data)."""
     from crmcli.db import audit
-    from crmcli.db.migrations import apply_migrations
 
     todo = pending_migrations(db)
     if dry_run or not todo:
         return {"pending": todo, "applied": [], "dry_run": dry_run, "backup": None}
     global last_pre_migration_backup
     last_pre_migration_backup = None
-    applied = apply_migrations(db)
+    applied = migrate_with_backup(db)
     saved = str(last_pre_migration_backup) if last_pre_migration_backup else None
     audit.record(db, "migrate", "database", None, {"applied": applied, "backup": saved})
     return {"pending": [], "applied": applied, "dry_run": False, "backup": saved}
 
 
+def migrate_with_backup(db: Database) -> list[str]:
+    """Apply pending migrations; an existing database gets a verified copy first."""
+    from crmcli.db.migrations import apply_migrations, is_new, pending
+
+    todo = pending(db)
+    if todo and db.path is not None and not is_new(db):
+        backup_before_migration(db, [m.__name__ for m in todo])
+    return apply_migrations(db)
+
+
 def backup_before_migration(db: Database, names: list[str]) -> Path | None:
-    """Called by apply_migrations on an existing file: a verified copy before any change."""
+    """A verified copy of an existing file before a migration changes it."""
     if db.path is None:
         return None
     target = _unique_name(backup_dir(db.path), f"{db.path.stem}-pre-migrate-{_stamp()}")
@@ -224,7 +233,7 @@ def open_plain(path: Path, readonly: bool = False) -> Iterator[Database]:
     """Open an existing SQLite file without migrating it (for copies and backups).
 
     readonly: for a file we must not change (a backup being restored from)."""
-    from crmcli.db import Database
+    from crmcli.db.database import Database
 
     with _private_umask():
         if readonly:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from crmcli.core.errors import OperationalError
 
 if TYPE_CHECKING:
-    from crmcli.db import Database
+    from crmcli.db.database import Database
 
 Migration = Callable[["Database"], None]
 
@@ -44,6 +44,13 @@ def pending(db: Database) -> list[Migration]:
     return [m for m in all_migrations() if m.__name__ not in done]
 
 
+def is_new(db: Database) -> bool:
+    """True for a database no migration has touched yet (nothing to back up)."""
+    if not db.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"):
+        return True
+    return not db.scalar("SELECT count(*) FROM _migrations")
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply every pending migration, each in its own transaction. Returns their names."""
     from crmcli.core.clock import now_iso
@@ -56,11 +63,6 @@ def apply_migrations(db: Database) -> list[str]:
             "CREATE TABLE IF NOT EXISTS _migrations"
             " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-    if db.path is not None and db.scalar("SELECT count(*) FROM _migrations"):
-        # An existing database: keep a consistent copy of it before changing its schema.
-        from crmcli.db.maintenance import backup_before_migration
-
-        backup_before_migration(db, [m.__name__ for m in todo])
     applied: list[str] = []
     for migration in todo:
         try:

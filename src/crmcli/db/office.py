@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmcli.core.clock import now_iso
-from crmcli.db import Database, audit
+from crmcli.db import audit
+from crmcli.db.database import Database
 
 
 def customer_id_by_email(db: Database, email: str) -> int | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crmcli.core.rfm import SEGMENT_RULES
-from crmcli.db import Database
+from crmcli.db.database import Database
 
 # ------------------------------------------------------------------- aggregates for models
 

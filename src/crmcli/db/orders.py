@@ -20,7 +20,8 @@ from crmcli.core.validate import (
     parse_datetime,
     parse_money,
 )
-from crmcli.db import Database, audit, change_log, integrity_error_to_conflict
+from crmcli.db import audit, change_log
+from crmcli.db.database import Database, integrity_error_to_conflict
 from crmcli.importing.source import (
     CsvSource,
     ImportSummary,

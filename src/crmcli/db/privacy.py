@@ -37,7 +37,7 @@ from crmcli.db import audit
 from crmcli.db.audit import REDACTED
 
 if TYPE_CHECKING:
-    from crmcli.db import Database
+    from crmcli.db.database import Database
 
 # String values under these keys are facts (kept when audit details are redacted).
 FACT_KEYS = {

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from crmcli.db import Database
+from crmcli.db.database import Database
 
 # (table, time column) pairs a bucketed count may run over: an allow-list, never user text.
 BUCKETABLE = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from crmcli.db import Database
+from crmcli.db.database import Database
 
 AGING_BUCKETS = (
     ("< 1 day", 0, 1),

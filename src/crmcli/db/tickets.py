@@ -13,7 +13,7 @@ from typing import Any
 
 from crmcli.core.clock import now_iso
 from crmcli.core.errors import InvalidInput, NotFound
-from crmcli.db import Database, integrity_error_to_conflict
+from crmcli.db.database import Database, integrity_error_to_conflict
 
 ACTIVE = ("open", "in_progress", "waiting")
 COLUMNS = (

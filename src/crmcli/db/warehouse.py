@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmcli.core.clock import now_iso
-from crmcli.db import Database, audit
+from crmcli.db import audit
+from crmcli.db.database import Database
 
 DELTA_TABLE = "temp.wh_delta"
 
