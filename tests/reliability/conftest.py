@@ -13,10 +13,6 @@ import pytest
 RunCrm = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: long-running reliability test (runs in CI)")
-
-
 def _run(*args: str, db: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRM_DB": str(db)}
     return subprocess.run(
