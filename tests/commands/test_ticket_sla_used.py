@@ -52,14 +52,14 @@ def test_opened_0900_waiting_1000_to_1400_resolved_1500_used_120_minutes(
 def test_used_minutes_count_business_hours_only(
     cli: Any, add_customer: Any, business_hours: Path
 ) -> None:
-    # Friday 17:00, business hours 09-18 Mon-Sun (every day a workday by default):
-    # still open on Saturday 10:00 -> 60 (Fri 17-18) + 60 (Sat 09-10) = 120 minutes.
+    # Friday 17:00, business hours 09-18 Monday to Friday: still open on Monday 10:00 ->
+    # 60 (Fri 17-18) + 60 (Mon 09-10) = 120 minutes; the weekend does not count.
     tid = _open(cli, add_customer(), "2024-03-08T17:00:00+08:00")
-    shown = cli.json("--as-of", "2024-03-09T10:00:00+08:00", "ticket", "show", str(tid))
+    shown = cli.json("--as-of", "2024-03-11T10:00:00+08:00", "ticket", "show", str(tid))
     assert shown["sla"]["response_minutes_used"] == 120
     assert shown["sla"]["resolution_minutes_used"] == 120
-    # Paused on Saturday 10:00 (a reply that waits on the customer): the clock stops there.
-    cli.ok("--as-of", "2024-03-09T10:00:00+08:00", "ticket", "wait", str(tid))
-    later = cli.json("--as-of", "2024-03-11T10:00:00+08:00", "ticket", "show", str(tid))
+    # A reply that waits on the customer at Monday 10:00 stops both clocks there.
+    cli.ok("--as-of", "2024-03-11T10:00:00+08:00", "ticket", "wait", str(tid))
+    later = cli.json("--as-of", "2024-03-12T15:00:00+08:00", "ticket", "show", str(tid))
     assert later["sla"]["resolution_minutes_used"] == 120
     assert later["sla"]["response_minutes_used"] == 120
