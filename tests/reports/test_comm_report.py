@@ -198,7 +198,7 @@ def test_as_of_ignores_later_records_and_marks_the_partial_period(
     )
     rep = report(cli, "--by", "week", "--as-of", "2024-03-20 12:00")
     assert totals(rep) == {"2024-03-04": 1, "2024-03-11": 0, "2024-03-18": 1}
-    assert [r["complete"] for r in rep["periods"]] == [True, True, False]
+    assert [r["partial"] for r in rep["periods"]] == [False, False, True]
     assert rep["summary"]["end_at"] == "2024-03-20T12:00:00+08:00"
 
 
@@ -206,7 +206,7 @@ def test_no_communications_gives_an_empty_report(cli: Any) -> None:
     rep = report(cli, "--by", "week")
     assert rep["periods"] == [] and rep["summary"]["total"] == 0
     failed = cli("report", "comm", "--forecast", "4")
-    assert failed.exit_code == 2 and "Error:" in failed.stderr
+    assert failed.exit_code == 1 and "Error: not enough data" in failed.stderr
     assert cli("report", "comm", "--by", "year").exit_code == 2
 
 
@@ -233,7 +233,7 @@ def test_seasonality_by_day_matches_stl_on_the_reported_counts(
     import_rows(cli, tmp_path, weekday_lines())
     rep = report(cli, "--by", "day", "--seasonality", "--as-of", "2024-03-11")
     counts = [r["total"] for r in rep["periods"]]
-    assert len(counts) == 70 and all(r["complete"] for r in rep["periods"])
+    assert len(counts) == 70 and not any(r["partial"] for r in rep["periods"])
     series = fc.zero_filled_series({r["period"]: r["total"] for r in rep["periods"]}, "day")
     direct = STL(series, period=7, robust=True).fit()
     resid, seas = direct.resid.to_numpy(), direct.seasonal.to_numpy()
@@ -250,31 +250,35 @@ def test_seasonality_by_day_matches_stl_on_the_reported_counts(
 def test_seasonality_by_week_needs_two_years(cli: Any, customer: int, tmp_path: Path) -> None:
     import_rows(cli, tmp_path, weekday_lines(weeks=12))
     result = cli("report", "comm", "--by", "week", "--seasonality", "--as-of", "2024-03-25")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "week of year" in result.stderr and "need 104" in result.stderr
 
 
 def test_forecast_json_numbers_start_after_as_of(cli: Any, customer: int, tmp_path: Path) -> None:
     import_rows(cli, tmp_path, weekday_lines())
-    # As of Wednesday 6 March, noon: that day is partial, the forecast starts on Thursday.
+    # As of Wednesday 6 March, noon: that day is partial, so the forecast starts with it
+    # (the first period after the last complete one) and shows its count so far.
     rep = report(cli, "--by", "day", "--forecast", "10", "--as-of", "2024-03-06 12:00")
-    complete = [r for r in rep["periods"] if r["complete"]]
-    assert rep["periods"][-1]["period"] == "2024-03-06" and not rep["periods"][-1]["complete"]
+    complete = [r for r in rep["periods"] if not r["partial"]]
+    assert rep["periods"][-1]["period"] == "2024-03-06" and rep["periods"][-1]["partial"]
     rows = rep["forecast"]
-    assert len(rows) == 10 and rows[0]["period"] == "2024-03-07"
+    assert len(rows) == 10 and rows[0]["period"] == "2024-03-06"
+    assert rows[0]["partial"] is True
+    assert rows[0]["actual_so_far"] == rep["periods"][-1]["total"]
+    assert all("partial" not in r for r in rows[1:])
     for r in rows:
         assert all(isinstance(r[k], float) for k in ("forecast", "lo80", "hi80", "lo95", "hi95"))
         assert 0 <= r["lo95"] <= r["lo80"] <= r["forecast"] <= r["hi80"] <= r["hi95"]
     widths = [r["hi95"] - r["lo95"] for r in rows]
     assert widths[-1] > widths[0]
     # The same numbers as the shared module on the same series (itself checked against
-    # statsmodels in tests/analytics/test_forecast.py), the first forecast step skipped.
+    # statsmodels in tests/analytics/test_forecast.py).
     series = fc.zero_filled_series({r["period"]: r["total"] for r in complete}, "day")
-    direct = fc.forecast_series(series, 11, season_length=7, floor=0.0)
+    direct = fc.forecast_series(series, 10, season_length=7, floor=0.0)
     assert [r["forecast"] for r in rows] == pytest.approx(
-        [r["forecast"] for r in direct["forecast"][1:]]
+        [r["forecast"] for r in direct["forecast"]]
     )
-    assert [r["hi95"] for r in rows] == pytest.approx([r["hi95"] for r in direct["forecast"][1:]])
+    assert [r["hi95"] for r in rows] == pytest.approx([r["hi95"] for r in direct["forecast"]])
     model = rep["forecast_model"]
     assert model["model"] == direct["model"] and model["seasonal"] is True
     assert model["backtest_holdout_periods"] == 7
@@ -285,7 +289,7 @@ def test_forecast_json_numbers_start_after_as_of(cli: Any, customer: int, tmp_pa
 def test_too_little_history_is_a_clear_message(cli: Any, customer: int, tmp_path: Path) -> None:
     import_rows(cli, tmp_path, weekday_lines(weeks=1))
     result = cli("report", "comm", "--by", "day", "--forecast", "3", "--as-of", "2024-01-08")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "too little history to forecast by day: 7 complete period(s)" in result.stderr
 
 
