@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+# Until its part of #13 A lands: fails on purpose (strict), so it cannot pass by accident.
+NOT_YET = pytest.mark.xfail(strict=True, reason="#13 A: not built yet")
+
 
 def _history(cli: Any, add_customer: Any, signal: bool) -> list[int]:
     hot = [add_customer(f"h{i}", tag="hot" if signal else "same") for i in range(30)]
@@ -18,6 +23,7 @@ def _history(cli: Any, add_customer: Any, signal: bool) -> list[int]:
     return hot
 
 
+@NOT_YET
 def test_a_model_no_better_than_chance_is_refused_without_force(
     cli: Any, add_customer: Any
 ) -> None:
@@ -39,6 +45,7 @@ def test_a_model_no_better_than_chance_is_refused_without_force(
     assert model["trusted"] is False and model["threshold"] == 0.6
 
 
+@NOT_YET
 def test_a_useful_model_prints_its_verdict(cli: Any, add_customer: Any) -> None:
     hot = _history(cli, add_customer, signal=True)
     result = cli("campaign", "suggest", "--segment", "tag=hot or tag=cold", "--format", "json")

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# Until its part of #13 A lands: fails on purpose (strict), so it cannot pass by accident.
+NOT_YET = pytest.mark.xfail(strict=True, reason="#13 A: not built yet")
+
 GLOBAL = ("--db", "--format", "--quiet", "--as-of", "--actor")
 
 
@@ -33,6 +36,7 @@ def _commands(cli: Any) -> list[list[str]]:
     return found
 
 
+@NOT_YET
 def test_global_options_work_on_every_command(cli: Any) -> None:
     commands = _commands(cli)
     assert len(commands) > 40
@@ -45,6 +49,7 @@ def test_global_options_work_on_every_command(cli: Any) -> None:
     assert missing == {}
 
 
+@NOT_YET
 def test_quiet_actor_and_as_of_after_the_group(cli: Any, db_path: Path) -> None:
     result = cli("customer", "list", "--quiet")
     assert result.exit_code == 0 and result.stderr == ""
@@ -62,6 +67,7 @@ def test_quiet_actor_and_as_of_after_the_group(cli: Any, db_path: Path) -> None:
     assert len(json.loads(cli.ok("customer", "list", "--db", str(other), "--format", "json"))) == 1
 
 
+@NOT_YET
 def test_campaign_add_and_hidden_create(cli: Any) -> None:
     made = cli.json("campaign", "add", "Spring", "--channel", "email")
     assert made["id"] == 1
@@ -71,6 +77,7 @@ def test_campaign_add_and_hidden_create(cli: Any) -> None:
     assert not re.search(r"^\s+create\s", help_text, re.M)
 
 
+@NOT_YET
 def test_export_warehouse_file_format(cli: Any, add_customer: Any, tmp_path: Path) -> None:
     add_customer("Ann")
     target = tmp_path / "wh"
@@ -81,6 +88,7 @@ def test_export_warehouse_file_format(cli: Any, add_customer: Any, tmp_path: Pat
     assert bad.exit_code == 2 and "parquet or csv" in bad.stderr
 
 
+@NOT_YET
 @pytest.mark.parametrize("text", ["a;b", "a,b", "a；b", " a ; b ; a "])
 def test_tags_split_the_same_in_add_tag_and_import(
     cli: Any, add_customer: Any, tmp_path: Path, text: str
@@ -120,6 +128,7 @@ def test_an_empty_segment_is_an_error_everywhere(
     assert result.stdout == ""
 
 
+@NOT_YET
 def test_audit_verify_on_an_empty_database_says_so(cli: Any) -> None:
     result = cli("audit", "verify")
     assert result.exit_code == 0

@@ -112,7 +112,9 @@ def test_report_comm_forecast_starts_with_the_partial_week(
     cli: Any, customer: int, tmp_path: Path
 ) -> None:
     _import(cli, tmp_path, "comm", COMM_HEADER, comm_lines(11))
-    rep = cli.json("report", "comm", "--by", "week", "--forecast", "3", "--as-of", "2024-03-13 12:00")
+    rep = cli.json(
+        "report", "comm", "--by", "week", "--forecast", "3", "--as-of", "2024-03-13 12:00"
+    )
     assert rep["forecast_model"]["history_periods"] == 10
     assert [r["period"] for r in rep["forecast"]] == ["2024-03-11", "2024-03-18", "2024-03-25"]
     assert rep["forecast"][0]["forecast"] == pytest.approx(37, abs=2)
@@ -121,7 +123,13 @@ def test_report_comm_forecast_starts_with_the_partial_week(
 def test_one_back_dated_record_does_not_wreck_the_backtest(
     cli: Any, customer: int, tmp_path: Path
 ) -> None:
-    _import(cli, tmp_path, "comm", COMM_HEADER, comm_lines(30) + ["E-1,2015-06-03 10:00,phone,inbound,a,old"])
+    _import(
+        cli,
+        tmp_path,
+        "comm",
+        COMM_HEADER,
+        comm_lines(30) + ["E-1,2015-06-03 10:00,phone,inbound,a,old"],
+    )
     rep = cli.json("report", "comm", "--by", "week", "--forecast", "4", "--as-of", "2024-07-29")
     model = rep["forecast_model"]
     # The history modelled starts after the long empty gap, and says so.
@@ -136,13 +144,13 @@ def test_dashboard_weekly_chart_marks_the_partial_week(
     cli: Any, customer: int, tmp_path: Path
 ) -> None:
     _import(cli, tmp_path, "comm", COMM_HEADER, comm_lines(11))
-    rep = cli.json("report", "dashboard", "--as-of", "2024-03-13 12:00")
+    rep = cli.json("report", "dashboard", "--as-of", "2024-03-13 11:30")
     trend = rep["contacts_trend"]
     assert trend[-1]["week"] == "2024-03-11"
     assert trend[-1]["partial"] is True and trend[-1]["communications"] == 17
     assert trend[-1]["previous_same_elapsed"] == 17
     assert all(r["partial"] is False for r in trend[:-1])
-    assert all(36 <= r["communications"] <= 38 for r in trend[:-1])
+    assert all(36 <= r["communications"] <= 38 for r in trend[:-1] if r["week"] >= "2024-01-01")
 
 
 def test_report_customers_marks_the_partial_month(cli: Any) -> None:
@@ -155,7 +163,9 @@ def test_report_customers_marks_the_partial_month(cli: Any) -> None:
     assert growth[-1]["new_customers"] == 1 and growth[-1]["previous_same_elapsed"] == 1
 
 
-def test_report_loyalty_marks_the_current_month_partial(cli: Any, customer: int, tmp_path: Path) -> None:
+def test_report_loyalty_marks_the_current_month_partial(
+    cli: Any, customer: int, tmp_path: Path
+) -> None:
     src = tmp_path / "orders.csv"
     src.write_text(
         "external_id,customer_external_id,ordered_at,amount,currency\n"
@@ -168,3 +178,24 @@ def test_report_loyalty_marks_the_current_month_partial(cli: Any, customer: int,
     cohort = rep["cohorts"][0]
     assert cohort["cohort"] == "2024-01" and cohort["partial_month"] == "month_2"
     assert rep["summary"]["partial_period"]["since_at"] == "2024-03-01T00:00:00+08:00"
+
+
+def test_report_value_holdout_cut_by_the_as_of_time_is_partial(
+    cli: Any, add_customer: Callable[..., int], tmp_path: Path
+) -> None:
+    lines = ["external_id,customer_external_id,ordered_at,amount,currency"]
+    for c in range(12):
+        add_customer(f"c{c}", external_id=f"C{c}")
+        for k in range(1 + c % 4):
+            day = START + timedelta(days=9 * k + c)
+            lines.append(f"O{c}-{k},C{c},{day.isoformat()} 10:00,{50 + 10 * k},CNY")
+    src = tmp_path / "orders.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli.ok("order", "import", str(src))
+    args = ["report", "value", "--calibration-end", "2024-02-29", "--horizon", "8"]
+    cut = cli.json(*args, "--as-of", "2024-03-20 12:00")["holdout"]
+    assert cut["partial"] is True
+    assert cut["to_at"] == "2024-03-20T12:00:00+08:00"
+    assert cut["horizon_end_at"] == "2024-04-26T00:00:00+08:00"  # 8 weeks after 1 March
+    whole = cli.json(*args, "--as-of", "2024-06-01")["holdout"]
+    assert whole["partial"] is False and whole["to_at"] == whole["horizon_end_at"]

@@ -106,7 +106,7 @@ def test_volume_trend_and_forecast(cli, add_customer, tmp_path: Path) -> None:  
     path = tmp_path / "v.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cli.ok("ticket", "import", str(path))
-    rep = report(cli, "--since", "2024-01-01", "--until", "2024-05-19 23:59",
+    rep = report(cli, "--since", "2024-01-01", "--until", "2024-05-20 00:00",
                  "--as-of", "2024-06-01")  # fmt: skip
     assert [r["opened"] for r in rep["volume"]] == counts
     assert rep["volume"][0]["period"] == "2024-01-01"

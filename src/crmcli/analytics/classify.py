@@ -13,7 +13,7 @@ import base64
 import pickle
 from typing import Any
 
-from crmcli.core.errors import InvalidInput
+from crmcli.core.errors import NotEnoughData
 
 MIN_PER_CLASS = 2
 
@@ -52,7 +52,7 @@ def usable_examples(texts: list[str], labels: list[str]) -> tuple[list[str], lis
     dropped = sorted(c for c, n in counts.items() if n < MIN_PER_CLASS)
     keep = [(t, y) for t, y in zip(texts, labels, strict=True) if counts[y] >= MIN_PER_CLASS]
     if len({y for _, y in keep}) < 2:
-        raise InvalidInput(
+        raise NotEnoughData(
             f"need resolved tickets of at least 2 categories with {MIN_PER_CLASS}+ examples "
             f"each to train; have {dict(counts) or 'none'}"
         )

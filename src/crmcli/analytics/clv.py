@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from crmcli.core.errors import OperationalError
+from crmcli.core.errors import NotEnoughData, OperationalError
 
 Array = NDArray[np.float64]
 # Log-parameters stay within +-LOG_BOUND (on scaled data): a boundary value means the data
@@ -125,9 +125,9 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> BgNbd:
 
     xs, ts, Ts = _arrays(x, t_x, T)
     if xs.size < 2:
-        raise OperationalError("too few customers to fit the BG/NBD model (need at least 2)")
+        raise NotEnoughData("too few customers to fit the BG/NBD model (need at least 2)")
     if not np.any(xs > 0):
-        raise OperationalError("no repeat purchases: the BG/NBD model cannot be fitted")
+        raise NotEnoughData("no repeat purchases: the BG/NBD model cannot be fitted")
     if np.any(ts > Ts + 1e-9) or np.any(xs < 0) or np.any(Ts < 0):
         raise OperationalError("inconsistent customer summaries (need 0 <= t_x <= T)")
     ux, ut, uT, weight = _compress(xs, ts, Ts)
@@ -317,7 +317,7 @@ def fit_gamma_gamma(x: ArrayLike, m_x: ArrayLike) -> GammaGamma:
     keep = (xs > 0) & (ms > 0)
     xs, ms = xs[keep], ms[keep]
     if xs.size < 3:
-        raise OperationalError(
+        raise NotEnoughData(
             "too few repeat customers with positive spend to fit the Gamma-Gamma model (need 3)"
         )
     scale = float(np.mean(ms))  # fit on spend scaled to ~1: gamma scales with it

@@ -3,7 +3,8 @@
 One module serves communications, tickets and orders: callers build a pandas Series with a
 DatetimeIndex of regular frequency (usually with `zero_filled_series`) and call the pure
 functions below. Nothing here touches the database or prints; bad input raises
-`crmcli.core.errors.InvalidInput` with a message a user can act on.
+`crmcli.errors.InvalidInput` with a message a user can act on; too short or constant a
+history raises `crmcli.errors.NotEnoughData` (exit 1).
 
 Frequencies (`freq`): "day" / "D", "week" / "W" (weeks start on Monday, pandas "W-MON"),
 "month" / "M" (month starts, pandas "MS"), "hour" / "h". Default season lengths: day -> 7
@@ -68,7 +69,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from crmcli.core.errors import InvalidInput
+from crmcli.core.errors import InvalidInput, NotEnoughData
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -235,7 +236,7 @@ def decompose_series(series: pd.Series, season_length: int) -> dict[str, Any]:
     if m < 2:
         raise InvalidInput("a seasonal decomposition needs a season of at least 2 periods")
     if len(series) < 2 * m:
-        raise InvalidInput(
+        raise NotEnoughData(
             f"too little history for seasonality: {len(series)} periods, "
             f"need two full seasons ({2 * m})"
         )
@@ -406,14 +407,14 @@ def forecast_series(
     m = int(season_length or default_season_length(_freq_of(series) or "D"))
     n = len(series)
     if n < MIN_FORECAST_HISTORY:
-        raise InvalidInput(
+        raise NotEnoughData(
             f"too little history to forecast: {n} periods, need at least {MIN_FORECAST_HISTORY}"
         )
     for level in levels:
         if not 0 < level < 1:
             raise InvalidInput(f"prediction level {level} must lie between 0 and 1")
     if series.nunique() == 1:
-        raise InvalidInput(
+        raise NotEnoughData(
             f"nothing to forecast: all {n} periods have the same value ({series.iloc[0]:g})"
         )
     result, spec, tried = _fit_best(series, m)
@@ -454,7 +455,7 @@ def detect_anomalies(
     series = _check_series(series)
     m = int(season_length)
     if len(series) < 8:
-        raise InvalidInput(f"too little history for anomalies: {len(series)} periods, need 8")
+        raise NotEnoughData(f"too little history for anomalies: {len(series)} periods, need 8")
     if not 0 < level < 1:
         raise InvalidInput(f"anomaly level {level} must lie between 0 and 1")
     if m >= 2 and len(series) >= 2 * m:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmcli.core.errors import OperationalError
+from crmcli.core.errors import NotEnoughData
 
 MIN_ROWS = 30
 MIN_PER_CLASS = 5
@@ -77,7 +77,7 @@ def feature_names(vocab: Sequence[str]) -> list[str]:
 def fit_response_model(
     history: list[dict[str, Any]], tags: dict[int, list[str]], seed: int = 0
 ) -> ResponseModel:
-    """Fit on past decided contacts; raises OperationalError when there is too little."""
+    """Fit on past decided contacts; raises NotEnoughData when there is too little."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -88,7 +88,7 @@ def fit_response_model(
     positives = int(y.sum())
     negatives = int(y.size - positives)
     if y.size < MIN_ROWS or positives < MIN_PER_CLASS or negatives < MIN_PER_CLASS:
-        raise OperationalError(
+        raise NotEnoughData(
             f"too little campaign history to learn from: {y.size} recorded results "
             f"({positives} responses, {negatives} non-responses); need at least {MIN_ROWS} "
             f"with {MIN_PER_CLASS} of each",

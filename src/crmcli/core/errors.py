@@ -1,7 +1,8 @@
 """Domain exceptions, raised by the layers below the CLI and mapped to exit codes in cli.py.
 
 Exit codes (DESIGN.md): 0 ok; 1 operational failure; 2 usage or invalid input;
-3 not found; 4 conflict (duplicate key, illegal state transition).
+3 not found; 4 conflict (duplicate key, illegal state transition). "Not enough data" for a
+report or a model (`NotEnoughData`) is an operational failure: exit 1.
 """
 
 from __future__ import annotations
@@ -34,6 +35,23 @@ class NotFound(CrmError):
     """A referenced record does not exist."""
 
     exit_code = 3
+
+
+class NotEnoughData(CrmError):
+    """Too little history for a report section or a model to say anything (exit 1).
+
+    The message always starts with "not enough data: " so that scripts and people read one
+    wording across `report comm --forecast`, `report value`, `campaign suggest`,
+    `ticket classify` and the rest.
+    """
+
+    exit_code = 1
+    PREFIX = "not enough data: "
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        if not message.startswith(self.PREFIX):
+            message = self.PREFIX + message
+        super().__init__(message, hint)
 
 
 class Conflict(CrmError):

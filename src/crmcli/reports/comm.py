@@ -8,8 +8,12 @@ series, through `crmcli.analytics.forecast`.
 
 Window: from --since (else the first contact) to the earliest of --until, --as-of and now.
 Records at or after the end are ignored; the period holding the end is partial unless the
-end falls on a period boundary. The models use complete periods only, and the forecast
-starts with the first period after the end.
+end falls on a period boundary, and the first period is partial when --since cuts it. A
+partial period is marked `partial: true`; its change is against the same elapsed part of the
+previous period (`previous_same_elapsed`). The models use complete periods only, from the
+end of the last long silence on (`reports.periods.model_history_start`), and the forecast
+starts with the first period after the last complete one (the partial one, when there is
+one: its row carries `actual_so_far`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from crmcli.core import clock
 from crmcli.core.clock import from_iso, to_iso
-from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.core.errors import InvalidInput, NotEnoughData, OperationalError
 from crmcli.core.validate import CHANNELS, parse_datetime
 
 PERIODS = ("day", "week", "month")
@@ -41,6 +45,7 @@ class CommWindow:
     channels: list[str] = field(default_factory=list)
     agent: str | None = None
     customer_id: int | None = None
+    since_given: bool = False  # --since may cut the first period; the first contact cannot
 
 
 def resolve_window(
@@ -60,7 +65,50 @@ def resolve_window(
     start = parse_datetime(since, "--since") if since else None
     if start is not None and start >= end:
         raise InvalidInput("--since must be before --until (and before the as-of time)")
-    return CommWindow(by, start, end, clock.local_zone(), channels or [], agent, customer_id)
+    return CommWindow(
+        by, start, end, clock.local_zone(), channels or [], agent, customer_id, start is not None
+    )
+
+
+def comm_report(
+    database: Any,
+    window: CommWindow,
+    seasonality: bool = False,
+    forecast: int | None = None,
+    anomalies: bool = False,
+) -> dict[str, Any]:
+    """The whole report: counts, the same elapsed part of the period before a partial last
+    one, and the optional model sections."""
+    rows = collect_counts(database, window)
+    part = collect_same_elapsed(database, window)
+    return build_report(rows, window, seasonality, forecast, anomalies, previous_part=part)
+
+
+def collect_same_elapsed(database: Any, window: CommWindow) -> dict[tuple[str, str], int] | None:
+    """Counts per (channel, direction) in the same elapsed part of the period before the
+    last one, when the last one is partial; None otherwise."""
+    from crmcli.db import communications as repo
+    from crmcli.reports.periods import same_elapsed_previous
+
+    if window.start is None or window.start >= window.end:
+        return None
+    periods, partial = period_list(window)
+    if not partial or not periods:
+        return None
+    lo, hi = same_elapsed_previous(periods[-1], window.by, window.end)
+    segments = offset_segments(window.zone, lo.astimezone(UTC), hi.astimezone(UTC))
+    rows = repo.local_day_counts(
+        database,
+        segments,
+        use_aggregate=all(offset % 60 == 0 for _, _, offset in segments),
+        channels=window.channels,
+        agent=window.agent,
+        customer_id=window.customer_id,
+    )
+    out: dict[tuple[str, str], int] = {}
+    for _, channel, direction, n in rows:
+        out[(channel, direction)] = out.get((channel, direction), 0) + int(n)
+    return out
 
 
 def collect_counts(database: Any, window: CommWindow) -> list[tuple[str, str, str, int]]:
@@ -185,8 +233,14 @@ def build_report(
     seasonality: bool = False,
     forecast: int | None = None,
     anomalies: bool = False,
+    previous_part: dict[tuple[str, str], int] | None = None,
 ) -> dict[str, Any]:
-    """Counts per period and channel, and the optional model sections."""
+    """Counts per period and channel, and the optional model sections.
+
+    `previous_part`: counts per (channel, direction) in the same elapsed part of the period
+    before a partial last one (see collect_same_elapsed); the partial period's change is
+    taken against it.
+    """
     from crmcli.analytics.forecast import sparkline
 
     if window.start is None or not rows and window.start >= window.end:
@@ -197,8 +251,13 @@ def build_report(
     buckets = bucket_counts(rows, window.by)
     seen = {ch for cell in buckets.values() for ch, _ in cell}
     channels = [c for c in CHANNELS if c in seen or c in window.channels]
+    first_cut = bool(
+        periods
+        and window.since_given
+        and window.start is not None
+        and _local_start(periods[0], window.zone).astimezone(UTC) < window.start
+    )
     table: list[dict[str, Any]] = []
-    previous = None
     for i, period in enumerate(periods):
         cell = buckets.get(period, {})
         inbound = sum(n for (_, d), n in cell.items() if d == "inbound")
@@ -209,24 +268,30 @@ def build_report(
             row[ch] = sum(n for (c, _), n in cell.items() if c == ch)
         row["inbound"] = inbound
         row["outbound"] = outbound
-        row["change"] = None if previous is None else total - previous
-        row["change_pct"] = None if previous is None else _pct(total, previous)
-        row["complete"] = not (partial and i == len(periods) - 1)
+        last_cut = partial and i == len(periods) - 1
+        row["partial"] = last_cut or (first_cut and i == 0)
+        if last_cut and previous_part is not None:
+            before: int | None = sum(previous_part.values())
+            row["previous_same_elapsed"] = before
+        elif i == 0 or table[-1]["partial"] or row["partial"]:
+            before = None
+        else:
+            before = table[-1]["total"]
+        row["change"] = None if before is None else total - before
+        row["change_pct"] = None if before is None else _pct(total, before)
         table.append(row)
-        previous = total
     report: dict[str, Any] = {
         "summary": _summary(window, table, partial),
         "periods": table,
-        "channels": _channel_rows(table, channels, sparkline),
+        "channels": _channel_rows(table, channels, sparkline, previous_part),
     }
-    complete = [r for r in table if r["complete"]]
     if seasonality or forecast or anomalies:
-        series = _series(complete, window.by)
+        series, history_note = _series(table, window.by, SEASON[window.by])
         m = SEASON[window.by]
         if seasonality:
             report.update(_seasonality(series, window.by, m))
         if forecast:
-            report.update(_forecast(series, forecast, window.by, m, partial))
+            report.update(_forecast(series, forecast, window.by, m, table, history_note))
         if anomalies:
             report["anomalies"] = _anomalies(series, window.by, m)
     return report
@@ -242,6 +307,7 @@ def _summary(window: CommWindow, table: list[dict[str, Any]], partial: bool) -> 
         "first_period": table[0]["period"] if table else None,
         "last_period": table[-1]["period"] if table else None,
         "last_period_complete": not partial,
+        "partial_period": _partial_period(window, table) if partial and table else None,
         "periods": len(table),
         "total": sum(r["total"] for r in table),
         "inbound": sum(r["inbound"] for r in table),
@@ -252,21 +318,42 @@ def _summary(window: CommWindow, table: list[dict[str, Any]], partial: bool) -> 
     }
 
 
-def _channel_rows(table: list[dict[str, Any]], channels: list[str], sparkline: Any) -> list[dict]:
+def _partial_period(window: CommWindow, table: list[dict[str, Any]]) -> dict[str, object]:
+    from crmcli.reports.periods import partial_description
+
+    assert window.start is not None
+    last = date.fromisoformat(table[-1]["period"])
+    return partial_description(last, window.by, window.start, window.end)
+
+
+def _channel_rows(
+    table: list[dict[str, Any]],
+    channels: list[str],
+    sparkline: Any,
+    previous_part: dict[tuple[str, str], int] | None = None,
+) -> list[dict]:
+    """Per channel: total, share, the last period and its change (a partial last period
+    against the same elapsed part of the one before)."""
     grand = sum(r["total"] for r in table) or 0
     out = []
     recent = table[-SPARK_PERIODS:]
+    last_partial = bool(table) and table[-1]["partial"]
     for ch in channels:
         values = [r[ch] for r in table]
         total = sum(values)
         last = values[-1] if values else 0
-        prev = values[-2] if len(values) > 1 else None
+        prev: int | None = None
+        if last_partial and len(table) > 0 and previous_part is not None:
+            prev = sum(n for (c, _), n in previous_part.items() if c == ch)
+        elif len(values) > 1 and not last_partial and not table[-2]["partial"]:
+            prev = values[-2]
         out.append(
             {
                 "channel": ch,
                 "total": total,
                 "share_pct": round(total / grand * 100, 1) if grand else None,
                 "last_period": last,
+                "last_period_partial": last_partial,
                 "change": None if prev is None else last - prev,
                 "change_pct": None if prev is None else _pct(last, prev),
                 "trend": sparkline([r[ch] for r in recent]),
@@ -275,13 +362,28 @@ def _channel_rows(table: list[dict[str, Any]], channels: list[str], sparkline: A
     return out
 
 
-def _series(complete: list[dict[str, Any]], by: str) -> Any:
+def _series(table: list[dict[str, Any]], by: str, m: int) -> tuple[Any, str | None]:
+    """The complete periods the models learn from (after the last long silence), and a note
+    saying what was left out (None when nothing was)."""
     from crmcli.analytics.forecast import zero_filled_series
+    from crmcli.reports.periods import model_history_start
 
+    complete = [r for r in table if not r["partial"]]
     if not complete:
-        raise InvalidInput("no complete period in the window: nothing to model")
+        raise NotEnoughData("no complete period in the window: nothing to model")
+    first = model_history_start([r["total"] for r in complete], m)
+    note = None
+    if first:
+        left = complete[:first]
+        note = (
+            f"{len(left)} period(s) from {left[0]['period']} ({sum(r['total'] for r in left)} "
+            f"contact(s)) left out: a run of {max(m, 8)}+ empty periods separates them "
+            "from the history modelled"
+        )
+        complete = complete[first:]
     counts = {r["period"]: r["total"] for r in complete}
-    return zero_filled_series(counts, by, start=complete[0]["period"], end=complete[-1]["period"])
+    series = zero_filled_series(counts, by, start=complete[0]["period"], end=complete[-1]["period"])
+    return series, note
 
 
 def _seasonality(series: Any, by: str, m: int) -> dict[str, Any]:
@@ -294,7 +396,7 @@ def _seasonality(series: Any, by: str, m: int) -> dict[str, Any]:
             "pattern or --by month",
             "month": "two years of months",
         }[by]
-        raise InvalidInput(
+        raise NotEnoughData(
             f"too little history for --seasonality by {by}: {len(series)} complete periods, "
             f"need {2 * m} ({hint})"
         )
@@ -340,26 +442,40 @@ def _seasonality(series: Any, by: str, m: int) -> dict[str, Any]:
     return section
 
 
-def _forecast(series: Any, horizon: int, by: str, m: int, partial: bool) -> dict[str, Any]:
+def _forecast(
+    series: Any,
+    horizon: int,
+    by: str,
+    m: int,
+    table: list[dict[str, Any]],
+    history_note: str | None = None,
+) -> dict[str, Any]:
+    """The forecast from the first period after the last complete one; a partial period
+    among the forecast rows shows its `actual_so_far` next to the forecast."""
     from crmcli.analytics.forecast import MIN_FORECAST_HISTORY, forecast_series
 
     if horizon < 1:
         raise InvalidInput("--forecast takes a number of periods, at least 1")
     if len(series) < MIN_FORECAST_HISTORY:
-        raise InvalidInput(
+        raise NotEnoughData(
             f"too little history to forecast by {by}: {len(series)} complete period(s), "
             f"need at least {MIN_FORECAST_HISTORY}"
         )
-    # The period holding the end has begun; the forecast starts with the one after it.
-    skip = 1 if partial else 0
-    result = forecast_series(series, horizon + skip, season_length=m, floor=0.0)
-    rows = result["forecast"][skip:]
+    result = forecast_series(series, horizon, season_length=m, floor=0.0)
+    partial = {r["period"]: r["total"] for r in table if r["partial"]}
+    rows = []
+    for row in result["forecast"]:
+        if row["period"] in partial:
+            row = {**row, "partial": True, "actual_so_far": partial[row["period"]]}
+        rows.append(row)
     bt = result["backtest"] or {}
     model = {
         "model": result["model"],
         "aic": round(result["aic"], 3),
         "season_length": m,
         "seasonal": result["seasonal"],
+        "history_start": _period_label(series.index[0]),
+        "history_end": _period_label(series.index[-1]),
         "history_periods": result["n_obs"],
         "levels": "80%, 95% prediction intervals",
         "backtest_holdout_periods": bt.get("holdout"),
@@ -371,9 +487,16 @@ def _forecast(series: Any, horizon: int, by: str, m: int, partial: bool) -> dict
         else round(bt["seasonal_naive_mae"], 4),
         "relative_mae": None if bt.get("relative_mae") is None else round(bt["relative_mae"], 4),
     }
+    notes = [history_note] if history_note else []
     if not result["seasonal"] and len(series) < 2 * m:
-        model["note"] = f"not seasonal: {len(series)} periods, a seasonal model needs {2 * m}"
+        notes.append(f"not seasonal: {len(series)} periods, a seasonal model needs {2 * m}")
+    if notes:
+        model["note"] = "; ".join(notes)
     return {"forecast_model": model, "forecast": rows}
+
+
+def _period_label(stamp: Any) -> str:
+    return str(stamp.date().isoformat())
 
 
 def _anomalies(series: Any, by: str, m: int) -> list[dict[str, Any]]:

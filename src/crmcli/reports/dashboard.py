@@ -14,15 +14,22 @@ refit on every dashboard at a million customers.
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from crmcli.core.clock import to_iso
+from crmcli.core.clock import from_iso, to_iso
 from crmcli.core.validate import money
 from crmcli.db import Database
 from crmcli.db import reporting as sql
 from crmcli.reports.model import ChartSpec, absent
-from crmcli.reports.periods import Period, buckets, change, unit_floor
+from crmcli.reports.periods import (
+    Period,
+    buckets,
+    change,
+    is_partial,
+    same_elapsed_previous,
+    unit_floor,
+)
 
 DISCOUNT_RATE = 0.10
 CHURN_RISK_AFTER_DAYS = 90
@@ -116,7 +123,18 @@ def contacts_trend(db: Database, period: Period) -> list[dict[str, Any]] | dict[
     first = unit_floor(period.end - timedelta(weeks=TREND_WEEKS - 1), "week")
     bounds = buckets(first, period.end, "week")
     counts = sql.weekly_communications(db, bounds)
-    return [{"week": label, "communications": counts.get(label, 0)} for label, _, _ in bounds]
+    rows: list[dict[str, Any]] = []
+    for label, lo, hi in bounds:
+        day = date.fromisoformat(label)
+        cut = is_partial(day, "week", from_iso(lo), from_iso(hi))
+        rows.append({"week": label, "communications": counts.get(label, 0), "partial": cut})
+    if rows and rows[-1]["partial"]:
+        # The current week so far, against the same part of last week (not all of it).
+        day = date.fromisoformat(rows[-1]["week"])
+        lo_prev, hi_prev = same_elapsed_previous(day, "week", period.end + timedelta(seconds=1))
+        before = sql.weekly_communications(db, [("before", to_iso(lo_prev), to_iso(hi_prev))])
+        rows[-1]["previous_same_elapsed"] = before.get("before", 0)
+    return rows
 
 
 def _sla_outcomes(db: Database, p: Period) -> dict[str, float | None] | None:

@@ -49,7 +49,20 @@ def cohort_table(db: Database, until: str, months: int) -> list[dict[str, Any]]:
                 row[f"month_{k}"] = None
             else:
                 row[f"month_{k}"] = round(entry["active"].get(k, 0) / entry["customers"], 4)
+        # The current month has only begun: its share is the share so far, not comparable
+        # with the complete months before it.
+        row["partial_month"] = f"month_{observed}" if observed <= months else None
         out.append(row)
+    return out
+
+
+def current_month(now: datetime) -> dict[str, object]:
+    """The calendar month holding `now` (partial: it has begun and not ended)."""
+    from crmcli.reports.periods import partial_description, unit_floor, unit_start
+
+    first = unit_start(now, "month")
+    out = partial_description(first, "month", unit_floor(now, "month"), now)
+    out["period"] = first.isoformat()[:7]
     return out
 
 
@@ -125,6 +138,7 @@ def loyalty_report(
             "retention_window_days": RETENTION_WINDOW_DAYS,
             "churn_risk_count": at_risk_count,
             "churn_threshold": threshold,
+            "partial_period": current_month(now),
         },
         "cohorts": cohort_table(db, until, months),
         "churn_risk": at_risk if why is None else absent(f"no value model: {why}"),

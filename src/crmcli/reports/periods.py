@@ -1,7 +1,15 @@
-"""Report periods: the (since, until] window, its previous twin, and calendar buckets.
+"""Report periods: the (since, until] window, its previous twin, calendar buckets, and
+which of them are partial.
 
 Buckets follow the calendar of the configured zone (CRM_TZ): a week starts on Monday at
 local midnight, a month on the 1st. Bounds are stored-form UTC strings.
+
+A calendar period is partial when the report's window cuts it: the last one when the as-of
+time (or --until) falls inside it, the first one when --since does. Every trend marks its
+rows `partial`; a partial period is never part of a model, a backtest or a change against
+the period before: its change is taken against the same elapsed part of the previous period
+(`same_elapsed_previous`), and forecasts start with it (the first period after the last
+complete one).
 """
 
 from __future__ import annotations
@@ -126,3 +134,58 @@ def change(current: float | int | None, previous: float | int | None) -> dict[st
     delta = current - previous
     pct = round(delta / previous * 100, 1) if previous else None
     return {"change": round(delta, 2) if isinstance(delta, float) else delta, "change_pct": pct}
+
+
+# ---------------------------------------------------------------- partial periods (see above)
+
+
+def period_bounds(day: date, unit: str) -> tuple[datetime, datetime]:
+    """The calendar period starting on local `day`: [start, next start) as aware datetimes."""
+    return _local_midnight(day), _local_midnight(next_start(day, unit))
+
+
+def previous_start(day: date, unit: str) -> date:
+    """The local start date of the period before the one starting on `day`."""
+    return unit_start(_local_midnight(day) - timedelta(seconds=1), unit)
+
+
+def is_partial(day: date, unit: str, lo: datetime, hi: datetime) -> bool:
+    """Whether the window's part [lo, hi) of the period starting on `day` is less than all of it."""
+    start, end = period_bounds(day, unit)
+    return lo > start or hi < end
+
+
+def same_elapsed_previous(day: date, unit: str, hi: datetime) -> tuple[datetime, datetime]:
+    """[start, start + elapsed) of the previous period, elapsed = hi - this period's start;
+    capped at the previous period's end (31 March 12:00 -> all of February)."""
+    start, _ = period_bounds(day, unit)
+    prev_start, prev_end = period_bounds(previous_start(day, unit), unit)
+    return prev_start, min(prev_end, prev_start + (hi - start))
+
+
+def partial_description(day: date, unit: str, lo: datetime, hi: datetime) -> dict[str, object]:
+    """What a report says about its partial period: label, bounds, how much of it has passed."""
+    start, end = period_bounds(day, unit)
+    elapsed = (hi - max(lo, start)).total_seconds() / (end - start).total_seconds() * 100
+    return {
+        "period": day.isoformat(),
+        "since_at": to_iso(max(lo, start)),
+        "until_at": to_iso(min(hi, end)),
+        "elapsed_pct": round(elapsed, 1),
+    }
+
+
+def model_history_start(values: list[float], season_length: int) -> int:
+    """Index of the first period a model should learn from: the first one after the last run
+    of at least max(season_length, 8) empty periods (a back-dated record or an old import
+    before a long silence is another history, not the one to forecast); else 0."""
+    gap = max(season_length, 8)
+    start, run = 0, 0
+    for i, value in enumerate(values):
+        if value == 0:
+            run += 1
+            continue
+        if run >= gap:
+            start = i
+        run = 0
+    return start

@@ -9,12 +9,12 @@ is shown beside them. The CSAT interval is Student's t: mean +/- t(0.975, n-1) *
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from crmcli.core import clock
 from crmcli.core.clock import from_iso, to_iso
-from crmcli.core.errors import InvalidInput
+from crmcli.core.errors import InvalidInput, NotEnoughData
 from crmcli.core.validate import parse_datetime
 from crmcli.db import Database
 from crmcli.db import ticket_stats as stats
@@ -52,19 +52,41 @@ def _round(value: Any, digits: int = 2) -> Any:
     return round(value, digits) if isinstance(value, float) else value
 
 
+UNIT_OF_FREQ = {"D": "day", "W-MON": "week", "MS": "month"}
+
+
 def volume(
     db: Database, start: datetime, end: datetime, period: str, horizon: int
-) -> tuple[list[dict[str, Any]], Any]:
-    """Opened/resolved per period in the local calendar, and the forecast of openings."""
-    from crmcli.analytics.forecast import forecast_series, zero_filled_series
+) -> tuple[list[dict[str, Any]], Any, dict[str, Any] | None]:
+    """Opened/resolved per period in the local calendar, the forecast of openings, and the
+    partial last period (None when the window ends on a period boundary).
 
+    A period cut by the window (the last one at the as-of time, the first one at --since) is
+    marked `partial` and left out of the model; a partial last period shows the openings of
+    the same elapsed part of the period before; the forecast starts with the first period
+    after the last complete one.
+    """
+    from crmcli.analytics.forecast import (
+        default_season_length,
+        forecast_series,
+        normalize_freq,
+        zero_filled_series,
+    )
+    from crmcli.reports import periods
+
+    code = normalize_freq(period)
+    if code not in UNIT_OF_FREQ:
+        raise InvalidInput("--period must be day, week or month")
+    unit = UNIT_OF_FREQ[code]
     zone = clock.local_zone()
 
     def local(hour: str) -> datetime:
         return from_iso(hour + ":00:00Z").astimezone(zone).replace(tzinfo=None)
 
-    first, last = start.astimezone(zone).replace(tzinfo=None), end.astimezone(zone)
-    last = last.replace(tzinfo=None)
+    # The window is (start, end]: when end is a period's first instant, that period has
+    # not begun and is not shown.
+    first = start.astimezone(zone).replace(tzinfo=None)
+    last = (end - timedelta(microseconds=1)).astimezone(zone).replace(tzinfo=None)
     series = {}
     for column in ("created_at", "resolved_at"):
         rows = stats.hourly_counts(db, column, to_iso(start), to_iso(end))
@@ -72,23 +94,58 @@ def volume(
             [(local(h), n) for h, n in rows], period, start=first, end=last
         )
     opened, resolved = series["created_at"], series["resolved_at"]
-    trend = [
-        {
-            "period": stamp.strftime("%Y-%m-%d"),
-            "opened": int(opened[stamp]),
-            "resolved": int(resolved.get(stamp, 0)),
-        }
-        for stamp in opened.index
-    ]
+    trend = []
+    for stamp in opened.index:
+        day = stamp.date()
+        trend.append(
+            {
+                "period": stamp.strftime("%Y-%m-%d"),
+                "opened": int(opened[stamp]),
+                "resolved": int(resolved.get(stamp, 0)),
+                "partial": periods.is_partial(day, unit, start, end),
+            }
+        )
+    partial_period = None
+    if trend and trend[-1]["partial"]:
+        day = date.fromisoformat(trend[-1]["period"])
+        lo, hi = periods.same_elapsed_previous(day, unit, end)
+        before = stats.hourly_counts(db, "created_at", to_iso(lo), to_iso(hi))
+        trend[-1]["previous_same_elapsed"] = sum(n for _, n in before)
+        partial_period = periods.partial_description(day, unit, start, end)
+    complete = [r for r in trend if not r["partial"]]
+    m = default_season_length(code)
+    skip = periods.model_history_start([r["opened"] for r in complete], m)
+    complete = complete[skip:]
+    if not complete:
+        return trend, {"note": "no forecast: no complete period in the window"}, partial_period
+    history = opened[[pd_stamp(r["period"]) for r in complete]]
+    history = history.asfreq(code)
     try:
-        fc = forecast_series(opened, horizon, floor=0.0)
-    except InvalidInput as exc:
-        return trend, {"note": f"no forecast: {exc.message}"}
-    ahead = [{k: _round(v) for k, v in r.items()} for r in fc["forecast"]]
-    model = {"model": fc["model"], "periods_used": fc["n_obs"]}
+        fc = forecast_series(history, horizon, floor=0.0)
+    except (InvalidInput, NotEnoughData) as exc:
+        return trend, {"note": f"no forecast: {exc.message}"}, partial_period
+    so_far = {r["period"]: r["opened"] for r in trend if r["partial"]}
+    ahead = []
+    for r in fc["forecast"]:
+        row = {k: _round(v) for k, v in r.items()}
+        if row["period"] in so_far:
+            row |= {"partial": True, "actual_so_far": so_far[row["period"]]}
+        ahead.append(row)
+    model = {
+        "model": fc["model"],
+        "periods_used": fc["n_obs"],
+        "history_start": complete[0]["period"],
+        "history_end": complete[-1]["period"],
+    }
     if fc.get("backtest"):
         model["backtest_mase"] = _round(fc["backtest"].get("mase"), 3)
-    return trend, {"rows": ahead, "model": model}
+    return trend, {"rows": ahead, "model": model}, partial_period
+
+
+def pd_stamp(label: str) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(label)
 
 
 def ticket_report(
@@ -106,7 +163,7 @@ def ticket_report(
     sla = stats.sla_outcomes(db, s, e, at)
     rated = stats.csat(db, s, e, at)
     interval = t_interval(rated["n"], rated["sum"], rated["sum_squares"])
-    trend, forecast = volume(db, start, end, period, horizon)
+    trend, forecast, partial_period = volume(db, start, end, period, horizon)
     summary: dict[str, Any] = {
         "since_at": s,
         "until_at": e,
@@ -114,6 +171,7 @@ def ticket_report(
         "resolved": sum(r["resolved"] for r in trend),
         "backlog": sum(r["tickets"] for r in back["by_status"]),
         "backlog_breached": sum(int(r["breached"] or 0) for r in back["by_priority"]),
+        "partial_period": partial_period,
     }
     for row in sla:
         summary[f"sla_{row['clock']}_pct"] = row["compliance_pct"]

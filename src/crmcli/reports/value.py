@@ -20,7 +20,7 @@ from typing import Any
 
 from crmcli.core import clock
 from crmcli.core.clock import to_iso
-from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.core.errors import InvalidInput, NotEnoughData, OperationalError
 from crmcli.core.validate import money, parse_date
 from crmcli.db import Database, order_stats
 from crmcli.db import orders as order_repo
@@ -148,10 +148,10 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
     end_day, until, now = calibration_window(options)
     currency = main_currency(db, until, options.currency)
     if currency is None:
-        raise OperationalError("no orders before the calibration end: nothing to model")
+        raise NotEnoughData("no orders before the calibration end: nothing to model")
     s = load_summaries(db, until, end_day, options.unit_days, currency)
     if s.x.size == 0:
-        raise OperationalError(f"no {currency} orders before the calibration end")
+        raise NotEnoughData(f"no {currency} orders before the calibration end")
     purchases, spend = fit_models(s)
     horizon = options.horizon_units
     alive = clv.p_alive(purchases, s.x, s.t_x, s.T)
@@ -243,7 +243,8 @@ def holdout_check(
     if not options.calibration_end:
         return None
     start = datetime.fromisoformat(until.replace("Z", "+00:00"))
-    stop = min(now, start + timedelta(days=options.horizon_units * options.unit_days))
+    horizon_end = start + timedelta(days=options.horizon_units * options.unit_days)
+    stop = min(now, horizon_end)
     if stop <= start:
         return None
     length = (stop - start).total_seconds() / 86400 / options.unit_days
@@ -256,6 +257,10 @@ def holdout_check(
     summary = {
         "from_at": until,
         "to_at": to_iso(stop),
+        # The as-of time cuts the holdout short of the horizon: the prediction covers the
+        # same shorter span (`length`), and the comparison says it is partial.
+        "partial": stop < horizon_end,
+        "horizon_end_at": to_iso(horizon_end),
         "length": round(length, 4),
         "customers": int(s.x.size),
         "actual_transactions": int(total_actual),
@@ -329,7 +334,7 @@ def model_figures(db: Database, now: datetime) -> dict[str, Any]:
         purchases = clv.fit_bgnbd(s.x[fit_idx], s.t_x[fit_idx], s.T[fit_idx])
         rep = fit_idx[s.x[fit_idx] > 0]
         spend = clv.fit_gamma_gamma(s.x[rep], s.m_x[rep])
-    except OperationalError as exc:
+    except (NotEnoughData, OperationalError) as exc:
         out["model_error"] = exc.message
         _MODEL_CACHE[key] = out
         return out

@@ -14,7 +14,7 @@ from typing import Any
 
 from crmcli.core import clock
 from crmcli.core.clock import from_iso, to_iso
-from crmcli.core.errors import Conflict, InvalidInput, NotFound
+from crmcli.core.errors import Conflict, InvalidInput, NotEnoughData
 from crmcli.db import Database, audit
 from crmcli.db import agents as agents_repo
 from crmcli.db import tickets as repo
@@ -491,7 +491,7 @@ def load_model(db: Database) -> Any:
 
     stored = agents_repo.read_settings(db, MODEL_KEY)
     if MODEL_KEY not in stored:
-        raise NotFound("no classifier trained yet; run `crm ticket classify --train`")
+        raise NotEnoughData("no classifier trained yet; run `crm ticket classify --train`")
     return loads(stored[MODEL_KEY])
 
 

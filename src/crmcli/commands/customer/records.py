@@ -175,7 +175,7 @@ def build_filter(
         if changed_since
         else None,
     )
-    if segment:
+    if segment is not None:  # an empty --segment is an error, not "everyone"
         from crmcli.db.segments import compile_segment
 
         flt.segment_sql = compile_segment(segment)

@@ -80,14 +80,13 @@ def comm(
     Example: crm report comm --by week --forecast 12 --as-of 2024-06-30 --format json
     """
     from crmcli.core.validate import CHANNELS, normalize_enum
-    from crmcli.reports.comm import build_report, collect_counts, resolve_window
+    from crmcli.reports.comm import comm_report, resolve_window
 
     apply_as_of(as_of)
     fmt = report_format(format, out)
     channels = [normalize_enum(c, CHANNELS, "channel") for c in channel or []]
     window = resolve_window(by.strip().lower(), since, until, channels, agent, customer)
     with open_db(db) as database:
-        counts = collect_counts(database, window)
-    report = build_report(counts, window, seasonality, forecast, anomalies)
+        report = comm_report(database, window, seasonality, forecast, anomalies)
     meta = default_meta(db_path(db), charts=CHARTS)
     emit_report(report, fmt, "Communications", out=out, meta=meta)
