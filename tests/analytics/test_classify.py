@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from crmcli.analytics import classify
-from crmcli.core.errors import InvalidInput
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tickets"))
 from ticket_corpus import labelled_texts  # noqa: E402
@@ -66,8 +65,10 @@ def test_prediction_explained_and_persisted() -> None:
     assert any(ch in "".join(terms) for ch in "快递包裹丢失")
 
 
-def test_too_few_examples_is_invalid_input() -> None:
-    with pytest.raises(InvalidInput):
+def test_too_few_examples_is_not_enough_data() -> None:
+    from crmcli.core.errors import NotEnoughData
+
+    with pytest.raises(NotEnoughData):
         classify.usable_examples(["a", "b", "c"], ["x", "x", "y"])
     texts, labels, dropped = classify.usable_examples(
         ["a", "b", "c", "d", "e"], ["x", "x", "y", "y", "z"]

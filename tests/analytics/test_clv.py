@@ -146,9 +146,9 @@ def test_expected_spend_and_clv_by_hand() -> None:
 
 
 def test_fit_refuses_data_without_repeat_purchases() -> None:
-    from crmcli.core.errors import OperationalError
+    from crmcli.core.errors import NotEnoughData
 
-    with pytest.raises(OperationalError):
+    with pytest.raises(NotEnoughData, match="^not enough data: no repeat purchases"):
         clv.fit_bgnbd([0, 0, 0], [0, 0, 0], [5, 6, 7])
 
 

@@ -13,7 +13,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import STL
 
 from crmcli.analytics import forecast as fc
-from crmcli.core.errors import InvalidInput
+from crmcli.core.errors import InvalidInput, NotEnoughData
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow_sample.txt"  # shipped with the tests
 
@@ -77,7 +77,7 @@ def test_decomposition_matches_statsmodels_stl() -> None:
 
 
 def test_decomposition_needs_two_seasons() -> None:
-    with pytest.raises(InvalidInput, match="two full seasons"):
+    with pytest.raises(NotEnoughData, match="two full seasons"):
         fc.decompose_series(seasonal_weekly_days(13), 7)
 
 
@@ -193,7 +193,7 @@ def test_backtest_without_a_model_reruns_the_selection() -> None:
 
 def test_too_little_history_is_a_clear_error() -> None:
     series = fc.zero_filled_series({"2024-01-01": 1, "2024-01-05": 2}, "day")
-    with pytest.raises(InvalidInput, match="too little history to forecast: 5 periods"):
+    with pytest.raises(NotEnoughData, match="too little history to forecast: 5 periods"):
         fc.forecast_series(series, 3)
 
 
@@ -279,5 +279,5 @@ def test_count_anomalies_have_a_poisson_floor() -> None:
 def test_constant_series_is_a_clear_error() -> None:
     series = fc.zero_filled_series({}, "day", start="2024-01-01", end="2024-01-31")
     assert len(series) == 31 and series.sum() == 0
-    with pytest.raises(InvalidInput, match="all 31 periods have the same value"):
+    with pytest.raises(NotEnoughData, match="all 31 periods have the same value"):
         fc.forecast_series(series, 3)

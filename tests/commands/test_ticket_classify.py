@@ -71,8 +71,8 @@ def test_rules_win_and_threshold_applies(cli, trained, tmp_path, monkeypatch) ->
 def test_classify_errors(cli, add_customer) -> None:  # type: ignore[no-untyped-def]
     assert cli("ticket", "classify").exit_code == 2
     assert cli("ticket", "classify", "1", "--train").exit_code == 2
-    assert cli("ticket", "classify", "--train").exit_code == 2  # nothing to learn from
-    assert cli("ticket", "classify", "--text", "x").exit_code == 3  # no model yet
+    assert cli("ticket", "classify", "--train").exit_code == 1  # not enough data to learn from
+    assert cli("ticket", "classify", "--text", "x").exit_code == 1  # not enough data: no model
 
 
 def test_a_broken_stored_model_does_not_stop_opening(cli, add_customer, db_path) -> None:  # type: ignore[no-untyped-def]
