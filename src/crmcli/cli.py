@@ -123,6 +123,14 @@ def root(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No messages on stderr unless something fails.")
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Labels in tables, markdown, HTML and XLSX: en or zh (also $CRM_LANG).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -138,6 +146,12 @@ def root(
     config.settings.format = format
     config.settings.actor = actor
     config.settings.quiet = quiet
+    for view in ("columns", "wide", "lang"):
+        config.settings.extra.pop(view, None)
+    if lang is not None:
+        if lang.strip().lower().replace("_", "-") not in ("en", "zh", "zh-cn", "zh-hans"):
+            raise _fail(f"unknown --lang {lang!r}; choose en or zh", EXIT_USAGE)
+        config.settings.extra["lang"] = lang.strip().lower()
     from crmcli.commands.options import pin_as_of
 
     try:

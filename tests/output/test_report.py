@@ -85,7 +85,7 @@ def test_html_is_self_contained_and_reproducible() -> None:
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", html)
     assert "url(http" not in html and "@import" not in html and "<script" not in html
     assert "No data: no tickets recorded" in html
-    assert "as of 2026-01-20T08:00:00+08:00" in html and "demo.db" in html
+    assert "as of 2026-01-20 08:00" in html and "demo.db" in html
     assert "=cmd()" in html and "<td>&lt;" not in html
 
 
@@ -102,7 +102,8 @@ def test_xlsx_sheets_numbers_dates_and_frozen_header() -> None:
     assert trend["A2"].is_date
     assert book["summary"]["B3"].value == 1234567.89
     assert book["summary"]["B4"].value == "=cmd()" and book["summary"]["B4"].data_type == "s"
-    assert book["tickets"]["A2"].value == "no tickets recorded"
+    assert book["tickets"]["A2"].value == "No data: no tickets recorded."
+    assert book["summary"]["B3"].number_format == "#,##0.00"  # revenue: money
     assert book.properties.created.year == 2026
 
 

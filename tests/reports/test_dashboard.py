@@ -21,6 +21,7 @@ from crmcli.core import clock
 from crmcli.db import connect
 from crmcli.db import demo as demo_db
 from crmcli.demo import data as demo_data
+from crmcli.output.report import cell_kind, human_cell, report_currency
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 AS_OF = "2026-06-30T12:00:00Z"
@@ -247,6 +248,7 @@ def test_every_format_carries_the_json_numbers(cli, demo: Path, tmp_path: Path) 
         cli.ok("report", command, "--as-of", AS_OF, "--out", str(out))
         sheets = pd.read_excel(out, sheet_name=None)
         md = cli.ok("report", command, "--as-of", AS_OF, "--format", "markdown")
+        currency = report_currency(report, None)
         for name, section in report.items():
             if isinstance(section, dict) and "no_data" not in section:
                 # Key figures: metric/value rows in CSV and in the sheet.
@@ -257,11 +259,16 @@ def test_every_format_carries_the_json_numbers(cli, demo: Path, tmp_path: Path) 
             sheet = sheets[name]
             assert len(rows) == len(section) == len(sheet)
             for i, row in enumerate(section):
-                for key, value in row.items():
+                for j, key in enumerate(k for k in row if k != "unit" or "metric" not in row):
+                    value = row[key]
                     if isinstance(value, int | float) and not isinstance(value, bool):
+                        # CSV: the JSON number; XLSX: the number (percentages as fractions,
+                        # shown with a % format); markdown: the number formatted by kind.
                         assert float(rows[i][key]) == value, (name, key)
-                        assert sheet.iloc[i][key] == pytest.approx(value), (name, key)
-                        assert f"| {value} |" in md or f"| {value}" in md
+                        kind = cell_kind(key, row)
+                        expected = value / 100 if kind in ("percent", "points") else value
+                        assert sheet.iloc[i, j] == pytest.approx(expected), (name, key)
+                        assert f"| {human_cell(key, row, currency)} |" in md, (name, key)
 
 
 def test_as_of_makes_every_format_byte_identical(cli, demo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -289,9 +296,9 @@ def test_sections_without_data_say_so(cli, add_customer) -> None:  # type: ignor
     for name in ("contacts", "contacts_trend", "tickets", "satisfaction", "value", "loyalty"):
         assert "no_data" in report[name], name
     md = cli.ok("report", "dashboard", "--format", "markdown")
-    assert "_No data: no tickets recorded_" in md
+    assert "## Tickets\n\n_No data: no tickets recorded._" in md
     table = cli.ok("report", "dashboard")
-    assert "tickets: no data (no tickets recorded)" in table
+    assert "Tickets: No data: no tickets recorded." in table
 
 
 def test_since_until_and_bad_period(cli, demo: Path) -> None:  # type: ignore[no-untyped-def]

@@ -131,4 +131,4 @@ def test_short_history_says_no_forecast_and_bad_options(cli, history) -> None:  
     assert cli("report", "tickets", "--since", "2024-04-01", "--until", "2024-03-01").exit_code == 2
     assert cli("report", "tickets", "--period", "fortnight").exit_code == 2
     table = cli.ok("report", "tickets", "--as-of", "2024-03-31")
-    assert "backlog_by_status" in table
+    assert "Backlog by status" in table

@@ -6,7 +6,14 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
+from crmcli.commands.options import (
+    ColumnsOption,
+    DbOption,
+    FormatOption,
+    WideOption,
+    open_db,
+    out_format,
+)
 from crmcli.db import audit as repo
 from crmcli.output import emit as output
 
@@ -60,6 +67,8 @@ def list_(
         int, typer.Option("--limit", help="At most this many rows, newest first (0 = all).", min=0)
     ] = 50,
     mask: MaskOpt = None,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

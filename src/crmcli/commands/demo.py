@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import DbOption, db_path, open_db
+from crmcli.commands.options import DbOption, ModeOption, db_path, open_db
 from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
@@ -26,6 +26,7 @@ def demo(
     ] = 7,
     db: DbOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     format: ReportFormatOption = None,
 ) -> None:
     """Build a demo database covering every group — customers in Chinese and English, a year
@@ -54,4 +55,4 @@ def demo(
         period = resolve_period(None, None)
         report = dashboard_report(database, period)
     meta = default_meta(db_path(db), charts=CHARTS)
-    emit_report(report, fmt, "CRM dashboard", out=out, meta=meta)
+    emit_report(report, fmt, "CRM dashboard", out=out, mode=mode, meta=meta)

@@ -37,7 +37,9 @@ FormatOption = Annotated[
 AsOfOption = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="Show the data as it was at this time (also $CRM_NOW).", show_default=False
+        "--as-of",
+        help="Show the data as it was at this time (also $CRM_NOW).",
+        show_default=False,
     ),
 ]
 
@@ -115,18 +117,61 @@ EncodingOption = Annotated[
 MapOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--map", help="SRC=FIELD: read column SRC as FIELD (repeatable).", show_default=False
+        "--map",
+        help="SRC=FIELD: read column SRC as FIELD (repeatable).",
+        show_default=False,
     ),
 ]
 RejectsOption = Annotated[
     Path | None,
     typer.Option(
-        "--rejects", help="Where rejected rows go (default: FILE.rejects.csv).", show_default=False
+        "--rejects",
+        help="Where rejected rows go (default: FILE.rejects.csv).",
+        show_default=False,
     ),
 ]
 StrictOption = Annotated[
-    bool, typer.Option("--strict", help="Import nothing if any row is rejected (exit 2).")
+    bool,
+    typer.Option("--strict", help="Import nothing if any row is rejected (exit 2)."),
 ]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+]
+
+
+# What a listing shows (read by output.emit.listing_columns through config.settings.extra).
+def _set_view(name: str):  # type: ignore[no-untyped-def]
+    def store(value: object) -> object:
+        if value:
+            config.settings.extra[name] = value
+        return value
+
+    return store
+
+
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Show these fields, comma-separated (e.g. id,name,email), in every format.",
+        callback=_set_view("columns"),
+        show_default=False,
+    ),
+]
+WideOption = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Every field, untruncated (a table is cut to the terminal's width by default).",
+        callback=_set_view("wide"),
+    ),
+]
+ModeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="Permissions of the --out file (default: $CRM_REPORT_MODE, else 0600; 0644 for a "
+        "report a web server publishes).",
+        show_default=False,
+    ),
 ]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crmcli.commands.options import (
+    ColumnsOption,
     DbOption,
     DryRunOption,
     EncodingOption,
@@ -15,6 +16,7 @@ from crmcli.commands.options import (
     MapOption,
     RejectsOption,
     StrictOption,
+    WideOption,
     open_db,
     out_format,
 )
@@ -107,6 +109,8 @@ def list_(
     limit: Annotated[
         int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
     ] = 100,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

@@ -24,7 +24,7 @@ from crmcli.core.errors import OperationalError
 PRIVATE_MODE = 0o600
 
 
-def private_temp(target: Path) -> tuple[int, Path]:
+def private_temp(target: Path, mode: int = PRIVATE_MODE) -> tuple[int, Path]:
     """Create a new empty 0600 temporary file beside `target`; returns (fd, path).
 
     The name is hidden (leading dot) and unique per process; O_EXCL refuses to reuse a file
@@ -37,7 +37,7 @@ def private_temp(target: Path) -> tuple[int, Path]:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
         except FileExistsError:
             continue
-        os.fchmod(fd, PRIVATE_MODE)
+        os.fchmod(fd, mode)
         return fd, tmp
     raise FileExistsError(f"no free temporary name beside {target}")
 
@@ -47,8 +47,11 @@ def make_private(path: Path | str) -> None:
     os.chmod(path, PRIVATE_MODE)
 
 
-def atomic_write_private(path: Path, data: bytes | str, encoding: str = "utf-8") -> Path:
-    """Write `data` to `path` as a 0600 file, atomically (fsynced temp file + os.replace).
+def atomic_write_private(
+    path: Path, data: bytes | str, encoding: str = "utf-8", mode: int = PRIVATE_MODE
+) -> Path:
+    """Write `data` to `path` as a 0600 file (or `mode`, e.g. 0o644 for a report a web
+    server publishes), atomically (fsynced temp file + os.replace).
 
     Raises OperationalError (one line, exit code of an operational failure) when the file
     cannot be written; the temporary file is removed then.
@@ -57,7 +60,7 @@ def atomic_write_private(path: Path, data: bytes | str, encoding: str = "utf-8")
     payload = data.encode(encoding) if isinstance(data, str) else data
     tmp: Path | None = None
     try:
-        fd, tmp = private_temp(target)
+        fd, tmp = private_temp(target, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -608,3 +608,14 @@ def merge_customers(db: Database, keep: int, drops: list[int]) -> dict[str, Any]
         result = {"keep": keep, "dropped": drops, "moved": moved, "filled": filled}
         audit.record(db, "merge", "customer", keep, result)
     return result
+
+
+def display_names(db: Database, ids: list[int]) -> dict[int, str]:
+    """id -> name for the given customers (reports show the name next to the id)."""
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        for row in db.query(f"SELECT id, name FROM customers WHERE id IN ({marks})", chunk):
+            out[int(row["id"])] = row["name"]
+    return out

@@ -206,7 +206,7 @@ def emit_rows(
 ) -> None:
     """Print a listing. Empty: `[]` for JSON, a header for CSV, a note on stderr for people."""
     stream = out or sys.stdout
-    cols = _columns(rows, columns)
+    cols = listing_columns(rows, columns, fmt)
     if fmt == "json":
         stream.write(to_json([prepare({c: r.get(c) for c in cols}) for r in rows]) + "\n")
     elif fmt == "jsonl":
@@ -224,7 +224,7 @@ def emit_rows(
         if not rows:
             info("No results found.")
             return
-        console().print(rich_table(rows, cols, title))
+        print_listing(rows, cols, title)
 
 
 def emit_object(obj: dict[str, Any], fmt: str, title: str | None = None) -> None:
@@ -341,3 +341,143 @@ def emit_changes(diff: dict[str, Any], fmt: str) -> None:
         info("Nothing changed.")
         return
     emit_rows(rows, fmt, columns=["field", "old", "new"])
+
+
+# ------------------------------------------------------------------ listings for people
+# --columns a,b,c (every format) and --wide (every column, for people) are per-invocation
+# view options kept in config.settings.extra by their option callbacks (commands/options.py).
+
+TEXT_CAP = 28  # a text cell wider than this is cut with … (the full value is in `show`)
+
+
+def view_option(name: str) -> Any:
+    from crmcli.core.config import settings
+
+    return settings.extra.get(name)
+
+
+def listing_columns(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] | None, fmt: str
+) -> list[str]:
+    """The columns a listing shows: --columns as given (unknown names refused), --wide every
+    field (tables and markdown), else the command's columns (machine formats: every field)."""
+    available = _columns(rows, None)
+    chosen = view_option("columns")
+    if chosen:
+        names = [c.strip() for c in str(chosen).split(",") if c.strip()]
+        known = set(available) | set(columns or [])
+        unknown = [c for c in names if rows and c not in known]
+        if unknown:
+            raise InvalidInput(
+                f"unknown column(s) for --columns: {', '.join(unknown)}; choose from: "
+                + ", ".join(available or list(columns or []))
+            )
+        return names
+    if view_option("wide") and fmt in ("table", "markdown"):
+        return _columns(
+            rows, [*(columns or []), *[c for c in available if c not in (columns or [])]]
+        )
+    return _columns(rows, columns)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def listing_cell(key: str, value: Any, row: dict[str, Any] | None = None) -> str:
+    """A listing cell for people: times as `2024-05-01 08:00` in the configured zone, money
+    with two decimals and thousands separators (see output.labels), the rest as text."""
+    if _is_num(value):
+        from crmcli.output.labels import format_number, kind
+
+        number_kind = kind(key)
+        if number_kind in ("money", "percent", "ratio", "rate", "param", "count"):
+            return format_number(value, number_kind)
+        return flat(value)
+    if key == "at" and isinstance(value, str):
+        from crmcli.core.clock import display_time
+
+        value = display_time(value)
+    text = flat(_display_value(key, value))
+    if (key.endswith("_at") or key == "at") and len(text) >= 16 and text[10:11] == "T":
+        return text[:16].replace("T", " ")
+    return text
+
+
+def fit_columns(rows: Sequence[dict[str, Any]], columns: Sequence[str], width: int) -> list[str]:
+    """The columns, in priority order, that fit `width` characters on one line per row."""
+    from rich.cells import cell_len
+
+    from crmcli.output.labels import label
+
+    chosen: list[str] = []
+    used = 1
+    for c in columns:
+        cells = [listing_cell(c, r.get(c), r) for r in rows]
+        numeric = any(_is_num(r.get(c)) for r in rows)
+        natural = max([cell_len(label(c))] + [cell_len(t) for t in cells])
+        need = (natural if numeric else min(natural, max(TEXT_CAP, cell_len(label(c))))) + 3
+        if chosen and used + need > width:
+            continue
+        chosen.append(c)
+        used += need
+    return chosen
+
+
+def print_listing(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
+) -> None:
+    """A listing on the terminal; --wide tables take the width they need (pipe to less -S)."""
+    from rich.console import Console
+
+    con = console()
+    table = listing_table(rows, columns, title, con.width)
+    if view_option("wide"):
+        needed = con.measure(table, options=con.options.update(max_width=100_000)).maximum
+        if needed > con.width:
+            con = Console(markup=False, highlight=False, soft_wrap=False, width=needed)
+    con.print(table)
+
+
+def listing_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    title: str | None = None,
+    width: int = 80,
+):  # type: ignore[no-untyped-def]
+    """A listing for the terminal: labelled headers, one line per row. By default only the
+    columns that fit the terminal (in the command's order of importance); long text is cut
+    with …; numbers are never wrapped or cut. --wide or --columns: the columns asked for."""
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    from crmcli.output.labels import label
+
+    explicit = bool(view_option("columns") or view_option("wide"))
+    cols = list(columns) if explicit else fit_columns(rows, columns, width)
+    hidden = [c for c in columns if c not in cols]
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in cols:
+        numeric = any(_is_num(r.get(c)) for r in rows)
+        natural = max([cell_len(label(c))] + [cell_len(listing_cell(c, r.get(c), r)) for r in rows])
+        if numeric:
+            table.add_column(label(c), justify="right", no_wrap=True, min_width=natural)
+        elif explicit:
+            table.add_column(label(c), justify="left", no_wrap=True)
+        else:
+            table.add_column(
+                label(c),
+                justify="left",
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=max(TEXT_CAP, cell_len(label(c))),
+                min_width=min(natural, cell_len(label(c))),
+            )
+    for r in rows:
+        table.add_row(*[listing_cell(c, r.get(c), r) for c in cols])
+    if hidden:
+        info(
+            f"{len(hidden)} column(s) hidden to fit {width} columns: {', '.join(hidden)}"
+            " (--wide shows every column, --columns chooses)"
+        )
+    return table

@@ -11,7 +11,8 @@ A report is a dict of named sections. A section is one of:
 atomically to a file, in table | json | jsonl | csv | markdown | html | xlsx. `meta` carries
 what is not data: `as_of`, `database`, `subtitle` and `charts` (see `ChartSpec`); HTML shows
 charts as inline SVG, terminal tables as bar cells and sparklines. The heavy exporters live
-in `render_files` and are imported only for html / xlsx.
+in `output.documents` and are imported only for html / xlsx. Labels, number kinds and
+the sentences of empty sections come from `output.labels`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import typer
 
 from crmcli.core.errors import InvalidInput, OperationalError
 from crmcli.output import emit as output
+from crmcli.output import labels
 from crmcli.reports.model import ChartSpec, is_absent
 
 REPORT_FORMATS = ("table", "json", "jsonl", "csv", "markdown", "html", "xlsx")
@@ -206,6 +208,86 @@ def masked(report: dict[str, Any], mask: bool) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------ human cells (labels, kinds)
+
+LABEL_VALUE_COLUMNS = ("metric", "measure", "clock", "field", "table", "segment")
+
+
+def report_currency(report: dict[str, Any], meta: dict[str, Any] | None) -> str | None:
+    """The report's currency: meta's, else the one `currency` a key-figure section names."""
+    if meta and meta.get("currency"):
+        return str(meta["currency"])
+    found = {
+        str(s["currency"])
+        for s in report.values()
+        if isinstance(s, dict) and isinstance(s.get("currency"), str) and s.get("currency")
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def cell_kind(col: str, row: dict[str, Any]) -> str:
+    """The number kind of one cell: its column's, or for a key figure its metric's."""
+    if col in labels.FIGURE_COLUMNS and "metric" in row:
+        return labels.row_kind(str(row["metric"]), row.get("unit"), col)
+    return labels.kind(col)
+
+
+def human_cell(col: str, row: dict[str, Any], currency: str | None = None) -> str:
+    """A cell as a person reads it: numbers by kind, field names in label columns as labels."""
+    value = row.get(col)
+    if isinstance(value, str) and value[:4].isdigit() and cell_kind(col, row) == "time":
+        return value[:16].replace("T", " ")
+    if _is_number(value):
+        kind = cell_kind(col, row)
+        cur = row.get("currency") if isinstance(row.get("currency"), str) else currency
+        if kind == "money" and isinstance(row.get("unit"), str) and len(row["unit"]) == 3:
+            cur = row["unit"]
+        return labels.format_number(value, kind, cur or None)
+    if isinstance(value, bool):
+        return labels.yes_no(value)
+    if col in LABEL_VALUE_COLUMNS and isinstance(value, str):
+        return labels.label(value)
+    if col == "unit" and "metric" in row:
+        return ""  # shown in the value itself (%, h, currency)
+    return cell(value)
+
+
+def human_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Columns shown to people: the `unit` of key-figure rows is folded into the values."""
+    cols = columns_of(rows)
+    if "unit" in cols and "metric" in cols:
+        cols.remove("unit")
+    return cols
+
+
+def empty_text(name: str, section: Any) -> str | None:
+    """The one sentence an empty section shows (None when it has rows)."""
+    if is_absent(section):
+        return labels.absent_sentence(str(section["no_data"]))
+    if isinstance(section, list | dict) and not section:
+        return labels.empty_sentence(name)
+    return None
+
+
+def period_text(report: dict[str, Any], meta: dict[str, Any] | None) -> str | None:
+    """`period 2024-05-01 00:00 – 2024-06-01 00:00` from the report's own period fields."""
+    from crmcli.core.clock import display_time
+
+    if meta and meta.get("period"):
+        return str(meta["period"])
+    for section in report.values():
+        if not isinstance(section, dict):
+            continue
+        for start, end in (("since_at", "until_at"), ("start_at", "end_at")):
+            if isinstance(section.get(start), str) and isinstance(section.get(end), str):
+                a = (display_time(section[start]) or "")[:16].replace("T", " ")
+                b = (display_time(section[end]) or "")[:16].replace("T", " ")
+                return f"{labels.word('period')} {a} – {b}"
+        if isinstance(section.get("calibration_end"), str):
+            return f"{labels.label('calibration_end')} {section['calibration_end']}"
+    return None
+
+
 def charts_for(meta: dict[str, Any] | None, name: str) -> list[ChartSpec]:
     return [c for c in (meta or {}).get("charts", []) if c.get("section") == name]
 
@@ -226,11 +308,13 @@ def render_csv(report: dict[str, Any]) -> str:
     first = True
     for name, section in report.items():
         rows = display_rows(section_rows(section))
-        if not rows:
-            continue
         if not first:
             buf.write("\n")
+        first = False
         buf.write(f"# {name}\n")
+        if not rows:  # an empty table: its header line says why (absent ones have their row)
+            buf.write(f"# {empty_text(name, section)}\n")
+            continue
         cols = columns_of(rows)
         writer.writerow(cols)
         for r in rows:
@@ -243,56 +327,63 @@ def render_csv(report: dict[str, Any]) -> str:
                     for c in cols
                 ]
             )
-        first = False
     return buf.getvalue()
 
 
 def render_markdown(
     report: dict[str, Any], title: str | None, meta: dict[str, Any] | None = None
 ) -> str:
+    """Headings and tables with labels and numbers by kind; empty sections say why."""
     parts: list[str] = []
     if title:
         parts.append(f"# {title}\n")
-    subtitle = header_line(meta)
+    subtitle = header_line(meta, report)
     if subtitle:
         parts.append(f"_{subtitle}_\n")
+    currency = report_currency(report, meta)
+
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
     for name, section in report.items():
-        parts.append(f"## {name}\n")
-        if is_absent(section):
-            parts.append(f"_No data: {section['no_data']}_\n")
+        parts.append(f"## {labels.section_title(name)}\n")
+        why = empty_text(name, section)
+        if why is not None:
+            parts.append(f"_{why}_\n")
             continue
         rows = display_rows(section_rows(section))
-        if not rows:
-            parts.append("_No rows._\n")
-            continue
-        cols = columns_of(rows)
-
-        def esc(text: str) -> str:
-            return text.replace("|", "\\|").replace("\n", " ")
-
-        lines = ["| " + " | ".join(esc(c) for c in cols) + " |"]
+        cols = human_columns(rows)
+        lines = ["| " + " | ".join(esc(labels.label(c)) for c in cols) + " |"]
         lines.append("|" + "|".join("---:" if _numeric(rows, c) else "---" for c in cols) + "|")
         for r in rows:
-            lines.append("| " + " | ".join(esc(cell(r.get(c))) for c in cols) + " |")
+            lines.append("| " + " | ".join(esc(human_cell(c, r, currency)) for c in cols) + " |")
         parts.append("\n".join(lines) + "\n")
         for chart in charts_for(meta, name):
             for y in chart.get("y", []):
-                parts.append(f"{y}: {sparkline([_num(r.get(y)) for r in rows])}\n")
+                series = [_num(r.get(y)) for r in rows]
+                line = sparkline(series)
+                if any(series):
+                    parts.append(f"{labels.label(y)}: {line}\n")
     return "\n".join(parts)
 
 
-def header_line(meta: dict[str, Any] | None) -> str:
-    """`as of 2024-05-01T08:00:00+08:00 · database crm.db` (what the report is about)."""
+def header_line(meta: dict[str, Any] | None, report: dict[str, Any] | None = None) -> str:
+    """`period … · as of 2024-05-01 08:00 · database crm.db` (what the report is about)."""
+    from crmcli.core.clock import display_time
+
     meta = meta or {}
     bits = []
+    period = period_text(report or {}, meta)
+    subtitle = str(meta.get("subtitle") or "")
+    if period and not subtitle.startswith("period"):
+        bits.append(period)
+    if subtitle:
+        bits.append(subtitle)
     if meta.get("as_of"):
-        from crmcli.core.clock import display_time
-
-        bits.append(f"as of {display_time(str(meta['as_of']))}")
+        shown = (display_time(str(meta["as_of"])) or "")[:16].replace("T", " ")
+        bits.append(f"{labels.word('as_of')} {shown}")
     if meta.get("database"):
-        bits.append(f"database {meta['database']}")
-    if meta.get("subtitle"):
-        bits.append(str(meta["subtitle"]))
+        bits.append(f"{labels.word('database')} {meta['database']}")
     return " · ".join(bits)
 
 
@@ -304,51 +395,105 @@ def _numeric(rows: Sequence[dict[str, Any]], col: str) -> bool:
     return any(_is_number(r.get(col)) for r in rows)
 
 
+TEXT_CAP = 28  # terminal cells: longer text is cut with … (every file format has it whole)
+
+
+def fit_report_columns(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    shown: dict[str, list[str]],
+    width: int,
+) -> list[str]:
+    """The columns (in order) that fit `width` on one line per row; numbers whole."""
+    from rich.cells import cell_len
+
+    chosen: list[str] = []
+    used = 1
+    for c in columns:
+        head = cell_len(labels.label(c))
+        natural = max([head] + [cell_len(t) for t in shown[c]])
+        need = (natural if _numeric(rows, c) else min(natural, max(TEXT_CAP, head))) + 3
+        if chosen and used + need > width:
+            continue
+        chosen.append(c)
+        used += need
+    return chosen
+
+
 def rich_renderables(
-    report: dict[str, Any], title: str | None, meta: dict[str, Any] | None
+    report: dict[str, Any], title: str | None, meta: dict[str, Any] | None, width: int = 200
 ) -> list[Any]:
-    """rich Tables for the terminal: bar cells for bar charts, sparklines for line charts."""
+    """rich Tables for the terminal: bar cells for bar charts, sparklines for line charts.
+
+    A table wider than `width` shows the columns that fit (the rest are named below it and
+    are whole in markdown, HTML, XLSX and the data formats)."""
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
     items: list[Any] = []
     if title:
         items.append(Text(title, style="bold"))
-    subtitle = header_line(meta)
+    subtitle = header_line(meta, report)
     if subtitle:
         items.append(Text(subtitle))
+    currency = report_currency(report, meta)
     for name, section in report.items():
-        if is_absent(section):
-            items.append(Text(f"{name}: no data ({section['no_data']})"))
+        heading = labels.section_title(name)
+        why = empty_text(name, section)
+        if why is not None:
+            items.append(Text(f"{heading}: {why}"))
             continue
         rows = display_rows(section_rows(section))
-        if not rows:
-            items.append(Text(f"{name}: no rows"))
-            continue
-        cols = columns_of(rows)
+        all_cols = human_columns(rows)
         charts = charts_for(meta, name)
-        bar_cols = [y for c in charts if c.get("kind") == "bar" for y in c.get("y", [])[:1]]
-        table = Table(title=name, header_style="bold", title_justify="left")
+        bar_cols = [
+            y for c in charts if c.get("kind") in ("bar", "stacked") for y in c.get("y", [])[:1]
+        ]
+        shown = {
+            c: [
+                sparkline(r[c])
+                if isinstance(r.get(c), list) and all(_is_number(v) for v in r[c])
+                else human_cell(c, r, currency)
+                for r in rows
+            ]
+            for c in all_cols
+        }
+        cols = fit_report_columns(rows, all_cols, shown, width - (BAR_WIDTH + 3) * len(bar_cols))
+        table = Table(title=heading, header_style="bold", title_justify="left")
         for c in cols:
-            table.add_column(c, justify="right" if _numeric(rows, c) else "left")
+            numeric = _numeric(rows, c)
+            table.add_column(
+                labels.label(c),
+                justify="right" if numeric else "left",
+                no_wrap=True,
+                overflow="ellipsis",
+                min_width=max(cell_len(t) for t in shown[c]) if numeric else None,
+                max_width=None if numeric else max(TEXT_CAP, cell_len(labels.label(c))),
+            )
         tops = {b: max((_num(r.get(b)) or 0.0) for r in rows) for b in bar_cols}
         for _ in bar_cols:
             table.add_column("", justify="left", no_wrap=True)
-        for r in rows:
-            cells = [
-                sparkline(r[c])
-                if isinstance(r.get(c), list) and all(_is_number(v) for v in r[c])
-                else cell(r.get(c))
-                for c in cols
-            ]
+        for i, r in enumerate(rows):
+            cells = [shown[c][i] for c in cols]
             cells += [bar(_num(r.get(b)), tops[b]) for b in bar_cols]
             table.add_row(*cells)
         items.append(table)
+        hidden = [c for c in all_cols if c not in cols]
+        if hidden:
+            items.append(
+                Text(
+                    f"  {labels.more_columns(len(hidden))}: "
+                    + ", ".join(labels.label(c) for c in hidden)
+                )
+            )
         for chart in charts:
             if chart.get("kind", "line") == "line":
                 for y in chart.get("y", []):
                     series = [_num(r.get(y)) for r in rows]
-                    items.append(Text(f"  {y} trend: {sparkline(series)}"))
+                    line = sparkline(series)
+                    if any(series):
+                        items.append(Text(f"  {labels.label(y)} {labels.word('trend')}: {line}"))
     return items
 
 
@@ -360,7 +505,7 @@ def render_table_text(
 
     buf = io.StringIO()
     con = Console(file=buf, width=120, color_system=None, markup=False, highlight=False)
-    for item in rich_renderables(report, title, meta):
+    for item in rich_renderables(report, title, meta, 120):
         con.print(item)
     return buf.getvalue()
 
@@ -368,19 +513,42 @@ def render_table_text(
 # ------------------------------------------------------------------ writing
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def report_mode(mode: str | None = None) -> int:
+    """The permission bits of a report file: --mode, else $CRM_REPORT_MODE, else 0600."""
+    import os
+
+    text = mode if mode is not None else os.environ.get("CRM_REPORT_MODE") or "0600"
+    try:
+        value = int(text, 8)
+    except ValueError:
+        raise InvalidInput(
+            f"--mode {text!r} is not an octal file mode such as 0600 or 0644"
+        ) from None
+    if value & ~0o777 or value & 0o111:
+        raise InvalidInput(f"--mode {text}: give read/write bits only, such as 0600, 0640 or 0644")
+    if not value & 0o600 == 0o600:
+        raise InvalidInput(f"--mode {text}: the owner must be able to read and write the file")
+    return value
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write a file via a temporary file in the same directory and os.replace.
 
     A reader (or a cron job's consumer) sees the old file or the new one, never half. The
-    file is created 0600: a report may hold personal data (crmcli.core.files).
+    file is created 0600 unless `mode` says otherwise (--mode 0644 for a web server's
+    folder): a report may hold personal data.
     """
     target = path.expanduser()
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise OperationalError(f"cannot write {target}: no such directory {directory}")
-    from crmcli.core.files import atomic_write_private
+    from crmcli.core import files
 
-    atomic_write_private(target, data)
+    writer = getattr(files, "write_file", None)  # the shared safe writer, once it has landed
+    if writer is not None:
+        writer(target, data, mode=mode)
+    else:
+        files.atomic_write_private(target, data, mode=mode)
 
 
 def render_bytes(
@@ -413,6 +581,7 @@ def emit_report(
     out: Path | None = None,
     meta: dict[str, Any] | None = None,
     mask: bool | None = None,
+    mode: str | None = None,
 ) -> None:
     """Render a report (dict of sections) to stdout, or atomically to `out`.
 
@@ -424,14 +593,17 @@ def emit_report(
     fmt = output.check_format(fmt, REPORT_FORMATS)
     if meta is None:
         meta = default_meta()
+    if mode is not None and out is None:
+        raise InvalidInput("--mode sets the permissions of the --out file; give --out too")
     report = masked(report, should_mask(mask))
     if out is not None:
-        write_atomic(Path(out), render_bytes(report, fmt, title, meta))
+        file_mode = report_mode(mode)
+        write_atomic(Path(out), render_bytes(report, fmt, title, meta), file_mode)
         output.info(f"Wrote {fmt} report to {out}")
         return
     if fmt == "table":
         con = output.console()
-        for item in rich_renderables(report, title, meta):
+        for item in rich_renderables(report, title, meta, con.width):
             con.print(item)
         return
     data = render_bytes(report, fmt, title, meta)

@@ -15,7 +15,7 @@ class ChartSpec(TypedDict, total=False):
     section: str
     x: str
     y: list[str]
-    kind: str  # "line" | "bar"
+    kind: str  # "line" | "bar" (grouped when several y) | "stacked"
     title: str
 
 

@@ -23,6 +23,7 @@ from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput, NotEnoughData, OperationalError
 from crmcli.core.validate import money, parse_date
 from crmcli.db import Database, order_stats
+from crmcli.db import customers as customer_repo
 from crmcli.db import orders as order_repo
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
@@ -170,9 +171,11 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
     order = np.argsort(-value, kind="stable")
     if options.top:
         order = order[: options.top]
+    names = customer_repo.display_names(db, [int(s.customer_id[i]) for i in order])
     customers = [
         {
             "customer_id": int(s.customer_id[i]),
+            "name": names.get(int(s.customer_id[i])),
             "external_id": s.external_id[i],
             "frequency": int(s.x[i]),
             "recency": round(float(s.t_x[i]), 4),

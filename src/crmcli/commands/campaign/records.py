@@ -9,13 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from crmcli.commands.options import (
+    ColumnsOption,
     DbOption,
     DryRunOption,
     EncodingOption,
     FormatOption,
     MapOption,
+    ModeOption,
     RejectsOption,
     StrictOption,
+    WideOption,
     db_path,
     open_db,
     out_format,
@@ -169,6 +172,8 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="draft, active or closed.", show_default=False)
     ] = None,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -405,6 +410,7 @@ def evaluate(
         float, typer.Option("--power", help="Power for the 'members still needed' estimate.")
     ] = 0.8,
     out: OutOption = None,
+    mode: ModeOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
@@ -448,6 +454,7 @@ def evaluate(
         fmt,
         f"Campaign {campaign_id}: {campaign['name']}",
         out=out,
+        mode=mode,
         meta=default_meta(db_path(db)),
     )
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from crmcli.commands.options import (
+    ColumnsOption,
     DbOption,
     DryRunOption,
     EncodingOption,
@@ -20,6 +21,7 @@ from crmcli.commands.options import (
     MapOption,
     RejectsOption,
     StrictOption,
+    WideOption,
     confirm_or_refuse,
     open_db,
     out_format,
@@ -262,6 +264,8 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many (0 = all).", min=0)] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many.", min=0)] = 0,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -402,6 +406,8 @@ def due(
             show_default=False,
         ),
     ] = None,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crmcli.commands.options import (
+    ColumnsOption,
     DbOption,
     DryRunOption,
     EncodingOption,
@@ -15,6 +16,7 @@ from crmcli.commands.options import (
     MapOption,
     RejectsOption,
     StrictOption,
+    WideOption,
     confirm_or_refuse,
     open_db,
     out_format,
@@ -36,16 +38,17 @@ from crmcli.output.report import MaskOption, mask_nested
 
 app = typer.Typer()  # its commands join the group's app in __init__
 
+# In order of importance: a table on a narrow terminal shows the first ones that fit.
 LIST_COLUMNS = [
     "id",
-    "external_id",
     "name",
     "phone",
     "email",
-    "company",
     "lifecycle",
     "owner",
+    "company",
     "tags",
+    "external_id",
     "created_at",
 ]
 
@@ -230,6 +233,8 @@ def list_(
     ] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many rows.", min=0)] = 0,
     mask: MaskOption = None,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -445,6 +450,8 @@ def export(
     ] = None,
     segment: SegmentOpt = None,
     mask: MaskOption = None,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: Annotated[
         str | None,
@@ -483,6 +490,8 @@ def duplicates(
         int, typer.Option("--limit", min=0, help="At most this many groups (0 = all).")
     ] = 0,
     mask: MaskOption = None,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
+from crmcli.commands.options import AsOfOption, DbOption, ModeOption, apply_as_of, db_path, open_db
 from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
@@ -19,7 +19,7 @@ from crmcli.output.report import (
 app = typer.Typer()  # its commands join the group's app in __init__
 
 CHARTS = [
-    {"section": "periods", "x": "period", "y": ["inbound", "outbound"], "kind": "bar",
+    {"section": "periods", "x": "period", "y": ["inbound", "outbound"], "kind": "stacked",
      "title": "Contacts per period"},
     {"section": "forecast", "x": "period", "y": ["forecast", "lo95", "hi95"], "kind": "line",
      "title": "Forecast with 95% interval"},
@@ -70,6 +70,7 @@ def comm(
     ] = False,
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
@@ -89,4 +90,4 @@ def comm(
     with open_db(db) as database:
         report = comm_report(database, window, seasonality, forecast, anomalies)
     meta = default_meta(db_path(db), charts=CHARTS)
-    emit_report(report, fmt, "Communications", out=out, meta=meta)
+    emit_report(report, fmt, "Communications", out=out, mode=mode, meta=meta)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
+from crmcli.commands.options import AsOfOption, DbOption, ModeOption, apply_as_of, db_path, open_db
 from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
@@ -39,6 +39,7 @@ def dashboard(
     until: UntilOption = None,
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
@@ -56,7 +57,7 @@ def dashboard(
     with open_db(db) as database:
         report = dashboard_report(database, period)
     meta = default_meta(db_path(db), charts=CHARTS, subtitle=_window(period.describe()))
-    emit_report(report, fmt, "CRM dashboard", out=out, meta=meta)
+    emit_report(report, fmt, "CRM dashboard", out=out, mode=mode, meta=meta)
 
 
 @app.command("customers")
@@ -68,6 +69,7 @@ def customers(
     ] = "month",
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
@@ -92,7 +94,7 @@ def customers(
     with open_db(db) as database:
         report = customers_report(database, window, unit)
     meta = default_meta(db_path(db), charts=CHARTS, subtitle=_window(window.describe()))
-    emit_report(report, fmt, "Customers", out=out, meta=meta)
+    emit_report(report, fmt, "Customers", out=out, mode=mode, meta=meta)
 
 
 @app.command("quality")
@@ -115,6 +117,7 @@ def quality(
     ] = 180,
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
@@ -133,7 +136,7 @@ def quality(
     with open_db(db) as database:
         report = quality_report(database, to_iso(clock.now()), stale_days)
     meta = default_meta(db_path(db), charts=CHARTS)
-    emit_report(report, fmt, "Data quality", out=out, meta=meta)
+    emit_report(report, fmt, "Data quality", out=out, mode=mode, meta=meta)
     if fail_under is not None:
         score = report["score"].get("overall")
         if score is None:

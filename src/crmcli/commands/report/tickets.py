@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
+from crmcli.commands.options import AsOfOption, DbOption, ModeOption, apply_as_of, db_path, open_db
 from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
@@ -46,6 +46,7 @@ def tickets(
     ] = 4,
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
@@ -64,4 +65,4 @@ def tickets(
     with open_db(db) as database:
         report = ticket_report(database, since, until, period=period, horizon=horizon)
     meta = default_meta(db_path(db), charts=CHARTS)
-    emit_report(report, fmt, "Tickets", out=out, meta=meta)
+    emit_report(report, fmt, "Tickets", out=out, mode=mode, meta=meta)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import AsOfOption, DbOption, apply_as_of, db_path, open_db
+from crmcli.commands.options import AsOfOption, DbOption, ModeOption, apply_as_of, db_path, open_db
 from crmcli.output.report import (
     MaskOption,
     OutOption,
@@ -62,6 +62,7 @@ def value(
     ] = None,
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     mask: MaskOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
@@ -88,7 +89,9 @@ def value(
     options.check()
     with open_db(db) as database:
         report = value_report(database, options)
-    emit_report(report, fmt, "Customer value", out=out, meta=default_meta(db_path(db)), mask=mask)
+    emit_report(
+        report, fmt, "Customer value", out=out, mode=mode, meta=default_meta(db_path(db)), mask=mask
+    )
 
 
 @app.command("loyalty")
@@ -110,6 +113,7 @@ def loyalty(
     ] = 50,
     as_of: AsOfOption = None,
     out: OutOption = None,
+    mode: ModeOption = None,
     mask: MaskOption = None,
     db: DbOption = None,
     format: ReportFormatOption = None,
@@ -126,4 +130,6 @@ def loyalty(
     fmt = report_format(format, out)
     with open_db(db) as database:
         report = loyalty_report(database, months, churn_threshold, top or None)
-    emit_report(report, fmt, "Loyalty", out=out, meta=default_meta(db_path(db)), mask=mask)
+    emit_report(
+        report, fmt, "Loyalty", out=out, mode=mode, meta=default_meta(db_path(db)), mask=mask
+    )

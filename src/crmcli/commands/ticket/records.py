@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crmcli.commands.options import (
+    ColumnsOption,
     DbOption,
     DryRunOption,
     EncodingOption,
@@ -16,6 +17,7 @@ from crmcli.commands.options import (
     MapOption,
     RejectsOption,
     StrictOption,
+    WideOption,
     open_db,
     out_format,
 )
@@ -373,6 +375,8 @@ def list_(
         str | None, typer.Option(help="Created at or after this time.", show_default=False)
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many (0 = all).", min=0)] = 50,
+    columns: ColumnsOption = None,
+    wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
