@@ -432,7 +432,8 @@ def print_listing(
 
     con = console()
     table = listing_table(rows, columns, title, con.width)
-    if view_option("wide"):
+    wide = bool(view_option("wide"))
+    if wide:
         needed = con.measure(table, options=con.options.update(max_width=100_000)).maximum
         if needed > con.width:
             con = Console(markup=False, highlight=False, soft_wrap=False, width=needed)
