@@ -164,6 +164,9 @@ def root(
 # is imported only when it runs (crmcli._lazy), so a simple command starts fast.
 GROUPS: dict[str, str] = {
     "customer": "crmcli.commands.customer",
+    "company": "crmcli.commands.company",
+    "deal": "crmcli.commands.deal",
+    "field": "crmcli.commands.field",
     "comm": "crmcli.commands.comm",
     "ticket": "crmcli.commands.ticket",
     "campaign": "crmcli.commands.campaign",

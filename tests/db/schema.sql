@@ -105,7 +105,51 @@ CREATE TABLE communications (
             external_id TEXT UNIQUE,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
+        , deal_id INTEGER
+            REFERENCES deals(id) ON DELETE SET NULL);
+
+-- table companies
+CREATE TABLE companies (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            domain TEXT UNIQUE,
+            industry TEXT,
+            size INTEGER CHECK (size IS NULL OR size >= 0),
+            owner TEXT,
+            notes TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
         );
+
+-- table company_tags
+CREATE TABLE company_tags (
+            company_id INTEGER NOT NULL REFERENCES companies(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (company_id, tag)
+        ) WITHOUT ROWID;
+
+-- table custom_fields
+CREATE TABLE custom_fields (
+            id INTEGER PRIMARY KEY,
+            entity TEXT NOT NULL CHECK (entity IN ('customer', 'company', 'deal', 'ticket')),
+            name TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('text', 'number', 'date', 'bool', 'choice')),
+            choices TEXT,
+            label TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (entity, name)
+        );
+
+-- table custom_values
+CREATE TABLE custom_values (
+            field_id INTEGER NOT NULL REFERENCES custom_fields(id) ON DELETE CASCADE,
+            entity_id INTEGER NOT NULL,
+            value_text TEXT,
+            value_num REAL,
+            PRIMARY KEY (field_id, entity_id)
+        ) WITHOUT ROWID;
 
 -- table customer_tags
 CREATE TABLE customer_tags (
@@ -130,7 +174,8 @@ CREATE TABLE customers (
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             erased_at TEXT
-        );
+        , company_id INTEGER
+            REFERENCES companies(id) ON DELETE SET NULL);
 
 -- table customers_fts
 CREATE VIRTUAL TABLE customers_fts USING fts5(
@@ -149,6 +194,54 @@ CREATE TABLE 'customers_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
 
 -- table customers_fts_idx
 CREATE TABLE 'customers_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+
+-- table deal_events
+CREATE TABLE deal_events (
+            id INTEGER PRIMARY KEY,
+            deal_id INTEGER NOT NULL REFERENCES deals(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT,
+            kind TEXT NOT NULL,
+            from_stage TEXT,
+            to_stage TEXT,
+            amount INTEGER,
+            close_date TEXT,
+            probability INTEGER,
+            note TEXT
+        );
+
+-- table deal_stages
+CREATE TABLE deal_stages (
+            name TEXT PRIMARY KEY,
+            alias TEXT UNIQUE,
+            position INTEGER NOT NULL,
+            probability INTEGER NOT NULL CHECK (probability BETWEEN 0 AND 100),
+            kind TEXT NOT NULL DEFAULT 'open' CHECK (kind IN ('open', 'won', 'lost'))
+        );
+
+-- table deals
+CREATE TABLE deals (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+            company_id INTEGER REFERENCES companies(id),
+            title TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            currency TEXT NOT NULL DEFAULT 'CNY',
+            stage TEXT NOT NULL REFERENCES deal_stages(name) ON UPDATE CASCADE,
+            probability INTEGER CHECK (probability IS NULL OR probability BETWEEN 0 AND 100),
+            close_date TEXT,
+            owner TEXT,
+            source TEXT,
+            campaign_id INTEGER REFERENCES campaigns(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            stage_changed_at TEXT NOT NULL,
+            won_at TEXT,
+            lost_at TEXT,
+            lost_reason TEXT,
+            CHECK (customer_id IS NOT NULL OR company_id IS NOT NULL)
+        );
 
 -- table orders
 CREATE TABLE orders (
@@ -206,7 +299,7 @@ CREATE TABLE tickets (
             due_at TEXT,
             satisfaction INTEGER CHECK (satisfaction BETWEEN 1 AND 5),
             satisfaction_comment TEXT
-        , sla_paused_at TEXT, sla_paused_seconds INTEGER NOT NULL DEFAULT 0, rated_at TEXT);
+        , sla_paused_at TEXT, sla_paused_seconds INTEGER NOT NULL DEFAULT 0, rated_at TEXT, deal_id INTEGER REFERENCES deals(id) ON DELETE SET NULL);
 
 -- index audit_log_action
 CREATE INDEX audit_log_action ON audit_log(action, id);
@@ -229,6 +322,10 @@ CREATE INDEX communications_agent ON communications(agent, occurred_at);
 -- index communications_customer
 CREATE INDEX communications_customer ON communications(customer_id, occurred_at);
 
+-- index communications_deal
+CREATE INDEX communications_deal ON communications(deal_id, occurred_at)
+            WHERE deal_id IS NOT NULL;
+
 -- index communications_due
 CREATE INDEX communications_due ON communications(follow_up_at)
             WHERE follow_up_at IS NOT NULL AND done_at IS NULL;
@@ -236,11 +333,37 @@ CREATE INDEX communications_due ON communications(follow_up_at)
 -- index communications_occurred
 CREATE INDEX communications_occurred ON communications(occurred_at);
 
+-- index companies_industry
+CREATE INDEX companies_industry ON companies(industry);
+
+-- index companies_owner
+CREATE INDEX companies_owner ON companies(owner);
+
+-- index companies_size
+CREATE INDEX companies_size ON companies(size);
+
+-- index company_tags_tag
+CREATE INDEX company_tags_tag ON company_tags(tag, company_id);
+
+-- index custom_values_entity
+CREATE INDEX custom_values_entity ON custom_values(entity_id, field_id);
+
+-- index custom_values_num
+CREATE INDEX custom_values_num ON custom_values(field_id, value_num)
+            WHERE value_num IS NOT NULL;
+
+-- index custom_values_text
+CREATE INDEX custom_values_text ON custom_values(field_id, value_text)
+            WHERE value_text IS NOT NULL;
+
 -- index customer_tags_tag
 CREATE INDEX customer_tags_tag ON customer_tags(tag, customer_id);
 
 -- index customers_company
 CREATE INDEX customers_company ON customers(company COLLATE NOCASE);
+
+-- index customers_company_id
+CREATE INDEX customers_company_id ON customers(company_id);
 
 -- index customers_created
 CREATE INDEX customers_created ON customers(created_at);
@@ -263,6 +386,39 @@ CREATE INDEX customers_phone ON customers(phone) WHERE phone IS NOT NULL;
 -- index customers_report
 CREATE INDEX customers_report
             ON customers(lifecycle, created_at, erased_at);
+
+-- index deal_events_at
+CREATE INDEX deal_events_at ON deal_events(at);
+
+-- index deal_events_deal
+CREATE INDEX deal_events_deal ON deal_events(deal_id, at);
+
+-- index deals_campaign
+CREATE INDEX deals_campaign ON deals(campaign_id) WHERE campaign_id IS NOT NULL;
+
+-- index deals_close
+CREATE INDEX deals_close ON deals(close_date);
+
+-- index deals_company
+CREATE INDEX deals_company ON deals(company_id);
+
+-- index deals_created
+CREATE INDEX deals_created ON deals(created_at);
+
+-- index deals_customer
+CREATE INDEX deals_customer ON deals(customer_id);
+
+-- index deals_lost
+CREATE INDEX deals_lost ON deals(lost_at) WHERE lost_at IS NOT NULL;
+
+-- index deals_owner
+CREATE INDEX deals_owner ON deals(owner, stage);
+
+-- index deals_stage
+CREATE INDEX deals_stage ON deals(stage, stage_changed_at);
+
+-- index deals_won
+CREATE INDEX deals_won ON deals(won_at) WHERE won_at IS NOT NULL;
 
 -- index orders_customer
 CREATE INDEX orders_customer ON orders(customer_id, ordered_at);
@@ -290,6 +446,9 @@ CREATE INDEX tickets_created ON tickets(created_at);
 
 -- index tickets_customer
 CREATE INDEX tickets_customer ON tickets(customer_id);
+
+-- index tickets_deal
+CREATE INDEX tickets_deal ON tickets(deal_id) WHERE deal_id IS NOT NULL;
 
 -- index tickets_due
 CREATE INDEX tickets_due ON tickets(due_at);
@@ -377,6 +536,33 @@ CREATE TRIGGER change_log_communications_insert AFTER INSERT ON communications B
 -- trigger change_log_communications_update
 CREATE TRIGGER change_log_communications_update AFTER UPDATE ON communications BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('communications', new.id, 0); INSERT INTO change_log(entity, key1, key2) SELECT 'communications', old.id, 0 WHERE old.id IS NOT new.id; END;
 
+-- trigger change_log_companies_delete
+CREATE TRIGGER change_log_companies_delete AFTER DELETE ON companies BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('companies', old.id, 0); END;
+
+-- trigger change_log_companies_insert
+CREATE TRIGGER change_log_companies_insert AFTER INSERT ON companies BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('companies', new.id, 0); END;
+
+-- trigger change_log_companies_update
+CREATE TRIGGER change_log_companies_update AFTER UPDATE ON companies BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('companies', new.id, 0); END;
+
+-- trigger change_log_company_tags_delete
+CREATE TRIGGER change_log_company_tags_delete AFTER DELETE ON company_tags BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('companies', old.company_id, 0); END;
+
+-- trigger change_log_company_tags_insert
+CREATE TRIGGER change_log_company_tags_insert AFTER INSERT ON company_tags BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('companies', new.company_id, 0); END;
+
+-- trigger change_log_company_tags_update
+CREATE TRIGGER change_log_company_tags_update AFTER UPDATE ON company_tags BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('companies', new.company_id, 0); END;
+
+-- trigger change_log_custom_values_delete
+CREATE TRIGGER change_log_custom_values_delete AFTER DELETE ON custom_values BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('custom_values', old.field_id, old.entity_id); END;
+
+-- trigger change_log_custom_values_insert
+CREATE TRIGGER change_log_custom_values_insert AFTER INSERT ON custom_values BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('custom_values', new.field_id, new.entity_id); END;
+
+-- trigger change_log_custom_values_update
+CREATE TRIGGER change_log_custom_values_update AFTER UPDATE ON custom_values BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('custom_values', new.field_id, new.entity_id); END;
+
 -- trigger change_log_customer_tags_delete
 CREATE TRIGGER change_log_customer_tags_delete AFTER DELETE ON customer_tags BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('customers', old.customer_id, 0); END;
 
@@ -394,6 +580,24 @@ CREATE TRIGGER change_log_customers_insert AFTER INSERT ON customers BEGIN INSER
 
 -- trigger change_log_customers_update
 CREATE TRIGGER change_log_customers_update AFTER UPDATE ON customers BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('customers', new.id, 0); INSERT INTO change_log(entity, key1, key2) SELECT 'customers', old.id, 0 WHERE old.id IS NOT new.id; END;
+
+-- trigger change_log_deal_events_delete
+CREATE TRIGGER change_log_deal_events_delete AFTER DELETE ON deal_events BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('deal_events', old.id, 0); END;
+
+-- trigger change_log_deal_events_insert
+CREATE TRIGGER change_log_deal_events_insert AFTER INSERT ON deal_events BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('deal_events', new.id, 0); END;
+
+-- trigger change_log_deal_events_update
+CREATE TRIGGER change_log_deal_events_update AFTER UPDATE ON deal_events BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('deal_events', new.id, 0); END;
+
+-- trigger change_log_deals_delete
+CREATE TRIGGER change_log_deals_delete AFTER DELETE ON deals BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('deals', old.id, 0); END;
+
+-- trigger change_log_deals_insert
+CREATE TRIGGER change_log_deals_insert AFTER INSERT ON deals BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('deals', new.id, 0); END;
+
+-- trigger change_log_deals_update
+CREATE TRIGGER change_log_deals_update AFTER UPDATE ON deals BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('deals', new.id, 0); END;
 
 -- trigger change_log_orders_delete
 CREATE TRIGGER change_log_orders_delete AFTER DELETE ON orders BEGIN INSERT INTO change_log(entity, key1, key2) VALUES ('orders', old.id, 0); END;
@@ -452,6 +656,18 @@ CREATE TRIGGER comm_hourly_au AFTER UPDATE OF occurred_at, channel, direction
             VALUES (substr(new.occurred_at, 1, 13), new.channel, new.direction, 1)
             ON CONFLICT(hour_utc, channel, direction) DO UPDATE SET n = n + 1;
         END;
+
+-- trigger custom_values_companies_ad
+CREATE TRIGGER custom_values_companies_ad AFTER DELETE ON companies BEGIN DELETE FROM custom_values WHERE entity_id = old.id AND field_id IN (SELECT id FROM custom_fields WHERE entity = 'company'); END;
+
+-- trigger custom_values_customers_ad
+CREATE TRIGGER custom_values_customers_ad AFTER DELETE ON customers BEGIN DELETE FROM custom_values WHERE entity_id = old.id AND field_id IN (SELECT id FROM custom_fields WHERE entity = 'customer'); END;
+
+-- trigger custom_values_deals_ad
+CREATE TRIGGER custom_values_deals_ad AFTER DELETE ON deals BEGIN DELETE FROM custom_values WHERE entity_id = old.id AND field_id IN (SELECT id FROM custom_fields WHERE entity = 'deal'); END;
+
+-- trigger custom_values_tickets_ad
+CREATE TRIGGER custom_values_tickets_ad AFTER DELETE ON tickets BEGIN DELETE FROM custom_values WHERE entity_id = old.id AND field_id IN (SELECT id FROM custom_fields WHERE entity = 'ticket'); END;
 
 -- trigger customers_fts_ad
 CREATE TRIGGER customers_fts_ad AFTER DELETE ON customers BEGIN

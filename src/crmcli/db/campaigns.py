@@ -166,7 +166,7 @@ def target(db: Database, campaign_id: int, plan: TargetPlan) -> dict[str, Any]:
     """Add the segment's customers to the campaign, split into variants and control."""
     from crmcli.db.segments import compile_segment
 
-    where, params = compile_segment(plan.segment)
+    where, params = compile_segment(plan.segment, db=db)
     seed = plan.seed if plan.seed is not None else random.SystemRandom().randrange(2**31)
     with db.transaction():
         campaign = _row(db, campaign_id)

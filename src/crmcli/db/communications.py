@@ -80,16 +80,21 @@ def _customer_exists(db: Database, customer_id: int) -> None:
 def add_communication(db: Database, values: dict[str, Any]) -> int:
     """Insert one communication (values already normalised) and return its id."""
     now = now_iso()
-    row = {k: values.get(k) for k in COMM_FIELDS}
+    columns = (*COMM_FIELDS, "deal_id") if values.get("deal_id") is not None else COMM_FIELDS
+    row = {k: values.get(k) for k in columns}
     if not row["channel"] or not row["occurred_at"] or row["customer_id"] is None:
         raise InvalidInput("a communication needs a customer, a channel and a time")
     row["direction"] = row["direction"] or "outbound"
     with db.transaction():
         _customer_exists(db, int(row["customer_id"]))
+        if row.get("deal_id") is not None:
+            from crmcli.db.deals import check_deal_link
+
+            check_deal_link(db, int(row["deal_id"]), int(row["customer_id"] or 0))
         try:
             cur = db.execute(
-                f"INSERT INTO communications({', '.join(COMM_FIELDS)}, created_at, updated_at)"
-                f" VALUES ({', '.join(':' + k for k in COMM_FIELDS)}, :now, :now)",
+                f"INSERT INTO communications({', '.join(columns)}, created_at, updated_at)"
+                f" VALUES ({', '.join(':' + k for k in columns)}, :now, :now)",
                 {**row, "now": now},
             )
         except sqlite3.IntegrityError as exc:

@@ -24,6 +24,8 @@ CUSTOMER_FIELDS = (
     "owner",
     "notes",
 )
+# What add_customer / update_customer store: the fields plus the company link.
+STORED_FIELDS = (*CUSTOMER_FIELDS, "company_id")
 # Columns a listing may be sorted by (allow-list: never interpolate user text into SQL).
 SORTABLE = {
     "id": "c.id",
@@ -39,7 +41,7 @@ SORTABLE = {
     "updated": "c.updated_at",
     "external_id": "c.external_id",
 }
-COLUMNS = "c.id, c.external_id, c.name, c.phone, c.email, c.address, c.company, c.lifecycle, c.owner, c.notes, c.created_at, c.updated_at, c.erased_at"  # noqa: E501
+COLUMNS = "c.id, c.external_id, c.name, c.phone, c.email, c.address, c.company, c.company_id, c.lifecycle, c.owner, c.notes, c.created_at, c.updated_at, c.erased_at"  # noqa: E501
 
 
 @dataclass
@@ -124,13 +126,13 @@ def add_customer(db: Database, values: dict[str, Any], tags: list[str] | None = 
     if not values.get("name"):
         raise InvalidInput("a customer needs a name")
     now = now_iso()
-    row = {k: values.get(k) for k in CUSTOMER_FIELDS}
+    row = {k: values.get(k) for k in STORED_FIELDS}
     row["lifecycle"] = row["lifecycle"] or "lead"
     with db.transaction():
         try:
             cur = db.execute(
-                f"INSERT INTO customers({', '.join(CUSTOMER_FIELDS)}, created_at, updated_at)"
-                f" VALUES ({', '.join(':' + k for k in CUSTOMER_FIELDS)}, :created_at, :updated_at)",
+                f"INSERT INTO customers({', '.join(STORED_FIELDS)}, created_at, updated_at)"
+                f" VALUES ({', '.join(':' + k for k in STORED_FIELDS)}, :created_at, :updated_at)",
                 {**row, "created_at": values.get("created_at") or now, "updated_at": now},
             )
         except sqlite3.IntegrityError as exc:
@@ -207,6 +209,7 @@ def related_counts(db: Database, customer_id: int) -> dict[str, int]:
         "orders": int(
             db.scalar("SELECT count(*) FROM orders WHERE customer_id = ?", (customer_id,))
         ),
+        "deals": int(db.scalar("SELECT count(*) FROM deals WHERE customer_id = ?", (customer_id,))),
     }
 
 
@@ -262,7 +265,7 @@ def count_customers(db: Database, flt: CustomerFilter) -> int:
 
 def update_customer(db: Database, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply field changes (already normalised); returns {field: [old, new]} of real changes."""
-    unknown = set(changes) - set(CUSTOMER_FIELDS)
+    unknown = set(changes) - set(STORED_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown customer field(s): {', '.join(sorted(unknown))}")
     if "name" in changes and not changes["name"]:

@@ -541,3 +541,231 @@ def m040_reporting_indexes(db: Database) -> None:
             ON customers(lifecycle, created_at, erased_at);
         """
     )
+
+
+# ---------------------------------------------------------------- sales (#15): m200-m239
+
+_DEFAULT_STAGES = (
+    # name, alias, position, probability, kind
+    ("lead", "线索", 1, 10, "open"),
+    ("qualified", "商机确认", 2, 25, "open"),
+    ("proposal", "方案报价", 3, 50, "open"),
+    ("negotiation", "谈判", 4, 75, "open"),
+    ("won", "赢单", 90, 100, "won"),
+    ("lost", "输单", 91, 0, "lost"),
+)
+
+
+def _m200_company_key(text: str) -> str:
+    """The normalised company name as of m200 (NFKC, whitespace folded, case-folded).
+
+    A frozen copy: migrations never call live application code."""
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+@migration
+def m200_companies(db: Database) -> None:
+    """Companies (accounts), customers.company_id, and the free-text customers.company moved
+    into one company per distinct normalised name.
+
+    The company's name is the spelling most customers used (ties: the earliest customer's).
+    customers.company keeps its text, so search, `--company` and `company~` find the same
+    customers as before.
+    """
+    db.script(
+        """
+        CREATE TABLE companies (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            domain TEXT UNIQUE,
+            industry TEXT,
+            size INTEGER CHECK (size IS NULL OR size >= 0),
+            owner TEXT,
+            notes TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX companies_industry ON companies(industry);
+        CREATE INDEX companies_owner ON companies(owner);
+        CREATE INDEX companies_size ON companies(size);
+        CREATE TABLE company_tags (
+            company_id INTEGER NOT NULL REFERENCES companies(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (company_id, tag)
+        ) WITHOUT ROWID;
+        CREATE INDEX company_tags_tag ON company_tags(tag, company_id);
+        ALTER TABLE customers ADD COLUMN company_id INTEGER
+            REFERENCES companies(id) ON DELETE SET NULL;
+        CREATE INDEX customers_company_id ON customers(company_id);
+        CREATE TEMP TABLE _m200_map (spelling TEXT PRIMARY KEY, company_id INTEGER NOT NULL);
+        """
+    )
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    best: dict[str, tuple[int, int, str]] = {}  # key -> (-customers, first id, name)
+    spellings: dict[str, str] = {}  # stored text -> key
+    for text, n, first in db.execute(
+        "SELECT company, count(*), min(id) FROM customers"
+        " WHERE company IS NOT NULL GROUP BY company"
+    ).fetchall():
+        key = _m200_company_key(text)
+        if not key:
+            continue
+        spellings[text] = key
+        name = " ".join(str(text).split())
+        candidate = (-int(n), int(first), name)
+        if key not in best or candidate < best[key]:
+            best[key] = candidate
+    ids: dict[str, int] = {}
+    for key, (_, _, name) in sorted(best.items(), key=lambda kv: kv[1][1]):
+        cur = db.execute(
+            "INSERT INTO companies(name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (name, key, now, now),
+        )
+        ids[key] = int(cur.lastrowid or 0)
+    db.conn.executemany(
+        "INSERT INTO _m200_map(spelling, company_id) VALUES (?, ?)",
+        [(text, ids[key]) for text, key in spellings.items()],
+    )
+    db.execute(
+        "UPDATE customers SET company_id ="
+        " (SELECT m.company_id FROM _m200_map m WHERE m.spelling = customers.company)"
+        " WHERE company IN (SELECT spelling FROM _m200_map)"
+    )
+    db.execute("DROP TABLE _m200_map")
+
+
+@migration
+def m201_deals(db: Database) -> None:
+    """Deals (opportunities), their configurable stages and their history; deal links on
+    communications and tickets."""
+    db.script(
+        """
+        CREATE TABLE deal_stages (
+            name TEXT PRIMARY KEY,
+            alias TEXT UNIQUE,
+            position INTEGER NOT NULL,
+            probability INTEGER NOT NULL CHECK (probability BETWEEN 0 AND 100),
+            kind TEXT NOT NULL DEFAULT 'open' CHECK (kind IN ('open', 'won', 'lost'))
+        );
+        CREATE TABLE deals (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT UNIQUE,
+            customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+            company_id INTEGER REFERENCES companies(id),
+            title TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            currency TEXT NOT NULL DEFAULT 'CNY',
+            stage TEXT NOT NULL REFERENCES deal_stages(name) ON UPDATE CASCADE,
+            probability INTEGER CHECK (probability IS NULL OR probability BETWEEN 0 AND 100),
+            close_date TEXT,
+            owner TEXT,
+            source TEXT,
+            campaign_id INTEGER REFERENCES campaigns(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            stage_changed_at TEXT NOT NULL,
+            won_at TEXT,
+            lost_at TEXT,
+            lost_reason TEXT,
+            CHECK (customer_id IS NOT NULL OR company_id IS NOT NULL)
+        );
+        CREATE INDEX deals_stage ON deals(stage, stage_changed_at);
+        CREATE INDEX deals_owner ON deals(owner, stage);
+        CREATE INDEX deals_customer ON deals(customer_id);
+        CREATE INDEX deals_company ON deals(company_id);
+        CREATE INDEX deals_close ON deals(close_date);
+        CREATE INDEX deals_campaign ON deals(campaign_id) WHERE campaign_id IS NOT NULL;
+        CREATE INDEX deals_created ON deals(created_at);
+        CREATE INDEX deals_won ON deals(won_at) WHERE won_at IS NOT NULL;
+        CREATE INDEX deals_lost ON deals(lost_at) WHERE lost_at IS NOT NULL;
+        CREATE TABLE deal_events (
+            id INTEGER PRIMARY KEY,
+            deal_id INTEGER NOT NULL REFERENCES deals(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT,
+            kind TEXT NOT NULL,
+            from_stage TEXT,
+            to_stage TEXT,
+            amount INTEGER,
+            close_date TEXT,
+            probability INTEGER,
+            note TEXT
+        );
+        CREATE INDEX deal_events_deal ON deal_events(deal_id, at);
+        CREATE INDEX deal_events_at ON deal_events(at);
+        ALTER TABLE communications ADD COLUMN deal_id INTEGER
+            REFERENCES deals(id) ON DELETE SET NULL;
+        CREATE INDEX communications_deal ON communications(deal_id, occurred_at)
+            WHERE deal_id IS NOT NULL;
+        ALTER TABLE tickets ADD COLUMN deal_id INTEGER REFERENCES deals(id) ON DELETE SET NULL;
+        CREATE INDEX tickets_deal ON tickets(deal_id) WHERE deal_id IS NOT NULL;
+        """
+    )
+    db.conn.executemany(
+        "INSERT INTO deal_stages(name, alias, position, probability, kind) VALUES (?, ?, ?, ?, ?)",
+        _DEFAULT_STAGES,
+    )
+    for table, entity in (("companies", "companies"), ("company_tags", "companies"),
+                          ("deals", "deals"), ("deal_events", "deal_events")):  # fmt: skip
+        key = "company_id" if table == "company_tags" else "id"
+        for event, ref in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+            db.execute(
+                f"CREATE TRIGGER change_log_{table}_{event.lower()} AFTER {event} ON {table}"
+                f" BEGIN INSERT INTO change_log(entity, key1, key2)"
+                f" VALUES ('{entity}', {ref}.{key}, 0); END"
+            )
+
+
+@migration
+def m202_custom_fields(db: Database) -> None:
+    """Custom fields: definitions per entity and one typed, indexed values table.
+
+    Numbers and booleans sit in value_num, text, choices and dates (YYYY-MM-DD) in
+    value_text; (field_id, value) indexes make a segment on one field an index range scan.
+    Deleting a record deletes its values.
+    """
+    db.script(
+        """
+        CREATE TABLE custom_fields (
+            id INTEGER PRIMARY KEY,
+            entity TEXT NOT NULL CHECK (entity IN ('customer', 'company', 'deal', 'ticket')),
+            name TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('text', 'number', 'date', 'bool', 'choice')),
+            choices TEXT,
+            label TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (entity, name)
+        );
+        CREATE TABLE custom_values (
+            field_id INTEGER NOT NULL REFERENCES custom_fields(id) ON DELETE CASCADE,
+            entity_id INTEGER NOT NULL,
+            value_text TEXT,
+            value_num REAL,
+            PRIMARY KEY (field_id, entity_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX custom_values_text ON custom_values(field_id, value_text)
+            WHERE value_text IS NOT NULL;
+        CREATE INDEX custom_values_num ON custom_values(field_id, value_num)
+            WHERE value_num IS NOT NULL;
+        CREATE INDEX custom_values_entity ON custom_values(entity_id, field_id);
+        """
+    )
+    for table, entity in (("customers", "customer"), ("companies", "company"),
+                          ("deals", "deal"), ("tickets", "ticket")):  # fmt: skip
+        db.execute(
+            f"CREATE TRIGGER custom_values_{table}_ad AFTER DELETE ON {table} BEGIN"
+            f" DELETE FROM custom_values WHERE entity_id = old.id AND field_id IN"
+            f" (SELECT id FROM custom_fields WHERE entity = '{entity}'); END"
+        )
+    for event, ref in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        db.execute(
+            f"CREATE TRIGGER change_log_custom_values_{event.lower()} AFTER {event}"
+            f" ON custom_values BEGIN INSERT INTO change_log(entity, key1, key2)"
+            f" VALUES ('custom_values', {ref}.field_id, {ref}.entity_id); END"
+        )

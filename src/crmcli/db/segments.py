@@ -55,7 +55,10 @@ FIELD_ALIASES = {
     "revenue": "spend",
     "segment": "rfm",
 }
-ALL_FIELDS = sorted({"tag", "rfm", *TEXT_FIELDS, *EXACT_FIELDS, *TIME_FIELDS, *NUMBER_FIELDS})
+ALL_FIELDS = sorted(
+    {"tag", "rfm", "company.industry", "company.size", "custom.NAME", *TEXT_FIELDS,
+     *EXACT_FIELDS, *TIME_FIELDS, *NUMBER_FIELDS}
+)  # fmt: skip
 _AGE = re.compile(r"^(\d+)\s*(h|d|w|m|mo|y)$", re.IGNORECASE)
 _AGE_UNITS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "mo": 30, "y": 365}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
@@ -126,7 +129,7 @@ def tokenize(expression: str) -> list[Token]:
             continue
         if ch.isalpha() or ch == "_":
             j = i
-            while j < n and (expression[j].isalnum() or expression[j] == "_"):
+            while j < n and (expression[j].isalnum() or expression[j] in "_."):
                 j += 1
             word = expression[i:j]
             kind = KEYWORDS.get(word.lower(), "FIELD")
@@ -143,7 +146,8 @@ def tokenize(expression: str) -> list[Token]:
 
 
 class _Parser:
-    def __init__(self, expression: str, now: datetime) -> None:
+    def __init__(self, expression: str, now: datetime, db: Any = None) -> None:
+        self.db = db
         self.expression = expression
         self.tokens = tokenize(expression)
         self.pos = 0
@@ -224,6 +228,10 @@ class _Parser:
         name = field.text.lower()
         name = FIELD_ALIASES.get(name, name)
         text = value.text
+        if name.startswith("custom."):
+            return self.custom_condition(field, op, value)
+        if name == "company" or name.startswith("company."):
+            return self.company_condition(field, op, value)
         if name == "tag":
             self.ops(op, ("=", "!="), name)
             sql = "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
@@ -281,6 +289,105 @@ class _Parser:
             return sql, [self.now_iso, segment]
         raise self.fail(f"unknown field {field.text!r}; known: {', '.join(ALL_FIELDS)}", field)
 
+    def company_condition(self, field: Token, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """company=NAME (the linked company by normalised name, or the company text as
+        before), company~text (the text), company.industry=I, company.size>=N."""
+        name = field.text.lower()
+        text = value.text
+        if name == "company":
+            self.ops(op, ("=", "!=", "~", "!~"), name)
+            if op.text in ("~", "!~"):
+                like = (
+                    "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                )
+                sql = "c.company LIKE ? ESCAPE '\\'"
+                return (sql if op.text == "~" else f"NOT coalesce({sql}, 0)"), [like]
+            import unicodedata
+
+            key = " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+            sql = (
+                "(c.company_id IN (SELECT id FROM companies WHERE name_key = ?)"
+                " OR c.company = ? COLLATE NOCASE)"
+            )
+            return (sql if op.text == "=" else f"NOT coalesce({sql}, 0)"), [key, text]
+        sub = name.split(".", 1)[1]
+        if sub == "industry":
+            self.ops(op, ("=", "!="), name)
+            sql = "c.company_id IN (SELECT id FROM companies WHERE industry = ? COLLATE NOCASE)"
+            return (sql if op.text == "=" else f"NOT coalesce({sql}, 0)"), [text]
+        if sub == "size":
+            self.ops(op, ("=", "!=", "<", "<=", ">", ">="), name)
+            if not re.fullmatch(r"\d+", text):
+                raise self.fail(f"company.size needs a whole number, got {text!r}", value)
+            return (
+                f"c.company_id IN (SELECT id FROM companies WHERE size {op.text} ?)",
+                [int(text)],
+            )
+        raise self.fail(
+            f"unknown company field {field.text!r}; known: company, company.industry, company.size",
+            field,
+        )
+
+    def custom_condition(self, field: Token, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """custom.NAME OP VALUE over the typed values table (an index range per field)."""
+        from crmcli.db import fields
+
+        name = field.text.split(".", 1)[1]
+        self.ops(op, ("=", "!=", "<", "<=", ">", ">=", "~", "!~"), field.text)
+        negate = op.text in ("!=", "!~")
+        base = {"!=": "=", "!~": "~"}.get(op.text, op.text)
+        definition = None
+        if self.db is not None:
+            found = [f for f in fields.list_fields(self.db, "customer") if f["name"] == name]
+            if not found:
+                known = ", ".join(f["name"] for f in fields.list_fields(self.db, "customer"))
+                raise self.fail(
+                    f"no customer custom field {name!r}; fields: {known or 'none'}", field
+                )
+            definition = found[0]
+        kind = definition["type"] if definition else None
+        if kind is None:  # no database at hand: the value's shape decides the column
+            kind = "number" if re.fullmatch(r"-?\d+(\.\d+)?", value.text) else "text"
+        if base == "~" and kind in fields.NUMERIC:
+            raise self.fail(f"~ needs a text field; {name} is a {kind} field", op)
+        param: Any = value.text
+        if kind == "number":
+            try:
+                param = float(value.text)
+            except ValueError:
+                raise self.fail(f"{name} is a number field, got {value.text!r}", value) from None
+        elif kind == "bool":
+            from crmcli.customers.fields import FALSE, TRUE
+
+            low = value.text.lower()
+            if low not in TRUE | FALSE:
+                raise self.fail(f"{name} is a yes/no field, got {value.text!r}", value)
+            param = 1.0 if low in TRUE else 0.0
+        elif kind == "date":
+            from crmcli.core.validate import parse_date
+
+            try:
+                param = parse_date(value.text, name).isoformat()
+            except InvalidInput:
+                raise self.fail(f"{name} is a date field, got {value.text!r}", value) from None
+        elif base == "~":
+            param = (
+                "%" + value.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+        column = "value_num" if kind in fields.NUMERIC else "value_text"
+        cond = f"{column} LIKE ? ESCAPE '\\'" if base == "~" else f"{column} {base} ?"
+        if definition is not None:
+            sql = f"c.id IN (SELECT entity_id FROM custom_values WHERE field_id = ? AND {cond})"
+            params = [int(definition["id"]), param]
+        else:
+            sql = (
+                "c.id IN (SELECT v.entity_id FROM custom_values v WHERE v.field_id ="
+                " (SELECT id FROM custom_fields WHERE entity = 'customer' AND name = ?)"
+                f" AND v.{cond})"
+            )
+            params = [name, param]
+        return (f"NOT {sql}" if negate else sql), params
+
     def ops(self, op: Token, allowed: tuple[str, ...], name: str) -> None:
         if op.text not in allowed:
             raise self.fail(
@@ -325,14 +432,19 @@ class _Parser:
         return f"coalesce({sql}, 0)", params
 
 
-def compile_segment(expr: str, now: datetime | None = None) -> tuple[str, list[Any]]:
-    """Compile a segment expression into (SQL boolean over `customers c`, bound params)."""
+def compile_segment(
+    expr: str, now: datetime | None = None, db: Any = None
+) -> tuple[str, list[Any]]:
+    """Compile a segment expression into (SQL boolean over `customers c`, bound params).
+
+    With `db`, custom.NAME conditions are checked against the field definitions (an
+    unknown field or a value of the wrong type is an error)."""
     from crmcli.core import clock
 
     if expr is None or not str(expr).strip():
         raise InvalidInput("empty segment expression")
     moment = (now or clock.now()).astimezone(UTC)
-    return _Parser(str(expr), moment).parse()
+    return _Parser(str(expr), moment, db).parse()
 
 
 def describe_fields() -> list[str]:

@@ -28,21 +28,48 @@ EXPORT_FORMATS = ("csv", "json", "jsonl")
 EXPORT_COLUMNS = ["id", *IMPORT_FIELDS, "updated_at"]
 
 
-def export_rows(db: Database, flt: repo.CustomerFilter, mask: bool) -> Iterator[dict[str, Any]]:
-    """Matching customers in id order with the export's columns, times in the local zone."""
+def export_rows(
+    db: Database, flt: repo.CustomerFilter, mask: bool, custom: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Matching customers in id order with the export's columns, times in the local zone;
+    custom field values under `custom` (fetched per batch)."""
+    from crmcli.db import fields
+
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        values = fields.values_for(db, "customer", [r["id"] for r in batch]) if custom else {}
+        for row in batch:
+            out = {c: row.get(c) for c in EXPORT_COLUMNS}
+            out = prepare(mask_row(out) if mask else out)
+            if custom:
+                out["custom"] = values[row["id"]]
+            yield out
+        batch.clear()
+
     for row in repo.iter_customers(db, flt):
-        row = {c: row.get(c) for c in EXPORT_COLUMNS}
-        yield prepare(mask_row(row) if mask else row)
+        batch.append(row)
+        if len(batch) >= 5000:
+            yield from flush()
+    yield from flush()
 
 
-def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
-    """Write rows in fmt (csv | json | jsonl); returns how many were written."""
+def write_export(
+    rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, custom: list[str] | None = None
+) -> int:
+    """Write rows in fmt (csv | json | jsonl); returns how many were written. CSV gets a
+    `custom.NAME` column per custom field."""
     n = 0
+    custom = custom or []
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(EXPORT_COLUMNS)
+        writer.writerow([*EXPORT_COLUMNS, *(f"custom.{c}" for c in custom)])
         for row in rows:
-            writer.writerow([neutralise(flat(row[c])) for c in EXPORT_COLUMNS])
+            values = row.get("custom") or {}
+            writer.writerow(
+                [neutralise(flat(row[c])) for c in EXPORT_COLUMNS]
+                + [neutralise(flat(values.get(c))) for c in custom]
+            )
             n += 1
     elif fmt == "jsonl":
         for row in rows:
@@ -89,9 +116,12 @@ def export_customers(
     db: Database, flt: repo.CustomerFilter, fmt: str, out: Path | None, mask: bool
 ) -> int:
     """Export to a file (atomically, mode 0600: it holds personal data) or to stdout."""
-    rows = export_rows(db, flt, mask)
+    from crmcli.db import fields
+
+    custom = [f["name"] for f in fields.list_fields(db, "customer")]
+    rows = export_rows(db, flt, mask, custom)
     if out is None:
-        return write_export(rows, fmt, sys.stdout)
+        return write_export(rows, fmt, sys.stdout, custom)
     target = out.expanduser()
     if target.is_dir():
         raise OperationalError(f"{target} is a directory; give a file name")
@@ -103,7 +133,7 @@ def export_customers(
     try:
         encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
         with open(fd, "w", encoding=encoding, newline="") as fh:
-            n = write_export(rows, fmt, fh)
+            n = write_export(rows, fmt, fh, custom)
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

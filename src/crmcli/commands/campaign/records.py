@@ -425,8 +425,11 @@ def evaluate(
     _probability(confidence, "--confidence")
     _probability(power, "--power")
     with open_db(db) as database:
+        from crmcli.db.deals import campaign_deals
+
         campaign = repo.get_campaign(database, campaign_id)
         counts = repo.arm_counts(database, campaign_id)
+        deals = campaign_deals(database, campaign_id)
     if not counts:
         raise InvalidInput(f"campaign {campaign_id} has no members; run `crm campaign target`")
     arms = [
@@ -446,6 +449,7 @@ def evaluate(
             k: campaign[k] for k in ("id", "name", "channel", "status", "segment", "currency")
         },
         **result,
+        "deals": _deal_roi(deals, campaign["currency"], result["summary"]),  # type: ignore[arg-type]
     }
     if fmt in ("table", "markdown", "html", "xlsx"):
         report = _rounded(report)  # JSON / CSV keep full precision
@@ -457,6 +461,25 @@ def evaluate(
         mode=mode,
         meta=default_meta(db_path(db)),
     )
+
+
+def _deal_roi(deals: dict[str, Any], currency: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """Won deals attributed to the campaign next to the members' revenue: ROI counting both.
+    Deals in another currency than the campaign's are counted apart, never added."""
+    same = [r for r in deals["won"] if r["currency"] == currency]
+    won_deals = sum(int(r["deals"]) for r in same)
+    won_amount = money(sum(int(r["amount"]) for r in same)) or 0.0
+    cost = float(summary["cost"] or 0)
+    revenue = float(summary["revenue"] or 0) + won_amount
+    return {
+        "currency": currency,
+        "won_deals": won_deals,
+        "won_amount": won_amount,
+        "open_deals": deals["open"],
+        "won_deals_other_currency": sum(int(r["deals"]) for r in deals["won"] if r not in same),
+        "revenue_with_deals": round(revenue, 2),
+        "roi_with_deals": round((revenue - cost) / cost, 4) if cost > 0 else None,
+    }
 
 
 def _rounded(value: Any) -> Any:

@@ -192,6 +192,9 @@ def log(
     external_id: ExternalIdOpt = None,
     email: EmailOpt = None,
     phone: PhoneOpt = None,
+    deal: Annotated[
+        int | None, typer.Option("--deal", help="Deal id it is about.", show_default=False)
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -215,6 +218,7 @@ def log(
         "agent": clean_text(agent) or None,
         "duration_s": parse_duration(duration, "--duration") if duration else None,
         "follow_up_at": _time(follow_up, "--follow-up") if follow_up else None,
+        "deal_id": deal,
     }
     with open_db(db) as database:
         values["customer_id"] = _find_customer(

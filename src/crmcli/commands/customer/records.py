@@ -89,7 +89,30 @@ def add(
     phone: Annotated[str | None, typer.Option(help="Phone; stored as E.164.")] = None,
     email: Annotated[str | None, typer.Option(help="Email; stored lower-case.")] = None,
     address: Annotated[str | None, typer.Option(help="Postal address.")] = None,
-    company: Annotated[str | None, typer.Option(help="Company.")] = None,
+    company: Annotated[
+        str | None, typer.Option(help="Company name (an existing company, by normalised name).")
+    ] = None,
+    company_id: Annotated[
+        int | None,
+        typer.Option("--company-id", help="Company id it belongs to.", show_default=False),
+    ] = None,
+    create_company: Annotated[
+        bool,
+        typer.Option("--create-company", help="Create the --company NAME if it does not exist."),
+    ] = False,
+    link_by_domain: Annotated[
+        bool,
+        typer.Option(
+            "--link-by-domain",
+            help="Link to the company with the email's domain (never free mail).",
+        ),
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
+        ),
+    ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="Id in another system (unique).")
@@ -121,9 +144,14 @@ def add(
         region,
     )
     tags = [t.strip() for t in tag or [] if t.strip()]
+    from crmcli.customers.links import CompanyChoice, add_customer
+
+    choice = CompanyChoice(company_id, company, create_company, link_by_domain)
     with open_db(db) as database:
-        new_id = repo.add_customer(database, values, tags)
-    output.emit_id(new_id, fmt)
+        outcome = add_customer(database, values, tags, choice, set_)
+    for warning in outcome.warnings:
+        output.warn(warning)
+    output.emit_id(outcome.id, fmt)
 
 
 def resolve(
@@ -163,6 +191,7 @@ def build_filter(
     created_since: str | None = None,
     changed_since: str | None = None,
     segment: str | None = None,
+    database: Any = None,
 ) -> repo.CustomerFilter:
     """Turn list/export options into a CustomerFilter (validating each)."""
     flt = repo.CustomerFilter(
@@ -181,7 +210,7 @@ def build_filter(
     if segment is not None:  # an empty --segment is an error, not "everyone"
         from crmcli.db.segments import compile_segment
 
-        flt.segment_sql = compile_segment(segment)
+        flt.segment_sql = compile_segment(segment, db=database)
     return flt
 
 
@@ -243,8 +272,11 @@ def list_(
     Example: crm customer list --search 张 --tag vip --sort created_at --desc --limit 20
     """
     fmt = out_format(format)
-    flt = build_filter(search, tag, lifecycle, company, owner, created_since, segment=segment)
     with open_db(db) as database:
+        flt = build_filter(
+            search, tag, lifecycle, company, owner, created_since, segment=segment,
+            database=database,
+        )  # fmt: skip
         rows = repo.list_customers(
             database, flt, sort=sort, desc=desc, limit=limit or None, offset=offset
         )
@@ -264,7 +296,30 @@ def update(
         str | None, typer.Option(help="New email ('' clears).", show_default=False)
     ] = None,
     address: Annotated[str | None, typer.Option(help="New address.", show_default=False)] = None,
-    company: Annotated[str | None, typer.Option(help="New company.", show_default=False)] = None,
+    company: Annotated[
+        str | None, typer.Option(help="New company by name ('' clears).", show_default=False)
+    ] = None,
+    company_id: Annotated[
+        int | None,
+        typer.Option("--company-id", help="Company id it belongs to.", show_default=False),
+    ] = None,
+    create_company: Annotated[
+        bool,
+        typer.Option("--create-company", help="Create the --company NAME if it does not exist."),
+    ] = False,
+    link_by_domain: Annotated[
+        bool,
+        typer.Option(
+            "--link-by-domain",
+            help="Link to the company with the email's domain (never free mail).",
+        ),
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
+        ),
+    ] = None,
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="New external id.", show_default=False)
     ] = None,
@@ -295,14 +350,19 @@ def update(
         "owner": owner,
         "notes": notes,
     }
-    given: dict[str, str] = {k: v for k, v in raw.items() if v is not None}
-    if not given:
+    given: dict[str, str] = {k: v for k, v in raw.items() if v is not None and k != "company"}
+    if not given and company is None and company_id is None and not link_by_domain and not set_:
         raise InvalidInput("nothing to update; give at least one --field value")
     clears: dict[str, Any] = {k: None for k, v in given.items() if not v.strip() and k != "name"}
     changes = normalise_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
+    from crmcli.customers.links import CompanyChoice, update_customer
+
+    choice = CompanyChoice(company_id, company, create_company, link_by_domain)
     with open_db(db) as database:
-        diff = repo.update_customer(database, customer_id, changes)
-    output.emit_changes(diff, fmt)
+        outcome = update_customer(database, customer_id, changes, choice, set_)
+    for warning in outcome.warnings:
+        output.warn(warning)
+    output.emit_changes(outcome.diff, fmt)
 
 
 @app.command("tag")
@@ -468,10 +528,18 @@ def export(
     from crmcli.output.customer_export import choose_format, export_customers
 
     fmt = choose_format(format, out)
-    flt = build_filter(
-        search, tag, lifecycle, company, owner, created_since, changed_since, segment
-    )
     with open_db(db) as database:
+        flt = build_filter(
+            search,
+            tag,
+            lifecycle,
+            company,
+            owner,
+            created_since,
+            changed_since,
+            segment,
+            database,
+        )
         n = export_customers(database, flt, fmt, out, should_mask(mask))
     if out is not None:
         output.info(f"Exported {n} customer(s) to {out}")

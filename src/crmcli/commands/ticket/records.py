@@ -109,6 +109,13 @@ def open_(
         bool, typer.Option("--no-reply", help="Do not write the auto-reply.")
     ] = False,
     explain: ExplainOpt = False,
+    deal: Annotated[
+        int | None, typer.Option("--deal", help="Deal id it is about.", show_default=False)
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Custom field NAME=VALUE (repeatable).", show_default=False),
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -126,7 +133,13 @@ def open_(
         description = sys.stdin.read()
     description = description.strip() if description and description.strip() else None
     with open_db(db) as database:
+        from crmcli.customers import fields
+        from crmcli.db.deals import check_deal_link, link_ticket
+
         cid = find_customer_id(database, customer_id, external_id, email)
+        custom = fields.parse_assignments(database, "ticket", set_)
+        if deal is not None:
+            check_deal_link(database, deal, cid)
         result = open_ticket(
             database,
             cid,
@@ -137,6 +150,10 @@ def open_(
             channel=_channel(channel),
             reply=not no_reply,
         )
+        with database.transaction():
+            if deal is not None:
+                link_ticket(database, result["id"], deal)
+            fields.apply(database, "ticket", result["id"], custom)
     if explain:
         _explain(result["assignment"])
         cls = result["classification"]
@@ -347,7 +364,10 @@ def show(ticket_id: TicketId, db: DbOption = None, format: FormatOption = None) 
 
     fmt = out_format(format)
     with open_db(db) as database:
+        from crmcli.customers.fields import custom_of
+
         record = ticket_view(database, ticket_id)
+        record["custom"] = custom_of(database, "ticket", ticket_id)
     if fmt not in ("json", "jsonl"):
         sla = record.pop("sla")
         for clock in ("response", "resolution"):

@@ -1,0 +1,1 @@
+"""Sales: companies (accounts), deals and their stages, the pipeline rules."""
