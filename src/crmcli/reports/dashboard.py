@@ -378,6 +378,25 @@ def loyalty_section(flags: dict[str, int] | None) -> list[dict[str, Any]] | dict
     ]
 
 
+def sales_section(db: Database, period: Period) -> list[dict[str, Any]] | dict[str, str]:
+    """Open and weighted pipeline (end of the period against its start), won amount and
+    deals and the win rate (the period against the previous one)."""
+    from crmcli.reports.pipeline import sales_summary
+
+    figures = sales_summary(db, period.start_iso, period.end_iso, period.previous.start_iso)
+    if figures is None:
+        return absent("no deals recorded")
+    notes = {
+        "open_pipeline": "open deals at the end of the period (previous: at its start)",
+        "weighted_pipeline": "amount x probability",
+        "win_rate_pct": "won / (won + lost), deals closed in the period",
+    }
+    return [
+        measure(name, cur, prev, "%" if name.endswith("_pct") else "", note=notes.get(name, ""))
+        for name, (cur, prev) in figures.items()
+    ]
+
+
 def dashboard_report(db: Database, period: Period) -> dict[str, Any]:
     """The dashboard as a report (dict of named sections).
 
@@ -400,4 +419,5 @@ def dashboard_report(db: Database, period: Period) -> dict[str, Any]:
         "satisfaction": satisfaction_section(db, period),
         "value": value_section(db, period, flags),
         "loyalty": loyalty_section(flags),
+        "sales": sales_section(db, period),
     }

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from crmcli.commands.report import comm, overview, tickets, value
+from crmcli.commands.report import comm, overview, pipeline, tickets, value
 
 app = typer.Typer(
-    help="Reports: dashboard, customers, communications, tickets, value, loyalty, quality.",
+    help="Reports: dashboard, customers, communications, tickets, value, loyalty, quality, pipeline.",
     no_args_is_help=True,
 )
 app.registered_commands += overview.app.registered_commands
 app.registered_commands += comm.app.registered_commands
 app.registered_commands += tickets.app.registered_commands
 app.registered_commands += value.app.registered_commands
+app.registered_commands += pipeline.app.registered_commands
