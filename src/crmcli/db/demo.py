@@ -24,10 +24,17 @@ CUSTOMER_COLUMNS = (
     "email",
     "address",
     "company",
+    "company_id",
     "lifecycle",
     "owner",
     "created_at",
 )
+COMPANY_COLUMNS = ("id", "name", "name_key", "domain", "industry", "size", "owner", "created_at")
+DEAL_COLUMNS = (
+    "id", "external_id", "customer_id", "company_id", "title", "amount", "currency", "stage",
+    "close_date", "owner", "source", "created_at", "updated_at", "stage_changed_at", "won_at",
+    "lost_at", "lost_reason",
+)  # fmt: skip
 COMM_COLUMNS = (
     "customer_id",
     "channel",
@@ -114,6 +121,7 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
     ensure_empty(db)
     has_rated_at = column_exists(db, "tickets", "rated_at")
     with db.transaction():
+        _insert(db, "companies", COMPANY_COLUMNS, data.companies, ("updated_at",), "created_at")
         _insert(db, "customers", CUSTOMER_COLUMNS, data.customers, ("updated_at",), "created_at")
         db.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", data.tags)
         first = data.customers[0]["created_at"] if data.customers else None
@@ -157,7 +165,14 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
         _insert(
             db, "orders", ORDER_COLUMNS, data.orders, ("created_at", "updated_at"), "ordered_at"
         )
+        _insert(db, "deals", DEAL_COLUMNS, data.deals)
+        db.conn.executemany(
+            "INSERT INTO deal_events(deal_id, at, actor, kind, from_stage, to_stage, amount,"
+            " close_date, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            data.deal_events,
+        )
         counts = {
+            "companies": len(data.companies),
             "customers": len(data.customers),
             "communications": len(data.communications),
             "tickets": len(data.tickets),
@@ -165,6 +180,8 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
             "campaigns": len(data.campaigns),
             "campaign_members": len(data.members),
             "orders": len(data.orders),
+            "deals": len(data.deals),
+            "deal_events": len(data.deal_events),
         }
         audit.record(db, "demo", "database", None, counts)
     return counts

@@ -160,6 +160,9 @@ class DemoData:
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     members: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
+    companies: list[dict[str, Any]] = field(default_factory=list)
+    deals: list[dict[str, Any]] = field(default_factory=list)
+    deal_events: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def anchor_time(now: datetime) -> datetime:
@@ -446,4 +449,12 @@ def generate(customers: int, seed: int, now: datetime) -> DemoData:
     build_tickets(rng, data)
     build_campaigns(rng, data)
     build_orders(rng, data)
+    build_sales(random.Random(seed + 1), data)  # own stream: the data above stays as it was
     return data
+
+
+def build_sales(rng: random.Random, data: DemoData) -> None:
+    from crmcli.demo.sales import build_companies, build_deals
+
+    data.companies = build_companies(rng, data.customers)
+    data.deals, data.deal_events = build_deals(rng, data.customers, data.anchor)
