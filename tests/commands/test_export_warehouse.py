@@ -27,6 +27,10 @@ STAR = (
     "fact_ticket_event",
     "fact_campaign_member",
     "fact_order",
+    "dim_company",
+    "fact_deal",
+    "fact_deal_event",
+    "fact_custom_value",
 )
 LIFECYCLES = ("lead", "prospect", "customer", "churned")
 CHANNELS = ("phone", "email", "meeting", "chat", "sms", "visit")
@@ -405,7 +409,7 @@ def test_export_is_audited_and_replaces_files_of_another_format(
     target = tmp_path / "wh"
     export(cli, target)
     export(cli, target, "--format", "csv")
-    assert not list(target.glob("*.parquet")) and len(list(target.glob("*.csv"))) == 10
+    assert not list(target.glob("*.parquet")) and len(list(target.glob("*.csv"))) == 14
     assert not [p for p in target.iterdir() if p.name.startswith(".")]
     audit = sqlite_rows(db_path, "SELECT action, entity FROM audit_log WHERE entity = 'warehouse'")
     assert audit == [("export", "warehouse")] * 2

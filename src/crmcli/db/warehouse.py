@@ -41,7 +41,7 @@ SOURCES: dict[str, Source] = {
         """SELECT c.id AS customer_id, c.external_id, c.name, c.phone, c.email,
                   CASE WHEN instr(c.email, '@') > 0
                        THEN substr(c.email, instr(c.email, '@') + 1) END AS email_domain,
-                  c.address, c.company, c.lifecycle, c.owner,
+                  c.address, c.company, c.company_id, c.lifecycle, c.owner,
                   (SELECT group_concat(tag, ';') FROM
                       (SELECT tag FROM customer_tags t WHERE t.customer_id = c.id ORDER BY tag)
                   ) AS tags,
@@ -118,6 +118,47 @@ SOURCES: dict[str, Source] = {
         """SELECT o.id AS order_id, o.external_id, o.customer_id, o.ordered_at,
                   o.amount AS amount_cents, o.currency, o.created_at, o.updated_at
            FROM orders o {where} ORDER BY o.id""",
+    ),
+    "dim_company": Source(
+        "companies",
+        "co",
+        ("id",),
+        """SELECT co.id AS company_id, co.external_id, co.name, co.domain, co.industry, co.size,
+                  co.owner,
+                  (SELECT group_concat(tag, ';') FROM
+                      (SELECT tag FROM company_tags t WHERE t.company_id = co.id ORDER BY tag)
+                  ) AS tags,
+                  co.created_at, co.updated_at
+           FROM companies co {where} ORDER BY co.id""",
+    ),
+    "fact_deal": Source(
+        "deals",
+        "d",
+        ("id",),
+        """SELECT d.id AS deal_id, d.external_id, d.customer_id, d.company_id, d.campaign_id,
+                  d.title, d.amount AS amount_cents, d.currency, d.stage, s.kind AS stage_kind,
+                  coalesce(d.probability, s.probability) AS probability, d.close_date,
+                  d.owner, d.source, d.created_at, d.stage_changed_at, d.won_at, d.lost_at,
+                  d.lost_reason, d.updated_at
+           FROM deals d JOIN deal_stages s ON s.name = d.stage {where} ORDER BY d.id""",
+    ),
+    "fact_deal_event": Source(
+        "deal_events",
+        "de",
+        ("id",),
+        """SELECT de.id AS event_id, de.deal_id, de.at AS occurred_at, de.actor, de.kind,
+                  de.from_stage, de.to_stage, de.amount AS amount_cents, de.close_date,
+                  de.note
+           FROM deal_events de {where} ORDER BY de.id""",
+    ),
+    "fact_custom_value": Source(
+        "custom_values",
+        "cv",
+        ("field_id", "entity_id"),
+        """SELECT cv.field_id, f.entity, cv.entity_id, f.name AS field_name,
+                  f.type AS field_type, cv.value_text, cv.value_num
+           FROM custom_values cv JOIN custom_fields f ON f.id = cv.field_id {where}
+           ORDER BY cv.field_id, cv.entity_id""",
     ),
 }
 

@@ -95,6 +95,7 @@ def _arrow_types() -> dict[str, Any]:
         "money": pa.decimal128(18, 2),
         "date_key": pa.int32(),
         "date": pa.date32(),
+        "float": pa.float64(),
     }
 
 

@@ -45,7 +45,7 @@ MASKS: dict[str, Callable[[str | None], str | None]] = {
 @dataclass(frozen=True)
 class Col:
     name: str
-    kind: str  # int | str | bool | time | money | date_key
+    kind: str  # int | str | bool | float | time | money | date_key
     source: str | None = None  # source column when derived (money, date_key)
     pii: str = ""  # "" | name | phone | email | address (masked) | text (dropped)
 
@@ -68,6 +68,7 @@ TABLES: dict[str, tuple[Col, ...]] = {
         Col("email_domain", "str"),
         Col("address", "str", pii="address"),
         Col("company", "str"),
+        Col("company_id", "int"),
         Col("lifecycle", "str"),
         Col("owner", "str"),
         Col("tags", "str"),
@@ -190,6 +191,63 @@ TABLES: dict[str, tuple[Col, ...]] = {
         Col("created_at", "time"),
         Col("updated_at", "time"),
     ),
+    "dim_company": (
+        Col("company_id", "int"),
+        Col("external_id", "str"),
+        Col("name", "str"),
+        Col("domain", "str"),
+        Col("industry", "str"),
+        Col("size", "int"),
+        Col("owner", "str"),
+        Col("tags", "str"),
+        Col("created_at", "time"),
+        Col("updated_at", "time"),
+    ),
+    "fact_deal": (
+        Col("deal_id", "int"),
+        Col("external_id", "str"),
+        Col("customer_id", "int"),
+        Col("company_id", "int"),
+        Col("campaign_id", "int"),
+        Col("title", "str", pii="text"),
+        *_money("amount"),
+        Col("currency", "str"),
+        Col("stage", "str"),
+        Col("stage_kind", "str"),
+        Col("probability", "int"),
+        Col("close_date", "str"),
+        Col("owner", "str"),
+        Col("source", "str"),
+        Col("created_at", "time"),
+        Col("date_key", "date_key", source="created_at"),
+        Col("stage_changed_at", "time"),
+        Col("won_at", "time"),
+        Col("lost_at", "time"),
+        Col("lost_reason", "str"),
+        Col("updated_at", "time"),
+    ),
+    "fact_deal_event": (
+        Col("event_id", "int"),
+        Col("deal_id", "int"),
+        Col("occurred_at", "time"),
+        Col("date_key", "date_key", source="occurred_at"),
+        Col("actor", "str"),
+        Col("kind", "str"),
+        Col("from_stage", "str"),
+        Col("to_stage", "str"),
+        *_money("amount"),
+        Col("close_date", "str"),
+        Col("note", "str", pii="text"),
+    ),
+    "fact_custom_value": (
+        Col("field_id", "int"),
+        Col("entity", "str"),
+        Col("entity_id", "int"),
+        Col("field_name", "str"),
+        Col("field_type", "str"),
+        Col("value_text", "str", pii="text"),
+        Col("value_num", "float"),
+    ),
     "deleted_rows": (
         Col("table_name", "str"),
         Col("key1", "int"),
@@ -207,6 +265,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "fact_ticket_event": ("event_id",),
     "fact_campaign_member": ("campaign_id", "customer_id"),
     "fact_order": ("order_id",),
+    "dim_company": ("company_id",),
+    "fact_deal": ("deal_id",),
+    "fact_deal_event": ("event_id",),
+    "fact_custom_value": ("field_id", "entity_id"),
     "deleted_rows": ("table_name", "key1", "key2"),
 }
 
@@ -218,6 +280,7 @@ LOGICAL_TYPES = {
     "money": "decimal(18,2)",
     "date_key": "int32",
     "date": "date",
+    "float": "float64",
 }
 
 
