@@ -48,9 +48,12 @@ def build_deals(path: Path, n_deals: int = 100_000, n_customers: int = 20_000) -
     db = connect(path)
     stamp = iso(NOW - timedelta(days=800))
     with db.transaction():
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO customers(id, name, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [(i, f"customer {i}", f"owner{i % 8}", stamp, stamp) for i in range(1, n_customers + 1)],
+            [
+                (i, f"customer {i}", f"owner{i % 8}", stamp, stamp)
+                for i in range(1, n_customers + 1)
+            ],
         )
         deals, events, comms = [], [], []
         for d in range(1, n_deals + 1):
@@ -89,18 +92,18 @@ def build_deals(path: Path, n_deals: int = 100_000, n_customers: int = 20_000) -
                 when = created + timedelta(days=rng.random() * 60)
                 if when < NOW:
                     comms.append((deals[-1][1], iso(when), d, iso(when), iso(when)))
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO deals(id, customer_id, title, amount, stage, close_date, owner,"
             " created_at, updated_at, stage_changed_at, won_at, lost_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             deals,
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO deal_events(deal_id, at, actor, kind, from_stage, to_stage, amount,"
             " close_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             events,
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO communications(customer_id, channel, occurred_at, deal_id, created_at,"
             " updated_at) VALUES (?, 'phone', ?, ?, ?, ?)",
             comms,
@@ -130,15 +133,15 @@ def build_customers(path: Path, n: int = 1_000_000) -> None:
         )
         for start in range(1, n + 1, 100_000):
             ids = range(start, min(n + 1, start + 100_000))
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO customers(id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 [(i, f"customer {i}", stamp, stamp) for i in ids],
             )
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO custom_values(field_id, entity_id, value_num) VALUES (1, ?, ?)",
                 [(i, float(rng.randint(0, 100))) for i in ids],
             )
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO custom_values(field_id, entity_id, value_text) VALUES (2, ?, ?)",
                 [(i, rng.choice(REGIONS)) for i in ids],
             )

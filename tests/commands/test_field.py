@@ -63,6 +63,9 @@ def test_other_entities(cli, add_customer) -> None:  # type: ignore[no-untyped-d
     assert cli.json("deal", "show", deal)["custom"] == {"signed": True}
     ticket = cli.ok("ticket", "open", cid, "--subject", "s", "--set", "sku=A-1").strip()
     assert cli.json("ticket", "show", ticket)["custom"] == {"sku": "A-1"}
+    cli.ok("ticket", "update", ticket, "--set", "sku=B-2")
+    assert cli.json("ticket", "show", ticket)["custom"] == {"sku": "B-2"}
+    assert cli("ticket", "update", ticket, "--set", "nosuch=1").exit_code == 2
 
 
 def test_segments_and_export(cli) -> None:  # type: ignore[no-untyped-def]

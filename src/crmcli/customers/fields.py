@@ -14,8 +14,8 @@ from crmcli.db import Database
 from crmcli.db import fields as repo
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-TRUE = {"true", "yes", "y", "1", "on", "是", "真", "对"}
-FALSE = {"false", "no", "n", "0", "off", "否", "假", "错"}
+TRUE = repo.TRUE_WORDS
+FALSE = repo.FALSE_WORDS
 
 Stored = tuple[str | None, float | None]
 

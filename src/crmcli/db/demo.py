@@ -166,7 +166,7 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
             db, "orders", ORDER_COLUMNS, data.orders, ("created_at", "updated_at"), "ordered_at"
         )
         _insert(db, "deals", DEAL_COLUMNS, data.deals)
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO deal_events(deal_id, at, actor, kind, from_stage, to_stage, amount,"
             " close_date, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             data.deal_events,

@@ -17,6 +17,10 @@ from crmcli.db import Database, audit
 ENTITIES = ("customer", "company", "deal", "ticket")
 TYPES = ("text", "number", "date", "bool", "choice")
 NUMERIC = ("number", "bool")
+# The words a yes/no field accepts (input, and segment values).
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on", "是", "真", "对"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "否", "假", "错"})
+TABLES = {"customer": "customers", "company": "companies", "deal": "deals", "ticket": "tickets"}
 
 
 def _decode_def(row: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +98,9 @@ def set_values(
     if not values:
         return
     with db.transaction():
+        table = TABLES[entity]
+        if db.scalar(f"SELECT 1 FROM {table} WHERE id = ?", (entity_id,)) is None:
+            raise NotFound(f"no {entity} with id {entity_id}")
         for field_id, value in values.items():
             if value is None:
                 db.execute(
@@ -114,7 +121,7 @@ def set_values(
 
 def bulk_set_values(db: Database, rows: list[tuple[int, int, str | None, float | None]]) -> None:
     """(field_id, entity_id, text, num) rows, inside the caller's transaction (imports)."""
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO custom_values(field_id, entity_id, value_text, value_num)"
         " VALUES (?, ?, ?, ?) ON CONFLICT(field_id, entity_id) DO UPDATE SET"
         " value_text = excluded.value_text, value_num = excluded.value_num",

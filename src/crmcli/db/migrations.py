@@ -628,7 +628,7 @@ def m200_companies(db: Database) -> None:
             (name, key, now, now),
         )
         ids[key] = int(cur.lastrowid or 0)
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO _m200_map(spelling, company_id) VALUES (?, ?)",
         [(text, ids[key]) for text, key in spellings.items()],
     )
@@ -707,7 +707,7 @@ def m201_deals(db: Database) -> None:
         CREATE INDEX tickets_deal ON tickets(deal_id) WHERE deal_id IS NOT NULL;
         """
     )
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO deal_stages(name, alias, position, probability, kind) VALUES (?, ?, ?, ?, ?)",
         _DEFAULT_STAGES,
     )

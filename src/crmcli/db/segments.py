@@ -357,12 +357,10 @@ class _Parser:
             except ValueError:
                 raise self.fail(f"{name} is a number field, got {value.text!r}", value) from None
         elif kind == "bool":
-            from crmcli.customers.fields import FALSE, TRUE
-
             low = value.text.lower()
-            if low not in TRUE | FALSE:
+            if low not in fields.TRUE_WORDS | fields.FALSE_WORDS:
                 raise self.fail(f"{name} is a yes/no field, got {value.text!r}", value)
-            param = 1.0 if low in TRUE else 0.0
+            param = 1.0 if low in fields.TRUE_WORDS else 0.0
         elif kind == "date":
             from crmcli.core.validate import parse_date
 

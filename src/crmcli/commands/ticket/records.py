@@ -300,6 +300,12 @@ def update(
             help="New status by its legal move (处理中, resolved, ...).", show_default=False
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
+        ),
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -326,10 +332,21 @@ def update(
         changes["channel"] = _channel(channel)
     if status is not None:
         changes["status"] = normalize_status(status)
-    if not changes:
+    if not changes and not set_:
         raise InvalidInput("nothing to update; give at least one option")
     with open_db(db) as database:
-        diff = do_update(database, ticket_id, changes)
+        from crmcli.customers import fields
+
+        with database.transaction():
+            custom = fields.parse_assignments(database, "ticket", set_)
+            diff = do_update(database, ticket_id, changes) if changes else {}
+            if custom:
+                before = fields.custom_of(database, "ticket", ticket_id)
+                fields.apply(database, "ticket", ticket_id, custom)
+                after = fields.custom_of(database, "ticket", ticket_id)
+                for name in sorted(set(before) | set(after)):
+                    if before.get(name) != after.get(name):
+                        diff[f"custom.{name}"] = [before.get(name), after.get(name)]
     output.emit_changes(diff, fmt)
 
 
