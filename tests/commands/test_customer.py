@@ -14,6 +14,7 @@ LIST_KEYS = {
     "phone",
     "email",
     "address",
+    "company_id",
     "company",
     "lifecycle",
     "owner",

@@ -158,6 +158,7 @@ def export(cli: Any, target: Path, *args: str) -> dict[str, Any]:
 DUCKDB_TYPES = {
     "int64": "BIGINT",
     "int32": "INTEGER",
+    "float64": "DOUBLE",
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
     "timestamp_utc": "TIMESTAMPTZ",

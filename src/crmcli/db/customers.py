@@ -209,7 +209,6 @@ def related_counts(db: Database, customer_id: int) -> dict[str, int]:
         "orders": int(
             db.scalar("SELECT count(*) FROM orders WHERE customer_id = ?", (customer_id,))
         ),
-        "deals": int(db.scalar("SELECT count(*) FROM deals WHERE customer_id = ?", (customer_id,))),
     }
 
 
@@ -325,6 +324,9 @@ def delete_customer(db: Database, customer_id: int, cascade: bool = False) -> di
     with db.transaction():
         customer = get_customer(db, customer_id)
         counts = related_counts(db, customer_id)
+        deals = int(db.scalar("SELECT count(*) FROM deals WHERE customer_id = ?", (customer_id,)))
+        if deals:  # (deals cascade with the customer, like the rest of its history)
+            counts["deals"] = deals
         if any(counts.values()) and not cascade:
             held = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
             raise Conflict(

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.deal import app
 from crmcli.commands.deal.common import LIST_COLUMNS, DealArg, SetOpt, shown
 from crmcli.commands.options import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
 from crmcli.db import deals as repo
 from crmcli.output import emit as output
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 CurrencyOpt = Annotated[str | None, typer.Option("--currency", help="ISO currency (default CNY).")]
 CloseOpt = Annotated[str | None, typer.Option("--close-date", help="Expected close date.")]

@@ -6,16 +6,12 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.deal import app
 from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
 from crmcli.db import deals as repo
 from crmcli.output import emit as output
 from crmcli.sales import stages as rules
 
-stage_app = typer.Typer(
-    help="The deal stages: order, default probability, alias.", no_args_is_help=True
-)
-app.add_typer(stage_app, name="stage")
+app = typer.Typer(help="The deal stages: order, default probability, alias.", no_args_is_help=True)
 ProbOpt = Annotated[
     int | None, typer.Option("--probability", help="Default win probability, 0-100.")
 ]
@@ -24,7 +20,7 @@ AliasOpt = Annotated[
 ]
 
 
-@stage_app.command("list")
+@app.command("list")
 def list_(db: DbOption = None, format: FormatOption = None) -> None:
     """List the stages in order with their default probability, alias and number of deals.
 
@@ -36,7 +32,7 @@ def list_(db: DbOption = None, format: FormatOption = None) -> None:
     output.emit_rows(rows, fmt)
 
 
-@stage_app.command("add")
+@app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Stage name (lower-case, e.g. demo).")],
     probability: Annotated[
@@ -74,7 +70,7 @@ def add(
         output.emit_rows(rows, fmt)
 
 
-@stage_app.command("update")
+@app.command("update")
 def update(
     name: Annotated[str, typer.Argument(help="Stage name or alias.")],
     probability: ProbOpt = None,
@@ -106,7 +102,7 @@ def update(
     output.emit_changes(diff, fmt)
 
 
-@stage_app.command("remove")
+@app.command("remove")
 def remove(
     name: Annotated[str, typer.Argument(help="Stage name or alias.")],
     db: DbOption = None,
@@ -123,7 +119,7 @@ def remove(
     output.info(f"Removed stage {stage['name']}")
 
 
-@stage_app.command("reorder")
+@app.command("reorder")
 def reorder(
     names: Annotated[list[str], typer.Argument(help="Every open stage, in the new order.")],
     db: DbOption = None,

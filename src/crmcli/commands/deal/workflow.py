@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.deal import app
 from crmcli.commands.deal.common import DealArg, shown
 from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
 from crmcli.output import emit as output
 from crmcli.sales import deals as sales
+
+app = typer.Typer()  # its commands join the group's app in __init__
 
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Why (kept in the history).")]
 
