@@ -29,10 +29,10 @@ def test_held_out_accuracy_well_above_chance() -> None:
         texts, labels, test_size=0.3, random_state=1, stratify=labels
     )
     model = classify.train(x_train, y_train)
-    accuracy = sum(p == y for p, y in zip(model.predict(x_test), y_test, strict=True)) / len(y_test)
+    accuracy = sum(model.predict(t) == y for t, y in zip(x_test, y_test, strict=True)) / len(y_test)
     assert accuracy >= 0.85  # chance is 0.25 with four balanced classes
     zh_only = [(t, y) for t, y in zip(x_test, y_test, strict=True) if not t.isascii()]
-    zh_acc = sum(model.predict([t])[0] == y for t, y in zh_only) / len(zh_only)
+    zh_acc = sum(model.predict(t) == y for t, y in zh_only) / len(zh_only)
     assert zh_acc >= 0.8  # Chinese works without a word segmenter
 
 
@@ -55,7 +55,7 @@ def test_prediction_explained_and_persisted() -> None:
     data = labelled_texts(20)
     model = classify.train([t for t, _ in data], [c for _, c in data])
     again = classify.loads(classify.dumps(model))
-    guess = again.predict_proba(["我的快递包裹丢失了"])[0]
+    guess = again.predict_proba("我的快递包裹丢失了")
     explained = classify.predict(again, "我的快递包裹丢失了")
     assert explained["category"] == "shipping"
     assert explained["confidence"] == pytest.approx(max(guess))

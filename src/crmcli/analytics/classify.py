@@ -1,21 +1,42 @@
 """Ticket classification: keyword rules first, then a linear model on character n-grams.
 
-The model is TF-IDF over character 1-3-grams within word boundaries (`char_wb`), which
-works for Chinese without a word segmenter, followed by a multinomial logistic regression
-(its probabilities decide whether a prediction is confident enough to use). Pure
-functions on lists of strings; persistence (base64 pickle in the settings table) is the
-caller's business, via `dumps` / `loads`.
+The model is TF-IDF over character 1-3-grams within word boundaries (scikit-learn's
+`char_wb` analyzer, which works for Chinese without a word segmenter), followed by a
+multinomial logistic regression whose probabilities decide whether a prediction is
+confident enough to use.
+
+Training uses scikit-learn. What is stored is plain data only - the n-gram vocabulary, the
+idf weights, the coefficients and intercepts - as JSON text whose arrays are little-endian
+float64 bytes in base64 with an explicit shape (`dumps`). `loads` rebuilds a `TextModel`
+from exactly that and refuses anything else (`ModelRefused`): nothing is ever unpickled.
+Prediction needs neither scikit-learn nor numpy (`TextModel.predict_proba`), so `crm
+ticket open` stays light; tests/analytics/test_classify_reference.py checks that it gives
+scikit-learn's probabilities (to 1e-9) and predictions.
 """
 
 from __future__ import annotations
 
 import base64
-import pickle
+import json
+import math
+import sys
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-from crmcli.core.errors import NotEnoughData
+from crmcli.core.errors import NotEnoughData, OperationalError
 
 MIN_PER_CLASS = 2
+FORMAT = "crmcli.ticket-classifier"
+VERSION = 1
+NGRAM_RANGE = (1, 3)
+C = 10.0
+MAX_ITER = 2000
+
+
+class ModelRefused(OperationalError):
+    """The stored classifier is not one this program wrote (or is damaged): retrain it."""
 
 
 def match_rules(text: str, rules: list[tuple[str, list[str]]]) -> tuple[str, str] | None:
@@ -28,7 +49,100 @@ def match_rules(text: str, rules: list[tuple[str, list[str]]]) -> tuple[str, str
     return None
 
 
+def char_wb_ngrams(text: str, ngram_range: tuple[int, int] = NGRAM_RANGE) -> list[str]:
+    """scikit-learn's `char_wb` analyzer (lowercase, no accent stripping): the character
+    n-grams inside each whitespace-separated word padded with one space on each side; a
+    padded word shorter than n gives itself once, and longer n are then skipped."""
+    min_n, max_n = ngram_range
+    out: list[str] = []
+    extend = out.extend
+    for word in text.lower().split():
+        w = " " + word + " "
+        length = len(w)
+        for n in range(min_n, max_n + 1):
+            if length <= n:
+                out.append(w)
+                break
+            extend([w[i : i + n] for i in range(length - n + 1)])
+    return out
+
+
+@dataclass
+class TextModel:
+    """TF-IDF (sublinear tf, l2 norm) + linear model, as plain float64 arrays.
+
+    Prediction needs no numpy: a text has a few hundred n-grams, so the scores are short
+    sums over the stored rows (`array('d')`, read straight from the stored bytes).
+    """
+
+    classes: list[str]
+    vocabulary: dict[str, int]
+    idf: array  # (n_features,)
+    coef: array  # row-major (rows, n_features); one row for two classes
+    intercept: array  # (rows,)
+    ngram_range: tuple[int, int] = NGRAM_RANGE
+    _terms: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rows(self) -> int:
+        return len(self.intercept)
+
+    def terms(self) -> list[str]:
+        """The n-grams by column index."""
+        if self._terms is None:
+            terms = [""] * len(self.vocabulary)
+            for term, j in self.vocabulary.items():
+                terms[j] = term
+            self._terms = terms
+        return self._terms
+
+    def features(self, text: str) -> tuple[list[int], list[float]]:
+        """(column indices, tf-idf values) of one text, l2-normalised."""
+        get = self.vocabulary.get
+        counts = Counter(
+            j for j in map(get, char_wb_ngrams(text, self.ngram_range)) if j is not None
+        )
+        cols = sorted(counts)
+        idf = self.idf
+        values = [(math.log(counts[j]) + 1.0) * idf[j] for j in cols]
+        norm = math.sqrt(math.fsum(v * v for v in values))
+        if norm > 0:
+            values = [v / norm for v in values]
+        return cols, values
+
+    def row(self, r: int) -> memoryview:
+        n = len(self.idf)
+        return memoryview(self.coef)[r * n : (r + 1) * n]
+
+    def decision(self, text: str) -> list[float]:
+        cols, values = self.features(text)
+        out = []
+        for r in range(self.rows):
+            row = self.row(r)
+            out.append(
+                math.fsum(row[j] * v for j, v in zip(cols, values, strict=True)) + self.intercept[r]
+            )
+        return out
+
+    def predict_proba(self, text: str) -> list[float]:
+        """Class probabilities of one text, in the order of `classes` (as scikit-learn's
+        LogisticRegression: softmax of the decisions; the logistic for two classes)."""
+        scores = self.decision(text)
+        if self.rows == 1:
+            p = 1.0 / (1.0 + math.exp(-scores[0]))
+            return [1.0 - p, p]
+        top = max(scores)
+        e = [math.exp(v - top) for v in scores]
+        total = math.fsum(e)
+        return [v / total for v in e]
+
+    def predict(self, text: str) -> str:
+        proba = self.predict_proba(text)
+        return self.classes[proba.index(max(proba))]
+
+
 def build_pipeline() -> Any:
+    """The scikit-learn pipeline this model is (training only; the tests' reference)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -37,17 +151,15 @@ def build_pipeline() -> Any:
         [
             (
                 "tfidf",
-                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, sublinear_tf=True),
             ),
-            ("clf", LogisticRegression(C=10.0, max_iter=2000)),
+            ("clf", LogisticRegression(C=C, max_iter=MAX_ITER)),
         ]
     )
 
 
 def usable_examples(texts: list[str], labels: list[str]) -> tuple[list[str], list[str], list[str]]:
     """Drop classes with fewer than MIN_PER_CLASS examples; returns texts, labels, dropped."""
-    from collections import Counter
-
     counts = Counter(labels)
     dropped = sorted(c for c, n in counts.items() if n < MIN_PER_CLASS)
     keep = [(t, y) for t, y in zip(texts, labels, strict=True) if counts[y] >= MIN_PER_CLASS]
@@ -59,36 +171,116 @@ def usable_examples(texts: list[str], labels: list[str]) -> tuple[list[str], lis
     return [t for t, _ in keep], [y for _, y in keep], dropped
 
 
-def train(texts: list[str], labels: list[str]) -> Any:
-    """Fit the pipeline on all the examples."""
-    model = build_pipeline()
-    model.fit(texts, labels)
+def _counts(texts: list[str]) -> tuple[Any, dict[str, int]]:
+    """The n-gram count matrix of every text (one analyzer pass) and its vocabulary."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    def analyze(text: str) -> list[str]:
+        return char_wb_ngrams(text, NGRAM_RANGE)
+
+    vectorizer = CountVectorizer(analyzer=analyze)
+    matrix = vectorizer.fit_transform(texts)
+    return matrix.tocsr(), {str(t): int(j) for t, j in vectorizer.vocabulary_.items()}
+
+
+def _fit_rows(counts: Any, rows: Any, labels: Any) -> tuple[Any, Any, Any]:
+    """TF-IDF fitted on `rows` only - exactly what a TfidfVectorizer fitted on those texts
+    gives: its vocabulary is the n-grams they contain, its idf their document frequencies
+    - and the logistic regression on it. Returns (columns, transformer, classifier)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    part = counts[rows]
+    columns = np.flatnonzero(np.diff(part.tocsc().indptr))
+    tfidf = TfidfTransformer(sublinear_tf=True)
+    x = tfidf.fit_transform(part[:, columns])
+    clf = LogisticRegression(C=C, max_iter=MAX_ITER).fit(x, labels)
+    return columns, tfidf, clf
+
+
+def _single_threaded() -> Any:
+    """BLAS threads spin on a busy 2-core host and cost more CPU than they save here."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
+def _floats(values: Any) -> array:
+    import numpy as np
+
+    return array("d", np.ascontiguousarray(values, dtype=np.float64).ravel().tobytes())
+
+
+def _model(vocabulary: dict[str, int], tfidf: Any, clf: Any) -> TextModel:
+    return TextModel(
+        classes=[str(c) for c in clf.classes_],
+        vocabulary=vocabulary,
+        idf=_floats(tfidf.idf_),
+        coef=_floats(clf.coef_),
+        intercept=_floats(clf.intercept_),
+    )
+
+
+def train(texts: list[str], labels: list[str]) -> TextModel:
+    """Fit on all the examples; the result holds plain arrays only."""
+    model = train_and_evaluate(texts, labels, folds=0)[0]
+    assert model is not None
     return model
 
 
 def evaluate(texts: list[str], labels: list[str], folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Stratified k-fold cross-validation: accuracy (mean, per fold) and confusion matrix."""
+    """Stratified k-fold cross-validation (see train_and_evaluate)."""
+    scores = train_and_evaluate(texts, labels, folds=folds, seed=seed, final=False)[1]
+    assert scores is not None
+    return scores
+
+
+def train_and_evaluate(
+    texts: list[str], labels: list[str], folds: int = 5, seed: int = 0, final: bool = True
+) -> tuple[TextModel | None, dict[str, Any] | None]:
+    """The model fitted on every example, and its stratified k-fold cross-validation
+    (accuracy, per fold, the majority-class baseline, the confusion matrix; None when
+    folds is 0).
+
+    The texts are analysed once. Each fold's TF-IDF is fitted on its training texts only
+    - its vocabulary the n-grams they contain, its idf their document frequencies -
+    exactly as a TfidfVectorizer refitted per fold would be, by slicing the counts.
+    """
+    import numpy as np
+
+    y = np.asarray(labels)
+    with _single_threaded():
+        counts, vocabulary = _counts(texts)
+        scores = _cross_validate(counts, y, folds, seed) if folds else None
+        model = None
+        if final:
+            columns, tfidf, clf = _fit_rows(counts, np.arange(len(y)), y)
+            assert len(columns) == len(vocabulary)  # every n-gram occurs in some text
+            model = _model(vocabulary, tfidf, clf)
+    return model, scores
+
+
+def _cross_validate(counts: Any, y: Any, folds: int, seed: int) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import accuracy_score, confusion_matrix
     from sklearn.model_selection import StratifiedKFold
 
-    y = np.asarray(labels)
-    classes = sorted(set(labels))
+    classes = sorted({str(c) for c in y})
     smallest = min(int((y == c).sum()) for c in classes)
     k = max(2, min(folds, smallest))
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    predicted = np.empty(len(labels), dtype=object)
+    predicted = np.empty(len(y), dtype=object)
     fold_scores: list[float] = []
-    data = np.asarray(texts, dtype=object)
-    for train_idx, test_idx in splitter.split(data, y):
-        model = train(list(data[train_idx]), list(y[train_idx]))
-        guess = model.predict(list(data[test_idx]))
+    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        columns, tfidf, clf = _fit_rows(counts, train_idx, y[train_idx])
+        guess = clf.predict(tfidf.transform(counts[test_idx][:, columns]))
         predicted[test_idx] = guess
         fold_scores.append(float(accuracy_score(y[test_idx], guess)))
     matrix = confusion_matrix(y, predicted.astype(str), labels=classes)
-    majority = max(int((y == c).sum()) for c in classes) / len(labels)
+    majority = max(int((y == c).sum()) for c in classes) / len(y)
     return {
-        "examples": len(labels),
+        "examples": len(y),
         "classes": classes,
         "folds": k,
         "accuracy": float(accuracy_score(y, predicted.astype(str))),
@@ -101,41 +293,166 @@ def evaluate(texts: list[str], labels: list[str], folds: int = 5, seed: int = 0)
     }
 
 
-def predict(model: Any, text: str, top: int = 8) -> dict[str, Any]:
+def predict(model: TextModel, text: str, top: int = 8) -> dict[str, Any]:
     """The most likely category, its probability, all probabilities and the top terms.
 
     A term's weight is its TF-IDF value in this text times the model's coefficient for the
     predicted class: the terms that pushed the prediction most.
     """
-    import numpy as np
-
-    proba = model.predict_proba([text])[0]
-    classes = [str(c) for c in model.classes_]
-    best = int(np.argmax(proba))
-    vec = model.named_steps["tfidf"]
-    clf = model.named_steps["clf"]
-    x = vec.transform([text])
-    coef = clf.coef_
-    row = coef[best] if coef.shape[0] > 1 else (coef[0] if best == 1 else -coef[0])
-    names = vec.get_feature_names_out()
-    contrib = [(float(v * row[j]), str(names[j])) for j, v in zip(x.indices, x.data, strict=True)]
-    contrib.sort(reverse=True)
-    order = np.argsort(-proba)
+    proba = model.predict_proba(text)
+    best = proba.index(max(proba))
+    cols, values = model.features(text)
+    sign = 1.0
+    if model.rows == 1:  # two classes: one row, positive towards classes[1]
+        row, sign = model.row(0), (1.0 if best == 1 else -1.0)
+    else:
+        row = model.row(best)
+    terms = model.terms()
+    contrib = sorted(
+        ((sign * v * row[j], terms[j]) for j, v in zip(cols, values, strict=True)), reverse=True
+    )
+    order = sorted(range(len(proba)), key=lambda i: -proba[i])
     return {
-        "category": classes[best],
+        "category": model.classes[best],
         "confidence": float(proba[best]),
         "probabilities": [
-            {"category": classes[i], "probability": round(float(proba[i]), 4)} for i in order
+            {"category": model.classes[i], "probability": round(proba[i], 4)} for i in order
         ],
         "top_terms": [{"term": term, "weight": round(w, 4)} for w, term in contrib[:top] if w > 0],
     }
 
 
-def dumps(model: Any) -> str:
-    """The fitted model as text for the settings table."""
-    return base64.b64encode(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)).decode("ascii")
+# ------------------------------------------------------------------ storage: plain data only
 
 
-def loads(text: str) -> Any:
-    """The model back from `dumps` (written by this program into the private database)."""
-    return pickle.loads(base64.b64decode(text.encode("ascii")))  # noqa: S301
+def _array_out(values: array, shape: list[int]) -> dict[str, Any]:
+    data = array("d", values)
+    if sys.byteorder == "big":
+        data.byteswap()
+    return {
+        "dtype": "<f8",
+        "shape": shape,
+        "data": base64.b64encode(data.tobytes()).decode("ascii"),
+    }
+
+
+def _array_in(spec: Any, name: str, ndim: int) -> tuple[array, list[int]]:
+    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data"}:
+        raise ModelRefused(f"stored classifier: {name} is not a plain array")
+    shape = spec["shape"]
+    if (
+        spec["dtype"] != "<f8"
+        or not isinstance(shape, list)
+        or len(shape) != ndim
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        or not isinstance(spec["data"], str)
+    ):
+        raise ModelRefused(f"stored classifier: {name} has an unexpected type or shape")
+    try:
+        raw = base64.b64decode(spec["data"].encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ModelRefused(f"stored classifier: {name} is not base64") from exc
+    if len(raw) != 8 * math.prod(shape):
+        raise ModelRefused(f"stored classifier: {name} has {len(raw)} bytes for shape {shape}")
+    values = array("d")
+    values.frombytes(raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    if not all(map(math.isfinite, values)):
+        raise ModelRefused(f"stored classifier: {name} holds non-finite numbers")
+    return values, shape
+
+
+def dumps(model: TextModel) -> str:
+    """The model as JSON text (plain data: strings, numbers, base64 float64 arrays)."""
+    return json.dumps(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "analyzer": "char_wb",
+            "ngram_range": list(model.ngram_range),
+            "lowercase": True,
+            "sublinear_tf": True,
+            "norm": "l2",
+            "classes": model.classes,
+            "terms": model.terms(),
+            "idf": _array_out(model.idf, [len(model.idf)]),
+            "coef": _array_out(model.coef, [model.rows, len(model.idf)]),
+            "intercept": _array_out(model.intercept, [model.rows]),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+_EXPECTED = {
+    "format",
+    "version",
+    "analyzer",
+    "ngram_range",
+    "lowercase",
+    "sublinear_tf",
+    "norm",
+    "classes",
+    "terms",
+    "idf",
+    "coef",
+    "intercept",
+}
+
+
+def loads(text: str) -> TextModel:
+    """Rebuild a model written by `dumps`; anything else raises ModelRefused."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise ModelRefused(
+            "the stored classifier is not in this program's plain-data format"
+            " (an old pickled model is never loaded)"
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or set(doc) != _EXPECTED:
+        raise ModelRefused("the stored classifier is not in this program's plain-data format")
+    if doc["version"] != VERSION:
+        raise ModelRefused(f"the stored classifier has format version {doc['version']!r}")
+    settings = (doc["analyzer"], doc["lowercase"], doc["sublinear_tf"], doc["norm"])
+    if settings != ("char_wb", True, True, "l2"):
+        raise ModelRefused("the stored classifier uses settings this program cannot apply")
+    ngrams = doc["ngram_range"]
+    if (
+        not isinstance(ngrams, list)
+        or len(ngrams) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in ngrams)
+        or not 1 <= ngrams[0] <= ngrams[1] <= 10
+    ):
+        raise ModelRefused("stored classifier: bad ngram_range")
+    classes, terms = doc["classes"], doc["terms"]
+    if not (
+        isinstance(classes, list)
+        and len(classes) >= 2
+        and all(isinstance(c, str) for c in classes)
+        and isinstance(terms, list)
+        and all(isinstance(t, str) for t in terms)
+        and len(set(terms)) == len(terms)
+    ):
+        raise ModelRefused("stored classifier: classes or terms are not lists of strings")
+    idf, idf_shape = _array_in(doc["idf"], "idf", 1)
+    coef, coef_shape = _array_in(doc["coef"], "coef", 2)
+    intercept, intercept_shape = _array_in(doc["intercept"], "intercept", 1)
+    rows = 1 if len(classes) == 2 else len(classes)
+    if (
+        idf_shape != [len(terms)]
+        or coef_shape != [rows, len(terms)]
+        or intercept_shape != [rows]
+        or len(set(classes)) != len(classes)
+    ):
+        raise ModelRefused("stored classifier: array shapes do not match its terms and classes")
+    model = TextModel(
+        classes=classes,
+        vocabulary={t: j for j, t in enumerate(terms)},
+        idf=idf,
+        coef=coef,
+        intercept=intercept,
+        ngram_range=(ngrams[0], ngrams[1]),
+    )
+    model._terms = terms
+    return model

@@ -769,3 +769,17 @@ def m202_custom_fields(db: Database) -> None:
             f" ON custom_values BEGIN INSERT INTO change_log(entity, key1, key2)"
             f" VALUES ('custom_values', {ref}.field_id, {ref}.entity_id); END"
         )
+
+
+@migration
+def m180_drop_pickled_classifier(db: Database) -> None:
+    """Drop a ticket classifier stored as a pickle (issue #14: unpickling data from the
+    database runs code). The classifier is now plain data (JSON with base64 float arrays);
+    an old model is never loaded, so it is removed with its metadata and the user retrains
+    with `crm ticket classify --train`.
+    """
+    db.execute(
+        "DELETE FROM settings WHERE key IN ('tickets.classifier.model', 'tickets.classifier.meta')"
+        " AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'tickets.classifier.model'"
+        " AND substr(value, 1, 36) = '{\"format\":\"crmcli.ticket-classifier\"')"
+    )

@@ -11,22 +11,36 @@ from crmcli.tickets import service
 from crmcli.tickets.policy import load_policy
 
 
-def train_model(db: Database, folds: int = 5) -> dict[str, Any]:
-    """Cross-validate, then fit on every resolved ticket and store the model."""
-    from crmcli.analytics.classify import evaluate, train, usable_examples
+def train_model(db: Database, folds: int = 5, force: bool = False) -> dict[str, Any]:
+    """Cross-validate, fit on every resolved ticket and store the model - unless its
+    accuracy is not above the majority-class baseline and `force` is not given (then
+    nothing is stored; the report's `verdict.ok` is false and the command exits 1).
+
+    The stored model is plain data (crmcli.analytics.classify.dumps).
+    """
+    from collections import Counter
+
+    from crmcli.analytics.classify import train_and_evaluate, usable_examples
+    from crmcli.analytics.verdict import accuracy_verdict
 
     pairs = repo.training_texts(db)
     texts, labels, dropped = usable_examples([t for t, _ in pairs], [c for _, c in pairs])
-    scores = evaluate(texts, labels, folds=folds)
-    model = train(texts, labels)
+    model, scores = train_and_evaluate(texts, labels, folds=folds)
+    assert model is not None and scores is not None
+    majority_class = Counter(labels).most_common(1)[0][0]
+    verdict = accuracy_verdict(scores["accuracy"], scores["baseline_accuracy"], majority_class)
+    stored = verdict.ok or force
     meta = {
         "trained_at": clock.now_iso(),
         "examples": len(texts),
         "classes": scores["classes"],
         "cv_accuracy": round(scores["accuracy"], 4),
+        "majority_baseline": round(scores["baseline_accuracy"], 4),
         "folds": scores["folds"],
+        "forced": bool(force and not verdict.ok),
     }
-    service.save_model(db, model, meta)
+    if stored:
+        service.save_model(db, model, meta)
     summary = {
         "examples": len(texts),
         "categories": len(scores["classes"]),
@@ -34,10 +48,17 @@ def train_model(db: Database, folds: int = 5) -> dict[str, Any]:
         "cv_accuracy": round(scores["accuracy"], 4),
         "fold_accuracy": ", ".join(f"{a:.3f}" for a in scores["fold_accuracy"]),
         "majority_baseline": round(scores["baseline_accuracy"], 4),
+        "majority_class": majority_class,
+        "verdict": verdict.text,
+        "stored": stored,
         "threshold": load_policy().threshold,
         "skipped_categories": ", ".join(dropped) or None,
     }
-    return {"training": summary, "confusion_matrix": scores["confusion"]}
+    return {
+        "training": summary,
+        "verdict": verdict.as_dict(),
+        "confusion_matrix": scores["confusion"],
+    }
 
 
 def explain(db: Database, ticket_id: int | None, text: str | None) -> dict[str, Any]:

@@ -48,15 +48,15 @@ def classify_text(db: Database, text: str, policy: TicketPolicy) -> dict[str, An
     stored = agents_repo.read_settings(db, MODEL_KEY)
     if MODEL_KEY not in stored:
         return {"category": None, "source": "none", "reason": "no rule matched and no model"}
-    from crmcli.analytics.classify import loads, predict
+    from crmcli.analytics.classify import ModelRefused, loads, predict
 
     try:
         guess = predict(loads(stored[MODEL_KEY]), text, top=5)
-    except Exception as exc:  # noqa: BLE001 - a stale model must not stop a ticket opening
+    except ModelRefused as exc:  # a refused model must not stop a ticket opening
         return {
             "category": None,
             "source": "none",
-            "reason": f"the stored model cannot be used ({type(exc).__name__}); retrain it",
+            "reason": f"{exc}; retrain it with `crm ticket classify --train`",
         }
     confident = guess["confidence"] >= policy.threshold
     return {
@@ -487,6 +487,7 @@ def model_meta(db: Database) -> dict[str, Any] | None:
 
 
 def load_model(db: Database) -> Any:
+    """The stored classifier (plain data only; anything else raises ModelRefused)."""
     from crmcli.analytics.classify import loads
 
     stored = agents_repo.read_settings(db, MODEL_KEY)

@@ -477,10 +477,19 @@ def classify(
         str | None, typer.Option("--text", help="Classify this text instead.", show_default=False)
     ] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.", min=2)] = 5,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Store the model even when it is no better than the majority class."
+        ),
+    ] = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
     """Train the category model (--train), or explain its prediction for a ticket or text.
+
+    Training prints the cross-validated accuracy with a verdict; a model whose accuracy is
+    not above the majority-class baseline is not stored (exit 1) unless --force.
 
     Example: crm ticket classify --train && crm ticket classify 7
     """
@@ -490,9 +499,23 @@ def classify(
     fmt = out_format(format)
     if train == (ticket_id is not None or text is not None):
         raise InvalidInput("give --train, or a ticket ID or --text to explain")
+    if force and not train:
+        raise InvalidInput("--force goes with --train")
     with open_db(db) as database:
-        report = train_model(database, folds) if train else explain(database, ticket_id, text)
+        report = (
+            train_model(database, folds, force) if train else explain(database, ticket_id, text)
+        )
     emit_report(report, fmt, title="ticket classifier")
+    if train:
+        verdict = report["verdict"]
+        line = f"Cross-validated accuracy {verdict['score']:.3f}: {verdict['text']}."
+        if verdict["ok"]:
+            output.info(line)
+        elif force:
+            output.warn(line + " Stored anyway (--force).")
+        else:
+            output.warn(line + " The model was not stored; --force stores it anyway.")
+            raise typer.Exit(1)
 
 
 @app.command("import")
