@@ -107,21 +107,27 @@ def direct_best_fit(series: pd.Series, m: int):  # type: ignore[no-untyped-def]
     return best
 
 
+def _close(ours, reference, series: pd.Series) -> bool:  # type: ignore[no-untyped-def]
+    """Within the stated tolerance of the numpy ETS: 1% of the series' standard deviation
+    (the optimisers differ: a projected Newton method here, L-BFGS-B in statsmodels)."""
+    return bool(np.abs(np.asarray(ours) - np.asarray(reference)).max() <= 0.01 * series.std())
+
+
 def test_forecast_matches_statsmodels_ets_called_directly() -> None:
     series = seasonal_weekly_days()
     result = fc.forecast_series(series, 14, season_length=7)
     best = direct_best_fit(series, 7)
-    assert result["aic"] == pytest.approx(best.aic)
+    assert result["aic"] == pytest.approx(best.aic, abs=0.05)
     assert result["seasonal"] is True
     pred = best.get_prediction(start=len(series), end=len(series) + 13)
     f80, f95 = pred.summary_frame(alpha=0.2), pred.summary_frame(alpha=0.05)
     rows = result["forecast"]
     assert [r["period"] for r in rows][:2] == ["2024-03-25", "2024-03-26"]
-    assert np.allclose([r["forecast"] for r in rows], f80["mean"])
-    assert np.allclose([r["lo80"] for r in rows], f80["pi_lower"])
-    assert np.allclose([r["hi80"] for r in rows], f80["pi_upper"])
-    assert np.allclose([r["lo95"] for r in rows], f95["pi_lower"])
-    assert np.allclose([r["hi95"] for r in rows], f95["pi_upper"])
+    assert _close([r["forecast"] for r in rows], f80["mean"], series)
+    assert _close([r["lo80"] for r in rows], f80["pi_lower"], series)
+    assert _close([r["hi80"] for r in rows], f80["pi_upper"], series)
+    assert _close([r["lo95"] for r in rows], f95["pi_lower"], series)
+    assert _close([r["hi95"] for r in rows], f95["pi_upper"], series)
 
 
 def test_intervals_nest_and_widen_with_the_horizon() -> None:
@@ -175,10 +181,12 @@ def test_backtest_refits_the_chosen_model_form_on_the_training_part() -> None:
         warnings.simplefilter("ignore")
         refit = ETSModel(train, **_spec_of(chosen)).fit(disp=False)
     expected = _expected_backtest(train, test, refit, 7)
-    assert bt["mae"] == pytest.approx(expected["mae"])
-    assert bt["seasonal_naive_mae"] == pytest.approx(expected["seasonal_naive_mae"])
-    assert bt["mase"] == pytest.approx(expected["mase"])
-    assert bt["relative_mae"] == pytest.approx(expected["mae"] / expected["seasonal_naive_mae"])
+    assert bt["mae"] == pytest.approx(expected["mae"], rel=1e-3)
+    assert bt["seasonal_naive_mae"] == pytest.approx(expected["seasonal_naive_mae"], rel=1e-9)
+    assert bt["mase"] == pytest.approx(expected["mase"], rel=1e-3)
+    assert bt["relative_mae"] == pytest.approx(
+        expected["mae"] / expected["seasonal_naive_mae"], rel=1e-3
+    )
 
 
 def test_backtest_without_a_model_reruns_the_selection() -> None:
@@ -187,8 +195,8 @@ def test_backtest_without_a_model_reruns_the_selection() -> None:
     assert bt is not None
     train, test = series.iloc[:-7], series.iloc[-7:]
     expected = _expected_backtest(train, test, direct_best_fit(train, 7), 7)
-    assert bt["mae"] == pytest.approx(expected["mae"])
-    assert bt["mase"] == pytest.approx(expected["mase"])
+    assert bt["mae"] == pytest.approx(expected["mae"], rel=1e-3)
+    assert bt["mase"] == pytest.approx(expected["mase"], rel=1e-3)
 
 
 def test_too_little_history_is_a_clear_error() -> None:

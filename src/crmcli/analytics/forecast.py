@@ -64,8 +64,8 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -194,14 +194,121 @@ def _check_series(series: pd.Series) -> pd.Series:
     return series.astype("float64")
 
 
+@dataclass
+class TimeSeries:
+    """A regular series without pandas: `index` holds period starts (datetimes at local
+    midnight for D/W-MON/MS, hour starts for "h"), `values` floats, `freq` the code."""
+
+    index: list[datetime]
+    values: list[float]
+    freq: str
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, stamp: datetime) -> float:
+        return self.values[self._position()[stamp]]
+
+    def get(self, stamp: datetime, default: float = 0.0) -> float:
+        at = self._position().get(stamp)
+        return default if at is None else self.values[at]
+
+    def _position(self) -> dict[datetime, int]:
+        return {stamp: i for i, stamp in enumerate(self.index)}
+
+    def head(self, n: int) -> TimeSeries:
+        return TimeSeries(self.index[:n], self.values[:n], self.freq)
+
+    def to_pandas(self) -> pd.Series:
+        import pandas as pd
+
+        index = pd.DatetimeIndex(self.index, freq=self.freq)
+        return pd.Series(self.values, index=index, dtype="float64")
+
+
+def _stamp(key: Any, code: str) -> datetime:
+    """A key (date, datetime, ISO text) floored to the start of its period, naive."""
+    if isinstance(key, str):
+        text = key.strip().replace("Z", "+00:00")
+        key = (
+            datetime.fromisoformat(text)
+            if ("T" in text or " " in text)
+            else date.fromisoformat(text)
+        )
+    if isinstance(key, datetime):
+        if key.tzinfo is not None:
+            key = key.replace(tzinfo=None)
+    elif isinstance(key, date):
+        key = datetime(key.year, key.month, key.day)
+    else:  # a pandas Timestamp or numpy datetime64
+        key = _stamp(str(key), code)
+    start = period_start(key, code)
+    if isinstance(start, datetime):
+        return start
+    return datetime(start.year, start.month, start.day)
+
+
+def next_period(stamp: datetime, freq: str) -> datetime:
+    """The start of the period after the one starting at `stamp`."""
+    code = normalize_freq(freq) if freq.lower() in _FREQ_ALIASES else freq
+    if code not in _SEASON:
+        import pandas as pd
+
+        return (pd.Timestamp(stamp) + pd.tseries.frequencies.to_offset(code)).to_pydatetime()
+    if code == "h":
+        return stamp + timedelta(hours=1)
+    if code == "D":
+        return stamp + timedelta(days=1)
+    if code == "W-MON":
+        return stamp + timedelta(days=7)
+    return (stamp.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def regular_series(counts: Any, freq: str, start: Any = None, end: Any = None) -> TimeSeries:
+    """zero_filled_series without pandas: every period from start to end, gaps as 0."""
+    code = normalize_freq(freq)
+    totals: dict[datetime, float] = {}
+    for key, value in _pairs(counts):
+        stamp = _stamp(key, code)
+        totals[stamp] = totals.get(stamp, 0.0) + float(value or 0)
+    first = _stamp(start, code) if start is not None else min(totals, default=None)
+    last = _stamp(end, code) if end is not None else max(totals, default=None)
+    if first is None or last is None:
+        return TimeSeries([], [], code)
+    if last < first:
+        raise InvalidInput("the series ends before it starts")
+    index = []
+    cursor = first
+    while cursor <= last:
+        index.append(cursor)
+        cursor = next_period(cursor, code)
+    return TimeSeries(index, [totals.get(t, 0.0) for t in index], code)
+
+
+def _plain(series: Any) -> TimeSeries:
+    """A TimeSeries from a TimeSeries or a pandas Series with a regular DatetimeIndex."""
+    if isinstance(series, TimeSeries):
+        values = series.values
+        if any(not math.isfinite(v) for v in values):
+            raise InvalidInput(
+                "the series has missing values; fill gaps (zero_filled_series) first"
+            )
+        return series
+    checked = _check_series(series)
+    freq = _freq_of(checked) or "D"
+    code = {"H": "h", "W": "W-MON"}.get(freq, freq)
+    index = [stamp.to_pydatetime() for stamp in checked.index]
+    return TimeSeries(index, [float(v) for v in checked], code)
+
+
 def _freq_of(series: pd.Series) -> str | None:
     """The pandas frequency string of a series' DatetimeIndex (None when irregular)."""
     return getattr(series.index, "freqstr", None)
 
 
-def _period_text(stamp: pd.Timestamp, freq: str | None) -> str:
+def _period_text(stamp: datetime, freq: str | None) -> str:
     """Period starts as ISO dates (ISO date-times for hourly series)."""
-    if freq == "h" or stamp != stamp.normalize():
+    if freq == "h" or (stamp.hour, stamp.minute, stamp.second, stamp.microsecond) != (0, 0, 0, 0):
         return stamp.isoformat()
     return stamp.date().isoformat()
 
@@ -227,10 +334,12 @@ def _strength(component: Any, resid: Any) -> float:
     return max(0.0, 1.0 - float(np.var(resid)) / denominator)
 
 
-def decompose_series(series: pd.Series, season_length: int) -> dict[str, Any]:
+def decompose_series(series: Any, season_length: int) -> dict[str, Any]:
     """STL decomposition, seasonal profile and the strengths of trend and seasonality."""
     from statsmodels.tsa.seasonal import STL
 
+    if isinstance(series, TimeSeries):
+        series = series.to_pandas()
     series = _check_series(series)
     m = int(season_length)
     if m < 2:
@@ -278,7 +387,8 @@ def _model_name(trend: str | None, damped: bool, seasonal: bool) -> str:
 
 
 def candidate_specs(n_obs: int, season_length: int) -> list[dict[str, Any]]:
-    """The ETSModel keyword sets tried for a series of n_obs periods (documented above)."""
+    """The candidate forms for a series of n_obs periods, as statsmodels ETSModel keyword
+    sets (the tests fit them with statsmodels as the reference)."""
     seasonal_options: list[bool] = [False]
     if season_length > 1 and n_obs >= 2 * season_length:
         seasonal_options.append(True)
@@ -298,32 +408,37 @@ def candidate_specs(n_obs: int, season_length: int) -> list[dict[str, Any]]:
     return specs
 
 
-def _fit_one(series: pd.Series, spec: dict[str, Any]) -> Any:
-    """One ETSModel fit (warnings silenced), or None when it cannot be fitted."""
-    import numpy as np
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+def _ets_spec(spec: dict[str, Any]) -> Any:
+    from crmcli.analytics.ets import Spec
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = ETSModel(series, **spec).fit(disp=False)
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    return result if math.isfinite(float(result.aic)) else None
+    seasonal = spec["seasonal"] is not None
+    return Spec(
+        trend=spec["trend"] is not None,
+        damped=bool(spec["damped_trend"]),
+        seasonal=seasonal,
+        m=int(spec["seasonal_periods"]) if seasonal else 1,
+    )
 
 
-def _fit_best(series: pd.Series, season_length: int) -> tuple[Any, dict[str, Any], list[dict]]:
+def _fit_specs(values: list[float], specs: list[dict[str, Any]]) -> list[Any]:
+    """One fit per spec (None when it cannot be fitted), all in one numpy pass."""
+    from crmcli.analytics.ets import fit_many
+
+    fits = fit_many(values, [_ets_spec(s) for s in specs])
+    return [f if f is not None and math.isfinite(f.aic) else None for f in fits]
+
+
+def _fit_best(values: list[float], season_length: int) -> tuple[Any, dict[str, Any], list[dict]]:
+    specs = candidate_specs(len(values), season_length)
     tried: list[dict[str, Any]] = []
     best: tuple[float, Any, dict[str, Any]] | None = None
-    for spec in candidate_specs(len(series), season_length):
-        name = _model_name(spec["trend"], spec["damped_trend"], spec["seasonal"] is not None)
-        result = _fit_one(series, spec)
-        if result is None:
+    for spec, fit in zip(specs, _fit_specs(values, specs), strict=True):
+        if fit is None:
             continue
-        aic = float(result.aic)
-        tried.append({"model": name, "aic": aic})
-        if best is None or aic < best[0]:
-            best = (aic, result, spec)
+        name = _model_name(spec["trend"], spec["damped_trend"], spec["seasonal"] is not None)
+        tried.append({"model": name, "aic": fit.aic})
+        if best is None or fit.aic < best[0]:
+            best = (fit.aic, fit, spec)
     if best is None:
         raise InvalidInput("no exponential smoothing model could be fitted to this series")
     return best[1], best[2], tried
@@ -333,11 +448,20 @@ def _clip(value: float, floor: float | None) -> float:
     return value if floor is None else max(floor, value)
 
 
-def _predict(result: Any, n_obs: int, horizon: int, levels: Sequence[float]) -> dict[str, Any]:
-    prediction = result.get_prediction(start=n_obs, end=n_obs + horizon - 1)
-    frames = {level: prediction.summary_frame(alpha=1 - level) for level in levels}
-    first = frames[levels[0]] if levels else prediction.summary_frame()
-    return {"index": list(first.index), "mean": list(first["mean"]), "frames": frames}
+def _intervals(fit: Any, horizon: int, levels: Sequence[float]) -> dict[float, list[tuple]]:
+    """(lo, hi) per level and step: mean +/- z sqrt(mse x relative variance(h))."""
+    from statistics import NormalDist
+
+    mean = fit.forecast(horizon)
+    out: dict[float, list[tuple]] = {}
+    for level in levels:
+        z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+        rows = []
+        for h in range(1, horizon + 1):
+            half = z * math.sqrt(max(fit.mse * fit.relative_variance(h), 0.0))
+            rows.append((mean[h - 1] - half, mean[h - 1] + half))
+        out[level] = rows
+    return out
 
 
 def _seasonal_naive(train: Sequence[float], horizon: int, lag: int) -> list[float]:
@@ -345,7 +469,7 @@ def _seasonal_naive(train: Sequence[float], horizon: int, lag: int) -> list[floa
 
 
 def backtest(
-    series: pd.Series, season_length: int, spec: dict[str, Any] | None = None
+    series: Any, season_length: int, spec: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """Hold out the last season, refit on the rest, compare with the (seasonal) naive forecast.
 
@@ -353,9 +477,9 @@ def backtest(
     form is refitted on the training part; without it, or when the training part is too
     short for it, the whole AIC selection is rerun on the training part.
     """
-    series = _check_series(series)
+    plain = _plain(series)
     m = max(1, int(season_length))
-    n = len(series)
+    n = len(plain)
     if m > 1 and n - m > max(MIN_FORECAST_HISTORY, m):
         holdout = m
     else:
@@ -363,17 +487,15 @@ def backtest(
     holdout = min(holdout, n - MIN_FORECAST_HISTORY)
     if holdout < 1:
         return None
-    train, test = series.iloc[:-holdout], series.iloc[-holdout:]
-    feasible = [c for c in candidate_specs(len(train), m) if c == spec]
-    result = _fit_one(train, feasible[0]) if feasible else None
-    if result is not None:
+    values = plain.values[:-holdout]
+    actual = plain.values[-holdout:]
+    feasible = [c for c in candidate_specs(len(values), m) if c == spec]
+    fit = _fit_specs(values, feasible)[0] if feasible else None
+    if fit is not None:
         chosen = feasible[0]
     else:
-        result, chosen, _ = _fit_best(train, m)
-    pred = _predict(result, len(train), holdout, ())
-    actual = [float(v) for v in test]
-    fc = [float(v) for v in pred["mean"]]
-    values = [float(v) for v in train]
+        fit, chosen, _ = _fit_best(values, m)
+    fc = fit.forecast(holdout)
     lag = m if len(values) > m else 1
     naive = _seasonal_naive(values, holdout, lag)
     mae = sum(abs(a - f) for a, f in zip(actual, fc, strict=True)) / holdout
@@ -394,18 +516,21 @@ def backtest(
 
 
 def forecast_series(
-    series: pd.Series,
+    series: Any,
     horizon: int,
     season_length: int | None = None,
     levels: Sequence[float] = (0.8, 0.95),
     floor: float | None = None,
 ) -> dict[str, Any]:
-    """Pick an ETS model by AIC, forecast `horizon` periods with intervals, and backtest it."""
-    series = _check_series(series)
+    """Pick an ETS model by AIC, forecast `horizon` periods with intervals, and backtest it.
+
+    `series` is a TimeSeries (regular_series) or a pandas Series with a regular index.
+    """
+    plain = _plain(series)
     if horizon < 1:
         raise InvalidInput("the forecast horizon must be at least 1 period")
-    m = int(season_length or default_season_length(_freq_of(series) or "D"))
-    n = len(series)
+    m = int(season_length or _SEASON.get(plain.freq, 1))
+    n = len(plain)
     if n < MIN_FORECAST_HISTORY:
         raise NotEnoughData(
             f"too little history to forecast: {n} periods, need at least {MIN_FORECAST_HISTORY}"
@@ -413,45 +538,51 @@ def forecast_series(
     for level in levels:
         if not 0 < level < 1:
             raise InvalidInput(f"prediction level {level} must lie between 0 and 1")
-    if series.nunique() == 1:
+    if len(set(plain.values)) == 1:
         raise NotEnoughData(
-            f"nothing to forecast: all {n} periods have the same value ({series.iloc[0]:g})"
+            f"nothing to forecast: all {n} periods have the same value ({plain.values[0]:g})"
         )
-    result, spec, tried = _fit_best(series, m)
-    pred = _predict(result, n, horizon, levels)
+    fit, spec, tried = _fit_best(plain.values, m)
+    mean = fit.forecast(horizon)
+    bounds = _intervals(fit, horizon, levels)
     rows = []
-    for i, stamp in enumerate(pred["index"]):
+    stamp = plain.index[-1]
+    for i in range(horizon):
+        stamp = next_period(stamp, plain.freq)
         row: dict[str, Any] = {
-            "period": _period_text(stamp, _freq_of(series)),
-            "forecast": _clip(float(pred["mean"][i]), floor),
+            "period": _period_text(stamp, plain.freq),
+            "forecast": _clip(float(mean[i]), floor),
         }
         for level in levels:
-            frame = pred["frames"][level]
             pct = round(level * 100)
-            row[f"lo{pct}"] = _clip(float(frame["pi_lower"].iloc[i]), floor)
-            row[f"hi{pct}"] = _clip(float(frame["pi_upper"].iloc[i]), floor)
+            lo, hi = bounds[level][i]
+            row[f"lo{pct}"] = _clip(float(lo), floor)
+            row[f"hi{pct}"] = _clip(float(hi), floor)
         rows.append(row)
     seasonal = spec["seasonal"] is not None
     return {
         "model": _model_name(spec["trend"], spec["damped_trend"], seasonal),
-        "aic": float(result.aic),
+        "aic": float(fit.aic),
+        "params": fit.params(),
         "season_length": m,
         "seasonal": seasonal,
         "n_obs": n,
         "candidates": tried,
         "forecast": rows,
-        "backtest": backtest(series, m, spec),
+        "backtest": backtest(plain, m, spec),
     }
 
 
 def detect_anomalies(
-    series: pd.Series, season_length: int, level: float = 0.99, counts: bool = False
+    series: Any, season_length: int, level: float = 0.99, counts: bool = False
 ) -> list[dict[str, Any]]:
     """Periods whose value lies outside the seasonal baseline's `level` interval."""
     from statistics import NormalDist
 
     import numpy as np
 
+    if isinstance(series, TimeSeries):
+        series = series.to_pandas()
     series = _check_series(series)
     m = int(season_length)
     if len(series) < 8:

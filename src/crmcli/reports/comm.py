@@ -365,7 +365,7 @@ def _channel_rows(
 def _series(table: list[dict[str, Any]], by: str, m: int) -> tuple[Any, str | None]:
     """The complete periods the models learn from (after the last long silence), and a note
     saying what was left out (None when nothing was)."""
-    from crmcli.analytics.forecast import zero_filled_series
+    from crmcli.analytics.forecast import regular_series
     from crmcli.reports.periods import model_history_start
 
     complete = [r for r in table if not r["partial"]]
@@ -382,7 +382,7 @@ def _series(table: list[dict[str, Any]], by: str, m: int) -> tuple[Any, str | No
         )
         complete = complete[first:]
     counts = {r["period"]: r["total"] for r in complete}
-    series = zero_filled_series(counts, by, start=complete[0]["period"], end=complete[-1]["period"])
+    series = regular_series(counts, by, start=complete[0]["period"], end=complete[-1]["period"])
     return series, note
 
 

@@ -70,7 +70,7 @@ def volume(
         default_season_length,
         forecast_series,
         normalize_freq,
-        zero_filled_series,
+        regular_series,
     )
     from crmcli.reports import periods
 
@@ -90,11 +90,11 @@ def volume(
     series = {}
     for column in ("created_at", "resolved_at"):
         rows = stats.hourly_counts(db, column, to_iso(start), to_iso(end))
-        series[column] = zero_filled_series(
+        series[column] = regular_series(
             [(local(h), n) for h, n in rows], period, start=first, end=last
         )
     opened, resolved = series["created_at"], series["resolved_at"]
-    trend = []
+    trend: list[dict[str, Any]] = []
     for stamp in opened.index:
         day = stamp.date()
         trend.append(
@@ -118,8 +118,12 @@ def volume(
     complete = complete[skip:]
     if not complete:
         return trend, {"note": "no forecast: no complete period in the window"}, partial_period
-    history = opened[[pd_stamp(r["period"]) for r in complete]]
-    history = history.asfreq(code)
+    history = regular_series(
+        {r["period"]: r["opened"] for r in complete},
+        period,
+        start=complete[0]["period"],
+        end=complete[-1]["period"],
+    )
     try:
         fc = forecast_series(history, horizon, floor=0.0)
     except (InvalidInput, NotEnoughData) as exc:
@@ -140,12 +144,6 @@ def volume(
     if fc.get("backtest"):
         model["backtest_mase"] = _round(fc["backtest"].get("mase"), 3)
     return trend, {"rows": ahead, "model": model}, partial_period
-
-
-def pd_stamp(label: str) -> Any:
-    import pandas as pd
-
-    return pd.Timestamp(label)
 
 
 def ticket_report(
