@@ -77,24 +77,26 @@ def feature_names(vocab: Sequence[str]) -> list[str]:
 def fit_response_model(
     history: list[dict[str, Any]], tags: dict[int, list[str]], seed: int = 0
 ) -> ResponseModel:
-    """Fit on past decided contacts; raises NotEnoughData when there is too little."""
+    """Fit on past decided contacts; raises NotEnoughData when there is too little
+    (checked before numpy and scikit-learn are imported: an empty database answers at once)."""
+    responded = [int(r["responded"]) for r in history]
+    positives = sum(responded)
+    negatives = len(responded) - positives
+    if len(responded) < MIN_ROWS or positives < MIN_PER_CLASS or negatives < MIN_PER_CLASS:
+        raise NotEnoughData(
+            f"too little campaign history to learn from: {len(responded)} recorded results "
+            f"({positives} responses, {negatives} non-responses); need at least {MIN_ROWS} "
+            f"with {MIN_PER_CLASS} of each",
+            hint="record results with `crm campaign result` / `import-results`, or close "
+            "finished campaigns so their pending members count as non-responses",
+        )
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    y = np.array([int(r["responded"]) for r in history], dtype=int)
-    positives = int(y.sum())
-    negatives = int(y.size - positives)
-    if y.size < MIN_ROWS or positives < MIN_PER_CLASS or negatives < MIN_PER_CLASS:
-        raise NotEnoughData(
-            f"too little campaign history to learn from: {y.size} recorded results "
-            f"({positives} responses, {negatives} non-responses); need at least {MIN_ROWS} "
-            f"with {MIN_PER_CLASS} of each",
-            hint="record results with `crm campaign result` / `import-results`, or close "
-            "finished campaigns so their pending members count as non-responses",
-        )
+    y = np.array(responded, dtype=int)
     counts = Counter(t for r in history for t in tags.get(int(r["customer_id"]), []))
     vocab = sorted(t for t, _ in counts.most_common(MAX_TAGS))
     X = np.array(
