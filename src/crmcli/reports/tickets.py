@@ -40,11 +40,11 @@ def t_interval(n: int, total: float, squares: float, level: float = 0.95) -> dic
     mean = total / n
     if n < 2:
         return {"n": n, "mean": mean, "sd": None, "ci_low": None, "ci_high": None}
-    from scipy import stats as scipy_stats
+    from crmcli.analytics.tdist import t_ppf  # scipy.stats equivalent, without the import
 
     variance = max(0.0, (squares - n * mean * mean) / (n - 1))
     sd = math.sqrt(variance)
-    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    half = t_ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 
