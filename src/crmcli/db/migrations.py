@@ -781,5 +781,5 @@ def m180_drop_pickled_classifier(db: Database) -> None:
     db.execute(
         "DELETE FROM settings WHERE key IN ('tickets.classifier.model', 'tickets.classifier.meta')"
         " AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'tickets.classifier.model'"
-        " AND substr(value, 1, 36) = '{\"format\":\"crmcli.ticket-classifier\"')"
+        ' AND substr(value, 1, 36) = \'{"format":"crmcli.ticket-classifier"\')'
     )
