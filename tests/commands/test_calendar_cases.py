@@ -54,7 +54,9 @@ def reference_count(name: str) -> int:
 
     calendar = icalendar.Calendar.from_ical((DATA / name).read_bytes())
     return len(
-        list(recurring_ical_events.of(calendar).between(datetime(2025, 12, 1), datetime(2027, 1, 1)))
+        list(
+            recurring_ical_events.of(calendar).between(datetime(2025, 12, 1), datetime(2027, 1, 1))
+        )
     )
 
 
@@ -161,7 +163,11 @@ def test_reimport_updates_moves_and_removes(cli: Any, db_path: Path, customers: 
     assert "Offsite" not in [r["subject"] for r in meetings(db_path)]
     assert summary["removed"] == 1
     summary, _ = import_ics(cli, "reimport-v2.ics")
-    assert summary["updated"] == 0 and summary["removed"] == 0 and summary["communications_created"] == 0
+    assert (
+        summary["updated"] == 0
+        and summary["removed"] == 0
+        and summary["communications_created"] == 0
+    )
 
 
 def test_summary_times_in_the_configured_zone(cli: Any, customers: Any) -> None:

@@ -14,9 +14,7 @@ MAIL_SUFFIXES = {".eml", ".mbox", ".txt", ".raw"}
 
 def mail_sources() -> list[Path]:
     root = DATA / "mail"
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MAIL_SUFFIXES
-    )
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MAIL_SUFFIXES)
 
 
 def run(cli: Any, args: list[str]) -> tuple[str, dict[str, Any] | None, str]:

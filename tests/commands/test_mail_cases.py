@@ -97,7 +97,9 @@ def test_raw_8bit_headers_in_big5_gb18030_shift_jis(cli: Any, db_path: Path) -> 
     got = comms(db_path)
     assert got["mail:<big5-007@client.tw>"]["subject"] == "報價單確認，請回覆"
     assert got["mail:<big5-007@client.tw>"]["content"] == "您好，報價單已收到。"
-    assert got["mail:<gb18030-008@client.cn>"]["subject"] == "关于下个季度的采购计划和价格调整的通知"
+    assert (
+        got["mail:<gb18030-008@client.cn>"]["subject"] == "关于下个季度的采购计划和价格调整的通知"
+    )
     assert got["mail:<sjis-009@client.jp>"]["subject"] == "お見積もりのご依頼について"
     assert got["mail:<sjis-009@client.jp>"]["content"] == "よろしくお願いいたします。"
 
@@ -134,12 +136,11 @@ def test_one_bad_byte_is_replaced_under_the_declared_charset(
     content = comms(db_path)["mail:<badbyte-011@client.ru>"]["content"]
     assert content.count("\ufffd") == 1
     assert content.startswith("Добрый день! Спасибо за ваш заказ")
-    assert content.count("Добрый день!") == 150
+    line = "Добрый день! Спасибо за ваш заказ, мы отправим его завтра."
+    assert content.replace("\ufffd", "") == "\n".join([line] * 150)  # nothing else changed
 
 
-def test_undeclared_8bit_body_is_windows_1252(
-    cli: Any, db_path: Path, add_customer: Any
-) -> None:
+def test_undeclared_8bit_body_is_windows_1252(cli: Any, db_path: Path, add_customer: Any) -> None:
     add_customer("Ivan", email="ivan@client.ru")
     import_mail(cli, CASES / "12-undeclared-8bit.eml", "--our-domain", "ourco.com")
     content = comms(db_path)["mail:<undeclared-012@client.ru>"]["content"]
@@ -161,7 +162,9 @@ def test_recipients_beyond_1000_are_ignored_with_a_warning(
 ) -> None:
     early = add_customer("Early", email="person0010@crowd.example")
     add_customer("Late", email="person1200@crowd.example")
-    summary, stderr = import_mail(cli, CASES / "14-many-recipients.eml", "--our-domain", "ourco.com")
+    summary, stderr = import_mail(
+        cli, CASES / "14-many-recipients.eml", "--our-domain", "ourco.com"
+    )
     assert "1,500 recipients" in stderr and "first 1,000" in stderr
     got = comms(db_path)
     assert [r["customer_id"] for r in got.values()] == [early]
@@ -191,7 +194,10 @@ def test_pipermail_archive_senders_written_with_at(
     assert summary["items"] == 3 and summary["skipped"] == []
     assert summary["imported_items"] == 3
     leads = {lead["email"]: lead["name"] for lead in summary["leads_created"]}
-    assert leads == {"jgb@example.com": "Jesus M. Gonzalez-Barahona", "stranger@unknown.org": "stranger"}
+    assert leads == {
+        "jgb@example.com": "Jesus M. Gonzalez-Barahona",
+        "stranger@unknown.org": "stranger",
+    }
     got = comms(db_path)
     assert got["mail:<p-002@client.cn>"]["customer_id"] == zhang
     assert "From the notes: see NEWS." in got["mail:<p-001@example.com>"]["content"]

@@ -99,8 +99,15 @@ def test_chinese_numbers(text: str, expected: str) -> None:
     ("text", "expected"),
     [
         (" Ann@Example.COM ", "ann@example.com"),
-        ("张伟@例子.中国", "invalid"),  # the pattern is ASCII-only
-        ("ＡＮＮ@example.com", "invalid"),
+        ("张伟@例子.中国", "张伟@例子.中国"),  # RFC 6531: internationalised addresses
+        ("jeff@臺網中心.tw", "jeff@臺網中心.tw"),
+        ("jeff@XN--FIQQ24B10VI0D.tw", "jeff@臺網中心.tw"),  # IDNA decoded: one form to match
+        ("Dörte@Sörensen.example.com", "dörte@sörensen.example.com"),
+        ('"Big Bug bb"@bug.com', '"big bug bb"@bug.com'),
+        ("ＡＮＮ@example.com", "ａｎｎ@example.com"),  # letters, if full-width ones
+        (".@iana.org", "invalid"),
+        ("test.@iana.org", "invalid"),
+        ("me@xn--0.tld", "invalid"),
         ("ann@@example.com", "invalid"),
         ("ann@example", "invalid"),
         ("ann..b@example.com", "invalid"),
@@ -113,6 +120,33 @@ def test_emails(text: str, expected: str) -> None:
     except InvalidInput:
         got = "invalid"
     assert got == expected
+
+
+def test_emails_agree_with_email_validator() -> None:
+    """The ASCII fast path accepts and refuses exactly what email-validator does."""
+    import random
+    import string
+
+    from email_validator import EmailNotValidError, validate_email
+
+    chars = string.ascii_letters + string.digits + ".!#$%&'*+/=?^_`{|}~-\"( )@,;<>[]\\é"
+    rng = random.Random(17)
+    samples = ["".join(rng.choice(chars) for _ in range(rng.randint(1, 9))) for _ in range(3000)]
+    samples += ["a" * 64, "a" * 65, "a.b", ".a", "a.", "a..b", '"a b"', '"a\\"b"']
+    for local in samples:
+        text = f"{local}@example.com"
+        try:
+            ref = validate_email(text, check_deliverability=False, allow_quoted_local=True)
+            expected: str | None = ref.normalized.lower()
+        except EmailNotValidError:
+            expected = None
+        try:
+            got = normalize_email(text)
+        except InvalidInput:
+            got = None
+        if local != local.strip():
+            continue  # we trim what a person typed around the address
+        assert got == expected, text
 
 
 def test_iso_fast_path_agrees_with_dateutil() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from crmcli.core.errors import InvalidInput
 from crmcli.importing.calendar import MAX_OCCURRENCES, CalendarReader
-from crmcli.importing.office import Item, Skipped
+from crmcli.importing.office import Item, Removal, Skipped
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
@@ -26,7 +26,7 @@ def write(tmp_path: Path, *events: str) -> Path:
 
 
 def items(path: Path, window: tuple[datetime, datetime] = WINDOW) -> list[Item]:
-    out = list(CalendarReader(path, SHANGHAI).items(*window))
+    out = [i for i in CalendarReader(path, SHANGHAI).items(*window) if not isinstance(i, Removal)]
     assert all(isinstance(i, Item) for i in out)
     return [i for i in out if isinstance(i, Item)]
 

@@ -1,10 +1,21 @@
 """Reading calendars: an .ics file's meetings -> office Items, recurring events expanded.
 
-Times: DTSTART/DTEND with TZID (IANA or a VTIMEZONE in the file) are honoured; floating
-times are read in the configured zone (CRM_TZ); all-day events start at local midnight.
-Recurrences: RRULE (COUNT, UNTIL, INTERVAL, BY...), RDATE and EXDATE via dateutil.rrule,
-expanded within a window; a VEVENT with RECURRENCE-ID replaces (or cancels) one occurrence.
-Each occurrence's key is ``ics:<UID>:<original start, UTC>``, so re-imports add nothing.
+Expansion is recurring-ical-events on icalendar: RRULE, RDATE (dates, times and periods),
+EXDATE, RECURRENCE-ID overrides (RANGE=THISANDFUTURE too). Before expanding, each event is
+checked on its own, so one bad event is skipped with its reason and never costs the file:
+two DTSTART lines (or two of any single-valued time) refuse that event; an empty ``RRULE:``
+is no rule; UNTIL with COUNT keeps UNTIL (RFC 5545 forbids both; writers put COUNT=-1).
+Copies of one event (same UID and RECURRENCE-ID) are resolved as RFC 5546 says: the highest
+SEQUENCE, then the latest DTSTAMP.
+
+Times: TZID as an IANA name, a Windows name (CLDR windowsZones, via icalendar) or the file's
+VTIMEZONE; an unknown TZID is read as floating with a warning. Floating times are read in the
+calendar's X-WR-TIMEZONE (Google) when it has one, else in the configured zone (CRM_TZ);
+all-day events start at local midnight.
+
+Each occurrence's key is ``ics:<UID>:<original start, UTC>``. Cancellations (STATUS:CANCELLED
+on an event or an occurrence, every event of a METHOD:CANCEL calendar) and occurrences a
+series no longer has within the window are yielded as `Removal`s.
 """
 
 from __future__ import annotations
@@ -18,9 +29,12 @@ from typing import Any
 
 from crmcli.core.errors import InvalidInput
 from crmcli.importing.mail import tidy
-from crmcli.importing.office import Item, Party, Skipped
+from crmcli.importing.office import Item, Party, Removal, Skipped
 
 MAX_OCCURRENCES = 20_000  # per event and window: a runaway FREQ=MINUTELY is refused
+SINGLE_VALUED = ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "UID", "SEQUENCE", "DTSTAMP")
+TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+MARGIN = timedelta(days=2)  # floating and all-day times: read wider, then filter exactly
 
 
 @dataclass
@@ -40,43 +54,35 @@ class CalendarStats:
         }
 
 
+class _BadEvent(Exception):
+    """An event that cannot be read; the message is the reason."""
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _aware(value: Any, zone: tzinfo, like: datetime | None = None) -> datetime:
-    """date / naive / aware -> aware datetime (floating times in `like`'s zone or `zone`)."""
+def _aware(value: Any, zone: tzinfo) -> datetime:
+    """date / naive (floating) / aware -> aware datetime; dates at local midnight."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=like.tzinfo if like is not None else zone)
-        return value
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=zone)
-    raise ValueError(f"not a date or time: {value!r}")
-
-
-def _dates(component: Any, name: str) -> list[Any]:
-    """All values of a multi-valued date property (EXDATE, RDATE), flattened."""
-    prop = component.get(name)
-    if prop is None:
-        return []
-    props = prop if isinstance(prop, list) else [prop]
-    out = []
-    for p in props:
-        out += [d.dt for d in getattr(p, "dts", [])]
-    return out
+    raise _BadEvent(f"not a date or time: {value!r}")
 
 
 def _text(component: Any, name: str) -> str | None:
     value = component.get(name)
-    if value is None:
+    if value is None or isinstance(value, list):
         return None
     text = tidy(str(value))
     return text or None
 
 
 def _party(prop: Any) -> Party | None:
-    if prop is None:
+    from crmcli.core.validate import normalize_email
+
+    if prop is None or isinstance(prop, list):
         return None
     value = str(prop).strip()
     if value.lower().startswith("mailto:"):
@@ -85,7 +91,11 @@ def _party(prop: Any) -> Party | None:
         return None
     params = getattr(prop, "params", {}) or {}
     name = params.get("CN")
-    return Party(str(name).strip('"') if name else None, value.strip().lower())
+    try:
+        address = normalize_email(value) or value.lower()
+    except InvalidInput:
+        address = value.strip().lower()
+    return Party(str(name).strip('"') if name else None, address)
 
 
 def _attendees(component: Any) -> list[Party]:
@@ -103,16 +113,18 @@ def _attendees(component: Any) -> list[Party]:
 
 
 def _duration(component: Any, zone: tzinfo) -> int | None:
-    """DTEND - DTSTART of the component (the same for every occurrence), or DURATION."""
-    start = _aware(component.get("DTSTART").dt, zone)
+    """DTEND - DTSTART of one occurrence, or its DURATION; a day for an all-day event."""
+    start_value = component.get("DTSTART").dt
+    start = _aware(start_value, zone)
     end = component.get("DTEND")
     if end is not None:
-        seconds = (_aware(end.dt, zone, start) - start).total_seconds()
-        return max(0, int(seconds))
+        end_value = end.dt
+        if isinstance(end_value, datetime) and end_value.tzinfo is None:
+            end_value = end_value.replace(tzinfo=start.tzinfo)
+        return max(0, int((_aware(end_value, zone) - start).total_seconds()))
     duration = component.get("DURATION")
     if duration is not None and isinstance(duration.dt, timedelta):
         return max(0, int(duration.dt.total_seconds()))
-    start_value = component.get("DTSTART").dt
     if isinstance(start_value, date) and not isinstance(start_value, datetime):
         return 86400
     return None
@@ -122,48 +134,30 @@ def _uid(component: Any) -> str:
     uid = str(component.get("UID") or "").strip()
     if uid:
         return uid
-    basis = f"{component.get('DTSTART').to_ical()!r}|{component.get('SUMMARY')}"
+    start = component.get("DTSTART")
+    basis = (
+        f"{start.to_ical() if hasattr(start, 'to_ical') else start!r}|{component.get('SUMMARY')}"
+    )
     return "generated-" + hashlib.sha256(basis.encode()).hexdigest()[:24]
 
 
-def _rule_text(rule: Any, start: datetime, zone: tzinfo) -> str:
-    """RRULE text that dateutil accepts: UNTIL made UTC when DTSTART has a zone (RFC 5545)."""
-    from icalendar.prop import vRecur
-
-    parts = {k: list(v) for k, v in dict(rule).items()}
-    until = parts.get("UNTIL")
-    if until:
-        value = until[0]
-        if isinstance(value, datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=start.tzinfo)
-        else:  # a date: through the end of that day
-            moment = datetime.combine(value, time(23, 59, 59), tzinfo=start.tzinfo or zone)
-        parts["UNTIL"] = [moment.astimezone(UTC)]
-    return vRecur(parts).to_ical().decode()
+def _status(component: Any) -> str:
+    value = component.get("STATUS")
+    return "" if value is None or isinstance(value, list) else str(value).strip().upper()
 
 
-def _starts(component: Any, start: datetime, zone: tzinfo, until: datetime) -> Iterator[datetime]:
-    """Occurrence starts up to `until`: DTSTART alone, or the RRULE/RDATE/EXDATE set."""
-    from dateutil.rrule import rruleset, rrulestr
-
-    rules = component.get("RRULE")
-    rdates = _dates(component, "RDATE")
-    if rules is None and not rdates:
-        yield start
-        return
-    rset = rruleset()
-    for rule in rules if isinstance(rules, list) else ([rules] if rules is not None else []):
-        rset.rrule(rrulestr(_rule_text(rule, start, zone), dtstart=start))  # type: ignore[arg-type]
-    if rules is None:
-        rset.rdate(start)
-    for value in rdates:
-        rset.rdate(_aware(value, zone, start))
-    for value in _dates(component, "EXDATE"):
-        rset.exdate(_aware(value, zone, start))
-    for n, occurrence in enumerate(rset):
-        if occurrence > until or n > 10 * MAX_OCCURRENCES:
-            return
-        yield occurrence
+def _version(component: Any) -> tuple[int, str]:
+    """(SEQUENCE, DTSTAMP) for choosing among copies of one event."""
+    try:
+        sequence = int(str(component.get("SEQUENCE") or 0))
+    except ValueError:
+        sequence = 0
+    stamp = component.get("DTSTAMP")
+    moment = ""
+    if stamp is not None and hasattr(stamp, "dt") and isinstance(stamp.dt, datetime):
+        value = stamp.dt if stamp.dt.tzinfo else stamp.dt.replace(tzinfo=UTC)
+        moment = _iso(value)
+    return sequence, moment
 
 
 class CalendarReader:
@@ -177,95 +171,223 @@ class CalendarReader:
         data = path.read_bytes()
         try:
             self.calendar = Calendar.from_ical(data)
-        except (ValueError, IndexError, KeyError) as exc:
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
             raise InvalidInput(f"{path.name} is not a readable iCalendar file: {exc}") from None
+        if isinstance(self.calendar, list):
+            self.calendar = self.calendar[0]
         if getattr(self.calendar, "name", "") != "VCALENDAR":
             raise InvalidInput(f"{path.name} is not an iCalendar file (no VCALENDAR)")
         self.path = path
-        self.zone = zone
+        self.zone = self._floating_zone(zone)
         self.stats = CalendarStats()
+        self.warnings: list[str] = []
+        self._warned: set[str] = set()
 
-    def items(self, since: datetime, until: datetime) -> Iterator[Item | Skipped]:
-        masters: list[Any] = []
-        overrides: dict[tuple[str, str], Any] = {}
-        for event in self.calendar.walk("VEVENT"):
-            if event.get("DTSTART") is None:
-                self.stats.events += 1
-                yield Skipped(f"{self.path.name}:{event.get('UID') or '?'}", "no DTSTART")
-                continue
-            if event.get("RECURRENCE-ID") is not None:
-                try:
-                    start = _aware(event.get("DTSTART").dt, self.zone)
-                    original = _aware(event.get("RECURRENCE-ID").dt, self.zone, start)
-                except ValueError as exc:
-                    self.stats.events += 1
-                    yield Skipped(f"{self.path.name}:{_uid(event)}", f"unreadable event: {exc}")
+    def _floating_zone(self, zone: tzinfo) -> tzinfo:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = self.calendar.get("X-WR-TIMEZONE")
+        if name is None or isinstance(name, list):
+            return zone
+        try:
+            return ZoneInfo(str(name).strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            return zone
+
+    def _where(self, uid: str) -> str:
+        return f"{self.path.name}:{uid}"
+
+    def _check(self, event: Any) -> None:
+        """Refuse what cannot be read; repair what RFC 5545 writers commonly get wrong."""
+        for name in SINGLE_VALUED:
+            if isinstance(event.get(name), list):
+                raise _BadEvent(f"{len(event.get(name))} {name} lines (one allowed)")
+        if event.get("DTSTART") is None:
+            raise _BadEvent("no DTSTART")
+        rules = event.get("RRULE")
+        if isinstance(rules, list):
+            rules = [r for r in rules if dict(r)]
+            if len(rules) > 1:
+                raise _BadEvent("several RRULE lines")
+            del event["RRULE"]
+            if rules:
+                event.add("RRULE", rules[0])
+            rules = rules[0] if rules else None
+        if rules is not None:
+            if not dict(rules):  # "RRULE:" (calendarlabs exports): an empty rule is no rule
+                del event["RRULE"]
+            elif rules.get("UNTIL") and rules.get("COUNT"):
+                del rules["COUNT"]  # both are forbidden; UNTIL is the one writers mean
+            elif rules.get("COUNT") and int(rules["COUNT"][0]) < 1:
+                raise _BadEvent(f"RRULE COUNT={rules['COUNT'][0]} (must be at least 1)")
+        for name in TIME_PROPERTIES:
+            values = event.get(name)
+            for prop in values if isinstance(values, list) else [values]:
+                if prop is None:
                     continue
-                overrides[(_uid(event), _iso(original))] = event
+                self._check_zone(prop)
+
+    def _check_zone(self, prop: Any) -> None:
+        params = getattr(prop, "params", {}) or {}
+        tzid = params.get("TZID")
+        if not tzid:
+            return
+        values = [d.dt for d in getattr(prop, "dts", [])] or [getattr(prop, "dt", None)]
+        floating = any(isinstance(v, datetime) and v.tzinfo is None for v in values)
+        if floating and tzid not in self._warned:
+            self._warned.add(tzid)
+            zone = getattr(self.zone, "key", str(self.zone))
+            self.warnings.append(
+                f"unknown time zone {tzid!r} (no VTIMEZONE in the file, not an IANA or"
+                f" Windows zone name): its times are read in {zone}"
+            )
+
+    def _groups(self) -> Iterator[tuple[str, Any, dict[str, Any]] | Skipped]:
+        """(uid, master or None, {recurrence id: override}) per UID, copies resolved."""
+        masters: dict[str, Any] = {}
+        overrides: dict[str, dict[str, Any]] = {}
+        order: list[str] = []
+        for event in self.calendar.walk("VEVENT"):
+            uid = "?"
+            try:
+                uid = _uid(event) if not isinstance(event.get("UID"), list) else "?"
+                self._check(event)
+                rid = event.get("RECURRENCE-ID")
+                rid_key = None if rid is None else _iso(_aware(rid.dt, self.zone))
+            except _BadEvent as exc:
+                self.stats.events += 1
+                yield Skipped(self._where(uid), f"unreadable event: {exc}")
+                continue
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                self.stats.events += 1
+                yield Skipped(self._where(uid), f"unreadable event: {exc}")
+                continue
+            if uid not in masters and uid not in overrides:
+                order.append(uid)
+            if rid_key is None:
+                if uid not in masters or _version(event) > _version(masters[uid]):
+                    masters[uid] = event
             else:
-                masters.append(event)
-        used: set[tuple[str, str]] = set()
-        for event in masters:
-            self.stats.events += 1
-            uid = _uid(event)
-            try:
-                yield from self._expand(event, uid, overrides, used, since, until)
-            except (ValueError, TypeError, OverflowError) as exc:
-                yield Skipped(f"{self.path.name}:{uid}", f"unreadable event: {exc}")
-        for key, event in overrides.items():  # moved occurrences of masters not in the file
-            if key in used:
+                mine = overrides.setdefault(uid, {})
+                if rid_key not in mine or _version(event) > _version(mine[rid_key]):
+                    mine[rid_key] = event
+        for uid in order:
+            yield uid, masters.get(uid), overrides.get(uid, {})
+
+    def items(self, since: datetime, until: datetime) -> Iterator[Item | Skipped | Removal]:
+        method = self.calendar.get("METHOD")
+        cancel_all = method is not None and str(method).strip().upper() == "CANCEL"
+        for group in self._groups():
+            if isinstance(group, Skipped):
+                yield group
                 continue
+            uid, master, overrides = group
             self.stats.events += 1
-            try:
-                actual = _aware(event.get("DTSTART").dt, self.zone)
-            except ValueError as exc:
-                yield Skipped(f"{self.path.name}:{key[0]}", f"unreadable event: {exc}")
-                continue
-            if str(event.get("STATUS") or "").upper() == "CANCELLED":
+            prefix = f"ics:{uid}:"
+            if cancel_all or (master is not None and _status(master) == "CANCELLED"):
                 self.stats.cancelled += 1
-            elif not since <= actual <= until:
-                self.stats.outside_window += 1
-            else:
-                yield self._item(event, key[0], key[1], actual)
+                if master is not None or cancel_all and not overrides:
+                    yield Removal(self._where(uid), "cancelled", prefix=prefix)
+                else:
+                    for rid in overrides:
+                        yield Removal(self._where(uid), "cancelled", key=prefix + rid)
+                continue
+            keep: set[str] = set()
+            try:
+                produced = list(self._expand(uid, master, overrides, since, until, keep))
+            except RecursionError:
+                yield Skipped(self._where(uid), "unreadable event: nested too deep")
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad event never costs the file
+                yield Skipped(self._where(uid), f"unreadable event: {type(exc).__name__}: {exc}")
+                continue
+            yield from produced
+            if master is not None and not any(isinstance(p, Skipped) for p in produced):
+                yield Removal(
+                    self._where(uid), "no longer in the series", prefix=prefix, keep=keep,
+                    window=(since, until),
+                )  # fmt: skip
 
     def _expand(
         self,
-        event: Any,
         uid: str,
-        overrides: dict[tuple[str, str], Any],
-        used: set[tuple[str, str]],
+        master: Any,
+        overrides: dict[str, Any],
         since: datetime,
         until: datetime,
-    ) -> Iterator[Item | Skipped]:
-        """One master event's occurrences in the window, with their overrides applied."""
-        if str(event.get("STATUS") or "").upper() == "CANCELLED":
-            self.stats.cancelled += 1
-            return
-        start = _aware(event.get("DTSTART").dt, self.zone)
-        count = 0
-        for occurrence in _starts(event, start, self.zone, until):
-            key = (uid, _iso(occurrence))
-            source, actual = event, occurrence
-            if key in overrides:
-                used.add(key)
-                source = overrides[key]
-                actual = _aware(source.get("DTSTART").dt, self.zone)
-            if str(source.get("STATUS") or "").upper() == "CANCELLED":
+        keep: set[str],
+    ) -> Iterator[Item | Skipped | Removal]:
+        """One UID's occurrences in the window, overrides applied by recurring-ical-events."""
+        import recurring_ical_events
+        from icalendar import Calendar
+
+        sub = Calendar()
+        for name in ("VERSION", "PRODID", "X-WR-TIMEZONE"):
+            if self.calendar.get(name) is not None:
+                sub.add(name, self.calendar.get(name))
+        for tz in self.calendar.walk("VTIMEZONE"):
+            sub.add_component(tz)
+        if master is not None:
+            sub.add_component(master)
+        for event in overrides.values():
+            sub.add_component(event)
+        single = (
+            master is not None
+            and not overrides
+            and not any(master.get(n) is not None for n in ("RRULE", "RDATE"))
+        )
+        query = recurring_ical_events.of(sub)
+        first = since - MARGIN
+        if master is not None:  # from the series' start, to count what lies before the window
+            first = min(first, _aware(master.get("DTSTART").dt, self.zone) - timedelta(seconds=1))
+        count = seen = 0
+        for occurrence in query.after(first):
+            start = _aware(occurrence.get("DTSTART").dt, self.zone)
+            if start > until + MARGIN:
+                break
+            seen += 1
+            if start >= since - MARGIN:
+                count += 1
+            if count > MAX_OCCURRENCES or seen > 10 * MAX_OCCURRENCES:
+                yield Skipped(self._where(uid), "too many occurrences in the window")
+                return
+            original = self._original(occurrence, start, overrides)
+            key = f"ics:{uid}:{original}"
+            keep.add(key)
+            if _status(occurrence) == "CANCELLED":
                 self.stats.cancelled += 1
+                yield Removal(self._where(uid), "cancelled", key=key)
                 continue
-            if not since <= actual <= until:
+            if not since <= start <= until:
                 self.stats.outside_window += 1
                 continue
-            count += 1
-            if count > MAX_OCCURRENCES:
-                yield Skipped(f"{self.path.name}:{uid}", "too many occurrences in the window")
-                return
-            yield self._item(source, uid, key[1], actual)
+            yield self._item(occurrence, uid, key, start, f"ics:{uid}:" if single else None)
 
-    def _item(self, event: Any, uid: str, original: str, actual: datetime) -> Item:
+    def _original(self, occurrence: Any, start: datetime, overrides: dict[str, Any]) -> str:
+        """The occurrence's original start (UTC text). recurring-ical-events gives every
+        occurrence a RANGE=THISANDFUTURE override moved the override's RECURRENCE-ID; each
+        one's own original start is its start less the override's shift."""
+        rid = occurrence.get("RECURRENCE-ID")
+        if rid is None:
+            return _iso(start)
+        original = _iso(_aware(rid.dt, self.zone))
+        override = overrides.get(original)
+        if override is None:
+            return original
+        range_ = str((getattr(override.get("RECURRENCE-ID"), "params", {}) or {}).get("RANGE", ""))
+        if range_.upper() != "THISANDFUTURE":
+            return original
+        shift = _aware(override.get("DTSTART").dt, self.zone) - _aware(
+            override.get("RECURRENCE-ID").dt, self.zone
+        )
+        return _iso(start - shift)
+
+    def _item(
+        self, event: Any, uid: str, key: str, actual: datetime, series_prefix: str | None
+    ) -> Item:
         self.stats.occurrences += 1
         return Item(
-            key=f"ics:{uid}:{original}",
+            key=key,
             channel="meeting",
             sender=_party(event.get("ORGANIZER")),
             others=_attendees(event),
@@ -273,5 +395,6 @@ class CalendarReader:
             subject=_text(event, "SUMMARY"),
             content=_text(event, "DESCRIPTION"),
             duration_s=_duration(event, self.zone),
-            source=f"{self.path.name}:{uid}@{original}",
+            source=f"{self.path.name}:{uid}@{key[len(f'ics:{uid}:') :]}",
+            series_prefix=series_prefix,
         )

@@ -58,7 +58,7 @@ def mime_cases() -> None:
     inner["To"] = "li.na@client.cn"
     inner["Subject"] = "the forwarded one"
     inner["Date"] = "Mon, 02 Mar 2026 08:00:00 +0000"
-    outer = MIMEMultipart()
+    outer = MIMEMultipart(boundary="==b2==")
     outer["From"] = "Li Na <li.na@client.cn>"
     outer["To"] = "sales@ourco.com"
     outer["Subject"] = "Fwd: two messages"
@@ -141,7 +141,7 @@ def header_cases() -> None:
     write(
         CASES / "07-big5-declared.eml",
         raw(
-            "From: ".encode() + "陳美玲".encode("big5") + b" <chen@client.tw>",
+            b"From: " + "陳美玲".encode("big5") + b" <chen@client.tw>",
             "To: sales@ourco.com",
             b"Subject: " + "報價單確認，請回覆".encode("big5"),
             "Date: Sat, 07 Mar 2026 09:00:00 +0800",
@@ -156,7 +156,7 @@ def header_cases() -> None:
     write(
         CASES / "08-gb18030-undeclared.eml",
         raw(
-            "From: ".encode() + "李娜".encode("gb18030") + b" <li.na@client.cn>",
+            b"From: " + "李娜".encode("gb18030") + b" <li.na@client.cn>",
             "To: sales@ourco.com",
             b"Subject: " + "关于下个季度的采购计划和价格调整的通知".encode("gb18030"),
             "Date: Sat, 07 Mar 2026 10:00:00 +0800",
@@ -168,7 +168,7 @@ def header_cases() -> None:
     write(
         CASES / "09-shift-jis.eml",
         raw(
-            "From: ".encode() + "山田太郎".encode("shift_jis") + b" <yamada@client.jp>",
+            b"From: " + "山田太郎".encode("shift_jis") + b" <yamada@client.jp>",
             "To: sales@ourco.com",
             b"Subject: " + "お見積もりのご依頼について".encode("shift_jis"),
             "Date: Sat, 07 Mar 2026 11:00:00 +0900",

@@ -37,24 +37,47 @@ def _report(summary: dict[str, Any], fmt: str, noun: str) -> None:
         output.warn(f"... and {len(unmatched) - UNMATCHED_LINES} more unmatched addresses")
     for skipped in summary["skipped"][:UNMATCHED_LINES]:
         output.warn(f"skipped {skipped['source']}: {skipped['reason']}")
+    if len(summary["skipped"]) > UNMATCHED_LINES:
+        more = len(summary["skipped"]) - UNMATCHED_LINES
+        output.warn(f"... and {more} more skipped (all of them in --format json)")
+    for warning in summary["warnings"][:UNMATCHED_LINES]:
+        output.warn(f"warning: {warning['source']}: {warning['warning']}")
+    if len(summary["warnings"]) > UNMATCHED_LINES:
+        more = len(summary["warnings"]) - UNMATCHED_LINES
+        output.warn(f"... and {more} more warnings (all of them in --format json)")
     if fmt in ("json", "jsonl"):
         output.emit_json(summary)
     else:
         output.emit_object(summary, fmt, title=f"import {summary['kind']}")
     head = "Dry run: would create" if summary["dry_run"] else "Created"
+    changes = ""
+    if summary["kind"] == "calendar":
+        changes = f", {summary['updated']} updated, {summary['removed']} removed"
+    addresses = summary["unmatched_addresses"]
     output.info(
         f"{head} {summary['communications_created']} communications from "
         f"{summary['imported_items']} of {summary['items']} {noun} "
-        f"({summary['duplicates']} already imported, {summary['unmatched_items']} unmatched)."
+        f"({summary['duplicates']} already imported{changes}, "
+        f"{summary['unmatched_items']} without a customer, {len(summary['skipped'])} skipped; "
+        f"{addresses} unmatched address{'' if addresses == 1 else 'es'})."
     )
 
 
 @app.command("import-mail")
 def import_mail(
     source: Annotated[
-        Path, typer.Argument(help="An mbox file, an .eml file or a directory of .eml files.")
+        Path,
+        typer.Argument(help="An mbox file, a message file, or a directory of .eml files."),
     ],
     our_domain: OurDomainOpt = None,
+    glob: Annotated[
+        str | None,
+        typer.Option(
+            "--glob",
+            help="In a directory, read the files matching this pattern (default: *.eml, any case).",
+            show_default=False,
+        ),
+    ] = None,
     create_leads: Annotated[
         bool,
         typer.Option("--create-leads", help="Create unknown senders as customers (lead)."),
@@ -65,13 +88,16 @@ def import_mail(
 ) -> None:
     """Import mail as email communications, matched to customers by address.
 
-    Direction comes from --our-domain (mail from it is outbound). Subjects are decoded
-    (RFC 2047), bodies taken as text (HTML converted), times from the Date header.
-    Re-importing the same mailbox adds nothing (Message-ID -> external_id "mail:<id>").
-    One transaction and one audit row per import.
+    Direction comes from --our-domain (mail from it is outbound). Headers are decoded per
+    header (RFC 2047, declared charsets, UTF-8, detection), bodies taken as text (HTML
+    converted), times from the Date header. A message that cannot be read is skipped with
+    its reason; the first 1,000 recipients of a message are read. Re-importing the same
+    mailbox adds nothing (Message-ID -> external_id "mail:<id>"). One transaction and one
+    audit row per import.
 
     Example: crm comm import-mail inbox.mbox --our-domain example.com --create-leads
     """
+    from crmcli.core import clock
     from crmcli.importing.mail import check_source, iter_messages
     from crmcli.importing.office import Summary, import_items, normalise_domains
 
@@ -79,8 +105,9 @@ def import_mail(
     domains = normalise_domains(our_domain)
     check_source(source)
     summary = Summary(source=str(source), kind="mail", dry_run=dry_run)
+    messages = iter_messages(source, glob=glob, now=clock.now())
     with open_db(db) as database:
-        import_items(database, iter_messages(source), summary, domains, create_leads)
+        import_items(database, messages, summary, domains, create_leads)
     _report(summary.as_dict(), fmt, "messages")
 
 
@@ -102,17 +129,18 @@ def import_calendar(
 ) -> None:
     """Import meetings with known customers as meeting communications.
 
-    Each VEVENT occurrence in the window (recurring events expanded: RRULE, RDATE, EXDATE,
-    moved or cancelled instances) becomes one communication per customer attendee:
-    time = DTSTART, duration from DTEND/DURATION, subject = SUMMARY, content = DESCRIPTION.
-    Re-importing adds nothing (external_id "ics:<UID>:<start>").
+    Each VEVENT occurrence in the window (recurring events expanded by recurring-ical-events:
+    RRULE, RDATE incl. periods, EXDATE, RECURRENCE-ID overrides incl. THISANDFUTURE) becomes
+    one communication per customer attendee: time = DTSTART, duration from DTEND/DURATION,
+    subject = SUMMARY, content = DESCRIPTION. Copies of one event: the highest SEQUENCE, then
+    the latest DTSTAMP wins. Re-importing updates renamed or moved meetings and removes
+    cancelled ones (external_id "ics:<UID>:<start>"). A bad event is skipped with its reason.
 
     Example: crm comm import-calendar team.ics --our-domain example.com --since 2024-01-01
     """
     from datetime import timedelta
 
     from crmcli.core import clock
-    from crmcli.core.clock import to_iso
     from crmcli.core.errors import InvalidInput
     from crmcli.core.validate import parse_datetime
     from crmcli.importing.calendar import CalendarReader
@@ -128,6 +156,12 @@ def import_calendar(
     reader = CalendarReader(source, clock.local_zone())
     summary = Summary(source=str(source), kind="calendar", dry_run=dry_run)
     with open_db(db) as database:
-        import_items(database, reader.items(start, end), summary, domains)
-    summary.extra = {**reader.stats.as_dict(), "since": to_iso(start), "until": to_iso(end)}
+        import_items(database, reader.items(start, end), summary, domains, update_existing=True)
+    for warning in reader.warnings:
+        summary.warnings.append({"source": source.name, "warning": warning})
+    summary.extra = {
+        **reader.stats.as_dict(),
+        "since": clock.display_time(clock.to_iso(start)),
+        "until": clock.display_time(clock.to_iso(end)),
+    }
     _report(summary.as_dict(), fmt, "meetings")
