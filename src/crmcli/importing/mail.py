@@ -260,7 +260,7 @@ class _HtmlText(HTMLParser):
         self.parts: list[str] = []
         self.skip = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def handle_starttag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self.skip += 1
         elif tag == "br":
@@ -272,7 +272,7 @@ class _HtmlText(HTMLParser):
         elif tag in ("td", "th"):
             self.parts.append(" ")
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def handle_startendtag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br" or tag in self.BLOCK:
             self.parts.append("\n")
 
