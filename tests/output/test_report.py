@@ -10,15 +10,8 @@ from pathlib import Path
 import pytest
 
 from crmcli.core.errors import InvalidInput, OperationalError
-from crmcli.output.report import (
-    bar,
-    cell,
-    emit_report,
-    render_bytes,
-    report_format,
-    sparkline,
-    write_atomic,
-)
+from crmcli.output.report import emit_report, render_bytes, report_format, write_atomic
+from crmcli.output.sections import bar, cell, sparkline
 from crmcli.reports.model import absent
 
 REPORT = {

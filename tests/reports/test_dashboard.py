@@ -21,7 +21,7 @@ from crmcli.core import clock
 from crmcli.db import connect
 from crmcli.db import demo as demo_db
 from crmcli.demo import data as demo_data
-from crmcli.output.report import cell_kind, human_cell, report_currency
+from crmcli.output.sections import cell_kind, human_cell, report_currency
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 AS_OF = "2026-06-30T12:00:00Z"

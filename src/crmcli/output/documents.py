@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from crmcli.output import labels
-from crmcli.output.report import (
+from crmcli.output.sections import (
     cell_kind,
     charts_for,
     display_rows,
