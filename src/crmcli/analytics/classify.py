@@ -201,6 +201,11 @@ def _fit_rows(counts: Any, rows: Any, labels: Any) -> tuple[Any, Any, Any]:
 
 def _single_threaded() -> Any:
     """BLAS threads spin on a busy 2-core host and cost more CPU than they save here."""
+    # Limits apply to the BLAS libraries loaded so far: load scikit-learn's (and SciPy's
+    # L-BFGS-B) first.
+    import scipy.optimize  # noqa: F401
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
