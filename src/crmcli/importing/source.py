@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.core.sanitize import csv_cell, csv_writer, uncsv_cell
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -127,9 +128,7 @@ def unneutralise(cell: str) -> str:
     Our exports prefix risky cells with a quote (CSV injection); importing an export must
     give back the original value.
     """
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
-        return cell[1:]
-    return cell
+    return uncsv_cell(cell)
 
 
 def normalise_header(text: str) -> str:
@@ -404,9 +403,9 @@ class RejectWriter:
             fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.fchmod(fd, 0o600)  # rejected rows are personal data, private like the database
             self._fh = open(fd, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self._writer = csv.writer(self._fh)
-            self._writer.writerow(["line", "reason", *self.header])
-        self._writer.writerow([line, reason, *cells])
+            self._writer = csv_writer(self._fh, lineterminator="\r\n")
+            self._writer.writerow([csv_cell(c) for c in ["line", "reason", *self.header]])
+        self._writer.writerow([line, csv_cell(reason), *(csv_cell(c) for c in cells)])
         self.count += 1
 
     def finish(self) -> Path | None:

@@ -10,7 +10,6 @@ a reader (an ERP job polling the file) never sees half an export.
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -19,10 +18,11 @@ from typing import Any, TextIO
 
 from crmcli.core.errors import OperationalError
 from crmcli.core.masking import mask_row
+from crmcli.core.sanitize import csv_cell, csv_writer
 from crmcli.db import Database
 from crmcli.db import customers as repo
 from crmcli.importing.customers import IMPORT_FIELDS
-from crmcli.output.emit import flat, neutralise, prepare, to_json
+from crmcli.output.emit import flat, prepare, to_json
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
 EXPORT_COLUMNS = ["id", *IMPORT_FIELDS, "updated_at"]
@@ -62,13 +62,14 @@ def write_export(
     n = 0
     custom = custom or []
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([*EXPORT_COLUMNS, *(f"custom.{c}" for c in custom)])
+        writer = csv_writer(out, lineterminator="
+")
+        writer.writerow([*EXPORT_COLUMNS, *(csv_cell(f"custom.{c}") for c in custom)])
         for row in rows:
             values = row.get("custom") or {}
             writer.writerow(
-                [neutralise(flat(row[c])) for c in EXPORT_COLUMNS]
-                + [neutralise(flat(values.get(c))) for c in custom]
+                [csv_cell(flat(row[c])) for c in EXPORT_COLUMNS]
+                + [csv_cell(flat(values.get(c))) for c in custom]
             )
             n += 1
     elif fmt == "jsonl":

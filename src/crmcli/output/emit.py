@@ -16,7 +16,6 @@ from typing import Any, TextIO
 from crmcli.core.errors import InvalidInput
 
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
-CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_format(fmt: str | None, allowed: Sequence[str] = FORMATS) -> str:
@@ -57,10 +56,28 @@ def flat(value: Any) -> str:
 
 
 def neutralise(cell: str) -> str:
-    """Stop spreadsheet formula injection: prefix risky leading characters with a quote."""
-    if cell and cell.startswith(CSV_INJECTION_PREFIXES):
-        return "'" + cell
-    return cell
+    """Stop spreadsheet formula injection (core.sanitize.csv_cell on text)."""
+    from crmcli.core.sanitize import csv_cell
+
+    return str(csv_cell(cell))
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell: text neutralised (formula injection), numbers and booleans as they are."""
+    from crmcli.core.sanitize import csv_cell
+
+    if isinstance(value, str):
+        return str(csv_cell(value))
+    text = flat(value)
+    # Lists (tags) and objects are text once joined: "=1; x" must not run either.
+    return str(csv_cell(text)) if isinstance(value, list | tuple | dict) else text
+
+
+def term(text: str) -> str:
+    """A cell for a terminal or markdown: control characters and escape sequences removed."""
+    from crmcli.core.sanitize import terminal_text
+
+    return terminal_text(text)
 
 
 def to_json(value: Any, indent: int | None = 2) -> str:
@@ -140,26 +157,25 @@ def write_csv(
     rows: Iterable[dict[str, Any]],
     out: TextIO,
     columns: Sequence[str],
-    safe: bool = False,
+    safe: bool = True,
 ) -> int:
-    """Write rows as CSV; `safe` neutralises formula injection. Returns the row count."""
-    import csv  # here: commands run from shell loops (`crm comm log`) never write CSV
+    """Write rows as CSV, text cells neutralised against formula injection and cells with
+    a CR or LF quoted (core.sanitize). Returns the row count. (`safe` is kept for callers;
+    every CSV is neutralised.)"""
+    from crmcli.core.sanitize import csv_writer
 
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer = csv_writer(out, lineterminator="\n")
+    writer.writerow([_csv_cell(c) for c in columns])
     n = 0
     for row in rows:
-        cells = [flat(_display_value(c, row.get(c))) for c in columns]
-        if safe:
-            cells = [neutralise(c) for c in cells]
-        writer.writerow(cells)
+        writer.writerow([_csv_cell(_display_value(c, row.get(c))) for c in columns])
         n += 1
     return n
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return term(text).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(esc(c) for c in columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
@@ -186,14 +202,14 @@ def console(stderr: bool = False):  # type: ignore[no-untyped-def]
 def rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None):  # type: ignore[no-untyped-def]
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=term(title) if title else None, show_lines=False, header_style="bold")
     for c in columns:
         numeric = any(
             isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows
         )
-        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
+        table.add_column(term(c), justify="right" if numeric else "left", overflow="fold")
     for r in rows:
-        table.add_row(*[flat(_display_value(c, r.get(c))) for c in columns])
+        table.add_row(*[term(flat(_display_value(c, r.get(c)))) for c in columns])
     return table
 
 
@@ -253,7 +269,7 @@ def emit_object(obj: dict[str, Any], fmt: str, title: str | None = None) -> None
         sys.stdout.write(markdown_table(pairs, ["field", "value"]))
         for k, v in nested.items():
             rows = v if isinstance(v, list) else [v]
-            sys.stdout.write(f"\n### {k}\n\n" + markdown_table(rows, _columns(rows, None)))
+            sys.stdout.write(f"\n### {term(k)}\n\n" + markdown_table(rows, _columns(rows, None)))
         return
     con = console()
     con.print(rich_table(pairs, ["field", "value"], title))
@@ -295,7 +311,7 @@ def info(text: str) -> None:
 
     if settings.quiet:
         return
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(term(text) + "\n")
 
 
 def warn(text: str) -> None:
@@ -303,11 +319,11 @@ def warn(text: str) -> None:
 
     if settings.quiet:
         return
-    sys.stderr.write(f"Warning: {text}\n")
+    sys.stderr.write(f"Warning: {term(text)}\n")
 
 
 def error(text: str) -> None:
-    sys.stderr.write(f"Error: {text}\n")
+    sys.stderr.write(f"Error: {term(text)}\n")
 
 
 def stderr_is_terminal() -> bool:

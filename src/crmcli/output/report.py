@@ -167,28 +167,28 @@ def render_json(report: dict[str, Any], indent: int | None = 2) -> str:
 
 def render_csv(report: dict[str, Any]) -> str:
     """Sections one after another, each headed by a `# name` line and its own header row."""
-    import csv
+    from crmcli.core.sanitize import csv_cell, csv_writer
 
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf, lineterminator="\n")
     first = True
     for name, section in report.items():
         rows = display_rows(section_rows(section))
         if not first:
             buf.write("\n")
         first = False
-        buf.write(f"# {name}\n")
+        buf.write(f"# {csv_cell(name)}\n")
         if not rows:  # an empty table: its header line says why (absent ones have their row)
             buf.write(f"# {empty_text(name, section)}\n")
             continue
         cols = columns_of(rows)
-        writer.writerow(cols)
+        writer.writerow([csv_cell(c) for c in cols])
         for r in rows:
             # Formula injection is a text problem: numbers (negative ones too) stay numbers.
             writer.writerow(
                 [
-                    output.neutralise(cell(r.get(c)))
-                    if isinstance(r.get(c), str)
+                    csv_cell(cell(r.get(c)))
+                    if isinstance(r.get(c), str | list | dict)
                     else cell(r.get(c))
                     for c in cols
                 ]
@@ -209,7 +209,7 @@ def render_markdown(
     currency = report_currency(report, meta)
 
     def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return output.term(text).replace("|", "\\|").replace("\n", " ")
 
     for name, section in report.items():
         parts.append(f"## {labels.section_title(name)}\n")
@@ -313,7 +313,7 @@ def rich_renderables(
         for _ in bar_cols:
             table.add_column("", justify="left", no_wrap=True)
         for i, r in enumerate(rows):
-            cells = [shown[c][i] for c in cols]
+            cells = [output.term(shown[c][i]) for c in cols]
             cells += [bar(_num(r.get(b)), tops[b]) for b in bar_cols]
             table.add_row(*cells)
         items.append(table)
@@ -382,11 +382,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise OperationalError(f"cannot write {target}: no such directory {directory}")
     from crmcli.core import files
 
-    writer = getattr(files, "write_file", None)  # the shared safe writer, once it has landed
-    if writer is not None:
-        writer(target, data, mode=mode)
-    else:
-        files.atomic_write_private(target, data, mode=mode)
+    files.write_file(target, data, mode=mode, follow_symlinks=files.follow_default())
 
 
 def render_bytes(

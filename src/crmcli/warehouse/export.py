@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,9 @@ class ParquetSink(_ArrowSink):
 
 class CsvSink(_ArrowSink):
     """UTF-8 CSV (no BOM) with a header row: an empty cell is NULL, "" an empty string, times
-    ISO-8601 UTC with Z. Values are written as they are (no spreadsheet neutralising)."""
+    ISO-8601 UTC with Z. Text that a spreadsheet would run as a formula (it begins with
+    = + - @, a tab, a CR or their full-width forms) is prefixed with an apostrophe, like
+    every CSV the CRM writes (core.sanitize.csv_cell); cells with CR or LF are quoted."""
 
     def __init__(self, final: Path, cols: Sequence[Col]):
         super().__init__(final, cols)
@@ -176,6 +179,8 @@ class CsvSink(_ArrowSink):
         arrays = [
             pc.strftime(col, format=STORED_TIME_FORMAT)
             if self._pa.types.is_timestamp(col.type)
+            else _neutralised(col)
+            if self._pa.types.is_string(col.type)
             else col
             for col in table.columns
         ]
@@ -186,6 +191,20 @@ class CsvSink(_ArrowSink):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _neutralised(column: Any) -> Any:
+    """core.sanitize.csv_cell over an Arrow string column (NULLs stay NULL)."""
+    import pyarrow.compute as pc
+
+    from crmcli.core.sanitize import FORMULA_PREFIXES
+
+    pattern = "^[" + "".join(re.escape(c) for c in FORMULA_PREFIXES) + "]"
+    risky = pc.match_substring_regex(column, pattern)
+    if not pc.any(risky).as_py():
+        return column
+    quoted = pc.binary_join_element_wise("'", column, "")
+    return pc.if_else(risky, quoted, column)
 
 
 def _sink(fmt: str, final: Path, cols: Sequence[Col]) -> _Sink:
