@@ -115,8 +115,9 @@ def test_verify_finds_a_removed_row_and_a_truncated_tail(
     with raw(db_path) as conn:
         conn.execute("DROP TRIGGER audit_log_no_delete")
         conn.execute("DELETE FROM audit_log WHERE id = 4")  # the newest row
-    assert cli("audit", "verify").exit_code == 0  # invisible from inside the file ...
-    assert cli("audit", "verify", "--head", head).exit_code == 1  # ... but not to an anchor
+    # Invisible from inside the file, but not to the head kept outside it (m150) ...
+    assert "recorded outside the database" in _verify_failure(cli)["reason"]
+    assert cli("audit", "verify", "--head", head).exit_code == 1  # ... nor to an anchor
     with raw(db_path) as conn:
         conn.execute("DELETE FROM audit_log WHERE id = 2")
     broken = _verify_failure(cli)

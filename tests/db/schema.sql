@@ -29,7 +29,7 @@ CREATE TABLE audit_log (
             details TEXT,
             prev_hash TEXT,
             hash TEXT
-        , details_sha256 TEXT);
+        , details_sha256 TEXT, mac TEXT);
 
 -- table audit_redactions
 CREATE TABLE audit_redactions (
@@ -38,6 +38,13 @@ CREATE TABLE audit_redactions (
             by_audit_id INTEGER NOT NULL REFERENCES audit_log(id),
             at TEXT NOT NULL,
             details TEXT
+        , mac TEXT);
+
+-- table audit_seal
+CREATE TABLE audit_seal (
+            db_id TEXT NOT NULL,
+            rows INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
         );
 
 -- table campaign_members
@@ -472,6 +479,7 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
             AND new.action IS old.action AND new.entity IS old.entity
             AND new.entity_id IS old.entity_id AND new.prev_hash IS old.prev_hash
             AND new.hash IS old.hash AND new.details_sha256 IS old.details_sha256
+            AND new.mac IS old.mac
             AND EXISTS (SELECT 1 FROM audit_redactions r
                         WHERE r.audit_id = old.id AND r.details IS new.details)
         )
@@ -489,6 +497,12 @@ CREATE TRIGGER audit_redactions_no_delete BEFORE DELETE ON audit_redactions
 CREATE TRIGGER audit_redactions_no_update BEFORE UPDATE ON audit_redactions
         BEGIN
             SELECT RAISE(ABORT, 'audit_redactions is append-only');
+        END;
+
+-- trigger audit_seal_no_delete
+CREATE TRIGGER audit_seal_no_delete BEFORE DELETE ON audit_seal
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_seal cannot be deleted');
         END;
 
 -- trigger change_log_agent_skills_delete

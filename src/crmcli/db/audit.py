@@ -36,6 +36,7 @@ m050 checks the old chain as it is.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from crmcli.db.database import Database
 
 REDACTED = "[erased]"
+M150 = "m150_keyed_audit_chain"
 
 
 def details_digest(details: str | None) -> str | None:
@@ -74,6 +76,139 @@ def encode_details(details: dict[str, Any] | None) -> str | None:
     return json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
 
 
+# -- the keyed chain (m150) -------------------------------------------------------------
+def mac_row(key: bytes, prev_mac: str | None, row: dict[str, Any]) -> str:
+    """HMAC-SHA256 over the previous row's MAC and this row's id, fields and details digest."""
+    fields = [
+        row["id"], row["at"], row["actor"], row["action"], row["entity"], row["entity_id"],
+        row["details_sha256"],
+    ]  # fmt: skip
+    text = (
+        "audit/v1\n"
+        + (prev_mac or "")
+        + "\n"
+        + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    )
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def mac_redaction(key: bytes, prev_mac: str | None, row: dict[str, Any]) -> str:
+    """HMAC-SHA256 chaining the redaction ledger: id, audit row, forget row, time, text."""
+    fields = [row["id"], row["audit_id"], row["by_audit_id"], row["at"], row["details"]]
+    text = (
+        "redaction/v1\n"
+        + (prev_mac or "")
+        + "\n"
+        + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    )
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def seal(db: Database) -> tuple[str | None, bytes | None]:
+    """(database id, key) of the keyed chain; (None, None) before m150; key None if the key
+    file is missing (entries are then written without a MAC, and verify fails)."""
+    cached = db.memo.get("audit_seal")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    if not _table_exists(db, "audit_seal"):
+        return None, None
+    from crmcli.core import keys
+
+    db_id = db.scalar("SELECT db_id FROM audit_seal LIMIT 1")
+    value = (str(db_id), keys.load_key(str(db_id))) if db_id else (None, None)
+    db.memo["audit_seal"] = value
+    return value
+
+
+def forget_seal(db: Database) -> None:
+    """Drop the cached seal (after `db restore` replaced the contents)."""
+    db.memo.pop("audit_seal", None)
+
+
+def _note_head(db: Database, db_id: str, head: dict[str, Any], force: bool = False) -> None:
+    from crmcli.core import keys
+
+    db.after_commit(lambda: keys.write_head(db_id, head, force=force))
+
+
+def record_head(db: Database, force: bool = False) -> dict[str, Any] | None:
+    """Write the current last entry as the head outside the database (after commit)."""
+    db_id, _key = seal(db)
+    if db_id is None:
+        return None
+    last = db.query_one("SELECT id, mac FROM audit_log ORDER BY id DESC LIMIT 1")
+    rows = int(db.scalar("SELECT count(*) FROM audit_log"))
+    head = {"rows": rows, "id": last["id"] if last else None, "mac": last["mac"] if last else None}
+    _note_head(db, db_id, head, force)
+    return head
+
+
+_UPDATE_TRIGGERS = """
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+WHEN NOT (
+    new.id IS old.id AND new.at IS old.at AND new.actor IS old.actor
+    AND new.action IS old.action AND new.entity IS old.entity
+    AND new.entity_id IS old.entity_id AND new.prev_hash IS old.prev_hash
+    AND new.hash IS old.hash AND new.details_sha256 IS old.details_sha256
+    AND new.mac IS old.mac
+    AND EXISTS (SELECT 1 FROM audit_redactions r
+                WHERE r.audit_id = old.id AND r.details IS new.details)
+)
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: only a recorded redaction may change details');
+END;
+CREATE TRIGGER audit_redactions_no_update BEFORE UPDATE ON audit_redactions
+BEGIN
+    SELECT RAISE(ABORT, 'audit_redactions is append-only');
+END;
+"""
+
+
+def adopt(db: Database, current_id: str | None) -> dict[str, Any] | None:
+    """After `db restore`: the restored entries continue under the live database's id and
+    key. A backup of this same database needs nothing; one from another database (another
+    id) is verified under its own key when that key is here, then re-MACed under this
+    one, and a `reseal` entry records where it came from and whether it verified."""
+    forget_seal(db)
+    source_id, source_key = seal(db)
+    if current_id is None or source_id is None or source_id == current_id:
+        return None
+    from crmcli.core import keys
+
+    db.memo["audit_copy"] = True
+    try:
+        checked = verify(db) if source_key is not None else None
+    finally:
+        db.memo.pop("audit_copy", None)
+    key = keys.load_key(current_id)
+    if key is None:
+        return None
+    with db.transaction():
+        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        db.execute("DROP TRIGGER IF EXISTS audit_redactions_no_update")
+        prev: str | None = None
+        for row in db.query("SELECT * FROM audit_log ORDER BY id"):
+            prev = mac_row(key, prev, row)
+            db.execute("UPDATE audit_log SET mac = ? WHERE id = ?", (prev, row["id"]))
+        prev = None
+        for r in db.query("SELECT * FROM audit_redactions ORDER BY id"):
+            prev = mac_redaction(key, prev, r)
+            db.execute("UPDATE audit_redactions SET mac = ? WHERE id = ?", (prev, r["id"]))
+        db.script(_UPDATE_TRIGGERS)
+        db.execute("UPDATE audit_seal SET db_id = ?", (current_id,))
+        forget_seal(db)
+        outcome = {
+            "from_db_id": source_id,
+            "source_key_found": source_key is not None,
+            "source_chain_ok": None if checked is None else checked["ok"],
+            "first_broken_id": None
+            if checked is None or checked["ok"]
+            else checked["broken"]["id"],
+        }
+        record(db, "reseal", "audit_log", None, outcome)
+    return outcome
+
+
 def record(
     db: Database,
     action: str,
@@ -86,9 +221,15 @@ def record(
     from crmcli.core.clock import now_iso
 
     with db.transaction():
-        prev = db.scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        db_id, key = seal(db)
+        keyed = db_id is not None
+        last = db.query_one(
+            f"SELECT id, hash{', mac' if keyed else ''} FROM audit_log ORDER BY id DESC LIMIT 1"
+        )
+        prev = last["hash"] if last else None
         text = encode_details(details)
         row = {
+            "id": (int(last["id"]) + 1) if last else 1,
             "at": now_iso(),
             "actor": db.actor,
             "action": action,
@@ -97,13 +238,26 @@ def record(
             "details": text,
             "details_sha256": details_digest(text),
         }
-        cur = db.execute(
-            "INSERT INTO audit_log(at, actor, action, entity, entity_id, details,"
-            " details_sha256, prev_hash, hash) VALUES (:at, :actor, :action, :entity,"
-            " :entity_id, :details, :details_sha256, :prev_hash, :hash)",
-            {**row, "prev_hash": prev, "hash": row_hash(prev, row)},
+        values = {**row, "prev_hash": prev, "hash": row_hash(prev, row)}
+        if not keyed:
+            db.execute(
+                "INSERT INTO audit_log(id, at, actor, action, entity, entity_id, details,"
+                " details_sha256, prev_hash, hash) VALUES (:id, :at, :actor, :action, :entity,"
+                " :entity_id, :details, :details_sha256, :prev_hash, :hash)",
+                values,
+            )
+            return int(row["id"])
+        mac = mac_row(key, last["mac"] if last else None, row) if key else None
+        db.execute(
+            "INSERT INTO audit_log(id, at, actor, action, entity, entity_id, details,"
+            " details_sha256, prev_hash, hash, mac) VALUES (:id, :at, :actor, :action,"
+            " :entity, :entity_id, :details, :details_sha256, :prev_hash, :hash, :mac)",
+            {**values, "mac": mac},
         )
-        return int(cur.lastrowid or 0)
+        rows = db.execute("UPDATE audit_seal SET rows = rows + 1 RETURNING rows").fetchone()
+        if key and db_id:
+            _note_head(db, db_id, {"rows": int(rows[0]), "id": row["id"], "mac": mac})
+        return int(row["id"])
 
 
 def legacy_row_hash(prev_hash: str | None, row: dict[str, Any]) -> str:
@@ -119,10 +273,27 @@ def redact(db: Database, audit_id: int, new_details: str | None, by_audit_id: in
     Call inside the transaction that recorded `by_audit_id` (the `forget` entry)."""
     from crmcli.core.clock import now_iso
 
-    db.execute(
-        "INSERT INTO audit_redactions(audit_id, by_audit_id, at, details) VALUES (?, ?, ?, ?)",
-        (audit_id, by_audit_id, now_iso(), new_details),
-    )
+    db_id, key = seal(db)
+    if db_id is None:
+        db.execute(
+            "INSERT INTO audit_redactions(audit_id, by_audit_id, at, details) VALUES (?, ?, ?, ?)",
+            (audit_id, by_audit_id, now_iso(), new_details),
+        )
+    else:
+        last = db.query_one("SELECT id, mac FROM audit_redactions ORDER BY id DESC LIMIT 1")
+        row = {
+            "id": (int(last["id"]) + 1) if last else 1,
+            "audit_id": audit_id,
+            "by_audit_id": by_audit_id,
+            "at": now_iso(),
+            "details": new_details,
+        }
+        mac = mac_redaction(key, last["mac"] if last else None, row) if key else None
+        db.execute(
+            "INSERT INTO audit_redactions(id, audit_id, by_audit_id, at, details, mac)"
+            " VALUES (:id, :audit_id, :by_audit_id, :at, :details, :mac)",
+            {**row, "mac": mac},
+        )
     db.execute("UPDATE audit_log SET details = ? WHERE id = ?", (new_details, audit_id))
 
 
@@ -144,22 +315,85 @@ def _iter_rows(db: Database, batch: int = 5000) -> Iterator[dict[str, Any]]:
         last = rows[-1]["id"]
 
 
-def verify(db: Database, head: str | None = None) -> dict[str, Any]:
-    """Walk the hash chain. Returns {ok, rows, head, broken: None | {id, reason}}."""
-    if not _table_exists(db, "audit_log"):
-        return {"ok": True, "rows": 0, "head": None, "broken": None}
-    legacy = not _has_column(db, "audit_log", "details_sha256")  # a backup from before m050
+def _applied(db: Database, name: str) -> bool:
+    if not _table_exists(db, "_migrations"):
+        return False
+    return bool(db.scalar("SELECT 1 FROM _migrations WHERE name = ?", (name,)))
+
+
+def _broken(reason: str, row: dict[str, Any] | None = None, rows: int = 0) -> dict[str, Any]:
+    where = {"id": None} if row is None else {k: row.get(k) for k in ("id", "at", "action")}
+    return {"ok": False, "rows": rows, "head": None, "broken": {**where, "reason": reason}}
+
+
+def _valid_redactions(
+    db: Database, key: bytes | None
+) -> tuple[dict[int, set[str | None]], dict[str, Any] | None]:
+    """Redaction texts per audit row made by a `forget` entry (and, keyed, with a valid MAC
+    chain); plus the first forged or altered redaction, if any."""
     redactions: dict[int, set[str | None]] = {}
-    if _table_exists(db, "audit_redactions"):
-        for audit_id, text, by_action in db.execute(
-            "SELECT r.audit_id, r.details, f.action FROM audit_redactions r"
-            " LEFT JOIN audit_log f ON f.id = r.by_audit_id"
-        ):
-            if by_action == "forget":
-                redactions.setdefault(int(audit_id), set()).add(text)
+    if not _table_exists(db, "audit_redactions"):
+        return redactions, None
+    keyed = key is not None and _has_column(db, "audit_redactions", "mac")
     prev: str | None = None
+    for r in db.query(
+        "SELECT r.*, f.action AS by_action FROM audit_redactions r"
+        " LEFT JOIN audit_log f ON f.id = r.by_audit_id ORDER BY r.id"
+    ):
+        if keyed and key is not None:
+            if r["mac"] is None or not hmac.compare_digest(r["mac"], mac_redaction(key, prev, r)):
+                return redactions, {
+                    "id": r["audit_id"],
+                    "reason": f"redaction {r['id']} of this row has no valid MAC"
+                    " (a forged or altered redaction)",
+                }
+            prev = r["mac"]
+        if r["by_action"] == "forget":
+            redactions.setdefault(int(r["audit_id"]), set()).add(r["details"])
+    return redactions, None
+
+
+def verify(db: Database, head: str | None = None) -> dict[str, Any]:
+    """Walk the chain. Returns {ok, rows, head, broken: None | {id, reason}, key}.
+
+    Keyed databases (m150): every row's MAC under the key outside the database, the
+    redaction ledger's MAC chain, and the head kept outside the database (entries deleted
+    from the end, or the whole file rolled back to an older copy)."""
+    if not _table_exists(db, "audit_log"):
+        if _applied(db, "m001_initial"):
+            return _broken("the audit_log table is missing (it was dropped)")
+        return {"ok": True, "rows": 0, "head": None, "broken": None}
+    keyed = _table_exists(db, "audit_seal")
+    if not keyed and _applied(db, M150):
+        return _broken("the audit_seal table is missing (it was dropped)")
+    key: bytes | None = None
+    db_id: str | None = None
+    key_file: str | None = None
+    if keyed:
+        from crmcli.core import keys
+
+        forget_seal(db)
+        db_id, key = seal(db)
+        if db_id is None:
+            return _broken("audit_seal holds no database id (it was emptied)")
+        key_file = str(keys.key_path(db_id))
+        if key is None:
+            return _broken(
+                f"the audit key of this database is missing ({key_file}); restore it from"
+                " its backup: without it the chain cannot be verified"
+            )
+    legacy = not _has_column(db, "audit_log", "details_sha256")  # a backup from before m050
+    redactions, forged = _valid_redactions(db, key)
+    if forged is not None:
+        row = db.query_one("SELECT id, at, action FROM audit_log WHERE id = ?", (forged["id"],))
+        return _broken(forged["reason"], row or {"id": forged["id"]})
+    prev: str | None = None
+    prev_mac: str | None = None
     count = 0
     seen_head = head is None
+    macs_at: dict[int, str | None] = {}
+    outside = keys.read_head(db_id) if keyed and db_id and not db.memo.get("audit_copy") else None
+    wanted = outside.get("id") if outside else None
     broken: dict[str, Any] | None = None
     for row in _iter_rows(db):
         count += 1
@@ -177,15 +411,45 @@ def verify(db: Database, head: str | None = None) -> dict[str, Any]:
             reason = "details were changed without a recorded redaction"
         elif row["hash"] != row_hash(prev, row):
             reason = "hash does not match the row's contents (the row was altered)"
+        elif key is not None:
+            if row["mac"] is None:
+                reason = "the row has no MAC (inserted by hand, or written without the key)"
+            elif not hmac.compare_digest(row["mac"], mac_row(key, prev_mac, row)):
+                reason = (
+                    "the MAC does not match (the row was altered, inserted or re-chained"
+                    " without the audit key)"
+                )
         if reason:
             broken = {"id": row["id"], "at": row["at"], "action": row["action"], "reason": reason}
             break
         prev = row["hash"]
+        if key is not None:
+            prev_mac = row["mac"]
+            if wanted is not None and row["id"] == wanted:
+                macs_at[int(row["id"])] = row["mac"]
         if head is not None and prev == head:
             seen_head = True
+    if broken is None and outside is not None:
+        if count < int(outside["rows"]):
+            broken = {
+                "id": None,
+                "reason": f"{count} audit entries, but {outside['rows']} were recorded outside"
+                " the database (entries were deleted, or the file was replaced by an older"
+                " copy)",
+            }
+        elif wanted is not None and macs_at.get(int(wanted)) != outside.get("mac"):
+            broken = {
+                "id": wanted,
+                "reason": "this entry differs from the head recorded outside the database"
+                " (the file was replaced or rewritten)",
+            }
     if broken is None and not seen_head:
         broken = {"id": None, "reason": f"the chain does not contain head {head} (rows removed)"}
-    return {"ok": broken is None, "rows": count, "head": prev, "broken": broken}
+    result: dict[str, Any] = {"ok": broken is None, "rows": count, "head": prev, "broken": broken}
+    if keyed:
+        result["mac_head"] = prev_mac
+        result["key"] = key_file
+    return result
 
 
 # -- listing ---------------------------------------------------------------------------

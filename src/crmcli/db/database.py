@@ -8,7 +8,7 @@ a future PostgreSQL backend implements the same methods (ADR in docs/design.md).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,9 @@ class Database:
         self.path = path
         self.actor = actor
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
+        # Per-connection values repository code may keep (the audit seal: db id and key).
+        self.memo: dict[str, Any] = {}
 
     # -- queries ---------------------------------------------------------------------
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
@@ -115,6 +118,7 @@ class Database:
             yield self
         except BaseException:
             self._depth = 0
+            self._after_commit.clear()
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
@@ -123,9 +127,24 @@ class Database:
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
+                self._after_commit.clear()
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise OperationalError(f"commit failed: {exc}") from exc
+            self._run_after_commit()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the current transaction has committed (now, outside one);
+        dropped if it rolls back. For side effects outside the database (the audit head)."""
+        if self._depth:
+            self._after_commit.append(action)
+        else:
+            action()
+
+    def _run_after_commit(self) -> None:
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     def script(self, sql: str) -> None:
         """Run several statements inside the current transaction.

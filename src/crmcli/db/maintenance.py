@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmcli.core import faults
 from crmcli.core.errors import Conflict, InvalidInput, NotFound, OperationalError
 
 if TYPE_CHECKING:
@@ -168,7 +169,25 @@ def status(db: Database) -> dict[str, Any]:
         "migrations_applied": [m["name"] for m in applied_migrations(db)],
         "migrations_pending": pending_migrations(db),
         "last_backup": last_backup(db),
+        "audit_key": audit_key_status(db),
         "tables": row_counts(db),
+    }
+
+
+def audit_key_status(db: Database) -> dict[str, Any] | None:
+    """Where this database's audit key and head are kept (outside the database)."""
+    from crmcli.core import keys
+    from crmcli.db import audit
+
+    db_id, key = audit.seal(db)
+    if db_id is None:
+        return None
+    return {
+        "db_id": db_id,
+        "path": str(keys.key_path(db_id)),
+        "present": key is not None,
+        "head_path": str(keys.head_path(db_id)),
+        "backup": "copy the key file somewhere safe; without it `crm audit verify` fails",
     }
 
 
@@ -242,6 +261,9 @@ def open_plain(path: Path, readonly: bool = False) -> Iterator[Database]:
         else:
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     database = Database(conn, path, "crm")
+    # A copy (a backup, a staging file): its audit chain is checked, but not against the
+    # head kept for the live database (the copy is older by design).
+    database.memo["audit_copy"] = True
     try:
         yield database
     finally:
@@ -374,6 +396,7 @@ def restore(
                 else "--force restores a backup whose problems are only in the data",
             )
         with open_plain(staging) as stage:
+            _match_page_size(stage, int(db.scalar("PRAGMA page_size")))
             summary = {
                 "backup": str(backup_path),
                 "schema_version": int(stage.scalar("PRAGMA user_version")),
@@ -384,11 +407,19 @@ def restore(
         _snapshot(db, aside)
         if _verify_copy(aside, structural_only=True):
             raise OperationalError("could not set the current database aside; nothing restored")
+        current_id, _key = audit.seal(db)
+        faults.point("restore.staged")
         try:
             with open_plain(staging) as stage:
                 _copy_into(stage, db)
+            audit.forget_seal(db)
             apply_migrations(db)
-            problems = _blocking(run_checks(db), force)
+            audit.adopt(db, current_id)
+            db.memo["audit_copy"] = True  # the head outside still names the replaced contents
+            try:
+                problems = _blocking(run_checks(db), force)
+            finally:
+                db.memo.pop("audit_copy", None)
             if problems:
                 raise OperationalError(
                     f"restored database fails the check: {problems[0]['detail']}"
@@ -396,13 +427,29 @@ def restore(
         except (sqlite3.Error, OperationalError) as exc:
             with open_plain(aside) as previous:
                 _copy_into(previous, db)
+            audit.forget_seal(db)
             raise OperationalError(f"{exc}; the previous database was put back") from None
     finally:
         for p in (staging, sidecar(staging, "-wal"), sidecar(staging, "-shm")):
             p.unlink(missing_ok=True)
-    audit.record(db, "restore", "database", None, {"from": str(backup_path), "aside": str(aside)})
+    with db.transaction():
+        audit.record(
+            db, "restore", "database", None, {"from": str(backup_path), "aside": str(aside)}
+        )
+        audit.record_head(db, force=True)  # the restored chain is the one to follow now
     checkpoint(db)
     return {**summary, "restored": True, "previous_kept_at": str(aside)}
+
+
+def _match_page_size(stage: Database, page_size: int) -> None:
+    """Rebuild a staging copy with the live database's page size: SQLite's backup API
+    cannot change the page size of a database in WAL mode ("attempt to write a readonly
+    database" for a backup with 8192-byte pages)."""
+    if int(stage.scalar("PRAGMA page_size")) == page_size:
+        return
+    stage.execute("PRAGMA journal_mode = DELETE")
+    stage.execute(f"PRAGMA page_size = {int(page_size)}")
+    stage.execute("VACUUM")
 
 
 # -- vacuum / optimize -----------------------------------------------------------------

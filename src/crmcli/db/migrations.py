@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmcli.core.errors import OperationalError
@@ -783,3 +785,184 @@ def m180_drop_pickled_classifier(db: Database) -> None:
         " AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'tickets.classifier.model'"
         ' AND substr(value, 1, 36) = \'{"format":"crmcli.ticket-classifier"\')'
     )
+
+
+@migration
+def m150_keyed_audit_chain(db: Database) -> None:
+    """Audit log keyed (security #14): an HMAC chain under a per-database secret kept
+    outside the database (core/keys.py), over audit_log and audit_redactions.
+
+    Adds `mac` to both tables and `audit_seal` (the database's random id and its row count).
+    The existing SHA-256 chain is verified first and the outcome recorded in a `seal` entry
+    (so a chain that was already broken is not laundered); then every row is MACed.
+    """
+    import secrets as _secrets
+
+    from crmcli.core.clock import now_iso
+
+    db.script(
+        """
+        ALTER TABLE audit_log ADD COLUMN mac TEXT;
+        ALTER TABLE audit_redactions ADD COLUMN mac TEXT;
+        CREATE TABLE audit_seal (
+            db_id TEXT NOT NULL,
+            rows INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        DROP TRIGGER IF EXISTS audit_log_no_update;
+        DROP TRIGGER IF EXISTS audit_redactions_no_update;
+        """
+    )
+    db_id = _secrets.token_hex(16)
+    key = _m150_create_key(db_id)
+    # The unkeyed chain as it stands (frozen copy of the m050 formulas).
+    prev: str | None = None
+    first_broken: int | None = None
+    rows = db.query("SELECT * FROM audit_log ORDER BY id")
+    for row in rows:
+        if first_broken is None and (
+            row["prev_hash"] != prev
+            or row["hash"] != _m050_row_hash(prev, row)
+            or (
+                _m050_digest(row["details"]) != row["details_sha256"]
+                and not db.scalar(
+                    "SELECT 1 FROM audit_redactions WHERE audit_id = ? AND details IS ?",
+                    (row["id"], row["details"]),
+                )
+            )
+        ):
+            first_broken = int(row["id"])
+        prev = row["hash"]
+    prev_mac: str | None = None
+    for row in rows:
+        prev_mac = _m150_mac_row(key, prev_mac, row)
+        db.execute("UPDATE audit_log SET mac = ? WHERE id = ?", (prev_mac, row["id"]))
+    prev_mac_r: str | None = None
+    for r in db.query("SELECT * FROM audit_redactions ORDER BY id"):
+        prev_mac_r = _m150_mac_redaction(key, prev_mac_r, r)
+        db.execute("UPDATE audit_redactions SET mac = ? WHERE id = ?", (prev_mac_r, r["id"]))
+    at = now_iso()
+    db.execute(
+        "INSERT INTO audit_seal(db_id, rows, created_at) VALUES (?, ?, ?)", (db_id, len(rows), at)
+    )
+    if rows:
+        last = rows[-1]
+        details = json.dumps(
+            {"rows": len(rows), "sha_chain_intact": first_broken is None,
+             "first_broken_id": first_broken},
+            ensure_ascii=False, sort_keys=True,
+        )  # fmt: skip
+        row = {
+            "id": int(last["id"]) + 1, "at": at, "actor": db.actor, "action": "seal",
+            "entity": "audit_log", "entity_id": None, "details": details,
+            "details_sha256": _m050_digest(details),
+        }  # fmt: skip
+        prev_mac = _m150_mac_row(key, prev_mac, row)
+        db.execute(
+            "INSERT INTO audit_log(id, at, actor, action, entity, entity_id, details,"
+            " details_sha256, prev_hash, hash, mac) VALUES (:id, :at, :actor, :action, :entity,"
+            " :entity_id, :details, :details_sha256, :prev_hash, :hash, :mac)",
+            {**row, "prev_hash": last["hash"], "hash": _m050_row_hash(last["hash"], row),
+             "mac": prev_mac},
+        )  # fmt: skip
+        db.execute("UPDATE audit_seal SET rows = rows + 1")
+    db.script(
+        """
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        WHEN NOT (
+            new.id IS old.id AND new.at IS old.at AND new.actor IS old.actor
+            AND new.action IS old.action AND new.entity IS old.entity
+            AND new.entity_id IS old.entity_id AND new.prev_hash IS old.prev_hash
+            AND new.hash IS old.hash AND new.details_sha256 IS old.details_sha256
+            AND new.mac IS old.mac
+            AND EXISTS (SELECT 1 FROM audit_redactions r
+                        WHERE r.audit_id = old.id AND r.details IS new.details)
+        )
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only: only a recorded redaction may change details');
+        END;
+        CREATE TRIGGER audit_redactions_no_update BEFORE UPDATE ON audit_redactions
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_redactions is append-only');
+        END;
+        CREATE TRIGGER audit_seal_no_delete BEFORE DELETE ON audit_seal
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_seal cannot be deleted');
+        END;
+        """
+    )
+    count = db.scalar("SELECT rows FROM audit_seal")
+    last_row = db.query_one("SELECT id, mac FROM audit_log ORDER BY id DESC LIMIT 1")
+    head = {"rows": int(count), "id": last_row["id"] if last_row else None,
+            "mac": last_row["mac"] if last_row else None}  # fmt: skip
+    db.after_commit(lambda: _m150_write_head(db_id, head))
+
+
+# -- frozen helpers of m150 ---------------------------------------------------------------
+def _m150_key_dir() -> Path:
+    env = os.environ.get("CRM_KEY_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("crmcli", appauthor=False)) / "keys"
+
+
+def _m150_create_key(db_id: str) -> bytes:
+    import secrets as _secrets
+
+    folder = _m150_key_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    key = _secrets.token_bytes(32)
+    fd = os.open(
+        folder / f"{db_id}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600
+    )
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (key.hex() + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key
+
+
+def _m150_write_head(db_id: str, head: dict[str, Any]) -> None:
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        path = _m150_key_dir() / f"{db_id}.head"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, json.dumps(head, sort_keys=True).encode("utf-8") + b"\n")
+        finally:
+            os.close(fd)
+
+
+def _m150_mac_row(key: bytes, prev_mac: str | None, row: dict[str, Any]) -> str:
+    import hmac
+
+    fields = [
+        row["id"], row["at"], row["actor"], row["action"], row["entity"], row["entity_id"],
+        row["details_sha256"],
+    ]  # fmt: skip
+    text = (
+        "audit/v1\n"
+        + (prev_mac or "")
+        + "\n"
+        + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    )
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _m150_mac_redaction(key: bytes, prev_mac: str | None, row: dict[str, Any]) -> str:
+    import hmac
+
+    fields = [row["id"], row["audit_id"], row["by_audit_id"], row["at"], row["details"]]
+    text = (
+        "redaction/v1\n"
+        + (prev_mac or "")
+        + "\n"
+        + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    )
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -62,8 +62,7 @@ def write_export(
     n = 0
     custom = custom or []
     if fmt == "csv":
-        writer = csv_writer(out, lineterminator="
-")
+        writer = csv_writer(out, lineterminator="\r\n")
         writer.writerow([*EXPORT_COLUMNS, *(csv_cell(f"custom.{c}") for c in custom)])
         for row in rows:
             values = row.get("custom") or {}
