@@ -24,7 +24,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CRM_DB", str(db))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / "config"))  # audit keys
+    # Audit keys live in the user config directory: beside tmp_path, not in it (tests list
+    # tmp_path's files).
+    monkeypatch.setenv("XDG_CONFIG_HOME", f"{tmp_path}-config")
     monkeypatch.delenv("CRM_KEY_DIR", raising=False)
     monkeypatch.setenv("CRM_TZ", "Asia/Shanghai")
     monkeypatch.setenv("CRM_ACTOR", "tester")

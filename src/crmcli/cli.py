@@ -131,6 +131,14 @@ def root(
             show_default=False,
         ),
     ] = None,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="Files a command writes may be symbolic links (written through; refused by"
+            " default).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -152,6 +160,7 @@ def root(
         if lang.strip().lower().replace("_", "-") not in ("en", "zh", "zh-cn", "zh-hans"):
             raise _fail(f"unknown --lang {lang!r}; choose en or zh", EXIT_USAGE)
         config.settings.extra["lang"] = lang.strip().lower()
+    config.settings.extra["follow_symlinks"] = follow_symlinks
     from crmcli.commands.options import pin_as_of
 
     try:

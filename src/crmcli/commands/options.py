@@ -25,6 +25,13 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+FollowSymlinksOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow-symlinks",
+        help="Write through a destination that is a symbolic link (refused by default).",
+    ),
+]
 FormatOption = Annotated[
     str | None,
     typer.Option(

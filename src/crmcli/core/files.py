@@ -124,6 +124,13 @@ def sweep(folder: Path | str, legacy: bool = False) -> list[str]:
 
 
 # -- the writer --------------------------------------------------------------------------------
+def follow_default(flag: bool = False) -> bool:
+    """--follow-symlinks on the command, or `crm --follow-symlinks ...` for every writer."""
+    from crmcli.core import config
+
+    return bool(flag or config.settings.extra.get("follow_symlinks"))
+
+
 def _temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.crm-{os.getpid()}-{secrets.token_hex(8)}.tmp")
 

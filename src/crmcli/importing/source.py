@@ -387,39 +387,41 @@ def open_csv(
 
 
 class RejectWriter:
-    """Collects rejected rows into a CSV (UTF-8 with BOM): line, reason, original cells."""
+    """Collects rejected rows into a CSV (UTF-8 with BOM): line, reason, original cells.
+
+    Written through core.files (an unguessable 0600 temporary file renamed into place on
+    `finish`, removed on `discard`); cells neutralised like every CSV the CRM writes."""
 
     def __init__(self, path: Path, header: list[str]):
         self.path = path
         self.header = header
         self.count = 0
-        self._tmp = path.with_name(path.name + ".part")
-        self._fh: IO[str] | None = None
+        self._file: Any = None
         self._writer: Any = None
 
     def add(self, line: int, reason: str, cells: list[str]) -> None:
-        if self._fh is None:
+        if self._file is None:
+            from crmcli.core.files import AtomicFile, follow_default
+
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # rejected rows are personal data, private like the database
-            self._fh = open(fd, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self._writer = csv_writer(self._fh, lineterminator="\r\n")
+            self._file = AtomicFile(
+                self.path, follow_symlinks=follow_default(), newline="", encoding="utf-8-sig"
+            )
+            self._writer = csv_writer(self._file.fh, lineterminator="\r\n")
             self._writer.writerow([csv_cell(c) for c in ["line", "reason", *self.header]])
         self._writer.writerow([line, csv_cell(reason), *(csv_cell(c) for c in cells)])
         self.count += 1
 
     def finish(self) -> Path | None:
         """Move the rejects file into place (only if there were rejects)."""
-        if self._fh is None:
+        if self._file is None:
             return None
-        self._fh.close()
-        os.replace(self._tmp, self.path)
+        self._file.commit()
         return self.path
 
     def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._tmp.unlink(missing_ok=True)
+        if self._file is not None:
+            self._file.discard()
 
 
 class CountingRejects:

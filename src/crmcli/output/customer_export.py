@@ -10,13 +10,11 @@ a reader (an ERP job polling the file) never sees half an export.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from crmcli.core.errors import OperationalError
 from crmcli.core.masking import mask_row
 from crmcli.core.sanitize import csv_cell, csv_writer
 from crmcli.db import Database
@@ -113,32 +111,23 @@ def choose_format(option: str | None, out: Path | None) -> str:
 
 
 def export_customers(
-    db: Database, flt: repo.CustomerFilter, fmt: str, out: Path | None, mask: bool
+    db: Database,
+    flt: repo.CustomerFilter,
+    fmt: str,
+    out: Path | None,
+    mask: bool,
+    follow_symlinks: bool = False,
 ) -> int:
     """Export to a file (atomically, mode 0600: it holds personal data) or to stdout."""
+    from crmcli.core.files import follow_default, open_atomic
     from crmcli.db import fields
 
     custom = [f["name"] for f in fields.list_fields(db, "customer")]
     rows = export_rows(db, flt, mask, custom)
     if out is None:
         return write_export(rows, fmt, sys.stdout, custom)
-    target = out.expanduser()
-    if target.is_dir():
-        raise OperationalError(f"{target} is a directory; give a file name")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise OperationalError(f"cannot write {target}: {exc.strerror}") from exc
-    try:
-        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
-        with open(fd, "w", encoding=encoding, newline="") as fh:
-            n = write_export(rows, fmt, fh, custom)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OperationalError(f"cannot write {target}: {exc.strerror}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return n
+    encoding = "utf-8-sig" if fmt == "csv" and str(out) != "-" else "utf-8"
+    with open_atomic(
+        out, follow_symlinks=follow_default(follow_symlinks), newline="", encoding=encoding
+    ) as fh:
+        return write_export(rows, fmt, fh, custom)

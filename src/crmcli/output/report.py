@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.core.errors import InvalidInput
 from crmcli.output import emit as output
 from crmcli.output import labels
 from crmcli.output.sections import (
@@ -370,19 +370,13 @@ def report_mode(mode: str | None = None) -> int:
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a file via a temporary file in the same directory and os.replace.
+    """Write a report file the safe way (crmcli.core.files): a temporary file in the same
+    directory renamed into place, so a reader (a cron job's consumer) sees the old file or
+    the new one; 0600 by default (a report may hold personal data); a symlink destination
+    is refused unless `crm --follow-symlinks`; a FIFO or device is written, not replaced."""
+    from crmcli.core.files import follow_default, write_file
 
-    A reader (or a cron job's consumer) sees the old file or the new one, never half. The
-    file is created 0600 unless `mode` says otherwise (--mode 0644 for a web server's
-    folder): a report may hold personal data.
-    """
-    target = path.expanduser()
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise OperationalError(f"cannot write {target}: no such directory {directory}")
-    from crmcli.core import files
-
-    files.write_file(target, data, mode=mode, follow_symlinks=files.follow_default())
+    write_file(path, data, mode=mode, follow_symlinks=follow_default())
 
 
 def render_bytes(

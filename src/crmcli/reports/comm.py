@@ -26,7 +26,7 @@ from typing import Any
 
 from crmcli.core import clock
 from crmcli.core.clock import from_iso, to_iso
-from crmcli.core.errors import InvalidInput, NotEnoughData, OperationalError
+from crmcli.core.errors import InvalidInput, NotEnoughData
 from crmcli.core.validate import CHANNELS, parse_datetime
 
 PERIODS = ("day", "week", "month")
@@ -511,9 +511,10 @@ def _anomalies(series: Any, by: str, m: int) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- follow-ups calendar
 
 
-def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Write follow-ups as VEVENTs (15 minutes each) to an .ics file, atomically."""
-    import tempfile
+def write_follow_ups_ics(
+    rows: list[dict[str, Any]], path: Path, follow_symlinks: bool = False
+) -> Path:
+    """Write follow-ups as VEVENTs (15 minutes each) to an .ics file, safely (core/files)."""
 
     from icalendar import Calendar, Event
 
@@ -537,25 +538,10 @@ def write_follow_ups_ics(rows: list[dict[str, Any]], path: Path) -> Path:
             details.append(f"Agent: {row['agent']}")
         event.add("description", "\n".join(details))
         cal.add_component(event)
-    target = path.expanduser()
-    if target.is_dir():
-        raise InvalidInput(f"{target} is a directory; give a file name for --ics")
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.exists():
-        raise InvalidInput(f"no such directory: {directory}")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(cal.to_ical())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)  # the events carry customer names and phones
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise OperationalError(f"cannot write {target}: {exc.strerror}") from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return target
+    from crmcli.core.files import follow_default, write_file
+
+    folder = path.expanduser().parent
+    if str(folder) and not folder.exists():
+        raise InvalidInput(f"no such directory: {folder}")
+    write_file(path, cal.to_ical(), follow_symlinks=follow_default(follow_symlinks))
+    return path

@@ -26,7 +26,7 @@ from typing import Any
 from crmcli import __version__
 from crmcli.core import clock
 from crmcli.core.errors import InvalidInput, OperationalError
-from crmcli.core.files import atomic_write_private, make_private
+from crmcli.core.files import atomic_write_private
 from crmcli.db import Database
 from crmcli.db import warehouse as repo
 from crmcli.warehouse.schema import (
@@ -52,13 +52,22 @@ STAR_TABLES = tuple(repo.SOURCES)  # in export order; dim_date and deleted_rows 
 
 
 class _Sink:
-    """Writes one table to a temporary file; `finish` renames it into place."""
+    """Writes one table to a temporary file (core.files: unguessable name, 0600, never
+    through a symlink); `finish` fsyncs and renames it into place."""
 
     def __init__(self, final: Path, cols: Sequence[Col]):
+        from crmcli.core.files import AtomicFile
+
         self.final = final
-        self.tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        self.file = AtomicFile(final, text=False)
+        self.tmp = self.file.tmp
         self.cols = list(cols)
         self.rows = 0
+
+    @property
+    def sink(self) -> Any:
+        """What the library writes to: the temporary file's handle."""
+        return self.file.fh
 
     def write(self, columns: dict[str, list[Any]]) -> None:
         raise NotImplementedError
@@ -68,21 +77,23 @@ class _Sink:
 
     def finish(self) -> dict[str, Any]:
         self._close()
+        if not self.file.fh.closed:
+            self.file.fh.flush()
         digest = hashlib.sha256()
-        with open(self.tmp, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-            os.fsync(fh.fileno())
-        size = self.tmp.stat().st_size
-        make_private(self.tmp)  # personal data (even masked) stays 0600, like the database
-        os.replace(self.tmp, self.final)
+        size = 0
+        if self.tmp is not None:
+            with open(self.tmp, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+                    size += len(block)
+        self.file.commit()
         return {"file": self.final.name, "rows": self.rows, "bytes": size,
                 "sha256": digest.hexdigest()}  # fmt: skip
 
     def discard(self) -> None:
         with contextlib.suppress(Exception):  # already failing; only clean up
             self._close()
-        self.tmp.unlink(missing_ok=True)
+        self.file.discard()
 
 
 def _arrow_types() -> dict[str, Any]:
@@ -139,7 +150,7 @@ class ParquetSink(_ArrowSink):
                 for f in self.schema
             ]
         )
-        self._writer: Any = pq.ParquetWriter(str(self.tmp), self.file_schema, compression="zstd")
+        self._writer: Any = pq.ParquetWriter(self.sink, self.file_schema, compression="zstd")
 
     def write(self, columns: dict[str, Any]) -> None:
         table = self.table(columns).cast(self.file_schema)
@@ -170,7 +181,7 @@ class CsvSink(_ArrowSink):
             ]
         )
         options = pcsv.WriteOptions(quoting_style="needed")
-        self._writer: Any = pcsv.CSVWriter(str(self.tmp), self.file_schema, write_options=options)
+        self._writer: Any = pcsv.CSVWriter(self.sink, self.file_schema, write_options=options)
 
     def write(self, columns: dict[str, Any]) -> None:
         import pyarrow.compute as pc
@@ -275,6 +286,9 @@ def export_warehouse(
     except OSError as exc:
         raise OperationalError(f"cannot create {target}: {exc.strerror}") from None
     target = target.resolve()
+    from crmcli.core.files import sweep
+
+    sweep(target, legacy=True)  # temporary files a killed export left behind
     prev = previous_state(db, target)
     pii = "included" if include_pii else "masked"
     if incremental and prev is not None:
@@ -338,8 +352,7 @@ def export_warehouse(
         results["deleted_rows"] = sink.finish()
     except BaseException as exc:
         for s in sinks:
-            if s.tmp.exists():
-                s.discard()
+            s.discard()
         if isinstance(exc, OSError):
             raise OperationalError(f"cannot write the export to {target}: {exc}") from None
         raise

@@ -17,6 +17,7 @@ from crmcli.commands.options import (
     DbOption,
     DryRunOption,
     EncodingOption,
+    FollowSymlinksOption,
     FormatOption,
     MapOption,
     RejectsOption,
@@ -402,6 +403,7 @@ def due(
             show_default=False,
         ),
     ] = None,
+    follow_symlinks: FollowSymlinksOption = False,
     mask: Annotated[
         bool | None,
         typer.Option(
@@ -437,7 +439,7 @@ def due(
     if ics is not None:
         from crmcli.reports.comm import write_follow_ups_ics
 
-        written = write_follow_ups_ics(rows, ics)
+        written = write_follow_ups_ics(rows, ics, follow_symlinks)
         if fmt in ("json", "jsonl"):
             output.emit_json({"file": str(written), "events": len(rows)})
         else:

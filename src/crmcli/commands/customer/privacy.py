@@ -5,14 +5,20 @@ Registered on the customer group's app (see cli._register); the work is in db/pr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.options import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
-from crmcli.core.errors import Conflict, OperationalError
+from crmcli.commands.options import (
+    DbOption,
+    FollowSymlinksOption,
+    FormatOption,
+    confirm_or_refuse,
+    open_db,
+    out_format,
+)
+from crmcli.core.errors import Conflict
 from crmcli.db import privacy
 from crmcli.output import emit as output
 
@@ -88,24 +94,13 @@ def _purge_outbox(db_file: Path | None, email: str | None, ticket_ids: list[int]
     return removed
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write personal data to a new file readable by its owner only."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(path, 0o600)
-    except OSError as exc:
-        raise OperationalError(f"cannot write {path}: {exc.strerror}") from None
-
-
 @app.command("export-data")
 def export_data(
     customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write the JSON to this file (mode 0600).", show_default=False
+            "--out", "-o", help="Write the JSON to this file (mode 0600; - is stdout).", show_default=False
         ),
     ] = None,
     mask: Annotated[
@@ -116,6 +111,7 @@ def export_data(
             show_default=False,
         ),
     ] = None,
+    follow_symlinks: FollowSymlinksOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -139,8 +135,11 @@ def export_data(
     if out is None:
         typer.echo(text, nl=False)
         return
-    _write_private(out, text)
-    output.info(f"Wrote {out}")
+    from crmcli.core.files import follow_default, write_file
+
+    write_file(out, text, follow_symlinks=follow_default(follow_symlinks))
+    if str(out) != "-":
+        output.info(f"Wrote {out}")
 
 
 def _prepare(value: Any, key: str = "") -> Any:

@@ -12,6 +12,7 @@ from crmcli.commands.options import (
     DbOption,
     DryRunOption,
     EncodingOption,
+    FollowSymlinksOption,
     FormatOption,
     MapOption,
     RejectsOption,
@@ -512,6 +513,7 @@ def export(
     mask: MaskOption = None,
     columns: ColumnsOption = None,
     wide: WideOption = False,
+    follow_symlinks: FollowSymlinksOption = False,
     db: DbOption = None,
     format: Annotated[
         str | None,
@@ -540,8 +542,8 @@ def export(
             segment,
             database,
         )
-        n = export_customers(database, flt, fmt, out, should_mask(mask))
-    if out is not None:
+        n = export_customers(database, flt, fmt, out, should_mask(mask), follow_symlinks)
+    if out is not None and str(out) != "-":
         output.info(f"Exported {n} customer(s) to {out}")
 
 
