@@ -262,6 +262,16 @@ CREATE TABLE orders (
             updated_at TEXT NOT NULL
         );
 
+-- table pending_purges
+CREATE TABLE pending_purges (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            work TEXT NOT NULL,
+            done_at TEXT,
+            result TEXT
+        );
+
 -- table settings
 CREATE TABLE settings (
             key TEXT PRIMARY KEY,
@@ -435,6 +445,9 @@ CREATE INDEX orders_ordered ON orders(ordered_at);
 
 -- index orders_report
 CREATE INDEX orders_report ON orders(ordered_at, currency, amount);
+
+-- index pending_purges_open
+CREATE INDEX pending_purges_open ON pending_purges(done_at);
 
 -- index ticket_events_kind
 CREATE INDEX ticket_events_kind ON ticket_events(kind, at);

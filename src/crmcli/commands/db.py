@@ -82,19 +82,38 @@ def migrate(
 
 
 @app.command("check")
-def check(db: DbOption = None, format: FormatOption = None) -> None:
+def check(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="First finish interrupted work: pending erasure purges, temporary files"
+            " killed runs left (backups, restores, exports, outbox).",
+        ),
+    ] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
     """Integrity, foreign keys and the CRM's invariants; exit 1 listing any problem.
 
     Checks: SQLite integrity_check and foreign_key_check, schema version, customers' emails
     (lower-case, unique) and phones (E.164), stored time format, ticket timestamps in order,
     resolved tickets with resolved_at, campaign variants, the audit hash chain, FTS indexes.
 
-    Example: crm db check
+    Example: crm db check --repair
     """
     from crmcli.db.checks import run_checks
 
     fmt = out_format(format)
     with open_db(db) as database:
+        if repair:
+            from crmcli.customers.purge import repair as finish_interrupted
+
+            done = finish_interrupted(database)
+            output.info(
+                f"Repair: {done['purges']} pending purge(s) finished,"
+                f" {len(done['leftovers_removed'])} leftover temporary file(s) removed."
+            )
         problems = run_checks(database)
     if problems or fmt != "table":
         output.emit_rows(problems, fmt, columns=["check", "detail"])

@@ -44,10 +44,13 @@ from typing import IO, Any
 from crmcli.core.errors import CrmError, InvalidInput, OperationalError
 
 PRIVATE_MODE = 0o600
-TEMP_RE = re.compile(r"^\.(?P<name>.+)\.crm-(?P<pid>\d+)-[0-9a-f]{16}\.tmp$")
+TEMP_RE = re.compile(r"^\.(?P<name>.+)\.crm-(?P<pid>\d+)-[0-9a-f]{16}\.tmp(?:-wal|-shm|-journal)?$")
 # Names the writers before this module used (a kill could leave them): .NAME.PID.N.part,
 # .NAME.PID.part, NAME.part, .NAME.PID.tmp, .crm-restoring-* staging copies.
-LEGACY_RE = re.compile(r"^(?:\.(?P<a>.+)\.(?P<pid>\d+)(?:\.\d+)?\.(?:part|tmp)|(?P<b>.+)\.part)$")
+LEGACY_RE = re.compile(
+    r"^(?:\.(?P<a>.+)\.(?P<pid>\d+)(?:\.\d+)?\.(?:part|tmp)|(?P<b>.+)\.part"
+    r"|\..+-restoring-\d{8}T\d{6}Z(?:-\d+)?\.db(?:-wal|-shm|-journal)?)$"
+)
 STALE_SECONDS = 24 * 3600
 
 

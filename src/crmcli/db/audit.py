@@ -128,7 +128,15 @@ def forget_seal(db: Database) -> None:
 def _note_head(db: Database, db_id: str, head: dict[str, Any], force: bool = False) -> None:
     from crmcli.core import keys
 
+    # The head belongs to the file at this path: a copy of the database opened elsewhere (a
+    # backup checked on its own) is older by design; an older file copied over this path
+    # is a rollback.
+    head = {**head, "path": _where(db)}
     db.after_commit(lambda: keys.write_head(db_id, head, force=force))
+
+
+def _where(db: Database) -> str | None:
+    return str(db.path.resolve()) if db.path is not None else None
 
 
 def record_head(db: Database, force: bool = False) -> dict[str, Any] | None:
@@ -164,14 +172,17 @@ END;
 """
 
 
-def adopt(db: Database, current_id: str | None) -> dict[str, Any] | None:
+def adopt(db: Database, current_id: str | None, current_rows: int = 1) -> dict[str, Any] | None:
     """After `db restore`: the restored entries continue under the live database's id and
     key. A backup of this same database needs nothing; one from another database (another
     id) is verified under its own key when that key is here, then re-MACed under this
-    one, and a `reseal` entry records where it came from and whether it verified."""
+    one, and a `reseal` entry records where it came from and whether it verified. A new,
+    empty database (a lost disk) takes the backup's identity instead: it had no history."""
     forget_seal(db)
     source_id, source_key = seal(db)
     if current_id is None or source_id is None or source_id == current_id:
+        return None
+    if current_rows == 0 and source_key is not None:
         return None
     from crmcli.core import keys
 
@@ -393,6 +404,8 @@ def verify(db: Database, head: str | None = None) -> dict[str, Any]:
     seen_head = head is None
     macs_at: dict[int, str | None] = {}
     outside = keys.read_head(db_id) if keyed and db_id and not db.memo.get("audit_copy") else None
+    if outside is not None and outside.get("path") not in (None, _where(db)):
+        outside = None  # a copy of the database at another path (a backup): older by design
     wanted = outside.get("id") if outside else None
     broken: dict[str, Any] | None = None
     for row in _iter_rows(db):

@@ -232,6 +232,20 @@ def check_orders(db: Database) -> list[Problem]:
     )
 
 
+def check_pending_purges(db: Database) -> list[Problem]:
+    """An erasure whose files outside the database are not cleaned yet (a killed forget)."""
+    from crmcli.db.privacy import pending_purges
+
+    return [
+        _problem(
+            "pending_purge",
+            f"the erasure of customer {p['customer_id']} ({p['created_at']}) left files to"
+            " clean: run `crm db check --repair` or `crm customer forget` again",
+        )
+        for p in pending_purges(db)
+    ]
+
+
 def check_audit(db: Database) -> list[Problem]:
     from crmcli.db.audit import verify
 
@@ -267,6 +281,7 @@ CHECKS: list[Callable[[Database], list[Problem]]] = [
     check_campaigns,
     check_orders,
     check_audit,
+    check_pending_purges,
     check_fts,
 ]
 

@@ -11,6 +11,7 @@ previous contents are copied back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmcli.core import faults
-from crmcli.core.errors import Conflict, InvalidInput, NotFound, OperationalError
+from crmcli.core.errors import Conflict, CrmError, InvalidInput, NotFound, OperationalError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -235,16 +236,120 @@ def backup_before_migration(db: Database, names: list[str]) -> Path | None:
 
 
 # -- backup ----------------------------------------------------------------------------
-def _snapshot(db: Database, target: Path) -> None:
-    """VACUUM INTO a new 0600 file: a consistent, compacted copy taken online."""
-    _new_private_file(target)
+def _snapshot(db: Database, target: Path) -> dict[str, Any]:
+    """A verified copy at `target`: VACUUM INTO a private temporary file beside it (an
+    unguessable `.NAME.crm-PID-RANDOM.tmp`, 0600), checked (integrity_check; row counts
+    equal to the database's when nothing was written meanwhile), then renamed into place and
+    recorded in the folder's manifest.json. A kill at any point leaves only a temporary
+    file, which the next backup (or `crm db check --repair`) removes; never a file named
+    like a backup that is not one."""
+    from crmcli.core import files
+
+    folder = target.parent
     try:
-        with _private_umask():
-            db.execute("VACUUM INTO ?", (str(target),))
-    except sqlite3.Error as exc:
-        target.unlink(missing_ok=True)
-        raise OperationalError(f"backup to {target} failed: {exc}") from None
-    os.chmod(target, 0o600)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise files.describe(exc, folder, "create") from None
+    files.sweep(folder)
+    try:
+        fd, tmp = files.private_temp(target)
+        os.close(fd)
+    except OSError as exc:
+        raise files.describe(exc, target) from None
+    try:
+        before = db.scalar("PRAGMA data_version")
+        counts = {r["table"]: r["rows"] for r in row_counts(db)}
+        try:
+            with _private_umask():
+                db.execute("VACUUM INTO ?", (str(tmp),))
+        except sqlite3.Error as exc:
+            raise OperationalError(f"backup to {target} failed: {exc}") from None
+        unchanged = db.scalar("PRAGMA data_version") == before
+        os.chmod(tmp, 0o600)
+        faults.point("backup.copied")
+        problems = _verify_copy(tmp, structural_only=True)
+        copied: dict[str, int] = {}
+        if not problems:
+            with open_plain(tmp, readonly=True) as copy:
+                copied = {r["table"]: r["rows"] for r in row_counts(copy)}
+            if unchanged and copied != counts:
+                problems = [{"check": "rows", "detail": f"row counts differ: {copied} != {counts}"}]
+        if problems:
+            raise OperationalError(f"the backup failed its check: {problems[0]['detail']}")
+        faults.point("backup.verified")
+        if target.exists():
+            raise Conflict(f"{target} already exists; choose another name")
+        os.rename(tmp, target)
+        tmp = None  # type: ignore[assignment]
+    except OSError as exc:
+        raise files.describe(exc, target) from None
+    finally:
+        if tmp is not None:
+            for p in (tmp, sidecar(tmp, "-journal"), sidecar(tmp, "-wal"), sidecar(tmp, "-shm")):
+                p.unlink(missing_ok=True)
+    entry = {
+        "file": target.name,
+        "at": _now_iso(),
+        "bytes": file_size(target),
+        "rows": sum(copied.values()),
+        "verified": True,
+    }
+    _manifest_add(folder, entry)
+    return entry
+
+
+MANIFEST = "manifest.json"
+
+
+def _now_iso() -> str:
+    from crmcli.core.clock import now_iso
+
+    return now_iso()
+
+
+def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """The verified backups recorded in folder/manifest.json, by file name."""
+    import json
+
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    items = data.get("backups") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return {}
+    return {str(i["file"]): i for i in items if isinstance(i, dict) and "file" in i}
+
+
+def _manifest_add(folder: Path, entry: dict[str, Any], drop: list[str] | None = None) -> None:
+    import json
+
+    from crmcli.core import files
+
+    known = read_manifest(folder)
+    if entry:
+        known[entry["file"]] = entry
+    for name in drop or []:
+        known.pop(name, None)
+    known = {k: v for k, v in known.items() if (folder / k).is_file()}
+    text = json.dumps({"backups": sorted(known.values(), key=lambda e: e["file"])}, indent=2)
+    # The backup itself is made and verified; a manifest that cannot be written now is
+    # rebuilt by the next backup.
+    with contextlib.suppress(CrmError):
+        files.write_file(folder / MANIFEST, text + "\n")
+
+
+def _is_verified(path: Path, manifest: dict[str, dict[str, Any]]) -> bool:
+    """In the manifest, or (a backup made before manifests) a sound SQLite file."""
+    if path.name in manifest:
+        return True
+    if file_size(path) == 0:
+        return False
+    try:
+        with open_plain(path, readonly=True) as copy:
+            return copy.scalar("PRAGMA quick_check") == "ok"
+    except sqlite3.DatabaseError:
+        return False
 
 
 @contextmanager
@@ -295,15 +400,21 @@ def _blocking(problems: list[dict[str, Any]], force: bool) -> list[dict[str, Any
 
 
 def rotate(folder: Path, stem: str, keep: int) -> list[str]:
-    """Delete all but the newest `keep` backups named `<stem>-*.db` in folder."""
+    """Keep the newest `keep` verified backups named `<stem>-*.db` in folder; delete the
+    older ones, and files named like a backup that are not a sound copy (a 0-byte or
+    half-written file from a killed backup of an older version)."""
+    manifest = read_manifest(folder)
     files = sorted(
         folder.glob(f"{stem}-*.db"), key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True
     )
+    verified = [p for p in files if _is_verified(p, manifest)]
+    bad = [p for p in files if p not in verified]
     removed = []
-    for old in files[keep:]:
+    for old in verified[keep:] + bad:
         for p in (old, sidecar(old, "-wal"), sidecar(old, "-shm"), sidecar(old, "-journal")):
             p.unlink(missing_ok=True)
         removed.append(str(old))
+    _manifest_add(folder, {}, drop=[Path(r).name for r in removed])
     return removed
 
 
@@ -334,10 +445,6 @@ def backup(db: Database, dest: Path | None = None, keep: int | None = None) -> d
     if target.resolve() == db.path.resolve():
         raise InvalidInput("the backup cannot overwrite the database itself")
     _snapshot(db, target)
-    problems = _verify_copy(target, structural_only=True)
-    if problems:
-        target.unlink(missing_ok=True)
-        raise OperationalError(f"the backup failed its check: {problems[0]['detail']}")
     removed = rotate(target.parent, stem, keep) if keep is not None else []
     result = {
         "path": str(target),
@@ -376,8 +483,15 @@ def restore(
     if backup_path.resolve() == db.path.resolve():
         raise InvalidInput("the backup is the database itself")
     folder = backup_dir(db.path)
-    staging = _unique_name(folder, f".{db.path.stem}-restoring-{_stamp()}")
-    _new_private_file(staging)
+    from crmcli.core import files
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files.sweep(folder)  # staging copies a killed restore left (personal data)
+        fd, staging = files.private_temp(folder / f"{db.path.stem}-restoring.db")
+        os.close(fd)
+    except OSError as exc:
+        raise files.describe(exc, folder) from None
     try:
         try:
             with open_plain(backup_path, readonly=True) as source, open_plain(staging) as stage:
@@ -404,17 +518,21 @@ def restore(
             }
         confirm(summary)
         aside = _unique_name(folder, f"{db.path.stem}-pre-restore-{_stamp()}")
-        _snapshot(db, aside)
-        if _verify_copy(aside, structural_only=True):
-            raise OperationalError("could not set the current database aside; nothing restored")
+        try:
+            _snapshot(db, aside)
+        except OperationalError:
+            raise OperationalError(
+                "could not set the current database aside; nothing restored"
+            ) from None
         current_id, _key = audit.seal(db)
+        current_rows = int(db.scalar("SELECT count(*) FROM audit_log") or 0)
         faults.point("restore.staged")
         try:
             with open_plain(staging) as stage:
                 _copy_into(stage, db)
             audit.forget_seal(db)
             apply_migrations(db)
-            audit.adopt(db, current_id)
+            audit.adopt(db, current_id, current_rows)
             db.memo["audit_copy"] = True  # the head outside still names the replaced contents
             try:
                 problems = _blocking(run_checks(db), force)
@@ -430,7 +548,12 @@ def restore(
             audit.forget_seal(db)
             raise OperationalError(f"{exc}; the previous database was put back") from None
     finally:
-        for p in (staging, sidecar(staging, "-wal"), sidecar(staging, "-shm")):
+        for p in (
+            staging,
+            sidecar(staging, "-wal"),
+            sidecar(staging, "-shm"),
+            sidecar(staging, "-journal"),
+        ):
             p.unlink(missing_ok=True)
     with db.transaction():
         audit.record(

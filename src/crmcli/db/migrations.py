@@ -966,3 +966,23 @@ def _m150_mac_redaction(key: bytes, prev_mac: str | None, row: dict[str, Any]) -
         + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     )
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@migration
+def m151_pending_purges(db: Database) -> None:
+    """Erasure that completes (security #14): `customer forget` commits, with the erasure,
+    what is left to remove outside the database (outbox e-mails, rejects files, warehouse
+    temporary files); the same or a later run, or `crm db check --repair`, finishes it."""
+    db.script(
+        """
+        CREATE TABLE pending_purges (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            work TEXT NOT NULL,
+            done_at TEXT,
+            result TEXT
+        );
+        CREATE INDEX pending_purges_open ON pending_purges(done_at);
+        """
+    )

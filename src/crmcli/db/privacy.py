@@ -359,11 +359,90 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
         summary["audit_rows_redacted"] = _redact_audit(db, ids, related, secrets, by)
         summary["ticket_ids"] = related["tickets"]
         summary["fts_rebuilt"] = rebuild_fts(db)
+        summary["pending_purge"] = _add_pending_purge(db, customer_id, secrets, related)
+    from crmcli.core import faults
+
+    faults.point("forget.committed")
     try:
         summary.update(purge_free_space(db), purged=True)
     except sqlite3.OperationalError:  # e.g. another writer held the lock past the timeout
         summary.update(wal_truncated=False, purged=False)
     return summary
+
+
+# -- what the erasure leaves outside the database -------------------------------------
+def identifier_hash(value: str) -> str:
+    """How a pending purge remembers an identifier without keeping it: SHA-256 of the
+    trimmed, lower-cased text."""
+    import hashlib
+
+    return hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _add_pending_purge(
+    db: Database, customer_id: int, secrets: Secrets, related: dict[str, list[int]]
+) -> int:
+    """Record, in the erasure's transaction, the files to clean outside the database:
+    auto-reply e-mails (by ticket id or address), rejects files imports wrote, warehouse
+    temporary files. Identifiers are kept only as hashes, and dropped once done."""
+    from crmcli.core.clock import now_iso
+
+    rejects = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT json_extract(details, '$.rejects_file') FROM audit_log"
+            " WHERE action = 'import' AND json_valid(details)"
+            " AND json_extract(details, '$.rejects_file') IS NOT NULL"
+        )
+    ]
+    targets = warehouse_targets(db)
+    work = {
+        "ticket_ids": related["tickets"],
+        "hashes": sorted({identifier_hash(v) for v in secrets.all()}),
+        "rejects_files": rejects,
+        "warehouse_dirs": targets,
+    }
+    return db.insert_id(
+        "INSERT INTO pending_purges(customer_id, created_at, work) VALUES (?, ?, ?)",
+        (customer_id, now_iso(), json.dumps(work, ensure_ascii=False)),
+    )
+
+
+def warehouse_targets(db: Database) -> list[str]:
+    """The folders `crm export warehouse` has written to (from their saved state)."""
+    from crmcli.db.checks import table_exists
+
+    if not table_exists(db, "settings"):
+        return []
+    prefix = "export.warehouse:"
+    return [
+        r[0][len(prefix) :]
+        for r in db.execute("SELECT key FROM settings WHERE key LIKE 'export.warehouse:/%'")
+    ]
+
+
+def pending_purges(db: Database) -> list[dict[str, Any]]:
+    """Purges committed with an erasure and not finished yet (oldest first)."""
+    from crmcli.db.checks import table_exists
+
+    if not table_exists(db, "pending_purges"):
+        return []
+    rows = db.query("SELECT id, customer_id, created_at, work FROM pending_purges"
+                    " WHERE done_at IS NULL ORDER BY id")  # fmt: skip
+    for row in rows:
+        row["work"] = json.loads(row["work"])
+    return rows
+
+
+def finish_purge(db: Database, purge_id: int, result: dict[str, Any]) -> None:
+    """Mark a purge done; the identifier hashes it held are dropped."""
+    from crmcli.core.clock import now_iso
+
+    with db.transaction():
+        db.execute(
+            "UPDATE pending_purges SET done_at = ?, result = ?, work = '{}' WHERE id = ?",
+            (now_iso(), json.dumps(result, sort_keys=True), purge_id),
+        )
 
 
 # -- subject access request ------------------------------------------------------------

@@ -425,6 +425,7 @@ def _manifest(
         "since_watermark": since,
         "watermark": watermark,
         "format": fmt,
+        "csv_formula_prefix": "'" if fmt == "csv" else None,
         "pii": pii,
         "time_zone": _zone_name(),
         "date_range": date_range,

@@ -18,7 +18,6 @@ from crmcli.commands.options import (
     open_db,
     out_format,
 )
-from crmcli.core.errors import Conflict
 from crmcli.db import privacy
 from crmcli.output import emit as output
 
@@ -43,20 +42,33 @@ def forget(
 
     Example: crm customer forget 42 --yes
     """
+    from crmcli.customers.purge import finish_pending
     from crmcli.db.customers import get_customer
 
     fmt = out_format(format)
     with open_db(db) as database:
         customer = get_customer(database, customer_id)
         if customer.get("erased_at"):
-            raise Conflict(f"customer {customer_id} was already erased at {customer['erased_at']}")
+            # A run killed after the erasure's commit left files to clean: finish them.
+            done = finish_pending(database)
+            output.info(
+                f"Customer {customer_id} was already erased at {customer['erased_at']};"
+                f" {done['purges']} pending purge(s) finished"
+                f" ({done['outbox_files_removed']} outbox e-mails deleted)."
+            )
+            if fmt != "table":
+                output.emit_object(
+                    {"customer_id": customer_id, "already_erased": True, **done}, fmt
+                )
+            return
         confirm_or_refuse(
             f"Erase all personal data of customer {customer_id}? This cannot be undone.", yes
         )
         summary = privacy.forget_customer(database, customer_id)
-        summary["outbox_files_removed"] = _purge_outbox(
-            database.path, customer.get("email"), summary.pop("ticket_ids")
-        )
+        summary.pop("ticket_ids")
+        done = finish_pending(database)
+        summary["outbox_files_removed"] = done["outbox_files_removed"]
+        summary["rejects_rows_removed"] = done["rejects_rows_removed"]
     if not summary.get("purged", True):
         output.warn("erased, but the file could not be vacuumed now: run `crm db vacuum`")
     elif not summary.get("wal_truncated", True):
@@ -71,36 +83,16 @@ def forget(
         output.emit_object(summary, fmt)
 
 
-def _purge_outbox(db_file: Path | None, email: str | None, ticket_ids: list[int]) -> int:
-    """Delete auto-reply .eml files written to the customer (by address or ticket id)."""
-    import re
-
-    from crmcli.tickets.autoreply import outbox_dir
-
-    folder = outbox_dir(db_file)
-    if not folder.is_dir():
-        return 0
-    tickets = {str(t).encode() for t in ticket_ids}
-    removed = 0
-    for path in folder.glob("*.eml"):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        header = re.search(rb"^X-CRM-Ticket: *(\d+)", data, re.MULTILINE)
-        if (email and email.encode() in data.lower()) or (header and header.group(1) in tickets):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
 @app.command("export-data")
 def export_data(
     customer_id: Annotated[int, typer.Argument(help="Customer id.", min=1, max=MAX_ID)],
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write the JSON to this file (mode 0600; - is stdout).", show_default=False
+            "--out",
+            "-o",
+            help="Write the JSON to this file (mode 0600; - is stdout).",
+            show_default=False,
         ),
     ] = None,
     mask: Annotated[
