@@ -69,8 +69,8 @@ def assert_detected(cli: Any, first_bad: int | None = None) -> None:
 
 def test_forged_redaction_is_detected(cli: Any, history: Path) -> None:
     with raw(history) as conn:
-        forget_id, = conn.execute("SELECT id FROM audit_log WHERE action = 'forget'").fetchone()
-        target, = conn.execute(
+        (forget_id,) = conn.execute("SELECT id FROM audit_log WHERE action = 'forget'").fetchone()
+        (target,) = conn.execute(
             "SELECT id FROM audit_log WHERE action = 'update' ORDER BY id LIMIT 1"
         ).fetchone()
         forged = '{"changes": "nothing to see"}'

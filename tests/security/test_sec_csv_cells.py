@@ -16,7 +16,7 @@ import pytest
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 PAYLOADS = {
-    "name": "=HYPERLINK(\"http://evil.test\",\"x\")",
+    "name": '=HYPERLINK("http://evil.test","x")',
     "company": "@SUM(1+1)",
     "subject": "+cmd|' /C calc'!A0",
     "ticket": "＝1+2",

@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+# Landed before the error mapping (#14); the mark goes when it lands.
+pytestmark = pytest.mark.xfail(reason="#14 error mapping lands next", strict=False)
+
+
 LONG_NAME = "n" * 300
 
 

@@ -40,8 +40,13 @@ def outbox_case(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     db = tmp_path / "crm.db"
     box = tmp_path / "box"
     env = {"CRM_OUTBOX": str(box)}
-    assert crm(db, "customer", "add", "--name", "Ann Lee", "--email", "ann@example.com").returncode == 0
-    assert crm(db, "customer", "add", "--name", "Bo Chen", "--email", "bo@example.com").returncode == 0
+    assert (
+        crm(db, "customer", "add", "--name", "Ann Lee", "--email", "ann@example.com").returncode
+        == 0
+    )
+    assert (
+        crm(db, "customer", "add", "--name", "Bo Chen", "--email", "bo@example.com").returncode == 0
+    )
     assert crm(db, "ticket", "open", "1", "--subject", "Broken invoice", "--category", "billing",
                extra=env).returncode == 0  # fmt: skip
     assert crm(db, "ticket", "open", "2", "--subject", "Other", "--category", "billing",
