@@ -34,6 +34,17 @@ class CrmGroup(TyperGroup):
             self.commands, _lazy.loaders(self.rich_markup_mode, app.pretty_exceptions_short)
         )
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            for n, arg in enumerate(args, 1):
+                try:
+                    arg.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise _fail(
+                        f"argument {n} is not valid UTF-8 text (undecodable bytes)", EXIT_USAGE
+                    ) from None
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -50,6 +61,25 @@ class CrmGroup(TyperGroup):
             raise _fail("interrupted; nothing was changed by the unfinished step", 130) from None
         except BrokenPipeError:
             raise typer.Exit(EXIT_FAILURE) from None
+        except UnicodeEncodeError as exc:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            # Bytes that are not UTF-8 in an argument (Python keeps them as surrogates).
+            raise _fail(
+                f"an argument is not valid UTF-8 text ({exc.reason} at position {exc.start})",
+                EXIT_USAGE,
+            ) from None
+        except RecursionError:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            raise _fail("the input is nested too deeply", EXIT_USAGE) from None
+        except OSError as exc:
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            from crmcli.core.files import describe
+
+            mapped_os = describe(exc, exc.filename, "use")
+            raise _fail(mapped_os.message, mapped_os.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback

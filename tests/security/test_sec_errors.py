@@ -15,10 +15,6 @@ from typing import Any
 
 import pytest
 
-# Landed before the error mapping (#14); the mark goes when it lands.
-pytestmark = pytest.mark.xfail(reason="#14 error mapping lands next", strict=False)
-
-
 LONG_NAME = "n" * 300
 
 
@@ -28,7 +24,7 @@ def assert_one_line(result: Any, code: int | tuple[int, ...]) -> None:
     assert result.exit_code in codes, f"exit {result.exit_code}: {err}{result.stdout}"
     assert "Traceback" not in err and "unexpected" not in err.lower(), err
     lines = [line for line in err.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, err
+    assert len(lines) == (1 if result.exit_code else 0), err
 
 
 @pytest.fixture
@@ -73,7 +69,6 @@ def test_names_too_long(cli: Any, one: str, args: list[str]) -> None:
         "(" * 1000 + "tag=vip" + ")" * 1000,
         "(" * 101 + "tag=vip" + ")" * 101,
         "not " * 10_000 + "tag=vip",
-        " or ".join(["rfm=champions"] * 200),
         " or ".join([f"tag=t{i}" for i in range(2000)]),
         "name~" + "x" * 20_000,
     ],
@@ -84,7 +79,8 @@ def test_hostile_segments(cli: Any, one: str, segment: str) -> None:
 
 def test_moderate_segments_still_work(cli: Any, one: str) -> None:
     cli.ok("customer", "list", "--segment", "(" * 50 + "tag=vip" + ")" * 50)
-    cli.ok("customer", "list", "--segment", " or ".join(["rfm=champions"] * 20))
+    cli.ok("customer", "list", "--segment", " or ".join(["rfm=champions"] * 200))
+    cli.ok("customer", "list", "--segment", " and ".join(["orders>=0"] * 300))
 
 
 def test_huge_values(cli: Any, one: str) -> None:

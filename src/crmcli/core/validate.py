@@ -324,6 +324,9 @@ def parse_duration(value: str, field: str = "duration") -> int:
 # ---------------------------------------------------------------- money
 
 
+MONEY_LIMIT = Decimal("1e13")  # in cents well inside SQLite's 64-bit integers
+
+
 def parse_money(value: object, field: str = "amount") -> int:
     """A decimal amount ('1,200.50', '¥99', '12.3') -> integer minor units (cents)."""
     text = str(value).strip().replace(",", "").replace("，", "")
@@ -334,6 +337,8 @@ def parse_money(value: object, field: str = "amount") -> int:
         raise InvalidInput(f"invalid {field} {value!r}") from None
     if not amount.is_finite():
         raise InvalidInput(f"invalid {field} {value!r}")
+    if abs(amount) >= MONEY_LIMIT:
+        raise InvalidInput(f"{field} {value!r} is out of range (at most 9,999,999,999,999.99)")
     return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 

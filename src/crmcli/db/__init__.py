@@ -36,6 +36,35 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _folder_writable(folder: Path) -> bool:
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".crm-probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def _open_in_read_only_folder(target: Path, exc: sqlite3.DatabaseError) -> sqlite3.Connection:
+    """A database in a folder we cannot write (SQLite cannot create its -shm file there):
+    opened read-only, so reads work and writes say the database is read-only. Anything
+    else that fails to open is not a usable SQLite database."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if "unable to open" not in str(exc) or _folder_writable(folder):
+        raise OperationalError(f"{target} is not a usable SQLite database: {exc}") from exc
+    wal = target.with_name(target.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise OperationalError(
+            f"the folder {folder} is read-only and {wal.name} holds changes not yet in the"
+            " database file: make the folder writable to open it"
+        ) from exc
+    uri = target.resolve().as_uri() + "?mode=ro&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
 def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> Database:
     """Open (creating if needed) the database at `path`, apply pragmas and migrations."""
     target = Path(path)
@@ -64,7 +93,7 @@ def connect(path: Path | str, actor: str = "unknown", migrate: bool = True) -> D
             conn.execute("PRAGMA cache_size = -65536")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise OperationalError(f"{target} is not a usable SQLite database: {exc}") from exc
+            conn = _open_in_read_only_folder(target, exc)
         db = Database(conn, None if str(target) == ":memory:" else target, actor)
         if migrate:
             from crmcli.db.maintenance import migrate_with_backup

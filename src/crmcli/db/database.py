@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from crmcli.core.errors import Conflict, CrmError, OperationalError
+from crmcli.core.errors import Conflict, CrmError, InvalidInput, OperationalError
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -170,6 +170,20 @@ def backend_error(exc: BaseException) -> CrmError | None:
     """The one place a database engine's exception becomes a domain error (cli.py maps it
     to an exit code); None for an exception that is not the engine's."""
     if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "readonly database" in text or "read-only" in text:
+            return OperationalError(
+                "the database is read-only (its file or folder cannot be written): nothing"
+                " was changed"
+            )
+        if "disk is full" in text or "disk I/O error" in text:
+            return OperationalError(
+                "the disk is full or failing (SQLite: " + text + "): nothing was changed"
+            )
+        if "pattern too complex" in text:
+            return InvalidInput("a search or pattern value is too long (at most 50,000 bytes)")
+        if "parser stack overflow" in text or "too large (maximum depth" in text:
+            return InvalidInput("the expression is too deeply nested or too long")
         return OperationalError(f"database: {exc}")
     if isinstance(exc, sqlite3.DatabaseError):
         return OperationalError(f"database: {exc}", hint="run `crm db check`")

@@ -452,7 +452,11 @@ def backup(db: Database, dest: Path | None = None, keep: int | None = None) -> d
         "verified": True,
         "rotated_out": removed,
     }
-    audit.record(db, "backup", "database", None, {"path": str(target), "rotated_out": removed})
+    try:
+        audit.record(db, "backup", "database", None, {"path": str(target), "rotated_out": removed})
+    except (CrmError, sqlite3.Error) as exc:  # a read-only database: the backup is made
+        result["audit_recorded"] = False
+        result["note"] = f"not recorded in the audit log: {getattr(exc, 'message', exc)}"
     return result
 
 

@@ -30,6 +30,9 @@ from typing import Any
 
 from crmcli.core.errors import InvalidInput
 
+MAX_DEPTH = 100  # parentheses and `not`s
+MAX_BYTES = 10_000
+MAX_COMPARISONS = 500  # SQLite's expression trees are at most 1000 deep
 OPERATORS = ("!=", ">=", "<=", "!~", "=", "~", "<", ">")
 KEYWORDS = {"and": "AND", "or": "OR", "not": "NOT", "&&": "AND", "||": "OR"}
 TEXT_FIELDS = {"name": "c.name", "company": "c.company", "email": "c.email", "phone": "c.phone"}
@@ -153,6 +156,12 @@ class _Parser:
         self.pos = 0
         self.now = now
         self.now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.depth = 0
+        comparisons = sum(1 for t in self.tokens if t.kind == "OP")
+        if comparisons > MAX_COMPARISONS:
+            raise InvalidInput(
+                f"segment has {comparisons} comparisons; at most {MAX_COMPARISONS} are allowed"
+            )
 
     # -- helpers ---------------------------------------------------------------------
     def peek(self) -> Token:
@@ -177,33 +186,47 @@ class _Parser:
             raise self.fail(f"unexpected {what}; expected 'and', 'or' or the end", token)
         return sql, params
 
+    # A chain `a or b or c ...` becomes one flat SQL list (a nested one overflows SQLite's
+    # parser after ~100 terms); nesting and the number of comparisons are bounded.
     def expr(self) -> tuple[str, list[Any]]:
         sql, params = self.and_expr()
+        parts = [sql]
         while self.peek().kind == "OR":
             self.take()
             right, more = self.and_expr()
-            sql, params = f"({sql} OR {right})", params + more
-        return sql, params
+            parts.append(right)
+            params = params + more
+        return (parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"), params
 
     def and_expr(self) -> tuple[str, list[Any]]:
         sql, params = self.not_expr()
+        parts = [sql]
         while self.peek().kind == "AND":
             self.take()
             right, more = self.not_expr()
-            sql, params = f"({sql} AND {right})", params + more
-        return sql, params
+            parts.append(right)
+            params = params + more
+        return (parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"), params
+
+    def _deeper(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} levels deep", token)
 
     def not_expr(self) -> tuple[str, list[Any]]:
         if self.peek().kind == "NOT":
-            self.take()
+            self._deeper(self.take())
             sql, params = self.not_expr()
+            self.depth -= 1
             return f"(NOT coalesce({sql}, 0))", params
         return self.primary()
 
     def primary(self) -> tuple[str, list[Any]]:
         token = self.take()
         if token.kind == "LPAREN":
+            self._deeper(token)
             sql, params = self.expr()
+            self.depth -= 1
             closing = self.take()
             if closing.kind != "RPAREN":
                 raise self.fail(
@@ -441,6 +464,8 @@ def compile_segment(
 
     if expr is None or not str(expr).strip():
         raise InvalidInput("empty segment expression")
+    if len(str(expr).encode("utf-8", "surrogateescape")) > MAX_BYTES:
+        raise InvalidInput(f"segment expression longer than {MAX_BYTES:,} bytes")
     moment = (now or clock.now()).astimezone(UTC)
     return _Parser(str(expr), moment, db).parse()
 

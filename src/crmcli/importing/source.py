@@ -333,10 +333,11 @@ def open_csv(
     if encoding:
         encoding = ENCODING_ALIASES.get(encoding.strip().lower(), encoding.strip())
         try:
-            codecs.lookup(encoding)
+            if not codecs.lookup(encoding)._is_text_encoding:  # base64, rot13, hex, zlib ...
+                raise LookupError(encoding)
         except LookupError:
             raw.close()
-            raise InvalidInput(f"unknown encoding {encoding!r}") from None
+            raise InvalidInput(f"unknown or non-text encoding {encoding!r}") from None
         enc = encoding
     else:
         try:

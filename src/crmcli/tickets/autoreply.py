@@ -88,6 +88,10 @@ def build_message(
     sent_at: Any,
 ) -> EmailMessage:
     msg = EmailMessage()
+    # Header values are one line: a CR/LF in a ticket subject or a name would start a new
+    # header (Bcc: ...) or make the email package refuse the message.
+    sender, subject = _one_line(sender), _one_line(subject)
+    recipient = _one_line(recipient) if recipient else recipient
     msg["From"] = sender
     if recipient:
         msg["To"] = recipient
@@ -99,6 +103,12 @@ def build_message(
     msg["Auto-Submitted"] = "auto-replied"
     msg.set_content(body)
     return msg
+
+
+def _one_line(text: str) -> str:
+    import re
+
+    return re.sub(r"[\r\n\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def outbox_dir(db_path: Path | None) -> Path:
