@@ -347,10 +347,14 @@ def write_file(
 
 # -- the names earlier code used ----------------------------------------------------------------
 def atomic_write_private(
-    path: Path, data: bytes | str, encoding: str = "utf-8", follow_symlinks: bool = False
+    path: Path,
+    data: bytes | str,
+    encoding: str = "utf-8",
+    mode: int = PRIVATE_MODE,
+    follow_symlinks: bool = False,
 ) -> Path:
-    """write_file with mode 0600; returns the path written."""
-    write_file(path, data, encoding=encoding, follow_symlinks=follow_symlinks)
+    """write_file (mode 0600 unless `mode`); returns the path written."""
+    write_file(path, data, mode=mode, encoding=encoding, follow_symlinks=follow_symlinks)
     return Path(path).expanduser()
 
 
@@ -359,9 +363,10 @@ def make_private(path: Path | str) -> None:
     os.chmod(path, PRIVATE_MODE)
 
 
-def private_temp(target: Path) -> tuple[int, Path]:
-    """A new empty 0600 temporary file beside `target` (O_EXCL|O_NOFOLLOW); (fd, path)."""
+def private_temp(target: Path, mode: int = PRIVATE_MODE) -> tuple[int, Path]:
+    """A new empty temporary file (0600 unless `mode`) beside `target`, O_EXCL|O_NOFOLLOW;
+    returns (fd, path)."""
     tmp = _temp_name(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_MODE)
-    os.fchmod(fd, PRIVATE_MODE)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)
     return fd, tmp
