@@ -414,7 +414,7 @@ def listing_cell(key: str, value: Any, row: dict[str, Any] | None = None) -> str
         from crmcli.core.clock import display_time
 
         value = display_time(value)
-    text = flat(_display_value(key, value))
+    text = term(flat(_display_value(key, value)))  # no escape sequences reach a terminal
     if (key.endswith("_at") or key == "at") and len(text) >= 16 and text[10:11] == "T":
         return text[:16].replace("T", " ")
     return text
