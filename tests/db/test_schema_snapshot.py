@@ -2,7 +2,7 @@
 
 The snapshot (tests/db/schema.sql) is every table, index, trigger and view that the
 migrations create, in a stable order. After adding a migration, regenerate it with
-`CRM_UPDATE_SCHEMA=1 .venv/bin/python -m pytest tests/db/test_schema.py` and review the diff:
+`CRM_UPDATE_SCHEMA=1 .venv/bin/python -m pytest tests/db/test_schema_snapshot.py` and review the diff:
 it is the schema change your migration makes.
 """
 
