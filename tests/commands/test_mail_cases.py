@@ -248,3 +248,27 @@ def test_unmatched_count_is_truthful(
     assert summary["imported_items"] == 1 and summary["unmatched_items"] == 0
     assert summary["unmatched_addresses"] == 1 == len(summary["unmatched"])
     assert "1 unmatched address" in stderr
+
+
+def test_ambiguous_undeclared_headers_warn_and_charset_decides(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    """Two GB18030 words are also valid Korean (cp949): the detector cannot know, so the
+    import says so and --charset decides."""
+    msg = tmp_path / "short.eml"
+    msg.write_bytes(
+        b"From: " + "李娜".encode("gb18030") + b" <li.na@client.cn>\nTo: sales@ourco.com\n"
+        b"Subject: " + "采购计划".encode("gb18030") + b"\nDate: Mon, 09 Mar 2026 09:00:00 +0800\n"
+        b"Message-ID: <short@client.cn>\n\nx\n"
+    )
+    summary, stderr = import_mail(cli, msg, "--our-domain", "ourco.com", "--dry-run")
+    assert "--charset decides" in summary["warnings"][0]["warning"]  # it says it is unsure
+    assert "gb18030" in summary["warnings"][0]["warning"] and "--charset" in stderr
+    summary, _ = import_mail(
+        cli, msg, "--our-domain", "ourco.com", "--create-leads", "--charset", "gb18030"
+    )
+    assert summary["warnings"] == []
+    assert customer_emails(db_path)["li.na@client.cn"]["name"] == "李娜"
+    assert comms(db_path)["mail:<short@client.cn>"]["subject"] == "采购计划"
+    bad = cli("comm", "import-mail", str(msg), "--charset", "klingon")
+    assert bad.exit_code == 2 and "--charset" in bad.stderr

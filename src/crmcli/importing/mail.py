@@ -108,12 +108,17 @@ def _is_single_byte(label: str) -> bool:
 
 
 class _Charsets:
-    """The order in which one message's raw 8-bit headers are tried."""
+    """The order in which one message's raw 8-bit headers are tried: the declared charsets,
+    UTF-8, the --charset the user gave, then charset-normalizer over all 8-bit header bytes
+    (a detection that another language fits as well is reported, never silent)."""
 
-    def __init__(self, declared: list[str], headers_8bit: bytes):
+    def __init__(self, declared: list[str], headers_8bit: bytes, fallback: str | None = None):
         self.declared = declared
         self.blob = headers_8bit
+        self.fallback = fallback
         self._detected: str | None | bool = False
+        self.doubt: str | None = None  # set when the detection was ambiguous and used
+        self._rivals: list[str] = []
 
     def detected(self) -> str | None:
         if self._detected is False:
@@ -121,9 +126,16 @@ class _Charsets:
             if self.blob:
                 from charset_normalizer import from_bytes
 
-                best = from_bytes(self.blob).best()
-                if best is not None:
+                matches = list(from_bytes(self.blob))
+                if matches:
+                    best = matches[0]
                     self._detected = charset_label(best.encoding)
+                    rivals = [
+                        m.encoding
+                        for m in matches[1:]
+                        if m.chaos <= best.chaos + 0.05 and m.language != best.language
+                    ]
+                    self._rivals = rivals
         return self._detected if isinstance(self._detected, str) else None
 
     def decode(self, data: bytes) -> str:
@@ -140,12 +152,24 @@ class _Charsets:
                 continue
         if as_utf8 is not None:
             return as_utf8
+        if self.fallback is not None:
+            try:
+                return data.decode(self.fallback)
+            except UnicodeDecodeError:
+                pass
         guess = self.detected()
         if guess is not None:
             try:
-                return data.decode(guess)
+                text = data.decode(guess)
             except UnicodeDecodeError:
                 pass
+            else:
+                if self._rivals and self.doubt is None:
+                    self.doubt = (
+                        f"undeclared 8-bit headers read as {guess}, but"
+                        f" {', '.join(self._rivals)} fit as well: --charset decides"
+                    )
+                return text
         return data.decode("windows-1252", errors="replace")
 
 
@@ -445,16 +469,18 @@ def _declared_charsets(msg: email.message.Message) -> list[str]:
     return out
 
 
-def _headers(msg: email.message.Message) -> _Headers:
+def _headers(msg: email.message.Message, charset: str | None = None) -> _Headers:
     raw = _raw_headers(msg)
     eight_bit = b" ".join(unfold(v) for values in raw.values() for v in values if not v.isascii())
-    return _Headers(raw, _Charsets(_declared_charsets(msg), eight_bit))
+    return _Headers(raw, _Charsets(_declared_charsets(msg), eight_bit, charset))
 
 
-def to_item(raw: bytes, source: str, now: datetime | None = None) -> Item | Skipped:
+def to_item(
+    raw: bytes, source: str, now: datetime | None = None, charset: str | None = None
+) -> Item | Skipped:
     """One message -> an Item, or Skipped with the reason; never raises for bad input."""
     try:
-        return _to_item(raw, source, now or datetime.now(UTC))
+        return _to_item(raw, source, now or datetime.now(UTC), charset)
     except _TooDeep:
         return Skipped(source, f"MIME parts nested deeper than {MAX_MIME_DEPTH} levels")
     except RecursionError:
@@ -473,10 +499,10 @@ def _fix_obsolete(raw: bytes) -> bytes:
     return _OBSOLETE_COLON.sub(rb"\1:", head) + raw[head_end:]
 
 
-def _to_item(raw: bytes, source: str, now: datetime) -> Item | Skipped:
+def _to_item(raw: bytes, source: str, now: datetime, charset: str | None) -> Item | Skipped:
     raw = _fix_obsolete(raw)
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    headers = _headers(msg)
+    headers = _headers(msg, charset)
     ident = message_id(headers, raw)
     where = f"{source} {ident}" if not ident.endswith("@crmcli.generated>") else source
     senders: list[Party] = []
@@ -505,6 +531,8 @@ def _to_item(raw: bytes, source: str, now: datetime) -> Item | Skipped:
         notes.append(f"{total:,} recipients; only the first {MAX_RECIPIENTS:,} were read")
     body = body_text(msg)
     subject = headers.text("Subject") or None
+    if headers.charsets.doubt:
+        notes.append(headers.charsets.doubt)
     return Item(
         key=f"mail:{ident}",
         channel="email",
@@ -528,7 +556,10 @@ def _files(path: Path, glob: str | None) -> list[Path]:
 
 
 def iter_messages(
-    path: Path, glob: str | None = None, now: datetime | None = None
+    path: Path,
+    glob: str | None = None,
+    now: datetime | None = None,
+    charset: str | None = None,
 ) -> Iterator[Item | Skipped]:
     """Every message of an mbox file, a single message file, or a directory of messages
     (``*.eml`` in any case, or the files matching `glob`)."""
@@ -548,46 +579,52 @@ def iter_messages(
             except OSError as exc:
                 yield Skipped(name, f"unreadable: {exc.strerror}")
                 continue
-            yield from _one_file(data, name, now)
+            yield from _one_file(data, name, now, None, charset)
         return
     if not path.is_file():
         raise InvalidInput(f"no such file or directory: {path}")
     data = path.read_bytes()
     if not _ENVELOPE.match(data) and not re.search(rb"^[A-Za-z-]+[ \t]*:", data[:1000], re.M):
         raise InvalidInput(f"{path} is neither an mbox file nor a mail message")
-    yield from _one_file(data, path.name, now, path)
+    yield from _one_file(data, path.name, now, path, charset)
 
 
 _ENVELOPE = re.compile(rb"From [^\s:]")  # an mbox "From sender date" line, not "From  : x"
 
 
 def _one_file(
-    data: bytes, name: str, now: datetime | None, path: Path | None = None
+    data: bytes,
+    name: str,
+    now: datetime | None,
+    path: Path | None = None,
+    charset: str | None = None,
 ) -> Iterator[Item | Skipped]:
     envelope = bool(_ENVELOPE.match(data))
     if not envelope or path is None:
         if envelope and b"\nFrom " in data:
-            yield from _mbox_bytes(data, name, now)
+            yield from _mbox_bytes(data, name, now, charset)
             return
         if envelope:  # one message with its envelope line
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
-        yield to_item(data, name, now)
+        yield to_item(data, name, now, charset)
         return
     box = mailbox.mbox(str(path), create=False)
     try:
         for n, key in enumerate(box.iterkeys(), start=1):
             # mboxrd: writers escaped body lines starting "From " as ">From "; undo one level.
             raw = _ESCAPED_FROM.sub(rb"\1", box.get_bytes(key))
-            yield to_item(raw, f"{name}#{n}", now)
+            yield to_item(raw, f"{name}#{n}", now, charset)
     finally:
         box.close()
 
 
-def _mbox_bytes(data: bytes, name: str, now: datetime | None) -> Iterator[Item | Skipped]:
+def _mbox_bytes(
+    data: bytes, name: str, now: datetime | None, charset: str | None
+) -> Iterator[Item | Skipped]:
     """An mbox held in memory (found inside a directory)."""
     parts = re.split(rb"(?:^|\n)From [^\n]*\n", data)
     for n, part in enumerate((p for p in parts if p.strip()), start=1):
-        yield to_item(_ESCAPED_FROM.sub(rb"\1", part), f"{name}#{n}", now)
+        yield to_item(_ESCAPED_FROM.sub(rb"\1", part), f"{name}#{n}", now, charset)
 
 
 def check_source(path: Path) -> None:

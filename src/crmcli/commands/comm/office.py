@@ -78,6 +78,15 @@ def import_mail(
             show_default=False,
         ),
     ] = None,
+    charset: Annotated[
+        str | None,
+        typer.Option(
+            "--charset",
+            help="Charset of undeclared 8-bit headers (default: detected, with a warning when"
+            " another one fits as well).",
+            show_default=False,
+        ),
+    ] = None,
     create_leads: Annotated[
         bool,
         typer.Option("--create-leads", help="Create unknown senders as customers (lead)."),
@@ -98,14 +107,18 @@ def import_mail(
     Example: crm comm import-mail inbox.mbox --our-domain example.com --create-leads
     """
     from crmcli.core import clock
-    from crmcli.importing.mail import check_source, iter_messages
+    from crmcli.core.errors import InvalidInput
+    from crmcli.importing.mail import charset_label, check_source, iter_messages
     from crmcli.importing.office import Summary, import_items, normalise_domains
 
     fmt = out_format(format)
     domains = normalise_domains(our_domain)
     check_source(source)
+    codec = charset_label(charset) if charset else None
+    if charset and codec is None:
+        raise InvalidInput(f"unknown --charset {charset!r}; use a name such as gb18030 or big5")
     summary = Summary(source=str(source), kind="mail", dry_run=dry_run)
-    messages = iter_messages(source, glob=glob, now=clock.now())
+    messages = iter_messages(source, glob=glob, now=clock.now(), charset=codec)
     with open_db(db) as database:
         import_items(database, messages, summary, domains, create_leads)
     _report(summary.as_dict(), fmt, "messages")
