@@ -407,8 +407,8 @@ CREATE INDEX customers_report
 -- index deal_events_at
 CREATE INDEX deal_events_at ON deal_events(at);
 
--- index deal_events_deal
-CREATE INDEX deal_events_deal ON deal_events(deal_id, at);
+-- index deal_events_deal_state
+CREATE INDEX deal_events_deal_state ON deal_events(deal_id, at, kind, to_stage);
 
 -- index deals_campaign
 CREATE INDEX deals_campaign ON deals(campaign_id) WHERE campaign_id IS NOT NULL;

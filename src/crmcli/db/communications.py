@@ -87,10 +87,11 @@ def add_communication(db: Database, values: dict[str, Any]) -> int:
     row["direction"] = row["direction"] or "outbound"
     with db.transaction():
         _customer_exists(db, int(row["customer_id"]))
-        if row.get("deal_id") is not None:
+        deal_id = row.get("deal_id")
+        if deal_id is not None:
             from crmcli.db.deals import check_deal_link
 
-            check_deal_link(db, int(row["deal_id"]), int(row["customer_id"] or 0))
+            check_deal_link(db, int(deal_id), int(row["customer_id"] or 0))
         try:
             cur = db.execute(
                 f"INSERT INTO communications({', '.join(columns)}, created_at, updated_at)"

@@ -133,12 +133,21 @@ def reorder_stages(db: Database, names: list[str]) -> None:
 # ---------------------------------------------------------------- deals
 
 
-def _event(db: Database, deal_id: int, kind: str, from_stage: str | None, note: str | None) -> None:
+def _event(
+    db: Database,
+    deal_id: int,
+    kind: str,
+    from_stage: str | None,
+    note: str | None,
+    at: str | None = None,
+) -> None:
+    """Append the deal's snapshot after a change. Every caller also sets deals.updated_at to
+    the same time: a deal not updated since T is, at T, exactly its row (deal_states)."""
     db.execute(
         "INSERT INTO deal_events(deal_id, at, actor, kind, from_stage, to_stage, amount,"
         " close_date, probability, note)"
         " SELECT id, ?, ?, ?, ?, stage, amount, close_date, probability, ? FROM deals WHERE id = ?",
-        (now_iso(), db.actor, kind, from_stage, note, deal_id),
+        (at or now_iso(), db.actor, kind, from_stage, note, deal_id),
     )
 
 
@@ -158,7 +167,7 @@ def add_deal(db: Database, values: dict[str, Any]) -> int:
         except sqlite3.IntegrityError as exc:
             raise integrity_error_to_conflict(exc, "cannot add deal") from None
         deal_id = int(cur.lastrowid or 0)
-        _event(db, deal_id, "create", None, None)
+        _event(db, deal_id, "create", None, None, at=now)
         audit.record(db, "create", "deal", deal_id, {k: v for k, v in row.items() if v is not None})
     return deal_id
 
@@ -430,24 +439,35 @@ def campaign_deals(db: Database, campaign_id: int) -> dict[str, Any]:
 
 
 def deal_states(db: Database, at: str, owner: str | None = None) -> list[dict[str, Any]]:
-    """Every deal created by `at` as it was then: its last event up to `at` (stage, amount,
-    close date, probability), when its stage last changed, and its last linked
-    communication up to `at`."""
-    params: list[Any] = [at, at, at, at]
-    where = "d.created_at <= ?"
-    if owner is not None:
-        where += " AND d.owner = ?"
-        params.append(owner)
+    """Every deal created by `at` as it was then: stage, amount, close date, probability,
+    when its stage last changed (`changed_at`), its last linked communication up to `at`,
+    and those times as day numbers (`*_jd`, julian days) for arithmetic.
+
+    A deal not updated since `at` is its row as it stands (every change bumps updated_at
+    and writes its event at the same time); any other deal is its last event up to `at`.
+    """
+    extra, params = (
+        ("AND d.owner = :owner", {"t": at, "owner": owner}) if owner else ("", {"t": at})
+    )
+    last_comm = (
+        "(SELECT max(m.occurred_at) FROM communications m WHERE m.deal_id = d.id"
+        " AND m.occurred_at <= :t)"
+    )
     return db.query(
-        "SELECT d.id, d.title, d.owner, d.currency, d.created_at, e.to_stage AS stage, e.amount,"
+        "SELECT *, julianday(created_at) AS created_jd, julianday(changed_at) AS changed_jd,"
+        " julianday(last_comm_at) AS last_comm_jd FROM ("
+        " SELECT d.id, d.title, d.owner, d.currency, d.created_at, d.stage, d.amount,"
+        f" d.close_date, d.probability, d.stage_changed_at AS changed_at, {last_comm} AS last_comm_at"
+        f" FROM deals d WHERE d.created_at <= :t AND d.updated_at <= :t {extra}"
+        " UNION ALL"
+        " SELECT d.id, d.title, d.owner, d.currency, d.created_at, e.to_stage, e.amount,"
         " e.close_date, e.probability,"
-        " (SELECT max(x.at) FROM deal_events x WHERE x.deal_id = d.id AND x.at <= ?"
-        "  AND x.kind != 'update') AS changed_at,"
-        " (SELECT max(m.occurred_at) FROM communications m WHERE m.deal_id = d.id"
-        "  AND m.occurred_at <= ?) AS last_comm_at"
+        " (SELECT max(x.at) FROM deal_events x WHERE x.deal_id = d.id AND x.at <= :t"
+        f"  AND x.kind != 'update'), {last_comm}"
         " FROM deals d JOIN deal_events e ON e.id = (SELECT x.id FROM deal_events x"
-        "  WHERE x.deal_id = d.id AND x.at <= ? ORDER BY x.at DESC, x.id DESC LIMIT 1)"
-        f" WHERE {where} ORDER BY d.id",
+        "  WHERE x.deal_id = d.id AND x.at <= :t ORDER BY x.at DESC, x.id DESC LIMIT 1)"
+        f" WHERE d.created_at <= :t AND d.updated_at > :t {extra}"
+        ") ORDER BY id",
         params,
     )
 
@@ -456,13 +476,19 @@ def any_deal(db: Database, at: str) -> bool:
     return db.scalar("SELECT 1 FROM deals WHERE created_at <= ? LIMIT 1", (at,)) is not None
 
 
-def stages_entered(db: Database, at: str) -> list[tuple[int, str]]:
-    """(deal id, stage) for every stage a deal was moved into up to `at`."""
-    return [
-        (int(r[0]), str(r[1]))
-        for r in db.execute(
-            "SELECT DISTINCT deal_id, to_stage FROM deal_events WHERE at <= ?"
-            " AND kind IN ('create', 'move', 'reopen')",
-            (at,),
-        )
-    ]
+def reached_positions(db: Database, at: str) -> dict[int, int]:
+    """{deal id: the highest position of an open stage it was moved into up to `at`}."""
+    position = {
+        r["name"]: int(r["position"])
+        for r in db.query("SELECT name, position FROM deal_stages WHERE kind = 'open'")
+    }
+    out: dict[int, int] = {}
+    for deal_id, stage in db.execute(
+        "SELECT DISTINCT deal_id, to_stage FROM deal_events WHERE at <= ?"
+        " AND kind IN ('create', 'move', 'reopen')",
+        (at,),
+    ):
+        p = position.get(stage, 0)
+        if p > out.get(deal_id, 0):
+            out[deal_id] = p
+    return out

@@ -986,3 +986,16 @@ def m151_pending_purges(db: Database) -> None:
         CREATE INDEX pending_purges_open ON pending_purges(done_at);
         """
     )
+
+
+@migration
+def m203_deal_events_covering(db: Database) -> None:
+    """deal_events(deal_id, at, kind, to_stage) replaces deal_events(deal_id, at): the
+    pipeline report's per-deal lookups (the last event up to T, the last stage change, the
+    stages a deal was moved into) read the index alone."""
+    db.script(
+        """
+        CREATE INDEX deal_events_deal_state ON deal_events(deal_id, at, kind, to_stage);
+        DROP INDEX deal_events_deal;
+        """
+    )

@@ -9,7 +9,7 @@ Deals in several currencies are added as they are: the report says which currenc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from crmcli.core import clock
@@ -24,9 +24,9 @@ def _money(cents: float | int | None) -> float | None:
     return None if cents is None else round(cents / 100, 2)
 
 
-def _days(later: str | datetime, earlier: str) -> float:
-    end = later if isinstance(later, datetime) else from_iso(later)
-    return (end - from_iso(earlier)).total_seconds() / 86400
+def _julian(moment: datetime) -> float:
+    """The julian day number of a time (SQLite's julianday())."""
+    return moment.timestamp() / 86400 + 2440587.5
 
 
 def _month_start(moment: datetime) -> datetime:
@@ -60,7 +60,8 @@ def pipeline_report(
     stages = repo.list_stages(db)
     kinds = {s["name"]: s["kind"] for s in stages}
     states = repo.deal_states(db, t, owner)
-    reached = rules.reached_positions(states, repo.stages_entered(db, t), stages)
+    reached = rules.reached_positions(states, repo.reached_positions(db, t), stages)
+    t_jd = _julian(now)
     start, end = period.start_iso, period.end_iso
 
     def in_period(at: str | None) -> bool:
@@ -84,7 +85,7 @@ def pipeline_report(
         if stage["kind"] != "open":
             continue
         rows = [s for s in open_states if s["stage"] == stage["name"]]
-        ages = [_days(now, s["created_at"]) for s in rows]
+        ages = [t_jd - s["created_jd"] for s in rows]
         by_stage.append(
             {
                 "stage": stage["name"],
@@ -125,7 +126,7 @@ def pipeline_report(
         )
         for o in owners
     ]
-    cycles = [_days(s["changed_at"], s["created_at"]) for s in won]
+    cycles = [s["changed_jd"] - s["created_jd"] for s in won]
     median = rules.percentile(cycles, 0.5)
     cycle = {
         "median": None if median is None else round(median, 1),
@@ -160,11 +161,18 @@ def pipeline_report(
 
     forecast, rates, notes = _forecast(now, open_states, states, reached, stages, months)
     backtest, summary = _backtest(db, now, states, stages, owner, months)
-    idle_limit = now - timedelta(days=stalled_days)
     stalled = []
     for s in open_states:
-        last = max(x for x in (s["changed_at"], s["last_comm_at"], s["created_at"]) if x)
-        if from_iso(last) <= idle_limit:
+        last_jd, last = max(
+            (jd, at)
+            for jd, at in (
+                (s["changed_jd"], s["changed_at"]),
+                (s["last_comm_jd"], s["last_comm_at"]),
+                (s["created_jd"], s["created_at"]),
+            )
+            if jd is not None
+        )
+        if t_jd - last_jd >= stalled_days:
             stalled.append(
                 {
                     "id": s["id"],
@@ -173,7 +181,7 @@ def pipeline_report(
                     "owner": s["owner"],
                     "amount": _money(s["amount"]),
                     "last_activity_at": last,
-                    "idle_days": round(_days(now, last), 1),
+                    "idle_days": round(t_jd - last_jd, 1),
                 }
             )
     stalled.sort(key=lambda r: (-r["idle_days"], r["id"]))
@@ -248,7 +256,7 @@ def _backtest(
     origin_iso = to_iso(origin)
     keys = [m.strftime("%Y-%m") for m in _months_from(origin, months)]
     states = repo.deal_states(db, origin_iso, owner)
-    reached = rules.reached_positions(states, repo.stages_entered(db, origin_iso), stages)
+    reached = rules.reached_positions(states, repo.reached_positions(db, origin_iso), stages)
     rates = {r["stage"]: r["rate_used"] for r in rules.stage_rates(states, reached, stages)}
     open_then = [s for s in states if kinds.get(s["stage"]) == "open"]
     rows = rules.expected_by_month(open_then, rates, keys)

@@ -14,18 +14,15 @@ MIN_CLOSED_FOR_HISTORY = 5
 
 
 def reached_positions(
-    states: list[dict[str, Any]], entered: list[tuple[int, str]], stages: list[dict[str, Any]]
+    states: list[dict[str, Any]], entered: dict[int, int], stages: list[dict[str, Any]]
 ) -> dict[int, int]:
-    """{deal id: the highest open-stage position it was in}; a won deal reached them all."""
-    position = {s["name"]: s["position"] for s in stages if s["kind"] == "open"}
-    top = max(position.values(), default=0)
-    kinds = {s["name"]: s["kind"] for s in stages}
-    out: dict[int, int] = {}
-    for deal_id, stage in entered:
-        if stage in position and position[stage] > out.get(deal_id, 0):
-            out[deal_id] = position[stage]
+    """{deal id: the highest open-stage position it got to}: the highest it was moved into
+    (`entered`), and every open stage for a won deal."""
+    top = max((s["position"] for s in stages if s["kind"] == "open"), default=0)
+    won = {s["name"] for s in stages if s["kind"] == "won"}
+    out = dict(entered)
     for state in states:
-        if kinds.get(state["stage"]) == "won":
+        if state["stage"] in won:
             out[state["id"]] = top
     return out
 
@@ -36,27 +33,36 @@ def stage_rates(
     """Per open stage: closed deals that reached it, how many of them were won, and the rate
     the forecast uses (history, or the stage probability when history is thin)."""
     kinds = {s["name"]: s["kind"] for s in stages}
-    closed = [s for s in states if kinds.get(s["stage"]) in ("won", "lost")]
+    closed_at: dict[int, int] = {}  # reached position -> closed deals
+    won_at: dict[int, int] = {}
+    for state in states:
+        kind = kinds.get(state["stage"])
+        if kind in ("won", "lost"):
+            position = reached.get(state["id"], 0)
+            closed_at[position] = closed_at.get(position, 0) + 1
+            if kind == "won":
+                won_at[position] = won_at.get(position, 0) + 1
     rows = []
     for stage in stages:
         if stage["kind"] != "open":
             continue
-        passed = [s for s in closed if reached.get(s["id"], 0) >= stage["position"]]
-        won = sum(1 for s in passed if kinds[s["stage"]] == "won")
-        history = won / len(passed) if passed else None
-        enough = len(passed) >= MIN_CLOSED_FOR_HISTORY
+        n = sum(c for p, c in closed_at.items() if p >= stage["position"])
+        won = sum(c for p, c in won_at.items() if p >= stage["position"])
+        history = won / n if n else None
+        enough = n >= MIN_CLOSED_FOR_HISTORY
         rows.append(
             {
                 "stage": stage["name"],
-                "closed_deals": len(passed),
+                "closed_deals": n,
                 "won_deals": won,
                 "historical_rate": None if history is None else round(history, 4),
                 "probability": stage["probability"],
                 "basis": "history" if enough else "stage_probability",
-                "rate_used": round(history, 4) if enough and history is not None
+                "rate_used": round(history, 4)
+                if enough and history is not None
                 else stage["probability"] / 100,
             }
-        )  # fmt: skip
+        )
     return rows
 
 
