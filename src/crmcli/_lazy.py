@@ -29,7 +29,7 @@ def _load_group(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool)
     inspects its signature and annotations (~10 ms each), so `crm customer show` builds
     `show` only, not the dozen other customer commands.
     """
-    from typer.main import get_command_from_info, get_command_name, get_group_from_info
+    from typer.main import get_command_name, get_group_from_info
     from typer.models import TyperInfo
 
     sub_app = _import(_GROUPS[name]).app
@@ -46,28 +46,41 @@ def _load_group(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool)
         sub_app.registered_commands = infos
     loaders = {
         info.name or get_command_name(info.callback.__name__): partial(  # type: ignore[union-attr]
-            get_command_from_info,
+            _build_command,
             info,
             pretty_exceptions_short=pretty_exceptions_short,
             rich_markup_mode=rich_markup_mode,
         )
         for info in infos
     }
+    from crmcli.commands.options import add_global_options
+
+    for nested in group.commands.values():  # sub-groups (add_typer) are built eagerly
+        add_global_options(nested)
     group.commands = LazyCommands(group.commands, loaders)
     return group
 
 
 def _load_root_command(name: str, rich_markup_mode: Any, pretty_exceptions_short: bool) -> Any:
-    from typer.main import get_command_from_info
     from typer.models import CommandInfo
 
     module, function = _ROOT_COMMANDS[name]
     callback = getattr(_import(module), function)
-    return get_command_from_info(
+    return _build_command(
         CommandInfo(name=name, callback=callback),
         pretty_exceptions_short=pretty_exceptions_short,
         rich_markup_mode=rich_markup_mode,
     )
+
+
+def _build_command(info: Any, **kwargs: Any) -> Any:
+    """A click command from its typer info, with every global option it does not declare
+    itself (see commands.options.add_global_options)."""
+    from typer.main import get_command_from_info
+
+    from crmcli.commands.options import add_global_options
+
+    return add_global_options(get_command_from_info(info, **kwargs))
 
 
 class LazyCommands(MutableMapping[str, Any]):

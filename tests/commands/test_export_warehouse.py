@@ -193,7 +193,7 @@ def test_duckdb_reads_the_export_with_the_databases_aggregates(
 ) -> None:
     seed(db_path)
     target = tmp_path / "wh"
-    manifest = export(cli, target, "--format", fmt)
+    manifest = export(cli, target, "--file-format", fmt)
     con = duckdb.connect()
 
     def q(sql: str, *tables: str) -> list[tuple[Any, ...]]:
@@ -360,8 +360,8 @@ def test_incremental_delta_applied_to_the_full_export_equals_a_new_full_export(
 def test_masked_by_default_and_include_pii(cli: Any, db_path: Path, tmp_path: Path) -> None:
     seed(db_path, n_customers=6)
     masked, plain = tmp_path / "masked", tmp_path / "plain"
-    manifest = export(cli, masked, "--format", "csv")
-    export(cli, plain, "--format", "csv", "--include-pii")
+    manifest = export(cli, masked, "--file-format", "csv")
+    export(cli, plain, "--file-format", "csv", "--include-pii")
     con = duckdb.connect()
     m = con.execute(
         f"SELECT name, phone, email, address FROM read_csv('{masked}/dim_customer.csv')"
@@ -411,7 +411,7 @@ def test_export_is_audited_and_replaces_files_of_another_format(
     seed(db_path, n_customers=5)
     target = tmp_path / "wh"
     export(cli, target)
-    export(cli, target, "--format", "csv")
+    export(cli, target, "--file-format", "csv")
     assert not list(target.glob("*.parquet")) and len(list(target.glob("*.csv"))) == 14
     assert not [p for p in target.iterdir() if p.name.startswith(".")]
     audit = sqlite_rows(db_path, "SELECT action, entity FROM audit_log WHERE entity = 'warehouse'")
@@ -421,7 +421,7 @@ def test_export_is_audited_and_replaces_files_of_another_format(
 @pytest.mark.parametrize(
     "args",
     [
-        ["--format", "json"],
+        ["--file-format", "json"],
         ["--since", "1", "--incremental"],
         ["--since", "999999"],
         ["--since", "-1"],

@@ -168,7 +168,7 @@ def test_warehouse_export_files_are_private(
     cli: Any, people: tuple[int, int], tmp_path: Path
 ) -> None:
     target = tmp_path / "wh"
-    cli.ok("--quiet", "export", "warehouse", str(target), "--format", "csv", "--include-pii")
+    cli.ok("--quiet", "export", "warehouse", str(target), "--file-format", "csv", "--include-pii")
     files = list(target.iterdir())
     assert any(p.name == "dim_customer.csv" for p in files)
     assert PHONE in (target / "dim_customer.csv").read_text()

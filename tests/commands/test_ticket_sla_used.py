@@ -7,9 +7,6 @@ from typing import Any
 
 import pytest
 
-# Until its part of #13 A lands: fails on purpose (strict), so it cannot pass by accident.
-NOT_YET = pytest.mark.xfail(strict=True, reason="#13 A: not built yet")
-
 
 @pytest.fixture(autouse=True)
 def outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -33,7 +30,6 @@ def _open(cli: Any, customer: int, at: str) -> int:
     return int(cli.ok("--as-of", at, "ticket", "open", str(customer), "--subject", "help").strip())
 
 
-@NOT_YET
 def test_opened_0900_waiting_1000_to_1400_resolved_1500_used_120_minutes(
     cli: Any, add_customer: Any
 ) -> None:
@@ -53,7 +49,6 @@ def test_opened_0900_waiting_1000_to_1400_resolved_1500_used_120_minutes(
     assert "remaining_minutes" in row["sla"]["resolution"]
 
 
-@NOT_YET
 def test_used_minutes_count_business_hours_only(
     cli: Any, add_customer: Any, business_hours: Path
 ) -> None:

@@ -123,7 +123,9 @@ def verify(
     with open_db(db) as database:
         result = repo.verify(database, head=head)
     if fmt == "table":
-        if result["ok"]:
+        if result["ok"] and not result["rows"]:
+            output.info("OK: no audit entries yet (nothing has been changed in this database)")
+        elif result["ok"]:
             output.info(f"OK: {result['rows']} audit entries, chain intact; head {result['head']}")
         else:
             output.emit_rows([result["broken"]], fmt)

@@ -25,10 +25,9 @@ def warehouse(
     file_format: Annotated[
         str,
         typer.Option(
-            "--format",
-            "-f",
-            help="File format: parquet or csv. (The summary follows the global "
-            "`crm --format json`.)",
+            "--file-format",
+            help="File format: parquet or csv. (--format is the summary's format, as on "
+            "every command.)",
         ),
     ] = "parquet",
     since: Annotated[
@@ -69,10 +68,7 @@ def warehouse(
 
     fmt = (config.settings.format or "table").lower()
     if file_format.lower() not in FILE_FORMATS:
-        raise InvalidInput(
-            f"--format is the file format here: parquet or csv, not {file_format!r}; "
-            "for a JSON summary use `crm --format json export warehouse ...`"
-        )
+        raise InvalidInput(f"--file-format must be parquet or csv, not {file_format!r}")
     with open_db(db) as database, Progress("Exporting") as progress:
         done: list[str] = []
 

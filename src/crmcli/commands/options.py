@@ -1,7 +1,11 @@
 """Options and helpers shared by every command group.
 
-`--db` and `--format` are accepted both before the group and on each command; the
-command-level value wins. Use `open_db(db)` and `out_format(fmt)` in every command.
+The global options `--db --format --quiet --as-of --actor` are accepted both before the
+group and on every command, and mean the same in both places; the command-level value wins.
+A command that declares one itself (DbOption, FormatOption, AsOfOption) reads it as a
+parameter; every other one is added to each command when it is built
+(`add_global_options`, called by crmcli._lazy). Use `open_db(db)` and `out_format(fmt)` in
+every command.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -182,3 +186,76 @@ ModeOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+# ---------------------------------------------------------------- global options
+
+
+def _store_db(ctx: Any, param: Any, value: Path | None) -> None:
+    if value is not None:
+        config.settings.db_path = value
+
+
+def _store_format(ctx: Any, param: Any, value: str | None) -> None:
+    if value is not None:
+        config.settings.format = value
+
+
+def _store_quiet(ctx: Any, param: Any, value: bool) -> None:
+    if value:
+        config.settings.quiet = True
+
+
+def _store_actor(ctx: Any, param: Any, value: str | None) -> None:
+    if value is not None:
+        config.settings.actor = value
+
+
+def _store_as_of(ctx: Any, param: Any, value: str | None) -> None:
+    apply_as_of(value)
+
+
+def _global_specs() -> list[dict[str, Any]]:
+    return [
+        {"decls": ["--db"], "type": Path, "callback": _store_db, "metavar": "<path>",
+         "help": "Database file (default: $CRM_DB or the user data directory)."},
+        {"decls": ["--format", "-f"], "type": str, "callback": _store_format, "metavar": "<str>",
+         "help": "Output format: table, json, jsonl, csv or markdown."},
+        {"decls": ["--quiet", "-q"], "is_flag": True, "callback": _store_quiet,
+         "help": "No messages on stderr unless something fails."},
+        {"decls": ["--as-of"], "type": str, "callback": _store_as_of, "metavar": "<str>",
+         "help": "Pin 'now' to this time (also $CRM_NOW)."},
+        {"decls": ["--actor"], "type": str, "callback": _store_actor, "metavar": "<str>",
+         "help": "Who is acting, for the audit log (default: $CRM_ACTOR or the login name)."},
+    ]  # fmt: skip
+
+
+def add_global_options(command: Any) -> Any:
+    """Give a built click command every global option it does not declare itself; a nested
+    group (e.g. `ticket agent`) passes them on to each of its commands."""
+    from typer.core import TyperOption
+
+    children = getattr(command, "commands", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            add_global_options(child)
+        return command
+
+    taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    taken |= {opt for param in command.params for opt in getattr(param, "secondary_opts", [])}
+    for spec in _global_specs():
+        decls = [d for d in spec["decls"] if d not in taken]
+        if spec["decls"][0] not in decls:
+            continue
+        option = TyperOption(
+            param_decls=decls,
+            type=spec.get("type"),
+            is_flag=spec.get("is_flag"),
+            default=False if spec.get("is_flag") else None,
+            callback=spec["callback"],
+            expose_value=False,
+            metavar=spec.get("metavar"),
+            help=spec["help"],
+        )
+        command.params.append(option)
+    return command

@@ -359,6 +359,15 @@ def normalize_currency(value: str | None, default: str = "CNY") -> str:
     return text
 
 
+def split_tag_options(values: list[str] | None) -> list[str]:
+    """Repeated --tag/--add/--remove values, each split like an import cell (split_tags):
+    `--tag "a;b"` is the two tags a and b, as in a CSV file, never one tag "a;b"."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(t for t in split_tags(value) if t not in out)
+    return out
+
+
 def split_tags(value: str | None) -> list[str]:
     """Tags split on ; , ； ， | with whitespace trimmed, duplicates removed, order kept."""
     if not value:

@@ -32,6 +32,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crmcli.core.clock import display_time
 from crmcli.core.errors import Conflict
 from crmcli.db import audit
 from crmcli.db.audit import REDACTED
@@ -300,7 +301,8 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
     with db.transaction():
         customer = get_customer(db, customer_id)
         if customer.get("erased_at"):
-            raise Conflict(f"customer {customer_id} was already erased at {customer['erased_at']}")
+            erased = display_time(customer["erased_at"])
+            raise Conflict(f"customer {customer_id} was already erased at {erased}")
         tags = list(customer.get("tags") or [])
         related = {
             "communications": _ids(

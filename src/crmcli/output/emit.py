@@ -27,8 +27,14 @@ def check_format(fmt: str | None, allowed: Sequence[str] = FORMATS) -> str:
     return fmt
 
 
+def is_time_key(key: str) -> bool:
+    """Keys whose values are stored UTC times, shown in the configured zone: every `*_at`
+    column, and `at` (ticket events and transitions, the audit log)."""
+    return key.endswith("_at") or key == "at"
+
+
 def _display_value(key: str, value: Any) -> Any:
-    if key.endswith("_at") and isinstance(value, str):
+    if is_time_key(key) and isinstance(value, str):
         from crmcli.core.clock import display_time
 
         return display_time(value)
@@ -283,11 +289,11 @@ def _prepare_deep(value: Any, key: str = "") -> Any:
     # (reports carry millions of them).
     if isinstance(value, dict):
         return {
-            k: _prepare_deep(v, k) if isinstance(v, dict | list) or k.endswith("_at") else v
+            k: _prepare_deep(v, k) if isinstance(v, dict | list) or is_time_key(k) else v
             for k, v in value.items()
         }
     if isinstance(value, list):
-        if not key.endswith("_at"):
+        if not is_time_key(key):
             return [_prepare_deep(v, key) if isinstance(v, dict | list) else v for v in value]
         return [_prepare_deep(v, key) for v in value]
     return _display_value(key, value)
@@ -352,7 +358,10 @@ def emit_import_summary(summary: Any, fmt: str) -> None:
 
 def emit_changes(diff: dict[str, Any], fmt: str) -> None:
     """What every `update` prints: {field: [old, new]} as rows; "Nothing changed." for people."""
-    rows = [{"field": k, "old": v[0], "new": v[1]} for k, v in diff.items()]
+    rows = [
+        {"field": k, "old": _display_value(k, v[0]), "new": _display_value(k, v[1])}
+        for k, v in diff.items()
+    ]
     if fmt == "table" and not rows:
         info("Nothing changed.")
         return

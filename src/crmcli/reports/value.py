@@ -397,6 +397,7 @@ def value_summary(db: Database, as_of: datetime | None = None) -> dict[str, Any]
 def suggest_report(db: Database, segment: str, channel: str, top: int) -> dict[str, Any]:
     """Rank a segment's customers by the response model's predicted probability."""
     from crmcli.analytics.response import fit_response_model, score_candidates
+    from crmcli.analytics.verdict import auc_verdict
     from crmcli.db import campaigns as campaign_repo
     from crmcli.db.segments import compile_segment
 
@@ -411,6 +412,7 @@ def suggest_report(db: Database, segment: str, channel: str, top: int) -> dict[s
         zip(scores, candidates, strict=True), key=lambda p: (-p[0], p[1]["customer_id"])
     )
     return {
+        "verdict": auc_verdict(model.cv_auc).as_dict(),
         "model": {
             "cv_auc": round(model.cv_auc, 4),
             "cv_auc_std": round(model.cv_auc_std, 4),

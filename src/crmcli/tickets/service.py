@@ -432,6 +432,34 @@ def show(db: Database, ticket_id: int) -> dict[str, Any]:
     return out
 
 
+def list_with_sla(db: Database, flt: Any, limit: int | None) -> list[dict[str, Any]]:
+    """`ticket list`: the matching tickets, each with its SLA state under `sla` (both
+    clocks, and the minutes each has used)."""
+    from crmcli.db.tickets import list_tickets
+    from crmcli.tickets.sla import sla_state
+
+    policy = load_policy()
+    now = clock.now()
+    rows = list_tickets(db, flt, clock.to_iso(now), limit=limit)
+    calendars: dict[str, Any] = {}
+    for row in rows:
+        priority = row["priority"]
+        if priority not in calendars:
+            calendars[priority] = policy.target(priority).calendar
+        row["sla"] = sla_state(row, calendars[priority], now)
+    return rows
+
+
+def flat_sla(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's `sla` object as flat columns (for tables and CSV)."""
+    sla = record.pop("sla")
+    for name in ("response", "resolution"):
+        record[f"sla_{name}"] = sla[name]["state"]
+        record[f"sla_{name}_minutes_left"] = sla[name]["remaining_minutes"]
+        record[f"sla_{name}_minutes_used"] = sla[f"{name}_minutes_used"]
+    return record
+
+
 def sla_listing(
     db: Database, at_risk_seconds: int | None = None, breached_only: bool = False
 ) -> list[dict[str, Any]]:

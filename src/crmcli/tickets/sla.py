@@ -196,15 +196,43 @@ def _clock(
     return {"state": state, "due_at": to_iso(due), "remaining_minutes": int(left / 60)}
 
 
+def minutes_used(
+    ticket: dict[str, Any], calendar: Calendar, now: datetime
+) -> tuple[int | None, int | None]:
+    """(response, resolution) SLA minutes used: business time from creation to the first
+    response (resolution: to the resolution), or to the moment the clock stopped, or now;
+    net of the business time the ticket spent stopped (waiting) before that.
+
+    Stopping the clock (wait, resolve) is itself a response, so no pause ever precedes the
+    first response: the response clock has nothing to deduct once it has an answer.
+    """
+    created = _when(ticket.get("created_at"))
+    if created is None:
+        return None, None
+    status = ticket["status"]
+    paused = int(ticket.get("sla_paused_seconds") or 0)
+    stopped_at = _when(ticket.get("sla_paused_at")) if status in STOPPED else None
+    at = stopped_at or now
+    resolved = (_when(ticket.get("resolved_at")) or at) if status in DONE else None
+    first = _when(ticket.get("first_response_at"))
+    response = calendar.seconds_between(created, first or at) - (0 if first else paused)
+    resolution = calendar.seconds_between(created, resolved or at) - paused
+    return max(0, response) // 60, max(0, resolution) // 60
+
+
 def sla_state(ticket: dict[str, Any], calendar: Calendar, now: datetime) -> dict[str, Any]:
-    """The response and resolution clocks of a ticket (a row of the tickets table)."""
+    """The response and resolution clocks of a ticket (a row of the tickets table), with
+    the SLA minutes each has used (see minutes_used)."""
     status = ticket["status"]
     stopped_at = _when(ticket.get("sla_paused_at")) if status in STOPPED else None
     resolved = _when(ticket.get("resolved_at")) if status in DONE else None
     if status in DONE and resolved is None:
         resolved = stopped_at or now
+    response_used, resolution_used = minutes_used(ticket, calendar, now)
     return {
         "clock": "running" if status in RUNNING else "stopped",
+        "response_minutes_used": response_used,
+        "resolution_minutes_used": resolution_used,
         "paused_minutes": int((ticket.get("sla_paused_seconds") or 0) / 60),
         "response": _clock(
             calendar,

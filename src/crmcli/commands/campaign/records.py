@@ -142,8 +142,8 @@ DescriptionOpt = Annotated[
 ]
 
 
-@app.command("create")
-def create(
+@app.command("add")
+def add(
     name: Annotated[str, typer.Argument(help="Campaign name.")],
     channel: ChannelOpt = None,
     starts: StartsOpt = None,
@@ -154,9 +154,9 @@ def create(
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
-    """Create a campaign (status draft) and print its id.
+    """Add a campaign (status draft) and print its id (`create` is an old name for it).
 
-    Example: crm campaign create "Spring sale" --channel email --starts 2024-03-01 --cost 1200.00
+    Example: crm campaign add "Spring sale" --channel email --starts 2024-03-01 --cost 1200.00
     """
     fmt = out_format(format)
     if channel is None:
@@ -165,6 +165,10 @@ def create(
     with open_db(db) as database:
         new_id = repo.create_campaign(database, values)
     output.emit_id(new_id, fmt)
+
+
+# Every other group says `add`; scripts written for `campaign create` keep working.
+app.command("create", hidden=True)(add)
 
 
 @app.command("list")
@@ -557,21 +561,37 @@ def suggest(
     channel: Annotated[
         str, typer.Option("--channel", help="Channel of the planned campaign.")
     ] = "email",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Rank even when the model is no better than chance."),
+    ] = False,
     db: DbOption = None,
     format: ReportFormatOption = None,
 ) -> None:
     """Rank a segment's customers by predicted response, learned from past campaign results
-    (logistic regression on RFM, tags and campaign history); prints the model's
-    cross-validated AUC (0.5 = no better than chance).
+    (logistic regression on RFM, tags and campaign history). Prints the model's
+    cross-validated AUC with a verdict (0.5 = chance); below AUC 0.6 it refuses (exit 1)
+    unless --force.
 
     Example: crm campaign suggest --segment 'lifecycle=customer and not tag=unsubscribed' --top 50
     """
+    from crmcli.core.errors import OperationalError
     from crmcli.reports.value import suggest_report
 
     fmt = report_format(format)
     chan = normalize_enum(channel, CAMPAIGN_CHANNELS, "channel")
     with open_db(db) as database:
         report = suggest_report(database, segment, chan, top)
-    auc = report["model"]["cv_auc"]
-    output.info(f"Cross-validated AUC {auc:.3f} over {report['model']['folds']} folds.")
+    verdict, folds = report["verdict"], report["model"]["folds"]
+    line = f"Cross-validated AUC {verdict['score']:.3f} over {folds} folds: {verdict['text']}."
+    if not verdict["ok"]:
+        if not force:
+            # Nothing on stdout: a ranking no better than chance must not feed a campaign.
+            raise OperationalError(
+                f"{line[:-1]}; the ranking would be a guess",
+                hint="record more campaign results, or give --force to rank anyway",
+            )
+        output.warn(f"{line} The ranking below is a guess (--force).")
+    else:
+        output.info(line)
     emit_report(report, fmt, "Suggested customers", meta=default_meta(db_path(db)))

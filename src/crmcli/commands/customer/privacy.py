@@ -18,6 +18,7 @@ from crmcli.commands.options import (
     open_db,
     out_format,
 )
+from crmcli.core.clock import display_time
 from crmcli.db import privacy
 from crmcli.output import emit as output
 
@@ -51,8 +52,9 @@ def forget(
         if customer.get("erased_at"):
             # A run killed after the erasure's commit left files to clean: finish them.
             done = finish_pending(database)
+            erased = display_time(customer["erased_at"])
             output.info(
-                f"Customer {customer_id} was already erased at {customer['erased_at']};"
+                f"Customer {customer_id} was already erased at {erased};"
                 f" {done['purges']} pending purge(s) finished"
                 f" ({done['outbox_files_removed']} outbox e-mails deleted)."
             )

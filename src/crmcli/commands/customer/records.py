@@ -31,6 +31,7 @@ from crmcli.core.validate import (
     normalize_enum,
     normalize_phone,
     parse_datetime,
+    split_tag_options,
 )
 from crmcli.customers.profile import customer_profile
 from crmcli.db import customers as repo
@@ -114,7 +115,12 @@ def add(
             "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
         ),
     ] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", help="Tag (repeatable; 'a;b' or 'a,b' is two tags, as in import files)."
+        ),
+    ] = None,
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="Id in another system (unique).")
     ] = None,
@@ -144,7 +150,7 @@ def add(
         },
         region,
     )
-    tags = [t.strip() for t in tag or [] if t.strip()]
+    tags = split_tag_options(tag)
     from crmcli.customers.links import CompanyChoice, add_customer
 
     choice = CompanyChoice(company_id, company, create_company, link_by_domain)
@@ -197,7 +203,7 @@ def build_filter(
     """Turn list/export options into a CustomerFilter (validating each)."""
     flt = repo.CustomerFilter(
         search=search.strip() if search and search.strip() else None,
-        tags=[t.strip() for t in tag or [] if t.strip()],
+        tags=split_tag_options(tag),
         lifecycle=normalize_enum(lifecycle, LIFECYCLES, "lifecycle") if lifecycle else None,
         company=company,
         owner=owner,
@@ -389,8 +395,8 @@ def tag_(
         tags = repo.change_tags(
             database,
             customer_id,
-            [t.strip() for t in add or [] if t.strip()],
-            [t.strip() for t in remove or [] if t.strip()],
+            split_tag_options(add),
+            split_tag_options(remove),
         )
     if fmt in ("json", "jsonl"):
         output.emit_json({"id": customer_id, "tags": tags})

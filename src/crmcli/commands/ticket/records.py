@@ -21,7 +21,6 @@ from crmcli.commands.options import (
     open_db,
     out_format,
 )
-from crmcli.core import clock
 from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import PRIORITIES, normalize_enum, parse_datetime, parse_duration
@@ -377,6 +376,7 @@ def show(ticket_id: TicketId, db: DbOption = None, format: FormatOption = None) 
 
     Example: crm ticket show 7 --format json
     """
+    from crmcli.tickets.service import flat_sla
     from crmcli.tickets.service import show as ticket_view
 
     fmt = out_format(format)
@@ -386,10 +386,7 @@ def show(ticket_id: TicketId, db: DbOption = None, format: FormatOption = None) 
         record = ticket_view(database, ticket_id)
         record["custom"] = custom_of(database, "ticket", ticket_id)
     if fmt not in ("json", "jsonl"):
-        sla = record.pop("sla")
-        for clock in ("response", "resolution"):
-            record[f"sla_{clock}"] = sla[clock]["state"]
-            record[f"sla_{clock}_minutes_left"] = sla[clock]["remaining_minutes"]
+        flat_sla(record)
         for event in record["events"]:
             event["details"] = output.flat(event["details"]) if event["details"] else None
     output.emit_object(record, fmt, title=f"ticket {ticket_id}")
@@ -421,7 +418,8 @@ def list_(
 
     Example: crm ticket list --status 未处理 --priority high --breached
     """
-    from crmcli.db.tickets import TicketFilter, list_tickets
+    from crmcli.db.tickets import TicketFilter
+    from crmcli.tickets.service import flat_sla, list_with_sla
     from crmcli.tickets.workflow import normalize_status
 
     fmt = out_format(format)
@@ -435,7 +433,9 @@ def list_(
         since=to_iso(parse_datetime(since, "--since")) if since else None,
     )
     with open_db(db) as database:
-        rows = list_tickets(database, flt, clock.now_iso(), limit=limit or None)
+        rows = list_with_sla(database, flt, limit=limit or None)
+    if fmt not in ("json", "jsonl"):
+        rows = [flat_sla(r) for r in rows]
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
 
 
