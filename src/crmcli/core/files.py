@@ -184,7 +184,7 @@ class AtomicFile:
         if str(self.path) == "-":
             self.direct = True
             stream = sys.stdout if text else sys.stdout.buffer
-            return _NoClose(stream)
+            return _NoClose(stream)  # type: ignore[return-value]
         if len(self.path.name.encode("utf-8", "surrogateescape")) > 255:
             raise InvalidInput(f"cannot write {self.path}: file name too long")
         target = self.path

@@ -239,8 +239,9 @@ def record(
         )
         prev = last["hash"] if last else None
         text = encode_details(details)
-        row = {
-            "id": (int(last["id"]) + 1) if last else 1,
+        new_id = (int(last["id"]) + 1) if last else 1
+        row: dict[str, Any] = {
+            "id": new_id,
             "at": now_iso(),
             "actor": db.actor,
             "action": action,
@@ -257,7 +258,7 @@ def record(
                 " :entity_id, :details, :details_sha256, :prev_hash, :hash)",
                 values,
             )
-            return int(row["id"])
+            return new_id
         mac = mac_row(key, last["mac"] if last else None, row) if key else None
         db.execute(
             "INSERT INTO audit_log(id, at, actor, action, entity, entity_id, details,"
@@ -267,8 +268,8 @@ def record(
         )
         rows = db.execute("UPDATE audit_seal SET rows = rows + 1 RETURNING rows").fetchone()
         if key and db_id:
-            _note_head(db, db_id, {"rows": int(rows[0]), "id": row["id"], "mac": mac})
-        return int(row["id"])
+            _note_head(db, db_id, {"rows": int(rows[0]), "id": new_id, "mac": mac})
+        return new_id
 
 
 def legacy_row_hash(prev_hash: str | None, row: dict[str, Any]) -> str:
