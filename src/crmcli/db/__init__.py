@@ -36,6 +36,14 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _disk_full(folder: Path) -> bool:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < 64 * 1024
+
+
 def _folder_writable(folder: Path) -> bool:
     import tempfile
 
@@ -51,6 +59,10 @@ def _open_in_read_only_folder(target: Path, exc: sqlite3.DatabaseError) -> sqlit
     opened read-only, so reads work and writes say the database is read-only. Anything
     else that fails to open is not a usable SQLite database."""
     folder = target.parent if str(target.parent) else Path(".")
+    if _disk_full(folder):
+        raise OperationalError(
+            f"the disk holding {target} is full: free some space (nothing was changed)"
+        ) from exc
     if "unable to open" not in str(exc) or _folder_writable(folder):
         raise OperationalError(f"{target} is not a usable SQLite database: {exc}") from exc
     wal = target.with_name(target.name + "-wal")
