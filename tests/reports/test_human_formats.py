@@ -30,10 +30,11 @@ REPORTS: dict[str, list[str]] = {
     "dashboard": ["report", "dashboard"],
     "customers": ["report", "customers"],
     "quality": ["report", "quality"],
-    "comm": ["report", "comm", "--by", "day", "--forecast", "4", "--anomalies"],
+    "comm": ["report", "comm", "--by", "day", "--forecast", "4", "--anomalies", "--seasonality"],
     "comm_week": ["report", "comm", "--by", "week", "--forecast", "4"],
     "tickets": ["report", "tickets"],
     "value": ["report", "value"],
+    "value_holdout": ["report", "value", "--calibration-end", "2026-03-31"],
     "loyalty": ["report", "loyalty"],
     "evaluate": ["campaign", "evaluate", "1"],
 }
@@ -122,6 +123,28 @@ def empty_sections(report: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+ROW_LABEL_COLUMNS = ("metric", "measure", "clock", "field", "table")
+
+
+def unlabelled(report: dict[str, Any]) -> list[str]:
+    """Field names (keys, and the row labels of key-figure tables) the label table lacks."""
+    missing = set()
+    for name, section in report.items():
+        if name not in labels.SECTIONS:
+            missing.add(f"section {name}")
+        rows = section if isinstance(section, list) else [section]
+        for row in rows:
+            if not isinstance(row, dict) or list(row) == ["no_data"]:
+                continue
+            for key, value in row.items():
+                if key not in labels.LABELS and not re.fullmatch(r"month_\d+", key):
+                    missing.add(key)
+                row_label = key in ROW_LABEL_COLUMNS and isinstance(value, str)
+                if row_label and "_" in value and value not in labels.LABELS:
+                    missing.add(value)
+    return sorted(missing)
+
+
 def _kinds_of_rows(section: Any) -> list[tuple[dict[str, Any], list[str], dict[str, str]]]:
     """(row, columns, kind per column) for a table or key-figure section."""
     if isinstance(section, dict):
@@ -153,6 +176,7 @@ def test_every_format_reads_as_a_person_reads_it(demo: Path, name: str, tmp_path
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     empties = empty_sections(report)
+    assert unlabelled(report) == [], "add these fields to LABELS in src/crmcli/output/labels.py"
 
     for fmt in MACHINE:
         done = _run(demo, *args, "--format", fmt)
@@ -269,3 +293,12 @@ def test_columns_and_wide(demo: Path) -> None:
     assert "Address" in wide.stdout or "address" in wide.stdout
     bad = _run(demo, "customer", "list", "--columns", "id,nope")
     assert bad.exit_code == 2 and "nope" in bad.stderr
+    export = _run(demo, "customer", "export", "--columns", "external_id,email")
+    assert export.exit_code == 0, export.stderr
+    lines = export.stdout.splitlines()
+    assert lines[0] == "external_id,email" and len(lines) == 151
+    bad = _run(demo, "customer", "export", "--columns", "id,nope", "--format", "json")
+    assert bad.exit_code == 2 and "nope" in bad.stderr and bad.stdout == ""
+    ticket = _run(demo, "ticket", "list", "--columns", "id,status", "--format", "json")
+    assert ticket.exit_code == 0, ticket.stderr
+    assert all(set(r) == {"id", "status"} for r in json.loads(ticket.stdout))

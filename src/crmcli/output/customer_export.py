@@ -26,6 +26,24 @@ EXPORT_FORMATS = ("csv", "json", "jsonl")
 EXPORT_COLUMNS = ["id", *IMPORT_FIELDS, "updated_at"]
 
 
+def export_columns() -> list[str]:
+    """The export's columns: --columns (names checked against the export's), else all."""
+    from crmcli.core.errors import InvalidInput
+    from crmcli.output.emit import view_option
+
+    chosen = view_option("columns")
+    if not chosen:
+        return list(EXPORT_COLUMNS)
+    names = [c.strip() for c in str(chosen).split(",") if c.strip()]
+    unknown = [c for c in names if c not in EXPORT_COLUMNS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown column(s) for --columns: {', '.join(unknown)}; choose from: "
+            + ", ".join(EXPORT_COLUMNS)
+        )
+    return names
+
+
 def export_rows(
     db: Database, flt: repo.CustomerFilter, mask: bool, custom: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -33,6 +51,7 @@ def export_rows(
     custom field values under `custom` (fetched per batch)."""
     from crmcli.db import fields
 
+    columns = export_columns()
     batch: list[dict[str, Any]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -40,6 +59,7 @@ def export_rows(
         for row in batch:
             out = {c: row.get(c) for c in EXPORT_COLUMNS}
             out = prepare(mask_row(out) if mask else out)
+            out = {c: out[c] for c in columns}
             if custom:
                 out["custom"] = values[row["id"]]
             yield out
@@ -60,12 +80,13 @@ def write_export(
     n = 0
     custom = custom or []
     if fmt == "csv":
+        columns = export_columns()
         writer = csv_writer(out, lineterminator="\r\n")
-        writer.writerow([*EXPORT_COLUMNS, *(csv_cell(f"custom.{c}") for c in custom)])
+        writer.writerow([*columns, *(csv_cell(f"custom.{c}") for c in custom)])
         for row in rows:
             values = row.get("custom") or {}
             writer.writerow(
-                [csv_cell(flat(row[c])) for c in EXPORT_COLUMNS]
+                [csv_cell(flat(row[c])) for c in columns]
                 + [csv_cell(flat(values.get(c))) for c in custom]
             )
             n += 1
@@ -120,6 +141,8 @@ def export_customers(
 ) -> int:
     """Export to a file (atomically, mode 0600: it holds personal data) or to stdout."""
     from crmcli.core.files import follow_default, open_atomic
+
+    export_columns()  # an unknown --columns name fails before anything is written
     from crmcli.db import fields
 
     custom = [f["name"] for f in fields.list_fields(db, "customer")]

@@ -67,14 +67,32 @@ def render_html(
         entry["columns"] = [
             {"name": labels.label(c), "numeric": any(_is_num(r.get(c)) for r in rows)} for c in cols
         ]
-        entry["rows"] = [[_html_cell(c, r, currency) for c in cols] for r in rows]
-        entry["figures"] = isinstance(section, dict)
-        charts = [svg_chart(rows, spec, labels.label) for spec in charts_for(meta, name)]
+        numeric = {c["name"]: c["numeric"] for c in entry["columns"]}
+        entry["rows"] = [
+            [
+                {
+                    "text": _html_cell(c, r, currency),
+                    "num": _is_num(r.get(c)) or (r.get(c) is None and numeric[labels.label(c)]),
+                }
+                for c in cols
+            ]
+            for r in rows
+        ]
+        charts = [
+            svg_chart(
+                rows, {**spec, "title": labels.title(str(spec.get("title") or ""))}, labels.label
+            )
+            for spec in charts_for(meta, name)
+        ]
         entry["charts"] = [c for c in charts if c]
+        # Key figures and small tables share a row of cards; wide tables take the page width.
+        entry["figures"] = not entry["charts"] and (
+            isinstance(section, dict) or (len(cols) <= 3 and len(rows) <= 15)
+        )
         sections.append(entry)
     template = env.get_template("report.html.j2")
     return template.render(
-        title=title or "crm report",
+        title=labels.title(title or "crm report"),
         subtitle=header_line(meta, report),
         sections=sections,
         toc=len(sections) > 2,

@@ -271,7 +271,7 @@ LABELS: dict[str, Label] = {
     "strength_seasonality": L("Seasonal strength", "季节性强度", "rate"),
     "strength_trend": L("Trend strength", "趋势强度", "rate"),
     "effect": L("Seasonal effect", "季节效应", "rate"),
-    "score": L("Anomaly score", "异常分数", "rate"),
+    "score": L("Score", "分数", "rate"),
     "average": L("Average rating", "平均评分", "rate"),
     "average_rating": L("Average rating", "平均评分", "rate"),
     "mean": L("Mean", "均值", "number"),
@@ -351,6 +351,49 @@ LABELS: dict[str, Label] = {
     "historical_rate": L("Historical rate", "历史赢单率", "ratio"),
     "rate_used": L("Rate used", "采用的比率", "ratio"),
     "absolute_pct_error": L("Absolute error (share)", "绝对误差占比", "ratio"),
+    # value holdout, campaign plan and suggest
+    "from_at": L("From", "起始"),
+    "to_at": L("Until", "截止"),
+    "length": L("Length", "长度", "number"),
+    "actual_transactions": L("Actual purchases", "实际购买", "count"),
+    "predicted_transactions": L("Predicted purchases", "预测购买", "number"),
+    "actual_mean": L("Actual mean", "实际均值", "rate"),
+    "predicted_mean": L("Predicted mean", "预测均值", "rate"),
+    "error_pct": L("Error", "误差", "percent"),
+    "correlation": L("Correlation", "相关系数", "rate"),
+    "absolute_lift": L("Absolute lift", "绝对提升", "ratio_points"),
+    "target_rate": L("Target conversion", "目标转化率", "ratio"),
+    "effect_size_h": L("Effect size (Cohen's h)", "效应量（Cohen h）", "rate"),
+    "per_arm": L("Members per arm", "每组成员", "count"),
+    "total_two_arms": L("Members in two arms", "两组成员合计", "count"),
+    "base_rate": L("Base response rate", "基础响应率", "ratio"),
+    "candidates": L("Candidates", "候选客户", "count"),
+    "cv_auc": L("Cross-validated AUC", "交叉验证 AUC", "rate"),
+    "cv_auc_std": L("AUC standard deviation", "AUC 标准差", "rate"),
+    "folds": L("Folds", "折数", "count"),
+    "training_rows": L("Training rows", "训练样本", "count"),
+    "training_responses": L("Training responses", "训练响应", "count"),
+    "recency_days": L("Days since last order", "距上次订单天数", "days"),
+    "past_campaigns": L("Past campaigns", "历史活动", "count"),
+    "past_responses": L("Past responses", "历史响应", "count"),
+    "feature": L("Feature", "特征"),
+    "coefficient": L("Coefficient", "系数", "param"),
+    # partial periods (#13)
+    "partial": L("Partial", "不完整"),
+    "partial_period": L("Partial period", "不完整周期"),
+    "partial_month": L("Partial month", "不完整月份"),
+    "last_period_partial": L("Last period partial", "最后一期不完整"),
+    "previous_same_elapsed": L("Previous period, same elapsed part", "上期同期", "count"),
+    "actual_so_far": L("Actual so far", "目前实际", "count"),
+    "history_start": L("History from", "历史起始", "date"),
+    "history_end": L("History until", "历史截止", "date"),
+    "horizon_end_at": L("Horizon end", "预测期结束"),
+    # row labels (values of metric / table columns)
+    "campaign_members": L("Campaign members", "活动成员"),
+    "customer_tags": L("Customer tags", "客户标签"),
+    "ticket_events": L("Ticket events", "工单事件"),
+    "top_segment": L("Top segment", "最佳细分"),
+    "churn_risk": L("Churn risk", "流失风险", "count"),
 }
 # Channels as columns (contacts per channel) are counts.
 for _ch, _zh in {"phone": "电话", "email": "邮件", "meeting": "会议", "chat": "聊天",
@@ -419,6 +462,9 @@ SECTIONS: dict[str, Label] = {
     "forecast_backtest": L("Forecast backtest", "预测回测"),
     "forecast_backtest_summary": L("Forecast backtest summary", "预测回测概要"),
     "stalled": L("Stalled deals", "停滞商机"),
+    "holdout_by_frequency": L("Holdout by repeat purchases", "按复购次数的留出检验"),
+    "plan": L("Sample size plan", "样本量计划"),
+    "coefficients": L("Model coefficients", "模型系数"),
 }
 
 EMPTY: dict[str, Label] = {
@@ -684,6 +730,35 @@ WORDS: dict[str, Label] = {
     "title": L("Title", "标题"),
     "subtitle": L("Details", "说明"),
 }
+
+
+# Report and chart titles (written in English by the commands and report builders).
+TITLES: dict[str, str] = {
+    "CRM dashboard": "CRM 仪表盘",
+    "Customers": "客户",
+    "Data quality": "数据质量",
+    "Communications": "沟通",
+    "Tickets": "工单",
+    "Customer value": "客户价值",
+    "Loyalty": "忠诚度",
+    "Suggested customers": "推荐客户",
+    "Communications per week": "每周沟通",
+    "Customers by lifecycle": "按生命周期的客户",
+    "Contacts per period": "每期联系",
+    "Forecast with 95% interval": "预测（95% 区间）",
+    "Tickets opened and resolved": "新建与解决的工单",
+    "Backlog age": "积压时长",
+    "New customers per period": "每期新客户",
+    "Customers (cumulative)": "累计客户",
+    "By owner": "按负责人",
+}
+
+
+def title(text: str, language: str | None = None) -> str:
+    """A report or chart title in the display language (unknown titles as they are)."""
+    if (language or lang()) == "zh":
+        return TITLES.get(text, text)
+    return text
 
 
 def more_columns(n: int, language: str | None = None) -> str:

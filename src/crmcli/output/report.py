@@ -202,7 +202,7 @@ def render_markdown(
     """Headings and tables with labels and numbers by kind; empty sections say why."""
     parts: list[str] = []
     if title:
-        parts.append(f"# {title}\n")
+        parts.append(f"# {labels.title(title)}\n")
     subtitle = header_line(meta, report)
     if subtitle:
         parts.append(f"_{subtitle}_\n")
@@ -271,7 +271,7 @@ def rich_renderables(
 
     items: list[Any] = []
     if title:
-        items.append(Text(title, style="bold"))
+        items.append(Text(labels.title(title), style="bold"))
     subtitle = header_line(meta, report)
     if subtitle:
         items.append(Text(subtitle))

@@ -86,7 +86,7 @@ def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [output.prepare(r) for r in rows]
 
 
-LABEL_VALUE_COLUMNS = ("metric", "measure", "clock", "field", "table", "segment")
+LABEL_VALUE_COLUMNS = ("metric", "measure", "clock", "field", "table", "segment", "partial_month")
 
 
 def report_currency(report: dict[str, Any], meta: dict[str, Any] | None) -> str | None:
@@ -176,7 +176,10 @@ def header_line(meta: dict[str, Any] | None, report: dict[str, Any] | None = Non
     bits = []
     period = period_text(report or {}, meta)
     subtitle = str(meta.get("subtitle") or "")
-    if period and not subtitle.startswith("period"):
+    names_period = subtitle.startswith("period ")
+    if names_period:
+        subtitle = f"{labels.word('period')} {subtitle[7:]}"
+    if period and not names_period:
         bits.append(period)
     if subtitle:
         bits.append(subtitle)

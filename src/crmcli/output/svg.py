@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 30, 58
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 30, 62
 PALETTE = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
 MAX_TICKS = 12
 
@@ -95,7 +95,7 @@ def svg_chart(
     title = str(spec.get("title") or "")
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}" '
+        f'width="{WIDTH}" height="{HEIGHT}" overflow="visible" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}" '
         'font-family="sans-serif" font-size="11">'
     ]
     if title:
