@@ -36,6 +36,7 @@ REPORTS: dict[str, list[str]] = {
     "value": ["report", "value"],
     "value_holdout": ["report", "value", "--calibration-end", "2026-03-31"],
     "loyalty": ["report", "loyalty"],
+    "pipeline": ["report", "pipeline"],
     "evaluate": ["campaign", "evaluate", "1"],
 }
 HUMAN = ("table", "markdown", "html")
