@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from crmcli.db.database import columns, fts_tables, table_exists
+
 if TYPE_CHECKING:
     from crmcli.db.database import Database
 
@@ -23,29 +25,6 @@ TIME_TABLES = ("customers", "communications", "tickets", "ticket_events", "campa
 
 def _problem(check: str, detail: str) -> Problem:
     return {"check": check, "detail": detail}
-
-
-def table_exists(db: Database, name: str) -> bool:
-    return bool(
-        db.scalar(
-            "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)
-        )
-    )
-
-
-def columns(db: Database, table: str) -> list[str]:
-    return [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
-
-
-def fts_tables(db: Database) -> list[tuple[str, str]]:
-    """(name, CREATE sql) of every FTS5 table."""
-    return [
-        (r[0], r[1] or "")
-        for r in db.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
-            " AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%' ORDER BY name"
-        )
-    ]
 
 
 def _rows_problems(

@@ -62,6 +62,11 @@ class Database:
                 return
             yield chunk
 
+    def checkpoint(self) -> dict[str, int]:
+        """Copy the WAL into the database file and truncate it (best effort under readers)."""
+        busy, log, done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return {"busy": int(busy), "wal_frames": int(log), "checkpointed": int(done)}
+
     @property
     def in_transaction(self) -> bool:
         return self._conn.in_transaction
@@ -197,3 +202,27 @@ def integrity_error_to_conflict(exc: sqlite3.IntegrityError, what: str) -> Confl
         column = text.rsplit(".", 1)[-1]
         return Conflict(f"{what}: another record already has this {column}")
     return Conflict(f"{what}: {text}")
+
+
+# -- schema introspection (engine-specific: a PostgreSQL backend reads its catalog) ------
+def table_exists(db: Database, name: str) -> bool:
+    return bool(
+        db.scalar(
+            "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)
+        )
+    )
+
+
+def columns(db: Database, table: str) -> list[str]:
+    return [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+
+
+def fts_tables(db: Database) -> list[tuple[str, str]]:
+    """(name, CREATE sql) of every FTS5 table."""
+    return [
+        (r[0], r[1] or "")
+        for r in db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+            " AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%' ORDER BY name"
+        )
+    ]

@@ -84,16 +84,10 @@ def _private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def checkpoint(db: Database) -> dict[str, int]:
-    """Copy the WAL into the database file and truncate it (best effort under readers)."""
-    busy, log, done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    return {"busy": int(busy), "wal_frames": int(log), "checkpointed": int(done)}
-
-
 # -- status ----------------------------------------------------------------------------
 def user_tables(db: Database) -> list[str]:
     """Ordinary tables (not SQLite's, not FTS shadow tables)."""
-    from crmcli.db.checks import fts_tables
+    from crmcli.db.database import fts_tables
 
     fts = [name for name, _ in fts_tables(db)]
     names = [
@@ -113,7 +107,7 @@ def row_counts(db: Database) -> list[dict[str, Any]]:
 
 
 def applied_migrations(db: Database) -> list[dict[str, Any]]:
-    from crmcli.db.checks import table_exists
+    from crmcli.db.database import table_exists
 
     if not table_exists(db, "_migrations"):
         return []
@@ -131,7 +125,7 @@ def pending_migrations(db: Database) -> list[str]:
 def last_backup(db: Database) -> dict[str, Any] | None:
     """The newest backup recorded in the audit log, else the newest file in backups/."""
     from crmcli.db.audit import parse_details
-    from crmcli.db.checks import table_exists
+    from crmcli.db.database import table_exists
 
     if table_exists(db, "audit_log"):
         row = db.query_one(
@@ -564,7 +558,7 @@ def restore(
             db, "restore", "database", None, {"from": str(backup_path), "aside": str(aside)}
         )
         audit.record_head(db, force=True)  # the restored chain is the one to follow now
-    checkpoint(db)
+    db.checkpoint()
     return {**summary, "restored": True, "previous_kept_at": str(aside)}
 
 
@@ -585,7 +579,7 @@ def vacuum(db: Database) -> dict[str, Any]:
 
     before = file_size(db.path) + file_size(sidecar(db.path, "-wal")) if db.path else 0
     db.execute("VACUUM")
-    cp = checkpoint(db)
+    cp = db.checkpoint()
     after = file_size(db.path) if db.path else 0
     audit.record(db, "vacuum", "database", None, {"bytes_before": before, "bytes_after": after})
     return {"bytes_before": before, "bytes_after": after, "wal_truncated": cp["busy"] == 0}
@@ -594,7 +588,7 @@ def vacuum(db: Database) -> dict[str, Any]:
 def optimize(db: Database) -> dict[str, Any]:
     """Refresh the query planner's statistics and merge FTS index segments."""
     from crmcli.db import audit
-    from crmcli.db.checks import fts_tables
+    from crmcli.db.database import fts_tables
 
     db.execute("PRAGMA optimize = 0x10002")
     merged = []
@@ -603,13 +597,5 @@ def optimize(db: Database) -> dict[str, Any]:
             db.execute(f'INSERT INTO "{name}"("{name}") VALUES (\'optimize\')')
             merged.append(name)
         audit.record(db, "optimize", "database", None, {"fts_optimized": merged})
-    cp = checkpoint(db)
+    cp = db.checkpoint()
     return {"analyzed": True, "fts_optimized": merged, "wal_truncated": cp["busy"] == 0}
-
-
-def purge_free_space(db: Database) -> dict[str, Any]:
-    """After an erasure: no old page may survive in the file, the WAL or free pages."""
-    first = checkpoint(db)
-    db.execute("VACUUM")
-    second = checkpoint(db)
-    return {"wal_truncated": first["busy"] == 0 and second["busy"] == 0}

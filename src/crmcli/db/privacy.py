@@ -281,7 +281,7 @@ def _scrub_other_tables(db: Database, customer_id: int, secrets: Secrets) -> int
 
 
 def rebuild_fts(db: Database) -> list[str]:
-    from crmcli.db.checks import fts_tables
+    from crmcli.db.database import fts_tables
 
     done = []
     for name, sql in fts_tables(db):
@@ -296,7 +296,6 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
     """Erase one customer's personal data everywhere; keep aggregate facts."""
     from crmcli.core.clock import now_iso
     from crmcli.db.customers import get_customer
-    from crmcli.db.maintenance import purge_free_space
 
     with db.transaction():
         customer = get_customer(db, customer_id)
@@ -412,7 +411,7 @@ def _add_pending_purge(
 
 def warehouse_targets(db: Database) -> list[str]:
     """The folders `crm export warehouse` has written to (from their saved state)."""
-    from crmcli.db.checks import table_exists
+    from crmcli.db.database import table_exists
 
     if not table_exists(db, "settings"):
         return []
@@ -425,7 +424,7 @@ def warehouse_targets(db: Database) -> list[str]:
 
 def pending_purges(db: Database) -> list[dict[str, Any]]:
     """Purges committed with an erasure and not finished yet (oldest first)."""
-    from crmcli.db.checks import table_exists
+    from crmcli.db.database import table_exists
 
     if not table_exists(db, "pending_purges"):
         return []
@@ -533,3 +532,11 @@ def _other_customer_tables(db: Database) -> list[str]:
         if any(name == "customer_id" for name, _ in _columns(db, table)):
             out.append(table)
     return out
+
+
+def purge_free_space(db: Database) -> dict[str, Any]:
+    """After an erasure: no old page may survive in the file, the WAL or free pages."""
+    first = db.checkpoint()
+    db.execute("VACUUM")
+    second = db.checkpoint()
+    return {"wal_truncated": first["busy"] == 0 and second["busy"] == 0}
