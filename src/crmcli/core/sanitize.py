@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TextIO
+from typing import IO, Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -45,7 +45,7 @@ def uncsv_cell(cell: str) -> str:
 class _SafeWriter:
     """csv.writer whose rows with a CR anywhere are written fully quoted."""
 
-    def __init__(self, out: TextIO, lineterminator: str) -> None:
+    def __init__(self, out: IO[str], lineterminator: str) -> None:
         import csv
 
         self._plain = csv.writer(out, lineterminator=lineterminator)
@@ -62,7 +62,7 @@ class _SafeWriter:
             self.writerow(row)
 
 
-def csv_writer(out: TextIO, lineterminator: str = "\n") -> _SafeWriter:
+def csv_writer(out: IO[str], lineterminator: str = "\n") -> _SafeWriter:
     """A CSV writer that quotes CR and LF inside cells (pass cells through csv_cell)."""
     return _SafeWriter(out, lineterminator)
 

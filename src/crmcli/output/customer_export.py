@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from crmcli.core.masking import mask_row
 from crmcli.core.sanitize import csv_cell, csv_writer
@@ -73,7 +73,7 @@ def export_rows(
 
 
 def write_export(
-    rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, custom: list[str] | None = None
+    rows: Iterable[dict[str, Any]], fmt: str, out: IO[str], custom: list[str] | None = None
 ) -> int:
     """Write rows in fmt (csv | json | jsonl); returns how many were written. CSV gets a
     `custom.NAME` column per custom field."""
@@ -103,7 +103,7 @@ def write_export(
     return n
 
 
-def stream_json(items: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
+def stream_json(items: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
     """A JSON array (indented items) or JSON Lines, written item by item: no giant string."""
     n = 0
     for item in items:
