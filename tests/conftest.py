@@ -2,6 +2,10 @@
 
 No test touches a real home directory: CRM_DB points into tmp_path, HOME and the
 platformdirs data directory too. NO_COLOR and COLUMNS keep rich's output stable.
+
+Read commands never create a database (#13), so every test starts with one made by
+`crm db init` at CRM_DB, as a user would; a test marked `@pytest.mark.nodb` starts
+without one (for tests about creating or opening files).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from crmcli.core import clock, config
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
     db = tmp_path / "crm.db"
     monkeypatch.setenv("CRM_DB", str(db))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -39,6 +45,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config.settings.format = None
     config.settings.actor = None
     config.settings.quiet = False
+    if request.node.get_closest_marker("nodb") is None:
+        made = CliRunner().invoke(app, ["db", "init"], catch_exceptions=False)
+        assert made.exit_code == 0, made.stderr
+        clock.pin(None)
+        config.settings.db_path = None
+        config.settings.format = None
+        config.settings.actor = None
+        config.settings.quiet = False
     return db
 
 

@@ -17,8 +17,7 @@ from crmcli.commands.options import (
     open_db,
     out_format,
 )
-from crmcli.core import config
-from crmcli.db import Database, connect
+from crmcli.db import Database
 from crmcli.db import maintenance as maint
 from crmcli.output import emit as output
 
@@ -31,13 +30,37 @@ app = typer.Typer(
 @contextmanager
 def _open_unmigrated(db: Path | None) -> Iterator[Database]:
     """Open without applying migrations (status and migrate --dry-run change nothing)."""
-    database = connect(
-        db_path(db), actor=config.resolve_actor(config.settings.actor), migrate=False
-    )
-    try:
+    with open_db(db, migrate=False) as database:
         yield database
-    finally:
-        database.close()
+
+
+@app.command("init")
+def init(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="The database file (default: --db, $CRM_DB or the default file)."),
+    ] = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Create an empty crm database (the folder must exist); on an existing crm database
+    it only applies pending migrations. Read commands never create a database: this does.
+
+    Example: crm db init ~/crm/shop.db
+    """
+    from crmcli.db import probe
+
+    fmt = out_format(format)
+    target = db_path(path or db)
+    existed = target.exists() and bool(probe(target)["tables"])
+    with open_db(target, write=True) as database:
+        info = maint.status(database)
+    if existed:
+        output.info(f"{target} is already a crm database (schema {info['schema_version']})")
+    elif not database.created:
+        output.info(f"Initialised a crm database in the empty file {target}")
+    if fmt != "table":
+        output.emit_object({"path": str(target), "created": not existed, **info}, fmt)
 
 
 @app.command("status")
@@ -182,7 +205,7 @@ def restore(
             yes,
         )
 
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         result = maint.restore(database, backup_file, confirm, force=force)
     _emit(
         result,

@@ -34,6 +34,9 @@ class Database:
         self._after_commit: list[Callable[[], None]] = []
         # Per-connection values repository code may keep (the audit seal: db id and key).
         self.memo: dict[str, Any] = {}
+        self.created = False  # connect() made the file
+        # Set when the schema is newer than this crmcli: reads work, every write refuses.
+        self.read_only_reason: str | None = None
 
     # -- queries ---------------------------------------------------------------------
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
@@ -101,8 +104,11 @@ class Database:
     def transaction(self) -> Iterator[Database]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (Ctrl-C included).
 
-        Nested calls join the outer transaction.
+        Nested calls join the outer transaction. A database whose schema is newer than this
+        crmcli (`read_only_reason`) refuses every write transaction.
         """
+        if self.read_only_reason:
+            raise OperationalError(self.read_only_reason)
         if self._depth:
             self._depth += 1
             try:

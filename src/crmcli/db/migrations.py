@@ -999,3 +999,31 @@ def m203_deal_events_covering(db: Database) -> None:
         DROP INDEX deal_events_deal;
         """
     )
+
+
+@migration
+def m130_application_id(db: Database) -> None:
+    """Mark the file as a crmcli database (`PRAGMA application_id` = 0x43524D31, "CRM1"):
+    every command refuses an SQLite file holding other tables without it (db/__init__.py)."""
+    db.execute("PRAGMA application_id = 1129467185")
+
+
+@migration
+def m131_customer_contacts(db: Database) -> None:
+    """A customer's secondary contact points: the other emails, phones and addresses a merge
+    kept (`merged_from` names the merged customer). Searched, shown, exported and used for
+    matching next to the primary fields (db/customers.py)."""
+    db.script(
+        """
+        CREATE TABLE customer_contacts (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'phone', 'address')),
+            value TEXT NOT NULL,
+            merged_from INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (customer_id, kind, value)
+        );
+        CREATE INDEX customer_contacts_value ON customer_contacts(kind, value);
+        """
+    )
