@@ -43,14 +43,14 @@ def test_survivor_keeps_every_email_phone_and_address(cli, add_customer) -> None
     cli.ok("customer", "merge", str(keep), str(a), str(b), "--yes")
     shown = cli.json("customer", "show", str(keep))
     assert shown["email"] == "zw@example.cn" and shown["phone"] == "+8613800138000"
-    contacts = {(c["kind"], c["value"]) for c in shown["contacts"]}
+    contacts = {(c["kind"], c["value"]) for c in shown["contact_points"]}
     assert contacts == {
         ("email", "zhang.wei@work.cn"),
         ("email", "zw@example.cn.old"),
         ("phone", "+8613900139000"),
         ("address", "上海市浦东新区 2 号"),
     }
-    assert all(c["merged_from"] in (a, b) for c in shown["contacts"])
+    assert all(c["merged_from"] in (a, b) for c in shown["contact_points"])
     # the table view shows them too
     assert "zhang.wei@work.cn" in cli.ok("customer", "show", str(keep))
 
@@ -132,7 +132,7 @@ def test_audit_holds_full_before_images_and_unmerge_restores(
         now = cli.json("customer", "show", str(c))
         for key in ("name", "email", "phone", "address", "company", "notes", "tags", "counts"):
             assert now[key] == before[c][key], (c, key)
-        assert now.get("contacts", []) == []
+        assert now.get("contact_points", []) == []
         assert [m["subject"] for m in cli.json("comm", "list", "--customer", str(c))] == [
             m["subject"] for m in before_comms[c]
         ]

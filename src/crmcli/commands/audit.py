@@ -10,9 +10,12 @@ from crmcli.commands.options import (
     ColumnsOption,
     DbOption,
     FormatOption,
+    LimitOption,
     WideOption,
+    note_shown,
     open_db,
     out_format,
+    row_limit,
 )
 from crmcli.db import audit as repo
 from crmcli.output import emit as output
@@ -63,9 +66,7 @@ def list_(
     until: Annotated[
         str | None, typer.Option("--until", help="Before this time.", show_default=False)
     ] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", help="At most this many rows, newest first (0 = all).", min=0)
-    ] = 50,
+    limit: LimitOption = None,
     mask: MaskOpt = None,
     columns: ColumnsOption = None,
     wide: WideOption = False,
@@ -83,17 +84,18 @@ def list_(
     fmt = out_format(format)
     since_iso = to_iso(parse_datetime(since, "--since")) if since else None
     until_iso = to_iso(parse_datetime(until, "--until")) if until else None
+    cap = row_limit(limit, fmt)
+    where = {
+        "entity": entity,
+        "entity_id": entity_id,
+        "actor": actor,
+        "action": action,
+        "since": since_iso,
+        "until": until_iso,
+    }
     with open_db(db) as database:
-        rows = repo.list_entries(
-            database,
-            entity=entity,
-            entity_id=entity_id,
-            actor=actor,
-            action=action,
-            since=since_iso,
-            until=until_iso,
-            limit=limit or None,
-        )
+        rows = repo.list_entries(database, **where, limit=cap)
+        note_shown(len(rows), lambda: repo.count_entries(database, **where), cap, fmt)
     if should_mask(mask):
         for r in rows:
             r["details"] = mask_details(r["details"])

@@ -44,7 +44,7 @@ def demo(
     from crmcli.reports.periods import resolve_period
 
     fmt = report_format(format, out)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         demo_db.ensure_empty(database)
         data = demo_data.generate(customers, seed, clock.now())
         counts = demo_db.write(database, data)

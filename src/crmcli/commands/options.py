@@ -10,7 +10,7 @@ every command.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,13 +65,67 @@ def db_path(db: Path | None) -> Path:
 
 
 @contextmanager
-def open_db(db: Path | None = None) -> Iterator[Database]:
-    """Open the database named by --db (command or global), CRM_DB or the default file."""
-    database = connect(db_path(db), actor=config.resolve_actor(config.settings.actor))
+def open_db(
+    db: Path | None = None, *, write: bool = False, migrate: bool = True
+) -> Iterator[Database]:
+    """Open the database named by --db (command or global), CRM_DB or the default file.
+
+    A read command (the default) never creates anything: a missing file exits 3. A command
+    that writes (`write=True`) creates a missing file, never a missing folder, and says so
+    on stderr. An SQLite file that is not a crm database is refused untouched (exit 1).
+    """
+    path = db_path(db)
+    database = connect(
+        path,
+        actor=config.resolve_actor(config.settings.actor),
+        migrate=migrate,
+        create=write,
+    )
+    if database.created:
+        from crmcli.output import emit as output
+
+        output.info(f"Created a new crm database at {path}")
     try:
         yield database
     finally:
         database.close()
+
+
+# Listings (#13): machine formats carry every matching row unless --limit says otherwise;
+# a table shows the first TABLE_LIMIT and says "showing 50 of 90 (--limit 0 for all)".
+TABLE_LIMIT = 50
+MACHINE_FORMATS = ("json", "jsonl", "csv")
+LimitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=0,
+        help="At most this many rows (0 = all). Default: all in json, jsonl and csv;"
+        " 50 in a table (stderr then says how many there are).",
+        show_default=False,
+    ),
+]
+
+
+def row_limit(limit: int | None, fmt: str, default: int = TABLE_LIMIT) -> int | None:
+    """The rows a listing fetches: --limit N (0 = all); without it all of them in a machine
+    format and `default` in a table or markdown."""
+    if limit is None:
+        return None if fmt in MACHINE_FORMATS else default
+    return limit or None
+
+
+def note_shown(shown: int, total: int | Callable[[], int], limit: int | None, fmt: str) -> None:
+    """Say on stderr when a table holds fewer rows than match ("showing 50 of 90").
+
+    `total` may be a callable (a COUNT query), called only when the listing may be cut."""
+    if limit is None or shown < limit or fmt in MACHINE_FORMATS:
+        return
+    count = total() if callable(total) else total
+    if shown < count:
+        from crmcli.output import emit as output
+
+        output.info(f"showing {shown} of {count} (--limit 0 for all)")
 
 
 def pin_as_of(as_of: str | None) -> None:

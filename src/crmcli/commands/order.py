@@ -13,12 +13,15 @@ from crmcli.commands.options import (
     DryRunOption,
     EncodingOption,
     FormatOption,
+    LimitOption,
     MapOption,
     RejectsOption,
     StrictOption,
     WideOption,
+    note_shown,
     open_db,
     out_format,
+    row_limit,
 )
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import money, normalize_currency, parse_money
@@ -92,7 +95,7 @@ def import_(
         region=region,
         strict=strict,
     )
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         summary = repo.import_with_progress(database, file, options)
     output.emit_import_summary(summary, fmt)
 
@@ -106,9 +109,7 @@ def list_(
         str | None, typer.Option("--since", help="Ordered at or after this time.")
     ] = None,
     until: Annotated[str | None, typer.Option("--until", help="Ordered before this time.")] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
-    ] = 100,
+    limit: LimitOption = None,
     columns: ColumnsOption = None,
     wide: WideOption = False,
     db: DbOption = None,
@@ -124,7 +125,11 @@ def list_(
     if since_iso and until_iso and since_iso >= until_iso:
         raise InvalidInput("--since must be before --until")
     with open_db(db) as database:
-        rows = repo.list_orders(database, customer, since_iso, until_iso, limit or None)
+        cap = row_limit(limit, fmt)
+        rows = repo.list_orders(database, customer, since_iso, until_iso, cap)
+        note_shown(
+            len(rows), lambda: repo.count_orders(database, customer, since_iso, until_iso), cap, fmt
+        )
     output.emit_rows(_shown(rows), fmt, columns=LIST_COLUMNS)
 
 
@@ -150,6 +155,6 @@ def add(
     when = repo.to_stored(at, "--at")
     code = normalize_currency(currency)
     ext = external_id.strip() if external_id and external_id.strip() else None
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         new_id = repo.add_order(database, customer, cents, when, code, ext)
     output.emit_id(new_id, fmt)

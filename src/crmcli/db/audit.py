@@ -480,6 +480,40 @@ def list_entries(
     """Audit rows, newest first, filtered by bound parameters only."""
     if limit is not None and limit < 0:
         raise InvalidInput("--limit must not be negative")
+    where, params = _entries_where(entity, entity_id, actor, action, since, until)
+    sql = f"SELECT id, at, actor, action, entity, entity_id, details FROM audit_log WHERE {where}"
+    sql += " ORDER BY id DESC"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = db.query(sql, params)
+    for r in rows:
+        r["details"] = parse_details(r["details"])
+    return rows
+
+
+def count_entries(
+    db: Database,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> int:
+    """How many rows list_entries() would list without a limit."""
+    where, params = _entries_where(entity, entity_id, actor, action, since, until)
+    return int(db.scalar(f"SELECT count(*) FROM audit_log WHERE {where}", params))
+
+
+def _entries_where(
+    entity: str | None,
+    entity_id: str | None,
+    actor: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -497,17 +531,7 @@ def list_entries(
     if until:
         clauses.append("at < ?")
         params.append(until)
-    sql = (
-        "SELECT id, at, actor, action, entity, entity_id, details FROM audit_log"
-        f" WHERE {' AND '.join(clauses) or '1'} ORDER BY id DESC"
-    )
-    if limit:
-        sql += " LIMIT ?"
-        params.append(limit)
-    rows = db.query(sql, params)
-    for r in rows:
-        r["details"] = parse_details(r["details"])
-    return rows
+    return " AND ".join(clauses) or "1", params
 
 
 def parse_details(text: str | None) -> Any:

@@ -81,17 +81,45 @@ def list_campaigns(db: Database, status: str | None = None) -> list[dict[str, An
     )
 
 
-def members(db: Database, campaign_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+def _members_where(
+    campaign_id: int, variant: str | None, result: str | None
+) -> tuple[str, list[Any]]:
+    clauses, params = ["m.campaign_id = ?"], [campaign_id]
+    if variant is not None:
+        clauses.append("m.variant = ?")
+        params.append(variant)
+    if result is not None:
+        clauses.append("m.result = ?")
+        params.append(result)
+    return " AND ".join(clauses), params
+
+
+def members(
+    db: Database,
+    campaign_id: int,
+    limit: int | None = None,
+    variant: str | None = None,
+    result: str | None = None,
+) -> list[dict[str, Any]]:
+    """A campaign's members (optionally of one variant / with one result), by variant and id."""
+    where, params = _members_where(campaign_id, variant, result)
     sql = (
-        "SELECT m.customer_id, c.name, m.variant, m.result, m.revenue, m.responded_at"
-        " FROM campaign_members m JOIN customers c ON c.id = m.customer_id"
-        " WHERE m.campaign_id = ? ORDER BY m.variant, m.customer_id"
+        "SELECT m.customer_id, c.name, m.variant, m.result, m.revenue, m.contacted_at,"
+        " m.responded_at FROM campaign_members m JOIN customers c ON c.id = m.customer_id"
+        f" WHERE {where} ORDER BY m.variant, m.customer_id"
     )
-    params: list[Any] = [campaign_id]
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
     return db.query(sql, params)
+
+
+def count_members(
+    db: Database, campaign_id: int, variant: str | None = None, result: str | None = None
+) -> int:
+    """How many members members() would list without a limit."""
+    where, params = _members_where(campaign_id, variant, result)
+    return int(db.scalar(f"SELECT count(*) FROM campaign_members m WHERE {where}", params))
 
 
 def update_campaign(db: Database, campaign_id: int, changes: dict[str, Any]) -> dict[str, Any]:

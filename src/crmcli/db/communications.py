@@ -131,6 +131,12 @@ def list_communications(
     return db.query(sql, params)
 
 
+def count_communications(db: Database, flt: CommFilter) -> int:
+    """How many communications list_communications() would list without a limit."""
+    where, params = flt.where()
+    return int(db.scalar(f"SELECT count(*) FROM {FROM} WHERE {where}", params))
+
+
 def update_communication(db: Database, comm_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply field changes (already normalised); returns {field: [old, new]} of real changes."""
     unknown = set(changes) - set(COMM_FIELDS)

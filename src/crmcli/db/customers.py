@@ -62,20 +62,23 @@ class CustomerFilter:
         params: list[Any] = []
         if self.search:
             term = self.search.strip()
+            like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            # secondary contact points (kept by merges) match too
+            contacts = (
+                "c.id IN (SELECT customer_id FROM customer_contacts WHERE value LIKE ? ESCAPE '\\')"
+            )
             if len(term) >= 3:
                 clauses.append(
-                    "c.id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)"
+                    "(c.id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)"
+                    f" OR {contacts})"
                 )
-                params.append('"' + term.replace('"', '""') + '"')
+                params += ['"' + term.replace('"', '""') + '"', like]
             else:
-                like = (
-                    "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                )
                 clauses.append(
                     "(c.name LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\'"
-                    " OR c.phone LIKE ? ESCAPE '\\' OR c.company LIKE ? ESCAPE '\\')"
+                    f" OR c.phone LIKE ? ESCAPE '\\' OR c.company LIKE ? ESCAPE '\\' OR {contacts})"
                 )
-                params += [like] * 4
+                params += [like] * 5
         for tag in self.tags:
             clauses.append(
                 "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
@@ -181,9 +184,53 @@ def find_customer_id(
     row = db.execute(
         f"SELECT id FROM customers WHERE {column} = ? ORDER BY id LIMIT 1", (value,)
     ).fetchone()
+    if row is None and key in CONTACT_KINDS:
+        row = db.execute(
+            "SELECT min(customer_id) FROM customer_contacts WHERE kind = ? AND value = ?"
+            " HAVING count(*) > 0",
+            (key, value),
+        ).fetchone()
     if row is None:
         raise NotFound(f"no customer with {key} {value}")
     return int(row[0])
+
+
+def customer_id_by(db: Database, kind: str, value: str) -> int | None:
+    """The customer whose primary email / phone is `value`, else the one holding it as a
+    secondary contact point (lowest id), else None. Import and mail matching call this."""
+    if kind not in ("email", "phone"):
+        raise InvalidInput(f"cannot look customers up by {kind!r}")
+    found = lookup_ids(db, kind, [value])
+    return found.get(value)
+
+
+# ---------------------------------------------------------------- contact points
+# A customer's other emails, phones and addresses (kept by `customer merge`).
+
+CONTACT_KINDS = ("email", "phone", "address")
+
+
+def contact_points(db: Database, customer_id: int) -> list[dict[str, Any]]:
+    """[{kind, value, merged_from, created_at}] of one customer, by kind and value."""
+    return db.query(
+        "SELECT kind, value, merged_from, created_at FROM customer_contacts"
+        " WHERE customer_id = ? ORDER BY kind, value",
+        (customer_id,),
+    )
+
+
+def contact_points_for(db: Database, ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """{id: {"email": [...], "phone": [...], "address": [...]}} for the ids that have any."""
+    out: dict[int, dict[str, list[str]]] = {}
+    if not ids or not db.scalar("SELECT 1 FROM customer_contacts LIMIT 1"):
+        return out
+    for cid, kind, value in db.execute(
+        "SELECT customer_id, kind, value FROM customer_contacts"
+        " WHERE customer_id IN (SELECT value FROM json_each(?)) ORDER BY customer_id, kind, value",
+        (json.dumps(ids),),
+    ):
+        out.setdefault(cid, {k: [] for k in CONTACT_KINDS})[kind].append(value)
+    return out
 
 
 def get_customer(db: Database, customer_id: int) -> dict[str, Any]:
@@ -352,7 +399,11 @@ IMPORT_COLUMNS = (*CUSTOMER_FIELDS, "created_at")
 
 
 def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
-    """{value: lowest customer id having it} for the values that exist."""
+    """{value: lowest customer id having it} for the values that exist.
+
+    Emails and phones are looked up in the primary fields first, then among the secondary
+    contact points a merge kept (so an import row or a mail naming a merged-away address
+    finds the survivor)."""
     if column not in LOOKUP_COLUMNS:
         raise InvalidInput(f"cannot look customers up by {column!r}")
     if not values:
@@ -362,7 +413,16 @@ def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
         f" WHERE {column} IN (SELECT value FROM json_each(?)) GROUP BY {column}",
         (json.dumps(values, ensure_ascii=False),),
     )
-    return {value: int(cid) for value, cid in cur}
+    found = {value: int(cid) for value, cid in cur}
+    rest = [v for v in values if v not in found]
+    if column in CONTACT_KINDS and rest and db.scalar("SELECT 1 FROM customer_contacts LIMIT 1"):
+        cur = db.execute(
+            "SELECT value, min(customer_id) FROM customer_contacts WHERE kind = ?"
+            " AND value IN (SELECT value FROM json_each(?)) GROUP BY value",
+            (column, json.dumps(rest, ensure_ascii=False)),
+        )
+        found.update({value: int(cid) for value, cid in cur})
+    return found
 
 
 def fetch_for_import(db: Database, ids: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
@@ -563,56 +623,6 @@ def customer_references(db: Database) -> list[tuple[str, str]]:
             if col[1] == "customer_id":
                 refs.add((table, col[1]))
     return sorted(refs)
-
-
-def merge_customers(db: Database, keep: int, drops: list[int]) -> dict[str, Any]:
-    """Merge the `drops` customers into `keep` in one transaction.
-
-    Every related record moves to KEEP; where KEEP already has the same one (a campaign
-    membership, a tag) KEEP's is kept and DROP's is deleted. KEEP's empty fields are filled
-    from the DROPs (in the order given), its created_at becomes the earliest, the DROPs are
-    deleted. Returns {"keep", "dropped", "moved": {table: rows}, "filled": {field: value}}.
-    """
-    if keep in drops:
-        raise InvalidInput(f"customer {keep} cannot be merged into itself")
-    drops = list(dict.fromkeys(drops))
-    if not drops:
-        raise InvalidInput("name at least one customer to merge into KEEP")
-    with db.transaction():
-        kept = get_customer(db, keep)
-        dropped = [get_customer(db, d) for d in drops]
-        moved: dict[str, int] = {}
-        for table, column in customer_references(db):
-            t, c = table.replace('"', '""'), column.replace('"', '""')
-            for d in drops:
-                n = db.execute(
-                    f'UPDATE OR IGNORE "{t}" SET "{c}" = ? WHERE "{c}" = ?', (keep, d)
-                ).rowcount
-                db.execute(f'DELETE FROM "{t}" WHERE "{c}" = ?', (d,))
-                if n:
-                    moved[table] = moved.get(table, 0) + n
-        filled: dict[str, Any] = {}
-        for other in dropped:
-            for f in CUSTOMER_FIELDS:
-                if kept.get(f) in (None, "") and other.get(f) not in (None, "") and f not in filled:
-                    filled[f] = other[f]
-        earliest = min([kept["created_at"], *(o["created_at"] for o in dropped)])
-        for other in dropped:
-            db.execute("DELETE FROM customers WHERE id = ?", (other["id"],))
-            audit.record(
-                db, "merged_into", "customer", other["id"], {"into": keep, "record": other}
-            )
-        sets = {**filled, "created_at": earliest, "updated_at": now_iso()}
-        try:
-            db.execute(
-                f"UPDATE customers SET {', '.join(f'{k} = :{k}' for k in sets)} WHERE id = :id",
-                {**sets, "id": keep},
-            )
-        except sqlite3.IntegrityError as exc:
-            raise integrity_error_to_conflict(exc, f"cannot merge into customer {keep}") from None
-        result = {"keep": keep, "dropped": drops, "moved": moved, "filled": filled}
-        audit.record(db, "merge", "customer", keep, result)
-    return result
 
 
 def display_names(db: Database, ids: list[int]) -> dict[int, str]:

@@ -498,6 +498,14 @@ def list_orders(
     return db.query(sql, params)
 
 
+def count_orders(
+    db: Database, customer_id: int | None = None, since: str | None = None, until: str | None = None
+) -> int:
+    """How many orders list_orders() would list without a limit."""
+    clauses, params = _window(customer_id, since, until)
+    return int(db.scalar(f"SELECT count(*) FROM orders o WHERE {clauses}", params))
+
+
 def _window(customer_id: int | None, since: str | None, until: str | None) -> tuple[str, list[Any]]:
     clauses = ["1"]
     params: list[Any] = []

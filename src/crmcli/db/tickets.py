@@ -259,6 +259,17 @@ def list_tickets(
     return rows
 
 
+def count_tickets(db: Database, flt: TicketFilter, now: str) -> int:
+    """How many tickets list_tickets() would list without a limit."""
+    where, params = flt.where(now)
+    return int(
+        db.scalar(
+            f"SELECT count(*) FROM tickets t JOIN customers c ON c.id = t.customer_id WHERE {where}",
+            params,
+        )
+    )
+
+
 def training_texts(db: Database) -> list[tuple[str, str]]:
     """(subject + description, category) of resolved and closed categorised tickets."""
     return [

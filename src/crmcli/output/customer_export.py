@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from crmcli.core.masking import mask_row
+from crmcli.core.masking import MASKERS, mask_row
 from crmcli.core.sanitize import csv_cell, csv_writer
 from crmcli.db import Database
 from crmcli.db import customers as repo
@@ -23,7 +23,9 @@ from crmcli.importing.customers import IMPORT_FIELDS
 from crmcli.output.emit import flat, prepare, to_json
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
-EXPORT_COLUMNS = ["id", *IMPORT_FIELDS, "updated_at"]
+# other_*: the secondary contact points a merge kept (";"-separated in CSV, lists in JSON).
+CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addresses": "address"}
+EXPORT_COLUMNS = ["id", *IMPORT_FIELDS, "updated_at", *CONTACT_COLUMNS]
 
 
 def export_columns() -> list[str]:
@@ -48,7 +50,8 @@ def export_rows(
     db: Database, flt: repo.CustomerFilter, mask: bool, custom: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:
     """Matching customers in id order with the export's columns, times in the local zone;
-    custom field values under `custom` (fetched per batch)."""
+    custom field values under `custom` and the secondary contact points a merge kept under
+    other_emails / other_phones / other_addresses (fetched per batch)."""
     from crmcli.db import fields
 
     columns = export_columns()
@@ -56,9 +59,17 @@ def export_rows(
 
     def flush() -> Iterator[dict[str, Any]]:
         values = fields.values_for(db, "customer", [r["id"] for r in batch]) if custom else {}
+        contacts = repo.contact_points_for(db, [r["id"] for r in batch])
         for row in batch:
-            out = {c: row.get(c) for c in EXPORT_COLUMNS}
-            out = prepare(mask_row(out) if mask else out)
+            mine = contacts.get(row["id"], {})
+            out = {c: row.get(c) for c in EXPORT_COLUMNS} | {
+                column: list(mine.get(kind, [])) for column, kind in CONTACT_COLUMNS.items()
+            }
+            if mask:
+                out = mask_row(out)
+                for column, kind in CONTACT_COLUMNS.items():
+                    out[column] = [MASKERS[kind](v) for v in out[column]]
+            out = prepare(out)
             out = {c: out[c] for c in columns}
             if custom:
                 out["custom"] = values[row["id"]]

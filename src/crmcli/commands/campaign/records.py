@@ -14,14 +14,17 @@ from crmcli.commands.options import (
     DryRunOption,
     EncodingOption,
     FormatOption,
+    LimitOption,
     MapOption,
     ModeOption,
     RejectsOption,
     StrictOption,
     WideOption,
     db_path,
+    note_shown,
     open_db,
     out_format,
+    row_limit,
 )
 from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
@@ -162,7 +165,7 @@ def add(
     if channel is None:
         raise InvalidInput("give --channel: email, sms, phone, event, social or ads")
     values = _fields(name, channel, starts, ends, cost, currency, description)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         new_id = repo.create_campaign(database, values)
     output.emit_id(new_id, fmt)
 
@@ -197,26 +200,86 @@ def list_(
 def show(
     campaign_id: IdArg,
     members: Annotated[
-        int, typer.Option("--members", help="Show this many members (0 = all).", min=0)
-    ] = 20,
+        int | None,
+        typer.Option(
+            "--members",
+            help="Show at most this many members (0 = all). Default: all in json, jsonl and"
+            " csv; 20 in a table.",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
-    """Show a campaign with its arms (variants, control) and members.
+    """Show a campaign with its arms (variants, control) and members; `members_total` says
+    how many there are (`crm campaign members` lists and filters them).
 
     Example: crm campaign show 3 --members 0 --format json
     """
     fmt = out_format(format)
+    cap = row_limit(members, fmt, default=20)
     with open_db(db) as database:
         record = _shown(repo.get_campaign(database, campaign_id))
         record["arms"] = [
             a | {"revenue": money(a["revenue"])} for a in repo.arm_counts(database, campaign_id)
         ]
+        record["members_total"] = repo.count_members(database, campaign_id)
         record["members"] = [
-            m | {"revenue": money(m["revenue"])}
-            for m in repo.members(database, campaign_id, members or None)
+            m | {"revenue": money(m["revenue"])} for m in repo.members(database, campaign_id, cap)
         ]
+    note_shown(len(record["members"]), record["members_total"], cap, fmt)
     output.emit_object(record, fmt, title=f"campaign {campaign_id}")
+
+
+@app.command("members")
+def members_(
+    campaign_id: IdArg,
+    variant: Annotated[
+        str | None,
+        typer.Option("--variant", help="Only this variant (or control).", show_default=False),
+    ] = None,
+    result: Annotated[
+        str | None,
+        typer.Option(
+            "--result", help="Only this result: success, failure or pending.", show_default=False
+        ),
+    ] = None,
+    limit: LimitOption = None,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """List a campaign's members with their variant, result and revenue.
+
+    Example: crm campaign members 3 --variant B --result success --format csv
+    """
+    fmt = out_format(format)
+    outcome = (
+        normalize_enum(result, CAMPAIGN_RESULTS, "result", "campaign_result")
+        if result is not None
+        else None
+    )
+    arm = variant.strip() if variant is not None else None
+    cap = row_limit(limit, fmt)
+    with open_db(db) as database:
+        repo.get_campaign(database, campaign_id)
+        rows = repo.members(database, campaign_id, cap, arm, outcome)
+        note_shown(
+            len(rows), lambda: repo.count_members(database, campaign_id, arm, outcome), cap, fmt
+        )
+    output.emit_rows(
+        [r | {"revenue": money(r["revenue"])} for r in rows],
+        fmt,
+        columns=[
+            "customer_id",
+            "name",
+            "variant",
+            "result",
+            "revenue",
+            "contacted_at",
+            "responded_at",
+        ],
+    )
 
 
 @app.command("update")
@@ -250,7 +313,7 @@ def update(
         changes["status"] = normalize_enum(status, ("draft", "active", "closed"), "status")
     if not changes:
         raise InvalidInput("nothing to update; give at least one --field value")
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         diff = repo.update_campaign(database, campaign_id, changes)
     output.emit_changes(diff, fmt)
 
@@ -263,7 +326,7 @@ def close(campaign_id: IdArg, db: DbOption = None, format: FormatOption = None) 
     Example: crm campaign close 3
     """
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         record = repo.close_campaign(database, campaign_id)
     output.emit_object(_shown(record), fmt, title=f"campaign {campaign_id}")
 
@@ -313,7 +376,7 @@ def target(
     if control >= 0.9:
         raise InvalidInput("--control is the held-out share, between 0 and 0.9")
     plan = repo.TargetPlan(segment, names, control, sample, seed, replace)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         summary = repo.target(database, campaign_id, plan)
     if fmt in ("json", "jsonl"):
         output.emit_json(summary)
@@ -344,7 +407,7 @@ def result(
     if cents is not None and cents < 0:
         raise InvalidInput("--revenue must not be negative")
     when = to_iso(parse_datetime(at, "--at"))
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         record = repo.record_result(database, campaign_id, customer, value, cents, when)
     if fmt in ("json", "jsonl"):
         output.emit_json(record)
@@ -376,7 +439,7 @@ def import_results(
     """
     fmt = out_format(format)
     key = customer_key.strip().lower().removeprefix("customer_") if customer_key else None
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         summary = repo.import_results_with_progress(
             database,
             campaign_id,

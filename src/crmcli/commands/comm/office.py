@@ -119,7 +119,7 @@ def import_mail(
         raise InvalidInput(f"unknown --charset {charset!r}; use a name such as gb18030 or big5")
     summary = Summary(source=str(source), kind="mail", dry_run=dry_run)
     messages = iter_messages(source, glob=glob, now=clock.now(), charset=codec)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         import_items(database, messages, summary, domains, create_leads)
     _report(summary.as_dict(), fmt, "messages")
 
@@ -168,7 +168,7 @@ def import_calendar(
         raise InvalidInput("--until is before --since")
     reader = CalendarReader(source, clock.local_zone())
     summary = Summary(source=str(source), kind="calendar", dry_run=dry_run)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         import_items(database, reader.items(start, end), summary, domains, update_existing=True)
     for warning in reader.warnings:
         summary.warnings.append({"source": source.name, "warning": warning})

@@ -19,13 +19,16 @@ from crmcli.commands.options import (
     EncodingOption,
     FollowSymlinksOption,
     FormatOption,
+    LimitOption,
     MapOption,
     RejectsOption,
     StrictOption,
     WideOption,
     confirm_or_refuse,
+    note_shown,
     open_db,
     out_format,
+    row_limit,
 )
 from crmcli.core import clock
 from crmcli.core.clock import to_iso
@@ -221,7 +224,7 @@ def log(
         "follow_up_at": _time(follow_up, "--follow-up") if follow_up else None,
         "deal_id": deal,
     }
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         values["customer_id"] = _find_customer(
             database, customer_id, external_id, email, phone, exists_checked_later=True
         )
@@ -267,7 +270,7 @@ def list_(
         str | None,
         typer.Option("--search", "-s", help="Text in the subject or content.", show_default=False),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many (0 = all).", min=0)] = 50,
+    limit: LimitOption = None,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many.", min=0)] = 0,
     columns: ColumnsOption = None,
     wide: WideOption = False,
@@ -291,7 +294,9 @@ def list_(
     with open_db(db) as database:
         if customer is not None or external_id is not None or email is not None:
             flt.customer_id = _find_customer(database, customer, external_id, email, None)
-        rows = repo.list_communications(database, flt, limit=limit or None, offset=offset)
+        cap = row_limit(limit, fmt)
+        rows = repo.list_communications(database, flt, limit=cap, offset=offset)
+        note_shown(len(rows), lambda: repo.count_communications(database, flt), cap, fmt)
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
 
 
@@ -349,7 +354,7 @@ def update(
         changes["customer_id"] = customer
     if not changes:
         raise InvalidInput("nothing to update; give at least one --field value")
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         diff = repo.update_communication(database, comm_id, changes)
     output.emit_changes(diff, fmt)
 
@@ -366,7 +371,7 @@ def delete(
     Example: crm comm delete 7 --yes
     """
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         record = repo.get_communication(database, comm_id)
         confirm_or_refuse(
             f"Delete communication {comm_id} ({record['channel']} with {record['customer_name']})?",
@@ -413,11 +418,15 @@ def due(
         ),
     ] = None,
     columns: ColumnsOption = None,
+    limit: LimitOption = None,
     wide: WideOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
     """Open follow-ups coming due (overdue ones included), oldest first.
+
+    A table shows the first 50 (stderr says how many there are); json, jsonl, csv and
+    --ics carry all of them unless --limit is given.
 
     Example: crm comm due --within 3d --agent alice --ics ~/followups.ics
     """
@@ -431,6 +440,11 @@ def due(
     until = None if all_ else to_iso(now + timedelta(seconds=seconds))
     with open_db(db) as database:
         rows = repo.due_follow_ups(database, until, to_iso(now), clean_text(agent), overdue)
+    cap = row_limit(limit, fmt) if ics is None else (limit or None)
+    total = len(rows)
+    rows = rows[:cap] if cap is not None else rows
+    if ics is None:
+        note_shown(len(rows), total, cap, fmt)
     from crmcli.core.masking import mask_phone, should_mask
 
     if should_mask(mask):
@@ -459,7 +473,7 @@ def done(
     Example: crm comm done 7
     """
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         record = repo.mark_done(database, comm_id)
     if fmt in ("json", "jsonl"):
         output.emit_json({"id": comm_id, "done_at": record["done_at"]})
@@ -503,7 +517,7 @@ def import_(
     from crmcli.db.comm_import import import_communications
 
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         summary = import_communications(
             database,
             file,

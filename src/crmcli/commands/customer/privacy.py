@@ -47,7 +47,7 @@ def forget(
     from crmcli.db.customers import get_customer
 
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         customer = get_customer(database, customer_id)
         if customer.get("erased_at"):
             # A run killed after the erasure's commit left files to clean: finish them.

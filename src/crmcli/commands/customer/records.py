@@ -14,13 +14,16 @@ from crmcli.commands.options import (
     EncodingOption,
     FollowSymlinksOption,
     FormatOption,
+    LimitOption,
     MapOption,
     RejectsOption,
     StrictOption,
     WideOption,
     confirm_or_refuse,
+    note_shown,
     open_db,
     out_format,
+    row_limit,
 )
 from crmcli.core.clock import to_iso
 from crmcli.core.masking import mask_row, should_mask
@@ -154,7 +157,7 @@ def add(
     from crmcli.customers.links import CompanyChoice, add_customer
 
     choice = CompanyChoice(company_id, company, create_company, link_by_domain)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         outcome = add_customer(database, values, tags, choice, set_)
     for warning in outcome.warnings:
         output.warn(warning)
@@ -264,9 +267,7 @@ def list_(
         str, typer.Option("--sort", help="Sort field: id, name, email, company, created_at, ...")
     ] = "id",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-    limit: Annotated[
-        int, typer.Option("--limit", help="At most this many rows (0 = all).", min=0)
-    ] = 50,
+    limit: LimitOption = None,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many rows.", min=0)] = 0,
     mask: MaskOption = None,
     columns: ColumnsOption = None,
@@ -279,14 +280,14 @@ def list_(
     Example: crm customer list --search 张 --tag vip --sort created_at --desc --limit 20
     """
     fmt = out_format(format)
+    cap = row_limit(limit, fmt)
     with open_db(db) as database:
         flt = build_filter(
             search, tag, lifecycle, company, owner, created_since, segment=segment,
             database=database,
         )  # fmt: skip
-        rows = repo.list_customers(
-            database, flt, sort=sort, desc=desc, limit=limit or None, offset=offset
-        )
+        rows = repo.list_customers(database, flt, sort=sort, desc=desc, limit=cap, offset=offset)
+        note_shown(len(rows), lambda: repo.count_customers(database, flt), cap, fmt)
     if should_mask(mask):
         rows = [mask_row(r) for r in rows]
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
@@ -365,7 +366,7 @@ def update(
     from crmcli.customers.links import CompanyChoice, update_customer
 
     choice = CompanyChoice(company_id, company, create_company, link_by_domain)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         outcome = update_customer(database, customer_id, changes, choice, set_)
     for warning in outcome.warnings:
         output.warn(warning)
@@ -391,7 +392,7 @@ def tag_(
     fmt = out_format(format)
     if not add and not remove:
         raise InvalidInput("give --add TAG and/or --remove TAG")
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         tags = repo.change_tags(
             database,
             customer_id,
@@ -427,7 +428,7 @@ def delete(
     Example: crm customer delete 42 --yes
     """
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         customer = repo.get_customer(database, customer_id)
         confirm_or_refuse(f"Delete customer {customer_id} ({customer['name']})?", yes)
         counts = repo.delete_customer(database, customer_id, cascade=cascade)
@@ -477,7 +478,7 @@ def import_(
     from crmcli.importing.customers import import_customers
 
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         summary = import_customers(
             database,
             file,
@@ -607,38 +608,107 @@ def duplicates(
 def merge(
     keep: Annotated[int, typer.Argument(help="The customer to keep.")],
     drop: Annotated[list[int], typer.Argument(help="Customers merged into KEEP, then deleted.")],
+    keep_external_id: Annotated[
+        str | None,
+        typer.Option(
+            "--keep-external-id",
+            help="The external id the survivor keeps when the customers have different ones.",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the result field by field; change nothing.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
-    """Merge duplicates into KEEP: their history moves over, KEEP's empty fields are filled.
+    """Merge duplicates into KEEP: their history moves over, KEEP's empty fields are filled,
+    their other emails, phones and addresses stay as KEEP's secondary contact points.
 
     Communications, tickets, orders, campaign memberships (KEEP's wins when both are in one
-    campaign) and tags move to KEEP; the others are deleted; the audit log records it.
+    campaign) and tags move to KEEP; the others are deleted. The audit entry keeps their
+    full records: `crm customer unmerge AUDIT_ID` restores them. Different external ids
+    refuse the merge (exit 4) unless --keep-external-id names the one to keep.
 
-    Example: crm customer merge 42 57 61 --yes
+    Example: crm customer merge 42 57 61 --dry-run
     """
     from crmcli.core.errors import InvalidInput
+    from crmcli.db import merge as merging
 
     fmt = out_format(format)
     if keep in drop:
         raise InvalidInput(f"KEEP ({keep}) is also among the customers to drop")
-    with open_db(db) as database:
+    with open_db(db, write=not dry_run) as database:
+        plan = merging.plan_merge(database, keep, drop, keep_external_id)
+        if dry_run:
+            plan.pop("_records")
+            _emit_merge_plan(plan, fmt)
+            return
         kept = repo.get_customer(database, keep)
-        for d in drop:
-            repo.get_customer(database, d)
         confirm_or_refuse(
             f"Merge customer(s) {', '.join(map(str, drop))} into {keep} ({kept['name']})"
             " and delete them?",
             yes,
         )
-        result = repo.merge_customers(database, keep, drop)
+        result = merging.merge_customers(database, keep, drop, keep_external_id)
     if fmt in ("json", "jsonl"):
         output.emit_json(result)
         return
     moved = ", ".join(f"{n} {t}" for t, n in result["moved"].items())
+    kept_contacts = len(result["contacts_added"])
     output.info(
         f"Merged {', '.join(map(str, result['dropped']))} into {keep}"
         + (f"; moved {moved}" if moved else "")
         + (f"; filled {', '.join(result['filled'])}" if result["filled"] else "")
+        + (f"; kept {kept_contacts} other contact point(s)" if kept_contacts else "")
+        + f" (undo: crm customer unmerge {result['audit_id']})"
+    )
+
+
+def _emit_merge_plan(plan: dict[str, Any], fmt: str) -> None:
+    if fmt in ("json", "jsonl"):
+        output.emit_json(plan)
+        return
+    ids = [plan["keep"], *plan["dropped"]]
+    rows = [
+        {
+            "field": f["field"],
+            **{f"#{cid}": f["values"].get(str(cid)) for cid in ids},
+            "result": f["result"],
+            "from": f["from"],
+        }
+        for f in plan["fields"]
+    ]
+    output.emit_rows(rows, fmt, columns=["field", *(f"#{cid}" for cid in ids), "result", "from"])
+    for c in plan["contacts_added"]:
+        output.info(f"kept as a secondary {c['kind']}: {c['value']} (from {c['merged_from']})")
+    moves = ", ".join(f"{n} {t}" for t, n in plan["moves"].items())
+    output.info(f"would move {moves or 'no related records'}; nothing was changed (--dry-run)")
+
+
+@app.command("unmerge")
+def unmerge(
+    audit_id: Annotated[int, typer.Argument(help="The audit entry of the merge (`audit list`).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Undo a merge: the merged customers come back with their ids, fields, tags and
+    history; the survivor gets its own fields back and loses the contact points the merge
+    added. Exit 4 if it was undone already or a merged id is in use again.
+
+    Example: crm customer unmerge 1234 --yes
+    """
+    from crmcli.db import merge as merging
+
+    fmt = out_format(format)
+    with open_db(db, write=True) as database:
+        confirm_or_refuse(f"Undo the merge recorded in audit entry {audit_id}?", yes)
+        result = merging.unmerge(database, audit_id)
+    if fmt in ("json", "jsonl"):
+        output.emit_json(result)
+        return
+    output.info(
+        f"Restored customer(s) {', '.join(map(str, result['restored']))} from {result['keep']}"
     )

@@ -48,7 +48,7 @@ def add(
     from crmcli.db.agents import add_agent
 
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         new_id = add_agent(database, name, skill, max_open, normalize_email(email))
     output.emit_id(new_id, fmt)
 
@@ -73,7 +73,7 @@ def list_(mask: MaskOption = None, db: DbOption = None, format: FormatOption = N
 def _set_active(name: str, active: bool, db: DbOption, fmt: str) -> None:
     from crmcli.db.agents import get_agent, set_active
 
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         changed = set_active(database, name, active)
         agent = get_agent(database, name)
     if not changed:
@@ -122,6 +122,6 @@ def update(
         raise InvalidInput("nothing to update; give --skill, --max-open or --no-limit")
     if max_open is not None and no_limit:
         raise InvalidInput("--max-open and --no-limit contradict each other")
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         agent = update_agent(database, name, skill, max_open, clear_max_open=no_limit)
     output.emit_object({k: agent[k] for k in COLUMNS}, fmt)

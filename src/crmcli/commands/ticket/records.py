@@ -14,12 +14,15 @@ from crmcli.commands.options import (
     DryRunOption,
     EncodingOption,
     FormatOption,
+    LimitOption,
     MapOption,
     RejectsOption,
     StrictOption,
     WideOption,
+    note_shown,
     open_db,
     out_format,
+    row_limit,
 )
 from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
@@ -131,7 +134,7 @@ def open_(
     if description == "-":
         description = sys.stdin.read()
     description = description.strip() if description and description.strip() else None
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         from crmcli.customers import fields
         from crmcli.db.deals import check_deal_link, link_ticket
 
@@ -166,7 +169,7 @@ def open_(
 def _transition(action: str, ticket_id: int, note: str | None, db: Any, fmt: str) -> None:
     from crmcli.tickets.service import transition
 
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         result = transition(database, ticket_id, action, note)
     output.emit_object(result, fmt)
 
@@ -245,7 +248,7 @@ def assign(
     from crmcli.tickets.service import assign as do_assign
 
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         result = do_assign(database, ticket_id, agent, auto=auto, force=force)
     if explain:
         _explain(result)
@@ -273,7 +276,7 @@ def comment(
 
     if text == "-":
         text = sys.stdin.read()
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         result = add_comment(database, ticket_id, text, internal)
     output.emit_object(result, out_format(format))
 
@@ -333,7 +336,7 @@ def update(
         changes["status"] = normalize_status(status)
     if not changes and not set_:
         raise InvalidInput("nothing to update; give at least one option")
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         from crmcli.customers import fields
 
         with database.transaction():
@@ -365,7 +368,7 @@ def rate(
     """
     from crmcli.tickets.service import rate as do_rate
 
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         result = do_rate(database, ticket_id, score, comment)
     output.emit_object(result, out_format(format))
 
@@ -408,7 +411,7 @@ def list_(
     since: Annotated[
         str | None, typer.Option(help="Created at or after this time.", show_default=False)
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (0 = all).", min=0)] = 50,
+    limit: LimitOption = None,
     columns: ColumnsOption = None,
     wide: WideOption = False,
     db: DbOption = None,
@@ -418,7 +421,7 @@ def list_(
 
     Example: crm ticket list --status 未处理 --priority high --breached
     """
-    from crmcli.db.tickets import TicketFilter
+    from crmcli.db.tickets import TicketFilter, count_tickets
     from crmcli.tickets.service import flat_sla, list_with_sla
     from crmcli.tickets.workflow import normalize_status
 
@@ -432,8 +435,13 @@ def list_(
         breached=breached,
         since=to_iso(parse_datetime(since, "--since")) if since else None,
     )
+    cap = row_limit(limit, fmt)
+    from crmcli.core.clock import now_iso
+
+    now = now_iso()
     with open_db(db) as database:
-        rows = list_with_sla(database, flt, limit=limit or None)
+        rows = list_with_sla(database, flt, limit=cap)
+        note_shown(len(rows), lambda: count_tickets(database, flt, now), cap, fmt)
     if fmt not in ("json", "jsonl"):
         rows = [flat_sla(r) for r in rows]
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
@@ -501,7 +509,7 @@ def classify(
         raise InvalidInput("give --train, or a ticket ID or --text to explain")
     if force and not train:
         raise InvalidInput("--force goes with --train")
-    with open_db(db) as database:
+    with open_db(db, write=train) as database:
         report = (
             train_model(database, folds, force) if train else explain(database, ticket_id, text)
         )
@@ -546,7 +554,7 @@ def import_(
     from crmcli.importing.tickets import import_tickets
 
     fmt = out_format(format)
-    with open_db(db) as database:
+    with open_db(db, write=True) as database:
         summary = import_tickets(
             database,
             file,
