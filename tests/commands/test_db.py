@@ -53,6 +53,7 @@ def _old_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         db.close()
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 def test_migrate_dry_run_then_apply_with_backup_first(
     cli, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,6 +83,7 @@ def test_migrate_dry_run_then_apply_with_backup_first(
     assert cli("db", "check").exit_code == 0
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 def test_migration_on_open_also_backs_up_first(cli, db_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _old_database(db_path, monkeypatch)
     rows = cli.json("customer", "list")  # any command migrates on open
@@ -312,6 +314,7 @@ def _legacy_audit(path: Path, tamper: bool = False) -> None:
     conn.close()
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 @pytest.mark.parametrize("tamper", [False, True])
 def test_m050_reseals_an_old_chain_and_says_whether_it_was_intact(
     cli, db_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: bool
@@ -332,6 +335,7 @@ def test_restore_of_a_backup_from_an_older_schema(
     cli, add_customer, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = tmp_path / "old" / "crm.db"
+    old.parent.mkdir()
     _old_database(old, monkeypatch)
     _legacy_audit(old)
     add_customer("Current")

@@ -28,6 +28,7 @@ def test_atomic_write_private_is_0600_under_any_umask(tmp_path: Path, umask: int
     assert mode(target) == 0o600
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 def test_replaces_a_world_readable_file_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "r.html"
     target.write_text("old")
@@ -38,6 +39,7 @@ def test_replaces_a_world_readable_file_and_leaves_no_temp(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 def test_missing_directory_is_an_operational_error(tmp_path: Path) -> None:
     with pytest.raises(OperationalError, match="cannot write"):
         atomic_write_private(tmp_path / "no" / "x.txt", "x")

@@ -114,6 +114,7 @@ def test_rows_api_still_works(tmp_path: Path) -> None:
     source.close()
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 def test_reject_writer_is_atomic_and_only_written_when_needed(tmp_path: Path) -> None:
     target = default_rejects_path(tmp_path / "in.csv")
     assert target == tmp_path / "in.rejects.csv"

@@ -100,6 +100,7 @@ def test_xlsx_sheets_numbers_dates_and_frozen_header() -> None:
     assert book.properties.created.year == 2026
 
 
+@pytest.mark.nodb  # lists or creates the database file itself
 def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     target = tmp_path / "r.html"
     target.write_text("old")

@@ -87,6 +87,7 @@ def test_restore_into_a_new_file_reproduces_every_row(
     last = audit_ids(db_path)
     made = cli.json("db", "backup", str(tmp_path / "offsite.db"))
     fresh = tmp_path / "replacement" / "crm.db"  # the disk was lost: a new, empty file
+    fresh.parent.mkdir()  # a write command creates a missing file, never a missing folder
     cli.json("--db", str(fresh), "db", "restore", made["path"], "--yes")
     assert without_later_audit(snapshot(fresh), last) == without_later_audit(original, last)
     assert cli("--db", str(fresh), "db", "check").exit_code == 0

@@ -1,34 +1,50 @@
-"""Likely-duplicate customers: exact matches on normalised email or phone, and fuzzy matches
-on a similar name plus the same or a similar company or address.
+"""Likely-duplicate customers, with the evidence behind every score.
 
 `find_duplicate_groups(rows, threshold)` is a pure function over plain rows (mappings with
 `id`, `name` and optionally `email`, `phone`, `company`, `address`); `crm customer duplicates`
 and the data-quality report both call it.
 
-Scoring (0..100): exact email or phone = 100. Otherwise 60% name similarity + 40% similarity
-of the better of company and address (rapidfuzz ratios on normalised text; a name alone is
-never enough: two 张伟 at different companies are different people). Pairs at or above the
-threshold are joined into groups (connected components); a group's score is its weakest link.
+Scoring: a pair's score is the sum of its evidence, capped at 100 (WEIGHTS):
 
-Blocking keeps it near-linear: fuzzy pairs are only compared inside blocks that share
-(normalised company, first letter of the name), (normalised address, first letter) or the
-exact normalised name; an oversized block is compared in overlapping windows of its sorted
-members. Measured cost is dominated by the blocks of common names and companies.
+| evidence | points |
+|---|---|
+| same normalised email | 55 |
+| same normalised phone | 50 |
+| name | 35 x similarity (rapidfuzz ratio of the normalised names; below 80 it counts 0) |
+| company | 10 x similarity (same after dropping Ltd / 有限公司 ...: 10; below 80: 0) |
+| address | 25 x similarity (below 80, or other house numbers: 0) |
+
+So the same name at the same company scores 45 and same name, company and address 70:
+without a shared email or phone nothing reaches AUTO_MERGE_THRESHOLD (90). Pairs scoring at
+least the threshold (default 50) are joined into groups strongest link first (a maximum
+spanning forest); a group's score is its weakest link: the weakest of the links that hold it
+together, so one member that shares only a phone with the rest pulls the group down to 50.
+
+Blocking keeps the candidate pairs linear in the data: exact blocks on email and phone (each
+member is paired with the block's first member, not with every other one), and fuzzy
+comparisons only inside blocks that share (normalised company, first letter of the name),
+(normalised address, first letter) or the exact normalised name; an oversized block is
+compared in overlapping windows of its sorted members. A pair outside every block is never
+scored (two spellings of a name that differ in their first letter, at different companies).
 """
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-NAME_WEIGHT = 0.6
-CONTEXT_WEIGHT = 0.4
+WEIGHTS = {"email": 55.0, "phone": 50.0, "name": 35.0, "company": 10.0, "address": 25.0}
+SIMILAR = 80.0  # a fuzzy similarity below this counts nothing
+AUTO_MERGE_THRESHOLD = 90.0
+DEFAULT_THRESHOLD = 50.0
 MAX_BLOCK = 400  # larger blocks are compared in sorted, overlapping windows of this size
 SMALL_BLOCK = 8  # below this, plain pairwise calls beat a cdist matrix
 OUTPUT_FIELDS = ("id", "name", "email", "phone", "company", "address")
+EVIDENCE_ORDER = ("email", "phone", "name", "company", "address")
 
 _DIGITS = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
@@ -80,54 +96,69 @@ def _is_cjk(word: str) -> bool:
     return all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in word)
 
 
-class _Groups:
-    """Union-find over row positions; each group root keeps its score and reasons.
-
-    A group's score is the weakest of the links that joined it (exact links come first, so
-    a group held together by an email is not weakened by a redundant fuzzy link); every
-    link's reason is kept. Memory stays O(rows): links are not stored.
-    """
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.score: dict[int, float] = {}
-        self.reasons: dict[int, set[str]] = {}
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def link(self, i: int, j: int, score: float, reason: str) -> None:
-        a, b = self.find(i), self.find(j)
-        if a == b:
-            self.reasons[a].add(reason)
-            return
-        if b < a:
-            a, b = b, a
-        self.parent[b] = a
-        reasons = self.reasons.setdefault(a, set())
-        reasons.add(reason)
-        if b in self.reasons:
-            reasons.update(self.reasons.pop(b))
-        self.score[a] = min(self.score.get(a, score), self.score.pop(b, score), score)
+def reason_of(evidence: Mapping[str, float]) -> str:
+    """'same email, similar name' from a pair's evidence."""
+    parts = []
+    for kind in EVIDENCE_ORDER:
+        if kind in evidence:
+            same = kind in ("email", "phone") or evidence[kind] >= WEIGHTS[kind]
+            parts.append(f"{'same' if same else 'similar'} {kind}")
+    return ", ".join(parts)
 
 
-def _pairs(
-    values: list[str], members: list[int], cutoff: float
-) -> Iterable[tuple[int, int, float]]:
-    """(i, j, similarity) for members whose values are at least `cutoff` similar."""
+class _Keys:
+    """The normalised matching keys of every row (positions index the lists)."""
+
+    def __init__(self) -> None:
+        from rapidfuzz import fuzz
+
+        self.ratio = fuzz.ratio
+        self.names: list[str] = []
+        self.companies: list[str] = []
+        self.addresses: list[str] = []
+        self.emails: list[str] = []
+        self.phones: list[str] = []
+
+    def evidence(self, i: int, j: int) -> dict[str, float]:
+        """The pair's evidence: {kind: points} for the kinds that count."""
+        found: dict[str, float] = {}
+        if self.emails[i] and self.emails[i] == self.emails[j]:
+            found["email"] = WEIGHTS["email"]
+        if self.phones[i] and self.phones[i] == self.phones[j]:
+            found["phone"] = WEIGHTS["phone"]
+        for kind, values in (
+            ("name", self.names),
+            ("company", self.companies),
+            ("address", self.addresses),
+        ):
+            a, b = values[i], values[j]
+            if not a or not b:
+                continue
+            if a == b:
+                found[kind] = WEIGHTS[kind]
+                continue
+            if kind == "address" and _DIGITS.findall(a) != _DIGITS.findall(b):
+                continue  # house 58 and house 343 of one street are different places
+            sim = self.ratio(a, b, score_cutoff=SIMILAR)
+            if sim:
+                found[kind] = round(WEIGHTS[kind] * sim / 100, 1)
+        return found
+
+
+def pair_score(evidence: Mapping[str, float]) -> float:
+    return round(min(100.0, sum(evidence.values())), 1)
+
+
+def _pairs(values: list[str], members: list[int], cutoff: float) -> Iterable[tuple[int, int]]:
+    """(i, j) for members whose values are at least `cutoff` similar."""
     from rapidfuzz import fuzz
 
     n = len(members)
     if n <= SMALL_BLOCK:
         for a in range(n):
             for b in range(a + 1, n):
-                sim = fuzz.ratio(values[a], values[b], score_cutoff=cutoff)
-                if sim:
-                    yield members[a], members[b], sim
+                if fuzz.ratio(values[a], values[b], score_cutoff=cutoff):
+                    yield members[a], members[b]
         return
     import numpy as np
     from rapidfuzz import process
@@ -135,9 +166,10 @@ def _pairs(
     matrix = process.cdist(
         values, values, scorer=fuzz.ratio, score_cutoff=max(cutoff, 1), dtype=np.uint8
     )
-    rows, cols = np.nonzero(np.triu(matrix, k=1))
+    rows, cols = np.nonzero(matrix)
     for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
-        yield members[a], members[b], float(matrix[a, b])
+        if a < b:
+            yield members[a], members[b]
 
 
 def _distinct(members: list[int], values: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
@@ -165,54 +197,6 @@ def _windows(members: list[int], keys: list[str]) -> Iterable[list[int]]:
         yield ordered[start : start + MAX_BLOCK]
 
 
-def find_duplicate_groups(
-    rows: Iterable[Mapping[str, Any]], threshold: float = 90.0, limit: int | None = None
-) -> list[dict[str, Any]]:
-    """Groups of likely duplicates, strongest first.
-
-    Each group: {"group": n (1-based), "score": 0..100, "reason": "same email, ...",
-    "customers": [{id, name, email, phone, company, address}, ...]} with customers in id
-    order. Exact email/phone matches are always reported; fuzzy ones when their score is at
-    least `threshold`. `limit` keeps the first N groups.
-    """
-    if not 0 <= threshold <= 100:
-        raise ValueError("threshold must be between 0 and 100")
-    records: list[tuple[Any, ...]] = []
-    names: list[str] = []
-    companies: list[str] = []
-    addresses: list[str] = []
-    first_email: dict[str, int] = {}
-    first_phone: dict[str, int] = {}
-    pending_exact: list[tuple[int, int, str]] = []
-    company_keys: dict[str, str] = {}  # companies repeat: normalise each once, share the key
-    for i, row in enumerate(rows):
-        record = tuple(row.get(f) for f in OUTPUT_FIELDS)
-        records.append(record)
-        # Each normalised key reuses the row's own string when normalising changed nothing
-        # (the usual case for stored data): a million rows fit in far less memory.
-        names.append(_same(record[1], normalise_name(record[1])))
-        company = record[4] or ""
-        key = company_keys.get(company)
-        if key is None:
-            key = company_keys[company] = normalise_company(company)
-        companies.append(key)
-        addresses.append(_same(record[5], normalise_address(record[5])))
-        email = _same(record[2], (record[2] or "").strip().lower())
-        phone = _same(record[3], normalise_phone(record[3]))
-        if email and first_email.setdefault(email, i) != i:
-            pending_exact.append((first_email[email], i, "same email"))
-        if phone and first_phone.setdefault(phone, i) != i:
-            pending_exact.append((first_phone[phone], i, "same phone"))
-    del first_email, first_phone, company_keys
-    groups = _Groups(len(records))
-    for i, j, reason in pending_exact:
-        groups.link(i, j, 100.0, reason)
-    del pending_exact
-    _fuzzy(groups, names, companies, addresses, threshold)
-    del names, companies, addresses
-    return _collect(groups, records, limit)
-
-
 def _add(blocks: dict[str, Any], key: str, i: int) -> None:
     members = blocks.get(key)
     if members is None:
@@ -228,9 +212,95 @@ def _blocks(blocks: dict[str, Any]) -> Iterable[list[int]]:
     return (m for m in blocks.values() if not isinstance(m, int))
 
 
-def _fuzzy(
-    groups: _Groups, names: list[str], companies: list[str], addresses: list[str], threshold: float
-) -> None:
+class _Scorer:
+    """Scores candidate pairs once each and keeps those at or above the threshold."""
+
+    def __init__(self, keys: _Keys, threshold: float) -> None:
+        self.keys = keys
+        self.threshold = threshold
+        self.size = len(keys.names) + 1
+        self.seen: set[int] = set()  # i * size + j: an int is far smaller than a tuple
+        self.edges: list[tuple[float, int, int, dict[str, float]]] = []
+
+    def consider(self, i: int, j: int) -> None:
+        if i > j:
+            i, j = j, i
+        key = i * self.size + j
+        if i == j or key in self.seen:
+            return
+        self.seen.add(key)
+        evidence = self.keys.evidence(i, j)
+        score = pair_score(evidence)
+        if score > 0 and score >= self.threshold:
+            self.edges.append((score, i, j, evidence))
+
+
+def find_duplicate_groups(
+    rows: Iterable[Mapping[str, Any]],
+    threshold: float = DEFAULT_THRESHOLD,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Groups of likely duplicates, strongest first.
+
+    Each group: {"group": n (1-based), "score": its weakest link, "auto_merge": score >=
+    AUTO_MERGE_THRESHOLD, "reason": "same email, similar name", "weakest_link": {a, b,
+    score, evidence}, "links": [{a, b, score, evidence}, ...] (the links holding the group
+    together, strongest first), "customers": [{id, name, email, phone, company, address}]}
+    with customers in id order. `limit` keeps the first N groups.
+    """
+    if not 0 <= threshold <= 100:
+        raise ValueError("threshold must be between 0 and 100")
+    enabled = gc.isenabled()
+    gc.disable()  # millions of small tuples: the cyclic collector would rescan them all
+    try:
+        return _find(rows, threshold, limit)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _find(
+    rows: Iterable[Mapping[str, Any]], threshold: float, limit: int | None
+) -> list[dict[str, Any]]:
+    records: list[tuple[Any, ...]] = []
+    keys = _Keys()
+    first_email: dict[str, int] = {}
+    first_phone: dict[str, int] = {}
+    exact: list[tuple[int, int]] = []
+    company_keys: dict[str, str] = {}  # companies repeat: normalise each once, share the key
+    for i, row in enumerate(rows):
+        record = tuple(row.get(f) for f in OUTPUT_FIELDS)
+        records.append(record)
+        # Each normalised key reuses the row's own string when normalising changed nothing
+        # (the usual case for stored data): a million rows fit in far less memory.
+        keys.names.append(_same(record[1], normalise_name(record[1])))
+        company = record[4] or ""
+        key = company_keys.get(company)
+        if key is None:
+            key = company_keys[company] = normalise_company(company)
+        keys.companies.append(key)
+        keys.addresses.append(_same(record[5], normalise_address(record[5])))
+        email = _same(record[2], (record[2] or "").strip().lower())
+        phone = _same(record[3], normalise_phone(record[3]))
+        keys.emails.append(email)
+        keys.phones.append(phone)
+        if email and first_email.setdefault(email, i) != i:
+            exact.append((first_email[email], i))
+        if phone and first_phone.setdefault(phone, i) != i:
+            exact.append((first_phone[phone], i))
+    del first_email, first_phone, company_keys
+    scorer = _Scorer(keys, threshold)
+    for i, j in exact:
+        scorer.consider(i, j)
+    del exact
+    fuzzy_max = WEIGHTS["name"] + WEIGHTS["company"] + WEIGHTS["address"]
+    if threshold <= fuzzy_max:
+        _fuzzy(scorer, keys, threshold)
+    return _collect(scorer.edges, records, limit)
+
+
+def _fuzzy(scorer: _Scorer, keys: _Keys, threshold: float) -> None:
+    names, companies, addresses = keys.names, keys.companies, keys.addresses
     # Blocks keyed by the normalised strings themselves (no new objects per row); a key
     # seen once holds its row position, a list only from the second row on.
     by_company: dict[str, Any] = {}
@@ -246,12 +316,8 @@ def _fuzzy(
         if companies[i] or addresses[i]:
             _add(by_name, name, i)
     # Same company (or address) after normalisation and the same first letter of the name:
-    # the name decides.
-    name_cutoff = max(0.0, (threshold - CONTEXT_WEIGHT * 100) / NAME_WEIGHT)
-    for blocks, reason in (
-        (by_company, "similar name + same company"),
-        (by_address, "similar name + same address"),
-    ):
+    # a pair is a candidate when the names are similar.
+    for blocks in (by_company, by_address):
         for block in _blocks(blocks):
             by_letter: dict[str, list[int]] = defaultdict(list)
             for m in block:
@@ -259,31 +325,29 @@ def _fuzzy(
             for members in by_letter.values():
                 if len(members) < 2:
                     continue
-                # Identical names only need linking to one of them (union-find closes the
-                # group): a block of 300 "John Smith" costs 300 links, not 45,000 pairs.
+                # Identical names only need pairing with one of them (the group closes
+                # through it): a block of 300 "John Smith" costs 300 pairs, not 45,000.
                 reps, twins = _distinct(members, names)
                 for rep, twin in twins:
-                    groups.link(rep, twin, 100.0, reason)
+                    scorer.consider(rep, twin)
                 for window in _windows(reps, [names[m] for m in reps]):
-                    for i, j, sim in _pairs([names[m] for m in window], window, name_cutoff):
-                        score = round(NAME_WEIGHT * sim + CONTEXT_WEIGHT * 100, 1)
-                        groups.link(i, j, score, reason)
+                    for i, j in _pairs([names[m] for m in window], window, SIMILAR):
+                        scorer.consider(i, j)
         blocks.clear()
-    # Same name: the better of company and address similarity decides. Addresses that
-    # differ in their numbers (house 58 vs 343 on the same street) are different places.
-    context_cutoff = max(0.0, (threshold - NAME_WEIGHT * 100) / CONTEXT_WEIGHT)
+    # The same name: a similar address (or, when the threshold is low enough for name +
+    # company alone, a similar company) makes a candidate.
+    fields: list[tuple[str, list[str]]] = [("address", addresses)]
+    if threshold <= WEIGHTS["name"] + WEIGHTS["company"]:
+        fields.insert(0, ("company", companies))
     for members in _blocks(by_name):
-        for field, values in (("company", companies), ("address", addresses)):
-            # Rows with the same name and the same company / address were linked by the
-            # blocks above: compare one row per distinct value.
+        for field, values in fields:
             having, _ = _distinct([m for m in members if values[m]], values)
             if len(having) < 2:
                 continue
             for part in _by_numbers(having, addresses) if field == "address" else [having]:
                 for window in _windows(part, [values[m] for m in part]):
-                    for i, j, sim in _pairs([values[m] for m in window], window, context_cutoff):
-                        score = round(NAME_WEIGHT * 100 + CONTEXT_WEIGHT * sim, 1)
-                        groups.link(i, j, score, f"same name + similar {field}")
+                    for i, j in _pairs([values[m] for m in window], window, SIMILAR):
+                        scorer.consider(i, j)
 
 
 def _by_numbers(members: list[int], addresses: list[str]) -> Iterable[list[int]]:
@@ -294,28 +358,75 @@ def _by_numbers(members: list[int], addresses: list[str]) -> Iterable[list[int]]
     return (p for p in parts.values() if len(p) > 1)
 
 
+def _link(records: list[tuple[Any, ...]], edge: tuple[float, int, int, dict[str, float]]) -> dict:
+    score, i, j, evidence = edge
+    return {
+        "a": records[i][0],
+        "b": records[j][0],
+        "score": score,
+        "evidence": {k: evidence[k] for k in EVIDENCE_ORDER if k in evidence},
+    }
+
+
 def _collect(
-    groups: _Groups, records: list[tuple[Any, ...]], limit: int | None
+    edges: list[tuple[float, int, int, dict[str, float]]],
+    records: list[tuple[Any, ...]],
+    limit: int | None,
 ) -> list[dict[str, Any]]:
+    """Kruskal over the scored pairs: strongest first, a link joins two groups or is dropped."""
+    edges.sort(key=lambda e: (-e[0], records[e[1]][0], records[e[2]][0]))
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        root = i
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(i, i) != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    used: dict[int, list[tuple[float, int, int, dict[str, float]]]] = {}
+    for edge in edges:
+        _, i, j, _ = edge
+        a, b = find(i), find(j)
+        if a == b:
+            continue
+        if b < a:
+            a, b = b, a
+        parent[b] = a
+        links = used.setdefault(a, [])
+        links.extend(used.pop(b, []))
+        links.append(edge)
     members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(records)):
-        root = groups.find(i)
-        if root in groups.score:
-            members[root].append(i)
-    found = sorted(
-        members.items(), key=lambda kv: (-groups.score[kv[0]], -len(kv[1]), records[kv[1][0]][0])
-    )
+    for i in parent.keys() | used.keys():
+        members[find(i)].append(i)
+    found = []
+    for root, links in used.items():
+        weakest = min(links, key=lambda e: (e[0], records[e[1]][0], records[e[2]][0]))
+        positions = sorted(members[root], key=lambda p: records[p][0])
+        found.append((weakest[0], len(positions), records[positions[0]][0], links, positions))
+    found.sort(key=lambda g: (-g[0], -g[1], g[2]))
     if limit is not None:
         found = found[:limit]
-    return [
-        {
-            "group": n,
-            "score": groups.score[root],
-            "reason": ", ".join(sorted(groups.reasons[root])),
-            "customers": sorted(
-                (dict(zip(OUTPUT_FIELDS, records[p], strict=True)) for p in positions),
-                key=lambda r: r["id"],
-            ),
-        }
-        for n, (root, positions) in enumerate(found, 1)
-    ]
+    out = []
+    for n, (score, _, _, links, positions) in enumerate(found, 1):
+        kinds: dict[str, float] = {}
+        for link in links:
+            for kind, points in link[3].items():
+                kinds[kind] = max(kinds.get(kind, 0.0), points)
+        weakest = min(links, key=lambda e: (e[0], records[e[1]][0], records[e[2]][0]))
+        out.append(
+            {
+                "group": n,
+                "score": score,
+                "auto_merge": score >= AUTO_MERGE_THRESHOLD,
+                "reason": reason_of(kinds),
+                "weakest_link": _link(records, weakest),
+                "links": [
+                    _link(records, e)
+                    for e in sorted(links, key=lambda e: (-e[0], records[e[1]][0]))
+                ],
+                "customers": [dict(zip(OUTPUT_FIELDS, records[p], strict=True)) for p in positions],
+            }
+        )
+    return out

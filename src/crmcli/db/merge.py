@@ -215,7 +215,10 @@ def merge_customers(
             "contacts_added": plan["contacts_added"],
         }
         for other in dropped:
-            audit.record(db, "merged_into", "customer", other["id"], {"into": keep})
+            # `record`: what `customer forget` of the survivor erases too (db/privacy.py)
+            audit.record(
+                db, "merged_into", "customer", other["id"], {"into": keep, "record": other}
+            )
         result["audit_id"] = audit.record(
             db,
             "merge",

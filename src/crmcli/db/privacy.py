@@ -325,6 +325,8 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
             (REDACTED, now, now, customer_id),
         )
         db.execute("DELETE FROM customer_tags WHERE customer_id = ?", (customer_id,))
+        # the other emails, phones and addresses a merge kept (db/merge.py) are theirs too
+        db.execute("DELETE FROM customer_contacts WHERE customer_id = ?", (customer_id,))
         comms = db.execute(
             "UPDATE communications SET subject = NULL, content = NULL, updated_at = ?"
             " WHERE customer_id = ?",

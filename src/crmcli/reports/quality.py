@@ -27,7 +27,7 @@ WEIGHTS = {
     "integrity": 0.15,
 }
 FUZZY_LIMIT = 20_000  # the fuzzy duplicate finder is pairwise-ish: beyond this, exact SQL only
-FUZZY_THRESHOLD = 90
+FUZZY_THRESHOLD = 50  # = dedupe.DEFAULT_THRESHOLD: the groups `customer duplicates` reports
 CHARTS: list[ChartSpec] = [
     {
         "section": "fields",

@@ -561,8 +561,13 @@ def export(
 def duplicates(
     threshold: Annotated[
         float,
-        typer.Option("--threshold", min=0, max=100, help="Fuzzy match score 0..100 to report."),
-    ] = 90.0,
+        typer.Option(
+            "--threshold",
+            min=0,
+            max=100,
+            help="Report groups whose weakest link scores at least this (0..100).",
+        ),
+    ] = 50.0,
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="At most this many groups (0 = all).")
     ] = 0,
@@ -572,12 +577,14 @@ def duplicates(
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
-    """Groups of likely duplicate customers, with a score and the reason.
+    """Groups of likely duplicate customers, each pair's score explained by its evidence.
 
-    Same normalised email or phone (score 100), or a similar name plus the same or a
-    similar company or address. Merge a group with `crm customer merge KEEP DROP...`.
+    Points per pair: same email 55, same phone 50, name up to 35, company up to 10, address
+    up to 25 (similarity x weight; capped at 100). A group scores its weakest link; 90 and
+    more is `auto_merge` (never name + company + address alone). Merge a group with
+    `crm customer merge KEEP DROP...` (try --dry-run first).
 
-    Example: crm customer duplicates --threshold 85 --limit 50 --format json
+    Example: crm customer duplicates --threshold 40 --limit 50 --format json
     """
     import sys
 
@@ -595,12 +602,20 @@ def duplicates(
         stream_json(groups, fmt, sys.stdout)
         return
     rows = [
-        {"group": g["group"], "score": g["score"], "reason": g["reason"], **c}
+        {
+            "group": g["group"],
+            "score": g["score"],
+            "weakest": f"{g['weakest_link']['a']}-{g['weakest_link']['b']}",
+            "reason": g["reason"],
+            **c,
+        }
         for g in groups
         for c in g["customers"]
     ]
     output.emit_rows(
-        rows, fmt, columns=["group", "score", "reason", "id", "name", "phone", "email", "company"]
+        rows,
+        fmt,
+        columns=["group", "score", "weakest", "reason", "id", "name", "phone", "email", "company"],
     )
 
 
