@@ -158,6 +158,17 @@ CREATE TABLE custom_values (
             PRIMARY KEY (field_id, entity_id)
         ) WITHOUT ROWID;
 
+-- table customer_contacts
+CREATE TABLE customer_contacts (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'phone', 'address')),
+            value TEXT NOT NULL,
+            merged_from INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (customer_id, kind, value)
+        );
+
 -- table customer_tags
 CREATE TABLE customer_tags (
             customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
@@ -372,6 +383,9 @@ CREATE INDEX custom_values_num ON custom_values(field_id, value_num)
 -- index custom_values_text
 CREATE INDEX custom_values_text ON custom_values(field_id, value_text)
             WHERE value_text IS NOT NULL;
+
+-- index customer_contacts_value
+CREATE INDEX customer_contacts_value ON customer_contacts(kind, value);
 
 -- index customer_tags_tag
 CREATE INDEX customer_tags_tag ON customer_tags(tag, customer_id);

@@ -21,7 +21,7 @@ from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import Database, audit, integrity_error_to_conflict
 from crmcli.db.customers import (
     CONTACT_KINDS,
-    CUSTOMER_FIELDS,
+    STORED_FIELDS,
     contact_points,
     customer_references,
     get_customer,
@@ -81,7 +81,7 @@ def plan_merge(
     external_id = _external_id(kept, dropped, keep_external_id)
     fields = []
     filled: dict[str, Any] = {}
-    for f in CUSTOMER_FIELDS:
+    for f in STORED_FIELDS:
         values = {str(r["id"]): r.get(f) for r in [kept, *dropped]}
         if f == "external_id":
             result = external_id
@@ -291,8 +291,9 @@ def unmerge(db: Database, audit_id: int) -> dict[str, Any]:
             db.execute(
                 "DELETE FROM customer_contacts WHERE id = ? AND customer_id = ?", (cid, keep)
             )
-        columns = [*CUSTOMER_FIELDS, "created_at", "updated_at", "erased_at"]
+        existing = {r["name"] for r in db.query("SELECT name FROM pragma_table_info('customers')")}
         for image in before["dropped"]:
+            columns = [c for c in image if c in existing and c != "id"]
             try:
                 db.execute(
                     f"INSERT INTO customers(id, {', '.join(columns)})"
