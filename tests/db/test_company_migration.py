@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crmcli.db import connect
 from crmcli.db.migrations import all_migrations
 
@@ -47,6 +49,7 @@ def old_database(path: Path) -> None:
     db.close()
 
 
+@pytest.mark.nodb  # builds its own pre-m200 database at CRM_DB
 def test_company_text_becomes_companies(cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     old_database(db_path)
     companies = cli.json("company", "list", "--limit", "0")
