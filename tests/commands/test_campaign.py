@@ -116,7 +116,7 @@ def test_results_and_evaluation_equal_statsmodels(
     dry = cli.json("campaign", "import-results", "1", str(results), "--dry-run")
     assert dry["dry_run"] is True and dry["updated"] == 60 and dry["rejected"] == 2
     strict = cli("campaign", "import-results", "1", str(results), "--strict")
-    assert strict.exit_code == 2 and "nothing was recorded" in strict.stderr
+    assert strict.exit_code == 2 and "nothing imported (--strict)" in strict.stderr
     assert cli.json("campaign", "evaluate", "1") == pending
     summary = cli.json("campaign", "import-results", "1", str(results))
     assert summary["updated"] == 60 and summary["rejected"] == 2

@@ -454,12 +454,14 @@ def test_comm_log_imports_no_heavy_library(customer: int, db_path: Path) -> None
 def test_import_fast_time_path_agrees_with_parse_datetime(
     zone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crmcli.core.clock import local_zone, to_iso
-    from crmcli.core.validate import parse_datetime
-    from crmcli.db.comm_import import TimeParser
+    from crmcli.core.clock import to_iso
+    from crmcli.core.validate import parse_datetime, parse_datetime_as
 
     monkeypatch.setenv("CRM_TZ", zone)
-    parse = TimeParser(local_zone())
+
+    def parse(text: str, field: str) -> str:
+        return to_iso(parse_datetime_as(text, None, field))
+
     for text in (
         "2024-03-10 01:30",  # New York: the hour before the spring change
         "2024-03-10 03:30",

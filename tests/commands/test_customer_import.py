@@ -135,20 +135,27 @@ def test_invalid_rows_go_to_rejects_file_with_line_and_reason(cli, tmp_path: Pat
         "Also Good,,also@example.com,prospect\n",
     )
     result = summary(cli, str(src))
-    assert (result["inserted"], result["rejected"]) == (2, 5)
+    # Only a missing name or a ragged row costs the row; bad optional fields are warnings.
+    assert (result["inserted"], result["rejected"], result["warnings"]) == (5, 2, 3)
     assert result["rejects_file"] == str(tmp_path / "people.rejects.csv")
     with open(tmp_path / "people.rejects.csv", encoding="utf-8-sig", newline="") as fh:
         rejects = list(csv.reader(fh))
-    assert rejects[0] == ["line", "reason", "name", "phone", "email", "lifecycle"]
+    assert rejects[0] == [
+        "line", "field", "value", "reason", "name", "phone", "email", "lifecycle"
+    ]  # fmt: skip
     by_line = {int(r[0]): r for r in rejects[1:]}
-    assert set(by_line) == {3, 4, 5, 6, 7}
-    assert by_line[3][1] == "no name"
-    assert "malformed email" in by_line[4][1] and by_line[4][2:] == ["Bad Mail", "", "bad@", ""]
-    assert "impossible phone" in by_line[5][1]
-    assert by_line[6][1].startswith("ragged row")
-    assert "lifecycle" in by_line[7][1]
+    assert [int(r[0]) for r in rejects[1:]] == [3, 4, 5, 6, 7]  # in line order
+    assert by_line[3][1:4] == ["name", "", "no name"]
+    assert by_line[4][1:3] == ["email", "bad@"] and "malformed email" in by_line[4][3]
+    assert by_line[4][4:] == ["Bad Mail", "", "bad@", ""]
+    assert by_line[5][1] == "phone" and "impossible phone" in by_line[5][3]
+    assert by_line[6][3].startswith("ragged row")
+    assert by_line[7][1] == "lifecycle" and "lifecycle" in by_line[7][3]
     assert result["reject_reasons"]["ragged row"] == 1
-    assert sorted(r["name"] for r in customers(cli)) == ["Also Good", "Good"]
+    stored = {r["name"]: r for r in customers(cli)}
+    assert sorted(stored) == ["Also Good", "Bad Mail", "Bad Phone", "Bad Stage", "Good"]
+    assert stored["Bad Mail"]["email"] is None and stored["Bad Phone"]["phone"] is None
+    assert stored["Bad Stage"]["lifecycle"] == "lead"
 
 
 def test_rejects_option_names_the_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -184,9 +191,8 @@ def test_duplicates_of_existing_and_earlier_rows_are_not_inserted(
 
 
 def test_duplicates_across_batches(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from crmcli.importing import customers as customer_import
 
-    monkeypatch.setattr(customer_import, "BATCH", 2)
+    monkeypatch.setattr("crmcli.importing.pipeline.BATCH", 2)
     lines = ["name,email"] + [f"P{i},p{i % 3}@example.com" for i in range(7)]
     src = write(tmp_path / "b.csv", "\n".join(lines) + "\n")
     result = summary(cli, str(src))
@@ -245,7 +251,7 @@ def test_key_must_be_a_column_of_the_file(cli, tmp_path: Path) -> None:  # type:
 
 def test_strict_aborts_everything_on_any_reject(cli, tmp_path: Path, add_customer) -> None:  # type: ignore[no-untyped-def]
     add_customer("Before")
-    src = write(tmp_path / "s.csv", "name,email\nGood,good@example.com\nBad,bad@\n")
+    src = write(tmp_path / "s.csv", "name,email\nGood,good@example.com\n,nameless@example.com\n")
     result = cli("customer", "import", str(src), "--strict")
     assert result.exit_code == 2
     assert "nothing imported" in result.stderr
@@ -258,7 +264,9 @@ def test_strict_aborts_everything_on_any_reject(cli, tmp_path: Path, add_custome
 
 
 def test_dry_run_reports_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    src = write(tmp_path / "dry.csv", "name,email\nA,a@example.com\nB,bad@\nC,a@example.com\n")
+    src = write(
+        tmp_path / "dry.csv", "name,email\nA,a@example.com\n,b@example.com\nC,a@example.com\n"
+    )
     result = cli("customer", "import", str(src), "--dry-run", "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -392,7 +400,6 @@ def test_change_log_rows_equal_what_the_triggers_write(
     """The import suspends m070's per-row insert triggers and logs in bulk: same rows, same
     seq order as the triggers themselves write (compared with an import that keeps them)."""
     from crmcli.db import customers as repo
-    from crmcli.importing import customers as customer_import
 
     add_customer("Old One", email="old1@example.com", external_id="E1", tag="a")
     add_customer("Old Two", email="old2@example.com", external_id="E2")
@@ -404,13 +411,13 @@ def test_change_log_rows_equal_what_the_triggers_write(
         "E2,Old Two Renamed,,",  # update: name
         "E3,New A,a@example.com,vip;vip;new",  # repeated tag
         "E4,New B,old1@example.com,",  # duplicate email: not inserted
-        "E5,New C,bad@,x",  # rejected
+        "E5,New C,bad@,x",  # stored without the bad email (a field warning)
         "E6,New D,,",
         "E7,New E,e@example.com,t1",
         "E3,New A,,z",  # the same new customer again: update within the file
     ]
     src = write(tmp_path / "in.csv", "external_id,name,email,tags\n" + "\n".join(rows) + "\n")
-    monkeypatch.setattr(customer_import, "BATCH", 3)  # several batches
+    monkeypatch.setattr("crmcli.importing.pipeline.BATCH", 3)  # several batches
 
     def change_log(path: Path) -> list[tuple]:
         with sqlite3.connect(path) as con:
@@ -427,7 +434,7 @@ def test_change_log_rows_equal_what_the_triggers_write(
     assert {k: v for k, v in fast.items() if k != "rejects_file"} == {
         k: v for k, v in slow.items() if k != "rejects_file"
     }
-    assert fast["inserted"] == 3 and fast["updated"] == 3 and fast["duplicates"] == 1
+    assert fast["inserted"] == 4 and fast["updated"] == 3 and fast["duplicates"] == 1
     assert logged == change_log(reference_db)
     assert len(logged) > len(before)
     with sqlite3.connect(db_path) as con:

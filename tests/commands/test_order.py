@@ -28,12 +28,12 @@ def test_import_upserts_by_external_id_and_rejects_bad_rows(
         "O6,C1,2024-01-06,7\n",  # ragged row
     )
     strict = cli("order", "import", str(first), "--strict")
-    assert strict.exit_code == 2 and "--strict: nothing was imported" in strict.stderr
+    assert strict.exit_code == 2 and "nothing imported (--strict)" in strict.stderr
     assert cli.json("order", "list") == []
     summary = cli.json("order", "import", str(first))
     assert (summary["inserted"], summary["rejected"], summary["rows"]) == (2, 4, 6)
     rejects = (tmp_path / "orders.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rejects[0].startswith("line,reason,order_id")
+    assert rejects[0].startswith("line,field,value,reason,order_id")
     assert "no customer with external_id C9" in rejects[1]
     assert len(rejects) == 5
     orders = cli.json("order", "list")

@@ -193,7 +193,8 @@ CREATE TABLE customers (
             updated_at TEXT NOT NULL,
             erased_at TEXT
         , company_id INTEGER
-            REFERENCES companies(id) ON DELETE SET NULL);
+            REFERENCES companies(id) ON DELETE SET NULL, phone_ext TEXT, phone_suspect INTEGER NOT NULL DEFAULT 0
+            CHECK (phone_suspect IN (0, 1)));
 
 -- table customers_fts
 CREATE VIRTUAL TABLE customers_fts USING fts5(
@@ -260,6 +261,18 @@ CREATE TABLE deals (
             lost_reason TEXT,
             CHECK (customer_id IS NOT NULL OR company_id IS NOT NULL)
         );
+
+-- table order_lines
+CREATE TABLE order_lines (
+            order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            line_no INTEGER NOT NULL,
+            sku TEXT,
+            product TEXT,
+            quantity REAL,
+            unit_price INTEGER,
+            amount INTEGER NOT NULL,
+            PRIMARY KEY (order_id, line_no)
+        ) WITHOUT ROWID;
 
 -- table orders
 CREATE TABLE orders (

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from crmcli.core.errors import InvalidInput
+from crmcli.importing.pipeline import ImportSummary, RejectSink, default_rejects_path
 from crmcli.importing.source import (
-    ImportSummary,
-    RejectWriter,
-    default_rejects_path,
     detect_encoding,
+    join_cells,
     normalise_header,
     open_csv,
     parse_mapping,
@@ -55,9 +54,18 @@ def test_sniff_delimiter() -> None:
 def test_header_normalisation_and_mapping() -> None:
     assert normalise_header("\ufeff E-Mail ") == "email"
     assert normalise_header("External_ID") == "externalid"
-    assert parse_mapping(["客户 代码=external_id"]) == {"客户代码": "external_id"}
+    assert parse_mapping(["客户 代码=external_id"]).single == {"客户代码": "external_id"}
+    joined = parse_mapping(["First Name+Last Name=name", "Notes=-"])
+    assert joined.joins == {"name": ["firstname", "lastname"]}
+    assert joined.single == {"notes": "-"} and joined.targets() == {"name"}
     with pytest.raises(InvalidInput):
         parse_mapping(["=name"])
+    with pytest.raises(InvalidInput, match="mapped twice"):
+        parse_mapping(["a=name", "A=email"])
+    with pytest.raises(InvalidInput, match="join columns with \\+"):
+        parse_mapping(["a=name", "b=name"])
+    assert join_cells(["张", "伟"]) == "张伟"
+    assert join_cells(["Ann ", " Lee"]) == "Ann Lee" and join_cells(["", "Lee"]) == "Lee"
 
 
 def test_unneutralise_undoes_export_neutralising() -> None:
@@ -115,21 +123,33 @@ def test_rows_api_still_works(tmp_path: Path) -> None:
 
 
 @pytest.mark.nodb  # lists or creates the database file itself
-def test_reject_writer_is_atomic_and_only_written_when_needed(tmp_path: Path) -> None:
-    target = default_rejects_path(tmp_path / "in.csv")
+def test_reject_sink_is_atomic_in_line_order_and_only_written_when_needed(
+    tmp_path: Path,
+) -> None:
+    target = default_rejects_path(str(tmp_path / "in.csv"))
     assert target == tmp_path / "in.rejects.csv"
-    writer = RejectWriter(target, ["name"])
-    assert writer.finish() is None and not target.exists()
-    writer = RejectWriter(target, ["name"])
-    writer.add(3, "no name", [""])
+    sink = RejectSink(target, ["name", "phone"])
+    assert sink.finish() is None and not target.exists()
+    sink = RejectSink(target, ["name", "phone"])
+    sink.add(5, "phone", "无", "not a phone number", ["A", "无"], "warning")
+    sink.add(3, "name", "", "no name", ["", "1"], "reject")
     assert not target.exists()
-    assert writer.finish() == target
+    assert sink.finish() == target
+    assert (sink.rejected, sink.warnings) == (1, 1)
+    raw = target.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)
     with open(target, encoding="utf-8-sig", newline="") as fh:
-        assert list(csv.reader(fh)) == [["line", "reason", "name"], ["3", "no name", ""]]
-    writer = RejectWriter(tmp_path / "other.csv", ["name"])
-    writer.add(2, "x", ["y"])
-    writer.discard()
-    assert list(tmp_path.iterdir()) == [target]
+        assert list(csv.reader(fh)) == [
+            ["line", "field", "value", "reason", "name", "phone"],
+            ["3", "name", "", "no name", "", "1"],
+            ["5", "phone", "无", "not a phone number", "A", "无"],
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.rejects.csv"]  # no .part left
+    sink.discard(target)
+    assert not target.exists()
+    counting = RejectSink(None, ["name"])
+    counting.add(2, "", "", "x", ["y"], "reject")
+    assert counting.finish() is None and counting.rejected == 1
 
 
 def test_import_summary_line_and_dict() -> None:

@@ -313,3 +313,72 @@ def add_global_options(command: Any) -> Any:
         )
         command.params.append(option)
     return command
+
+
+StrictFieldsOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict-fields",
+        help="Reject a row whose optional field is bad (default: store it without that field).",
+    ),
+]
+ImportRegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="The file's region (ISO code): phones without +country (default CN), and the "
+        "money and date conventions when a column's values leave them open.",
+        show_default=False,
+    ),
+]
+DecimalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--decimal",
+        help="comma or point: the decimal separator of money columns whose values leave it "
+        "open (1,234).",
+        show_default=False,
+    ),
+]
+DateOrderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date-order",
+        help="dmy, mdy or ymd for date columns whose values leave it open (03/05/2024); "
+        "also $CRM_DATE_ORDER.",
+        show_default=False,
+    ),
+]
+CustomerKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--customer-key",
+        help="id, external_id, email or phone: the column that names the customer "
+        "(customer_external_id etc. accepted; default: the first present).",
+        show_default=False,
+    ),
+]
+
+
+def import_options(**values: Any) -> Any:
+    """The pipeline's ImportOptions from the shared import options (checked here, exit 2)."""
+    from crmcli.core.errors import InvalidInput
+    from crmcli.importing.pipeline import ImportOptions, customer_key_option
+
+    decimal = values.get("decimal")
+    if decimal is not None:
+        decimal = decimal.strip().lower()
+        if decimal not in ("comma", "point"):
+            raise InvalidInput("--decimal must be comma or point")
+        values["decimal"] = decimal
+    order = values.get("date_order")
+    if order is not None:
+        order = order.strip().lower()
+        if order not in ("dmy", "mdy", "ymd"):
+            raise InvalidInput("--date-order must be one of: dmy, mdy, ymd")
+        values["date_order"] = order
+    region = values.get("region")
+    if region is not None:
+        values["region"] = region.strip().upper()
+    values["customer_key"] = customer_key_option(values.get("customer_key"))
+    return ImportOptions(**values)

@@ -1,4 +1,4 @@
-"""`crm order ...`: Orders from ERP systems: import, list, add."""
+"""`crm order ...`: Orders from ERP systems: import, list, show, add."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
+    CustomerKeyOption,
+    DateOrderOption,
     DbOption,
+    DecimalOption,
     DryRunOption,
     EncodingOption,
     FormatOption,
+    ImportRegionOption,
     LimitOption,
     MapOption,
     RejectsOption,
+    StrictFieldsOption,
     StrictOption,
     WideOption,
+    import_options,
     note_shown,
     open_db,
     out_format,
@@ -28,7 +34,7 @@ from crmcli.core.validate import money, normalize_currency, parse_money
 from crmcli.db import orders as repo
 from crmcli.output import emit as output
 
-app = typer.Typer(help="Orders from ERP systems: import, list, add.", no_args_is_help=True)
+app = typer.Typer(help="Orders from ERP systems: import, list, show, add.", no_args_is_help=True)
 
 LIST_COLUMNS = [
     "id",
@@ -47,16 +53,10 @@ def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV file of orders.")],
-    customer_key: Annotated[
-        str | None,
-        typer.Option(
-            "--customer-key",
-            help="Which customer column names the customer: id, external_id, email or phone "
-            "(default: the first present of those).",
-            show_default=False,
-        ),
-    ] = None,
+    file: Annotated[
+        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
+    ],
+    customer_key: CustomerKeyOption = None,
     create_customers: Annotated[
         bool,
         typer.Option("--create-customers", help="Create customers the file names but we lack."),
@@ -66,37 +66,42 @@ def import_(
     ] = "CNY",
     encoding: EncodingOption = None,
     map_: MapOption = None,
+    region: ImportRegionOption = None,
+    decimal: DecimalOption = None,
+    date_order: DateOrderOption = None,
     rejects: RejectsOption = None,
-    dry_run: DryRunOption = False,
     strict: StrictOption = False,
-    region: Annotated[
-        str, typer.Option("--region", help="Default phone region for customer phones.")
-    ] = "CN",
+    strict_fields: StrictFieldsOption = False,
+    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
     """Import orders (upsert by order external id) in one transaction; bad rows go to a
     rejects file. Columns: external_id, customer_external_id (or customer_id / customer_email /
-    customer_phone), ordered_at, amount (decimal), currency.
+    customer_phone), ordered_at, amount, currency; rows sharing an order id are its lines
+    (sku, product, quantity, unit_price, line_amount) and the order total is their sum.
 
-    Example: crm order import erp_orders.csv --customer-key external_id --create-customers
+    Example: crm order import erp_orders.csv --customer-key external_id --decimal comma
     """
+    from crmcli.importing.orders import import_orders
+
     fmt = out_format(format)
-    if customer_key is not None:
-        customer_key = customer_key.strip().lower().removeprefix("customer_")
-    options = repo.OrderImportOptions(
+    options = import_options(
         customer_key=customer_key,
-        create_customers=create_customers,
-        currency=normalize_currency(currency),
         encoding=encoding,
         mapping=map_,
-        rejects=rejects,
-        dry_run=dry_run,
         region=region,
+        decimal=decimal,
+        date_order=date_order,
+        rejects=rejects,
         strict=strict,
+        strict_fields=strict_fields,
+        dry_run=dry_run,
     )
     with open_db(db, write=True) as database:
-        summary = repo.import_with_progress(database, file, options)
+        summary = import_orders(
+            database, str(file), options, currency=currency, create_customers=create_customers
+        )
     output.emit_import_summary(summary, fmt)
 
 
@@ -131,6 +136,27 @@ def list_(
             len(rows), lambda: repo.count_orders(database, customer, since_iso, until_iso), cap, fmt
         )
     output.emit_rows(_shown(rows), fmt, columns=LIST_COLUMNS)
+
+
+@app.command("show")
+def show(
+    order_id: Annotated[int, typer.Argument(help="Order id.")],
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Show one order with its lines (sku, product, quantity, unit price, amount).
+
+    Example: crm order show 7 --format json
+    """
+    fmt = out_format(format)
+    with open_db(db) as database:
+        order = repo.get_order(database, order_id)
+    order["amount"] = money(order["amount"])
+    order["lines"] = [
+        line | {"unit_price": money(line["unit_price"]), "amount": money(line["amount"])}
+        for line in order["lines"]
+    ]
+    output.emit_object(order, fmt, title=f"order {order_id}")
 
 
 @app.command("add")

@@ -6,9 +6,10 @@ names the field and the offending value. Pure functions: no database, no output.
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 from crmcli.core.clock import local_zone
@@ -324,22 +325,17 @@ def parse_duration(value: str, field: str = "duration") -> int:
 # ---------------------------------------------------------------- money
 
 
-MONEY_LIMIT = Decimal("1e13")  # in cents well inside SQLite's 64-bit integers
-
-
 def parse_money(value: object, field: str = "amount") -> int:
-    """A decimal amount ('1,200.50', '¥99', '12.3') -> integer minor units (cents)."""
-    text = str(value).strip().replace(",", "").replace("，", "")
-    text = re.sub(r"^[¥$€£]|^(CNY|USD|EUR|RMB)\s*|\s*(元|CNY|USD|EUR|RMB)$", "", text, flags=re.I)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"invalid {field} {value!r}") from None
-    if not amount.is_finite():
-        raise InvalidInput(f"invalid {field} {value!r}")
-    if abs(amount) >= MONEY_LIMIT:
-        raise InvalidInput(f"{field} {value!r} is out of range (at most 9,999,999,999,999.99)")
-    return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    """One amount given alone (an option: `--amount 1,200.50`, `--cost 99`) -> integer minor
+    units. Its own separators must decide the convention: `1,234` alone is refused (write
+    1234 or 1234.00)."""
+    text = str(value).strip()
+    says = money_evidence(text, field)
+    if says == "either":
+        raise InvalidInput(
+            f"ambiguous {field} {text!r} (thousands separator or decimal?); write 1234 or 1.234"
+        )
+    return parse_money_as(text, says or "point", field)
 
 
 def money(cents: int | None) -> float | None:
@@ -378,3 +374,549 @@ def split_tags(value: str | None) -> list[str]:
         if tag and tag not in out:
             out.append(tag)
     return out
+
+
+# ---------------------------------------------------------------- money columns
+# A money cell's separators say which convention wrote it, or leave it open ("1,234" is
+# 1234 with a decimal point and 1.234 with a decimal comma). The convention is decided per
+# column from all its values (money_convention), then every cell is read under it
+# (parse_money_as). Nothing is decided per cell.
+
+MONEY_LIMIT = 10**12  # |amount| at or above this (in major units) is refused
+DECIMAL_CONVENTIONS = ("comma", "point")
+# Regions whose convention writes a decimal comma (CLDR); every other region writes a point.
+COMMA_DECIMAL_REGIONS = frozenset(
+    [
+        "AD",
+        "AL",
+        "AM",
+        "AO",
+        "AR",
+        "AT",
+        "AZ",
+        "BA",
+        "BE",
+        "BG",
+        "BO",
+        "BR",
+        "BY",
+        "CL",
+        "CM",
+        "CO",
+        "CR",
+        "CU",
+        "CV",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "DZ",
+        "EC",
+        "EE",
+        "ES",
+        "FI",
+        "FO",
+        "FR",
+        "GE",
+        "GL",
+        "GR",
+        "HR",
+        "HU",
+        "ID",
+        "IS",
+        "IT",
+        "KZ",
+        "LB",
+        "LT",
+        "LU",
+        "LV",
+        "MA",
+        "MD",
+        "ME",
+        "MK",
+        "MZ",
+        "NC",
+        "NL",
+        "NO",
+        "PE",
+        "PL",
+        "PT",
+        "PY",
+        "RO",
+        "RS",
+        "RU",
+        "SE",
+        "SI",
+        "SK",
+        "SM",
+        "SN",
+        "SR",
+        "TN",
+        "TR",
+        "UA",
+        "UY",
+        "UZ",
+        "VE",
+        "VN",
+    ]
+)
+# Currencies used only where one convention is written (EUR is both: no decision).
+POINT_CURRENCIES = frozenset(
+    [
+        "CNY",
+        "USD",
+        "GBP",
+        "JPY",
+        "KRW",
+        "INR",
+        "AUD",
+        "CAD",
+        "HKD",
+        "SGD",
+        "TWD",
+        "NZD",
+        "MXN",
+        "PHP",
+        "THB",
+    ]
+)
+COMMA_CURRENCIES = frozenset(
+    [
+        "BRL",
+        "RUB",
+        "TRY",
+        "PLN",
+        "CZK",
+        "DKK",
+        "SEK",
+        "NOK",
+        "UAH",
+        "ARS",
+        "CLP",
+        "COP",
+        "IDR",
+        "VND",
+    ]
+)
+
+_MONEY_AFFIX = re.compile(
+    r"^(?:[¥$€£￥₩₹]|[A-Z]{3}|RMB|US\$|R\$)\s*|\s*(?:[¥$€£￥₩₹元]|[A-Z]{3}|RMB)$", re.IGNORECASE
+)
+_MONEY_BODY = re.compile(r"^\d[\d.,]*$")
+_GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
+
+
+@dataclass(frozen=True)
+class MoneyText:
+    """A money cell taken apart: sign, digits with separators, and what the separators say."""
+
+    negative: bool
+    body: str  # digits with the cell's . and , (spaces and apostrophes removed)
+    says: str | None  # "comma", "point" or None when the cell fits both conventions
+
+
+def _money_parts(value: str, field: str) -> MoneyText:
+    text = value.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    negative = False
+    if text.startswith("(") and text.endswith(")"):
+        negative, text = True, text[1:-1].strip()
+    for _ in range(2):  # a symbol and a code, either side
+        text = _MONEY_AFFIX.sub("", text).strip()
+    if text.startswith("-") or text.startswith("−"):
+        negative, text = not negative, text[1:].strip()
+    elif text.endswith("-"):
+        negative, text = not negative, text[:-1].strip()
+    elif text.startswith("+"):
+        text = text[1:].strip()
+    for _ in range(2):
+        text = _MONEY_AFFIX.sub("", text).strip()
+    grouped_by = None
+    if re.fullmatch(r"\d{1,3}(?:[ ']\d{3})+(?:[.,]\d+)?", text):
+        grouped_by = "space"
+        text = text.replace(" ", "").replace("'", "")
+    if not _MONEY_BODY.match(text):
+        raise InvalidInput(f"invalid {field} {value.strip()!r}")
+    dots, commas = text.count("."), text.count(",")
+    says: str | None = None
+    if dots and commas:
+        last = "." if text.rfind(".") > text.rfind(",") else ","
+        whole = text[: text.rfind(last)]
+        if (last == "." and "." in whole) or (last == "," and "," in whole):
+            raise InvalidInput(f"invalid {field} {value.strip()!r}")
+        if not _GROUPED.match(whole) and not whole.isdigit():
+            raise InvalidInput(f"invalid {field} {value.strip()!r}")
+        says = "point" if last == "." else "comma"
+    elif dots or commas:
+        sep = "." if dots else ","
+        if dots + commas > 1:
+            if not _GROUPED.match(text):
+                raise InvalidInput(f"invalid {field} {value.strip()!r}")
+            says = "comma" if sep == "." else "point"  # 1.234.567 / 1,234,567: grouping
+        else:
+            whole, frac = text.split(sep)
+            if len(frac) == 3 and 1 <= len(whole) <= 3 and grouped_by is None:
+                says = None  # 1,234 or 1.234: either convention
+            else:
+                says = "point" if sep == "." else "comma"
+    return MoneyText(negative, text, says)
+
+
+def money_evidence(value: str, field: str = "amount") -> str | None:
+    """What one cell says about its column's decimal convention: "comma", "point",
+    "either" for a cell that fits both (1,234), None for a whole number without separators.
+    Raises InvalidInput for text that is no amount in either convention."""
+    parts = _money_parts(value, field)
+    if parts.says is None and ("," in parts.body or "." in parts.body):
+        return "either"
+    return parts.says
+
+
+def decide_decimal(
+    evidence: dict[str, int],
+    field: str,
+    option: str | None = None,
+    currency: str | None = None,
+    region: str | None = None,
+) -> tuple[str, str]:
+    """(convention, what decided it) for a column whose cells gave `evidence`
+    ({"comma": n, "point": n, "either": n}). Raises InvalidInput for a contradictory
+    column, or an ambiguous one nothing decides."""
+    comma, point = evidence.get("comma", 0), evidence.get("point", 0)
+    if comma and point:
+        raise InvalidInput(
+            f"column {field}: {comma} value(s) written with a decimal comma and {point} with a "
+            "decimal point; fix the file (one convention per column)"
+        )
+    if comma:
+        return "comma", "values"
+    if point:
+        return "point", "values"
+    if not evidence.get("either"):
+        return "point", "values"  # whole numbers only: both conventions read them alike
+    if option:
+        return option, "--decimal"
+    cur = (currency or "").upper()
+    if cur in POINT_CURRENCIES:
+        return "point", f"currency {cur}"
+    if cur in COMMA_CURRENCIES:
+        return "comma", f"currency {cur}"
+    if region:
+        reg = region.upper()
+        return ("comma" if reg in COMMA_DECIMAL_REGIONS else "point"), f"region {reg}"
+    raise InvalidInput(
+        f"column {field}: values like 1,234 read as 1234 or 1.234 depending on the decimal "
+        "convention; give --decimal comma|point (or --region)"
+    )
+
+
+def parse_money_as(value: str, convention: str, field: str = "amount") -> int:
+    """A money cell read under its column's convention -> exact integer minor units (cents).
+
+    Refuses text that contradicts the convention, more than two decimals, exponents and
+    |amount| >= 10^12."""
+    parts = _money_parts(value, field)
+    if parts.says is not None and parts.says != convention:
+        raise InvalidInput(
+            f"{field} {value.strip()!r} is not written with a decimal {convention} like the rest "
+            "of its column"
+        )
+    decimal_sep, group_sep = (",", ".") if convention == "comma" else (".", ",")
+    body = parts.body.replace(group_sep, "")
+    whole, _, frac = body.partition(decimal_sep)
+    if len(frac) > 2:
+        raise InvalidInput(f"{field} {value.strip()!r} has more than two decimals")
+    if len(whole) > 12 or int(whole or "0") >= MONEY_LIMIT:
+        raise InvalidInput(f"{field} {value.strip()!r} is too large (limit 10^12)")
+    cents = int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
+    return -cents if parts.negative else cents
+
+
+# ---------------------------------------------------------------- date columns
+
+DATE_ORDERS = ("dmy", "mdy", "ymd")
+YMD_REGIONS = frozenset({"CN", "JP", "KR", "TW", "HU", "LT", "MN", "IR"})
+MDY_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "BZ"})
+_NUMERIC_DATE = re.compile(
+    r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:[T\s,]+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"\s*([AaPp][Mm])?)?$"
+)
+
+
+def date_evidence(value: str) -> str | None:
+    """What one date cell says about its column's order: "dmy", "mdy", "either" (both
+    readings are valid dates that differ) or None (its form decides by itself)."""
+    m = _NUMERIC_DATE.match(value.strip())
+    if m is None:
+        return None
+    a, b = int(m.group(1)), int(m.group(3))
+    if a > 12 and b <= 12:
+        return "dmy"
+    if b > 12 and a <= 12:
+        return "mdy"
+    if a == b or a > 12 and b > 12:
+        return None  # the same date either way, or no date at all (the parser says so)
+    return "either"
+
+
+def region_date_order(region: str | None) -> str | None:
+    if not region:
+        return None
+    reg = region.upper()
+    if reg in YMD_REGIONS:
+        return "ymd"
+    return "mdy" if reg in MDY_REGIONS else "dmy"
+
+
+def decide_date_order(
+    evidence: dict[str, int], field: str, option: str | None = None, region: str | None = None
+) -> tuple[str | None, str]:
+    """(order, what decided it) for a date column; None when no cell needs one."""
+    dmy, mdy = evidence.get("dmy", 0), evidence.get("mdy", 0)
+    if dmy and mdy:
+        raise InvalidInput(
+            f"column {field}: {dmy} date(s) are day-first and {mdy} month-first; fix the file "
+            "(one order per column)"
+        )
+    if dmy:
+        return "dmy", "values"
+    if mdy:
+        return "mdy", "values"
+    if not evidence.get("either"):
+        return None, "values"
+    for order, source in (
+        (option, "--date-order"),
+        (os.environ.get("CRM_DATE_ORDER"), "$CRM_DATE_ORDER"),
+    ):
+        if order:
+            order = order.strip().lower()
+            if order not in DATE_ORDERS:
+                raise InvalidInput(f"{source} must be one of: {', '.join(DATE_ORDERS)}")
+            if order != "ymd":
+                return order, source
+    by_region = region_date_order(region)
+    if by_region in ("dmy", "mdy"):
+        return by_region, f"region {region.upper() if region else ''}"
+    raise InvalidInput(
+        f"column {field}: dates like 03/05/2024 read as 3 May or 5 March depending on the "
+        "order; give --date-order dmy|mdy (or $CRM_DATE_ORDER, or --region)"
+    )
+
+
+def parse_datetime_as(value: str, order: str | None, field: str = "time") -> datetime:
+    """A date cell read under its column's order (dd/mm/yyyy or mm/dd/yyyy forms); every
+    other form goes to parse_datetime. Two-digit years follow Excel (00-29 -> 20xx)."""
+    text = value.strip()
+    m = _NUMERIC_DATE.match(text)
+    if m is None:
+        return parse_datetime(text, field)
+    a, sep, b, year_s, hh, mi, ss, ampm = m.groups()
+    says = date_evidence(text)
+    if says in ("dmy", "mdy") and order is not None and says != order:
+        raise InvalidInput(f"{field} {text!r} is not {order} like the rest of its column")
+    if says == "either" and order not in ("dmy", "mdy"):
+        raise InvalidInput(f"ambiguous {field} {text!r}; give --date-order dmy|mdy")
+    first, second = int(a), int(b)
+    day, month = (first, second) if (order == "dmy" or says == "dmy") else (second, first)
+    if says is None and first == second:
+        day = month = first
+    year = int(year_s)
+    if len(year_s) == 2:
+        year += 2000 if year < 30 else 1900
+    hour = int(hh or 0)
+    if ampm:
+        if not 1 <= hour <= 12:
+            raise InvalidInput(f"invalid {field} {text!r}")
+        hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
+    try:
+        naive = datetime(year, month, day, hour, int(mi or 0), int(ss or 0))
+    except ValueError:
+        raise InvalidInput(f"invalid {field} {text!r}") from None
+    return naive.replace(tzinfo=local_zone()).astimezone(UTC)
+
+
+def option_datetime(value: str, field: str, order: str | None = None) -> datetime:
+    """--at / --follow-up style options: an ambiguous dd/mm vs mm/dd date is refused unless
+    --date-order or $CRM_DATE_ORDER decides."""
+    if date_evidence(value) == "either":
+        order = order or os.environ.get("CRM_DATE_ORDER") or None
+        if not order or order.strip().lower() not in ("dmy", "mdy"):
+            raise InvalidInput(
+                f"ambiguous {field} {value.strip()!r} (day or month first?); write 2024-03-05 "
+                "or set --date-order / $CRM_DATE_ORDER"
+            )
+        return parse_datetime_as(value, order.strip().lower(), field)
+    return parse_datetime_as(value, None, field)
+
+
+# ---------------------------------------------------------------- phones with context
+
+_EXTENSION = re.compile(
+    r"\s*(?:,|;)?\s*(?:ext\.?|extension|ex\.?|x|#|转|分机|內線|内线)\s*(\d{1,7})\s*$", re.IGNORECASE
+)
+_NANP_GROUPING = re.compile(r"^\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]\d{4}$")
+_NANP_REGIONS = frozenset(
+    [
+        "US",
+        "CA",
+        "AG",
+        "AI",
+        "AS",
+        "BB",
+        "BM",
+        "BS",
+        "DM",
+        "DO",
+        "GD",
+        "GU",
+        "JM",
+        "KN",
+        "KY",
+        "LC",
+        "MP",
+        "MS",
+        "PR",
+        "SX",
+        "TC",
+        "TT",
+        "VC",
+        "VG",
+        "VI",
+    ]
+)
+_PLACEHOLDERS = frozenset(
+    {"n/a", "na", "none", "null", "-", "--", "—", "无", "暂无", "没有", "/", "?"}
+)
+_COUNTRY_NAMES = {
+    "china": "CN",
+    "中国": "CN",
+    "中华人民共和国": "CN",
+    "prc": "CN",
+    "germany": "DE",
+    "deutschland": "DE",
+    "德国": "DE",
+    "france": "FR",
+    "法国": "FR",
+    "united states": "US",
+    "usa": "US",
+    "united states of america": "US",
+    "美国": "US",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "great britain": "GB",
+    "英国": "GB",
+    "japan": "JP",
+    "日本": "JP",
+    "korea": "KR",
+    "south korea": "KR",
+    "韩国": "KR",
+    "hong kong": "HK",
+    "香港": "HK",
+    "taiwan": "TW",
+    "台湾": "TW",
+    "singapore": "SG",
+    "新加坡": "SG",
+    "canada": "CA",
+    "加拿大": "CA",
+    "australia": "AU",
+    "澳大利亚": "AU",
+    "italy": "IT",
+    "意大利": "IT",
+    "spain": "ES",
+    "西班牙": "ES",
+    "netherlands": "NL",
+    "荷兰": "NL",
+    "switzerland": "CH",
+    "瑞士": "CH",
+    "austria": "AT",
+    "奥地利": "AT",
+    "india": "IN",
+    "印度": "IN",
+    "russia": "RU",
+    "俄罗斯": "RU",
+    "brazil": "BR",
+    "巴西": "BR",
+    "macau": "MO",
+    "澳门": "MO",
+}
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str
+    ext: str | None = None
+    suspect: bool = False  # valid only read in the default region, written like NANP
+
+
+def country_region(value: str | None) -> str | None:
+    """An ISO region code from a country cell (ISO code, English or Chinese name), or None."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if re.fullmatch(r"[A-Za-z]{2}", text):
+        import phonenumbers
+
+        code = text.upper()
+        return code if phonenumbers.country_code_for_region(code) else None
+    return _COUNTRY_NAMES.get(text.lower())
+
+
+def parse_phone(value: str, region: str = "CN", country: str | None = None) -> Phone | None:
+    """A phone cell -> E.164, extension and the suspect flag; empty is None.
+
+    The region comes from a + / 00 prefix, else `country` (the row's country cell), else
+    `region`. Raises InvalidInput for placeholders, two numbers in one cell, impossible numbers.
+    """
+    raw = str(value).strip()
+    if not raw:
+        return None
+    if raw.lower() in _PLACEHOLDERS:
+        raise InvalidInput(f"not a phone number: {raw!r}")
+    ext = None
+    m = _EXTENSION.search(raw)
+    body = raw
+    if m and m.start() > 0:
+        ext, body = m.group(1), raw[: m.start()].strip()
+    digits_groups = re.findall(r"\d[\d\s\-().]{5,}\d", body)
+    if len(digits_groups) > 1 and re.search(r"[/;,，、|]|\s{2,}", body):
+        raise InvalidInput(f"two phone numbers in one cell: {raw!r}")
+    compact = _STRIP.sub("", body)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    reg = (country_region(country) if country else None) or region.upper()
+    if not compact.startswith("+"):
+        compact = _international_without_plus(compact, reg)
+    try:
+        e164 = normalize_phone(compact, reg)
+    except InvalidInput:
+        raise InvalidInput(f"impossible phone {raw!r}") from None
+    assert e164 is not None
+    suspect = False
+    if (
+        not body.lstrip().startswith(("+", "00"))
+        and reg not in _NANP_REGIONS
+        and _NANP_GROUPING.match(body.strip())
+    ):
+        import phonenumbers
+
+        as_us = phonenumbers.parse(compact, "US")
+        suspect = phonenumbers.is_valid_number(as_us)
+    return Phone(e164, ext, suspect)
+
+
+def _international_without_plus(digits: str, region: str) -> str:
+    """'4915123456789' in DE is +49 1512...: a region whose numbers are written with a
+    national prefix (0) never writes its country code without '+' nationally."""
+    if not digits.isdigit():
+        return digits
+    import phonenumbers
+
+    code = str(phonenumbers.country_code_for_region(region) or "")
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    prefix = meta.national_prefix if meta is not None else None
+    if not code or not prefix or not digits.startswith(code) or digits.startswith(prefix):
+        return digits
+    try:
+        as_intl = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return digits
+    return "+" + digits if phonenumbers.is_valid_number(as_intl) else digits

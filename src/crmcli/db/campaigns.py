@@ -5,23 +5,13 @@ history the response model learns from."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from crmcli.core.clock import now_iso, to_iso
-from crmcli.core.errors import Conflict, CrmError, InvalidInput, NotFound
-from crmcli.core.validate import CAMPAIGN_RESULTS, normalize_enum, parse_datetime, parse_money
+from crmcli.core.clock import now_iso
+from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import audit
 from crmcli.db.database import Database
-from crmcli.importing.source import (
-    ImportSummary,
-    Progress,
-    RejectWriter,
-    default_rejects_path,
-    open_csv,
-)
 
 CAMPAIGN_FIELDS = ("name", "channel", "description", "starts_at", "ends_at", "cost", "currency")
 COLUMNS = (
@@ -291,125 +281,20 @@ def _set_result(
         raise NotFound(f"customer {customer_id} is not a member of campaign {campaign_id}")
 
 
-RESULT_FIELDS = (
-    "customer_id",
-    "customer_external_id",
-    "customer_email",
-    "customer_phone",
-    "result",
-    "revenue",
-    "responded_at",
-)
-RESULT_ALIASES = {
-    "result": "result",
-    "outcome": "result",
-    "response": "result",
-    "结果": "result",
-    "revenue": "revenue",
-    "amount": "revenue",
-    "收入": "revenue",
-    "金额": "revenue",
-    "respondedat": "responded_at",
-    "at": "responded_at",
-    "date": "responded_at",
-    "time": "responded_at",
-    "时间": "responded_at",
-}
-
-
-class _RollBack(Exception):
-    """Raised inside the import transaction to undo it (dry run, strict with rejects)."""
-
-
-def import_results(
+def set_result(
     db: Database,
     campaign_id: int,
-    path: Path,
-    encoding: str | None = None,
-    mapping: list[str] | None = None,
-    rejects_path: Path | None = None,
-    customer_key: str | None = None,
-    progress: Callable[[float], None] | None = None,
-    strict: bool = False,
-    dry_run: bool = False,
-) -> ImportSummary:
-    """Record results from a CSV (customer reference, result, revenue, responded_at) in one
-    transaction; rows naming non-members or bad values go to the rejects file.
-
-    `dry_run` counts and rolls back; `strict` rolls back if any row was rejected and raises
-    InvalidInput (the rejects file is still written, so the user can fix the rows).
-    """
-    from crmcli.db.orders import CustomerResolver
-
-    source = open_csv(path, RESULT_ALIASES, RESULT_FIELDS, encoding=encoding, mapping=mapping)
-    summary = ImportSummary(str(path), source.encoding, source.delimiter)
-    summary.unknown_columns = source.unknown_columns
-    if "result" not in source.fields:
-        source.close()
-        raise InvalidInput(f"{path.name} has no result column")
-    rejects = RejectWriter(rejects_path or default_rejects_path(path), source.header)
-    resolver = CustomerResolver(db, customer_key, create=False)
-    stamp = now_iso()
-    summary.dry_run = dry_run
-    try:
-        with db.transaction():
-            campaign = _row(db, campaign_id)
-            if campaign["status"] == "closed":
-                raise Conflict(f"campaign {campaign_id} is closed; results can no longer change")
-            for line, record, cells, problem in source.rows():
-                summary.rows += 1
-                try:
-                    if problem:
-                        raise InvalidInput(problem)
-                    result = normalize_enum(
-                        record.get("result") or "", CAMPAIGN_RESULTS, "result", "campaign_result"
-                    )
-                    raw_revenue = (record.get("revenue") or "").strip()
-                    revenue = parse_money(raw_revenue, "revenue") if raw_revenue else None
-                    raw_at = (record.get("responded_at") or "").strip()
-                    at = to_iso(parse_datetime(raw_at, "responded_at")) if raw_at else stamp
-                    customer_id = resolver.resolve(record)
-                    _set_result(db, campaign_id, customer_id, result, revenue, at)
-                except CrmError as exc:
-                    rejects.add(line, exc.message, cells)
-                    summary.rejected += 1
-                    continue
-                summary.updated += 1
-                if progress and summary.rows % 5000 == 0:
-                    progress(source.progress_fraction())
-            audit.record(
-                db,
-                "import_results",
-                "campaign",
-                campaign_id,
-                {"file": path.name, "recorded": summary.updated, "rejected": summary.rejected},
-            )
-            if dry_run or (strict and summary.rejected):
-                raise _RollBack
-    except _RollBack:
-        pass
-    except BaseException:
-        rejects.discard()
-        raise
-    finally:
-        source.close()
-    if dry_run and rejects_path is None:
-        rejects.discard()
-        return summary
-    written = rejects.finish()
-    if strict and summary.rejected:
-        raise InvalidInput(
-            f"{summary.rejected} row(s) rejected (see {written}); --strict: nothing was recorded"
-        )
-    summary.rejects_file = str(written) if written else None
-    return summary
+    customer_id: int,
+    result: str,
+    revenue: int | None,
+    responded_at: str,
+) -> None:
+    """One member's result (for `crm campaign import-results`); NotFound for a non-member."""
+    _set_result(db, campaign_id, customer_id, result, revenue, responded_at)
 
 
-def import_results_with_progress(
-    db: Database, campaign_id: int, path: Path, **kw: Any
-) -> ImportSummary:
-    with Progress(f"Importing results from {path.name}") as bar:
-        return import_results(db, campaign_id, path, progress=bar.update, **kw)
+def campaign_status(db: Database, campaign_id: int) -> str:
+    return str(_row(db, campaign_id)["status"])
 
 
 # ------------------------------------------------------------------- response history

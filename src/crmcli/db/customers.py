@@ -41,7 +41,7 @@ SORTABLE = {
     "updated": "c.updated_at",
     "external_id": "c.external_id",
 }
-COLUMNS = "c.id, c.external_id, c.name, c.phone, c.email, c.address, c.company, c.company_id, c.lifecycle, c.owner, c.notes, c.created_at, c.updated_at, c.erased_at"  # noqa: E501
+COLUMNS = "c.id, c.external_id, c.name, c.phone, c.phone_ext, c.email, c.address, c.company, c.company_id, c.lifecycle, c.owner, c.notes, c.created_at, c.updated_at, c.erased_at"  # noqa: E501
 
 
 @dataclass
@@ -395,7 +395,31 @@ def delete_customer(db: Database, customer_id: int, cascade: bool = False) -> di
 # same file point at earlier ones).
 
 LOOKUP_COLUMNS = ("external_id", "email", "phone")
-IMPORT_COLUMNS = (*CUSTOMER_FIELDS, "created_at")
+# What an import stores per customer: the fields, the phone's extension and NANP-suspect flag.
+IMPORT_FIELDS = (*CUSTOMER_FIELDS, "phone_ext", "phone_suspect")
+IMPORT_COLUMNS = (*IMPORT_FIELDS, "created_at")
+
+
+def import_customer_id(db: Database, key: str, value: Any) -> int | None:
+    """The customer an import row names by `key` (id, external_id, email, phone): emails and
+    phones through customer_id_by (secondary contact points included)."""
+    if key == "id":
+        found = db.scalar("SELECT id FROM customers WHERE id = ?", (int(value),))
+        return None if found is None else int(found)
+    if key in ("email", "phone"):
+        return customer_id_by(db, key, value)
+    return lookup_ids(db, key, [value]).get(value)
+
+
+def add_customer_for_import(db: Database, key: str, value: Any, name: str, stamp: str) -> int:
+    """A customer an order import names but the database lacks (--create-customers)."""
+    if key not in LOOKUP_COLUMNS:
+        raise InvalidInput(f"cannot create customers by {key!r}")
+    return db.insert_id(
+        f"INSERT INTO customers(name, {key}, lifecycle, created_at, updated_at)"
+        " VALUES (?, ?, 'customer', ?, ?)",
+        (name, value, stamp, stamp),
+    )
 
 
 def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
@@ -506,7 +530,7 @@ def bulk_update(
     """UPDATE rows given as (*values of columns, updated_at, id); replace tags of `tags` ids.
 
     `log_changes`: as for bulk_insert() (the UPDATE and DELETE triggers stay in place)."""
-    bad = set(columns) - set(CUSTOMER_FIELDS)
+    bad = set(columns) - set(IMPORT_FIELDS)
     if bad:
         raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
     if rows:
@@ -559,26 +583,42 @@ def resume_secondary_indexes(db: Database, saved: list[str]) -> None:
         db.execute(sql)
 
 
-def suspend_search_index(db: Database) -> list[str]:
-    """Drop the trigger that indexes each inserted customer for search; returns its SQL.
+SEARCH_TRIGGERS = ("customers_fts_ai", "customers_fts_au")
 
-    Call inside the import's transaction and finish with resume_search_index(): indexing the
-    new rows in one statement at the end is cheaper than a trigger per row, and since DDL is
-    transactional a crash or Ctrl-C restores the trigger with everything else.
+
+def suspend_search_index(db: Database, first_new_id: int) -> list[str]:
+    """Stop indexing customers from first_new_id on for search until resume_search_index();
+    returns the SQL of the triggers replaced.
+
+    Indexing the new rows in one statement at the end is cheaper than a trigger per row. The
+    update trigger stays for older customers but skips the new ones: they are not in the
+    index yet, and an FTS5 'delete' of a row that was never indexed corrupts the index
+    ("database disk image is malformed", the 5,000-row crash of #12). Call inside the
+    import's transaction: DDL is transactional, a crash or Ctrl-C restores the triggers.
     """
     rows = db.query(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'customers'"
-        " AND name = 'customers_fts_ai'"
+        " AND name IN ('customers_fts_ai', 'customers_fts_au') ORDER BY name"
     )
     for row in rows:
         db.execute(f'DROP TRIGGER "{row["name"]}"')
+    if any(row["name"] == "customers_fts_au" for row in rows):
+        db.execute(
+            "CREATE TRIGGER customers_fts_au AFTER UPDATE OF name, email, phone, company"
+            f" ON customers WHEN old.id < {int(first_new_id)} BEGIN"
+            " INSERT INTO customers_fts(customers_fts, rowid, name, email, phone, company)"
+            " VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);"
+            " INSERT INTO customers_fts(rowid, name, email, phone, company)"
+            " VALUES (new.id, new.name, new.email, new.phone, new.company); END"
+        )
     return [row["sql"] for row in rows]
 
 
 def resume_search_index(db: Database, saved: list[str], first_new_id: int) -> None:
-    """Index the customers inserted since first_new_id and restore the dropped trigger."""
+    """Index the customers inserted since first_new_id and restore the replaced triggers."""
     if not saved:
         return
+    db.execute("DROP TRIGGER IF EXISTS customers_fts_au")
     db.execute(
         "INSERT INTO customers_fts(rowid, name, email, phone, company)"
         " SELECT id, name, email, phone, company FROM customers WHERE id >= ?",

@@ -1027,3 +1027,36 @@ def m131_customer_contacts(db: Database) -> None:
         CREATE INDEX customer_contacts_value ON customer_contacts(kind, value);
         """
     )
+
+
+@migration
+def m100_customer_phone_ext(db: Database) -> None:
+    """Phones keep their extension (`ext. 123`, `x123`, `转123`) and a flag for numbers that
+    are valid only read in the default region but written in NANP grouping (import #12)."""
+    db.script(
+        """
+        ALTER TABLE customers ADD COLUMN phone_ext TEXT;
+        ALTER TABLE customers ADD COLUMN phone_suspect INTEGER NOT NULL DEFAULT 0
+            CHECK (phone_suspect IN (0, 1));
+        """
+    )
+
+
+@migration
+def m101_order_lines(db: Database) -> None:
+    """Rows of an ERP export sharing an order id are lines of one order (import #12): the
+    order's amount is the sum of its lines."""
+    db.script(
+        """
+        CREATE TABLE order_lines (
+            order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            line_no INTEGER NOT NULL,
+            sku TEXT,
+            product TEXT,
+            quantity REAL,
+            unit_price INTEGER,
+            amount INTEGER NOT NULL,
+            PRIMARY KEY (order_id, line_no)
+        ) WITHOUT ROWID;
+        """
+    )

@@ -435,7 +435,8 @@ def field_quality(db: Database, until: str) -> dict[str, Any]:
     )
     row = db.query_one(
         f"SELECT count(*) AS customers, {filled},"
-        f" coalesce(sum({VALID_PHONE_SQL}), 0) AS phone_valid,"
+        f" coalesce(sum(({VALID_PHONE_SQL}) AND phone_suspect = 0), 0) AS phone_valid,"
+        " coalesce(sum(phone IS NOT NULL AND phone_suspect = 1), 0) AS phone_suspect,"
         f" coalesce(sum({VALID_EMAIL_SQL}), 0) AS email_valid"
         " FROM customers WHERE created_at <= :until AND erased_at IS NULL",
         {"until": until},

@@ -16,10 +16,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, cast
 
 from crmcli.core.errors import InvalidInput, OperationalError
-from crmcli.core.sanitize import csv_cell, csv_writer, uncsv_cell
+from crmcli.core.sanitize import uncsv_cell
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -136,17 +136,69 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[\s_\-./]", "", text.replace("\ufeff", "").strip().lower()) or text.strip()
 
 
-def parse_mapping(items: Sequence[str] | None) -> dict[str, str]:
-    """`--map SRC=FIELD` options -> {normalised source header: field}."""
-    out: dict[str, str] = {}
+@dataclass
+class ColumnMap:
+    """What the `--map` options say: {normalised header: field or IGNORE} for one-column
+    maps, and {field: [normalised headers]} for joins (`A+B=field`)."""
+
+    single: dict[str, str] = field(default_factory=dict)
+    joins: dict[str, list[str]] = field(default_factory=dict)
+    spelled: dict[str, str] = field(default_factory=dict)  # normalised -> as the user wrote it
+
+    def targets(self) -> set[str]:
+        return {f for f in self.single.values() if f != IGNORE} | set(self.joins)
+
+
+IGNORE = "-"
+
+
+def parse_mapping(items: Sequence[str] | None) -> ColumnMap:
+    """`--map SRC=FIELD`, `--map "A+B=FIELD"` (join), `--map SRC=-` (ignore) -> ColumnMap.
+
+    Exact: a column mapped twice, or a field fed by two maps without `+`, is an error."""
+    out = ColumnMap()
+    fed_by: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
             raise InvalidInput(f"--map takes SRC=FIELD, got {item!r}")
-        src, dst = item.split("=", 1)
-        if not src.strip() or not dst.strip():
+        src, dst = item.rsplit("=", 1)
+        dst = dst.strip()
+        parts = [p.strip() for p in src.split("+")] if "+" in src and dst != IGNORE else [src]
+        if not dst or any(not p.strip() for p in parts):
             raise InvalidInput(f"--map takes SRC=FIELD, got {item!r}")
-        out[normalise_header(src)] = dst.strip()
+        for part in parts:
+            key = normalise_header(part)
+            if key in out.spelled:
+                raise InvalidInput(f"--map: column {part.strip()!r} mapped twice")
+            out.spelled[key] = part.strip()
+        if dst != IGNORE:
+            if dst in fed_by:
+                raise InvalidInput(
+                    f"--map: field {dst} fed by {fed_by[dst]!r} and {src.strip()!r}; join "
+                    f'columns with + (--map "{fed_by[dst]}+{src.strip()}={dst}") or drop one'
+                )
+            fed_by[dst] = src.strip()
+        if len(parts) > 1:
+            out.joins[dst] = [normalise_header(p) for p in parts]
+        else:
+            out.single[normalise_header(parts[0])] = dst
     return out
+
+
+def join_cells(parts: list[str]) -> str:
+    """Joined columns: a space between parts, none between two CJK parts (张 + 伟 = 张伟)."""
+    out = ""
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if out and not (_is_cjk(out[-1]) and _is_cjk(part[0])):
+            out += " "
+        out += part
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\u3040" <= ch <= "\u30ff"
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -179,6 +231,15 @@ def detect_encoding(sample: bytes) -> str:
             return "gb18030"
     except UnicodeDecodeError:
         pass
+    try:
+        # Excel on Western Windows writes the ANSI code page, cp1252: prefer it over
+        # look-alikes (cp850, latin-1) when it decodes the sample and reads as letters.
+        text = sample.decode("cp1252")
+        upper = [ch for ch in text if ord(ch) > 127]
+        if upper and sum(ch.isalpha() or ch in "€£¥§°±·–—‘’“”" for ch in upper) / len(upper) > 0.8:
+            return "cp1252"
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -198,56 +259,26 @@ def sniff_delimiter(first_line: str) -> str:
 
 @dataclass
 class CsvSource:
-    """An opened CSV file: encoding, delimiter, header and its mapping to fields."""
+    """An opened CSV file: encoding, delimiter, header and its mapping to fields.
+
+    rows() yields {field: text} per row (joined columns already joined); rewind() starts
+    again (pass 1 of the pipeline reads the money and date columns whole first)."""
 
     path: Path
+    display_name: str
     encoding: str
     delimiter: str
     header: list[str]
-    fields: list[str | None]  # field name per column, None where unknown
+    fields: list[str | None]  # field name per column, None where not imported
+    joins: dict[str, list[int]]  # field -> column indexes joined into it
     unknown_columns: list[str]
+    ignored_columns: list[str]
     _text: IO[str]
     _raw: IO[bytes]
     size: int = 0
     line_no: int = 1
-    estimated_rows: int = 0  # from the first MiB: file size / bytes per line
-
-    def rows(self) -> Iterator[tuple[int, dict[str, str], list[str], str | None]]:
-        """Yield (line number, {field: raw text}, original cells, ragged-row reason or None).
-
-        Blank lines are skipped. Duplicate mapped fields keep the first non-empty value.
-        """
-        reader = csv.reader(self._text, delimiter=self.delimiter)
-        width = len(self.header)
-        try:
-            for cells in reader:
-                line = reader.line_num + 1  # +1: the header was read before the reader
-                if not cells or all(not c.strip() for c in cells):
-                    continue
-                problem = None
-                if len(cells) != width:
-                    extra = cells[width:]
-                    if len(cells) > width and all(not c.strip() for c in extra):
-                        cells = cells[:width]
-                    else:
-                        problem = f"ragged row: {len(cells)} fields, header has {width}"
-                record: dict[str, str] = {}
-                for name, cell in zip(self.fields, cells, strict=False):
-                    if name is None:
-                        continue
-                    if name not in record or (not record[name].strip() and cell.strip()):
-                        record[name] = cell
-                self.line_no = line
-                yield line, record, cells, problem
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"{self.path.name}: not valid {self.encoding} after line {self.line_no} ({exc.reason}); "
-                "give --encoding"
-            ) from None
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"{self.path.name}: malformed CSV near line {self.line_no}: {exc}"
-            ) from None
+    spool: Path | None = None  # stdin copied to a private temporary file
+    mapped_fields: set[str] = field(default_factory=set)  # fields named by --map
 
     def field_indexes(self) -> dict[str, list[int]]:
         """{field: [column indexes]} for the mapped columns, in header order."""
@@ -255,14 +286,20 @@ class CsvSource:
         for index, name in enumerate(self.fields):
             if name is not None:
                 out.setdefault(name, []).append(index)
+        for name, cols in self.joins.items():
+            out[name] = cols
         return out
 
-    def cells(self) -> Iterator[tuple[int, list[str], str | None]]:
-        """Yield (line number, cells, ragged-row reason or None): the fast path of rows().
+    def drop_field(self, name: str) -> None:
+        """An automatic match whose values do not fit: report the column as unknown."""
+        for index, fld in enumerate(self.fields):
+            if fld == name:
+                self.fields[index] = None
+                self.unknown_columns.append(self.header[index].strip())
 
-        No dict per row: bulk imports index the cells with field_indexes(). Blank lines are
-        skipped; a row with only empty extra cells is trimmed to the header's width.
-        """
+    def cells(self) -> Iterator[tuple[int, list[str], str | None]]:
+        """Yield (line number, cells, ragged-row reason or None). Blank lines are skipped;
+        a row with only empty extra cells is trimmed to the header's width."""
         reader = csv.reader(self._text, delimiter=self.delimiter)
         width = len(self.header)
         try:
@@ -286,13 +323,64 @@ class CsvSource:
                 yield self.line_no, cells, None
         except UnicodeDecodeError as exc:
             raise InvalidInput(
-                f"{self.path.name}: not valid {self.encoding} after line {self.line_no} "
+                f"{self.display_name}: not valid {self.encoding} after line {self.line_no} "
                 f"({exc.reason}); give --encoding"
             ) from None
         except csv.Error as exc:
             raise InvalidInput(
-                f"{self.path.name}: malformed CSV near line {self.line_no}: {exc}"
+                f"{self.display_name}: malformed CSV near line {self.line_no}: {exc}"
             ) from None
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str], list[str], str | None]]:
+        """Yield (line, {field: raw text}, original cells, ragged-row reason or None).
+
+        Several columns auto-matched to one field: the first non-empty wins; joined columns
+        (`--map A+B=field`) are joined with join_cells."""
+        single = [(f, i) for i, f in enumerate(self.fields) if f is not None]
+        joins = list(self.joins.items())
+        for line, cells, problem in self.cells():
+            record: dict[str, str] = {}
+            if problem is None:
+                for name, index in single:
+                    cell = cells[index]
+                    if cell and cell[0] == "'":
+                        cell = unneutralise(cell)
+                    if name not in record or (not record[name].strip() and cell.strip()):
+                        record[name] = cell
+                for name, cols in joins:
+                    record[name] = join_cells([unneutralise(cells[i]) for i in cols])
+            yield line, record, cells, problem
+
+    def column_values(self, names: Sequence[str]) -> Iterator[dict[str, str]]:
+        """Pass 1: only the named fields of every well-formed row."""
+        wanted = set(names)
+        single = [(f, i) for i, f in enumerate(self.fields) if f in wanted]
+        for _, cells, problem in self.cells():
+            if problem is None:
+                record: dict[str, str] = {}
+                for name, index in single:
+                    if name not in record or not record[name].strip():
+                        record[name] = cells[index]
+                yield record
+
+    def rewind(self) -> None:
+        """Back to the first data row (after the header)."""
+        # keep the byte stream open (closing the old wrapper would close it)
+        cast(io.TextIOWrapper, self._text).detach()
+        self._raw.seek(0)
+        self._text = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
+        self._text.readline()
+        self.line_no = 1
+
+    @property
+    def estimated_rows(self) -> int:
+        """Rows in the file, estimated from the bytes per line of its first MiB."""
+        pos = self._raw.tell()
+        self._raw.seek(0)
+        sample = self._raw.read(SAMPLE_BYTES)
+        self._raw.seek(pos)
+        lines = sample.count(b"\n") or 1
+        return int(self.size / (len(sample) / lines)) if len(sample) < self.size else lines
 
     def progress_fraction(self) -> float:
         try:
@@ -302,6 +390,23 @@ class CsvSource:
 
     def close(self) -> None:
         self._text.close()
+        if self.spool is not None:
+            self.spool.unlink(missing_ok=True)
+
+
+# The first columns of our own rejects files: an import of a rejects file skips them.
+REJECTS_COLUMNS = (("line", "field", "value", "reason"), ("line", "reason"))
+
+
+def _spool_stdin() -> Path:
+    """Standard input copied to a private temporary file (two passes need to re-read it)."""
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="crm-import-", suffix=".csv")
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return Path(name)
 
 
 def open_csv(
@@ -312,24 +417,56 @@ def open_csv(
     mapping: Sequence[str] | None = None,
     delimiter: str | None = None,
 ) -> CsvSource:
-    """Open a CSV file for import: detect encoding and delimiter, map the header to fields."""
-    src = Path(path)
+    """Open a CSV file ('-' is standard input) for import: detect encoding and delimiter,
+    map the header to fields. Raises InvalidInput before any row is read for a --map that
+    does not fit the header or the fields."""
+    overrides = parse_mapping(mapping)
+    known = set(known_fields)
+    bad_targets = sorted(overrides.targets() - known)
+    if bad_targets:
+        raise InvalidInput(
+            f"--map names unknown field(s): {', '.join(bad_targets)}; known: "
+            + ", ".join(sorted(known))
+        )
+    spool = None
     if str(path) == "-":
-        raise InvalidInput("reading CSV from standard input is not supported; give a file path")
-    if not src.exists():
-        raise InvalidInput(f"no such file: {src}")
-    if src.is_dir():
-        raise InvalidInput(f"{src} is a directory, not a CSV file")
+        spool = src = _spool_stdin()
+        display = "-"
+    else:
+        src = Path(path)
+        display = src.name
+        if not src.exists():
+            raise InvalidInput(f"no such file: {src}")
+        if src.is_dir():
+            raise InvalidInput(f"{src} is a directory, not a CSV file")
+    try:
+        return _open(src, display, spool, aliases, known, encoding, overrides, delimiter)
+    except BaseException:
+        if spool is not None:
+            spool.unlink(missing_ok=True)
+        raise
+
+
+def _open(
+    src: Path,
+    display: str,
+    spool: Path | None,
+    aliases: dict[str, str],
+    known: set[str],
+    encoding: str | None,
+    overrides: ColumnMap,
+    delimiter: str | None,
+) -> CsvSource:
     try:
         raw = open(src, "rb")  # noqa: SIM115 - closed by CsvSource.close
     except OSError as exc:
-        raise OperationalError(f"cannot read {src}: {exc.strerror}") from exc
+        raise OperationalError(f"cannot read {display}: {exc.strerror}") from exc
     size = os.fstat(raw.fileno()).st_size
     sample = raw.read(SAMPLE_BYTES)
     raw.seek(0)
     if not sample.strip():
         raw.close()
-        raise InvalidInput(f"{src.name} is empty")
+        raise InvalidInput(f"{display} is empty")
     if encoding:
         encoding = ENCODING_ALIASES.get(encoding.strip().lower(), encoding.strip())
         try:
@@ -350,167 +487,81 @@ def open_csv(
         first = text.readline()
     except UnicodeDecodeError:
         text.close()
-        raise InvalidInput(f"{src.name}: the header is not valid {enc}; give --encoding") from None
+        raise InvalidInput(f"{display}: the header is not valid {enc}; give --encoding") from None
     first = first.lstrip("\ufeff")
     delim = delimiter or sniff_delimiter(first)
     try:
         header = next(csv.reader([first], delimiter=delim))
     except (csv.Error, StopIteration):
         text.close()
-        raise InvalidInput(f"{src.name}: cannot read the header line") from None
-    overrides = parse_mapping(mapping)
-    known = set(known_fields)
-    bad_targets = sorted(set(overrides.values()) - known)
-    if bad_targets:
+        raise InvalidInput(f"{display}: cannot read the header line") from None
+    try:
+        fields, joins, unknown, ignored = _map_header(header, aliases, known, overrides)
+    except InvalidInput:
         text.close()
+        raise
+    return CsvSource(
+        src,
+        display,
+        enc,
+        delim,
+        header,
+        fields,
+        joins,
+        unknown,
+        ignored,
+        text,
+        raw,
+        size,
+        spool=spool,
+        mapped_fields=overrides.targets(),
+    )
+
+
+def _map_header(
+    header: list[str], aliases: dict[str, str], known: set[str], overrides: ColumnMap
+) -> tuple[list[str | None], dict[str, list[int]], list[str], list[str]]:
+    keys = [normalise_header(cell) for cell in header]
+    missing = [overrides.spelled[k] for k in overrides.spelled if k not in keys]
+    if missing:
         raise InvalidInput(
-            f"--map names unknown field(s): {', '.join(bad_targets)}; known: {', '.join(sorted(known))}"
+            f"--map names column(s) the header lacks: {', '.join(missing)}; header: "
+            + ", ".join(c.strip() for c in header)
         )
+    own = 0
+    for columns in REJECTS_COLUMNS:
+        if tuple(k.lower() for k in keys[: len(columns)]) == columns:
+            own = len(columns)
+            break
+    joined = {k for parts in overrides.joins.values() for k in parts}
+    mapped = overrides.targets()
     fields: list[str | None] = []
     unknown: list[str] = []
-    for cell in header:
-        key = normalise_header(cell)
-        target = overrides.get(key) or aliases.get(key) or COMMON_ALIASES.get(key)
+    ignored: list[str] = []
+    for index, (cell, key) in enumerate(zip(header, keys, strict=True)):
+        target: str | None
+        if index < own:
+            fields.append(None)
+            continue
+        if key in overrides.single:
+            target = overrides.single[key]
+            if target == IGNORE:
+                ignored.append(cell.strip())
+                target = None
+            fields.append(target)
+            continue
+        if key in joined:
+            fields.append(None)
+            continue
+        target = aliases.get(key) or COMMON_ALIASES.get(key)
         if target is None and cell.strip().lower() in known:
             target = cell.strip().lower()
         if target is None and key in known:
             target = key
-        if target is not None and target not in known:
-            target = None
+        if target is not None and (target not in known or target in mapped):
+            target = None  # an explicit --map feeds that field: this column is not read
         if target is None:
             unknown.append(cell.strip())
         fields.append(target)
-    lines = sample.count(b"\n") or 1
-    estimate = int(size / (len(sample) / lines)) if len(sample) < size else lines
-    return CsvSource(
-        src, enc, delim, header, fields, unknown, text, raw, size, estimated_rows=estimate
-    )
-
-
-class RejectWriter:
-    """Collects rejected rows into a CSV (UTF-8 with BOM): line, reason, original cells.
-
-    Written through core.files (an unguessable 0600 temporary file renamed into place on
-    `finish`, removed on `discard`); cells neutralised like every CSV the CRM writes."""
-
-    def __init__(self, path: Path, header: list[str]):
-        self.path = path
-        self.header = header
-        self.count = 0
-        self._file: Any = None
-        self._writer: Any = None
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        if self._file is None:
-            from crmcli.core.files import AtomicFile, follow_default
-
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = AtomicFile(
-                self.path, follow_symlinks=follow_default(), newline="", encoding="utf-8-sig"
-            )
-            self._writer = csv_writer(self._file.fh, lineterminator="\r\n")
-            self._writer.writerow([csv_cell(c) for c in ["line", "reason", *self.header]])
-        self._writer.writerow([line, csv_cell(reason), *(csv_cell(c) for c in cells)])
-        self.count += 1
-
-    def finish(self) -> Path | None:
-        """Move the rejects file into place (only if there were rejects)."""
-        if self._file is None:
-            return None
-        self._file.commit()
-        return self.path
-
-    def discard(self) -> None:
-        if self._file is not None:
-            self._file.discard()
-
-
-class CountingRejects:
-    """Counts rejects without writing a file (a dry run without an explicit --rejects);
-    the same interface as RejectWriter."""
-
-    path = None
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        self.count += 1
-
-    def finish(self) -> None:
-        return None
-
-    def discard(self) -> None:
-        return None
-
-
-def default_rejects_path(src: Path) -> Path:
-    return src.with_name(src.stem + ".rejects.csv")
-
-
-@dataclass
-class ImportSummary:
-    """What an import did; printed on stderr, or as JSON with --format json."""
-
-    file: str
-    encoding: str
-    delimiter: str
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    unknown_columns: list[str] = field(default_factory=list)
-    rejects_file: str | None = None
-    dry_run: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "extra"}
-        data["delimiter"] = {"\t": "tab"}.get(self.delimiter, self.delimiter)
-        data.update(self.extra)
-        return data
-
-    def line(self) -> str:
-        head = "Dry run: would import" if self.dry_run else "Imported"
-        text = (
-            f"{head} {self.file}: {self.inserted} inserted, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.rejected} rejected"
-        )
-        if self.duplicates:
-            text += f", {self.duplicates} duplicates"
-        if self.rejects_file:
-            text += f" (rejects in {self.rejects_file})"
-        return text
-
-
-class Progress:
-    """A rich progress bar on a terminal (stderr), nothing on a pipe or with --quiet."""
-
-    def __init__(self, description: str, enabled: bool | None = None):
-        from crmcli.core.config import settings
-
-        self.enabled = (sys.stderr.isatty() and not settings.quiet) if enabled is None else enabled
-        self.description = description
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Progress:
-        if self.enabled:
-            from rich.progress import Progress as RichProgress
-
-            from crmcli.output.emit import console
-
-            self._progress = RichProgress(console=console(stderr=True), transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(self.description, total=1.0)
-        return self
-
-    def update(self, fraction: float) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=fraction)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+    joins = {f: [keys.index(k) for k in parts] for f, parts in overrides.joins.items()}
+    return fields, joins, unknown, ignored

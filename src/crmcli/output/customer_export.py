@@ -19,13 +19,13 @@ from crmcli.core.masking import MASKERS, mask_row
 from crmcli.core.sanitize import csv_cell, csv_writer
 from crmcli.db import Database
 from crmcli.db import customers as repo
-from crmcli.importing.customers import IMPORT_FIELDS
+from crmcli.importing.customers import EXPORT_FIELDS
 from crmcli.output.emit import flat, prepare, to_json
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
 # other_*: the secondary contact points a merge kept (";"-separated in CSV, lists in JSON).
 CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addresses": "address"}
-EXPORT_COLUMNS = ["id", *IMPORT_FIELDS, "updated_at", *CONTACT_COLUMNS]
+EXPORT_COLUMNS = ["id", *EXPORT_FIELDS, "updated_at", *CONTACT_COLUMNS]
 
 
 def export_columns() -> list[str]:

@@ -104,6 +104,9 @@ def quality_report(db: Database, until: str, stale_days: int = 180) -> dict[str,
         if f in ("phone", "email"):
             row["valid"] = fields[f"{f}_valid"]
             row["validity_pct"] = _pct(fields[f"{f}_valid"], fields[f"{f}_filled"])
+        if f == "phone":
+            # valid only read in the default region, written like a NANP number (import #12)
+            row["suspect"] = fields["phone_suspect"]
         field_rows.append(row)
     dup = duplicates(db, until, customers)
     cutoff = to_iso(_from(until) - timedelta(days=stale_days))

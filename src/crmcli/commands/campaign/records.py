@@ -10,17 +10,23 @@ import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
+    CustomerKeyOption,
+    DateOrderOption,
     DbOption,
+    DecimalOption,
     DryRunOption,
     EncodingOption,
     FormatOption,
+    ImportRegionOption,
     LimitOption,
     MapOption,
     ModeOption,
     RejectsOption,
+    StrictFieldsOption,
     StrictOption,
     WideOption,
     db_path,
+    import_options,
     note_shown,
     open_db,
     out_format,
@@ -419,16 +425,18 @@ def result(
 def import_results(
     campaign_id: IdArg,
     file: Annotated[
-        Path, typer.Argument(help="CSV: customer reference, result, revenue, responded_at.")
+        Path,
+        typer.Argument(help="CSV: customer reference, result, revenue, responded_at (- = stdin)."),
     ],
-    customer_key: Annotated[
-        str | None,
-        typer.Option("--customer-key", help="id, external_id, email or phone.", show_default=False),
-    ] = None,
+    customer_key: CustomerKeyOption = None,
     encoding: EncodingOption = None,
     map_: MapOption = None,
+    region: ImportRegionOption = None,
+    decimal: DecimalOption = None,
+    date_order: DateOrderOption = None,
     rejects: RejectsOption = None,
     strict: StrictOption = False,
+    strict_fields: StrictFieldsOption = False,
     dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
@@ -437,28 +445,24 @@ def import_results(
 
     Example: crm campaign import-results 3 responses.csv --customer-key external_id
     """
+    from crmcli.importing.campaigns import import_results as run
+
     fmt = out_format(format)
-    key = customer_key.strip().lower().removeprefix("customer_") if customer_key else None
+    options = import_options(
+        customer_key=customer_key,
+        encoding=encoding,
+        mapping=map_,
+        region=region,
+        decimal=decimal,
+        date_order=date_order,
+        rejects=rejects,
+        strict=strict,
+        strict_fields=strict_fields,
+        dry_run=dry_run,
+    )
     with open_db(db, write=True) as database:
-        summary = repo.import_results_with_progress(
-            database,
-            campaign_id,
-            file,
-            encoding=encoding,
-            mapping=map_,
-            rejects_path=rejects,
-            customer_key=key,
-            strict=strict,
-            dry_run=dry_run,
-        )
-    if fmt in ("json", "jsonl"):
-        output.emit_json(summary.as_dict())
-    else:
-        output.info(
-            ("Dry run: would record " if dry_run else "Recorded ")
-            + f"{summary.updated} results from {file.name}, {summary.rejected} rejected"
-            + (f" (rejects in {summary.rejects_file})" if summary.rejects_file else "")
-        )
+        summary = run(database, campaign_id, str(file), options)
+    output.emit_import_summary(summary, fmt)
 
 
 def _probability(value: float, option: str) -> float:

@@ -14,17 +14,23 @@ import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
+    CustomerKeyOption,
+    DateOrderOption,
     DbOption,
+    DecimalOption,
     DryRunOption,
     EncodingOption,
     FollowSymlinksOption,
     FormatOption,
+    ImportRegionOption,
     LimitOption,
     MapOption,
     RejectsOption,
+    StrictFieldsOption,
     StrictOption,
     WideOption,
     confirm_or_refuse,
+    import_options,
     note_shown,
     open_db,
     out_format,
@@ -486,22 +492,18 @@ def done(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
-    customer_key: Annotated[
-        str | None,
-        typer.Option(
-            "--customer-key",
-            help="id, external_id, email or phone: the column that names the customer.",
-            show_default=False,
-        ),
-    ] = None,
+    file: Annotated[
+        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
+    ],
+    customer_key: CustomerKeyOption = None,
     encoding: EncodingOption = None,
     map_: MapOption = None,
-    region: Annotated[
-        str, typer.Option("--region", help="Phone region for customer_phone without +country.")
-    ] = "CN",
+    region: ImportRegionOption = None,
+    decimal: DecimalOption = None,
+    date_order: DateOrderOption = None,
     rejects: RejectsOption = None,
     strict: StrictOption = False,
+    strict_fields: StrictFieldsOption = False,
     dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
@@ -514,19 +516,21 @@ def import_(
 
     Example: crm comm import calls.csv --customer-key external_id --rejects bad.csv
     """
-    from crmcli.db.comm_import import import_communications
+    from crmcli.importing.comms import import_communications
 
     fmt = out_format(format)
+    options = import_options(
+        customer_key=customer_key,
+        encoding=encoding,
+        mapping=map_,
+        region=region,
+        decimal=decimal,
+        date_order=date_order,
+        rejects=rejects,
+        strict=strict,
+        strict_fields=strict_fields,
+        dry_run=dry_run,
+    )
     with open_db(db, write=True) as database:
-        summary = import_communications(
-            database,
-            file,
-            encoding=encoding,
-            mapping=map_,
-            customer_key=customer_key,
-            region=region,
-            rejects=rejects,
-            strict=strict,
-            dry_run=dry_run,
-        )
+        summary = import_communications(database, str(file), options)
     output.emit_import_summary(summary, fmt)

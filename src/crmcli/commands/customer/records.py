@@ -9,17 +9,22 @@ import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
+    DateOrderOption,
     DbOption,
+    DecimalOption,
     DryRunOption,
     EncodingOption,
     FollowSymlinksOption,
     FormatOption,
+    ImportRegionOption,
     LimitOption,
     MapOption,
     RejectsOption,
+    StrictFieldsOption,
     StrictOption,
     WideOption,
     confirm_or_refuse,
+    import_options,
     note_shown,
     open_db,
     out_format,
@@ -450,9 +455,9 @@ def delete(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
+    file: Annotated[
+        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
+    ],
     key: Annotated[
         str | None,
         typer.Option(
@@ -461,9 +466,14 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    region: RegionOpt = "CN",
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
+    region: ImportRegionOption = None,
+    decimal: DecimalOption = None,
+    date_order: DateOrderOption = None,
     rejects: RejectsOption = None,
     strict: StrictOption = False,
+    strict_fields: StrictFieldsOption = False,
     dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
@@ -471,25 +481,27 @@ def import_(
     """Import customers from a CSV file in one transaction; summary on stderr.
 
     Headers may be field names, English or Chinese aliases (姓名, 电话, 邮箱, 标签...) or
-    mapped with --map. Invalid rows and duplicates go to the rejects file with the reason.
+    mapped with --map (SRC=FIELD, "A+B=FIELD" joins, SRC=- ignores). Rejected rows and
+    field-level warnings go to the rejects file with line, field, value and reason.
 
     Example: crm customer import leads.csv --key external_id --map "客户代码=external_id"
     """
     from crmcli.importing.customers import import_customers
 
     fmt = out_format(format)
+    options = import_options(
+        encoding=encoding,
+        mapping=map_,
+        region=region,
+        decimal=decimal,
+        date_order=date_order,
+        rejects=rejects,
+        strict=strict,
+        strict_fields=strict_fields,
+        dry_run=dry_run,
+    )
     with open_db(db, write=True) as database:
-        summary = import_customers(
-            database,
-            file,
-            encoding=encoding,
-            mapping=map_,
-            key=key,
-            region=region,
-            rejects=rejects,
-            strict=strict,
-            dry_run=dry_run,
-        )
+        summary = import_customers(database, str(file), options, key=key)
     output.emit_import_summary(summary, fmt)
 
 

@@ -10,15 +10,21 @@ import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
+    CustomerKeyOption,
+    DateOrderOption,
     DbOption,
+    DecimalOption,
     DryRunOption,
     EncodingOption,
     FormatOption,
+    ImportRegionOption,
     LimitOption,
     MapOption,
     RejectsOption,
+    StrictFieldsOption,
     StrictOption,
     WideOption,
+    import_options,
     note_shown,
     open_db,
     out_format,
@@ -528,19 +534,18 @@ def classify(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16).")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
+    ],
+    customer_key: CustomerKeyOption = None,
     encoding: EncodingOption = None,
     map_: MapOption = None,
-    customer_key: Annotated[
-        str | None,
-        typer.Option(
-            "--customer-key",
-            help="customer_id, customer_external_id, customer_email or customer_phone.",
-            show_default=False,
-        ),
-    ] = None,
+    region: ImportRegionOption = None,
+    decimal: DecimalOption = None,
+    date_order: DateOrderOption = None,
     rejects: RejectsOption = None,
     strict: StrictOption = False,
+    strict_fields: StrictFieldsOption = False,
     dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
@@ -549,20 +554,23 @@ def import_(
 
     Existing tickets (same external_id) are updated. Statuses may use 未处理/处理中/已处理.
 
-    Example: crm ticket import tickets.csv --customer-key customer_external_id
+    Example: crm ticket import tickets.csv --customer-key external_id
     """
     from crmcli.importing.tickets import import_tickets
 
     fmt = out_format(format)
+    options = import_options(
+        customer_key=customer_key,
+        encoding=encoding,
+        mapping=map_,
+        region=region,
+        decimal=decimal,
+        date_order=date_order,
+        rejects=rejects,
+        strict=strict,
+        strict_fields=strict_fields,
+        dry_run=dry_run,
+    )
     with open_db(db, write=True) as database:
-        summary = import_tickets(
-            database,
-            file,
-            encoding=encoding,
-            mapping=map_,
-            customer_key=customer_key,
-            rejects=rejects,
-            strict=strict,
-            dry_run=dry_run,
-        )
+        summary = import_tickets(database, str(file), options)
     output.emit_import_summary(summary, fmt)

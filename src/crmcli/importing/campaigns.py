@@ -1,0 +1,99 @@
+"""Campaign-result field rules for the import pipeline (`crm campaign import-results`).
+
+Each row records one member's result (成功/失败 accepted), revenue and response time. Rows
+naming a customer who is not a member are rejected; a bad revenue or responded_at is a
+field-level warning. A closed campaign refuses the whole file (exit 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmcli.core.errors import Conflict, InvalidInput, NotFound
+from crmcli.core.validate import CAMPAIGN_RESULTS, normalize_enum
+from crmcli.db import campaigns as repo
+from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+
+RESULT_FIELDS = (
+    "customer_id",
+    "customer_external_id",
+    "customer_email",
+    "customer_phone",
+    "result",
+    "revenue",
+    "responded_at",
+)
+RESULT_ALIASES = {
+    "result": "result",
+    "outcome": "result",
+    "response": "result",
+    "结果": "result",
+    "revenue": "revenue",
+    "amount": "revenue",
+    "收入": "revenue",
+    "金额": "revenue",
+    "respondedat": "responded_at",
+    "at": "responded_at",
+    "date": "responded_at",
+    "time": "responded_at",
+    "时间": "responded_at",
+}
+
+
+def _result(raw: str) -> str:
+    return normalize_enum(raw, CAMPAIGN_RESULTS, "result", "campaign_result")
+
+
+class CampaignResultImport(Entity):
+    name = "campaign"
+    audit_entity = "campaign"
+    audit_action = "import_results"
+    fields = RESULT_FIELDS
+    aliases = RESULT_ALIASES
+    money_fields = ("revenue",)
+    date_fields = ("responded_at",)
+
+    def __init__(self, ctx: Context, campaign_id: int) -> None:
+        super().__init__(ctx)
+        self.campaign_id = campaign_id
+
+    def check_columns(self, present: set[str]) -> None:
+        if "result" not in present:
+            raise InvalidInput("the file has no result column (use --map SRC=result)")
+
+    def start(self) -> None:
+        status = repo.campaign_status(self.ctx.db, self.campaign_id)
+        if status == "closed":
+            raise Conflict(f"campaign {self.campaign_id} is closed; results can no longer change")
+
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+        ctx = self.ctx
+        result = ctx.required("result", record.get("result"), _result)
+        raw = (record.get("revenue") or "").strip()
+        revenue = (
+            ctx.optional(line, cells, "revenue", raw, lambda t: ctx.money("revenue", t))
+            if raw
+            else None
+        )
+        raw = (record.get("responded_at") or "").strip()
+        at = (
+            ctx.optional(line, cells, "responded_at", raw, lambda t: ctx.time("responded_at", t))
+            if raw
+            else None
+        ) or ctx.now
+        assert ctx.resolver is not None
+        customer_id = ctx.resolver.resolve(record)
+        try:
+            repo.set_result(ctx.db, self.campaign_id, customer_id, result, revenue, at)
+        except NotFound as exc:
+            raise Reject(exc.message, "customer", str(customer_id)) from None
+        ctx.summary.updated += 1
+
+    def audit_id(self) -> int | None:
+        return self.campaign_id
+
+
+def import_results(db: Any, campaign_id: int, path: str, options: ImportOptions) -> Any:
+    """Record many campaign responses from a CSV in one transaction (the pipeline)."""
+    repo.get_campaign(db, campaign_id)  # NotFound (exit 3) before reading the file
+    return run_import(db, path, CampaignResultImport, options, campaign_id=campaign_id)

@@ -1,0 +1,599 @@
+"""The one import runner behind every CSV import (customer, comm, order, ticket, campaign
+import-results).
+
+    source (encoding, delimiter, header, --map)  ->  conventions (money, dates: pass 1)
+    ->  one transaction: entity.row() per row, entity.flush() per batch  ->  rejects file
+    made durable  ->  audit entry  ->  commit (or roll back: --dry-run, --strict)
+
+An entity module holds only its field rules (customers.py, comms.py, orders.py, tickets.py,
+campaigns.py); this module holds everything they share: options, the rejects sink with
+field-level warnings, the customer-reference resolver, the summary and the progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from crmcli.core import clock, validate
+from crmcli.core.errors import CrmError, InvalidInput
+
+BATCH = 5000
+CUSTOMER_KEYS = ("id", "external_id", "email", "phone")
+FUTURE_SLACK = timedelta(days=1)  # history more than this after "now" is refused
+
+
+class Reject(Exception):  # noqa: N818 - a row outcome, not an error to the user
+    """A row that cannot be stored: the field (or "") and value that decide it, and why."""
+
+    def __init__(self, reason: str, field: str = "", value: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+        self.value = value
+
+
+class _Rollback(Exception):
+    """Raised inside the transaction to undo it (--dry-run, --strict with rejects)."""
+
+
+@dataclass
+class ImportOptions:
+    """The options every import shares (commands/options.py defines them once)."""
+
+    encoding: str | None = None
+    mapping: list[str] | None = None
+    rejects: Path | None = None
+    strict: bool = False
+    strict_fields: bool = False
+    dry_run: bool = False
+    customer_key: str | None = None
+    region: str | None = None  # None: CN for phones, no convention for money and dates
+    decimal: str | None = None
+    date_order: str | None = None
+
+    @property
+    def phone_region(self) -> str:
+        return (self.region or "CN").upper()
+
+
+def customer_key_option(value: str | None) -> str | None:
+    """--customer-key: id|external_id|email|phone (customer_-prefixed spellings too)."""
+    if value is None:
+        return None
+    key = value.strip().lower().removeprefix("customer_")
+    if key not in CUSTOMER_KEYS:
+        raise InvalidInput(
+            f"invalid --customer-key {value!r}; choose one of: {', '.join(CUSTOMER_KEYS)}"
+        )
+    return key
+
+
+# ------------------------------------------------------------------------ rejects sink
+
+OWN_COLUMNS = ("line", "field", "value", "reason")
+
+
+class RejectSink:
+    """Rejected rows and field-level warnings, written in line order to a CSV (UTF-8 with
+    BOM): line, field, value, reason, then the row's original cells. `path` None counts only
+    (a dry run without --rejects). finish() makes the file durable before the commit."""
+
+    def __init__(self, path: Path | None, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+        self.entries: list[tuple[int, int, str, str, str, list[str]]] = []
+        self.rejected = 0
+        self.warnings = 0
+        self.duplicates = 0
+
+    def add(
+        self, line: int, field: str, value: str, reason: str, cells: list[str], kind: str
+    ) -> None:
+        if kind == "warning":
+            self.warnings += 1
+        elif kind == "duplicate":
+            self.duplicates += 1
+        else:
+            self.rejected += 1
+        if self.path is not None:
+            self.entries.append((line, len(self.entries), field, value, reason, cells))
+
+    @property
+    def count(self) -> int:
+        return len(self.entries)
+
+    def finish(self) -> Path | None:
+        """Write the file (fsync, atomic rename) if there is anything in it."""
+        if self.path is None or not self.entries:
+            return None
+        self.entries.sort()
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with open(fd, "w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow([*OWN_COLUMNS, *self.header])
+                for line, _, fld, value, reason, cells in self.entries:
+                    writer.writerow([line, fld, _csv_cell(value), reason, *map(_csv_cell, cells)])
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return self.path
+
+    def discard(self, written: Path | None) -> None:
+        """The import did not commit: remove the file finish() wrote."""
+        if written is not None:
+            written.unlink(missing_ok=True)
+
+
+def _csv_cell(value: str) -> str:
+    try:
+        from crmcli.core.sanitize import csv_cell
+    except ImportError:  # until security's neutraliser is on main
+        return value
+    return str(csv_cell(value))
+
+
+# ------------------------------------------------------------------------ summary
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; printed on stderr, or as JSON with --format json."""
+
+    file: str
+    encoding: str
+    delimiter: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    warnings: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    conventions: dict[str, dict[str, str]] = field(default_factory=dict)
+    rejects_file: str | None = None
+    dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        data["delimiter"] = {"\t": "tab"}.get(self.delimiter, self.delimiter)
+        data.update(self.extra)
+        return data
+
+    def line(self) -> str:
+        head = "Dry run: would import" if self.dry_run else "Imported"
+        text = (
+            f"{head} {self.file}: {self.inserted} inserted, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected"
+        )
+        if self.duplicates:
+            text += f", {self.duplicates} duplicates"
+        if self.warnings:
+            text += f", {self.warnings} field warning(s)"
+        if self.rejects_file:
+            text += f" (see {self.rejects_file})"
+        for name, conv in self.conventions.items():
+            if conv.get("decided_by") not in (None, "values"):
+                what = conv.get("decimal") or conv.get("date_order")
+                text += f"; {name}: {what} ({conv['decided_by']})"
+        return text
+
+
+# ------------------------------------------------------------------------ progress
+
+
+class Progress:
+    """A rich progress bar on a terminal (stderr), nothing on a pipe or with --quiet.
+    step() names the work after the last row (merging, index building)."""
+
+    def __init__(self, description: str, enabled: bool | None = None) -> None:
+        import sys
+
+        from crmcli.core.config import settings
+
+        self.enabled = (sys.stderr.isatty() and not settings.quiet) if enabled is None else enabled
+        self.description = description
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.progress import Progress as RichProgress
+
+            from crmcli.output.emit import console
+
+            self._progress = RichProgress(console=console(stderr=True), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(self.description, total=1.0)
+        return self
+
+    def update(self, fraction: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=min(fraction, 0.99))
+
+    def step(self, name: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=name, completed=0.99)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=1.0)
+            self._progress.stop()
+
+
+# ------------------------------------------------------------------------ one import
+
+
+class Context:
+    """What an entity's field rules see of the running import: the options, the decided
+    conventions, the sink, the summary, and the shared parsers."""
+
+    def __init__(
+        self, db: Any, options: ImportOptions, source: Any, summary: ImportSummary, sink: RejectSink
+    ) -> None:
+        from crmcli.core.clock import now_iso
+
+        self.db = db
+        self.options = options
+        self.source = source
+        self.summary = summary
+        self.sink = sink
+        self.now = now_iso()
+        self.horizon = clock.to_iso(clock.from_iso(self.now) + FUTURE_SLACK)
+        self.decimal: dict[str, str] = {}
+        self.date_order: dict[str, str | None] = {}
+        self.reasons: Counter[str] = Counter()
+        self.resolver: CustomerResolver | None = None
+
+    # -- outcomes ------------------------------------------------------------------------
+    def reject(
+        self, line: int, cells: list[str], exc: Reject | CrmError | str, duplicate: bool = False
+    ) -> None:
+        if isinstance(exc, Reject):
+            fld, value, reason = exc.field, exc.value, exc.reason
+        else:
+            fld, value, reason = "", "", exc if isinstance(exc, str) else exc.message
+        self.sink.add(line, fld, value, reason, cells, "duplicate" if duplicate else "reject")
+        if not duplicate:
+            self.reasons[_reason_kind(reason)] += 1
+
+    def optional(
+        self, line: int, cells: list[str], fld: str, raw: str, parse: Callable[[str], Any]
+    ) -> Any:
+        """An optional field: a bad value is a warning and the row keeps going without it
+        (with --strict-fields it rejects the row)."""
+        try:
+            return parse(raw)
+        except InvalidInput as exc:
+            if self.options.strict_fields:
+                raise Reject(exc.message, fld, raw) from None
+            self.sink.add(line, fld, raw, exc.message, cells, "warning")
+            return None
+
+    @staticmethod
+    def required(fld: str, raw: str | None, parse: Callable[[str], Any]) -> Any:
+        text = (raw or "").strip()
+        if not text:
+            raise Reject(f"no {fld}", fld, "")
+        try:
+            return parse(text)
+        except InvalidInput as exc:
+            raise Reject(exc.message, fld, text) from None
+
+    # -- shared parsers ------------------------------------------------------------------
+    def money(self, fld: str, raw: str) -> int:
+        return validate.parse_money_as(raw, self.decimal.get(fld, "point"), fld)
+
+    def time(self, fld: str, raw: str, history: bool = True) -> str:
+        stored = clock.to_iso(validate.parse_datetime_as(raw, self.date_order.get(fld), fld))
+        if history and stored > self.horizon:
+            raise InvalidInput(f"{fld} {raw.strip()!r} is in the future")
+        return stored
+
+
+def _reason_kind(reason: str) -> str:
+    import re
+
+    return re.split(r" '|:| \(| of customer| \d", reason, maxsplit=1)[0].strip()
+
+
+class CustomerResolver:
+    """The one customer-reference resolver: a row names its customer by customer_id,
+    customer_external_id, customer_email or customer_phone; --customer-key picks one column,
+    otherwise the first non-empty of those is used. Lookups go through db/customers.py."""
+
+    def __init__(self, ctx: Context, present: set[str], create: bool = False) -> None:
+        key = ctx.options.customer_key
+        self.ctx = ctx
+        self.keys = [key] if key else [k for k in CUSTOMER_KEYS if f"customer_{k}" in present]
+        if key and f"customer_{key}" not in present:
+            raise InvalidInput(f"--customer-key {key}: the file has no customer_{key} column")
+        if not self.keys:
+            raise InvalidInput(
+                "no column names the customer; give one of customer_id, customer_external_id, "
+                "customer_email, customer_phone (or --map SRC=FIELD)"
+            )
+        self.create = create
+        self.created = 0
+        self.cache: dict[tuple[str, Any], int | None] = {}
+        ctx.summary.extra["customer_key"] = self.keys[0]
+
+    def resolve(self, record: dict[str, str]) -> int:
+        from crmcli.db import customers as repo
+
+        for key in self.keys:
+            raw = (record.get(f"customer_{key}") or "").strip()
+            if not raw:
+                continue
+            fld = f"customer_{key}"
+            try:
+                value: Any
+                if key == "id":
+                    if not raw.isdigit():
+                        raise InvalidInput(f"invalid customer_id {raw!r}")
+                    value = int(raw)
+                elif key == "email":
+                    value = validate.normalize_email(raw)
+                elif key == "phone":
+                    phone = validate.parse_phone(raw, self.ctx.options.phone_region)
+                    value = phone.e164 if phone else None
+                else:
+                    value = raw
+            except InvalidInput as exc:
+                raise Reject(exc.message, fld, raw) from None
+            hit = self.cache.get((key, value), -1)
+            if hit == -1:
+                hit = repo.import_customer_id(self.ctx.db, key, value)
+                if hit is None and self.create and key != "id":
+                    name = (record.get("customer_name") or "").strip() or str(value)
+                    hit = repo.add_customer_for_import(self.ctx.db, key, value, name, self.ctx.now)
+                    self.created += 1
+                if len(self.cache) > 200_000:
+                    self.cache.clear()
+                self.cache[(key, value)] = hit
+            if hit is None:
+                raise Reject(f"no customer with {key} {value}", fld, raw)
+            return hit
+        wanted = f"customer_{self.keys[0]}" if len(self.keys) == 1 else "customer reference"
+        raise Reject(f"no {wanted}", f"customer_{self.keys[0]}", "")
+
+
+class Entity:
+    """Field rules of one kind of record. Subclasses set the class attributes and
+    implement row() (normalise one record, queue it or raise Reject) and flush()."""
+
+    name = ""
+    audit_entity = ""
+    audit_action = "import"
+    fields: tuple[str, ...] = ()
+    aliases: dict[str, str] = {}
+    money_fields: tuple[str, ...] = ()
+    date_fields: tuple[str, ...] = ()
+    # automatic header matches checked against their values (pass 1)
+    fit_checks: dict[str, Callable[[str], Any]] = {}
+    needs_customer = True
+    create_customers = False
+    # with a header of these only (our own exports), no warning about them
+    ignored_fields: tuple[str, ...] = ()
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def check_columns(self, present: set[str]) -> None:
+        """Raise InvalidInput (before any row is read) when a needed column is missing."""
+
+    def start(self) -> None:
+        """Inside the transaction, before the first row."""
+
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        return 0
+
+    def flush(self) -> None:
+        """Write the queued rows."""
+
+    def end(self) -> None:
+        """After the last flush, still inside the transaction (indexes, search, summary)."""
+
+    def audit_id(self) -> int | None:
+        return None
+
+
+def default_rejects_path(path: str) -> Path:
+    if path == "-":
+        return Path("stdin.rejects.csv")
+    src = Path(path)
+    return src.with_name(src.stem + ".rejects.csv")
+
+
+def run_import(
+    db: Any, path: str | Path, entity_cls: type[Entity], options: ImportOptions, **entity_args: Any
+) -> ImportSummary:
+    """Import one CSV file (or '-' for stdin) in one transaction; returns the summary.
+
+    Raises InvalidInput (exit 2) for an unreadable file, options that do not fit it, a
+    money or date column whose convention is contradictory or undecided, and (after writing
+    the rejects file) when --strict and any row was rejected; the database is then unchanged.
+    """
+    from crmcli.db import audit
+    from crmcli.importing.source import open_csv
+
+    text_path = str(path)
+    source = open_csv(
+        text_path,
+        entity_cls.aliases,
+        (*entity_cls.fields, *entity_cls.ignored_fields),
+        encoding=options.encoding,
+        mapping=options.mapping,
+    )
+    written: Path | None = None
+    try:
+        summary = ImportSummary(
+            text_path, source.encoding, source.delimiter, dry_run=options.dry_run
+        )
+        summary.unknown_columns = source.unknown_columns
+        summary.ignored_columns = source.ignored_columns + [
+            cell.strip()
+            for cell, fld in zip(source.header, source.fields, strict=True)
+            if fld in entity_cls.ignored_fields
+        ]
+        if options.dry_run and options.rejects is None:
+            sink = RejectSink(None, source.header)
+        else:
+            sink = RejectSink(options.rejects or default_rejects_path(text_path), source.header)
+        ctx = Context(db, options, source, summary, sink)
+        entity = entity_cls(ctx, **entity_args)
+        _decide_conventions(ctx, entity, set(source.field_indexes()))
+        present = set(source.field_indexes())
+        entity.check_columns(present)
+        if entity.needs_customer:
+            ctx.resolver = CustomerResolver(ctx, present, entity.create_customers)
+        failed = False
+        try:
+            with db.transaction(), Progress(f"Importing {source.display_name}") as progress:
+                entity.start()
+                for line, record, cells, problem in source.rows():
+                    summary.rows += 1
+                    if problem:
+                        ctx.reject(line, cells, Reject(problem))
+                        continue
+                    try:
+                        entity.row(line, record, cells)
+                    except Reject as exc:
+                        ctx.reject(line, cells, exc)
+                        continue
+                    except InvalidInput as exc:
+                        ctx.reject(line, cells, exc)
+                        continue
+                    if entity.pending() >= BATCH:
+                        entity.flush()
+                        progress.update(source.progress_fraction())
+                entity.flush()
+                progress.step(f"Finishing {source.display_name} (indexes, search, audit)")
+                entity.end()
+                summary.rejected = sink.rejected
+                summary.duplicates = sink.duplicates
+                summary.warnings = sink.warnings
+                if ctx.reasons:
+                    summary.extra["reject_reasons"] = dict(ctx.reasons.most_common())
+                failed = options.strict and bool(sink.rejected or sink.duplicates)
+                written = sink.finish()  # durable before the commit
+                summary.rejects_file = str(written) if written else None
+                if failed or options.dry_run:
+                    raise _Rollback
+                details = {
+                    k: v
+                    for k, v in summary.as_dict().items()
+                    if k not in ("dry_run", "unknown_columns", "ignored_columns", "conventions")
+                }
+                audit.record(
+                    db, entity.audit_action, entity.audit_entity, entity.audit_id(), details
+                )
+        except _Rollback:
+            pass
+        except BaseException:
+            sink.discard(written)
+            raise
+    finally:
+        source.close()
+    if options.rejects is None and not options.dry_run and written is None and text_path != "-":
+        _remove_stale_rejects(default_rejects_path(text_path))
+    if failed:
+        where = f"; see {written}" if written else ""
+        raise InvalidInput(
+            f"{summary.rejected} row(s) rejected and {summary.duplicates} duplicate(s) in "
+            f"{source.display_name}; nothing imported (--strict){where}"
+        )
+    return summary
+
+
+def _remove_stale_rejects(path: Path) -> None:
+    """A clean import removes the rejects file an earlier run left beside the input, so a
+    script testing for FILE.rejects.csv sees this run's outcome (only a file we wrote)."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            ours = fh.readline().startswith(("line,field,value,reason", "line,reason"))
+        if ours:
+            path.unlink()
+    except (OSError, UnicodeDecodeError):
+        pass
+
+
+def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None:
+    """Pass 1: read the money, date and checked enum columns whole; decide each money and
+    date column's convention, and drop an automatic header match whose values mostly do
+    not fit its field (a `status` column of warm/cold is no lifecycle)."""
+    money = [f for f in entity.money_fields if f in present]
+    dates = [f for f in entity.date_fields if f in present]
+    checks = {
+        f: check
+        for f, check in entity.fit_checks.items()
+        if f in present and f not in ctx.source.mapped_fields
+    }
+    if not money and not dates and not checks:
+        return
+    evidence: dict[str, Counter[str]] = {f: Counter() for f in (*money, *dates, *checks)}
+    currencies: set[str] = set()
+    has_currency = "currency" in present
+    wanted = [*money, *dates, *checks, *(["currency"] if has_currency else [])]
+    for record in ctx.source.column_values(wanted):
+        for f in money:
+            raw = record.get(f)
+            if raw and raw.strip():
+                # a cell that is no amount is rejected in pass 2, with the reason
+                with contextlib.suppress(InvalidInput):
+                    says = validate.money_evidence(raw, f)
+                    if says:
+                        evidence[f][says] += 1
+        for f in dates:
+            raw = record.get(f)
+            if raw:
+                says = validate.date_evidence(raw)
+                if says:
+                    evidence[f][says] += 1
+        for f, check in checks.items():
+            raw = (record.get(f) or "").strip()
+            if raw:
+                try:
+                    check(raw)
+                    evidence[f]["fits"] += 1
+                except InvalidInput:
+                    evidence[f]["misfits"] += 1
+        if has_currency:
+            cur = (record.get("currency") or "").strip().upper()
+            if cur:
+                currencies.add(cur)
+    ctx.source.rewind()
+    for f in checks:
+        if evidence[f]["misfits"] > evidence[f]["fits"]:
+            ctx.source.drop_field(f)
+    opts = ctx.options
+    currency = next(iter(currencies)) if len(currencies) == 1 else None
+    for f in money:
+        conv, by = validate.decide_decimal(evidence[f], f, opts.decimal, currency, opts.region)
+        ctx.decimal[f] = conv
+        if evidence[f]:
+            ctx.summary.conventions[f] = {"decimal": conv, "decided_by": by}
+    for f in dates:
+        order, by = validate.decide_date_order(evidence[f], f, opts.date_order, opts.region)
+        ctx.date_order[f] = order
+        if order is not None:
+            ctx.summary.conventions[f] = {"date_order": order, "decided_by": by}
