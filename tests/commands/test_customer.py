@@ -12,6 +12,7 @@ LIST_KEYS = {
     "external_id",
     "name",
     "phone",
+    "phone_ext",
     "email",
     "address",
     "company_id",

@@ -282,3 +282,16 @@ def test_erp_order_lines_are_one_order_each(cli: Any, tmp_path: Path) -> None:
     again = cli.json("order", "import", str(src))
     assert again["inserted"] == 0 and again["unchanged"] == 3
     assert len(cli.json("order", "show", str(orders["SO-1"]["id"]))["lines"]) == 3
+
+
+def test_ambiguous_option_dates_need_a_date_order(cli: Any) -> None:
+    cli.ok("customer", "add", "--name", "Ann")
+    refused = cli("comm", "log", "1", "--channel", "phone", "--at", "03/05/2024 10:00")
+    assert refused.exit_code == 2 and "ambiguous" in refused.stderr
+    env = {"CRM_DATE_ORDER": "dmy"}
+    cli.ok("comm", "log", "1", "--channel", "phone", "--at", "03/05/2024 10:00", env=env)
+    logged = cli.json("comm", "list")
+    assert logged[0]["occurred_at"].startswith("2024-05-03T10:00")
+    # 13/05/2024 decides itself; ISO never needs an order.
+    cli.ok("comm", "log", "1", "--channel", "phone", "--at", "13/05/2024 10:00")
+    cli.ok("comm", "log", "1", "--channel", "phone", "--at", "2024-03-05 10:00")

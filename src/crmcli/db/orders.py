@@ -10,7 +10,7 @@ from typing import Any
 
 from crmcli.core.clock import now_iso, to_iso
 from crmcli.core.errors import NotFound
-from crmcli.core.validate import parse_datetime
+from crmcli.core.validate import option_datetime
 from crmcli.db import audit, change_log
 from crmcli.db.database import Database, integrity_error_to_conflict
 
@@ -107,7 +107,7 @@ def currencies(db: Database, until: str | None = None) -> list[dict[str, Any]]:
 
 
 def to_stored(value: str, field: str) -> str:
-    return to_iso(parse_datetime(value, field))
+    return to_iso(option_datetime(value, field))
 
 
 # ------------------------------------------------------------------- import SQL

@@ -41,6 +41,7 @@ from crmcli.core.validate import (
     money,
     normalize_currency,
     normalize_enum,
+    option_datetime,
     parse_datetime,
     parse_money,
 )
@@ -412,7 +413,7 @@ def result(
     cents = parse_money(revenue, "--revenue") if revenue is not None else None
     if cents is not None and cents < 0:
         raise InvalidInput("--revenue must not be negative")
-    when = to_iso(parse_datetime(at, "--at"))
+    when = to_iso(option_datetime(at, "--at"))
     with open_db(db, write=True) as database:
         record = repo.record_result(database, campaign_id, customer, value, cents, when)
     if fmt in ("json", "jsonl"):

@@ -44,7 +44,7 @@ from crmcli.core.validate import (
     DIRECTIONS,
     clean_text,
     normalize_enum,
-    parse_datetime,
+    option_datetime,
     parse_duration,
 )
 from crmcli.db import communications as repo
@@ -154,7 +154,8 @@ def read_content(content: str | None, content_file: Path | None) -> str | None:
 
 
 def _time(value: str, field: str) -> str:
-    return to_iso(parse_datetime(value, field))
+    """An option's time; 03/05/2024 is refused as ambiguous unless $CRM_DATE_ORDER decides."""
+    return to_iso(option_datetime(value, field))
 
 
 def _find_customer(
