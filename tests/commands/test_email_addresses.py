@@ -52,6 +52,7 @@ def test_import_accepts_and_rejects_per_row(cli: Any, db_path: Path, tmp_path: P
     src.write_text("name,email\nA,jeff@臺網中心.tw\nB,.@iana.org\nC,Dörte@Sörensen.example.com\n")
     out = cli("--format", "json", "customer", "import", str(src))
     assert out.exit_code in (0, 1), out.stderr
-    assert sorted(stored_emails(db_path)) == sorted(
+    # B is stored without its malformed email (a field warning, import #12)
+    assert sorted(e for e in stored_emails(db_path) if e) == sorted(
         ["jeff@臺網中心.tw", "dörte@sörensen.example.com"]
     )
