@@ -51,7 +51,7 @@ def test_encoding_option_forces_and_accepts_common_names(cli, tmp_path: Path) ->
     bom = write(tmp_path / "bom.csv", "name,email\nAnn,ann@example.com\n", "utf-8-sig")
     assert summary(cli, str(bom), "--encoding", "UTF-8-BOM")["inserted"] == 1
     bad = cli("customer", "import", str(src), "--encoding", "klingon")
-    assert bad.exit_code == 2 and "unknown encoding" in bad.stderr
+    assert bad.exit_code == 2 and "unknown" in bad.stderr and "klingon" in bad.stderr
 
 
 def test_wrong_forced_encoding_fails_cleanly_and_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
