@@ -213,15 +213,18 @@ def check_orders(db: Database) -> list[Problem]:
 
 def check_pending_purges(db: Database) -> list[Problem]:
     """An erasure whose files outside the database are not cleaned yet (a killed forget)."""
-    from crmcli.db.privacy import pending_purges
-
+    if not table_exists(db, "pending_purges"):
+        return []
+    pending = db.query(
+        "SELECT customer_id, created_at FROM pending_purges WHERE done_at IS NULL ORDER BY id"
+    )
     return [
         _problem(
             "pending_purge",
             f"the erasure of customer {p['customer_id']} ({p['created_at']}) left files to"
             " clean: run `crm db check --repair` or `crm customer forget` again",
         )
-        for p in pending_purges(db)
+        for p in pending
     ]
 
 

@@ -474,7 +474,7 @@ def _open(
                 raise LookupError(encoding)
         except LookupError:
             raw.close()
-            raise InvalidInput(f"unknown or non-text encoding {encoding!r}") from None
+            raise InvalidInput(f"unknown encoding {encoding!r} (or not a text encoding)") from None
         enc = encoding
     else:
         try:
