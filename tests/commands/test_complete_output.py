@@ -140,16 +140,10 @@ LISTINGS: list[tuple[tuple[str, ...], str]] = [
         ("comm", "due", "--all"),
         "SELECT count(*) FROM communications WHERE follow_up_at IS NOT NULL AND done_at IS NULL",
     ),
-    # what is left for the one time display (#13 A): ticket list's sla.*.due_at are UTC
-    pytest.param(
-        ("ticket", "list"),
-        "SELECT count(*) FROM tickets",
-        marks=pytest.mark.xfail(reason="ticket list sla.*.due_at still UTC (#13 time display)"),
-    ),
-    pytest.param(
+    (("ticket", "list"), "SELECT count(*) FROM tickets"),
+    (
         ("ticket", "list", "--priority", "high"),
         "SELECT count(*) FROM tickets WHERE priority = 'high'",
-        marks=pytest.mark.xfail(reason="ticket list sla.*.due_at still UTC (#13 time display)"),
     ),
     (("ticket", "agent", "list"), "SELECT count(*) FROM agents"),
     (("campaign", "list"), "SELECT count(*) FROM campaigns"),

@@ -42,8 +42,9 @@ def _display_value(key: str, value: Any) -> Any:
 
 
 def prepare(row: dict[str, Any]) -> dict[str, Any]:
-    """Times into the configured zone; everything else as is (JSON-ready)."""
-    return {k: _display_value(k, v) for k, v in row.items()}
+    """Times into the configured zone, in nested objects too (a ticket's `sla.*.due_at`);
+    everything else as is (JSON-ready)."""
+    return {k: prepare(v) if isinstance(v, dict) else _display_value(k, v) for k, v in row.items()}
 
 
 def flat(value: Any) -> str:
