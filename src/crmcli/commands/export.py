@@ -63,7 +63,7 @@ def warehouse(
 
     Example: crm export warehouse /data/crm --incremental
     """
-    from crmcli.importing.pipeline import Progress
+    from crmcli.output.progress import Progress
     from crmcli.warehouse.export import FILE_FORMATS, STAR_TABLES, export_warehouse
 
     fmt = (config.settings.format or "table").lower()

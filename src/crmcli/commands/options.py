@@ -381,4 +381,6 @@ def import_options(**values: Any) -> Any:
     if region is not None:
         values["region"] = region.strip().upper()
     values["customer_key"] = customer_key_option(values.get("customer_key"))
-    return ImportOptions(**values)
+    from crmcli.output.progress import Progress
+
+    return ImportOptions(**values, progress=Progress)

@@ -74,7 +74,8 @@ def list_campaigns(db: Database, status: str | None = None) -> list[dict[str, An
 def _members_where(
     campaign_id: int, variant: str | None, result: str | None
 ) -> tuple[str, list[Any]]:
-    clauses, params = ["m.campaign_id = ?"], [campaign_id]
+    clauses: list[str] = ["m.campaign_id = ?"]
+    params: list[Any] = [campaign_id]
     if variant is not None:
         clauses.append("m.variant = ?")
         params.append(variant)

@@ -44,6 +44,30 @@ class _Rollback(Exception):
     """Raised inside the transaction to undo it (--dry-run, --strict with rejects)."""
 
 
+# ------------------------------------------------------------------------ progress
+
+
+class QuietProgress:
+    """The progress the pipeline reports to when the command gives none: nothing shown.
+    A command passes `crmcli.output.progress.Progress` (a bar on a terminal) instead, so
+    importing/ never writes to the terminal itself."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    def __enter__(self) -> QuietProgress:
+        return self
+
+    def update(self, fraction: float) -> None:
+        """Called after each batch with the share of the file read."""
+
+    def step(self, name: str) -> None:
+        """Names the work after the last row (merging, index building)."""
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 @dataclass
 class ImportOptions:
     """The options every import shares (commands/options.py defines them once)."""
@@ -58,6 +82,8 @@ class ImportOptions:
     region: str | None = None  # None: CN for phones, no convention for money and dates
     decimal: str | None = None
     date_order: str | None = None
+    # (description) -> a context manager with update(fraction) and step(name)
+    progress: Callable[[str], Any] = QuietProgress
 
     @property
     def phone_region(self) -> str:
@@ -193,48 +219,6 @@ class ImportSummary:
                 what = conv.get("decimal") or conv.get("date_order")
                 text += f"; {name}: {what} ({conv['decided_by']})"
         return text
-
-
-# ------------------------------------------------------------------------ progress
-
-
-class Progress:
-    """A rich progress bar on a terminal (stderr), nothing on a pipe or with --quiet.
-    step() names the work after the last row (merging, index building)."""
-
-    def __init__(self, description: str, enabled: bool | None = None) -> None:
-        import sys
-
-        from crmcli.core.config import settings
-
-        self.enabled = (sys.stderr.isatty() and not settings.quiet) if enabled is None else enabled
-        self.description = description
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Progress:
-        if self.enabled:
-            from rich.progress import Progress as RichProgress
-
-            from crmcli.output.emit import console
-
-            self._progress = RichProgress(console=console(stderr=True), transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(self.description, total=1.0)
-        return self
-
-    def update(self, fraction: float) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=min(fraction, 0.99))
-
-    def step(self, name: str) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, description=name, completed=0.99)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=1.0)
-            self._progress.stop()
 
 
 # ------------------------------------------------------------------------ one import
@@ -468,7 +452,7 @@ def run_import(
             ctx.resolver = CustomerResolver(ctx, present, entity.create_customers)
         failed = False
         try:
-            with db.transaction(), Progress(f"Importing {source.display_name}") as progress:
+            with db.transaction(), options.progress(f"Importing {source.display_name}") as progress:
                 entity.start()
                 for line, record, cells, problem in source.rows():
                     summary.rows += 1

@@ -164,11 +164,9 @@ def write_csv(
     rows: Iterable[dict[str, Any]],
     out: TextIO,
     columns: Sequence[str],
-    safe: bool = True,
 ) -> int:
     """Write rows as CSV, text cells neutralised against formula injection and cells with
-    a CR or LF quoted (core.sanitize). Returns the row count. (`safe` is kept for callers;
-    every CSV is neutralised.)"""
+    a CR or LF quoted (core.sanitize). Returns the row count."""
     from crmcli.core.sanitize import csv_writer
 
     writer = csv_writer(out, lineterminator="\n")
