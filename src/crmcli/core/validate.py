@@ -515,7 +515,9 @@ class MoneyText:
     says: str | None  # "comma", "point" or None when the cell fits both conventions
 
 
-def _money_parts(value: str, field: str) -> MoneyText:
+def _money_sign(value: str) -> tuple[bool, str]:
+    """The sign of a money cell and what is left once the sign, the parentheses and any
+    currency symbol or code are taken off (kept apart so _money_parts reads the digits)."""
     text = value.strip().replace("\u00a0", " ").replace("\u202f", " ")
     negative = False
     if text.startswith("(") and text.endswith(")"):
@@ -530,6 +532,11 @@ def _money_parts(value: str, field: str) -> MoneyText:
         text = text[1:].strip()
     for _ in range(2):
         text = _MONEY_AFFIX.sub("", text).strip()
+    return negative, text
+
+
+def _money_parts(value: str, field: str) -> MoneyText:
+    negative, text = _money_sign(value)
     grouped_by = None
     if re.fullmatch(r"\d{1,3}(?:[ ']\d{3})+(?:[.,]\d+)?", text):
         grouped_by = "space"

@@ -172,19 +172,7 @@ class CustomerImport(Entity):
             email = ctx.optional(line, cells, "email", raw, _email)
             if email:
                 values["email"] = email
-        raw = (record.get("phone") or "").strip()
-        if raw:
-            country = record.get("country")
-            region = ctx.options.phone_region
-            phone = ctx.optional(
-                line, cells, "phone", raw, lambda text: parse_phone(text, region, country)
-            )
-            if phone is not None:
-                values["phone"] = phone.e164
-                values["phone_ext"] = phone.ext or (record.get("phone_ext") or "").strip() or None
-                values["phone_suspect"] = 1 if phone.suspect else 0
-                if phone.suspect:
-                    self.suspect += 1
+        self._phone(line, record, cells, values)
         raw = (record.get("lifecycle") or "").strip()
         if raw:
             lifecycle = ctx.optional(line, cells, "lifecycle", raw, _lifecycle)
@@ -202,6 +190,26 @@ class CustomerImport(Entity):
         if raw.strip():
             tags = split_tags(raw) or None
         self.batch.append(_Row(line, cells, values, tags))
+
+    def _phone(
+        self, line: int, record: dict[str, str], cells: list[str], values: dict[str, Any]
+    ) -> None:
+        """The row's phone columns into values: the number, its extension and whether it
+        looks suspect (counted for the summary); a bad number is only a warning."""
+        raw = (record.get("phone") or "").strip()
+        if not raw:
+            return
+        country = record.get("country")
+        region = self.ctx.options.phone_region
+        phone = self.ctx.optional(
+            line, cells, "phone", raw, lambda text: parse_phone(text, region, country)
+        )
+        if phone is not None:
+            values["phone"] = phone.e164
+            values["phone_ext"] = phone.ext or (record.get("phone_ext") or "").strip() or None
+            values["phone_suspect"] = 1 if phone.suspect else 0
+            if phone.suspect:
+                self.suspect += 1
 
     def pending(self) -> int:
         return len(self.batch)

@@ -180,6 +180,18 @@ def _original_start(key: str) -> datetime | None:
     return from_iso(tail) if _KEY_TIME.fullmatch(tail) else None
 
 
+def _distinct_parties(found: list[tuple[Party, str]]) -> list[tuple[Party, str]]:
+    """Each address once, with the role it first appears in (a person in both To and Cc
+    is one party, so one communication)."""
+    parties: list[tuple[Party, str]] = []
+    emails: set[str] = set()
+    for party, role in found:
+        if party.email not in emails:
+            emails.add(party.email)
+            parties.append((party, role))
+    return parties
+
+
 class _DryRun(Exception):
     """Raised to roll back a dry run's transaction."""
 
@@ -302,6 +314,30 @@ class _Importer:
             self.summary.duplicates += 1
         return True
 
+    def _match(self, parties: list[tuple[Party, str]]) -> list[int]:
+        """The customers an item's parties are, in order and each once; an unknown sender
+        becomes a lead when asked for, any other unknown party is noted as unmatched."""
+        matched: list[int] = []
+        for party, role in parties:
+            cid = self.customer(party.email)
+            if cid is None and self.create_leads and role == "sender":
+                cid = self._lead(party)
+            if cid is None:
+                self.unmatched(party, role)
+            elif cid not in matched:
+                matched.append(cid)
+        return matched
+
+    def _lead(self, party: Party) -> int | None:
+        """A new lead for an unknown sender, or None when the address is no valid email."""
+        email = valid_email(party.email)
+        if not email:
+            return None
+        cid = repo.insert_lead(self.db, lead_name(party), email)
+        self.customers[party.email] = cid
+        self.summary.leads_created.append({"id": cid, "email": email, "name": lead_name(party)})
+        return cid
+
     def add(self, item: Item) -> None:
         s = self.summary
         s.items += 1
@@ -318,28 +354,11 @@ class _Importer:
             s.duplicates += 1
             return
         direction, found = self.counterparts(item)
-        parties: list[tuple[Party, str]] = []
-        emails: set[str] = set()
-        for party, role in found:
-            if party.email not in emails:
-                emails.add(party.email)
-                parties.append((party, role))
+        parties = _distinct_parties(found)
         if not parties:
             s.internal += 1
             return
-        matched: list[int] = []
-        for party, role in parties:
-            cid = self.customer(party.email)
-            if cid is None and self.create_leads and role == "sender":
-                email = valid_email(party.email)
-                if email:
-                    cid = repo.insert_lead(self.db, lead_name(party), email)
-                    self.customers[party.email] = cid
-                    s.leads_created.append({"id": cid, "email": email, "name": lead_name(party)})
-            if cid is None:
-                self.unmatched(party, role)
-            elif cid not in matched:
-                matched.append(cid)
+        matched = self._match(parties)
         if not matched:
             s.unmatched_items += 1
             return

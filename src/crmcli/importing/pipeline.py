@@ -539,28 +539,9 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
     has_currency = "currency" in present
     wanted = [*money, *dates, *checks, *(["currency"] if has_currency else [])]
     for record in ctx.source.column_values(wanted):
-        for f in money:
-            raw = record.get(f)
-            if raw and raw.strip():
-                # a cell that is no amount is rejected in pass 2, with the reason
-                with contextlib.suppress(InvalidInput):
-                    says = validate.money_evidence(raw, f)
-                    if says:
-                        evidence[f][says] += 1
-        for f in dates:
-            raw = record.get(f)
-            if raw:
-                says = validate.date_evidence(raw)
-                if says:
-                    evidence[f][says] += 1
-        for f, check in checks.items():
-            raw = (record.get(f) or "").strip()
-            if raw:
-                try:
-                    check(raw)
-                    evidence[f]["fits"] += 1
-                except InvalidInput:
-                    evidence[f]["misfits"] += 1
+        _money_evidence(record, money, evidence)
+        _date_evidence(record, dates, evidence)
+        _fit_evidence(record, checks, evidence)
         if has_currency:
             cur = (record.get("currency") or "").strip().upper()
             if cur:
@@ -569,8 +550,62 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
     for f in checks:
         if evidence[f]["misfits"] > evidence[f]["fits"]:
             ctx.source.drop_field(f)
-    opts = ctx.options
     currency = next(iter(currencies)) if len(currencies) == 1 else None
+    _apply_conventions(ctx, money, dates, evidence, currency)
+
+
+def _money_evidence(
+    record: dict[str, str], money: list[str], evidence: dict[str, Counter[str]]
+) -> None:
+    """Count what one record's money cells say about their columns' decimal convention."""
+    for f in money:
+        raw = record.get(f)
+        if raw and raw.strip():
+            # a cell that is no amount is rejected in pass 2, with the reason
+            with contextlib.suppress(InvalidInput):
+                says = validate.money_evidence(raw, f)
+                if says:
+                    evidence[f][says] += 1
+
+
+def _date_evidence(
+    record: dict[str, str], dates: list[str], evidence: dict[str, Counter[str]]
+) -> None:
+    """Count what one record's date cells say about their columns' day/month order."""
+    for f in dates:
+        raw = record.get(f)
+        if raw:
+            says = validate.date_evidence(raw)
+            if says:
+                evidence[f][says] += 1
+
+
+def _fit_evidence(
+    record: dict[str, str],
+    checks: dict[str, Callable[[str], Any]],
+    evidence: dict[str, Counter[str]],
+) -> None:
+    """Count whether one record's cells fit the fields their columns were matched to."""
+    for f, check in checks.items():
+        raw = (record.get(f) or "").strip()
+        if raw:
+            try:
+                check(raw)
+                evidence[f]["fits"] += 1
+            except InvalidInput:
+                evidence[f]["misfits"] += 1
+
+
+def _apply_conventions(
+    ctx: Context,
+    money: list[str],
+    dates: list[str],
+    evidence: dict[str, Counter[str]],
+    currency: str | None,
+) -> None:
+    """Decide each money and date column's convention from its evidence and the options,
+    and record the decisions that rest on evidence in the summary."""
+    opts = ctx.options
     for f in money:
         conv, by = validate.decide_decimal(evidence[f], f, opts.decimal, currency, opts.region)
         ctx.decimal[f] = conv

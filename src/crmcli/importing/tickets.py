@@ -124,17 +124,37 @@ def normalise_row(
         else None
     ) or "normal"
     raw_status = (record.get("status") or "").strip()
-    if raw_status:
-        try:
-            row["status"] = normalize_status(raw_status)
-        except InvalidInput as exc:
-            raise Reject(exc.message, "status", raw_status) from None
-    else:
-        row["status"] = (
-            "closed" if row["closed_at"] else "resolved" if row["resolved_at"] else "open"
-        )
+    row["status"] = _status(row, raw_status)
     created = row["created_at"] = row["created_at"] or ctx.now
     status = row["status"]
+    _fill_resolution(row, status, raw_status, created)
+    _check_time_order(row, record, created)
+    raw_score = (record.get("satisfaction") or "").strip()
+    row["satisfaction"] = None
+    row["rated_at"] = None
+    if raw_score:
+        score = ctx.optional(line, cells, "satisfaction", raw_score, lambda t: _score(t, status))
+        if score is not None:
+            row["satisfaction"] = score
+            row["rated_at"] = row["closed_at"] or row["resolved_at"]
+    _fill_sla(row, policy, status, created)
+    row["updated_at"] = max(t for t in (row[k] for k in TIME_FIELDS[:4]) if t)
+    return row
+
+
+def _status(row: dict[str, Any], raw_status: str) -> str:
+    """The row's status: the given one, or else what its resolved/closed times imply."""
+    if raw_status:
+        try:
+            return normalize_status(raw_status)
+        except InvalidInput as exc:
+            raise Reject(exc.message, "status", raw_status) from None
+    return "closed" if row["closed_at"] else "resolved" if row["resolved_at"] else "open"
+
+
+def _fill_resolution(row: dict[str, Any], status: str, raw_status: str, created: str) -> None:
+    """A resolved or closed ticket gets the resolved/closed times it lacks (from the
+    nearest known time); any other status may not carry them."""
     if status in ("resolved", "closed"):
         row["resolved_at"] = row["resolved_at"] or row["closed_at"] or row["first_response_at"]
         row["resolved_at"] = row["resolved_at"] or created
@@ -144,19 +164,20 @@ def normalise_row(
             row["closed_at"] = None
     elif row["resolved_at"] or row["closed_at"]:
         raise Reject(f"status {status} but resolved_at/closed_at given", "status", raw_status)
+
+
+def _check_time_order(row: dict[str, Any], record: dict[str, str], created: str) -> None:
+    """Reject a row whose times run backwards (a reply or close before the ticket began)."""
     for key in ("first_response_at", "resolved_at", "closed_at"):
         if row[key] and row[key] < created:
             raise Reject(f"{key} before created_at", key, record.get(key) or "")
     if row["closed_at"] and row["resolved_at"] and row["closed_at"] < row["resolved_at"]:
         raise Reject("closed_at before resolved_at", "closed_at", record.get("closed_at") or "")
-    raw_score = (record.get("satisfaction") or "").strip()
-    row["satisfaction"] = None
-    row["rated_at"] = None
-    if raw_score:
-        score = ctx.optional(line, cells, "satisfaction", raw_score, lambda t: _score(t, status))
-        if score is not None:
-            row["satisfaction"] = score
-            row["rated_at"] = row["closed_at"] or row["resolved_at"]
+
+
+def _fill_sla(row: dict[str, Any], policy: TicketPolicy, status: str, created: str) -> None:
+    """Due times the file leaves out come from the priority's SLA target; the SLA clock
+    stands paused for a resolved, closed or waiting ticket."""
     target = policy.target(row["priority"])
     start = from_iso(created)
     if not row["response_due_at"]:
@@ -169,8 +190,6 @@ def normalise_row(
         row["sla_paused_at"] = row["resolved_at"]
     elif status == "waiting":
         row["sla_paused_at"] = row["first_response_at"] or created
-    row["updated_at"] = max(t for t in (row[k] for k in TIME_FIELDS[:4]) if t)
-    return row
 
 
 def _score(raw: str, status: str) -> int:
