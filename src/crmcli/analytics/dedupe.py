@@ -301,6 +301,26 @@ def _find(
 
 def _fuzzy(scorer: _Scorer, keys: _Keys, threshold: float) -> None:
     names, companies, addresses = keys.names, keys.companies, keys.addresses
+    by_company, by_address, by_name = _fuzzy_blocks(keys)
+    # Same company (or address) after normalisation and the same first letter of the name:
+    # a pair is a candidate when the names are similar.
+    for blocks in (by_company, by_address):
+        _similar_names(scorer, blocks, names)
+        # Freed as soon as used rather than when _fuzzy returns (large imports).
+        blocks.clear()
+    # The same name: a similar address (or, when the threshold is low enough for name +
+    # company alone, a similar company) makes a candidate.
+    fields: list[tuple[str, list[str]]] = [("address", addresses)]
+    if threshold <= WEIGHTS["name"] + WEIGHTS["company"]:
+        fields.insert(0, ("company", companies))
+    for members in _blocks(by_name):
+        for field, values in fields:
+            _similar_values(scorer, members, field, values, addresses)
+
+
+def _fuzzy_blocks(keys: _Keys) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Named rows blocked by company, by address, and (when either is known) by name."""
+    names, companies, addresses = keys.names, keys.companies, keys.addresses
     # Blocks keyed by the normalised strings themselves (no new objects per row); a key
     # seen once holds its row position, a list only from the second row on.
     by_company: dict[str, Any] = {}
@@ -315,39 +335,44 @@ def _fuzzy(scorer: _Scorer, keys: _Keys, threshold: float) -> None:
             _add(by_address, addresses[i], i)
         if companies[i] or addresses[i]:
             _add(by_name, name, i)
-    # Same company (or address) after normalisation and the same first letter of the name:
-    # a pair is a candidate when the names are similar.
-    for blocks in (by_company, by_address):
-        for block in _blocks(blocks):
-            by_letter: dict[str, list[int]] = defaultdict(list)
-            for m in block:
-                by_letter[names[m][0]].append(m)
-            for members in by_letter.values():
-                if len(members) < 2:
-                    continue
-                # Identical names only need pairing with one of them (the group closes
-                # through it): a block of 300 "John Smith" costs 300 pairs, not 45,000.
-                reps, twins = _distinct(members, names)
-                for rep, twin in twins:
-                    scorer.consider(rep, twin)
-                for window in _windows(reps, [names[m] for m in reps]):
-                    for i, j in _pairs([names[m] for m in window], window, SIMILAR):
-                        scorer.consider(i, j)
-        blocks.clear()
-    # The same name: a similar address (or, when the threshold is low enough for name +
-    # company alone, a similar company) makes a candidate.
-    fields: list[tuple[str, list[str]]] = [("address", addresses)]
-    if threshold <= WEIGHTS["name"] + WEIGHTS["company"]:
-        fields.insert(0, ("company", companies))
-    for members in _blocks(by_name):
-        for field, values in fields:
-            having, _ = _distinct([m for m in members if values[m]], values)
-            if len(having) < 2:
+    return by_company, by_address, by_name
+
+
+def _similar_names(scorer: _Scorer, blocks: dict[str, Any], names: list[str]) -> None:
+    """Score the pairs with similar names inside each block, by first letter of the name."""
+    for block in _blocks(blocks):
+        by_letter: dict[str, list[int]] = defaultdict(list)
+        for m in block:
+            by_letter[names[m][0]].append(m)
+        for members in by_letter.values():
+            if len(members) < 2:
                 continue
-            for part in _by_numbers(having, addresses) if field == "address" else [having]:
-                for window in _windows(part, [values[m] for m in part]):
-                    for i, j in _pairs([values[m] for m in window], window, SIMILAR):
-                        scorer.consider(i, j)
+            # Identical names only need pairing with one of them (the group closes
+            # through it): a block of 300 "John Smith" costs 300 pairs, not 45,000.
+            reps, twins = _distinct(members, names)
+            for rep, twin in twins:
+                scorer.consider(rep, twin)
+            _similar_in_windows(scorer, reps, names)
+
+
+def _similar_values(
+    scorer: _Scorer, members: list[int], field: str, values: list[str], addresses: list[str]
+) -> None:
+    """Score the pairs of one same-name block whose `field` values are similar."""
+    having, _ = _distinct([m for m in members if values[m]], values)
+    if len(having) < 2:
+        return
+    # Addresses are only compared when their numbers agree (a different house number is
+    # a different address however similar the street).
+    for part in _by_numbers(having, addresses) if field == "address" else [having]:
+        _similar_in_windows(scorer, part, values)
+
+
+def _similar_in_windows(scorer: _Scorer, members: list[int], values: list[str]) -> None:
+    """Score the similar pairs of `members` by `values`, window by window."""
+    for window in _windows(members, [values[m] for m in members]):
+        for i, j in _pairs([values[m] for m in window], window, SIMILAR):
+            scorer.consider(i, j)
 
 
 def _by_numbers(members: list[int], addresses: list[str]) -> Iterable[list[int]]:

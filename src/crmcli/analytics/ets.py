@@ -277,37 +277,11 @@ def _fit_from(
     lows = np.array([b[0] for b in BOUNDS])
     highs = np.array([b[1] for b in BOUNDS])
     inits = [heuristic_init(y, s) for s in specs]
-    centres = []
-    for s, start in zip(specs, starts, strict=True):
-        c = np.array(start, dtype=np.float64)
-        if not s.trend:
-            c[1] = 0.0
-        if not s.seasonal:
-            c[2] = 0.0
-        if not s.damped:
-            c[3] = 1.0
-        centres.append(c)
+    centres = [_start_centre(s, start) for s, start in zip(specs, starts, strict=True)]
     grids = [np.array(list(itertools.product((-1.0, 0.0, 1.0), repeat=len(s.free)))) for s in specs]
-    fracs = np.array([1.0, 0.5, 0.25, 0.1, 0.03])
-    lengths = np.array([0.1, 0.03, 0.01, 0.003, 0.001])
 
     def evaluate(rows: list[Any], owners: list[int]) -> Any:
-        theta = np.concatenate(rows)
-        lvl = np.concatenate(
-            [np.full(len(r), inits[i][0]) for r, i in zip(rows, owners, strict=True)]
-        )
-        trd = np.concatenate(
-            [np.full(len(r), inits[i][1]) for r, i in zip(rows, owners, strict=True)]
-        )
-        sea = np.zeros((len(theta), m))
-        at = 0
-        for r, i in zip(rows, owners, strict=True):
-            if specs[i].seasonal:
-                sea[at : at + len(r), : specs[i].m] = inits[i][2]
-            at += len(r)
-        with np.errstate(all="ignore"):
-            sse = _smooth(y, theta, lvl, trd, sea)[0]
-        return np.where(np.isfinite(sse), sse, np.inf)
+        return _batch_sse(y, specs, inits, m, rows, owners)
 
     best = evaluate([c[None, :] for c in centres], list(range(len(specs))))
     best = [float(v) for v in best]
@@ -340,16 +314,7 @@ def _fit_from(
             if block[j] < best[i]:
                 best[i], centres[i] = float(block[j]), stencils[k][j].copy()
             gains[i] = before - best[i]
-            if not np.isfinite(block).all():
-                lines.append(centres[i][None, :])
-                continue
-            c = centres[i][free]
-            scale = float(np.abs(block).max()) or 1.0
-            step, down = _newton_step(offsets[k] * h[i], block / scale, c, lows[free], highs[free])
-            moves = np.concatenate([fracs[:, None] * step, lengths[:, None] * down])
-            th = np.repeat(centres[i][None, :], len(moves), axis=0)
-            th[:, free] = np.clip(c + moves, lows[free], highs[free])
-            lines.append(th)
+            lines.append(_line_points(centres[i], free, block, offsets[k] * h[i], lows, highs))
         values = evaluate(lines, active)
         at = 0
         still = []
@@ -366,35 +331,91 @@ def _fit_from(
                 still.append(i)
             h[i] = min(1e-3, max(1e-6, moved / 4)) if moved else h[i]
         active = still
-    fits: list[Fit | None] = []
-    for i, s in enumerate(specs):
-        c = centres[i]
-        sea0 = np.zeros((1, m))
-        if s.seasonal:
-            sea0[0, : s.m] = inits[i][2]
-        with np.errstate(all="ignore"):
-            sse, lvl, trd, sea = _smooth(
-                y, c[None, :], np.array([inits[i][0]]), np.array([inits[i][1]]), sea0
-            )
-        if not math.isfinite(float(sse[0])) or float(sse[0]) <= 0:
-            fits.append(None)
-            continue
-        alpha = float(c[0])
-        fits.append(
-            Fit(
-                spec=s,
-                alpha=alpha,
-                beta=float(c[1]) * alpha,
-                gamma=float(c[2]) * (1 - alpha),
-                phi=float(c[3]),
-                sse=float(sse[0]),
-                n=len(y),
-                level=float(lvl[0]),
-                trend=float(trd[0]),
-                season=[float(v) for v in sea[0, : s.m]] if s.seasonal else [0.0],
-            )
-        )
-    return fits
+    return [_final_fit(y, s, centres[i], inits[i], m) for i, s in enumerate(specs)]
+
+
+def _start_centre(s: Spec, start: tuple[float, float, float, float]) -> Any:
+    """The start parameters with those a form does not use pinned (no trend, season, damping)."""
+    import numpy as np
+
+    c = np.array(start, dtype=np.float64)
+    if not s.trend:
+        c[1] = 0.0
+    if not s.seasonal:
+        c[2] = 0.0
+    if not s.damped:
+        c[3] = 1.0
+    return c
+
+
+def _batch_sse(
+    y: Any, specs: list[Spec], inits: list[Any], m: int, rows: list[Any], owners: list[int]
+) -> Any:
+    """SSE of every parameter row (rows[k] belongs to model owners[k]) in one numpy pass.
+
+    Each row starts from its model's heuristic initial states; a non-finite SSE is inf so
+    that it never wins a comparison.
+    """
+    import numpy as np
+
+    theta = np.concatenate(rows)
+    lvl = np.concatenate([np.full(len(r), inits[i][0]) for r, i in zip(rows, owners, strict=True)])
+    trd = np.concatenate([np.full(len(r), inits[i][1]) for r, i in zip(rows, owners, strict=True)])
+    sea = np.zeros((len(theta), m))
+    at = 0
+    for r, i in zip(rows, owners, strict=True):
+        if specs[i].seasonal:
+            sea[at : at + len(r), : specs[i].m] = inits[i][2]
+        at += len(r)
+    with np.errstate(all="ignore"):
+        sse = _smooth(y, theta, lvl, trd, sea)[0]
+    return np.where(np.isfinite(sse), sse, np.inf)
+
+
+def _line_points(centre: Any, free: Any, block: Any, offsets: Any, lows: Any, highs: Any) -> Any:
+    """The parameter rows of one model's line search: fractions of the Newton step and
+    short moves down the gradient, kept in the box; just the centre when the stencil
+    hit a non-finite value (no quadratic to trust)."""
+    import numpy as np
+
+    if not np.isfinite(block).all():
+        return centre[None, :]
+    fracs = np.array([1.0, 0.5, 0.25, 0.1, 0.03])
+    lengths = np.array([0.1, 0.03, 0.01, 0.003, 0.001])
+    c = centre[free]
+    scale = float(np.abs(block).max()) or 1.0
+    step, down = _newton_step(offsets, block / scale, c, lows[free], highs[free])
+    moves = np.concatenate([fracs[:, None] * step, lengths[:, None] * down])
+    th = np.repeat(centre[None, :], len(moves), axis=0)
+    th[:, free] = np.clip(c + moves, lows[free], highs[free])
+    return th
+
+
+def _final_fit(y: Any, s: Spec, c: Any, init: Any, m: int) -> Fit | None:
+    """The fit at the optimum `c`: final states from one more pass, None when the SSE is
+    not a positive finite number (nothing to take a log of)."""
+    import numpy as np
+
+    sea0 = np.zeros((1, m))
+    if s.seasonal:
+        sea0[0, : s.m] = init[2]
+    with np.errstate(all="ignore"):
+        sse, lvl, trd, sea = _smooth(y, c[None, :], np.array([init[0]]), np.array([init[1]]), sea0)
+    if not math.isfinite(float(sse[0])) or float(sse[0]) <= 0:
+        return None
+    alpha = float(c[0])
+    return Fit(
+        spec=s,
+        alpha=alpha,
+        beta=float(c[1]) * alpha,
+        gamma=float(c[2]) * (1 - alpha),
+        phi=float(c[3]),
+        sse=float(sse[0]),
+        n=len(y),
+        level=float(lvl[0]),
+        trend=float(trd[0]),
+        season=[float(v) for v in sea[0, : s.m]] if s.seasonal else [0.0],
+    )
 
 
 def fit_many(y: Any, specs: list[Spec]) -> list[Fit | None]:

@@ -699,6 +699,12 @@ def format_number(value: Any, number_kind: str, currency: str | None = None) -> 
         return _significant(float(value), 4)
     if number_kind == "id":
         return str(int(value)) if float(value).is_integer() else str(value)
+    return _format_plain(value, number_kind)
+
+
+def _format_plain(value: int | float, number_kind: str) -> str:
+    """A count, or a number of no special kind (its precision follows its size)."""
+    # Kept apart from format_number so the kind dispatch and the size rule read separately.
     if number_kind == "count" or isinstance(value, int):
         return f"{value:,.0f}"
     if abs(value) >= 1e6:

@@ -49,6 +49,9 @@ def tick_text(value: float, step: float) -> str:
     return "0" if text in ("-0", "-0.0") else text
 
 
+_Series = list[tuple[str, list[float | None]]]
+
+
 def svg_chart(
     rows: Sequence[dict[str, Any]],
     spec: Mapping[str, Any],
@@ -65,22 +68,7 @@ def svg_chart(
     if not rows or not series or all(not v for _, vals in series for v in vals if v is not None):
         return ""
     names = [str(r.get(x_col, "")) for r in rows]
-    if kind == "stacked":
-        pos = [
-            sum(max(0.0, v or 0.0) for _, vals in series for v in [vals[i]])
-            for i in range(len(rows))
-        ]
-        neg = [
-            sum(min(0.0, v or 0.0) for _, vals in series for v in [vals[i]])
-            for i in range(len(rows))
-        ]
-        low, high = min(neg + [0.0]), max(pos + [0.0])
-    else:
-        values = [v for _, vals in series for v in vals if v is not None]
-        low, high = min(values), max(values)
-        if kind == "bar" or low >= 0:
-            low = min(0.0, low)
-            high = max(0.0, high)
+    low, high = _value_range(series, kind, len(rows))
     ticks = nice_ticks(low, high)
     y0, y1 = ticks[0], ticks[-1]
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
@@ -102,6 +90,37 @@ def svg_chart(
         out.append(
             f'<text x="{LEFT}" y="16" font-size="13" font-weight="600">{escape(title)}</text>'
         )
+    out.extend(_y_grid(ticks, step, ypos))
+    out.extend(_x_labels(names, slot, plot_h))
+    if kind in ("bar", "stacked"):
+        out.extend(_bars(series, kind, slot, ypos))
+    else:
+        out.extend(_lines(series, slot, ypos))
+    if len(series) > 1:
+        out.extend(_legend(series, label))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _value_range(series: _Series, kind: str, n: int) -> tuple[float, float]:
+    """The lowest and highest value the y axis must show."""
+    # Stacked bars reach the sum of their positive (or negative) parts, not any one value;
+    # bars, and lines that never go below zero, keep zero on the axis.
+    if kind == "stacked":
+        pos = [sum(max(0.0, v or 0.0) for _, vals in series for v in [vals[i]]) for i in range(n)]
+        neg = [sum(min(0.0, v or 0.0) for _, vals in series for v in [vals[i]]) for i in range(n)]
+        return min(neg + [0.0]), max(pos + [0.0])
+    values = [v for _, vals in series for v in vals if v is not None]
+    low, high = min(values), max(values)
+    if kind == "bar" or low >= 0:
+        low = min(0.0, low)
+        high = max(0.0, high)
+    return low, high
+
+
+def _y_grid(ticks: list[float], step: float, ypos: Callable[[float], float]) -> list[str]:
+    """A grid line and a label for each y tick; the zero line is drawn darker."""
+    out: list[str] = []
     for t in ticks:
         y = ypos(t)
         out.append(
@@ -112,6 +131,13 @@ def svg_chart(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4b5563">'
             f"{escape(tick_text(t, step))}</text>"
         )
+    return out
+
+
+def _x_labels(names: list[str], slot: float, plot_h: float) -> list[str]:
+    """The x axis labels: at most MAX_TICKS of them, slanted when many or long."""
+    n = len(names)
+    out: list[str] = []
     every = max(1, math.ceil(n / MAX_TICKS))
     rotate = n > 6 or max((len(s) for s in names), default=0) > 8
     for i in range(0, n, every):
@@ -127,62 +153,85 @@ def svg_chart(
             out.append(
                 f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" fill="#4b5563">{text}</text>'
             )
-    if kind in ("bar", "stacked"):
-        width = slot * 0.8 / (1 if kind == "stacked" else len(series))
-        base_pos = [0.0] * n
-        base_neg = [0.0] * n
-        for s_i, (_, vals) in enumerate(series):
-            colour = PALETTE[s_i % len(PALETTE)]
-            for i, v in enumerate(vals):
-                if not v:
-                    continue
-                if kind == "stacked":
-                    start = base_pos[i] if v > 0 else base_neg[i]
-                    end = start + v
-                    if v > 0:
-                        base_pos[i] = end
-                    else:
-                        base_neg[i] = end
-                    x = LEFT + slot * i + slot * 0.1
+    return out
+
+
+def _bars(series: _Series, kind: str, slot: float, ypos: Callable[[float], float]) -> list[str]:
+    """Bars side by side per x slot, or stacked ("stacked": positives up, negatives down)."""
+    n = len(series[0][1])
+    width = slot * 0.8 / (1 if kind == "stacked" else len(series))
+    base_pos = [0.0] * n
+    base_neg = [0.0] * n
+    out: list[str] = []
+    for s_i, (_, vals) in enumerate(series):
+        colour = PALETTE[s_i % len(PALETTE)]
+        for i, v in enumerate(vals):
+            if not v:
+                continue
+            if kind == "stacked":
+                start = base_pos[i] if v > 0 else base_neg[i]
+                end = start + v
+                if v > 0:
+                    base_pos[i] = end
                 else:
-                    start, end = 0.0, v
-                    x = LEFT + slot * i + slot * 0.1 + s_i * width
-                top, bottom = ypos(max(start, end)), ypos(min(start, end))
-                out.append(
-                    f'<rect x="{x:.1f}" y="{top:.1f}" width="{max(width - 1, 0.5):.1f}" '
-                    f'height="{max(bottom - top, 0.5):.1f}" fill="{colour}"/>'
-                )
-    else:
-        for s_i, (_, vals) in enumerate(series):
-            colour = PALETTE[s_i % len(PALETTE)]
-            dash = ' stroke-dasharray="4 3"' if s_i and len(series) == 3 else ""
-            run: list[str] = []
-            runs: list[list[str]] = []
-            for i, v in enumerate(vals):
-                if v is None:
-                    if run:
-                        runs.append(run)
-                    run = []
-                    continue
-                run.append(f"{LEFT + slot * (i + 0.5):.1f},{ypos(v):.1f}")
+                    base_neg[i] = end
+                x = LEFT + slot * i + slot * 0.1
+            else:
+                start, end = 0.0, v
+                x = LEFT + slot * i + slot * 0.1 + s_i * width
+            top, bottom = ypos(max(start, end)), ypos(min(start, end))
+            out.append(
+                f'<rect x="{x:.1f}" y="{top:.1f}" width="{max(width - 1, 0.5):.1f}" '
+                f'height="{max(bottom - top, 0.5):.1f}" fill="{colour}"/>'
+            )
+    return out
+
+
+def _lines(series: _Series, slot: float, ypos: Callable[[float], float]) -> list[str]:
+    """One polyline per series, with dots when there are few points."""
+    n = len(series[0][1])
+    out: list[str] = []
+    for s_i, (_, vals) in enumerate(series):
+        colour = PALETTE[s_i % len(PALETTE)]
+        dash = ' stroke-dasharray="4 3"' if s_i and len(series) == 3 else ""
+        for r in _point_runs(vals, slot, ypos):
+            out.append(
+                f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" '
+                f'stroke-width="1.8"{dash}/>'
+            )
+            if n <= 60:
+                for point in r:
+                    px, py = point.split(",")
+                    out.append(f'<circle cx="{px}" cy="{py}" r="2.2" fill="{colour}"/>')
+    return out
+
+
+def _point_runs(
+    vals: list[float | None], slot: float, ypos: Callable[[float], float]
+) -> list[list[str]]:
+    """The "x,y" points of a series, split where a value is missing (a gap, not a zero)."""
+    run: list[str] = []
+    runs: list[list[str]] = []
+    for i, v in enumerate(vals):
+        if v is None:
             if run:
                 runs.append(run)
-            for r in runs:
-                out.append(
-                    f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" '
-                    f'stroke-width="1.8"{dash}/>'
-                )
-                if n <= 60:
-                    for point in r:
-                        px, py = point.split(",")
-                        out.append(f'<circle cx="{px}" cy="{py}" r="2.2" fill="{colour}"/>')
-    if len(series) > 1:
-        x = LEFT + 8
-        for s_i, (key, _) in enumerate(series):
-            colour = PALETTE[s_i % len(PALETTE)]
-            text = label(key)
-            out.append(f'<rect x="{x}" y="{TOP - 6}" width="10" height="10" fill="{colour}"/>')
-            out.append(f'<text x="{x + 14}" y="{TOP + 3}" fill="#111827">{escape(text)}</text>')
-            x += 24 + 7 * len(text)
-    out.append("</svg>")
-    return "".join(out)
+            run = []
+            continue
+        run.append(f"{LEFT + slot * (i + 0.5):.1f},{ypos(v):.1f}")
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _legend(series: _Series, label: Callable[[str], str]) -> list[str]:
+    """A colour swatch and label per series, in one row above the plot."""
+    out: list[str] = []
+    x = LEFT + 8
+    for s_i, (key, _) in enumerate(series):
+        colour = PALETTE[s_i % len(PALETTE)]
+        text = label(key)
+        out.append(f'<rect x="{x}" y="{TOP - 6}" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{x + 14}" y="{TOP + 3}" fill="#111827">{escape(text)}</text>')
+        x += 24 + 7 * len(text)
+    return out
