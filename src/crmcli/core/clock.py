@@ -58,10 +58,6 @@ def pin(value: datetime | None) -> None:
     _pinned = value.astimezone(UTC) if value is not None else None
 
 
-def is_pinned() -> bool:
-    return _pinned is not None
-
-
 def now() -> datetime:
     """The current time as an aware UTC datetime, honouring the pin and CRM_NOW."""
     if _pinned is not None:

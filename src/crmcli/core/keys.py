@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -67,25 +66,6 @@ def load_key(db_id: str) -> bytes | None:
         return None
     if len(key) < 16:
         return None
-    _cache[(str(path), db_id)] = key
-    return key
-
-
-def create_key(db_id: str) -> bytes:
-    """A new random key for db_id, written 0600 (an existing one is kept and returned)."""
-    existing = load_key(db_id)
-    if existing is not None:
-        return existing
-    _ensure_dir()
-    key = secrets.token_bytes(32)
-    path = key_path(db_id)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (key.hex() + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
     _cache[(str(path), db_id)] = key
     return key
 

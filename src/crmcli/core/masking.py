@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-PERSONAL_FIELDS = ("phone", "email", "address", "customer_phone", "customer_email")
-
 
 def mask_phone(value: str | None) -> str | None:
     """+8613800138000 -> +86138****8000 (keeps country code, first 3 and last 4 digits)."""

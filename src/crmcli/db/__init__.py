@@ -93,8 +93,11 @@ def probe(path: Path) -> dict[str, Any]:
     uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        raise OperationalError(f"cannot open {path}: {exc}") from exc
+        conn.execute("PRAGMA application_id").fetchone()
+    except sqlite3.DatabaseError as exc:
+        # A WAL database in a folder we cannot write can't make its -shm file: say so (or
+        # open it immutable) instead of calling it "not a crm database".
+        conn = _open_in_read_only_folder(path, exc)
     try:
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])

@@ -85,11 +85,6 @@ def find_by_domain(db: Database, domain: str) -> int | None:
     return None if value is None else int(value)
 
 
-def find_by_external_id(db: Database, external_id: str) -> int | None:
-    value = db.scalar("SELECT id FROM companies WHERE external_id = ?", (external_id,))
-    return None if value is None else int(value)
-
-
 def company_name(db: Database, company_id: int) -> str:
     return str(get_company(db, company_id)["name"])
 
@@ -279,12 +274,3 @@ def iter_companies(db: Database) -> list[dict[str, Any]]:
     for r in rows:
         r["tags"] = tags[r["id"]]
     return rows
-
-
-def customer_ids_for_segment(kind: str) -> str:
-    """SQL (over customers `c`) for a company segment field; values stay bound parameters."""
-    return {
-        "name": "c.company_id IN (SELECT id FROM companies WHERE name_key = ?)",
-        "industry": "c.company_id IN (SELECT id FROM companies WHERE industry = ? COLLATE NOCASE)",
-        "size": "c.company_id IN (SELECT id FROM companies WHERE size {op} ?)",
-    }[kind]

@@ -190,18 +190,6 @@ def get_deal(db: Database, deal_id: int) -> dict[str, Any]:
     return row
 
 
-def find_deal_id(db: Database, deal_id: int | None, external_id: str | None = None) -> int:
-    if external_id is not None:
-        value = db.scalar("SELECT id FROM deals WHERE external_id = ?", (external_id,))
-        if value is None:
-            raise NotFound(f"no deal with external_id {external_id}")
-        return int(value)
-    if deal_id is None:
-        raise InvalidInput("name the deal by its ID or --external-id")
-    get_deal(db, deal_id)
-    return deal_id
-
-
 def deal_history(db: Database, deal_id: int) -> dict[str, Any]:
     """What `deal show` adds: events, linked communications and tickets."""
     return {

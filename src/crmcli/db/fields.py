@@ -119,16 +119,6 @@ def set_values(
         )
 
 
-def bulk_set_values(db: Database, rows: list[tuple[int, int, str | None, float | None]]) -> None:
-    """(field_id, entity_id, text, num) rows, inside the caller's transaction (imports)."""
-    db.executemany(
-        "INSERT INTO custom_values(field_id, entity_id, value_text, value_num)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT(field_id, entity_id) DO UPDATE SET"
-        " value_text = excluded.value_text, value_num = excluded.value_num",
-        rows,
-    )
-
-
 def _decode(type_: str, text: str | None, num: float | None) -> Any:
     if type_ == "bool":
         return None if num is None else bool(num)

@@ -54,18 +54,6 @@ def _stamp() -> str:
     return now().strftime("%Y%m%dT%H%M%SZ")
 
 
-def _new_private_file(path: Path) -> None:
-    """Create an empty file with mode 0600; Conflict if it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        raise Conflict(f"{path} already exists; choose another name") from None
-    except OSError as exc:
-        raise OperationalError(f"cannot create {path}: {exc.strerror}") from None
-    os.close(fd)
-
-
 def _unique_name(folder: Path, base: str) -> Path:
     candidate = folder / f"{base}.db"
     n = 1

@@ -180,16 +180,6 @@ def events(db: Database, ticket_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-def has_public_agent_comment(db: Database, ticket_id: int) -> bool:
-    return bool(
-        db.scalar(
-            "SELECT 1 FROM ticket_events WHERE ticket_id = ? AND kind = 'comment'"
-            " AND internal = 0 LIMIT 1",
-            (ticket_id,),
-        )
-    )
-
-
 def update_fields(db: Database, ticket_id: int, fields: dict[str, Any]) -> None:
     """Set columns of one ticket (inside the caller's transaction); bumps updated_at.
 

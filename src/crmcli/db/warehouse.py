@@ -9,7 +9,7 @@ the watermark and the rows it covers agree. The watermark is the high-water `seq
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -303,7 +303,3 @@ def save_state(db: Database, target: str, state: dict[str, Any], counts: dict[st
         pruned = db.execute("DELETE FROM change_log WHERE seq <= ?", (floor,)).rowcount
         _put_setting(db, PRUNED_KEY, str(floor))
     return int(pruned)
-
-
-def table_names() -> Sequence[str]:
-    return tuple(SOURCES)
