@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,55 +49,87 @@ class CrmGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except CrmError as exc:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            raise _fail(exc.message, exc.exit_code, exc.hint) from None
-        except OverflowError as exc:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            # e.g. an id beyond SQLite's 64-bit integers: the input is invalid, not the CRM.
-            raise _fail(f"number out of range: {exc}", EXIT_USAGE) from None
         except KeyboardInterrupt:
             raise _fail("interrupted; nothing was changed by the unfinished step", 130) from None
         except BrokenPipeError:
             raise typer.Exit(EXIT_FAILURE) from None
-        except UnicodeEncodeError as exc:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            # Bytes that are not UTF-8 in an argument (Python keeps them as surrogates).
-            raise _fail(
-                f"an argument is not valid UTF-8 text ({exc.reason} at position {exc.start})",
-                EXIT_USAGE,
-            ) from None
-        except RecursionError:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            raise _fail("the input is nested too deeply", EXIT_USAGE) from None
-        except OSError as exc:
-            if os.environ.get("CRM_DEBUG"):
-                raise
-            from crmcli.core.files import describe
-
-            mapped_os = describe(exc, exc.filename, "use")
-            raise _fail(mapped_os.message, mapped_os.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
-            from typer._click.exceptions import ClickException
-
-            if isinstance(exc, ClickException) or os.environ.get("CRM_DEBUG"):
+            failure = _error_line(exc)
+            if failure is None:
                 raise
-            from crmcli.db import backend_error
+            raise _fail(*failure) from None
 
-            mapped = backend_error(exc)
-            if mapped is not None:
-                raise _fail(mapped.message, mapped.exit_code, mapped.hint) from None
-            raise _fail(
-                f"unexpected {type(exc).__name__}: {exc}",
-                EXIT_FAILURE,
-                "set CRM_DEBUG=1 for a traceback",
-            ) from None
+
+# An error turned into what _fail prints and returns: (message, exit code, hint).
+_Failure = tuple[str, int, str | None]
+
+
+def _crm_error(exc: CrmError) -> _Failure:
+    return exc.message, exc.exit_code, exc.hint
+
+
+def _overflow_error(exc: OverflowError) -> _Failure:
+    # e.g. an id beyond SQLite's 64-bit integers: the input is invalid, not the CRM.
+    return f"number out of range: {exc}", EXIT_USAGE, None
+
+
+def _unicode_encode_error(exc: UnicodeEncodeError) -> _Failure:
+    # Bytes that are not UTF-8 in an argument (Python keeps them as surrogates).
+    return (
+        f"an argument is not valid UTF-8 text ({exc.reason} at position {exc.start})",
+        EXIT_USAGE,
+        None,
+    )
+
+
+def _recursion_error(exc: RecursionError) -> _Failure:
+    return "the input is nested too deeply", EXIT_USAGE, None
+
+
+def _os_error(exc: OSError) -> _Failure:
+    from crmcli.core.files import describe
+
+    mapped_os = describe(exc, exc.filename, "use")
+    return mapped_os.message, mapped_os.exit_code, None
+
+
+def _unexpected_error(exc: Exception) -> _Failure:
+    from crmcli.db import backend_error
+
+    mapped = backend_error(exc)
+    if mapped is not None:
+        return mapped.message, mapped.exit_code, mapped.hint
+    return (
+        f"unexpected {type(exc).__name__}: {exc}",
+        EXIT_FAILURE,
+        "set CRM_DEBUG=1 for a traceback",
+    )
+
+
+# Checked in order, first match wins (BrokenPipeError, an OSError, is handled before
+# these in CrmGroup.invoke); anything else goes to _unexpected_error.
+_ERROR_LINES: tuple[tuple[type[Exception], Callable[[Any], _Failure]], ...] = (
+    (CrmError, _crm_error),
+    (OverflowError, _overflow_error),
+    (UnicodeEncodeError, _unicode_encode_error),
+    (RecursionError, _recursion_error),
+    (OSError, _os_error),
+)
+
+
+def _error_line(exc: Exception) -> _Failure | None:
+    """The one-line error for exc, or None when it must propagate as it is: with
+    CRM_DEBUG set (for the traceback), and click's own exceptions (click reports them)."""
+    from typer._click.exceptions import ClickException
+
+    if isinstance(exc, ClickException) or os.environ.get("CRM_DEBUG"):
+        return None
+    for kind, handler in _ERROR_LINES:
+        if isinstance(exc, kind):
+            return handler(exc)
+    return _unexpected_error(exc)
 
 
 app = typer.Typer(

@@ -39,6 +39,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmcli.core.errors import InvalidInput
@@ -382,88 +383,163 @@ def verify(db: Database, head: str | None = None) -> dict[str, Any]:
     db_id: str | None = None
     key_file: str | None = None
     if keyed:
-        from crmcli.core import keys
-
-        forget_seal(db)
-        db_id, key = seal(db)
-        if db_id is None:
-            return _broken("audit_seal holds no database id (it was emptied)")
-        key_file = str(keys.key_path(db_id))
-        if key is None:
-            return _broken(
-                f"the audit key of this database is missing ({key_file}); restore it from"
-                " its backup: without it the chain cannot be verified"
-            )
+        opened = _open_seal(db)
+        if isinstance(opened, dict):
+            return opened
+        db_id, key, key_file = opened
     legacy = not _has_column(db, "audit_log", "details_sha256")  # a backup from before m050
     redactions, forged = _valid_redactions(db, key)
     if forged is not None:
         row = db.query_one("SELECT id, at, action FROM audit_log WHERE id = ?", (forged["id"],))
         return _broken(forged["reason"], row or {"id": forged["id"]})
+    outside = _outside_head(db, db_id) if keyed else None
+    wanted = outside.get("id") if outside else None
+    walk = _walk_chain(db, head, legacy, redactions, key, wanted)
+    broken = walk.broken
+    if broken is None:
+        broken = _head_fault(walk, head, outside, wanted)
+    result: dict[str, Any] = {
+        "ok": broken is None,
+        "rows": walk.count,
+        "head": walk.prev,
+        "broken": broken,
+    }
+    if keyed:
+        result["mac_head"] = walk.prev_mac
+        result["key"] = key_file
+    return result
+
+
+def _open_seal(db: Database) -> tuple[str, bytes, str] | dict[str, Any]:
+    """(database id, key, key file) of a keyed chain, or verify's result when the seal
+    cannot be used: without its id or its key nothing can be verified."""
+    from crmcli.core import keys
+
+    forget_seal(db)  # re-read: the cached seal may predate a restore
+    db_id, key = seal(db)
+    if db_id is None:
+        return _broken("audit_seal holds no database id (it was emptied)")
+    key_file = str(keys.key_path(db_id))
+    if key is None:
+        return _broken(
+            f"the audit key of this database is missing ({key_file}); restore it from"
+            " its backup: without it the chain cannot be verified"
+        )
+    return db_id, key, key_file
+
+
+def _outside_head(db: Database, db_id: str | None) -> dict[str, Any] | None:
+    """The head recorded outside the database for this file, if it applies to it."""
+    if not db_id or db.memo.get("audit_copy"):
+        return None
+    from crmcli.core import keys
+
+    outside = keys.read_head(db_id)
+    if outside is not None and outside.get("path") not in (None, _where(db)):
+        return None  # a copy of the database at another path (a backup): older by design
+    return outside
+
+
+@dataclass
+class _Walk:
+    """Where the walk over audit_log stopped, and what it saw on the way."""
+
+    count: int = 0
     prev: str | None = None
     prev_mac: str | None = None
-    count = 0
-    seen_head = head is None
-    macs_at: dict[int, str | None] = {}
-    outside = keys.read_head(db_id) if keyed and db_id and not db.memo.get("audit_copy") else None
-    if outside is not None and outside.get("path") not in (None, _where(db)):
-        outside = None  # a copy of the database at another path (a backup): older by design
-    wanted = outside.get("id") if outside else None
+    seen_head: bool = False
+    macs_at: dict[int, str | None] = field(default_factory=dict)
     broken: dict[str, Any] | None = None
+
+
+def _walk_chain(
+    db: Database,
+    head: str | None,
+    legacy: bool,
+    redactions: dict[int, set[str | None]],
+    key: bytes | None,
+    wanted: Any,
+) -> _Walk:
+    """Check every row against the one before it; stop at the first broken row."""
+    walk = _Walk(seen_head=head is None)
     for row in _iter_rows(db):
-        count += 1
-        reason = None
-        if row["prev_hash"] != prev:
-            reason = (
-                "prev_hash does not match the previous row's hash (a row was removed or reordered)"
-            )
-        elif legacy:
-            if row["hash"] != legacy_row_hash(prev, row):
-                reason = "hash does not match the row's contents (the row was altered)"
-        elif details_digest(row["details"]) != row["details_sha256"] and row[
-            "details"
-        ] not in redactions.get(int(row["id"]), set()):
-            reason = "details were changed without a recorded redaction"
-        elif row["hash"] != row_hash(prev, row):
-            reason = "hash does not match the row's contents (the row was altered)"
-        elif key is not None:
-            if row["mac"] is None:
-                reason = "the row has no MAC (inserted by hand, or written without the key)"
-            elif not hmac.compare_digest(row["mac"], mac_row(key, prev_mac, row)):
-                reason = (
-                    "the MAC does not match (the row was altered, inserted or re-chained"
-                    " without the audit key)"
-                )
+        walk.count += 1
+        reason = _row_fault(row, walk.prev, walk.prev_mac, legacy, redactions, key)
         if reason:
-            broken = {"id": row["id"], "at": row["at"], "action": row["action"], "reason": reason}
-            break
-        prev = row["hash"]
-        if key is not None:
-            prev_mac = row["mac"]
-            if wanted is not None and row["id"] == wanted:
-                macs_at[int(row["id"])] = row["mac"]
-        if head is not None and prev == head:
-            seen_head = True
-    if broken is None and outside is not None:
-        if count < int(outside["rows"]):
-            broken = {
-                "id": None,
-                "reason": f"{count} audit entries, but {outside['rows']} were recorded outside"
-                " the database (entries were deleted, or the file was replaced by an older"
-                " copy)",
+            walk.broken = {
+                "id": row["id"],
+                "at": row["at"],
+                "action": row["action"],
+                "reason": reason,
             }
-        elif wanted is not None and macs_at.get(int(wanted)) != outside.get("mac"):
-            broken = {
+            break
+        walk.prev = row["hash"]
+        if key is not None:
+            walk.prev_mac = row["mac"]
+            if wanted is not None and row["id"] == wanted:
+                # kept to compare with the MAC of the head recorded outside
+                walk.macs_at[int(row["id"])] = row["mac"]
+        if head is not None and walk.prev == head:
+            walk.seen_head = True
+    return walk
+
+
+def _row_fault(
+    row: dict[str, Any],
+    prev: str | None,
+    prev_mac: str | None,
+    legacy: bool,
+    redactions: dict[int, set[str | None]],
+    key: bytes | None,
+) -> str | None:
+    """Why this row breaks the chain (the first check that fails), or None."""
+    if row["prev_hash"] != prev:
+        return "prev_hash does not match the previous row's hash (a row was removed or reordered)"
+    if legacy:
+        # before m050 there is no details digest, and no MAC either
+        if row["hash"] != legacy_row_hash(prev, row):
+            return "hash does not match the row's contents (the row was altered)"
+        return None
+    if details_digest(row["details"]) != row["details_sha256"] and row[
+        "details"
+    ] not in redactions.get(int(row["id"]), set()):
+        return "details were changed without a recorded redaction"
+    if row["hash"] != row_hash(prev, row):
+        return "hash does not match the row's contents (the row was altered)"
+    if key is None:
+        return None
+    if row["mac"] is None:
+        return "the row has no MAC (inserted by hand, or written without the key)"
+    if not hmac.compare_digest(row["mac"], mac_row(key, prev_mac, row)):
+        return (
+            "the MAC does not match (the row was altered, inserted or re-chained"
+            " without the audit key)"
+        )
+    return None
+
+
+def _head_fault(
+    walk: _Walk, head: str | None, outside: dict[str, Any] | None, wanted: Any
+) -> dict[str, Any] | None:
+    """An intact walk can still miss entries: fewer rows, or another last entry, than the
+    head recorded outside the database; or no sign of the head the caller expects."""
+    if outside is not None:
+        if walk.count < int(outside["rows"]):
+            return {
+                "id": None,
+                "reason": f"{walk.count} audit entries, but {outside['rows']} were recorded"
+                " outside the database (entries were deleted, or the file was replaced by an"
+                " older copy)",
+            }
+        if wanted is not None and walk.macs_at.get(int(wanted)) != outside.get("mac"):
+            return {
                 "id": wanted,
                 "reason": "this entry differs from the head recorded outside the database"
                 " (the file was replaced or rewritten)",
             }
-    if broken is None and not seen_head:
-        broken = {"id": None, "reason": f"the chain does not contain head {head} (rows removed)"}
-    result: dict[str, Any] = {"ok": broken is None, "rows": count, "head": prev, "broken": broken}
-    if keyed:
-        result["mac_head"] = prev_mac
-        result["key"] = key_file
-    return result
+    if not walk.seen_head:
+        return {"id": None, "reason": f"the chain does not contain head {head} (rows removed)"}
+    return None
 
 
 # -- listing ---------------------------------------------------------------------------

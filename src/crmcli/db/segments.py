@@ -248,69 +248,93 @@ class _Parser:
 
     # -- conditions ------------------------------------------------------------------
     def comparison(self, field: Token, op: Token, value: Token) -> tuple[str, list[Any]]:
+        # Dispatch only: each kind of field builds its SQL in its own helper below.
         name = field.text.lower()
         name = FIELD_ALIASES.get(name, name)
-        text = value.text
         if name.startswith("custom."):
             return self.custom_condition(field, op, value)
         if name == "company" or name.startswith("company."):
             return self.company_condition(field, op, value)
         if name == "tag":
-            self.ops(op, ("=", "!="), name)
-            sql = "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
-            return (sql if op.text == "=" else f"NOT {sql}"), [text]
+            return self._tag_condition(name, op, value)
         if name in EXACT_FIELDS:
-            self.ops(op, ("=", "!="), name)
-            if name == "lifecycle":
-                from crmcli.core.validate import LIFECYCLES, normalize_enum
-
-                try:
-                    text = normalize_enum(text, LIFECYCLES, "lifecycle")
-                except InvalidInput as exc:
-                    raise self.fail(exc.message, value) from None
-            column = EXACT_FIELDS[name]
-            if op.text == "=":
-                return f"{column} = ?", [text]
-            return f"({column} IS NULL OR {column} != ?)", [text]
+            return self._exact_condition(name, op, value)
         if name in TEXT_FIELDS:
-            self.ops(op, ("=", "!=", "~", "!~"), name)
-            column = TEXT_FIELDS[name]
-            if op.text in ("=", "!="):
-                sql = f"{column} = ? COLLATE NOCASE"
-                return (sql if op.text == "=" else f"NOT coalesce({sql}, 0)"), [text]
-            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            sql = f"{column} LIKE ? ESCAPE '\\'"
-            return (sql if op.text == "~" else f"NOT coalesce({sql}, 0)"), [like]
+            return self._text_condition(name, op, value)
         if name in TIME_FIELDS:
             return self.time_condition(name, op, value)
         if name in NUMBER_FIELDS:
-            self.ops(op, ("=", "!=", "<", "<=", ">", ">="), name)
-            if name == "spend":
-                from crmcli.core.validate import parse_money
-
-                try:
-                    number: int = parse_money(text, "spend")
-                except InvalidInput:
-                    raise self.fail(f"spend needs an amount, got {text!r}", value) from None
-            else:
-                if not re.fullmatch(r"\d+", text):
-                    raise self.fail(f"orders needs a whole number, got {text!r}", value)
-                number = int(text)
-            return f"{NUMBER_FIELDS[name]} {op.text} ?", [self.now_iso, number]
+            return self._number_condition(name, op, value)
         if name == "rfm":
-            self.ops(op, ("=", "!="), name)
-            from crmcli.core.rfm import SEGMENTS, normalize_segment
-            from crmcli.db.order_stats import rfm_sql
-
-            segment = normalize_segment(text)
-            if segment is None:
-                raise self.fail(
-                    f"unknown RFM segment {text!r}; known: {', '.join(SEGMENTS)}", value
-                )
-            inner = f"SELECT customer_id FROM ({rfm_sql('?')}) WHERE segment = ?"
-            sql = f"c.id {'IN' if op.text == '=' else 'NOT IN'} ({inner})"
-            return sql, [self.now_iso, segment]
+            return self._rfm_condition(name, op, value)
         raise self.fail(f"unknown field {field.text!r}; known: {', '.join(ALL_FIELDS)}", field)
+
+    def _tag_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """tag=T / tag!=T: whether the customer carries the tag."""
+        self.ops(op, ("=", "!="), name)
+        sql = "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)"
+        return (sql if op.text == "=" else f"NOT {sql}"), [value.text]
+
+    def _exact_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """An exact-match field; lifecycle values are normalised first so a typo is an
+        error at the value rather than an empty segment."""
+        self.ops(op, ("=", "!="), name)
+        text = value.text
+        if name == "lifecycle":
+            from crmcli.core.validate import LIFECYCLES, normalize_enum
+
+            try:
+                text = normalize_enum(text, LIFECYCLES, "lifecycle")
+            except InvalidInput as exc:
+                raise self.fail(exc.message, value) from None
+        column = EXACT_FIELDS[name]
+        if op.text == "=":
+            return f"{column} = ?", [text]
+        # != must also match rows where the column is NULL
+        return f"({column} IS NULL OR {column} != ?)", [text]
+
+    def _text_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """A free-text field: = / != case-insensitively, ~ / !~ as an escaped substring."""
+        self.ops(op, ("=", "!=", "~", "!~"), name)
+        text = value.text
+        column = TEXT_FIELDS[name]
+        if op.text in ("=", "!="):
+            sql = f"{column} = ? COLLATE NOCASE"
+            return (sql if op.text == "=" else f"NOT coalesce({sql}, 0)"), [text]
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql = f"{column} LIKE ? ESCAPE '\\'"
+        return (sql if op.text == "~" else f"NOT coalesce({sql}, 0)"), [like]
+
+    def _number_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """spend (a money amount) or orders (a whole number), compared as of now_iso."""
+        self.ops(op, ("=", "!=", "<", "<=", ">", ">="), name)
+        text = value.text
+        if name == "spend":
+            from crmcli.core.validate import parse_money
+
+            try:
+                number: int = parse_money(text, "spend")
+            except InvalidInput:
+                raise self.fail(f"spend needs an amount, got {text!r}", value) from None
+        else:
+            if not re.fullmatch(r"\d+", text):
+                raise self.fail(f"orders needs a whole number, got {text!r}", value)
+            number = int(text)
+        return f"{NUMBER_FIELDS[name]} {op.text} ?", [self.now_iso, number]
+
+    def _rfm_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
+        """rfm=SEGMENT: membership in an RFM segment computed as of now_iso."""
+        self.ops(op, ("=", "!="), name)
+        from crmcli.core.rfm import SEGMENTS, normalize_segment
+        from crmcli.db.order_stats import rfm_sql
+
+        text = value.text
+        segment = normalize_segment(text)
+        if segment is None:
+            raise self.fail(f"unknown RFM segment {text!r}; known: {', '.join(SEGMENTS)}", value)
+        inner = f"SELECT customer_id FROM ({rfm_sql('?')}) WHERE segment = ?"
+        sql = f"c.id {'IN' if op.text == '=' else 'NOT IN'} ({inner})"
+        return sql, [self.now_iso, segment]
 
     def company_condition(self, field: Token, op: Token, value: Token) -> tuple[str, list[Any]]:
         """company=NAME (the linked company by normalised name, or the company text as

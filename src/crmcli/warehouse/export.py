@@ -273,22 +273,8 @@ def export_warehouse(
     the previous export to this directory (a full export when there was none).
     """
     fmt = fmt.lower()
-    if fmt not in FILE_FORMATS:
-        raise InvalidInput(f"unknown file format {fmt!r}; choose parquet or csv")
-    if since is not None and incremental:
-        raise InvalidInput("give either --since WATERMARK or --incremental, not both")
-    if since is not None and since < 0:
-        raise InvalidInput("--since must be a watermark from a previous export (0 or more)")
-    if target.exists() and not target.is_dir():
-        raise InvalidInput(f"{target} exists and is not a directory")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OperationalError(f"cannot create {target}: {exc.strerror}") from None
-    target = target.resolve()
-    from crmcli.core.files import sweep
-
-    sweep(target, legacy=True)  # temporary files a killed export left behind
+    _check_options(fmt, since, incremental)
+    target = _prepare_target(target)
     prev = previous_state(db, target)
     pii = "included" if include_pii else "masked"
     if incremental and prev is not None:
@@ -308,17 +294,8 @@ def export_warehouse(
         with repo.read_snapshot(db):
             watermark = repo.current_watermark(db)
             floor = repo.pruned_to(db)
-            if since is not None and since < floor:
-                raise InvalidInput(
-                    f"watermark {since} is older than the change log, which is kept from "
-                    f"{floor} on (every export target has moved past it)",
-                    hint="run a full export (without --since / --incremental)",
-                )
-            if since is not None and since > watermark:
-                raise InvalidInput(
-                    f"watermark {since} is ahead of this database (its change log is at "
-                    f"{watermark}); was the export made from another database?"
-                )
+            if since is not None:
+                _check_since(since, floor, watermark)
             delta = since is not None
             if delta:
                 repo.load_delta(db, int(since or 0), watermark)
@@ -339,17 +316,7 @@ def export_warehouse(
         if dim_date["date_key"]:
             sink.write(dim_date)
         results["dim_date"] = sink.finish()
-        sink = _sink(fmt, target / f"deleted_rows.{fmt}", TABLES["deleted_rows"])
-        sinks.append(sink)
-        if deleted:
-            sink.write(
-                {
-                    "table_name": [d[0] for d in deleted],
-                    "key1": [d[1] for d in deleted],
-                    "key2": [d[2] for d in deleted],
-                }
-            )
-        results["deleted_rows"] = sink.finish()
+        results["deleted_rows"] = _write_deleted_rows(fmt, target, deleted, sinks)
     except BaseException as exc:
         for s in sinks:
             s.discard()
@@ -378,6 +345,66 @@ def export_warehouse(
     )
     manifest["directory"] = str(target)
     return manifest
+
+
+def _check_options(fmt: str, since: int | None, incremental: bool) -> None:
+    """Reject a bad format or watermark before anything is created on disk."""
+    if fmt not in FILE_FORMATS:
+        raise InvalidInput(f"unknown file format {fmt!r}; choose parquet or csv")
+    if since is not None and incremental:
+        raise InvalidInput("give either --since WATERMARK or --incremental, not both")
+    if since is not None and since < 0:
+        raise InvalidInput("--since must be a watermark from a previous export (0 or more)")
+
+
+def _prepare_target(target: Path) -> Path:
+    """Create the export directory and return its resolved path, with the temporary
+    files a killed export left behind swept away."""
+    if target.exists() and not target.is_dir():
+        raise InvalidInput(f"{target} exists and is not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OperationalError(f"cannot create {target}: {exc.strerror}") from None
+    target = target.resolve()
+    from crmcli.core.files import sweep
+
+    sweep(target, legacy=True)  # temporary files a killed export left behind
+    return target
+
+
+def _check_since(since: int, floor: int, watermark: int) -> None:
+    """A delta export needs its watermark inside the change log this database keeps:
+    older than the pruned floor would silently miss changes, newer means another database."""
+    if since < floor:
+        raise InvalidInput(
+            f"watermark {since} is older than the change log, which is kept from "
+            f"{floor} on (every export target has moved past it)",
+            hint="run a full export (without --since / --incremental)",
+        )
+    if since > watermark:
+        raise InvalidInput(
+            f"watermark {since} is ahead of this database (its change log is at "
+            f"{watermark}); was the export made from another database?"
+        )
+
+
+def _write_deleted_rows(
+    fmt: str, target: Path, deleted: list[tuple[str, int, int | None]], sinks: list[_Sink]
+) -> dict[str, Any]:
+    """Write deleted_rows (the keys a delta export removed); the sink joins `sinks` first
+    so that a failure discards it with the others."""
+    sink = _sink(fmt, target / f"deleted_rows.{fmt}", TABLES["deleted_rows"])
+    sinks.append(sink)
+    if deleted:
+        sink.write(
+            {
+                "table_name": [d[0] for d in deleted],
+                "key1": [d[1] for d in deleted],
+                "key2": [d[2] for d in deleted],
+            }
+        )
+    return sink.finish()
 
 
 def _date_dimension(
