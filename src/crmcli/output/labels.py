@@ -175,6 +175,7 @@ LABELS: dict[str, Label] = {
     "score_5": L("Rated 5", "5 分", "count"),
     "filled": L("Filled", "已填", "count"),
     "valid": L("Valid", "有效", "count"),
+    "suspect": L("Suspect", "可疑", "count"),
     "records": L("Records", "记录数", "count"),
     "orphans": L("Orphans", "孤立记录", "count"),
     "duplicates": L("Duplicates", "重复", "count"),
