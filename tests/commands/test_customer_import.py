@@ -1,4 +1,4 @@
-"""`crm customer import`: encodings, headers, normalisation, rejects, keys, atomicity."""
+"""`crm customer import`: encodings, headers, normalization, rejects, keys, atomicity."""
 
 from __future__ import annotations
 

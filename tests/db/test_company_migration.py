@@ -1,5 +1,5 @@
 """Migration m200: the free-text customers.company of an existing database becomes one
-company per distinct normalised name, and every customer stays findable as before."""
+company per distinct normalized name, and every customer stays findable as before."""
 
 from __future__ import annotations
 

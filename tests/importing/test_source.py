@@ -13,7 +13,7 @@ from crmcli.importing.pipeline import ImportSummary, RejectSink, default_rejects
 from crmcli.importing.source import (
     detect_encoding,
     join_cells,
-    normalise_header,
+    normalize_header,
     open_csv,
     parse_mapping,
     sniff_delimiter,
@@ -52,8 +52,8 @@ def test_sniff_delimiter() -> None:
 
 
 def test_header_normalisation_and_mapping() -> None:
-    assert normalise_header("\ufeff E-Mail ") == "email"
-    assert normalise_header("External_ID") == "externalid"
+    assert normalize_header("\ufeff E-Mail ") == "email"
+    assert normalize_header("External_ID") == "externalid"
     assert parse_mapping(["客户 代码=external_id"]).single == {"客户代码": "external_id"}
     joined = parse_mapping(["First Name+Last Name=name", "Notes=-"])
     assert joined.joins == {"name": ["firstname", "lastname"]}

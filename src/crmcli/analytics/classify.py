@@ -97,7 +97,7 @@ class TextModel:
         return self._terms
 
     def features(self, text: str) -> tuple[list[int], list[float]]:
-        """(column indices, tf-idf values) of one text, l2-normalised."""
+        """(column indices, tf-idf values) of one text, l2-normalized."""
         get = self.vocabulary.get
         counts = Counter(
             j for j in map(get, char_wb_ngrams(text, self.ngram_range)) if j is not None

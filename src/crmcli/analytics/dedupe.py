@@ -8,9 +8,9 @@ Scoring: a pair's score is the sum of its evidence, capped at 100 (WEIGHTS):
 
 | evidence | points |
 |---|---|
-| same normalised email | 55 |
-| same normalised phone | 50 |
-| name | 35 x similarity (rapidfuzz ratio of the normalised names; below 80 it counts 0) |
+| same normalized email | 55 |
+| same normalized phone | 50 |
+| name | 35 x similarity (rapidfuzz ratio of the normalized names; below 80 it counts 0) |
 | company | 10 x similarity (same after dropping Ltd / 有限公司 ...: 10; below 80: 0) |
 | address | 25 x similarity (below 80, or other house numbers: 0) |
 
@@ -22,8 +22,8 @@ together, so one member that shares only a phone with the rest pulls the group d
 
 Blocking keeps the candidate pairs linear in the data: exact blocks on email and phone (each
 member is paired with the block's first member, not with every other one), and fuzzy
-comparisons only inside blocks that share (normalised company, first letter of the name),
-(normalised address, first letter) or the exact normalised name; an oversized block is
+comparisons only inside blocks that share (normalized company, first letter of the name),
+(normalized address, first letter) or the exact normalized name; an oversized block is
 compared in overlapping windows of its sorted members. A pair outside every block is never
 scored (two spellings of a name that differ in their first letter, at different companies).
 """
@@ -56,7 +56,7 @@ _COMPANY_SUFFIX = re.compile(
 )
 
 
-def normalise_name(text: str | None) -> str:
+def name_match_key(text: str | None) -> str:
     """Case-folded words in sorted order ('Smith,  John' == 'john smith'; '张 伟' == '张伟')."""
     if not text:
         return ""
@@ -67,7 +67,7 @@ def normalise_name(text: str | None) -> str:
     return " ".join(sorted(words))
 
 
-def normalise_company(text: str | None) -> str:
+def company_match_key(text: str | None) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKC", text).casefold()
@@ -76,20 +76,20 @@ def normalise_company(text: str | None) -> str:
     return _NON_WORD.sub("", folded)
 
 
-def normalise_address(text: str | None) -> str:
+def address_match_key(text: str | None) -> str:
     if not text:
         return ""
     return _NON_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
-def normalise_phone(text: str | None) -> str:
+def phone_match_key(text: str | None) -> str:
     """'+86 138-0013-8000' -> '+8613800138000' (a plus and the digits; '' if too short)."""
     digits = _NON_DIGIT.sub("", text or "")
     return "+" + digits if len(digits) >= 6 else ""
 
 
-def _same(original: Any, normalised: str) -> str:
-    return original if normalised == original else normalised
+def _same(original: Any, normalized: str) -> str:
+    return original if normalized == original else normalized
 
 
 def _is_cjk(word: str) -> bool:
@@ -107,7 +107,7 @@ def reason_of(evidence: Mapping[str, float]) -> str:
 
 
 class _Keys:
-    """The normalised matching keys of every row (positions index the lists)."""
+    """The normalized matching keys of every row (positions index the lists)."""
 
     def __init__(self) -> None:
         from rapidfuzz import fuzz
@@ -267,21 +267,21 @@ def _find(
     first_email: dict[str, int] = {}
     first_phone: dict[str, int] = {}
     exact: list[tuple[int, int]] = []
-    company_keys: dict[str, str] = {}  # companies repeat: normalise each once, share the key
+    company_keys: dict[str, str] = {}  # companies repeat: normalize each once, share the key
     for i, row in enumerate(rows):
         record = tuple(row.get(f) for f in OUTPUT_FIELDS)
         records.append(record)
-        # Each normalised key reuses the row's own string when normalising changed nothing
+        # Each normalized key reuses the row's own string when normalizing changed nothing
         # (the usual case for stored data): a million rows fit in far less memory.
-        keys.names.append(_same(record[1], normalise_name(record[1])))
+        keys.names.append(_same(record[1], name_match_key(record[1])))
         company = record[4] or ""
         key = company_keys.get(company)
         if key is None:
-            key = company_keys[company] = normalise_company(company)
+            key = company_keys[company] = company_match_key(company)
         keys.companies.append(key)
-        keys.addresses.append(_same(record[5], normalise_address(record[5])))
+        keys.addresses.append(_same(record[5], address_match_key(record[5])))
         email = _same(record[2], (record[2] or "").strip().lower())
-        phone = _same(record[3], normalise_phone(record[3]))
+        phone = _same(record[3], phone_match_key(record[3]))
         keys.emails.append(email)
         keys.phones.append(phone)
         if email and first_email.setdefault(email, i) != i:
@@ -302,7 +302,7 @@ def _find(
 def _fuzzy(scorer: _Scorer, keys: _Keys, threshold: float) -> None:
     names, companies, addresses = keys.names, keys.companies, keys.addresses
     by_company, by_address, by_name = _fuzzy_blocks(keys)
-    # Same company (or address) after normalisation and the same first letter of the name:
+    # Same company (or address) after normalization and the same first letter of the name:
     # a pair is a candidate when the names are similar.
     for blocks in (by_company, by_address):
         _similar_names(scorer, blocks, names)
@@ -321,7 +321,7 @@ def _fuzzy(scorer: _Scorer, keys: _Keys, threshold: float) -> None:
 def _fuzzy_blocks(keys: _Keys) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Named rows blocked by company, by address, and (when either is known) by name."""
     names, companies, addresses = keys.names, keys.companies, keys.addresses
-    # Blocks keyed by the normalised strings themselves (no new objects per row); a key
+    # Blocks keyed by the normalized strings themselves (no new objects per row); a key
     # seen once holds its row position, a list only from the second row on.
     by_company: dict[str, Any] = {}
     by_address: dict[str, Any] = {}

@@ -31,7 +31,7 @@ def _money_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Option("--name", help="Company name (unique after normalising).")],
+    name: Annotated[str, typer.Option("--name", help="Company name (unique after normalizing).")],
     domain: Annotated[str | None, typer.Option(help="Web/email domain, e.g. example.com.")] = None,
     industry: Annotated[str | None, typer.Option(help="Industry.")] = None,
     size: Annotated[int | None, typer.Option(help="Number of employees.")] = None,

@@ -1,4 +1,4 @@
-"""Normalisers for user input: phones (E.164), emails, dates and times, durations, enums.
+"""Normalizers for user input: phones (E.164), emails, dates and times, durations, enums.
 
 Every function either returns the normal form or raises InvalidInput with a message that
 names the field and the offending value. Pure functions: no database, no output.
@@ -94,7 +94,7 @@ def clean_text(value: object) -> str | None:
 
 
 def normalize_email(value: str | None) -> str | None:
-    """An e-mail address checked by email-validator (syntax only, never DNS), normalised:
+    """An e-mail address checked by email-validator (syntax only, never DNS), normalized:
     lower case, the domain in its Unicode form (IDNA ``xn--`` labels decoded, NFC), so
     ``jeff@XN--FIQQ24B10VI0D.tw`` and ``jeff@臺網中心.tw`` are one address. Quoted local parts
     and internationalised (RFC 6531) addresses are accepted; empty is None."""
@@ -120,7 +120,7 @@ def normalize_email(value: str | None) -> str | None:
 
 
 def email_match_keys(email: str) -> list[str]:
-    """The forms of a normalised address that can be stored for it: the Unicode form and,
+    """The forms of a normalized address that can be stored for it: the Unicode form and,
     for an IDN domain, the ``xn--`` form (stored by older versions or other systems)."""
     local, _, domain = email.rpartition("@")
     try:

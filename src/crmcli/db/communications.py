@@ -78,7 +78,7 @@ def _customer_exists(db: Database, customer_id: int) -> None:
 
 
 def add_communication(db: Database, values: dict[str, Any]) -> int:
-    """Insert one communication (values already normalised) and return its id."""
+    """Insert one communication (values already normalized) and return its id."""
     now = now_iso()
     columns = (*COMM_FIELDS, "deal_id") if values.get("deal_id") is not None else COMM_FIELDS
     row = {k: values.get(k) for k in columns}
@@ -138,7 +138,7 @@ def count_communications(db: Database, flt: CommFilter) -> int:
 
 
 def update_communication(db: Database, comm_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply field changes (already normalised); returns {field: [old, new]} of real changes."""
+    """Apply field changes (already normalized); returns {field: [old, new]} of real changes."""
     unknown = set(changes) - set(COMM_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown communication field(s): {', '.join(sorted(unknown))}")

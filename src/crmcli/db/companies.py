@@ -37,7 +37,7 @@ def _tags(db: Database, ids: list[int]) -> dict[int, list[str]]:
 
 
 def add_company(db: Database, values: dict[str, Any], tags: list[str] | None = None) -> int:
-    """Insert one company (values normalised, name_key included) and return its id."""
+    """Insert one company (values normalized, name_key included) and return its id."""
     if not values.get("name") or not values.get("name_key"):
         raise InvalidInput("a company needs a name")
     now = now_iso()
@@ -140,7 +140,7 @@ def _where(search: str | None, tag: str | None, owner: str | None) -> tuple[str,
 
 
 def update_company(db: Database, company_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply normalised changes; returns {field: [old, new]}. A new name renames the company
+    """Apply normalized changes; returns {field: [old, new]}. A new name renames the company
     text of its linked customers too (they are found by it)."""
     unknown = set(changes) - set(COMPANY_FIELDS)
     if unknown:

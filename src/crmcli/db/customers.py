@@ -125,7 +125,7 @@ def _tags_for(db: Database, ids: list[int]) -> dict[int, list[str]]:
 
 
 def add_customer(db: Database, values: dict[str, Any], tags: list[str] | None = None) -> int:
-    """Insert one customer (values already normalised) and return its id."""
+    """Insert one customer (values already normalized) and return its id."""
     if not values.get("name"):
         raise InvalidInput("a customer needs a name")
     now = now_iso()
@@ -310,7 +310,7 @@ def count_customers(db: Database, flt: CustomerFilter) -> int:
 
 
 def update_customer(db: Database, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply field changes (already normalised); returns {field: [old, new]} of real changes."""
+    """Apply field changes (already normalized); returns {field: [old, new]} of real changes."""
     unknown = set(changes) - set(STORED_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown customer field(s): {', '.join(sorted(unknown))}")

@@ -276,7 +276,7 @@ class _Parser:
         return (sql if op.text == "=" else f"NOT {sql}"), [value.text]
 
     def _exact_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
-        """An exact-match field; lifecycle values are normalised first so a typo is an
+        """An exact-match field; lifecycle values are normalized first so a typo is an
         error at the value rather than an empty segment."""
         self.ops(op, ("=", "!="), name)
         text = value.text
@@ -337,7 +337,7 @@ class _Parser:
         return sql, [self.now_iso, segment]
 
     def company_condition(self, field: Token, op: Token, value: Token) -> tuple[str, list[Any]]:
-        """company=NAME (the linked company by normalised name, or the company text as
+        """company=NAME (the linked company by normalized name, or the company text as
         before), company~text (the text), company.industry=I, company.size>=N."""
         name = field.text.lower()
         text = value.text

@@ -1,6 +1,6 @@
 """Demo companies and deals with a realistic stage history.
 
-Companies: one per distinct (normalised) company name of the demo customers, with an
+Companies: one per distinct (normalized) company name of the demo customers, with an
 industry, a size and a domain for the English ones. Deals: about one per three customers
 with a company, created over the last year; each walks the default stages with a chance to
 advance, be lost or stall at every step and days between steps, so the pipeline report

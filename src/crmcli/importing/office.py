@@ -1,6 +1,6 @@
 """Turn mail messages and calendar occurrences into communications (shared by both imports).
 
-Matching: each party's address, normalised by core.validate.normalize_email (IDN domains in
+Matching: each party's address, normalized by core.validate.normalize_email (IDN domains in
 their Unicode form; the ``xn--`` form is tried too), is looked up among customers through
 db.customers' lookup functions. Parties in one of `--our-domain` (or its subdomains) are us.
 Mail: a message from us is outbound, to the customers among its recipients; anything else
@@ -40,7 +40,7 @@ UPDATED_FIELDS = ("occurred_at", "subject", "content", "duration_s")
 @dataclass
 class Party:
     name: str | None
-    email: str  # normalised when valid; else lower-case as written (then it never matches)
+    email: str  # normalized when valid; else lower-case as written (then it never matches)
 
 
 @dataclass
@@ -128,7 +128,7 @@ class Summary:
         }
 
 
-def normalise_domains(domains: Iterable[str] | None) -> list[str]:
+def normalize_domains(domains: Iterable[str] | None) -> list[str]:
     out = []
     for d in domains or []:
         text = d.strip().lower().lstrip("@")

@@ -360,7 +360,7 @@ class CustomerResolver:
 
 class Entity:
     """Field rules of one kind of record. Subclasses set the class attributes and
-    implement row() (normalise one record, queue it or raise Reject) and flush()."""
+    implement row() (normalize one record, queue it or raise Reject) and flush()."""
 
     name = ""
     audit_entity = ""

@@ -25,7 +25,7 @@ csv.field_size_limit(16 * 1024 * 1024)
 
 SAMPLE_BYTES = 1 << 20
 
-# Header aliases shared by every import: normalised header text -> field name.
+# Header aliases shared by every import: normalized header text -> field name.
 COMMON_ALIASES: dict[str, str] = {
     # customers
     "name": "name",
@@ -131,19 +131,19 @@ def unneutralise(cell: str) -> str:
     return uncsv_cell(cell)
 
 
-def normalise_header(text: str) -> str:
+def normalize_header(text: str) -> str:
     """Case-, space-, underscore- and BOM-insensitive form of a header cell."""
     return re.sub(r"[\s_\-./]", "", text.replace("\ufeff", "").strip().lower()) or text.strip()
 
 
 @dataclass
 class ColumnMap:
-    """What the `--map` options say: {normalised header: field or IGNORE} for one-column
-    maps, and {field: [normalised headers]} for joins (`A+B=field`)."""
+    """What the `--map` options say: {normalized header: field or IGNORE} for one-column
+    maps, and {field: [normalized headers]} for joins (`A+B=field`)."""
 
     single: dict[str, str] = field(default_factory=dict)
     joins: dict[str, list[str]] = field(default_factory=dict)
-    spelled: dict[str, str] = field(default_factory=dict)  # normalised -> as the user wrote it
+    spelled: dict[str, str] = field(default_factory=dict)  # normalized -> as the user wrote it
 
     def targets(self) -> set[str]:
         return {f for f in self.single.values() if f != IGNORE} | set(self.joins)
@@ -167,7 +167,7 @@ def parse_mapping(items: Sequence[str] | None) -> ColumnMap:
         if not dst or any(not p.strip() for p in parts):
             raise InvalidInput(f"--map takes SRC=FIELD, got {item!r}")
         for part in parts:
-            key = normalise_header(part)
+            key = normalize_header(part)
             if key in out.spelled:
                 raise InvalidInput(f"--map: column {part.strip()!r} mapped twice")
             out.spelled[key] = part.strip()
@@ -179,9 +179,9 @@ def parse_mapping(items: Sequence[str] | None) -> ColumnMap:
                 )
             fed_by[dst] = src.strip()
         if len(parts) > 1:
-            out.joins[dst] = [normalise_header(p) for p in parts]
+            out.joins[dst] = [normalize_header(p) for p in parts]
         else:
-            out.single[normalise_header(parts[0])] = dst
+            out.single[normalize_header(parts[0])] = dst
     return out
 
 
@@ -521,7 +521,7 @@ def _open(
 def _map_header(
     header: list[str], aliases: dict[str, str], known: set[str], overrides: ColumnMap
 ) -> tuple[list[str | None], dict[str, list[int]], list[str], list[str]]:
-    keys = [normalise_header(cell) for cell in header]
+    keys = [normalize_header(cell) for cell in header]
     missing = [overrides.spelled[k] for k in overrides.spelled if k not in keys]
     if missing:
         raise InvalidInput(

@@ -90,7 +90,7 @@ ALIASES = {
 }
 
 
-def normalise_row(
+def normalize_row(
     ctx: Context, line: int, cells: list[str], record: dict[str, str], policy: TicketPolicy
 ) -> dict[str, Any]:
     """Validate one CSV record into a ticket row (customer still unresolved)."""
@@ -243,7 +243,7 @@ class TicketImport(Entity):
 
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
         ctx = self.ctx
-        row = normalise_row(ctx, line, cells, record, self.policy)
+        row = normalize_row(ctx, line, cells, record, self.policy)
         assert ctx.resolver is not None
         row["customer_id"] = ctx.resolver.resolve(record)
         if row["external_id"]:

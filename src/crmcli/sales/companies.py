@@ -1,4 +1,4 @@
-"""Company rules: the normalised name that identifies a company, domains, and which
+"""Company rules: the normalized name that identifies a company, domains, and which
 company a customer belongs to (`--company-id`, `--company NAME`, `--link-by-domain`)."""
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def resolve_customer_company(
 ) -> tuple[int | None, str | None, str | None]:
     """(company_id, company text, warning) for a customer being added or updated.
 
-    `--company-id` names the company; `--company NAME` finds it by normalised name, creating
+    `--company-id` names the company; `--company NAME` finds it by normalized name, creating
     it with `--create-company`; a NAME with no company and no `--create-company` is kept as
     the customer's company text, unlinked, with a warning. `--link-by-domain` links by the
     email's domain unless it is a free-mail domain. (None, None, None): nothing to change.

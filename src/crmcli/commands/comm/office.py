@@ -109,10 +109,10 @@ def import_mail(
     from crmcli.core import clock
     from crmcli.core.errors import InvalidInput
     from crmcli.importing.mail import charset_label, check_source, iter_messages
-    from crmcli.importing.office import Summary, import_items, normalise_domains
+    from crmcli.importing.office import Summary, import_items, normalize_domains
 
     fmt = out_format(format)
-    domains = normalise_domains(our_domain)
+    domains = normalize_domains(our_domain)
     check_source(source)
     codec = charset_label(charset) if charset else None
     if charset and codec is None:
@@ -157,10 +157,10 @@ def import_calendar(
     from crmcli.core.errors import InvalidInput
     from crmcli.core.validate import parse_datetime
     from crmcli.importing.calendar import CalendarReader
-    from crmcli.importing.office import Summary, import_items, normalise_domains
+    from crmcli.importing.office import Summary, import_items, normalize_domains
 
     fmt = out_format(format)
-    domains = normalise_domains(our_domain)
+    domains = normalize_domains(our_domain)
     now = clock.now()
     start = parse_datetime(since, "--since") if since else now - timedelta(days=90)
     end = parse_datetime(until, "--until") if until else now + timedelta(days=30)

@@ -76,7 +76,7 @@ RegionOpt = Annotated[
 ]
 
 
-def normalise_fields(values: dict[str, Any], region: str = "CN") -> dict[str, Any]:
+def normalize_fields(values: dict[str, Any], region: str = "CN") -> dict[str, Any]:
     """Trim and validate user-given customer fields; keys with None are dropped."""
     out: dict[str, Any] = {}
     for key, value in values.items():
@@ -100,7 +100,7 @@ def add(
     email: Annotated[str | None, typer.Option(help="Email; stored lower-case.")] = None,
     address: Annotated[str | None, typer.Option(help="Postal address.")] = None,
     company: Annotated[
-        str | None, typer.Option(help="Company name (an existing company, by normalised name).")
+        str | None, typer.Option(help="Company name (an existing company, by normalized name).")
     ] = None,
     company_id: Annotated[
         int | None,
@@ -144,7 +144,7 @@ def add(
     Example: crm customer add --name "张伟" --phone 13800138000 --email zw@example.cn --tag vip
     """
     fmt = out_format(format)
-    values = normalise_fields(
+    values = normalize_fields(
         {
             "name": name,
             "phone": phone,
@@ -367,7 +367,7 @@ def update(
     if not given and company is None and company_id is None and not link_by_domain and not set_:
         raise InvalidInput("nothing to update; give at least one --field value")
     clears: dict[str, Any] = {k: None for k, v in given.items() if not v.strip() and k != "name"}
-    changes = normalise_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
+    changes = normalize_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
     from crmcli.customers.links import CompanyChoice, update_customer
 
     choice = CompanyChoice(company_id, company, create_company, link_by_domain)
