@@ -64,7 +64,10 @@ def test_nice_ticks_cover_the_data_with_round_steps() -> None:
 
 def _bars(svg: str) -> list[ET.Element]:
     root = ET.fromstring(svg)
-    return [e for e in root.iter(f"{SVG}rect") if e.get("width") != "10"]  # not legend keys
+    # not legend keys, not the band behind a partial period
+    return [
+        e for e in root.iter(f"{SVG}rect") if e.get("width") != "10" and e.get("class") != "partial"
+    ]
 
 
 def test_bar_heights_are_proportional_and_empty_charts_are_not_drawn() -> None:
@@ -92,6 +95,32 @@ def test_stacked_bars_add_up_and_lines_break_at_gaps() -> None:
     gaps = [{"p": str(i), "v": None if i == 2 else i} for i in range(5)]
     line = ET.fromstring(svg_chart(gaps, {"x": "p", "y": ["v"], "kind": "line"}))
     assert len(list(line.iter(f"{SVG}polyline"))) == 2
+
+
+def test_a_partial_period_is_drawn_on_a_labelled_band() -> None:
+    rows = [
+        {"w": "2026-11-16", "n": 40, "partial": False},
+        {"w": "2026-11-23", "n": 9, "partial": True},
+    ]
+    root = ET.fromstring(svg_chart(rows, {"x": "w", "y": ["n"], "kind": "bar"}, label=str.upper))
+    bands = [e for e in root.iter(f"{SVG}rect") if e.get("class") == "partial"]
+    assert len(bands) == 1
+    slot = float(bands[0].get("width", 0))
+    assert float(bands[0].get("x", 0)) == pytest.approx(72 + slot)  # the second slot
+    assert "PARTIAL" in [t.text for t in root.iter(f"{SVG}text")]
+    complete = [{**r, "partial": False} for r in rows]
+    assert 'class="partial"' not in svg_chart(complete, {"x": "w", "y": ["n"], "kind": "bar"})
+
+
+def test_dashboard_html_marks_the_current_week_partial(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cid = cli.ok("customer", "add", "--name", "王芳").strip()
+    for day in ("2026-11-10", "2026-11-17", "2026-11-25"):
+        cli.ok("comm", "log", cid, "--channel", "call", "--at", f"{day}T09:00:00Z")
+    out = tmp_path / "dash.html"
+    # Wednesday 2026-11-25 noon: that week is not over
+    cli.ok("--as-of", "2026-11-25T12:00:00Z", "report", "dashboard", "--out", str(out))
+    html = out.read_text(encoding="utf-8")
+    assert html.count('class="partial"') == 1
 
 
 def test_report_file_modes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,8 +2,10 @@
 
 `svg_chart(rows, spec)` draws one chart from a table section (`spec`: x column, y columns,
 kind, title); it returns "" when there is nothing to draw (no numeric value, or every value
-zero), so a report never shows an empty frame with a made-up axis. The output is
-deterministic text: the same rows give the same bytes.
+zero), so a report never shows an empty frame with a made-up axis. A row whose `partial`
+is true (a period not yet complete, e.g. the current week) is drawn on a shaded band labelled
+"partial", so its lower value is not read as a drop. The output is deterministic text: the
+same rows give the same bytes.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def svg_chart(
         out.append(
             f'<text x="{LEFT}" y="16" font-size="13" font-weight="600">{escape(title)}</text>'
         )
+    out.extend(_partial_bands(rows, slot, plot_h, label))
     out.extend(_y_grid(ticks, step, ypos))
     out.extend(_x_labels(names, slot, plot_h))
     if kind in ("bar", "stacked"):
@@ -116,6 +119,27 @@ def _value_range(series: _Series, kind: str, n: int) -> tuple[float, float]:
         low = min(0.0, low)
         high = max(0.0, high)
     return low, high
+
+
+def _partial_bands(
+    rows: Sequence[dict[str, Any]], slot: float, plot_h: float, label: Callable[[str], str]
+) -> list[str]:
+    """A shaded band behind each incomplete period's slot, labelled at the top."""
+    out: list[str] = []
+    for i, r in enumerate(rows):
+        if r.get("partial") is not True:
+            continue
+        x = LEFT + slot * i
+        text = escape(label("partial"))
+        out.append(
+            f'<rect class="partial" x="{x:.1f}" y="{TOP}" width="{slot:.1f}" '
+            f'height="{plot_h:.1f}" fill="#f3f4f6"><title>{text}</title></rect>'
+        )
+        out.append(
+            f'<text x="{x + slot / 2:.1f}" y="{TOP - 2}" text-anchor="middle" '
+            f'font-size="9" fill="#6b7280">{text}</text>'
+        )
+    return out
 
 
 def _y_grid(ticks: list[float], step: float, ypos: Callable[[float], float]) -> list[str]:
