@@ -114,6 +114,67 @@ def test_ticket_agent_list(cli: Any) -> None:
     assert mask_email("alice.chen@example.com") == "a********n@example.com"
 
 
+# ---------------------------------------------------------------- one masker, every path
+
+OTHER_PHONE, OTHER_EMAIL = "+8613900139000", "wei.zhang@example.com"
+
+
+def test_one_record_masks_identically_through_every_path(cli: Any, tmp_path: Path) -> None:
+    """The same customer, masked by show, list, duplicates, export, export-data, audit list
+    and comm due: every path shows the same masked values, and no path shows a plain one
+    (the contact points a merge kept included)."""
+    keep = cli.json(
+        "customer", "add", "--name", "张伟", "--phone", PHONE, "--email", EMAIL,
+        "--address", ADDRESS,
+    )["id"]  # fmt: skip
+    drop = cli.json(
+        "customer", "add", "--name", "张伟", "--phone", OTHER_PHONE, "--email", OTHER_EMAIL
+    )["id"]
+    twin = cli.json("customer", "add", "--name", "张伟", "--phone", PHONE)["id"]
+    cli.ok("customer", "merge", str(keep), str(drop), "--yes")
+    cli.ok("comm", "log", str(keep), "-c", "phone", "--follow-up", "+1d")
+    expected = {"phone": MASKED["phone"], "email": MASKED["email"], "address": MASKED["address"]}
+    others = {"phone": mask_phone(OTHER_PHONE), "email": mask_email(OTHER_EMAIL)}
+
+    def fields(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: row[k] for k in expected}
+
+    shown = cli.json("customer", "show", str(keep), "--mask")
+    assert fields(shown) == expected
+    assert {(c["kind"], c["value"]) for c in shown["contact_points"]} == set(others.items())
+    listed = cli.json("customer", "list", "--mask")
+    assert fields(next(r for r in listed if r["id"] == keep)) == expected
+    (group,) = cli.json("customer", "duplicates", "--mask")
+    assert {c["id"] for c in group["customers"]} == {keep, twin}
+    assert fields(next(c for c in group["customers"] if c["id"] == keep)) == expected
+    out = tmp_path / "all.jsonl"
+    cli.ok("customer", "export", "--format", "jsonl", "--out", str(out), "--mask")
+    exported = next(r for r in map(json.loads, out.read_text().splitlines()) if r["id"] == keep)
+    assert fields(exported) == expected
+    assert (exported["other_phones"], exported["other_emails"]) == (
+        [others["phone"]],
+        [others["email"]],
+    )
+    subject = cli.json("customer", "export-data", str(keep), "--mask")
+    assert fields(subject["customer"]) == expected
+    audit = cli.json("audit", "list", "--entity", "customer", "--mask")
+    created = next(r for r in audit if r["action"] == "create" and r["entity_id"] == str(keep))
+    assert (created["details"]["phone"], created["details"]["email"]) == (
+        expected["phone"],
+        expected["email"],
+    )
+    merged = next(r for r in audit if r["action"] == "merge")
+    assert {(c["kind"], c["value"]) for c in merged["details"]["contacts_added"]} == set(
+        others.items()
+    )
+    (due,) = cli.json("comm", "due", "--within", "7d", "--mask")
+    assert due["customer_phone"] == expected["phone"]
+    everything = json.dumps([shown, listed, group, exported, subject, audit, due])
+    everything += out.read_text()
+    for plain in (PHONE, EMAIL, ADDRESS, OTHER_PHONE, OTHER_EMAIL):
+        assert plain not in everything, plain
+
+
 def test_bad_mask_option_is_a_usage_error(cli: Any, people: tuple[int, int]) -> None:
     result = cli("customer", "list", "--mask=maybe")
     assert result.exit_code == 2

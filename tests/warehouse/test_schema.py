@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from crmcli.warehouse.schema import DateKeys, date_rows, mask_name, time_array
+from crmcli.core.masking import mask_name
+from crmcli.warehouse.schema import DateKeys, date_rows, time_array
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -30,19 +30,6 @@ MaskOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def mask_details(value: Any, key: str = "") -> Any:
-    """Mask phones, emails and addresses wherever they sit in a details object."""
-    from crmcli.core.masking import MASKERS
-
-    if isinstance(value, dict):
-        return {k: mask_details(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_details(v, key) for v in value]
-    if isinstance(value, str) and key in MASKERS:
-        return MASKERS[key](value)
-    return value
 
 
 @app.command("list")
@@ -78,7 +65,7 @@ def list_(
     Example: crm audit list --entity customer --entity-id 42 --since 2025-01-01
     """
     from crmcli.core.clock import to_iso
-    from crmcli.core.masking import should_mask
+    from crmcli.core.masking import mask_personal, should_mask
     from crmcli.core.validate import parse_datetime
 
     fmt = out_format(format)
@@ -98,7 +85,7 @@ def list_(
         note_shown(len(rows), lambda: repo.count_entries(database, **where), cap, fmt)
     if should_mask(mask):
         for r in rows:
-            r["details"] = mask_details(r["details"])
+            r["details"] = mask_personal(r["details"])
     output.emit_rows(
         rows, fmt, columns=["id", "at", "actor", "action", "entity", "entity_id", "details"]
     )

@@ -1,8 +1,24 @@
-"""Masking of personal data for exports and reports (`--mask`, or CRM_MASK=1 by default)."""
+"""Masking of personal data for exports and reports (`--mask`, or CRM_MASK=1 by default).
+
+One masker, `mask_personal(value)`, serves every command that shows personal data: it walks dicts
+and lists and hides a string by the field it sits under (the rules in `FIELD_RULES`):
+
+- a field named phone / customer_phone, email / customer_email or address (and the
+  other_phones / other_emails / other_addresses lists of an export), a list under such a
+  field included;
+- a contact point `{"kind": "phone" | "email" | "address", "value": ...}` (what a merge
+  keeps, in `customer show` and in the audit trail): its value, by its kind.
+
+Names stay (a masked listing must still say who a row is); the warehouse export, whose
+columns name what they hold, masks names too (`mask_name`, in `PII_MASKS`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+Masker = Callable[[str | None], str | None]
 
 
 def mask_phone(value: str | None) -> str | None:
@@ -33,20 +49,53 @@ def mask_address(value: str | None) -> str | None:
     return value[:keep] + "*" * (len(value) - keep)
 
 
-MASKERS = {
+def mask_name(value: str | None) -> str | None:
+    """张伟 -> 张*, Ann Lee -> A******: the first character stays, the rest is hidden."""
+    if not value:
+        return value
+    return value[0] + "*" * max(1, len(value) - 1)
+
+
+# What each kind of personal data looks like masked (also a contact point's kind).
+KIND_MASKS: dict[str, Masker] = {
     "phone": mask_phone,
-    "customer_phone": mask_phone,
     "email": mask_email,
-    "customer_email": mask_email,
     "address": mask_address,
+}
+# The warehouse's personal-data column kinds (warehouse/schema.py `Column.pii`).
+PII_MASKS: dict[str, Masker] = {"name": mask_name, **KIND_MASKS}
+
+# The field rules: a field's name -> the kind of personal data it holds.
+FIELD_RULES: dict[str, str] = {
+    "phone": "phone",
+    "customer_phone": "phone",
+    "other_phones": "phone",
+    "email": "email",
+    "customer_email": "email",
+    "other_emails": "email",
+    "address": "address",
+    "other_addresses": "address",
 }
 
 
-def mask_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A copy of row with phone, email and address masked."""
-    return {
-        k: (MASKERS[k](v) if k in MASKERS and isinstance(v, str) else v) for k, v in row.items()
-    }
+def mask_personal(value: Any, field: str = "") -> Any:
+    """A copy of `value` with every phone, email and address hidden, at any depth.
+
+    A string is masked when the field it sits under (for a list: the list's field) is in
+    FIELD_RULES; a dict that is a contact point (`kind` + `value`) has its value masked by
+    its kind. Everything else is copied unchanged.
+    """
+    if isinstance(value, dict):
+        out = {k: mask_personal(v, k) for k, v in value.items()}
+        kind = value.get("kind")
+        if kind in KIND_MASKS and isinstance(value.get("value"), str):
+            out["value"] = KIND_MASKS[kind](value["value"])
+        return out
+    if isinstance(value, list):
+        return [mask_personal(v, field) for v in value]
+    if isinstance(value, str) and field in FIELD_RULES:
+        return KIND_MASKS[FIELD_RULES[field]](value)
+    return value
 
 
 def should_mask(option: bool | None) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from crmcli.core.masking import MASKERS, mask_row
+from crmcli.core.masking import mask_personal
 from crmcli.core.sanitize import csv_cell, csv_writer
 from crmcli.db import Database
 from crmcli.db import customers as repo
@@ -66,9 +66,7 @@ def export_rows(
                 column: list(mine.get(kind, [])) for column, kind in CONTACT_COLUMNS.items()
             }
             if mask:
-                out = mask_row(out)
-                for column, kind in CONTACT_COLUMNS.items():
-                    out[column] = [MASKERS[kind](v) for v in out[column]]
+                out = mask_personal(out)
             out = prepare(out)
             out = {c: out[c] for c in columns}
             if custom:

@@ -46,7 +46,6 @@ from crmcli.output.sections import (
     section_rows,
     sparkline,
 )
-from crmcli.reports.model import is_absent
 
 REPORT_FORMATS = ("table", "json", "jsonl", "csv", "markdown", "html", "xlsx")
 EXTENSIONS = {
@@ -125,34 +124,13 @@ def report_format(fmt: str | None, out: Path | None = None) -> str:
 # ------------------------------------------------------------------ cells
 
 
-def mask_nested(record: dict[str, Any]) -> dict[str, Any]:
-    """mask_row on the record and on every dict in it (profile extensions: contacts, ...)."""
-    from crmcli.core.masking import mask_row
-
-    out = mask_row(record)
-    for key, value in out.items():
-        if isinstance(value, dict):
-            out[key] = mask_nested(value)
-        elif isinstance(value, list):
-            out[key] = [mask_nested(v) if isinstance(v, dict) else v for v in value]
-    return out
-
-
 def masked(report: dict[str, Any], mask: bool) -> dict[str, Any]:
     """A copy of the report with personal fields masked in every table and key-figure block."""
     if not mask:
         return report
-    from crmcli.core.masking import mask_row
+    from crmcli.core.masking import mask_personal
 
-    out: dict[str, Any] = {}
-    for name, section in report.items():
-        if isinstance(section, list):
-            out[name] = [mask_row(r) if isinstance(r, dict) else r for r in section]
-        elif isinstance(section, dict) and not is_absent(section):
-            out[name] = mask_row(section)
-        else:
-            out[name] = section
-    return out
+    return {name: mask_personal(section) for name, section in report.items()}
 
 
 # ------------------------------------------------------------------ human cells (labels, kinds)

@@ -15,7 +15,7 @@ text (subjects, bodies, notes, comments) is dropped unless ``--include-pii``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -27,19 +27,7 @@ from crmcli.core.errors import OperationalError
 STORED_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def mask_name(value: str | None) -> str | None:
-    """张伟 -> 张*, Ann Lee -> A******: the first character stays, the rest is hidden."""
-    if not value:
-        return value
-    return value[0] + "*" * max(1, len(value) - 1)
-
-
-MASKS: dict[str, Callable[[str | None], str | None]] = {
-    "name": mask_name,
-    "phone": masking.mask_phone,
-    "email": masking.mask_email,
-    "address": masking.mask_address,
-}
+MASKS = masking.PII_MASKS
 
 
 @dataclass(frozen=True)

@@ -452,11 +452,10 @@ def due(
     rows = rows[:cap] if cap is not None else rows
     if ics is None:
         note_shown(len(rows), total, cap, fmt)
-    from crmcli.core.masking import mask_phone, should_mask
+    from crmcli.core import masking
 
-    if should_mask(mask):
-        for row in rows:
-            row["customer_phone"] = mask_phone(row["customer_phone"])
+    if masking.should_mask(mask):
+        rows = masking.mask_personal(rows)
     if ics is not None:
         from crmcli.reports.comm import write_follow_ups_ics
 

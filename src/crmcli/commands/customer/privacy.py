@@ -122,9 +122,9 @@ def export_data(
     with open_db(db) as database:
         data = privacy.export_customer(database, customer_id)
     if should_mask(mask):
-        from crmcli.commands.audit import mask_details
+        from crmcli.core.masking import mask_personal
 
-        data = mask_details(data)
+        data = mask_personal(data)
     text = output.to_json(_prepare(data)) + "\n"
     if out is None:
         typer.echo(text, nl=False)

@@ -31,7 +31,7 @@ from crmcli.commands.options import (
     row_limit,
 )
 from crmcli.core.clock import to_iso
-from crmcli.core.masking import mask_row, should_mask
+from crmcli.core.masking import mask_personal, should_mask
 from crmcli.core.validate import (
     LIFECYCLES,
     clean_text,
@@ -44,7 +44,7 @@ from crmcli.core.validate import (
 from crmcli.customers.profile import customer_profile
 from crmcli.db import customers as repo
 from crmcli.output import emit as output
-from crmcli.output.report import MaskOption, mask_nested
+from crmcli.output.report import MaskOption
 
 app = typer.Typer()  # its commands join the group's app in __init__
 
@@ -193,7 +193,7 @@ def show(
         cid = resolve(database, customer_id, external_id, email)
         record = customer_profile(database, cid)
     if should_mask(mask):
-        record = mask_nested(record)
+        record = mask_personal(record)
     output.emit_object(record, fmt, title=f"customer {cid}")
 
 
@@ -294,7 +294,7 @@ def list_(
         rows = repo.list_customers(database, flt, sort=sort, desc=desc, limit=cap, offset=offset)
         note_shown(len(rows), lambda: repo.count_customers(database, flt), cap, fmt)
     if should_mask(mask):
-        rows = [mask_row(r) for r in rows]
+        rows = mask_personal(rows)
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
 
 
@@ -609,7 +609,7 @@ def duplicates(
             repo.iter_match_rows(database), threshold, limit=limit or None
         )
     if should_mask(mask):
-        groups = [g | {"customers": [mask_row(c) for c in g["customers"]]} for g in groups]
+        groups = mask_personal(groups)
     if fmt in ("json", "jsonl"):
         stream_json(groups, fmt, sys.stdout)
         return

@@ -59,14 +59,14 @@ def list_(mask: MaskOption = None, db: DbOption = None, format: FormatOption = N
 
     Example: crm ticket agent list --mask --format json
     """
-    from crmcli.core.masking import mask_row, should_mask
+    from crmcli.core.masking import mask_personal, should_mask
     from crmcli.db.agents import list_agents
 
     fmt = out_format(format)
     with open_db(db) as database:
         rows = list_agents(database)
     if should_mask(mask):
-        rows = [mask_row(r) for r in rows]
+        rows = mask_personal(rows)
     output.emit_rows(rows, fmt, columns=COLUMNS)
 
 
