@@ -284,6 +284,43 @@ def _global_specs() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _store_date_order(ctx: Any, param: Any, value: str | None) -> None:
+    from crmcli.core.validate import set_date_order
+
+    set_date_order(value)
+
+
+# Options whose values are dates the user types: a command with one of them also takes
+# --date-order (dmy|mdy|ymd), which decides an ambiguous 03/05/2024 there and wins over
+# $CRM_DATE_ORDER (core/validate.py: user_date_order). Import commands declare their own.
+DATE_TAKING_OPTIONS = frozenset(
+    {
+        "--at",
+        "--follow-up",
+        "--since",
+        "--until",
+        "--created-since",
+        "--changed-since",
+        "--close-date",
+        "--closing-before",
+        "--starts",
+        "--ends",
+        "--after",
+        "--segment",
+        "--set",
+        "--calibration-end",
+    }
+)
+DATE_ORDER_SPEC: dict[str, Any] = {
+    "decls": ["--date-order"],
+    "type": str,
+    "callback": _store_date_order,
+    "metavar": "<dmy|mdy|ymd>",
+    "help": "dmy, mdy or ymd: how to read an ambiguous date such as 03/05/2024 in this"
+    " command's options (wins over $CRM_DATE_ORDER; without either it is refused).",
+}
+
+
 def add_global_options(command: Any) -> Any:
     """Give a built click command every global option it does not declare itself; a nested
     group (e.g. `ticket agent`) passes them on to each of its commands."""
@@ -297,7 +334,10 @@ def add_global_options(command: Any) -> Any:
 
     taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
     taken |= {opt for param in command.params for opt in getattr(param, "secondary_opts", [])}
-    for spec in _global_specs():
+    specs = _global_specs()
+    if taken & DATE_TAKING_OPTIONS:
+        specs.append(DATE_ORDER_SPEC)
+    for spec in specs:
         decls = [d for d in spec["decls"] if d not in taken]
         if spec["decls"][0] not in decls:
             continue

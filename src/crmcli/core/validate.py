@@ -267,18 +267,12 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
         return (current + delta).astimezone(UTC)
     if low == "now":
         return current.astimezone(UTC)
-    day_words = {"today": 0, "tomorrow": 1, "yesterday": -1, "今天": 0, "明天": 1, "昨天": -1}
-    for word, offset in day_words.items():
-        if low.startswith(word):
-            rest = low[len(word) :].strip()
-            day = current.date() + timedelta(days=offset)
-            at_time = time(0, 0)
-            if rest:
-                try:
-                    at_time = dateutil_parser.parse(rest, default=datetime(2000, 1, 1)).time()
-                except (ValueError, OverflowError):
-                    raise InvalidInput(f"invalid {field} {value!r}") from None
-            return datetime.combine(day, at_time, tzinfo=zone).astimezone(UTC)
+    by_word = _day_word(low, current, value, field)
+    if by_word is not None:
+        return by_word
+    if _NUMERIC_DATE.match(text):  # 03/05/2024: the order decides, never a guess
+        order = user_date_order() if date_evidence(text) == "either" else None
+        return parse_datetime_as(text, order, field)
     cn = re.match(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?\s*(.*)$", text)
     if cn:
         year, month, day_s, rest = cn.groups()
@@ -291,6 +285,27 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
     except (ValueError, OverflowError, TypeError):
         # dateutil parses '+25:00' but datetime refuses the offset; years past 9999 overflow.
         raise InvalidInput(f"invalid {field} {value!r}; use a form like 2024-03-05 14:30") from None
+
+
+_DAY_WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1, "今天": 0, "明天": 1, "昨天": -1}
+
+
+def _day_word(low: str, current: datetime, value: str, field: str) -> datetime | None:
+    """'today', 'tomorrow 9am', '昨天' ... relative to `current` (aware, local); else None."""
+    from dateutil import parser as dateutil_parser
+
+    for word, offset in _DAY_WORDS.items():
+        if low.startswith(word):
+            rest = low[len(word) :].strip()
+            day = current.date() + timedelta(days=offset)
+            at_time = time(0, 0)
+            if rest:
+                try:
+                    at_time = dateutil_parser.parse(rest, default=datetime(2000, 1, 1)).time()
+                except (ValueError, OverflowError):
+                    raise InvalidInput(f"invalid {field} {value!r}") from None
+            return datetime.combine(day, at_time, tzinfo=current.tzinfo).astimezone(UTC)
+    return None
 
 
 def parse_date(value: str, field: str = "date") -> date:
@@ -741,17 +756,37 @@ def parse_datetime_as(value: str, order: str | None, field: str = "time") -> dat
     return naive.replace(tzinfo=local_zone()).astimezone(UTC)
 
 
+_USER_DATE_ORDER: list[str | None] = [None]  # the command's --date-order (set_date_order)
+
+
+def set_date_order(order: str | None) -> None:
+    """The --date-order of the running command (dmy, mdy or ymd): it decides ambiguous
+    dd/mm dates in options (and wins over $CRM_DATE_ORDER); None clears it."""
+    if order is not None:
+        order = order.strip().lower()
+        if order not in ("dmy", "mdy", "ymd"):
+            raise InvalidInput("--date-order must be one of: dmy, mdy, ymd")
+    _USER_DATE_ORDER[0] = order
+
+
+def user_date_order() -> str | None:
+    """The order deciding an ambiguous date the user typed: --date-order, else
+    $CRM_DATE_ORDER, else None (refused)."""
+    order = _USER_DATE_ORDER[0] or os.environ.get("CRM_DATE_ORDER") or None
+    return order.strip().lower() if order else None
+
+
 def option_datetime(value: str, field: str, order: str | None = None) -> datetime:
     """--at / --follow-up style options: an ambiguous dd/mm vs mm/dd date is refused unless
-    --date-order or $CRM_DATE_ORDER decides."""
+    --date-order or $CRM_DATE_ORDER decides (ymd leaves dd/mm vs mm/dd open: refused)."""
     if date_evidence(value) == "either":
-        order = order or os.environ.get("CRM_DATE_ORDER") or None
-        if not order or order.strip().lower() not in ("dmy", "mdy"):
+        order = (order or user_date_order() or "").strip().lower()
+        if order not in ("dmy", "mdy"):
             raise InvalidInput(
                 f"ambiguous {field} {value.strip()!r} (day or month first?); write 2024-03-05 "
-                "or set --date-order / $CRM_DATE_ORDER"
+                "or give --date-order dmy|mdy (or $CRM_DATE_ORDER)"
             )
-        return parse_datetime_as(value, order.strip().lower(), field)
+        return parse_datetime_as(value, order, field)
     return parse_datetime_as(value, None, field)
 
 

@@ -411,6 +411,17 @@ def import_customer_id(db: Database, key: str, value: Any) -> int | None:
     return lookup_ids(db, key, [value]).get(value)
 
 
+def import_customer_ids(db: Database, key: str, values: list[Any]) -> dict[Any, int]:
+    """import_customer_id() for many values of one key at once: {value: id} of those found."""
+    if key == "id":
+        cur = db.execute(
+            "SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(v) for v in values]),),
+        )
+        return {int(cid): int(cid) for (cid,) in cur}
+    return lookup_ids(db, key, values)
+
+
 def add_customer_for_import(db: Database, key: str, value: Any, name: str, stamp: str) -> int:
     """A customer an order import names but the database lacks (--create-customers)."""
     if key not in LOOKUP_COLUMNS:
@@ -549,38 +560,6 @@ def bulk_update(
 
 def count_all_customers(db: Database) -> int:
     return int(db.scalar("SELECT count(*) FROM customers"))
-
-
-def suspend_secondary_indexes(db: Database) -> list[str]:
-    """Drop the customers indexes a bulk import does not read (name, company, created_at,
-    lifecycle, owner, ... anything not UNIQUE and not on a LOOKUP_COLUMNS column); returns
-    their SQL for resume_secondary_indexes().
-
-    Building an index once from sorted data is much cheaper than growing it row by row at
-    random places, but the rebuild covers the whole table: worth it only when the import
-    is large compared with the table. Call inside the import's transaction (DDL is
-    transactional: a crash restores the indexes).
-    """
-    saved = []
-    for name, sql in db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
-        " AND sql IS NOT NULL"
-    ).fetchall():
-        quoted = name.replace('"', '""')
-        unique = db.execute(
-            "SELECT \"unique\" FROM pragma_index_list('customers') WHERE name = ?", (name,)
-        ).fetchone()
-        columns = {r[2] for r in db.execute(f'PRAGMA index_info("{quoted}")')}
-        if (unique and unique[0]) or columns & set(LOOKUP_COLUMNS) or None in columns:
-            continue
-        db.execute(f'DROP INDEX "{quoted}"')
-        saved.append(sql)
-    return saved
-
-
-def resume_secondary_indexes(db: Database, saved: list[str]) -> None:
-    for sql in saved:
-        db.execute(sql)
 
 
 SEARCH_TRIGGERS = ("customers_fts_ai", "customers_fts_au")

@@ -132,31 +132,6 @@ def resume_order_change_log(db: Database, saved: list[str]) -> None:
     change_log.resume(db, saved)
 
 
-def suspend_secondary_indexes(db: Database) -> list[str]:
-    """Drop the non-unique indexes of orders (the import reads orders by external_id only);
-    returns their SQL. Building an index once from the whole table is cheaper than growing
-    it at random places row by row. DDL is transactional: a crash restores them."""
-    saved = []
-    for name, sql in db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders'"
-        " AND sql IS NOT NULL"
-    ).fetchall():
-        unique = db.scalar(
-            "SELECT \"unique\" FROM pragma_index_list('orders') WHERE name = ?", (name,)
-        )
-        if unique:
-            continue
-        quoted = name.replace('"', '""')
-        db.execute(f'DROP INDEX "{quoted}"')
-        saved.append(sql)
-    return saved
-
-
-def resume_indexes(db: Database, saved: list[str]) -> None:
-    for sql in saved:
-        db.execute(sql)
-
-
 def order_states(db: Database, external_ids: list[str]) -> dict[str, tuple[Any, ...]]:
     """{external_id: (id, customer_id, ordered_at, amount, currency)} of stored orders."""
     out: dict[str, tuple[Any, ...]] = {}

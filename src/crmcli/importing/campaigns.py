@@ -12,7 +12,14 @@ from typing import Any
 from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.core.validate import CAMPAIGN_RESULTS, normalize_enum
 from crmcli.db import campaigns as repo
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.importing.pipeline import (
+    Context,
+    Entity,
+    ImportOptions,
+    Reject,
+    Staged,
+    run_import,
+)
 
 RESULT_FIELDS = (
     "customer_id",
@@ -61,12 +68,16 @@ class CampaignResultImport(Entity):
         if "result" not in present:
             raise InvalidInput("the file has no result column (use --map SRC=result)")
 
+    def precheck(self) -> None:
+        self.start()  # a closed campaign refuses the file before it is read
+
     def start(self) -> None:
         status = repo.campaign_status(self.ctx.db, self.campaign_id)
         if status == "closed":
             raise Conflict(f"campaign {self.campaign_id} is closed; results can no longer change")
 
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: result, revenue, response time and the customer reference."""
         ctx = self.ctx
         result = ctx.required("result", record.get("result"), _result)
         raw = (record.get("revenue") or "").strip()
@@ -82,12 +93,24 @@ class CampaignResultImport(Entity):
             else None
         ) or ctx.now
         assert ctx.resolver is not None
-        customer_id = ctx.resolver.resolve(record)
-        try:
-            repo.set_result(ctx.db, self.campaign_id, customer_id, result, revenue, at)
-        except NotFound as exc:
-            raise Reject(exc.message, "customer", str(customer_id)) from None
-        ctx.summary.updated += 1
+        return [result, revenue, at, ctx.resolver.reference(record)]
+
+    def merge(self, rows: list[Staged]) -> None:
+        ctx = self.ctx
+        assert ctx.resolver is not None
+        ctx.resolver.prefetch([r.data[3] for r in rows])
+        for staged in rows:
+            result, revenue, at, ref = staged.data
+            try:
+                customer_id = ctx.resolver.lookup(ref)
+                try:
+                    repo.set_result(ctx.db, self.campaign_id, customer_id, result, revenue, at)
+                except NotFound as exc:
+                    raise Reject(exc.message, "customer", str(customer_id)) from None
+            except (Reject, InvalidInput) as exc:
+                ctx.reject(staged.line, staged.cells, exc)
+                continue
+            ctx.summary.updated += 1
 
     def audit_id(self) -> int | None:
         return self.campaign_id

@@ -18,7 +18,14 @@ from typing import Any
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import CHANNELS, DIRECTIONS, clean_text, normalize_enum, parse_duration
 from crmcli.db import comm_import as repo
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.importing.pipeline import (
+    Context,
+    Entity,
+    ImportOptions,
+    Reject,
+    Staged,
+    run_import,
+)
 
 IMPORT_FIELDS = (
     "customer_id",
@@ -120,7 +127,9 @@ class CommImport(Entity):
         if missing:
             raise InvalidInput(f"no {' or '.join(missing)} column (use --map SRC=FIELD)")
 
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: the normalized values, the customer reference and the field warnings
+        (kept for the merge: a row whose customer is unknown is rejected without them)."""
         ctx = self.ctx
         values: dict[str, Any] = {}
         values["channel"] = ctx.required("channel", record.get("channel"), _channel)
@@ -128,10 +137,11 @@ class CommImport(Entity):
             "occurred_at", record.get("occurred_at"), lambda t: ctx.time("occurred_at", t)
         )
         assert ctx.resolver is not None
-        values["customer_id"] = ctx.resolver.resolve(record)
+        ref = ctx.resolver.reference(record)
+        warnings: list[list[str]] = []
         raw = (record.get("direction") or "").strip()
         values["direction"] = (
-            ctx.optional(line, cells, "direction", raw, _direction) if raw else None
+            ctx.optional(line, cells, "direction", raw, _direction, warnings) if raw else None
         ) or "outbound"
         raw = (record.get("follow_up_at") or "").strip()
         values["follow_up_at"] = (
@@ -141,41 +151,64 @@ class CommImport(Entity):
                 "follow_up_at",
                 raw,
                 lambda t: ctx.time("follow_up_at", t, history=False),
+                warnings,
             )
             if raw
             else None
         )
         raw = (record.get("done_at") or "").strip()
         values["done_at"] = (
-            ctx.optional(line, cells, "done_at", raw, lambda t: ctx.time("done_at", t))
+            ctx.optional(line, cells, "done_at", raw, lambda t: ctx.time("done_at", t), warnings)
             if raw
             else None
         )
         raw = (record.get("duration_s") or "").strip()
         values["duration_s"] = (
-            ctx.optional(line, cells, "duration_s", raw, parse_duration) if raw else None
+            ctx.optional(line, cells, "duration_s", raw, parse_duration, warnings) if raw else None
         )
         for name in ("subject", "agent", "external_id"):
             values[name] = clean_text(record.get(name))
         values["content"] = (record.get("content") or "").strip() or None
-        ident = (
-            values["customer_id"],
-            values["occurred_at"],
-            values["channel"],
-            values["direction"],
-            values["subject"],
-        )
-        if ident in self.seen:
-            ctx.reject(line, cells, Reject(f"duplicate of line {self.seen[ident]}"), duplicate=True)
-            return
-        self.seen[ident] = line
-        outcome = repo.apply_communication(ctx.db, values, ctx.now)
-        if outcome == "inserted":
-            ctx.summary.inserted += 1
-        elif outcome == "updated":
-            ctx.summary.updated += 1
-        else:
-            ctx.summary.unchanged += 1
+        return [values, ref, warnings]
+
+    def merge(self, rows: list[Staged]) -> None:
+        ctx = self.ctx
+        assert ctx.resolver is not None
+        ctx.resolver.prefetch([r.data[1] for r in rows])
+        summary = ctx.summary
+        for staged in rows:
+            line, cells = staged.line, staged.cells
+            values, ref, warnings = staged.data
+            try:
+                values["customer_id"] = ctx.resolver.lookup(ref)
+            except Reject as exc:
+                ctx.reject(line, cells, exc)
+                continue
+            ctx.warn(line, cells, warnings)
+            ident = (
+                values["customer_id"],
+                values["occurred_at"],
+                values["channel"],
+                values["direction"],
+                values["subject"],
+            )
+            if ident in self.seen:
+                ctx.reject(
+                    line, cells, Reject(f"duplicate of line {self.seen[ident]}"), duplicate=True
+                )
+                continue
+            self.seen[ident] = line
+            try:
+                outcome = repo.apply_communication(ctx.db, values, ctx.now)
+            except InvalidInput as exc:
+                ctx.reject(line, cells, exc)
+                continue
+            if outcome == "inserted":
+                summary.inserted += 1
+            elif outcome == "updated":
+                summary.updated += 1
+            else:
+                summary.unchanged += 1
 
 
 def import_communications(db: Any, path: str, options: ImportOptions) -> Any:

@@ -10,8 +10,9 @@ Row semantics:
 - only a missing name rejects a row; a bad phone, email, lifecycle or created_at is a
   field-level warning and the row is stored without it (`--strict-fields` rejects instead).
 
-Batched: rows are queued and written BATCH at a time, one lookup query per identity column
-per batch, then executemany inserts and updates (db/customers.py).
+Staged, then merged: row() normalizes a row into the staging table (no lock); merge() takes
+the staged rows BATCH at a time inside the write transaction, one lookup query per identity
+column per batch, then executemany inserts and updates (db/customers.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from crmcli.core.validate import (
     split_tags,
 )
 from crmcli.db import customers as repo
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.db import indexes
+from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, Staged, run_import
 
 KEYS = ("external_id", "email", "phone")
 # Field names a customer CSV may carry (also the columns `customer export` writes).
@@ -116,7 +118,6 @@ class CustomerImport(Entity):
         if key is not None and key not in KEYS:
             raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
         self.key = key
-        self.batch: list[_Row] = []
         self.suspect = 0
 
     def check_columns(self, present: set[str]) -> None:
@@ -145,7 +146,9 @@ class CustomerImport(Entity):
         big = self.ctx.source.estimated_rows >= max(
             INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(db)
         )
-        self.indexes = repo.suspend_secondary_indexes(db) if big else []
+        self.indexes = (
+            indexes.suspend_secondary_indexes(db, "customers", repo.LOOKUP_COLUMNS) if big else []
+        )
         self.triggers = repo.suspend_change_log(db)
         self.next_id = repo.max_customer_id(db) + 1
         self.first_new_id = self.next_id
@@ -153,7 +156,8 @@ class CustomerImport(Entity):
         self.local: dict[str, dict[str, int]] = {col: {} for col in self.lookups}
 
     # -- one row -----------------------------------------------------------------------
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: the row's normalized values and tags (no database access)."""
         ctx = self.ctx
         values: dict[str, Any] = {}
         for fld in TEXT_FIELDS:
@@ -189,7 +193,7 @@ class CustomerImport(Entity):
         raw = record.get("tags") or ""
         if raw.strip():
             tags = split_tags(raw) or None
-        self.batch.append(_Row(line, cells, values, tags))
+        return [values, tags]
 
     def _phone(
         self, line: int, record: dict[str, str], cells: list[str], values: dict[str, Any]
@@ -211,17 +215,13 @@ class CustomerImport(Entity):
             if phone.suspect:
                 self.suspect += 1
 
-    def pending(self) -> int:
-        return len(self.batch)
-
     def reject(self, row: _Row, reason: str, duplicate: bool = False) -> None:
         self.ctx.reject(row.line, row.cells, Reject(reason), duplicate=duplicate)
 
-    # -- one batch ---------------------------------------------------------------------
-    def flush(self) -> None:
-        batch, self.batch = self.batch, []
-        if not batch:
-            return
+    # -- one batch (merge) -------------------------------------------------------------
+    def merge(self, rows: list[Staged]) -> None:
+        """Resolve keys and duplicates against the current data and earlier rows, write."""
+        batch = [_Row(r.line, r.cells, *r.data) for r in rows]
         db = self.ctx.db
         found = {
             col: repo.lookup_ids(db, col, sorted({r.values[col] for r in batch if col in r.values}))
@@ -340,7 +340,7 @@ class CustomerImport(Entity):
     def end(self) -> None:
         db = self.ctx.db
         repo.resume_change_log(db, self.triggers)
-        repo.resume_secondary_indexes(db, self.indexes)
+        indexes.resume_indexes(db, self.indexes)
         repo.resume_search_index(db, self.saved_search, self.first_new_id)
         if "phone" in self.file_fields:
             self.ctx.summary.extra["suspect_phones"] = self.suspect

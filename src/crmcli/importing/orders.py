@@ -18,8 +18,16 @@ from typing import Any
 
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import normalize_currency
+from crmcli.db import indexes
 from crmcli.db import orders as repo
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.importing.pipeline import (
+    Context,
+    Entity,
+    ImportOptions,
+    Reject,
+    Staged,
+    run_import,
+)
 
 LINE_FIELDS = ("sku", "product", "quantity", "unit_price", "line_amount")
 ORDER_FIELDS = (
@@ -115,6 +123,22 @@ def _quantity(raw: str) -> float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _disagreement(
+    ext: str, order: _Order, customer_id: int, ordered_at: str, currency: str
+) -> Reject | None:
+    """Why a further line of an order cannot be one of its lines (or None)."""
+    for what, mine, theirs in (
+        ("customer", customer_id, order.customer_id),
+        ("ordered_at", ordered_at, order.ordered_at),
+        ("currency", currency, order.currency),
+    ):
+        if mine != theirs:
+            return Reject(
+                f"line of order {ext} disagrees with line {order.line} on {what}", what, ""
+            )
+    return None
+
+
 INDEX_REBUILD_MIN_ROWS = 50_000
 
 
@@ -130,9 +154,6 @@ class OrderImport(Entity):
         super().__init__(ctx)
         self.default_currency = normalize_currency(currency)
         self.create_customers = create_customers
-        self.keyed: dict[str, _Order] = {}
-        self.unkeyed: list[_Order] = []
-        self.written: set[str] = set()  # order ids this import wrote (lines may come later)
         self.currencies: dict[str, str] = {}
         self.line_count = 0
 
@@ -149,9 +170,10 @@ class OrderImport(Entity):
         self.logged = repo.suspend_order_change_log(db)
         # A big import into a small table: build the secondary indexes once at the end.
         big = self.ctx.source.estimated_rows >= max(INDEX_REBUILD_MIN_ROWS, repo.count_orders(db))
-        self.indexes = repo.suspend_secondary_indexes(db) if big else []
+        self.indexes = indexes.suspend_secondary_indexes(db, "orders") if big else []
 
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: order id, customer reference, time, currency and the line's item."""
         ctx = self.ctx
         ordered_at = ctx.required(
             "ordered_at", record.get("ordered_at"), lambda t: ctx.time("ordered_at", t)
@@ -180,29 +202,15 @@ class OrderImport(Entity):
             )
             self.currencies[raw_currency] = currency
         assert ctx.resolver is not None
-        customer_id = ctx.resolver.resolve(record)
+        ref = ctx.resolver.reference(record)
         sku = (record.get("sku") or "").strip() or None
         product = " ".join((record.get("product") or "").split()) or None
-        item = (sku, product, qty, unit, amount)
-        self.line_count += 1
         ext = (record.get("external_id") or "").strip() or None
-        if ext is None:
-            self.unkeyed.append(_Order(line, cells, customer_id, ordered_at, currency, [item]))
-            return
-        order = self.keyed.get(ext)
-        if order is None:
-            self.keyed[ext] = _Order(line, cells, customer_id, ordered_at, currency, [item])
-            return
-        for what, mine, theirs in (
-            ("customer", customer_id, order.customer_id),
-            ("ordered_at", ordered_at, order.ordered_at),
-            ("currency", currency, order.currency),
-        ):
-            if mine != theirs:
-                raise Reject(
-                    f"line of order {ext} disagrees with line {order.line} on {what}", what, ""
-                )
-        order.lines.append(item)
+        return [ext, ref, ordered_at, currency, [sku, product, qty, unit, amount]]
+
+    def group(self, data: Any) -> str | None:
+        """The lines of one order (same order id) are merged together."""
+        return data[0]  # type: ignore[no-any-return]
 
     def _optional_number(
         self, line: int, cells: list[str], record: dict[str, str], fld: str, parse: Any
@@ -210,16 +218,42 @@ class OrderImport(Entity):
         raw = (record.get(fld) or "").strip()
         return self.ctx.optional(line, cells, fld, raw, parse) if raw else None
 
-    def pending(self) -> int:
-        return len(self.keyed) + len(self.unkeyed)
+    def merge(self, rows: list[Staged]) -> None:
+        """Orders from their staged lines (every line of an order is in this batch),
+        resolved against the current data, written."""
+        ctx = self.ctx
+        assert ctx.resolver is not None
+        ctx.resolver.prefetch([r.data[1] for r in rows])
+        keyed: dict[str, _Order] = {}
+        unkeyed: list[_Order] = []
+        for staged in rows:
+            ext, ref, ordered_at, currency, item = staged.data
+            try:
+                customer_id = ctx.resolver.lookup(ref)
+            except Reject as exc:
+                ctx.reject(staged.line, staged.cells, exc)
+                continue
+            self.line_count += 1
+            order = keyed.get(ext) if ext is not None else None
+            if order is None:
+                new = _Order(staged.line, staged.cells, customer_id, ordered_at, currency)
+                new.lines.append(tuple(item))
+                if ext is None:
+                    unkeyed.append(new)
+                else:
+                    keyed[ext] = new
+                continue
+            problem = _disagreement(ext, order, customer_id, ordered_at, currency)
+            if problem:
+                ctx.reject(staged.line, staged.cells, problem)
+                continue
+            order.lines.append(tuple(item))
+        if keyed or unkeyed:
+            self._write(keyed, unkeyed)
 
-    def flush(self) -> None:
+    def _write(self, keyed: dict[str, _Order], unkeyed: list[_Order]) -> None:
         db = self.ctx.db
         summary = self.ctx.summary
-        keyed, self.keyed = self.keyed, {}
-        unkeyed, self.unkeyed = self.unkeyed, []
-        if not keyed and not unkeyed:
-            return
         stored = repo.order_states(db, list(keyed))
         stored_lines = repo.lines_of(db, [old[0] for old in stored.values()])
         stamp = self.ctx.now
@@ -243,24 +277,18 @@ class OrderImport(Entity):
         for ext, order in keyed.items():
             old = stored.get(ext)
             before = stored_lines.get(old[0], []) if old else []
-            if ext in self.written:  # more lines of an order an earlier batch wrote
-                earlier = before or [(None, None, None, None, old[3])] if old else []
-                lines = [*earlier, *order.lines]
-            else:
-                lines = order.lines
+            lines = order.lines
             total = sum(item[4] for item in lines)
             keep_lines = self.has_lines or len(lines) > 1
             row = (ext, order.customer_id, order.ordered_at, total, order.currency, stamp, stamp)
             same_order = old is not None and old[1:] == row[1:5]
             same_lines = not keep_lines or before == lines
-            if ext not in self.written:
-                if old is None:
-                    summary.inserted += 1
-                elif same_order and same_lines:
-                    summary.unchanged += 1
-                else:
-                    summary.updated += 1
-                self.written.add(ext)
+            if old is None:
+                summary.inserted += 1
+            elif same_order and same_lines:
+                summary.unchanged += 1
+            else:
+                summary.updated += 1
             if not same_order:
                 writes.append(row)
                 outcomes.append(None if old is None else old[0])
@@ -274,7 +302,7 @@ class OrderImport(Entity):
     def end(self) -> None:
         db = self.ctx.db
         repo.resume_order_change_log(db, self.logged)
-        repo.resume_indexes(db, self.indexes)
+        indexes.resume_indexes(db, self.indexes)
         self.ctx.summary.extra["lines"] = self.line_count
         assert self.ctx.resolver is not None
         self.ctx.summary.extra["customers_created"] = self.ctx.resolver.created

@@ -2,12 +2,43 @@
 import-results).
 
     source (encoding, delimiter, header, --map)  ->  conventions (money, dates: pass 1)
-    ->  one transaction: entity.row() per row, entity.flush() per batch  ->  rejects file
-    made durable  ->  audit entry  ->  commit (or roll back: --dry-run, --strict)
+    ->  STAGING, no lock: entity.row() per row (read, normalize, validate) into a TEMP
+        table of the import's connection (db/staging.py)
+    ->  MERGE, one write transaction (BEGIN IMMEDIATE): entity.start(), entity.merge()
+        per batch of staged rows (resolve against the current data, write), entity.end()
+        (indexes, search)  ->  rejects file made durable  ->  audit entry  ->  commit
+        (or roll back: --dry-run, --strict)
 
-An entity module holds only its field rules (customers.py, comms.py, orders.py, tickets.py,
-campaigns.py); this module holds everything they share: options, the rejects sink with
-field-level warnings, the customer-reference resolver, the summary and the progress bar.
+Other processes write freely while a file is staged; during the merge they wait on the
+busy timeout (db/database.py) and then go ahead. A kill at any point leaves the database
+as it was (the merge is one transaction) and no staging file (SQLite unlinks its temp file
+when it opens it).
+
+The Entity interface (an entity module holds only its field rules: customers.py,
+comms.py, orders.py, tickets.py, campaigns.py):
+
+- class attributes: name, audit_entity, audit_action, fields, aliases, money_fields,
+  date_fields, fit_checks, needs_customer, create_customers, ignored_fields;
+- check_columns(present): before any row is read; raise InvalidInput for a missing column;
+- precheck(): before staging, may read the database (fail fast, e.g. a closed campaign);
+  whatever it checks must be checked again in start();
+- row(line, record, cells) -> data: STAGING. Normalize and validate one record and return
+  its JSON-able data (dicts, lists, str, int, float, None), or raise Reject. It must not
+  read or write the database: nothing that depends on the stored data is decided here. A
+  customer reference is normalized with `ctx.resolver.reference(record)` and looked up in
+  merge() with `ctx.resolver.lookup(ref)`. Field-level warnings go through
+  ctx.optional() (or are deferred with `into=` and emitted by ctx.warn() in merge);
+- group(data) -> str | None: rows with the same key are merged in one batch (the lines of
+  one order), groups in the file order of their first row; None: its own group;
+- start(): MERGE, inside the transaction, before the first batch;
+- merge(rows): MERGE, a list of Staged(line, cells, data) in merge order: resolve against
+  the current data (keys, duplicates, customer references), write, count outcomes in
+  ctx.summary and reject with ctx.reject(line, cells, ...);
+- end(): after the last batch, still inside the transaction (indexes, search, summary);
+- audit_id(): the id the audit entry names.
+
+This module holds everything they share: options, the rejects sink with field-level
+warnings, the customer-reference resolver, the summary and the progress bar.
 """
 
 from __future__ import annotations
@@ -258,17 +289,33 @@ class Context:
             self.reasons[_reason_kind(reason)] += 1
 
     def optional(
-        self, line: int, cells: list[str], fld: str, raw: str, parse: Callable[[str], Any]
+        self,
+        line: int,
+        cells: list[str],
+        fld: str,
+        raw: str,
+        parse: Callable[[str], Any],
+        into: list[list[str]] | None = None,
     ) -> Any:
         """An optional field: a bad value is a warning and the row keeps going without it
-        (with --strict-fields it rejects the row)."""
+        (with --strict-fields it rejects the row). With `into`, the warning is kept there
+        as [field, value, reason] for warn() to emit in the merge (when the row is not
+        rejected before it)."""
         try:
             return parse(raw)
         except InvalidInput as exc:
             if self.options.strict_fields:
                 raise Reject(exc.message, fld, raw) from None
-            self.sink.add(line, fld, raw, exc.message, cells, "warning")
+            if into is not None:
+                into.append([fld, raw, exc.message])
+            else:
+                self.sink.add(line, fld, raw, exc.message, cells, "warning")
             return None
+
+    def warn(self, line: int, cells: list[str], deferred: list[list[str]]) -> None:
+        """Emit the field-level warnings optional(into=...) kept."""
+        for fld, raw, reason in deferred:
+            self.sink.add(line, fld, raw, reason, cells, "warning")
 
     @staticmethod
     def required(fld: str, raw: str | None, parse: Callable[[str], Any]) -> Any:
@@ -318,9 +365,9 @@ class CustomerResolver:
         self.cache: dict[tuple[str, Any], int | None] = {}
         ctx.summary.extra["customer_key"] = self.keys[0]
 
-    def resolve(self, record: dict[str, str]) -> int:
-        from crmcli.db import customers as repo
-
+    def reference(self, record: dict[str, str]) -> list[Any]:
+        """STAGING: the row's customer reference, normalized: [key, value, raw cell, name];
+        raises Reject for a missing or malformed one. Looked up by lookup() in the merge."""
         for key in self.keys:
             raw = (record.get(f"customer_{key}") or "").strip()
             if not raw:
@@ -341,26 +388,59 @@ class CustomerResolver:
                     value = raw
             except InvalidInput as exc:
                 raise Reject(exc.message, fld, raw) from None
-            hit = self.cache.get((key, value), -1)
-            if hit == -1:
-                hit = repo.import_customer_id(self.ctx.db, key, value)
-                if hit is None and self.create and key != "id":
-                    name = (record.get("customer_name") or "").strip() or str(value)
-                    hit = repo.add_customer_for_import(self.ctx.db, key, value, name, self.ctx.now)
-                    self.created += 1
-                if len(self.cache) > 200_000:
-                    self.cache.clear()
-                self.cache[(key, value)] = hit
-            if hit is None:
-                raise Reject(f"no customer with {key} {value}", fld, raw)
-            return hit
+            name = (record.get("customer_name") or "").strip() if self.create else ""
+            return [key, value, raw, name]
         wanted = f"customer_{self.keys[0]}" if len(self.keys) == 1 else "customer reference"
         raise Reject(f"no {wanted}", f"customer_{self.keys[0]}", "")
 
+    def prefetch(self, refs: list[list[Any]]) -> None:
+        """MERGE: look a batch's references up in one query per key (into the cache)."""
+        from crmcli.db import customers as repo
+
+        if len(self.cache) > 200_000:
+            self.cache.clear()
+        wanted: dict[str, set[Any]] = {}
+        for key, value, *_ in refs:
+            if value is not None and (key, value) not in self.cache:
+                wanted.setdefault(key, set()).add(value)
+        for key, values in wanted.items():
+            found = repo.import_customer_ids(self.ctx.db, key, sorted(values))
+            for value in values:
+                self.cache[(key, value)] = found.get(value)
+
+    def lookup(self, ref: list[Any]) -> int:
+        """MERGE: the customer id a reference names (created with --create-customers), or
+        Reject."""
+        from crmcli.db import customers as repo
+
+        key, value, raw, name = ref
+        hit = self.cache.get((key, value), -1)
+        if hit == -1:
+            hit = None if value is None else repo.import_customer_id(self.ctx.db, key, value)
+            self.cache[(key, value)] = hit
+        if hit is None and self.create and key != "id":
+            hit = repo.add_customer_for_import(
+                self.ctx.db, key, value, name or str(value), self.ctx.now
+            )
+            self.created += 1
+            self.cache[(key, value)] = hit
+        if hit is None:
+            raise Reject(f"no customer with {key} {value}", f"customer_{key}", raw)
+        return int(hit)
+
+
+@dataclass(slots=True)
+class Staged:
+    """One staged row as merge() sees it: its line, its original cells, row()'s data."""
+
+    line: int
+    cells: list[str]
+    data: Any
+
 
 class Entity:
-    """Field rules of one kind of record. Subclasses set the class attributes and
-    implement row() (normalize one record, queue it or raise Reject) and flush()."""
+    """Field rules of one kind of record: see the module docstring for the interface.
+    row() stages (no database), merge() writes (inside the write transaction)."""
 
     name = ""
     audit_entity = ""
@@ -382,20 +462,26 @@ class Entity:
     def check_columns(self, present: set[str]) -> None:
         """Raise InvalidInput (before any row is read) when a needed column is missing."""
 
-    def start(self) -> None:
-        """Inside the transaction, before the first row."""
+    def precheck(self) -> None:
+        """Before staging (may read the database); checked again in start()."""
 
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: the row's JSON-able data, or raise Reject. No database access."""
         raise NotImplementedError
 
-    def pending(self) -> int:
-        return 0
+    def group(self, data: Any) -> str | None:
+        """Rows with the same key are merged together (in one batch)."""
+        return None
 
-    def flush(self) -> None:
-        """Write the queued rows."""
+    def start(self) -> None:
+        """MERGE: inside the transaction, before the first batch."""
+
+    def merge(self, rows: list[Staged]) -> None:
+        """MERGE: resolve a batch of staged rows against the current data and write them."""
+        raise NotImplementedError
 
     def end(self) -> None:
-        """After the last flush, still inside the transaction (indexes, search, summary)."""
+        """After the last batch, still inside the transaction (indexes, search, summary)."""
 
     def audit_id(self) -> int | None:
         return None
@@ -411,13 +497,13 @@ def default_rejects_path(path: str) -> Path:
 def run_import(
     db: Any, path: str | Path, entity_cls: type[Entity], options: ImportOptions, **entity_args: Any
 ) -> ImportSummary:
-    """Import one CSV file (or '-' for stdin) in one transaction; returns the summary.
+    """Import one CSV file (or '-' for stdin): staged without a lock, merged in one write
+    transaction; returns the summary.
 
     Raises InvalidInput (exit 2) for an unreadable file, options that do not fit it, a
     money or date column whose convention is contradictory or undecided, and (after writing
     the rejects file) when --strict and any row was rejected; the database is then unchanged.
     """
-    from crmcli.db import audit
     from crmcli.importing.source import open_csv
 
     text_path = str(path)
@@ -428,7 +514,6 @@ def run_import(
         encoding=options.encoding,
         mapping=options.mapping,
     )
-    written: Path | None = None
     try:
         summary = ImportSummary(
             text_path, source.encoding, source.delimiter, dry_run=options.dry_run
@@ -450,52 +535,8 @@ def run_import(
         entity.check_columns(present)
         if entity.needs_customer:
             ctx.resolver = CustomerResolver(ctx, present, entity.create_customers)
-        failed = False
-        try:
-            with db.transaction(), options.progress(f"Importing {source.display_name}") as progress:
-                entity.start()
-                for line, record, cells, problem in source.rows():
-                    summary.rows += 1
-                    if problem:
-                        ctx.reject(line, cells, Reject(problem))
-                        continue
-                    try:
-                        entity.row(line, record, cells)
-                    except Reject as exc:
-                        ctx.reject(line, cells, exc)
-                        continue
-                    except InvalidInput as exc:
-                        ctx.reject(line, cells, exc)
-                        continue
-                    if entity.pending() >= BATCH:
-                        entity.flush()
-                        progress.update(source.progress_fraction())
-                entity.flush()
-                progress.step(f"Finishing {source.display_name} (indexes, search, audit)")
-                entity.end()
-                summary.rejected = sink.rejected
-                summary.duplicates = sink.duplicates
-                summary.warnings = sink.warnings
-                if ctx.reasons:
-                    summary.extra["reject_reasons"] = dict(ctx.reasons.most_common())
-                failed = options.strict and bool(sink.rejected or sink.duplicates)
-                written = sink.finish()  # durable before the commit
-                summary.rejects_file = str(written) if written else None
-                if failed or options.dry_run:
-                    raise _Rollback
-                details = {
-                    k: v
-                    for k, v in summary.as_dict().items()
-                    if k not in ("dry_run", "unknown_columns", "ignored_columns", "conventions")
-                }
-                audit.record(
-                    db, entity.audit_action, entity.audit_entity, entity.audit_id(), details
-                )
-        except _Rollback:
-            pass
-        except BaseException:
-            sink.discard(written)
-            raise
+        entity.precheck()
+        written, failed = _stage_and_merge(ctx, entity)
     finally:
         source.close()
     if options.rejects is None and not options.dry_run and written is None and text_path != "-":
@@ -507,6 +548,101 @@ def run_import(
             f"{source.display_name}; nothing imported (--strict){where}"
         )
     return summary
+
+
+def _stage_and_merge(ctx: Context, entity: Entity) -> tuple[Path | None, bool]:
+    """Stage every row (no lock), then merge them in one write transaction; returns the
+    rejects file written (or None) and whether --strict failed the import."""
+    from crmcli.core import faults
+    from crmcli.db.staging import Staging
+
+    db, source = ctx.db, ctx.source
+    staging = Staging(db)
+    try:
+        with ctx.options.progress(f"Importing {source.display_name}") as progress:
+            staging.open()
+            _stage(ctx, entity, staging, progress)
+            staging.seal()
+            faults.point("import.staged")
+            progress.step(f"Merging {source.display_name} (writes, indexes, search, audit)")
+            return _merge(ctx, entity, staging)
+    finally:
+        staging.close()
+
+
+def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
+    """STAGING: read, normalize and validate every row into the staging table."""
+    summary = ctx.summary
+    hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")  # tests: a file touched while staging
+    batch: list[tuple[str | None, Any]] = []
+    group = entity.group
+    for line, record, cells, problem in ctx.source.rows():
+        summary.rows += 1
+        if problem:
+            ctx.reject(line, cells, Reject(problem))
+            continue
+        try:
+            data = entity.row(line, record, cells)
+        except (Reject, InvalidInput) as exc:
+            ctx.reject(line, cells, exc)
+            continue
+        batch.append((group(data), (line, cells, data)))
+        if len(batch) >= BATCH:
+            staging.add(batch)
+            batch = []
+            progress.update(ctx.source.progress_fraction())
+            if hook:
+                _touch(hook, "staging")
+    staging.add(batch)
+
+
+def _touch(path: str, what: str) -> None:
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
+        fh.write(what + "\n")
+
+
+def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, bool]:
+    """MERGE: one write transaction; the rejects file is durable before the commit."""
+    from crmcli.core import faults
+    from crmcli.db import audit
+
+    db, summary, sink, options = ctx.db, ctx.summary, ctx.sink, ctx.options
+    written: Path | None = None
+    failed = False
+    hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")
+    try:
+        with db.transaction():
+            if hook:
+                _touch(hook, "merge")
+            faults.point("import.merge")
+            entity.start()
+            for batch in staging.batches(BATCH):
+                entity.merge([Staged(line, cells, data) for line, cells, data in batch])
+            entity.end()
+            summary.rejected = sink.rejected
+            summary.duplicates = sink.duplicates
+            summary.warnings = sink.warnings
+            if ctx.reasons:
+                summary.extra["reject_reasons"] = dict(ctx.reasons.most_common())
+            failed = options.strict and bool(sink.rejected or sink.duplicates)
+            written = sink.finish()  # durable before the commit
+            summary.rejects_file = str(written) if written else None
+            faults.point("import.rejects_written")
+            if failed or options.dry_run:
+                raise _Rollback
+            details = {
+                k: v
+                for k, v in summary.as_dict().items()
+                if k not in ("dry_run", "unknown_columns", "ignored_columns", "conventions")
+            }
+            audit.record(db, entity.audit_action, entity.audit_entity, entity.audit_id(), details)
+            faults.point("import.before_commit")
+    except _Rollback:
+        pass
+    except BaseException:
+        sink.discard(written)
+        raise
+    return written, failed
 
 
 def _remove_stale_rejects(path: Path) -> None:

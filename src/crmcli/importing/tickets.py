@@ -16,7 +16,14 @@ from crmcli.core.clock import from_iso, to_iso
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import PRIORITIES, clean_text, normalize_enum
 from crmcli.db import tickets as repo
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.importing.pipeline import (
+    Context,
+    Entity,
+    ImportOptions,
+    Reject,
+    Staged,
+    run_import,
+)
 from crmcli.tickets.policy import TicketPolicy, load_policy
 from crmcli.tickets.workflow import normalize_status
 
@@ -234,35 +241,46 @@ class TicketImport(Entity):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.policy = load_policy()
-        self.batch: list[tuple[int, list[str], dict[str, Any]]] = []
         self.seen: set[str] = set()
 
     def check_columns(self, present: set[str]) -> None:
         if "subject" not in present:
             raise InvalidInput("the file has no subject column (use --map SRC=subject)")
 
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: the normalized ticket row and its customer reference."""
         ctx = self.ctx
         row = normalize_row(ctx, line, cells, record, self.policy)
         assert ctx.resolver is not None
-        row["customer_id"] = ctx.resolver.resolve(record)
-        if row["external_id"]:
-            if row["external_id"] in self.seen:
-                ctx.reject(
-                    line,
-                    cells,
-                    Reject("duplicate external_id in file", "external_id", row["external_id"]),
-                    duplicate=True,
-                )
-                return
-            self.seen.add(row["external_id"])
-        self.batch.append((line, cells, row))
+        return [row, ctx.resolver.reference(record)]
 
-    def pending(self) -> int:
-        return len(self.batch)
+    def merge(self, rows: list[Staged]) -> None:
+        ctx = self.ctx
+        assert ctx.resolver is not None
+        ctx.resolver.prefetch([r.data[1] for r in rows])
+        batch: list[tuple[int, list[str], dict[str, Any]]] = []
+        for staged in rows:
+            line, cells = staged.line, staged.cells
+            row, ref = staged.data
+            try:
+                row["customer_id"] = ctx.resolver.lookup(ref)
+            except Reject as exc:
+                ctx.reject(line, cells, exc)
+                continue
+            if row["external_id"]:
+                if row["external_id"] in self.seen:
+                    ctx.reject(
+                        line,
+                        cells,
+                        Reject("duplicate external_id in file", "external_id", row["external_id"]),
+                        duplicate=True,
+                    )
+                    continue
+                self.seen.add(row["external_id"])
+            batch.append((line, cells, row))
+        self._write(batch)
 
-    def flush(self) -> None:
-        batch, self.batch = self.batch, []
+    def _write(self, batch: list[tuple[int, list[str], dict[str, Any]]]) -> None:
         if not batch:
             return
         ctx = self.ctx

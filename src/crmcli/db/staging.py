@@ -1,0 +1,115 @@
+"""The staging area of an import (#12, the write lock): the rows an import has read,
+normalized and validated, held in a TEMP table of the import's own connection until the
+write transaction merges them.
+
+Staging takes no lock on the database: other processes write freely while a big file is
+read. The TEMP table lives in SQLite's temporary database, switched to a file for the
+import (`temp_store = FILE`): SQLite creates that file in the system temp folder and
+unlinks it the moment it is opened, so nothing of it is left behind whatever ends the
+process (an exception, Ctrl-C, SIGKILL), and memory stays bounded by its page cache.
+
+Each staged row is a JSON body with an optional group key: rows sharing a key (the lines
+of one order) come back together, groups in the file order of their first row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from crmcli.db.database import Database
+
+_TABLE = "temp.import_staged"
+TEMP_CACHE_KIB = 16 * 1024  # the temp database's page cache; the rest stays on disk
+
+
+class Staging:
+    """open() / add() per batch / seal() / batches() / close(); close() always runs."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.rows = 0
+        self.grouped = False
+        self._cursor: Any = None
+
+    def open(self) -> None:
+        db = self.db
+        db.execute("PRAGMA temp_store = FILE")
+        db.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
+        db.execute(f"DROP TABLE IF EXISTS {_TABLE}")
+        db.execute(
+            f"CREATE TABLE {_TABLE}(seq INTEGER PRIMARY KEY, grp_key TEXT, grp INTEGER,"
+            " body TEXT NOT NULL)"
+        )
+
+    def add(self, rows: list[tuple[str | None, Any]]) -> None:
+        """Stage (group key or None, JSON-able body) rows in one temp-only transaction."""
+        if not rows:
+            return
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.grouped = self.grouped or any(key is not None for key, _ in rows)
+        db = self.db
+        db.execute("BEGIN")  # deferred, and it only writes the temp database: no lock on main
+        try:
+            db.executemany(
+                f"INSERT INTO {_TABLE}(grp_key, body) VALUES (?, ?)",
+                [(key, dumps(body)) for key, body in rows],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self.rows += len(rows)
+
+    def seal(self) -> None:
+        """After the last add(): number the groups (the seq of each group's first row)."""
+        if not self.grouped:
+            return
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.execute(f"CREATE INDEX {_TABLE}_key ON import_staged(grp_key, seq)")
+            db.execute(
+                "UPDATE import_staged SET grp = CASE WHEN grp_key IS NULL THEN seq ELSE"
+                " (SELECT min(s.seq) FROM import_staged s WHERE s.grp_key = import_staged.grp_key)"
+                " END"
+            )
+            db.execute(f"CREATE INDEX {_TABLE}_grp ON import_staged(grp, seq)")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def batches(self, size: int) -> Iterator[list[Any]]:
+        """The staged bodies in merge order, about `size` at a time; a group never spans
+        two batches."""
+        loads = json.JSONDecoder().decode
+        order = "grp, seq" if self.grouped else "seq"
+        batch: list[Any] = []
+        last: int | None = None
+        self._cursor = cursor = self.db.execute(
+            f"SELECT coalesce(grp, seq), body FROM {_TABLE} ORDER BY {order}"
+        )
+        while chunk := cursor.fetchmany(size):
+            for grp, body in chunk:
+                if len(batch) >= size and grp != last:
+                    yield batch
+                    batch = []
+                batch.append(loads(body))
+                last = grp
+        if batch:
+            yield batch
+
+    def close(self) -> None:
+        """Drop the staging table (also after an error: the merge has rolled back)."""
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+        db = self.db
+        if db.in_transaction:
+            return  # only when a caller's transaction is still open: the table goes with it
+        db.execute(f"DROP TABLE IF EXISTS {_TABLE}")
+        db.execute("PRAGMA temp_store = MEMORY")
