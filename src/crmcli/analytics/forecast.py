@@ -23,7 +23,8 @@ zero_filled_series(counts, freq, start=None, end=None) -> pd.Series
     first key) to `end` (default: the last key), both inclusive, is present; missing ones are 0.
     Keys are floored to their period start and summed. Returns float64 with index.freq set.
 decompose_series(series, season_length) -> dict
-    STL (statsmodels.tsa.seasonal.STL(series, period=season_length, robust=True)); needs two
+    STL (analytics/stl.py, numpy; the same numbers as statsmodels.tsa.seasonal.STL(series,
+    period=season_length, robust=True), the tests' reference); needs two
     full seasons. Keys: method, season_length, periods, observed, trend, seasonal, resid,
     seasonal_profile [{position, label, effect}], strength_seasonality, strength_trend
     (Wang, Smith & Hyndman 2006: max(0, 1 - var(resid) / var(seasonal + resid)), and the
@@ -41,7 +42,7 @@ backtest(series, season_length, spec=None) -> dict | None
     `floor` (e.g. 0.0 for counts) clips the forecast and its bounds from below.
 detect_anomalies(series, season_length, level=0.99, counts=False) -> list[dict]
     Periods outside the baseline's interval. Baseline: trend + seasonal of an STL with a slow
-    seasonal smoother (STL(series, period=m, seasonal=4m+1 made odd, robust=True)) when the
+    seasonal smoother (as STL(series, period=m, seasonal=4m+1 made odd, robust=True)) when the
     series holds two full seasons, else a centred rolling median of 5 periods; interval:
     baseline +/- z(level) * robust sigma of the residuals (1.4826 x MAD); with counts=True
     the sigma is at least sqrt(max(baseline, 1)) (Poisson noise of a count).
@@ -313,7 +314,7 @@ def _period_text(stamp: datetime, freq: str | None) -> str:
     return stamp.date().isoformat()
 
 
-def _label(stamp: pd.Timestamp, position: int, freq: str | None, season_length: int) -> str:
+def _label(stamp: datetime, position: int, freq: str | None, season_length: int) -> str:
     if freq == "D" and season_length == 7:
         return _WEEKDAYS[stamp.weekday()]
     if freq == "MS" and season_length == 12:
@@ -336,24 +337,22 @@ def _strength(component: Any, resid: Any) -> float:
 
 def decompose_series(series: Any, season_length: int) -> dict[str, Any]:
     """STL decomposition, seasonal profile and the strengths of trend and seasonality."""
-    from statsmodels.tsa.seasonal import STL
+    from crmcli.analytics.stl import stl
 
-    if isinstance(series, TimeSeries):
-        series = series.to_pandas()
-    series = _check_series(series)
+    plain = _plain(series)
     m = int(season_length)
     if m < 2:
         raise InvalidInput("a seasonal decomposition needs a season of at least 2 periods")
-    if len(series) < 2 * m:
+    if len(plain) < 2 * m:
         raise NotEnoughData(
-            f"too little history for seasonality: {len(series)} periods, "
+            f"too little history for seasonality: {len(plain)} periods, "
             f"need two full seasons ({2 * m})"
         )
-    fit = STL(series, period=m, robust=True).fit()
-    freq = _freq_of(series)
+    fit = stl(plain.values, m, robust=True)
+    freq = plain.freq
     profile: dict[int, list[float]] = {}
     labels: dict[int, str] = {}
-    for i, (stamp, value) in enumerate(fit.seasonal.items()):
+    for i, (stamp, value) in enumerate(zip(plain.index, fit.seasonal, strict=True)):
         pos = i % m
         profile.setdefault(pos, []).append(float(value))
         labels.setdefault(pos, _label(stamp, pos, freq, m))
@@ -370,14 +369,14 @@ def decompose_series(series: Any, season_length: int) -> dict[str, Any]:
     return {
         "method": "STL",
         "season_length": m,
-        "periods": [_period_text(t, freq) for t in series.index],
-        "observed": [float(v) for v in series],
-        "trend": [float(v) for v in fit.trend],
-        "seasonal": [float(v) for v in fit.seasonal],
-        "resid": [float(v) for v in fit.resid],
+        "periods": [_period_text(t, freq) for t in plain.index],
+        "observed": [float(v) for v in plain.values],
+        "trend": fit.trend.tolist(),
+        "seasonal": fit.seasonal.tolist(),
+        "resid": fit.resid.tolist(),
         "seasonal_profile": rows,
-        "strength_seasonality": _strength(fit.seasonal.to_numpy(), fit.resid.to_numpy()),
-        "strength_trend": _strength(fit.trend.to_numpy(), fit.resid.to_numpy()),
+        "strength_seasonality": _strength(fit.seasonal, fit.resid),
+        "strength_trend": _strength(fit.trend, fit.resid),
     }
 
 
@@ -581,31 +580,29 @@ def detect_anomalies(
 
     import numpy as np
 
-    if isinstance(series, TimeSeries):
-        series = series.to_pandas()
-    series = _check_series(series)
+    plain = _plain(series)
     m = int(season_length)
-    if len(series) < 8:
-        raise NotEnoughData(f"too little history for anomalies: {len(series)} periods, need 8")
+    if len(plain) < 8:
+        raise NotEnoughData(f"too little history for anomalies: {len(plain)} periods, need 8")
     if not 0 < level < 1:
         raise InvalidInput(f"anomaly level {level} must lie between 0 and 1")
-    if m >= 2 and len(series) >= 2 * m:
-        from statsmodels.tsa.seasonal import STL
+    values = np.asarray(plain.values, dtype=float)
+    if m >= 2 and len(values) >= 2 * m:
+        from crmcli.analytics.stl import stl
 
         # A slowly changing seasonal pattern (smoother over ~4 seasons): the baseline is what
         # the season and trend lead one to expect, not a curve that bends to every spike.
-        fit = STL(series, period=m, seasonal=anomaly_seasonal_window(m), robust=True).fit()
-        baseline = (fit.trend + fit.seasonal).to_numpy()
+        fit = stl(values, m, seasonal=anomaly_seasonal_window(m), robust=True)
+        baseline = fit.trend + fit.seasonal
     else:
-        baseline = series.rolling(5, center=True, min_periods=1).median().to_numpy()
-    values = series.to_numpy()
+        baseline = _rolling_median(values, 5)
     resid = values - baseline
-    sigma = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    sigma = 1.4826 * _median(np.abs(resid - _median(resid)))
     if sigma <= 0:
         sigma = float(np.std(resid)) or 1e-9
     z = NormalDist().inv_cdf(0.5 + level / 2)
     rows = []
-    for stamp, value, expected, r in zip(series.index, values, baseline, resid, strict=True):
+    for stamp, value, expected, r in zip(plain.index, values, baseline, resid, strict=True):
         # Counts are at least Poisson-noisy: a near-deterministic history must not turn
         # every +1 into an anomaly.
         scale = max(sigma, math.sqrt(max(float(expected), 1.0))) if counts else sigma
@@ -613,7 +610,7 @@ def detect_anomalies(
         if value < lo or value > hi:
             rows.append(
                 {
-                    "period": _period_text(stamp, _freq_of(series)),
+                    "period": _period_text(stamp, plain.freq),
                     "value": float(value),
                     "expected": float(expected),
                     "lo": float(lo),
@@ -622,6 +619,27 @@ def detect_anomalies(
                 }
             )
     return rows
+
+
+def _rolling_median(values: Any, window: int) -> Any:
+    """pandas' rolling(window, center=True, min_periods=1).median() (odd window)."""
+    import numpy as np
+
+    half = window // 2
+    n = len(values)
+    return np.array([_median(values[max(0, i - half) : i + half + 1]) for i in range(n)])
+
+
+def _median(values: Any) -> float:
+    """numpy.median's value (the mean of the two middle values of an even count) without
+    numpy.median, whose first call imports numpy.ma."""
+    import numpy as np
+
+    ordered = np.sort(np.asarray(values, dtype=float))
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[mid])
+    return float((ordered[mid - 1] + ordered[mid]) / 2.0)
 
 
 def anomaly_seasonal_window(season_length: int) -> int:
