@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from crmcli.core.errors import InvalidInput, OperationalError
+from crmcli.output.emit import cell
 from crmcli.output.report import emit_report, render_bytes, report_format, write_atomic
-from crmcli.output.sections import bar, cell, sparkline
+from crmcli.output.sections import bar, sparkline
 from crmcli.reports.model import absent
 
 REPORT = {

@@ -20,7 +20,7 @@ from crmcli.core.sanitize import csv_cell, csv_writer
 from crmcli.db import Database
 from crmcli.db import customers as repo
 from crmcli.importing.customers import EXPORT_FIELDS
-from crmcli.output.emit import flat, prepare, to_json
+from crmcli.output.emit import cell, prepare, to_json
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
 # other_*: the secondary contact points a merge kept (";"-separated in CSV, lists in JSON).
@@ -95,8 +95,8 @@ def write_export(
         for row in rows:
             values = row.get("custom") or {}
             writer.writerow(
-                [csv_cell(flat(row[c])) for c in columns]
-                + [csv_cell(flat(values.get(c))) for c in custom]
+                [csv_cell(cell(row[c])) for c in columns]
+                + [csv_cell(cell(values.get(c))) for c in custom]
             )
             n += 1
     elif fmt == "jsonl":

@@ -47,26 +47,34 @@ def prepare(row: dict[str, Any]) -> dict[str, Any]:
     return {k: prepare(v) if isinstance(v, dict) else _display_value(k, v) for k, v in row.items()}
 
 
-def flat(value: Any) -> str:
-    """A cell for CSV, markdown and tables."""
+def cell(value: Any) -> str:
+    """A value as one cell of text, exactly as JSON has it: the one cell formatter.
+
+    Every flat format uses it (CSV and markdown listings and reports, the customer export,
+    record tables): a float is its shortest exact form (`repr`: 1234567.89, 0.1, 1e-07),
+    never rounded; NaN is an empty cell, as JSON has null; lists (tags) are joined with
+    "; ", objects are JSON, booleans true/false. Tables for people format numbers by their
+    kind instead (`listing_cell`, `output.sections.human_cell`, via output.labels) and use
+    this for everything else.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value == value else ""
     if isinstance(value, list | tuple):
-        return "; ".join(flat(v) for v in value)
+        return "; ".join(cell(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, default=str)
-    if isinstance(value, float):
-        return f"{value:.6g}" if abs(value) < 1e15 else str(value)
     return str(value)
 
 
-def neutralise(cell: str) -> str:
+def neutralise(text: str) -> str:
     """Stop spreadsheet formula injection (core.sanitize.csv_cell on text)."""
     from crmcli.core.sanitize import csv_cell
 
-    return str(csv_cell(cell))
+    return str(csv_cell(text))
 
 
 def _csv_cell(value: Any) -> str:
@@ -75,7 +83,7 @@ def _csv_cell(value: Any) -> str:
 
     if isinstance(value, str):
         return str(csv_cell(value))
-    text = flat(value)
+    text = cell(value)
     # Lists (tags) and objects are text once joined: "=1; x" must not run either.
     return str(csv_cell(text)) if isinstance(value, list | tuple | dict) else text
 
@@ -186,7 +194,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     for r in rows:
         lines.append(
-            "| " + " | ".join(esc(flat(_display_value(c, r.get(c)))) for c in columns) + " |"
+            "| " + " | ".join(esc(cell(_display_value(c, r.get(c)))) for c in columns) + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -214,7 +222,7 @@ def rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: st
         )
         table.add_column(term(c), justify="right" if numeric else "left", overflow="fold")
     for r in rows:
-        table.add_row(*[term(flat(_display_value(c, r.get(c)))) for c in columns])
+        table.add_row(*[term(cell(_display_value(c, r.get(c)))) for c in columns])
     return table
 
 
@@ -269,7 +277,7 @@ def emit_object(obj: dict[str, Any], fmt: str, title: str | None = None) -> None
             ["field", "value"],
         )
         return
-    pairs = [{"field": k, "value": flat(v)} for k, v in prepare(scalars).items()]
+    pairs = [{"field": k, "value": cell(v)} for k, v in prepare(scalars).items()]
     if fmt == "markdown":
         sys.stdout.write(markdown_table(pairs, ["field", "value"]))
         for k, v in nested.items():
@@ -409,20 +417,24 @@ def _is_num(value: Any) -> bool:
 
 
 def listing_cell(key: str, value: Any, row: dict[str, Any] | None = None) -> str:
-    """A listing cell for people: times as `2024-05-01 08:00` in the configured zone, money
-    with two decimals and thousands separators (see output.labels), the rest as text."""
+    """A listing cell for people: times as `2024-05-01 08:00` in the configured zone, numbers
+    by their kind (money with two decimals and thousands separators, a float of no special
+    kind to its size's precision: see output.labels), whole numbers of other kinds (ids) as
+    they are, the rest as `cell` text."""
     if _is_num(value):
         from crmcli.output.labels import format_number, kind
 
         number_kind = kind(key)
-        if number_kind in ("money", "percent", "ratio", "rate", "param", "count"):
+        if isinstance(value, float) or number_kind in (
+            "money", "percent", "ratio", "rate", "param", "count",
+        ):  # fmt: skip
             return format_number(value, number_kind)
-        return flat(value)
+        return cell(value)
     if key == "at" and isinstance(value, str):
         from crmcli.core.clock import display_time
 
         value = display_time(value)
-    text = term(flat(_display_value(key, value)))  # no escape sequences reach a terminal
+    text = term(cell(_display_value(key, value)))  # no escape sequences reach a terminal
     if (key.endswith("_at") or key == "at") and len(text) >= 16 and text[10:11] == "T":
         return text[:16].replace("T", " ")
     return text

@@ -4,33 +4,18 @@ renderer (output/report.py) and the HTML and XLSX documents (output/documents.py
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from crmcli.output import emit as output
 from crmcli.output import labels
+from crmcli.output.emit import cell
 from crmcli.reports.model import ChartSpec, is_absent
 
 SPARK = "▁▂▃▄▅▆▇█"
 
 
 BAR_WIDTH = 24
-
-
-def cell(value: Any) -> str:
-    """A cell as text for csv / markdown / table / html: numbers exactly as JSON has them."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value) if value == value else ""
-    if isinstance(value, list | tuple):
-        return "; ".join(cell(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
 
 
 def _is_number(value: Any) -> bool:

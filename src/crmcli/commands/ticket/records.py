@@ -397,7 +397,7 @@ def show(ticket_id: TicketId, db: DbOption = None, format: FormatOption = None) 
     if fmt not in ("json", "jsonl"):
         flat_sla(record)
         for event in record["events"]:
-            event["details"] = output.flat(event["details"]) if event["details"] else None
+            event["details"] = output.cell(event["details"]) if event["details"] else None
     output.emit_object(record, fmt, title=f"ticket {ticket_id}")
 
 
