@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from crmcli.commands.options import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
+from crmcli.commands.options import (
+    CreateFieldsOption,
+    DateOrderOption,
+    DbOption,
+    DecimalOption,
+    DryRunOption,
+    EncodingOption,
+    FormatOption,
+    ImportRegionOption,
+    MapOption,
+    RejectsOption,
+    StrictFieldsOption,
+    StrictOption,
+    confirm_or_refuse,
+    import_options,
+    open_db,
+    out_format,
+)
 from crmcli.db import companies as repo
 from crmcli.output import emit as output
 
@@ -184,6 +202,55 @@ def delete(
         output.info(
             f"Deleted company {company_id}: " + ", ".join(f"{v} {k}" for k, v in result.items())
         )
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="external_id, domain or name: update the company matching it (upsert). "
+            "Without it the import only inserts; an existing company is a duplicate.",
+            show_default=False,
+        ),
+    ] = None,
+    create_fields: CreateFieldsOption = False,
+    encoding: EncodingOption = None,
+    map_: MapOption = None,
+    region: ImportRegionOption = None,
+    decimal: DecimalOption = None,
+    date_order: DateOrderOption = None,
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    strict_fields: StrictFieldsOption = False,
+    dry_run: DryRunOption = False,
+    db: DbOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Import companies from a CSV file in one transaction; summary on stderr.
+
+    Headers: name, domain (or website), industry, size (employees), owner, external_id, tags,
+    notes, created_at, HubSpot / Salesforce / Chinese spellings of them, and custom fields
+    by name or label. Rejected rows and field-level warnings go to the rejects file.
+
+    Example: crm company import hubspot-companies.csv --key domain
+    """
+    from crmcli.importing.companies import import_companies
+
+    fmt = out_format(format)
+    options = import_options(
+        encoding=encoding, mapping=map_, region=region, decimal=decimal, date_order=date_order,
+        rejects=rejects, strict=strict, strict_fields=strict_fields, dry_run=dry_run,
+    )  # fmt: skip
+    with open_db(db, write=True) as database:
+        summary = import_companies(
+            database, str(file), options, key=key, create_fields=create_fields
+        )
+    output.emit_import_summary(summary, fmt)
 
 
 @app.command("export")

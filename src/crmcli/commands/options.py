@@ -389,6 +389,14 @@ DateOrderOption = Annotated[
         show_default=False,
     ),
 ]
+CreateFieldsOption = Annotated[
+    bool,
+    typer.Option(
+        "--create-fields",
+        help="Turn unknown columns into new text custom fields (named after the header, "
+        "labelled with it).",
+    ),
+]
 CustomerKeyOption = Annotated[
     str | None,
     typer.Option(

@@ -274,3 +274,81 @@ def iter_companies(db: Database) -> list[dict[str, Any]]:
     for r in rows:
         r["tags"] = tags[r["id"]]
     return rows
+
+
+# ---------------------------------------------------------------- imports
+# Used by crmcli.importing.companies inside the import's one transaction (its audit entry
+# covers every row).
+
+IMPORT_COLUMNS = ("external_id", "name", "domain", "industry", "size", "owner", "notes")
+
+
+def find_by_external_id(db: Database, external_id: str) -> int | None:
+    value = db.scalar("SELECT id FROM companies WHERE external_id = ?", (external_id,))
+    return None if value is None else int(value)
+
+
+def company_exists(db: Database, company_id: int) -> bool:
+    return db.scalar("SELECT 1 FROM companies WHERE id = ?", (company_id,)) is not None
+
+
+def fetch_for_import(db: Database, company_id: int) -> dict[str, Any]:
+    """One company's importable columns and tags."""
+    row = db.query_one(
+        f"SELECT id, {', '.join(IMPORT_COLUMNS)} FROM companies WHERE id = ?", (company_id,)
+    )
+    if row is None:
+        raise NotFound(f"no company with id {company_id}")
+    row["tags"] = _tags(db, [company_id])[company_id]
+    return row
+
+
+def insert_for_import(
+    db: Database, values: dict[str, Any], tags: list[str], created_at: str, now: str
+) -> int:
+    """Insert one imported company (values normalized, name_key included)."""
+    row = {k: values.get(k) for k in COMPANY_FIELDS}
+    try:
+        cur = db.execute(
+            f"INSERT INTO companies({', '.join(COMPANY_FIELDS)}, created_at, updated_at)"
+            f" VALUES ({', '.join(':' + k for k in COMPANY_FIELDS)}, :created, :now)",
+            {**row, "created": created_at, "now": now},
+        )
+    except sqlite3.IntegrityError as exc:
+        raise integrity_error_to_conflict(exc, "cannot add company") from None
+    company_id = int(cur.lastrowid or 0)
+    db.executemany(
+        "INSERT OR IGNORE INTO company_tags VALUES (?, ?)", [(company_id, t) for t in tags]
+    )
+    return company_id
+
+
+def update_for_import(
+    db: Database, company_id: int, changes: dict[str, Any], tags: list[str] | None, now: str
+) -> None:
+    """Apply an imported row's changes (and replace the tags when given); a new name renames
+    the company text of its linked customers too."""
+    if changes:
+        unknown = set(changes) - set(COMPANY_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown company field(s): {', '.join(sorted(unknown))}")
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        try:
+            db.execute(
+                f"UPDATE companies SET {sets}, updated_at = :now WHERE id = :id",
+                {**changes, "now": now, "id": company_id},
+            )
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error_to_conflict(exc, f"cannot update company {company_id}") from None
+        if "name" in changes:
+            db.execute(
+                "UPDATE customers SET company = ?, updated_at = ? WHERE company_id = ?",
+                (changes["name"], now, company_id),
+            )
+    if tags is not None:
+        db.execute("DELETE FROM company_tags WHERE company_id = ?", (company_id,))
+        db.executemany(
+            "INSERT OR IGNORE INTO company_tags VALUES (?, ?)", [(company_id, t) for t in tags]
+        )
+        if not changes:
+            db.execute("UPDATE companies SET updated_at = ? WHERE id = ?", (now, company_id))

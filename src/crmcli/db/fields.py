@@ -154,3 +154,49 @@ def segment_sql(field: dict[str, Any], op: str, id_column: str = "c.id") -> str:
         f"{id_column} IN (SELECT entity_id FROM custom_values WHERE field_id = {int(field['id'])}"
         f" AND {cond})"
     )
+
+
+# ---------------------------------------------------------------- imports
+# Used by crmcli.importing.custom inside the import's one transaction (no audit entry per
+# value: the import's own audit entry covers them).
+
+
+def stored_values(
+    db: Database, field_ids: list[int], entity_ids: list[int]
+) -> dict[tuple[int, int], tuple[str | None, float | None]]:
+    """{(field_id, entity_id): (text, num)} of the values these records have now."""
+    out: dict[tuple[int, int], tuple[str | None, float | None]] = {}
+    if not field_ids or not entity_ids:
+        return out
+    for start in range(0, len(entity_ids), 20000):
+        chunk = entity_ids[start : start + 20000]
+        for fid, eid, text, num in db.execute(
+            "SELECT field_id, entity_id, value_text, value_num FROM custom_values"
+            " WHERE field_id IN (SELECT value FROM json_each(?))"
+            " AND entity_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(field_ids), json.dumps(chunk)),
+        ):
+            out[(fid, eid)] = (text, num)
+    return out
+
+
+def upsert_values(db: Database, rows: list[tuple[int, int, str | None, float | None]]) -> None:
+    """Store (field_id, entity_id, text, num) rows, replacing a record's earlier value."""
+    if rows:
+        db.executemany(
+            "INSERT INTO custom_values(field_id, entity_id, value_text, value_num)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT(field_id, entity_id) DO UPDATE SET"
+            " value_text = excluded.value_text, value_num = excluded.value_num",
+            rows,
+        )
+
+
+def entity_values(db: Database, entity: str, entity_id: int) -> list[dict[str, Any]]:
+    """Every custom value of one record as stored: [{field_id, name, value_text, value_num}]
+    (what a merge's before-image keeps)."""
+    return db.query(
+        "SELECT v.field_id, f.name, v.value_text, v.value_num FROM custom_values v"
+        " JOIN custom_fields f ON f.id = v.field_id WHERE f.entity = ? AND v.entity_id = ?"
+        " ORDER BY f.id",
+        (entity, entity_id),
+    )

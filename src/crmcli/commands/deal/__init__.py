@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from crmcli.commands.deal import manage, stage, workflow
+from crmcli.commands.deal import imports, manage, stage, workflow
 
 app = typer.Typer(
     help="Deals (opportunities): add, list, move through stages, win, lose, reopen; stages.",
@@ -16,4 +16,5 @@ app = typer.Typer(
 )
 app.registered_commands += manage.app.registered_commands
 app.registered_commands += workflow.app.registered_commands
+app.registered_commands += imports.app.registered_commands
 app.add_typer(stage.app, name="stage")

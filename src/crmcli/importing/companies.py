@@ -1,0 +1,324 @@
+"""Company field rules for the import pipeline (`crm company import`).
+
+Row semantics (the README's "Companies" section says the same):
+- `--key external_id|domain|name` upserts: a row whose key matches a company updates it
+  with the file's non-empty cells (empty cells never erase; a non-empty tags cell replaces
+  the tags); any other row is inserted. `name` matches by normalized name (NFKC, spaces
+  folded, case-folded: the name that identifies a company).
+- Without `--key` an import only inserts: a row whose normalized name, domain or external
+  id an existing company (or an earlier row) already has is a duplicate of it, reported
+  with the company's id and not changed. Updating is never done on a name alone unless
+  `--key name` says so.
+- A row whose identities point at two different companies (the key at one, its name or
+  domain at another) is rejected with both ids: applying it would guess which one is meant.
+- Only a missing name (for a new company) rejects a row; a bad domain, size or created_at is
+  a field-level warning (`--strict-fields` rejects instead). Size is a whole number of
+  employees: a range such as `51-200` is a warning, never a guessed number.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from crmcli.core.errors import Conflict, InvalidInput
+from crmcli.core.validate import split_tags
+from crmcli.db import companies as repo
+from crmcli.importing.custom import CustomColumns, with_custom_fields
+from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.sales.companies import clean_name, company_key, normalize_domain
+
+KEYS = ("external_id", "domain", "name")
+COMPANY_IMPORT_FIELDS = (
+    "external_id", "name", "domain", "industry", "size", "owner", "notes", "tags", "created_at",
+)  # fmt: skip
+# Columns of `company export` an import accepts but does not store.
+IGNORED = ("id", "updated_at", "contacts")
+ALIASES = {
+    # HubSpot companies export, Salesforce accounts, Chinese spreadsheets
+    "name": "name",
+    "company": "name",
+    "companyname": "name",
+    "account": "name",
+    "accountname": "name",
+    "organization": "name",
+    "organisation": "name",
+    "公司": "name",
+    "公司名称": "name",
+    "企业名称": "name",
+    "单位名称": "name",
+    "单位": "name",
+    "企业": "name",
+    "客户名称": "name",
+    "firma": "name",
+    "recordid": "external_id",
+    "companyid": "external_id",
+    "accountid": "external_id",
+    "accountnumber": "external_id",
+    "公司编号": "external_id",
+    "企业编号": "external_id",
+    "domain": "domain",
+    "domainname": "domain",
+    "companydomainname": "domain",
+    "website": "domain",
+    "websiteurl": "domain",
+    "web": "domain",
+    "url": "domain",
+    "网站": "domain",
+    "官网": "domain",
+    "域名": "domain",
+    "industry": "industry",
+    "行业": "industry",
+    "所属行业": "industry",
+    "branche": "industry",
+    "size": "size",
+    "employees": "size",
+    "numberofemployees": "size",
+    "employeecount": "size",
+    "headcount": "size",
+    "员工数": "size",
+    "员工人数": "size",
+    "人数": "size",
+    "规模": "size",
+    "mitarbeiter": "size",
+    "companyowner": "owner",
+    "accountowner": "owner",
+    "description": "notes",
+    "描述": "notes",
+    "简介": "notes",
+    "createdate": "created_at",
+    "createddate": "created_at",
+    "创建日期": "created_at",
+    "stage": "",  # a lifecycle stage is not a company field (reported unknown)
+    "status": "",
+}
+_WHOLE = re.compile(r"^\d{1,3}(?:([,. '])\d{3})(?:\1\d{3})*$|^\d+$")
+
+
+def _size(raw: str) -> int:
+    text = raw.strip()
+    if not _WHOLE.match(text):
+        if re.match(r"^\d[\d,.]*\s*[-–~～]\s*\d[\d,.]*$", text):
+            raise InvalidInput(f"size {text!r} is a range; give a number of employees")
+        raise InvalidInput(f"invalid size {text!r}; expected a whole number of employees")
+    return int(re.sub(r"\D", "", text))
+
+
+def _text(raw: str | None) -> str | None:
+    return " ".join((raw or "").split()) or None
+
+
+class CompanyImport(Entity):
+    """Normalize one row, find the company it names, insert or update it."""
+
+    name = "company"
+    audit_entity = "company"
+    fields = COMPANY_IMPORT_FIELDS
+    ignored_fields = IGNORED
+    aliases = {k: v for k, v in ALIASES.items() if v}
+    date_fields = ("created_at",)
+    needs_customer = False
+    custom_entity = "company"
+    custom_defs: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, ctx: Context, key: str | None = None, create_fields: bool = False):
+        super().__init__(ctx)
+        if key is not None and key not in KEYS:
+            raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
+        self.key = key
+        self.custom = CustomColumns(ctx, "company", self.custom_defs, create_fields)
+
+    def check_columns(self, present: set[str]) -> None:
+        own = self.custom.claim(present, set(self.fields))
+        if self.key and self.key not in own:
+            raise InvalidInput(f"--key {self.key}: the file has no {self.key} column")
+        if not own - set(IGNORED) and not self.custom.columns:
+            raise InvalidInput(
+                "no company columns in the header; use --map SRC=FIELD (fields: "
+                + ", ".join(COMPANY_IMPORT_FIELDS)
+                + ")"
+            )
+        self.ctx.summary.extra["key"] = self.key
+
+    def start(self) -> None:
+        self.custom.start()
+
+    # -- one row -----------------------------------------------------------------------
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+        try:
+            self._row(line, record, cells)
+        except _Duplicate as exc:
+            self.ctx.reject(line, cells, Reject(exc.reason), duplicate=True)
+
+    def _row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+        values = self._values(line, record, cells)
+        custom = self.custom.parse(line, record, cells)
+        raw_tags = record.get("tags") or ""
+        tags = split_tags(raw_tags) if raw_tags.strip() else None
+        target = self._target(values)
+        db, now = self.ctx.db, self.ctx.now
+        try:
+            if target is None:
+                if "name" not in values:
+                    raise Reject("no name", "name", "")
+                created = values.pop("created_at", None) or now
+                company_id = repo.insert_for_import(db, values, tags or [], created, now)
+                self.ctx.summary.inserted += 1
+            else:
+                company_id = target
+                current = repo.fetch_for_import(db, target)
+                values.pop("created_at", None)
+                diff = {k: v for k, v in values.items() if k != "name_key" and current[k] != v}
+                if "name" in diff:
+                    diff["name_key"] = values["name_key"]
+                new_tags = tags is not None and sorted(tags) != current["tags"]
+                repo.update_for_import(db, target, diff, tags if new_tags else None, now)
+                self.custom.queue(company_id, custom)
+                changed = self.custom.flush()
+                if diff or new_tags or changed:
+                    self.ctx.summary.updated += 1
+                else:
+                    self.ctx.summary.unchanged += 1
+                return
+        except Conflict as exc:
+            raise Reject(exc.message) from None
+        self.custom.queue(company_id, custom)
+        self.custom.flush()
+
+    def _values(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, Any]:
+        ctx = self.ctx
+        values: dict[str, Any] = {}
+        raw = _text(record.get("name"))
+        if raw:
+            values["name"] = clean_name(raw)
+            values["name_key"] = company_key(raw)
+        for fld in ("external_id", "industry", "owner"):
+            text = _text(record.get(fld))
+            if text:
+                values[fld] = text
+        notes = (record.get("notes") or "").strip()
+        if notes:
+            values["notes"] = notes
+        raw = (record.get("domain") or "").strip()
+        if raw:
+            domain = ctx.optional(line, cells, "domain", raw, normalize_domain)
+            if domain:
+                values["domain"] = domain
+        raw = (record.get("size") or "").strip()
+        if raw:
+            size = ctx.optional(line, cells, "size", raw, _size)
+            if size is not None:
+                values["size"] = size
+        raw = (record.get("created_at") or "").strip()
+        if raw:
+            created = ctx.optional(
+                line, cells, "created_at", raw, lambda t: ctx.time("created_at", t)
+            )
+            if created:
+                values["created_at"] = created
+        return values
+
+    def _target(self, values: dict[str, Any]) -> int | None:
+        """The company this row updates (None: insert), or Reject / duplicate."""
+        db = self.ctx.db
+        found = {
+            "external_id": repo.find_by_external_id(db, values["external_id"])
+            if "external_id" in values
+            else None,
+            "domain": repo.find_by_domain(db, values["domain"]) if "domain" in values else None,
+            "name": repo.find_by_key(db, values["name_key"]) if "name_key" in values else None,
+        }
+        target = found[self.key] if self.key else None
+        for col in KEYS:
+            holder = found[col]
+            if holder is None or holder == target or col == self.key:
+                continue
+            shown = values["name"] if col == "name" else values[col]
+            if target is None:
+                hint = "" if self.key else "; --key external_id|domain|name updates it"
+                raise _Duplicate(f"duplicate of company {holder} (same {col} {shown!r}){hint}")
+            raise Reject(
+                f"{self.key} names company {target} but {col} {shown!r} is company {holder};"
+                " which one is meant is not guessed",
+                col,
+                str(shown),
+            )
+        return target
+
+    def end(self) -> None:
+        if self.custom.columns:
+            self.ctx.summary.extra["custom_values_changed"] = len(self.custom.changed)
+
+
+class _Duplicate(Reject):
+    """A row naming a company that exists (reported as a duplicate, not a reject)."""
+
+
+def import_companies(
+    db: Any,
+    path: str,
+    options: ImportOptions,
+    key: str | None = None,
+    create_fields: bool = False,
+) -> Any:
+    """Import (insert, or upsert by --key) companies from a CSV in one transaction."""
+    entity = with_custom_fields(CompanyImport, db, "company")
+    return run_import(db, path, entity, options, key=key, create_fields=create_fields)
+
+
+# ------------------------------------------------------------------ company references
+# A row of another import (deals, customers) names its company by company_id,
+# company_external_id, company_domain or company (the name, normalized; a cell that is a
+# domain is looked up as one too). Several columns naming different companies: a Reject.
+
+COMPANY_REF_FIELDS = ("company_id", "company_external_id", "company_domain", "company")
+
+
+def company_reference(db: Any, record: dict[str, str]) -> tuple[int | None, list[tuple[str, str]]]:
+    """(the company the row names or None, [(column, cell)] naming no company)."""
+    hits: dict[int, str] = {}
+    missing: list[tuple[str, str]] = []
+    for fld in COMPANY_REF_FIELDS:
+        raw = " ".join((record.get(fld) or "").split())
+        if not raw:
+            continue
+        found = _lookup(db, fld, raw)
+        if found is None:
+            missing.append((fld, raw))
+        else:
+            hits.setdefault(found, f"{fld} {raw!r}")
+    if len(hits) > 1:
+        named = "; ".join(f"{how} is company {cid}" for cid, how in hits.items())
+        raise Reject(f"the row names two companies ({named})", "company", "")
+    return (next(iter(hits)) if hits else None), missing
+
+
+def _lookup(db: Any, fld: str, raw: str) -> int | None:
+    if fld == "company_id":
+        if not raw.isdigit():
+            raise Reject(f"invalid company_id {raw!r}", fld, raw)
+        return int(raw) if repo.company_exists(db, int(raw)) else None
+    if fld == "company_external_id":
+        return repo.find_by_external_id(db, raw)
+    if fld == "company_domain":
+        try:
+            domain = normalize_domain(raw)
+        except InvalidInput as exc:
+            raise Reject(exc.message, fld, raw) from None
+        return repo.find_by_domain(db, domain) if domain else None
+    by_name = repo.find_by_key(db, company_key(raw))
+    by_domain = None
+    if "." in raw and " " not in raw:
+        try:
+            domain = normalize_domain(raw)
+        except InvalidInput:
+            domain = None
+        by_domain = repo.find_by_domain(db, domain) if domain else None
+    if by_name is not None and by_domain is not None and by_name != by_domain:
+        raise Reject(
+            f"company {raw!r} is the name of company {by_name} and the domain of company"
+            f" {by_domain}",
+            fld,
+            raw,
+        )
+    return by_name if by_name is not None else by_domain

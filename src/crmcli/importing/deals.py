@@ -1,0 +1,483 @@
+"""Deal field rules for the import pipeline (`crm deal import`).
+
+Row semantics (the README's "Deals" section says the same):
+- A deal belongs to a customer and/or a company. The customer is named the way every
+  import names one (customer_id, customer_external_id, customer_email, customer_phone;
+  `--customer-key` picks); the company by company_id, company_external_id, company_domain
+  or company (its normalized name, or its domain). A reference to nobody, or columns naming
+  two different companies, rejects the row.
+- Required: a title and an amount (the money parser, one decimal convention per column).
+  The stage is a stage name or alias (线索, 赢单, "Closed Won" ...); an unknown stage
+  rejects the row with the list of stages; an empty one is the first open stage.
+- `--key external_id` upserts: a row whose external_id matches a deal updates it with the
+  non-empty cells. Without `--key` the import only inserts, and a row with an existing
+  deal's external_id is a duplicate of it.
+- History (deal_events): a new deal gets a `create` event at its created_at (the file's,
+  else the import time) in its stage. A deal imported already won or lost closed at
+  `closed_at`, else its close_date (start of that day; in CRMs such as HubSpot and
+  Salesforce the close date of a closed deal is when it closed); one with neither is
+  rejected (its close time would be a guess); one without created_at is dated at its close,
+  with a field-level warning (its sales cycle reads 0 days). Its create event records no stage (which
+  open stages it went through is not in the file) and a `won`/`lost` event follows at the
+  close time. An upsert that changes the stage writes the event a person's move would
+  (`move`, `won`, `lost`, `reopen`) at the import time (at closed_at when the file gives
+  one); a changed amount, close date or probability writes an `update` event.
+- Bad optional fields (close_date, probability, created_at, closed_at, campaign, custom
+  fields) are field-level warnings (`--strict-fields` rejects instead).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from functools import partial
+from typing import Any, ClassVar
+
+from crmcli.core import clock, validate
+from crmcli.core.errors import Conflict, InvalidInput
+from crmcli.db import deal_import as repo
+from crmcli.db.deals import list_stages
+from crmcli.importing.companies import COMPANY_REF_FIELDS, company_reference
+from crmcli.importing.custom import CustomColumns, with_custom_fields
+from crmcli.importing.pipeline import (
+    CUSTOMER_KEYS,
+    Context,
+    CustomerResolver,
+    Entity,
+    ImportOptions,
+    Reject,
+    run_import,
+)
+from crmcli.sales.stages import check_probability, resolve_stage
+
+KEYS = ("external_id",)
+DEAL_IMPORT_FIELDS = (
+    "external_id", "title", "amount", "currency", "stage", "probability", "close_date",
+    "closed_at", "created_at", "owner", "source", "campaign", "lost_reason",
+    *(f"customer_{k}" for k in CUSTOMER_KEYS), "customer_name", *COMPANY_REF_FIELDS,
+)  # fmt: skip
+# Columns of `deal export` an import accepts but does not store.
+IGNORED = ("id", "updated_at", "stage_changed_at")
+ALIASES = {
+    # HubSpot deals export, Salesforce opportunities, Chinese spreadsheets
+    "recordid": "external_id",
+    "dealid": "external_id",
+    "opportunityid": "external_id",
+    "商机编号": "external_id",
+    "编号": "external_id",
+    "title": "title",
+    "dealname": "title",
+    "deal": "title",
+    "opportunityname": "title",
+    "opportunity": "title",
+    "name": "title",
+    "商机": "title",
+    "商机名称": "title",
+    "项目名称": "title",
+    "名称": "title",
+    "amount": "amount",
+    "value": "amount",
+    "dealvalue": "amount",
+    "金额": "amount",
+    "商机金额": "amount",
+    "预计金额": "amount",
+    "currency": "currency",
+    "币种": "currency",
+    "货币": "currency",
+    "stage": "stage",
+    "dealstage": "stage",
+    "阶段": "stage",
+    "销售阶段": "stage",
+    "商机阶段": "stage",
+    "probability": "probability",
+    "probability(%)": "probability",
+    "probability%": "probability",
+    "dealprobability": "probability",
+    "赢率": "probability",
+    "成交概率": "probability",
+    "概率": "probability",
+    "closedate": "close_date",
+    "expectedclosedate": "close_date",
+    "预计成交日期": "close_date",
+    "成交日期": "close_date",
+    "closedat": "closed_at",
+    "wonat": "closed_at",
+    "lostat": "closed_at",
+    "createdat": "created_at",
+    "createdate": "created_at",
+    "createddate": "created_at",
+    "创建时间": "created_at",
+    "创建日期": "created_at",
+    "owner": "owner",
+    "dealowner": "owner",
+    "opportunityowner": "owner",
+    "负责人": "owner",
+    "销售": "owner",
+    "source": "source",
+    "leadsource": "source",
+    "来源": "source",
+    "线索来源": "source",
+    "campaign": "campaign",
+    "campaignid": "campaign",
+    "primarycampaignsource": "campaign",
+    "活动": "campaign",
+    "lostreason": "lost_reason",
+    "closedlostreason": "lost_reason",
+    "输单原因": "lost_reason",
+    "company": "company",
+    "companyname": "company",
+    "associatedcompany": "company",
+    "account": "company",
+    "accountname": "company",
+    "公司": "company",
+    "公司名称": "company",
+    "客户公司": "company",
+    "companyid": "company_id",
+    "companyexternalid": "company_external_id",
+    "companydomain": "company_domain",
+    "companydomainname": "company_domain",
+    "客户编号": "customer_external_id",
+    "客户代码": "customer_external_id",
+    "customerno": "customer_external_id",
+    "customer": "customer_name",
+    "customername": "customer_name",
+    "contact": "customer_name",
+    "客户": "customer_name",
+    "联系人": "customer_name",
+}
+# What other CRMs call the closing stages (only won and lost: open stages differ per CRM).
+CLOSED_ALIASES = {
+    "closedwon": "won", "closed won": "won", "closed-won": "won", "won": "won", "成交": "won",
+    "closedlost": "lost", "closed lost": "lost", "closed-lost": "lost", "lost": "lost",
+}  # fmt: skip
+
+
+def _probability(raw: str) -> int:
+    text = raw.strip().removesuffix("%").strip()
+    if not re.fullmatch(r"\d{1,3}(?:\.0+)?", text):
+        raise InvalidInput(f"invalid probability {raw.strip()!r}; expected 0-100")
+    value = check_probability(int(float(text)), "probability")
+    assert value is not None
+    return value
+
+
+class DealImport(Entity):
+    """Normalize one row, find its customer / company / stage, insert or update the deal."""
+
+    name = "deal"
+    audit_entity = "deal"
+    fields = DEAL_IMPORT_FIELDS
+    ignored_fields = IGNORED
+    aliases = ALIASES
+    money_fields = ("amount",)
+    date_fields = ("close_date", "closed_at", "created_at")
+    needs_customer = False
+    custom_entity = "deal"
+    custom_defs: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(
+        self,
+        ctx: Context,
+        key: str | None = None,
+        currency: str = "CNY",
+        create_fields: bool = False,
+    ) -> None:
+        super().__init__(ctx)
+        if key is not None and key not in KEYS:
+            raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
+        self.key = key
+        self.default_currency = validate.normalize_currency(currency)
+        self.custom = CustomColumns(ctx, "deal", self.custom_defs, create_fields)
+        self.events = 0
+
+    def check_columns(self, present: set[str]) -> None:
+        own = self.custom.claim(present, set(self.fields))
+        missing = [f for f in ("title", "amount") if f not in own]
+        if missing:
+            raise InvalidInput(f"no column for: {', '.join(missing)} (use --map SRC=FIELD)")
+        customer_cols = {f"customer_{k}" for k in CUSTOMER_KEYS} & own
+        if not customer_cols and not set(COMPANY_REF_FIELDS) & own and not self.key:
+            raise InvalidInput(
+                "no column names the deal's customer or company; give one of customer_id, "
+                "customer_external_id, customer_email, customer_phone, company_id, "
+                "company_external_id, company_domain, company (or --map SRC=FIELD)"
+            )
+        if self.key and self.key not in own:
+            raise InvalidInput(f"--key {self.key}: the file has no {self.key} column")
+        if customer_cols or self.ctx.options.customer_key:
+            self.ctx.resolver = CustomerResolver(self.ctx, own)
+        self.ctx.summary.extra["key"] = self.key
+
+    def start(self) -> None:
+        self.stages = list_stages(self.ctx.db)
+        self.first_open = next(s for s in self.stages if s["kind"] == "open")
+        self.custom.start()
+
+    # -- one row -----------------------------------------------------------------------
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+        ctx = self.ctx
+        values = self._values(line, record, cells)
+        custom = self.custom.parse(line, record, cells)
+        stage = self._stage(record)
+        times = self._times(line, record, cells)
+        existing = None
+        ext = values.get("external_id")
+        if ext:
+            existing = repo.deal_by_external_id(ctx.db, ext)
+        if existing is not None and not self.key:
+            ctx.reject(
+                line,
+                cells,
+                Reject(
+                    f"duplicate of deal {existing['id']} (same external_id {ext!r});"
+                    " --key external_id updates it"
+                ),
+                duplicate=True,
+            )
+            return
+        try:
+            if existing is None:
+                deal_id = self._insert(values, stage, times, line, cells)
+            else:
+                deal_id = int(existing["id"])
+                self._update(existing, values, stage, times, custom)
+                return
+        except Conflict as exc:
+            raise Reject(exc.message) from None
+        self.custom.queue(deal_id, custom)
+        self.custom.flush()
+
+    def _values(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, Any]:
+        ctx = self.ctx
+        values: dict[str, Any] = {}
+        title = validate.clean_text(record.get("title") or "")
+        if not title:
+            raise Reject("no title", "title", "")
+        values["title"] = title
+        values["amount"] = ctx.required(
+            "amount", record.get("amount"), partial(ctx.money, "amount")
+        )
+        if values["amount"] < 0:
+            raise Reject("a deal's amount must not be negative", "amount", record["amount"])
+        raw = (record.get("currency") or "").strip()
+        values["currency"] = ctx.required(
+            "currency", raw or self.default_currency, validate.normalize_currency
+        )
+        for fld in ("external_id", "owner", "source", "lost_reason"):
+            text = validate.clean_text(record.get(fld) or "")
+            if text:
+                values[fld] = text
+        raw = (record.get("probability") or "").strip()
+        if raw:
+            probability = ctx.optional(line, cells, "probability", raw, _probability)
+            if probability is not None:
+                values["probability"] = probability
+        raw = (record.get("close_date") or "").strip()
+        if raw:
+            close = ctx.optional(line, cells, "close_date", raw, partial(self._date, "close_date"))
+            if close:
+                values["close_date"] = close
+        raw = (record.get("campaign") or "").strip()
+        if raw:
+            campaign = ctx.optional(line, cells, "campaign", raw, self._campaign)
+            if campaign is not None:
+                values["campaign_id"] = campaign
+        self._owners(record, values)
+        return values
+
+    def _owners(self, record: dict[str, str], values: dict[str, Any]) -> None:
+        """The customer and company the row names (Reject when it names none, or nobody)."""
+        ctx = self.ctx
+        customer = None
+        if ctx.resolver is not None and any(
+            (record.get(f"customer_{k}") or "").strip() for k in ctx.resolver.keys
+        ):
+            customer = ctx.resolver.resolve(record)
+        company, missing = company_reference(ctx.db, record)
+        if missing:
+            fld, raw = missing[0]
+            what = "name" if fld == "company" else fld.removeprefix("company_")
+            raise Reject(f"no company with {what} {raw!r}", fld, raw)
+        if customer is not None:
+            values["customer_id"] = customer
+        if company is not None:
+            values["company_id"] = company
+
+    def _stage(self, record: dict[str, str]) -> dict[str, Any] | None:
+        raw = " ".join((record.get("stage") or "").split())
+        if not raw:
+            return None
+        kind = CLOSED_ALIASES.get(raw.lower())
+        if kind is not None:
+            return next(s for s in self.stages if s["kind"] == kind)
+        try:
+            return resolve_stage(self.stages, raw)
+        except InvalidInput as exc:
+            raise Reject(exc.message, "stage", raw) from None
+
+    def _date(self, fld: str, raw: str) -> str:
+        moment = validate.parse_datetime_as(raw, self.ctx.date_order.get(fld), fld)
+        return moment.astimezone(clock.local_zone()).date().isoformat()
+
+    def _times(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, str]:
+        ctx = self.ctx
+        out: dict[str, str] = {}
+        for fld in ("created_at", "closed_at"):
+            raw = (record.get(fld) or "").strip()
+            if raw:
+                at = ctx.optional(line, cells, fld, raw, partial(ctx.time, fld))
+                if at:
+                    out[fld] = at
+        return out
+
+    def _campaign(self, raw: str) -> int:
+        found = repo.campaign_ids(self.ctx.db, raw)
+        if not found:
+            raise InvalidInput(f"no campaign {raw!r}")
+        if len(found) > 1:
+            raise InvalidInput(
+                f"campaign {raw!r} names {len(found)} campaigns ({', '.join(map(str, found))});"
+                " give its id"
+            )
+        return found[0]
+
+    def _closed_at(self, values: dict[str, Any], times: dict[str, str]) -> str | None:
+        if "closed_at" in times:
+            return times["closed_at"]
+        if "close_date" in values:
+            day = datetime.fromisoformat(values["close_date"]).date()
+            return clock.to_iso(datetime.combine(day, time(0), tzinfo=clock.local_zone()))
+        return None
+
+    # -- writing -------------------------------------------------------------------------
+    def _insert(
+        self,
+        values: dict[str, Any],
+        stage: dict[str, Any] | None,
+        times: dict[str, str],
+        line: int,
+        cells: list[str],
+    ) -> int:
+        if values.get("customer_id") is None and values.get("company_id") is None:
+            raise Reject("no customer or company", "customer", "")
+        now = self.ctx.now
+        stage = stage or self.first_open
+        created = times.get("created_at") or now
+        closed = self._closed_at(values, times) if stage["kind"] != "open" else None
+        if closed is not None and "created_at" not in times:
+            created = closed  # known no earlier: the warning says the cycle is unknown
+            self.ctx.sink.add(
+                line, "created_at", "",
+                f"no created_at for a {stage['kind']} deal: dated at its close, so its sales"
+                " cycle reads 0 days", cells, "warning",
+            )  # fmt: skip
+        snapshot = {k: values.get(k) for k in ("amount", "close_date", "probability")}
+        row = {**values, "stage": stage["name"]}
+        stamps = {"created_at": created, "updated_at": now, "stage_changed_at": created,
+                  "won_at": None, "lost_at": None}  # fmt: skip
+        events = [{"at": created, "kind": "create", "to_stage": stage["name"], **snapshot,
+                   "note": "imported"}]  # fmt: skip
+        if stage["kind"] != "open":
+            if closed is None:
+                raise Reject(
+                    f"a {stage['kind']} deal needs closed_at or close_date (when it closed)",
+                    "closed_at",
+                    "",
+                )
+            if closed < created:
+                raise Reject(
+                    f"closed at {closed}, before it was created ({created})", "closed_at", closed
+                )
+            stamps["stage_changed_at"] = closed
+            stamps[f"{stage['kind']}_at"] = closed
+            events[0]["to_stage"] = None  # the open stages it went through are unknown
+            events.append({"at": closed, "kind": stage["kind"], "to_stage": stage["name"],
+                           **snapshot, "note": "imported"})  # fmt: skip
+        if stage["kind"] != "lost":
+            row.pop("lost_reason", None)
+        deal_id = repo.insert_imported(self.ctx.db, row, stamps, events)
+        self.events += len(events)
+        self.ctx.summary.inserted += 1
+        return deal_id
+
+    def _update(
+        self,
+        current: dict[str, Any],
+        values: dict[str, Any],
+        stage: dict[str, Any] | None,
+        times: dict[str, str],
+        custom: dict[int, Any],
+    ) -> None:
+        now = self.ctx.now
+        diff = {k: v for k, v in values.items() if current.get(k) != v}
+        events: list[dict[str, Any]] = []
+        moved = stage is not None and stage["name"] != current["stage"]
+        if moved:
+            assert stage is not None
+            diff |= self._move(current, stage, values, times, events)
+        if diff:
+            diff["updated_at"] = now
+        after = {**current, **diff}
+        if not moved and diff.keys() & {"amount", "close_date", "probability"}:
+            events.append({"at": now, "kind": "update", "from_stage": current["stage"]})
+        for event in events:
+            event.setdefault("to_stage", after["stage"])
+            event.update({k: after[k] for k in ("amount", "close_date", "probability")})
+            event.setdefault("note", "import")
+        repo.update_imported(self.ctx.db, int(current["id"]), diff, events)
+        self.events += len(events)
+        self.custom.queue(int(current["id"]), custom)
+        changed = self.custom.flush()
+        if diff or changed:
+            self.ctx.summary.updated += 1
+        else:
+            self.ctx.summary.unchanged += 1
+
+    def _move(
+        self,
+        current: dict[str, Any],
+        stage: dict[str, Any],
+        values: dict[str, Any],
+        times: dict[str, str],
+        events: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The columns and the event of a stage change by import."""
+        now = self.ctx.now
+        kinds = {s["name"]: s["kind"] for s in self.stages}
+        was = kinds.get(current["stage"], "open")
+        at = times.get("closed_at", now) if stage["kind"] != "open" else now
+        sets: dict[str, Any] = {"stage": stage["name"], "stage_changed_at": at,
+                                "won_at": None, "lost_at": None}  # fmt: skip
+        if "probability" not in values:
+            sets["probability"] = None  # the new stage's probability applies
+        if stage["kind"] == "open":
+            kind = "reopen" if was != "open" else "move"
+            sets["lost_reason"] = None
+        else:
+            kind = stage["kind"]
+            sets[f"{kind}_at"] = at
+            if kind != "lost":
+                sets["lost_reason"] = None
+        events.append({"at": at, "kind": kind, "from_stage": current["stage"],
+                       "to_stage": stage["name"]})  # fmt: skip
+        return sets
+
+    def end(self) -> None:
+        self.ctx.summary.extra["deal_events"] = self.events
+        if self.custom.columns:
+            self.ctx.summary.extra["custom_values_changed"] = len(self.custom.changed)
+
+
+def import_deals(
+    db: Any,
+    path: str,
+    options: ImportOptions,
+    key: str | None = None,
+    currency: str = "CNY",
+    create_fields: bool = False,
+) -> Any:
+    """Import (insert, or upsert by --key external_id) deals and their history."""
+    entity = with_custom_fields(DealImport, db, "deal")
+    return run_import(
+        db, path, entity, options, key=key, currency=currency, create_fields=create_fields
+    )
