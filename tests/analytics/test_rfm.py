@@ -61,6 +61,39 @@ def test_sql_scores_and_segments_equal_the_reference(db_path: Path) -> None:
     assert {r["segment"]: r["revenue"] for r in per_segment} == totals
 
 
+def test_numpy_scores_and_segment_totals_equal_the_sql(db_path: Path) -> None:
+    """The arrays `report value` and the dashboard score with give rfm_sql's answers."""
+    import numpy as np
+
+    rng = random.Random(11)
+    db = connect(db_path)
+    try:
+        for i in range(80):
+            cid = add_customer(db, {"name": f"c{i}"})
+            for _ in range(rng.choice([1, 1, 2, 3, 4, 9])):
+                add_order(
+                    db,
+                    cid,
+                    rng.choice([500, 1000, 2500, 9900]),
+                    f"2023-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d}T0{rng.randrange(9)}:00:00Z",
+                )
+        rows = rfm_scores(db, "2024-01-01T00:00:00Z")
+        per_segment = rfm_segment_revenue(db, "2024-01-01T00:00:00Z")
+    finally:
+        db.close()
+    frame = pd.DataFrame(rows)
+    last = pd.to_datetime(frame["last_at"]).astype("int64").to_numpy()
+    assert list(rfm.quintile_array(last)) == list(frame["r_score"])
+    assert list(rfm.quintile_array(frame["orders"].to_numpy())) == list(frame["f_score"])
+    assert list(rfm.quintile_array(frame["monetary"].to_numpy())) == list(frame["m_score"])
+    totals = rfm.segment_totals(last, frame["orders"].to_numpy(), frame["monetary"].to_numpy())
+    assert {r["segment"]: (r["customers"], r["revenue"]) for r in totals} == {
+        r["segment"]: (r["customers"], r["revenue"]) for r in per_segment
+    }
+    assert [r["revenue"] for r in totals] == sorted((r["revenue"] for r in totals), reverse=True)
+    assert rfm.segment_totals(np.zeros(0), np.zeros(0), np.zeros(0)) == []
+
+
 @pytest.mark.parametrize(
     ("r", "f", "m", "segment"),
     [

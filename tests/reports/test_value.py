@@ -167,3 +167,61 @@ def test_churn_risk_lists_valuable_customers_who_went_quiet(cli: Any, db_path: P
     assert at_risk[0]["p_alive"] < 0.5 and at_risk[0]["repeat_purchases"] == 11
     assert report["summary"]["churn_risk_count"] == len(at_risk)
     assert all(row["name"] != "once0" for row in at_risk)
+
+
+def seed_history(db_path: Path) -> None:
+    """50 customers with enough repeat buying for the models to fit."""
+    from crmcli.db.customers import add_customer
+    from crmcli.db.orders import add_order
+
+    db = connect(db_path)
+    try:
+        for i in range(50):
+            cid = add_customer(db, {"name": f"buyer{i}", "external_id": f"B{i}"})
+            for month in range(1 + i % 4, 13, 1 + i % 5):
+                add_order(
+                    db, cid, 1_000 * (1 + i % 7), f"2023-{month:02d}-{1 + i % 27:02d}T04:00:00Z"
+                )
+    finally:
+        db.close()
+
+
+def test_every_machine_format_lists_every_customer_unless_top_says(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    """The per-customer listing is written row by row: JSON, JSON lines, CSV and --out files
+    all hold every customer (or exactly --top of them), highest CLV first, with names."""
+    import csv as csvlib
+    import io
+    import json
+
+    seed_history(db_path)
+    args = ("report", "value", "--as-of", "2024-01-05")
+    report = cli.json(*args)
+    customers = report["customers"]
+    assert len(customers) == report["settings"]["customers"] == 50
+    assert report["settings"]["customers_listed"] == 50
+    assert [c["clv"] for c in customers] == sorted((c["clv"] for c in customers), reverse=True)
+    assert {c["name"] for c in customers} == {f"buyer{i}" for i in range(50)}
+    assert all(c["external_id"] == "B" + c["name"][5:] for c in customers)
+    # JSON lines: the same report on one line; --out: the same bytes as stdout.
+    lines = cli(*args, "--format", "jsonl").stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0]) == report
+    target = tmp_path / "value.json"
+    cli.ok(*args, "--out", str(target))
+    assert target.read_text(encoding="utf-8") == cli(*args, "--format", "json").stdout
+    # CSV: the customers section has its header and one line per customer.
+    text = cli(*args, "--format", "csv").stdout
+    section = text.split("# customers\n", 1)[1]
+    rows = list(csvlib.DictReader(io.StringIO(section)))
+    assert len(rows) == 50 and rows[0]["customer_id"] == str(customers[0]["customer_id"])
+    assert float(rows[0]["clv"]) == customers[0]["clv"]
+    # --top N: exactly the first N, and the settings say how many of how many.
+    top = cli.json(*args, "--top", "3")
+    assert top["customers"] == customers[:3]
+    assert top["settings"]["customers"] == 50 and top["settings"]["customers_listed"] == 3
+    assert top["rfm_segments"] == report["rfm_segments"]
+    assert sum(s["customers"] for s in report["rfm_segments"]) == 50
+    # A table shows 20 by default and says so.
+    table = cli(*args).stdout
+    assert "Customers listed" in table

@@ -4,7 +4,10 @@ Scores are quintiles of each measure over the customers that have orders, ties s
 lower score: score = 1 + floor(5 * (rank - 1) / n) where rank is the 1-based minimum rank
 (pandas `rank(method="min")`, SQL `RANK()`). Recency scores 5 for the most recent last order.
 The database computes the same scores in SQL (crmcli.db.order_stats.rfm_sql) so that segment
-expressions (`rfm=champions`) can use them; `score_quintiles` here is the reference.
+expressions (`rfm=champions`) can use them; `score_quintiles` here is the reference, and
+`quintile_array` / `segment_array` are the same rules in numpy for the reports that score
+every customer at once (a million customers: three numpy sorts instead of three SQL window
+sorts, about 12 s).
 
 Segments use the recency score R and FM = round-half-up((F + M) / 2); the first rule that
 matches names the customer's segment (the rules: crmcli.core.rfm).
@@ -15,9 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crmcli.core.rfm import SEGMENT_HELP, SEGMENTS, segment_for
+from crmcli.core.rfm import SEGMENT_HELP, SEGMENT_RULES, SEGMENTS, segment_for
 
-__all__ = ["SEGMENTS", "score_quintiles", "segment_for", "summarise_segments"]
+__all__ = [
+    "SEGMENTS",
+    "quintile_array",
+    "score_quintiles",
+    "segment_array",
+    "segment_for",
+    "segment_totals",
+    "summarise_segments",
+]
 
 
 def score_quintiles(values: Sequence[float]) -> list[int]:
@@ -28,6 +39,59 @@ def score_quintiles(values: Sequence[float]) -> list[int]:
     for i, v in enumerate(ordered, start=1):
         first_rank.setdefault(v, i)
     return [1 + (5 * (first_rank[v] - 1)) // n for v in values]
+
+
+def quintile_array(values: Any) -> Any:
+    """score_quintiles over a numpy array: 1 + (5 * (min-rank - 1)) // n, as int64."""
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    # The min-rank of a value is 1 + the number of values below it.
+    below = np.searchsorted(np.sort(values, kind="stable"), values, side="left")
+    return 1 + (5 * below.astype(np.int64)) // values.size
+
+
+def segment_array(r: Any, f: Any, m: Any) -> Any:
+    """segment_for over score arrays: the index into SEGMENTS of every customer's segment."""
+    import numpy as np
+
+    fm = (f + m + 1) // 2
+    out = np.full(r.shape, SEGMENTS.index("lost"), dtype=np.int64)
+    open_ = np.ones(r.shape, dtype=bool)
+    for k, (_, r_lo, r_hi, fm_lo, fm_hi, f_lo, f_hi) in enumerate(SEGMENT_RULES):
+        hit = (
+            open_
+            & (r >= r_lo)
+            & (r <= r_hi)
+            & (fm >= fm_lo)
+            & (fm <= fm_hi)
+            & (f >= f_lo)
+            & (f <= f_hi)
+        )
+        out[hit] = k
+        open_ &= ~hit
+    return out
+
+
+def segment_totals(last: Any, orders: Any, monetary: Any) -> list[dict[str, Any]]:
+    """Customers and revenue (minor units) per segment from per-customer arrays: what
+    crmcli.db.order_stats.rfm_segment_revenue computes in SQL, revenue descending."""
+    import numpy as np
+
+    if len(last) == 0:
+        return []
+    seg = segment_array(quintile_array(last), quintile_array(orders), quintile_array(monetary))
+    counts = np.bincount(seg, minlength=len(SEGMENTS))
+    # Float sums of whole minor units are exact below 2**53 (90 trillion in major units).
+    revenue = np.bincount(seg, weights=monetary, minlength=len(SEGMENTS))
+    rows = [
+        {"segment": SEGMENTS[k], "customers": int(counts[k]), "revenue": int(round(revenue[k]))}
+        for k in range(len(SEGMENTS))
+        if counts[k]
+    ]
+    return sorted(rows, key=lambda r: -r["revenue"])
 
 
 def summarise_segments(per_segment: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -642,14 +642,3 @@ def customer_references(db: Database) -> list[tuple[str, str]]:
             if col[1] == "customer_id":
                 refs.add((table, col[1]))
     return sorted(refs)
-
-
-def display_names(db: Database, ids: list[int]) -> dict[int, str]:
-    """id -> name for the given customers (reports show the name next to the id)."""
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        marks = ",".join("?" * len(chunk))
-        for row in db.query(f"SELECT id, name FROM customers WHERE id IN ({marks})", chunk):
-            out[int(row["id"])] = row["name"]
-    return out

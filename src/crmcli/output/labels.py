@@ -140,6 +140,7 @@ LABELS: dict[str, Label] = {
     "new_customers": L("New customers", "新客户", "count"),
     "cumulative_customers": L("Cumulative customers", "累计客户", "count"),
     "customers_with_orders": L("Customers with orders", "有订单客户", "count"),
+    "customers_listed": L("Customers listed (--top)", "列出客户数（--top）", "count"),
     "repeat_customers": L("Repeat customers", "复购客户", "count"),
     "repeaters": L("Repeat customers", "复购客户", "count"),
     "repeat_purchases": L("Repeat purchases", "复购次数", "count"),

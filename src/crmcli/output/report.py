@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -46,6 +46,7 @@ from crmcli.output.sections import (
     section_rows,
     sparkline,
 )
+from crmcli.reports.model import RowStream, materialized
 
 REPORT_FORMATS = ("table", "json", "jsonl", "csv", "markdown", "html", "xlsx")
 EXTENSIONS = {
@@ -130,7 +131,16 @@ def masked(report: dict[str, Any], mask: bool) -> dict[str, Any]:
         return report
     from crmcli.core.masking import mask_personal
 
-    return {name: mask_personal(section) for name, section in report.items()}
+    return {
+        name: _masked_stream(section, mask_personal)
+        if isinstance(section, RowStream)
+        else mask_personal(section)
+        for name, section in report.items()
+    }
+
+
+def _masked_stream(section: RowStream, mask_row: Any) -> RowStream:
+    return RowStream(section.count, lambda: (mask_row(r) for r in section.rows()), section.columns)
 
 
 # ------------------------------------------------------------------ human cells (labels, kinds)
@@ -140,26 +150,82 @@ def masked(report: dict[str, Any], mask: bool) -> dict[str, Any]:
 
 
 def render_json(report: dict[str, Any], indent: int | None = 2) -> str:
+    if any(isinstance(v, RowStream) for v in report.values()):
+        buf = io.StringIO()
+        write_json(report, buf, indent)
+        return buf.getvalue()
     return output.to_json(output._prepare_deep(report), indent=indent) + "\n"
 
 
-def render_csv(report: dict[str, Any]) -> str:
-    """Sections one after another, each headed by a `# name` line and its own header row."""
-    from crmcli.core.sanitize import csv_cell, csv_writer
-
-    buf = io.StringIO()
-    writer = csv_writer(buf, lineterminator="\n")
+def write_json(report: dict[str, Any], fh: IO[str], indent: int | None = 2) -> None:
+    """render_json's text, written section by section and a RowStream row by row (the same
+    bytes as render_json of the materialized report)."""
+    if not report:
+        fh.write("{}\n")
+        return
+    inner = " " * indent if indent else ""
+    fh.write("{\n" if indent else "{")
     first = True
     for name, section in report.items():
-        rows = display_rows(section_rows(section))
         if not first:
-            buf.write("\n")
+            fh.write(",\n" if indent else ", ")
         first = False
-        buf.write(f"# {csv_cell(name)}\n")
-        if not rows:  # an empty table: its header line says why (absent ones have their row)
-            buf.write(f"# {empty_text(name, section)}\n")
+        fh.write(inner + output.to_json(name, None) + ": ")
+        if isinstance(section, RowStream):
+            _write_json_rows(name, section, fh, indent)
+        else:
+            text = output.to_json(output._prepare_deep({name: section})[name], indent)
+            fh.write(text.replace("\n", "\n" + inner) if indent and "\n" in text else text)
+    fh.write("\n}\n" if indent else "}\n")
+
+
+def _write_json_rows(name: str, rows: RowStream, fh: IO[str], indent: int | None) -> None:
+    if not rows.count:
+        fh.write("[]")
+        return
+    row_indent = " " * (2 * indent) if indent else ""
+    fh.write("[\n" if indent else "[")
+    first = True
+    for row in rows:
+        if not first:
+            fh.write(",\n" if indent else ", ")
+        first = False
+        text = output.to_json(output._prepare_deep(row, name), indent)
+        fh.write(row_indent + (text.replace("\n", "\n" + row_indent) if indent else text))
+    fh.write("\n" + " " * indent + "]" if indent else "]")
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    write_csv(report, buf)
+    return buf.getvalue()
+
+
+def write_csv(report: dict[str, Any], fh: IO[str]) -> None:
+    """Sections one after another, each headed by a `# name` line and its own header row
+    (a RowStream section written row by row)."""
+    from crmcli.core.sanitize import csv_cell, csv_writer
+
+    writer = csv_writer(fh, lineterminator="\n")
+    first = True
+    for name, section in report.items():
+        if not first:
+            fh.write("\n")
+        first = False
+        fh.write(f"# {csv_cell(name)}\n")
+        rows: Iterable[dict[str, Any]]
+        if isinstance(section, RowStream) and section.columns:
+            rows = (output.prepare(r) for r in section) if section.count else []
+            cols = list(section.columns)
+            empty = not section.count
+        else:
+            listed = display_rows(section_rows(materialized({name: section})[name]))
+            rows, cols, empty = listed, columns_of(listed), not listed
+        if empty:  # an empty table: its header line says why (absent ones have their row)
+            fh.write(
+                f"# {empty_text(name, section if not isinstance(section, RowStream) else [])}\n"
+            )
             continue
-        cols = columns_of(rows)
         writer.writerow([csv_cell(c) for c in cols])
         for r in rows:
             # Formula injection is a text problem: numbers (negative ones too) stay numbers.
@@ -171,7 +237,6 @@ def render_csv(report: dict[str, Any]) -> str:
                     for c in cols
                 ]
             )
-    return buf.getvalue()
 
 
 def render_markdown(
@@ -361,6 +426,8 @@ def render_bytes(
     report: dict[str, Any], fmt: str, title: str | None, meta: dict[str, Any] | None
 ) -> bytes:
     """The whole report in one format, as the bytes a file would hold."""
+    if fmt not in STREAMED_FORMATS:
+        report = materialized(report)
     if fmt == "json":
         return render_json(report).encode("utf-8")
     if fmt == "jsonl":
@@ -378,6 +445,24 @@ def render_bytes(
 
         return render_xlsx(report, title, meta)
     return render_table_text(report, title, meta).encode("utf-8")
+
+
+STREAMED_FORMATS = ("json", "jsonl", "csv")
+
+
+def _write_streamed(report: dict[str, Any], fmt: str, fh: IO[str]) -> None:
+    if fmt == "csv":
+        write_csv(report, fh)
+    else:
+        write_json(report, fh, 2 if fmt == "json" else None)
+
+
+def _write_streamed_file(path: Path, report: dict[str, Any], fmt: str, mode: int) -> None:
+    """write_atomic for a report written as it is rendered (RowStream sections)."""
+    from crmcli.core.files import follow_default, open_atomic
+
+    with open_atomic(path, mode=mode, follow_symlinks=follow_default(), newline="") as fh:
+        _write_streamed(report, fmt, fh)
 
 
 def emit_report(
@@ -402,10 +487,20 @@ def emit_report(
     if mode is not None and out is None:
         raise InvalidInput("--mode sets the permissions of the --out file; give --out too")
     report = masked(report, should_mask(mask))
+    streamed = fmt in STREAMED_FORMATS and any(isinstance(v, RowStream) for v in report.values())
+    if not streamed:
+        report = materialized(report)
     if out is not None:
         file_mode = report_mode(mode)
-        write_atomic(Path(out), render_bytes(report, fmt, title, meta), file_mode)
+        if streamed:
+            _write_streamed_file(Path(out), report, fmt, file_mode)
+        else:
+            write_atomic(Path(out), render_bytes(report, fmt, title, meta), file_mode)
         output.info(f"Wrote {fmt} report to {out}")
+        return
+    if streamed:
+        _write_streamed(report, fmt, sys.stdout)
+        sys.stdout.flush()
         return
     if fmt == "table":
         con = output.console()

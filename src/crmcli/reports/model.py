@@ -6,6 +6,8 @@ Reports are dicts of named sections; a section is a list of rows, a dict of figu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 
@@ -26,3 +28,28 @@ def absent(reason: str) -> dict[str, str]:
 
 def is_absent(section: Any) -> bool:
     return isinstance(section, dict) and list(section) == ["no_data"]
+
+
+@dataclass(frozen=True)
+class RowStream:
+    """A table section written row by row: `rows()` makes the rows anew each time, in order,
+    `count` says how many there are and `columns` names their keys. JSON, JSON lines and CSV
+    write such a section one row at a time (a million customer rows never sit in memory
+    together); the other formats read it into a list first."""
+
+    count: int
+    rows: Callable[[], Iterator[dict[str, Any]]]
+    columns: Sequence[str] = ()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.rows()
+
+
+def materialized(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with every RowStream section read into a plain list of rows."""
+    if not any(isinstance(v, RowStream) for v in report.values()):
+        return report
+    return {k: list(v) if isinstance(v, RowStream) else v for k, v in report.items()}

@@ -14,6 +14,7 @@ all transactions instead gives p = 14.3, q = 3.95, gamma = 7.29 on the same data
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,8 +24,8 @@ from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput, NotEnoughData, OperationalError
 from crmcli.core.validate import money, parse_date
 from crmcli.db import Database, order_stats
-from crmcli.db import customers as customer_repo
 from crmcli.db import orders as order_repo
+from crmcli.reports.model import RowStream
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
 DAYS_PER_YEAR = 365.25
@@ -79,15 +80,24 @@ def main_currency(db: Database, until: str, wanted: str | None) -> str | None:
 
 @dataclass
 class Summaries:
-    """Per-customer BG/NBD inputs, as numpy arrays in the chosen time unit."""
+    """Per-customer BG/NBD inputs, as numpy arrays in the chosen time unit, and the RFM
+    inputs of every customer with orders (`rfm_*`, any currency, orders up to `until`)."""
 
     customer_id: Any
-    external_id: list[str | None]
     x: Any
     t_x: Any
     T: Any
     m_x: Any  # average repeat transaction value (currency units), 0 without repeats
     first_value: Any
+    rfm_last: Any
+    rfm_orders: Any
+    rfm_monetary: Any
+
+    def rfm_segments(self) -> list[dict[str, Any]]:
+        """Customers and revenue (minor units) per RFM segment, revenue descending."""
+        from crmcli.analytics import rfm
+
+        return rfm.segment_totals(self.rfm_last, self.rfm_orders, self.rfm_monetary)
 
 
 def load_summaries(
@@ -95,26 +105,34 @@ def load_summaries(
 ) -> Summaries:
     import numpy as np
 
-    rows = order_stats.customer_transactions(
-        db, until_iso, currency, order_stats.local_day_modifier()
-    )
+    chunks = [
+        np.array(chunk, dtype=np.float64)
+        for chunk in order_stats.customer_summaries(
+            db, until_iso, currency, order_stats.local_day_modifier()
+        )
+    ]
+    width = len(order_stats.SUMMARY_COLUMNS)
+    table = np.concatenate(chunks) if chunks else np.zeros((0, width))
+    del chunks
+    col = {name: table[:, k] for k, name in enumerate(order_stats.SUMMARY_COLUMNS)}
+    modelled = (col["known"] > 0) & (col["x"] >= 0)
     end_j = _julian(end_day)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    x = np.array([r[2] for r in rows], dtype=np.float64)
-    first = np.array([r[3] for r in rows], dtype=np.float64)
-    last = np.array([r[4] for r in rows], dtype=np.float64)
-    repeat_cents = np.array([r[5] for r in rows], dtype=np.float64)
-    first_cents = np.array([r[6] for r in rows], dtype=np.float64)
+    x = col["x"][modelled]
+    first = col["first_day"][modelled]
+    last = col["last_day"][modelled]
+    repeat_cents = col["repeat_amount"][modelled]
     with np.errstate(invalid="ignore", divide="ignore"):
         m_x = np.where(x > 0, repeat_cents / 100.0 / np.maximum(x, 1.0), 0.0)
     return Summaries(
-        customer_id=ids,
-        external_id=[r[1] for r in rows],
+        customer_id=col["customer_id"][modelled].astype(np.int64),
         x=x,
         t_x=(last - first) / unit_days,
         T=np.maximum(end_j - first, 0.0) / unit_days,
         m_x=m_x,
-        first_value=first_cents / 100.0,
+        first_value=col["first_amount"][modelled] / 100.0,
+        rfm_last=col["rfm_last"].copy(),
+        rfm_orders=col["rfm_orders"].astype(np.int64),
+        rfm_monetary=col["rfm_monetary"].copy(),
     )
 
 
@@ -171,26 +189,20 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
     order = np.argsort(-value, kind="stable")
     if options.top:
         order = order[: options.top]
-    names = customer_repo.display_names(db, [int(s.customer_id[i]) for i in order])
-    customers = [
-        {
-            "customer_id": int(s.customer_id[i]),
-            "name": names.get(int(s.customer_id[i])),
-            "external_id": s.external_id[i],
-            "frequency": int(s.x[i]),
-            "recency": round(float(s.t_x[i]), 4),
-            "T": round(float(s.T[i]), 4),
-            "monetary_value": round(float(s.m_x[i]), 2),
-            "p_alive": round(float(alive[i]), 4),
-            "expected_purchases": round(float(expected[i]), 4),
-            "expected_spend": round(float(avg_spend[i]), 2),
-            "clv": round(float(value[i]), 2),
-        }
-        for i in order
-    ]
-    rfm_rows = [
-        r | {"revenue": money(r["revenue"])} for r in order_stats.rfm_segment_revenue(db, until)
-    ]
+    columns = {
+        "frequency": s.x.astype(np.int64),
+        "recency": np.round(s.t_x, 4),
+        "T": np.round(s.T, 4),
+        "monetary_value": np.round(s.m_x, 2),
+        "p_alive": np.round(alive, 4),
+        "expected_purchases": np.round(expected, 4),
+        "expected_spend": np.round(avg_spend, 2),
+        "clv": np.round(value, 2),
+    }
+    customers = RowStream(
+        len(order), lambda: _customer_rows(db, s.customer_id, order, columns), CUSTOMER_COLUMNS
+    )
+    rfm_rows = [r | {"revenue": money(r["revenue"])} for r in s.rfm_segments()]
     report: dict[str, Any] = {
         "settings": {
             "calibration_end": end_day.isoformat(),
@@ -199,6 +211,7 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
             "discount": options.discount,
             "currency": currency,
             "customers": int(s.x.size),
+            "customers_listed": len(order),
             "repeat_customers": int(np.sum(s.x > 0)),
             "expected_purchases_total": round(float(np.sum(expected)), 2),
             "clv_total": round(float(np.sum(value)), 2),
@@ -227,6 +240,39 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
         report["holdout"], report["holdout_by_frequency"] = holdout
     report["customers"] = customers
     return report
+
+
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "name",
+    "external_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "p_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+)
+ROW_CHUNK = 2_000  # customers named per query while the listing is written
+
+
+def _customer_rows(
+    db: Database, customer_id: Any, order: Any, columns: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The per-customer listing in `order`, a chunk at a time: names and external ids are
+    looked up per chunk, so memory stays bounded however many customers are listed."""
+    for start in range(0, len(order), ROW_CHUNK):
+        idx = order[start : start + ROW_CHUNK]
+        ids = customer_id[idx].tolist()
+        labels = order_stats.customer_labels(db, ids)
+        values = [columns[name][idx].tolist() for name in CUSTOMER_COLUMNS[3:]]
+        for cid, *figures in zip(ids, *values, strict=True):
+            name, external_id = labels.get(cid, (None, None))
+            row = {"customer_id": cid, "name": name, "external_id": external_id}
+            row.update(zip(CUSTOMER_COLUMNS[3:], figures, strict=True))
+            yield row
 
 
 def holdout_check(
@@ -327,7 +373,11 @@ def model_figures(db: Database, now: datetime) -> dict[str, Any]:
     if key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
     s = load_summaries(db, until, today, options.unit_days, currency)
-    out: dict[str, Any] = {"customers": int(s.x.size), "currency": currency}
+    out: dict[str, Any] = {
+        "customers": int(s.x.size),
+        "currency": currency,
+        "rfm_segments": s.rfm_segments(),
+    }
     fit_idx = np.arange(s.x.size)
     if s.x.size > SUMMARY_FIT_LIMIT:
         fit_idx = np.sort(
@@ -367,10 +417,9 @@ def value_summary(db: Database, as_of: datetime | None = None) -> dict[str, Any]
     now = (as_of or clock.now()).astimezone(UTC)
     current = _period_figures(db, now - timedelta(days=30), now + timedelta(seconds=1))
     previous = _period_figures(db, now - timedelta(days=60), now - timedelta(days=30))
-    until = to_iso(now + timedelta(seconds=1))
-    segments = order_stats.rfm_segment_revenue(db, until)
-    top = max(segments, key=lambda r: r["revenue"]) if segments else None
     figures = model_figures(db, now)
+    segments = figures.get("rfm_segments", [])
+    top = max(segments, key=lambda r: r["revenue"]) if segments else None
     average_clv = (
         round(float(np.mean(figures["clv"])), 2)
         if "clv" in figures and figures["clv"].size

@@ -89,9 +89,16 @@ def value(
     options.check()
     with open_db(db) as database:
         report = value_report(database, options)
-    emit_report(
-        report, fmt, "Customer value", out=out, mode=mode, meta=default_meta(db_path(db)), mask=mask
-    )
+        # Inside the block: the per-customer listing is read from the database as written.
+        emit_report(
+            report,
+            fmt,
+            "Customer value",
+            out=out,
+            mode=mode,
+            meta=default_meta(db_path(db)),
+            mask=mask,
+        )
 
 
 @app.command("loyalty")
