@@ -191,13 +191,13 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
         order = order[: options.top]
     columns = {
         "frequency": s.x.astype(np.int64),
-        "recency": np.round(s.t_x, 4),
-        "T": np.round(s.T, 4),
-        "monetary_value": np.round(s.m_x, 2),
-        "p_alive": np.round(alive, 4),
-        "expected_purchases": np.round(expected, 4),
-        "expected_spend": np.round(avg_spend, 2),
-        "clv": np.round(value, 2),
+        "recency": rounded(s.t_x, 4),
+        "T": rounded(s.T, 4),
+        "monetary_value": rounded(s.m_x, 2),
+        "p_alive": rounded(alive, 4),
+        "expected_purchases": rounded(expected, 4),
+        "expected_spend": rounded(avg_spend, 2),
+        "clv": rounded(value, 2),
     }
     customers = RowStream(
         len(order), lambda: _customer_rows(db, s.customer_id, order, columns), CUSTOMER_COLUMNS
@@ -240,6 +240,20 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
         report["holdout"], report["holdout_by_frequency"] = holdout
     report["customers"] = customers
     return report
+
+
+def rounded(values: Any, digits: int) -> Any:
+    """Python's round(v, digits) over an array: numpy rounds the scaled value, which differs
+    from Python's exact rounding only next to a half (642.035 is 642.0349... in binary:
+    Python gives 642.03, numpy 642.04); those few are rounded by Python."""
+    import numpy as np
+
+    out = np.round(values, digits)
+    scaled = np.abs(values) * 10.0**digits
+    near_half = np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    for i in near_half.tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
 
 
 CUSTOMER_COLUMNS = (
