@@ -7,8 +7,8 @@ zone and "now" live in crmcli.core.clock.
 
 from __future__ import annotations
 
-import getpass
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,8 @@ def resolve_actor(option: str | None) -> str:
     env = os.environ.get("CRM_ACTOR")
     if env:
         return env
+    import getpass  # ~5 ms; most writes name the actor through $CRM_ACTOR or --actor
+
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
@@ -70,6 +72,10 @@ def config_path() -> Path:
     env = os.environ.get("CRM_CONFIG")
     if env:
         return Path(env).expanduser()
+    if sys.platform.startswith("linux"):
+        # platformdirs' rule on Linux, without importing it (commands run from shell loops)
+        base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.expanduser("~/.config")
+        return Path(base) / APP_NAME / "config.toml"
     from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
@@ -77,13 +83,13 @@ def config_path() -> Path:
 
 def load_config() -> dict[str, object]:
     """The parsed config file ({} when there is none). Sections: [tickets.*], ..."""
+    path = config_path()
+    if not path.exists():
+        return {}
     import tomllib
 
     from crmcli.core.errors import InvalidInput
 
-    path = config_path()
-    if not path.exists():
-        return {}
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

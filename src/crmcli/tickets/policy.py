@@ -91,13 +91,13 @@ def _table(raw: Any, where: str) -> dict[str, Any]:
 
 
 def _calendar(section: dict[str, Any], base: Calendar | None, where: str) -> Calendar:
-    from dateutil import tz as dateutil_tz
-
     from crmcli.core.clock import local_zone
     from crmcli.core.validate import parse_date
 
     cal = base or Calendar(zone=local_zone())
     if "timezone" in section:
+        from dateutil import tz as dateutil_tz
+
         zone = dateutil_tz.gettz(str(section["timezone"]))
         if zone is None:
             raise InvalidInput(f"config: unknown timezone {section['timezone']!r} in [{where}]")
