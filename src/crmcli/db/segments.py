@@ -457,7 +457,9 @@ class _Parser:
 
         try:
             moment = parse_datetime(value.text, name)
-        except InvalidInput:
+        except InvalidInput as exc:
+            if exc.message.startswith("ambiguous"):  # 03/05/2024: --date-order decides
+                raise self.fail(exc.message, value) from None
             raise self.fail(
                 f"{name} needs a date (2024-01-01) or an age (90d, 6m), got {value.text!r}", value
             ) from None

@@ -572,6 +572,8 @@ def _stage_and_merge(ctx: Context, entity: Entity) -> tuple[Path | None, bool]:
 
 def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
     """STAGING: read, normalize and validate every row into the staging table."""
+    from crmcli.core import faults
+
     summary = ctx.summary
     hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")  # tests: a file touched while staging
     batch: list[tuple[str | None, Any]] = []
@@ -591,14 +593,21 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
             staging.add(batch)
             batch = []
             progress.update(ctx.source.progress_fraction())
-            if hook:
+            if hook and staging.rows <= BATCH:
                 _touch(hook, "staging")
+            if staging.rows <= BATCH:
+                faults.point("import.staging")
     staging.add(batch)
 
 
 def _touch(path: str, what: str) -> None:
+    """$CRM_IMPORT_STAGE_HOOK (tests, benchmarks/bench_lock.py): one line per phase, with
+    the wall and CPU time, so another process can act while this import stages or merges
+    and a benchmark can tell how long the write lock was held."""
+    import time
+
     with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
-        fh.write(what + "\n")
+        fh.write(f"{what} {time.time():.6f} {time.process_time():.6f}\n")
 
 
 def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, bool]:
@@ -637,6 +646,8 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
             }
             audit.record(db, entity.audit_action, entity.audit_entity, entity.audit_id(), details)
             faults.point("import.before_commit")
+        if hook:
+            _touch(hook, "committed")
     except _Rollback:
         pass
     except BaseException:
