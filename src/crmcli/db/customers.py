@@ -124,27 +124,66 @@ def _tags_for(db: Database, ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
-def add_customer(db: Database, values: dict[str, Any], tags: list[str] | None = None) -> int:
-    """Insert one customer (values already normalized) and return its id."""
+# ---------------------------------------------------------------- creating a customer
+# Every new customer is made here, whoever creates it: `customer add` (add_customer), an
+# order, comm or ticket import naming one the database lacks (add_customer_for_import), a
+# mail import's sender (db/office.insert_lead), the demo (insert_new_customers) and the
+# customer import (bulk_insert, with the same columns and NEW_CUSTOMER_DEFAULTS).
+# (`customer unmerge` restores a deleted record as it was: db/merge.py.)
+
+# The columns a new customer is stored with, and the defaults for those not given.
+NEW_CUSTOMER_COLUMNS = (*CUSTOMER_FIELDS, "phone_ext", "phone_suspect", "company_id")
+NEW_CUSTOMER_DEFAULTS: dict[str, Any] = {"lifecycle": "lead", "phone_suspect": 0}
+
+
+def new_customer_row(values: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """A new customer's stored columns: `values` (already normalized), the defaults for the
+    columns not given; created_at defaults to `stamp`, updated_at is `stamp` unless given."""
     if not values.get("name"):
         raise InvalidInput("a customer needs a name")
-    now = now_iso()
-    row = {k: values.get(k) for k in STORED_FIELDS}
-    row["lifecycle"] = row["lifecycle"] or "lead"
+    row = {k: values.get(k) for k in NEW_CUSTOMER_COLUMNS}
+    for k, default in NEW_CUSTOMER_DEFAULTS.items():
+        if row[k] is None:
+            row[k] = default
+    row["created_at"] = values.get("created_at") or stamp
+    row["updated_at"] = values.get("updated_at") or stamp
+    return row
+
+
+def _insert_new(with_id: bool = False) -> str:
+    names = ["id"] * with_id + [*NEW_CUSTOMER_COLUMNS, "created_at", "updated_at"]
+    return f"INSERT INTO customers({', '.join(names)}) VALUES (:{', :'.join(names)})"
+
+
+def insert_customer(db: Database, values: dict[str, Any], stamp: str | None = None) -> int:
+    """Insert one new customer (new_customer_row of `values`) in the caller's transaction,
+    without an audit row of its own; returns its id. A taken email or external id: exit 4."""
+    row = new_customer_row(values, stamp or now_iso())
+    try:
+        return db.insert_id(_insert_new(), row)
+    except sqlite3.IntegrityError as exc:
+        raise integrity_error_to_conflict(exc, "cannot add customer") from None
+
+
+def insert_new_customers(db: Database, records: list[dict[str, Any]], stamp: str) -> None:
+    """Many new customers whose ids are given (`id` in each record), in one executemany."""
+    db.executemany(
+        _insert_new(with_id=True),
+        [{**new_customer_row(r, stamp), "id": r["id"]} for r in records],
+    )
+
+
+def add_customer(db: Database, values: dict[str, Any], tags: list[str] | None = None) -> int:
+    """`customer add`: insert one customer (values already normalized) with its tags and an
+    audit row, in one transaction; returns its id."""
     with db.transaction():
-        try:
-            cur = db.execute(
-                f"INSERT INTO customers({', '.join(STORED_FIELDS)}, created_at, updated_at)"
-                f" VALUES ({', '.join(':' + k for k in STORED_FIELDS)}, :created_at, :updated_at)",
-                {**row, "created_at": values.get("created_at") or now, "updated_at": now},
-            )
-        except sqlite3.IntegrityError as exc:
-            raise integrity_error_to_conflict(exc, "cannot add customer") from None
-        cid = int(cur.lastrowid or 0)
+        cid = insert_customer(db, values)
         for tag in tags or []:
             db.execute(
                 "INSERT OR IGNORE INTO customer_tags(customer_id, tag) VALUES (?, ?)", (cid, tag)
             )
+        row = {k: values.get(k) for k in STORED_FIELDS}
+        row["lifecycle"] = row["lifecycle"] or NEW_CUSTOMER_DEFAULTS["lifecycle"]
         audit.record(
             db,
             "create",
@@ -423,14 +462,11 @@ def import_customer_ids(db: Database, key: str, values: list[Any]) -> dict[Any, 
 
 
 def add_customer_for_import(db: Database, key: str, value: Any, name: str, stamp: str) -> int:
-    """A customer an order import names but the database lacks (--create-customers)."""
+    """A customer an order import names but the database lacks (--create-customers): it
+    has bought, so its lifecycle is `customer`; the import's audit row lists it."""
     if key not in LOOKUP_COLUMNS:
         raise InvalidInput(f"cannot create customers by {key!r}")
-    return db.insert_id(
-        f"INSERT INTO customers(name, {key}, lifecycle, created_at, updated_at)"
-        " VALUES (?, ?, 'customer', ?, ?)",
-        (name, value, stamp, stamp),
-    )
+    return insert_customer(db, {"name": name, key: value, "lifecycle": "customer"}, stamp)
 
 
 def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:

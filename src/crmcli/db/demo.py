@@ -9,26 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crmcli.core.clock import now_iso
 from crmcli.core.errors import Conflict
 from crmcli.db import audit
+from crmcli.db.customers import insert_new_customers
 from crmcli.db.database import Database
 
 if TYPE_CHECKING:
     from crmcli.demo.data import DemoData
 
-CUSTOMER_COLUMNS = (
-    "id",
-    "external_id",
-    "name",
-    "phone",
-    "email",
-    "address",
-    "company",
-    "company_id",
-    "lifecycle",
-    "owner",
-    "created_at",
-)
 COMPANY_COLUMNS = ("id", "name", "name_key", "domain", "industry", "size", "owner", "created_at")
 DEAL_COLUMNS = (
     "id", "external_id", "customer_id", "company_id", "title", "amount", "currency", "stage",
@@ -122,7 +111,9 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
     has_rated_at = column_exists(db, "tickets", "rated_at")
     with db.transaction():
         _insert(db, "companies", COMPANY_COLUMNS, data.companies, ("updated_at",), "created_at")
-        _insert(db, "customers", CUSTOMER_COLUMNS, data.customers, ("updated_at",), "created_at")
+        insert_new_customers(
+            db, [c | {"updated_at": c["created_at"]} for c in data.customers], now_iso()
+        )
         db.executemany("INSERT OR IGNORE INTO customer_tags VALUES (?, ?)", data.tags)
         first = data.customers[0]["created_at"] if data.customers else None
         for name, skills in data.agents:

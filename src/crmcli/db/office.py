@@ -8,6 +8,7 @@ from typing import Any
 
 from crmcli.core.clock import now_iso
 from crmcli.db import audit
+from crmcli.db.customers import insert_customer
 from crmcli.db.database import Database
 
 
@@ -30,13 +31,7 @@ def external_id_exists(db: Database, external_id: str) -> bool:
 
 def insert_lead(db: Database, name: str, email: str) -> int:
     """A new customer in the `lead` stage (the import's audit row lists it)."""
-    now = now_iso()
-    cur = db.execute(
-        "INSERT INTO customers(name, email, lifecycle, created_at, updated_at)"
-        " VALUES (?, ?, 'lead', ?, ?)",
-        (name, email, now, now),
-    )
-    return int(cur.lastrowid or 0)
+    return insert_customer(db, {"name": name, "email": email, "lifecycle": "lead"})
 
 
 def insert_communication(db: Database, values: dict[str, Any]) -> int:

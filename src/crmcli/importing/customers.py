@@ -281,8 +281,8 @@ class CustomerImport(Entity):
         self.next_id += 1
         record = row.values  # the row is done with it: no copy
         record["tags"] = row.tags or []
-        record.setdefault("lifecycle", "lead")
-        record.setdefault("phone_suspect", 0)
+        for column, default in repo.NEW_CUSTOMER_DEFAULTS.items():
+            record.setdefault(column, default)
         record.setdefault("created_at", self.ctx.now)
         records[cid] = record
         new_ids.append(cid)
