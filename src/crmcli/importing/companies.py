@@ -25,7 +25,7 @@ from crmcli.core.errors import Conflict, InvalidInput
 from crmcli.core.validate import split_tags
 from crmcli.db import companies as repo
 from crmcli.importing.custom import CustomColumns, with_custom_fields
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, run_import
+from crmcli.importing.pipeline import Context, ImportOptions, RecordEntity, Reject, run_import
 from crmcli.sales.companies import clean_name, company_key, normalize_domain
 
 KEYS = ("external_id", "domain", "name")
@@ -108,7 +108,7 @@ def _text(raw: str | None) -> str | None:
     return " ".join((raw or "").split()) or None
 
 
-class CompanyImport(Entity):
+class CompanyImport(RecordEntity):
     """Normalize one row, find the company it names, insert or update it."""
 
     name = "company"
@@ -143,8 +143,8 @@ class CompanyImport(Entity):
     def start(self) -> None:
         self.custom.start()
 
-    # -- one row -----------------------------------------------------------------------
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    # -- one row (in the merge: its rules read the database) ---------------------------
+    def merge_row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
         try:
             self._row(line, record, cells)
         except _Duplicate as exc:

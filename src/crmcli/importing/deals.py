@@ -43,8 +43,8 @@ from crmcli.importing.pipeline import (
     CUSTOMER_KEYS,
     Context,
     CustomerResolver,
-    Entity,
     ImportOptions,
+    RecordEntity,
     Reject,
     run_import,
 )
@@ -161,7 +161,7 @@ def _probability(raw: str) -> int:
     return value
 
 
-class DealImport(Entity):
+class DealImport(RecordEntity):
     """Normalize one row, find its customer / company / stage, insert or update the deal."""
 
     name = "deal"
@@ -213,8 +213,8 @@ class DealImport(Entity):
         self.first_open = next(s for s in self.stages if s["kind"] == "open")
         self.custom.start()
 
-    # -- one row -----------------------------------------------------------------------
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    # -- one row (in the merge: its rules read the database) ---------------------------
+    def merge_row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
         ctx = self.ctx
         values = self._values(line, record, cells)
         custom = self.custom.parse(line, record, cells)
