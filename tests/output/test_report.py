@@ -113,18 +113,32 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
         write_atomic(tmp_path / "missing" / "r.html", b"x")
 
 
-def test_a_row_stream_renders_exactly_like_its_rows(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_row_stream_renders_exactly_like_its_rows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, flat: bool
+) -> None:
     """A RowStream section (rows made while writing) gives the bytes of the same rows as a
-    list, in every data format; an empty stream is an empty table; masking reaches it."""
+    list, in every format; an empty stream is an empty table; masking reaches it. Flat
+    streams are encoded in batches (here of 2, so batch boundaries fall between rows)."""
+    from crmcli.output import report as report_module
     from crmcli.reports.model import RowStream
 
-    def stream(rows: list[dict[str, object]]) -> RowStream:
-        return RowStream(len(rows), lambda: iter(rows), list(rows[0]) if rows else ["name"])
+    monkeypatch.setattr(report_module, "FLAT_BATCH", 2)
+    people = [
+        {"name": "张伟", "phone": "+8613800138000", "email": "zhang.wei@example.cn", "n": 1},
+        {"name": 'a "quoted" },\n {name}', "phone": None, "email": "", "n": 2.5},
+        {"name": "=cmd()", "phone": "+12025550123", "email": None, "n": -3},
+        {"name": "x", "phone": "", "email": "x@example.com", "n": True},
+        {"name": "y", "phone": "", "email": "y@example.com", "n": 10**20},
+    ]
 
-    for people in (REPORT["people"], []):
-        assert isinstance(people, list)
-        streamed = REPORT | {"people": stream(people), "last_at": [{"done_at": META["as_of"]}]}
-        listed = REPORT | {"people": people, "last_at": [{"done_at": META["as_of"]}]}
+    def stream(rows: list[dict[str, object]]) -> RowStream:
+        columns = list(rows[0]) if rows else ["name"]
+        return RowStream(len(rows), lambda: iter(rows), columns, flat)
+
+    for rows in (people, people[:1], people[:2], []):
+        streamed = REPORT | {"people": stream(rows), "last_at": [{"done_at": META["as_of"]}]}
+        listed = REPORT | {"people": rows, "last_at": [{"done_at": META["as_of"]}]}
         for fmt in ("json", "jsonl", "csv", "markdown", "html"):
             assert render_bytes(streamed, fmt, "T", META) == render_bytes(listed, fmt, "T", META)
         for fmt in ("json", "jsonl", "csv"):
@@ -132,5 +146,6 @@ def test_a_row_stream_renders_exactly_like_its_rows(capsys: pytest.CaptureFixtur
             out_stream = capsys.readouterr().out
             emit_report(listed, fmt, "T", meta=META, mask=True)
             assert out_stream == capsys.readouterr().out
-    emit_report(REPORT | {"people": stream(REPORT["people"])}, "json", meta=META, mask=True)
+        assert json.loads(render_bytes(streamed, "json", "T", META))["people"] == rows
+    emit_report(REPORT | {"people": stream(people)}, "json", meta=META, mask=True)
     assert "13800138000" not in capsys.readouterr().out

@@ -40,6 +40,10 @@ class RowStream:
     count: int
     rows: Callable[[], Iterator[dict[str, Any]]]
     columns: Sequence[str] = ()
+    # True when every row is a dict of exactly `columns` holding only scalars (str, int,
+    # float, bool, None) and no time column (`*_at`): renderers may then encode rows in
+    # batches without looking at each value.
+    flat: bool = False
 
     def __len__(self) -> int:
         return self.count

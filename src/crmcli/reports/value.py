@@ -200,7 +200,10 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
         "clv": rounded(value, 2),
     }
     customers = RowStream(
-        len(order), lambda: _customer_rows(db, s.customer_id, order, columns), CUSTOMER_COLUMNS
+        len(order),
+        lambda: _customer_rows(db, s.customer_id, order, columns),
+        CUSTOMER_COLUMNS,
+        flat=True,
     )
     rfm_rows = [r | {"revenue": money(r["revenue"])} for r in s.rfm_segments()]
     report: dict[str, Any] = {
