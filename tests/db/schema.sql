@@ -464,8 +464,9 @@ CREATE INDEX deals_stage ON deals(stage, stage_changed_at);
 -- index deals_won
 CREATE INDEX deals_won ON deals(won_at) WHERE won_at IS NOT NULL;
 
--- index orders_customer
-CREATE INDEX orders_customer ON orders(customer_id, ordered_at);
+-- index orders_customer_value
+CREATE INDEX orders_customer_value
+            ON orders(customer_id, ordered_at, amount, currency);
 
 -- index orders_ordered
 CREATE INDEX orders_ordered ON orders(ordered_at);

@@ -1060,3 +1060,19 @@ def m101_order_lines(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migration
+def m270_orders_customer_value(db: Database) -> None:
+    """orders(customer_id, ordered_at, amount, currency): `report value` and the dashboard
+    read every order's amount and currency in customer order (crmcli.db.order_stats.
+    customer_summaries) from the index alone, with no table lookup per order and no sort.
+    It replaces orders_customer (customer_id, ordered_at), a prefix of it: every query that
+    used that one can use this one, and an import maintains one index instead of two."""
+    db.script(
+        """
+        CREATE INDEX IF NOT EXISTS orders_customer_value
+            ON orders(customer_id, ordered_at, amount, currency);
+        DROP INDEX IF EXISTS orders_customer;
+        """
+    )

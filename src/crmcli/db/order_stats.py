@@ -36,12 +36,6 @@ def day_shift(modifier: str) -> float:
     return 0.5 + minutes / 1440.0 + 1e-6
 
 
-# First-day amounts ride along with the day in one integer so that a single min() finds both:
-# day * 2**40 + (amount + 2**39), valid for |amount| < 2**39 minor units (5.4e9 in major).
-_PACK = 1 << 40
-_AMOUNT_OFFSET = 1 << 39
-
-
 # The columns of customer_summaries, in order (every value numeric, never NULL).
 SUMMARY_COLUMNS = (
     "customer_id",
@@ -49,7 +43,7 @@ SUMMARY_COLUMNS = (
     "x",  # repeat transaction days in the currency before `until`; -1: no such order
     "first_day",
     "last_day",
-    "repeat_amount",
+    "total_amount",
     "first_amount",
     "rfm_last",  # julianday of the last order at or before `until` (any currency)
     "rfm_orders",
@@ -60,48 +54,58 @@ SUMMARY_COLUMNS = (
 def customer_summaries(
     db: Database, until: str, currency: str, modifier: str, size: int = 50_000
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Per customer with orders at or before `until` (stored UTC form), in one pass over the
-    orders and in chunks of `size` rows (SUMMARY_COLUMNS, in customer id order):
+    """Per customer with orders at or before `until` (stored UTC form), in chunks of `size`
+    rows of SUMMARY_COLUMNS (in no particular order):
 
     - the value model's inputs, from orders in `currency` strictly before `until`, in local
       calendar days: same-day orders are one transaction (their amounts added up); x is the
       number of repeat transaction days (-1: no such order), first and last day are day
-      numbers (JDN), and the amounts (minor units) are of the repeat days and the first day;
+      numbers (JDN), and the amounts (minor units) are of all those orders and of the first
+      day's;
     - the RFM inputs of rfm_sql, from every order at or before `until`: the last order time
       (as a julianday, which orders like the stored text), the order count and the amount.
 
-    The covering index orders_customer_value (customer_id, ordered_at, amount, currency)
-    hands the orders over in customer order without a table lookup each.
+    One pass over the covering index orders_customer_value (customer_id, ordered_at, amount,
+    currency, m270): orders arrive grouped by customer, so the GROUP BY needs no sort and no
+    table lookup; only the first day's amount takes one more index search per customer (up
+    to the local midnight after the first order). No join: `known` is a rowid probe.
     """
+    main = "currency = :currency AND ordered_at < :until"
+    day = "CAST(julianday(ordered_at) + :shift AS INTEGER)"
     sql = f"""
-        WITH days AS (
-            SELECT customer_id, CAST(julianday(ordered_at) + :shift AS INTEGER) AS day,
-                   sum(CASE WHEN currency = :currency AND ordered_at < :until
-                       THEN amount END) AS amount,
-                   max(ordered_at) AS last_at, count(*) AS orders, sum(amount) AS all_amount
+        SELECT customer_id,
+               EXISTS (SELECT 1 FROM customers c WHERE c.id = g.customer_id),
+               x, first_day, last_day, total,
+               CASE WHEN x < 0 THEN 0 ELSE (
+                   SELECT sum(o.amount) FROM orders o
+                   WHERE o.customer_id = g.customer_id AND o.ordered_at >= g.first_at
+                     AND o.ordered_at < strftime('%Y-%m-%dT%H:%M:%SZ', g.first_day + :midnight)
+                     AND o.ordered_at < :until AND o.currency = :currency
+               ) END,
+               rfm_last, rfm_orders, rfm_monetary
+        FROM (
+            SELECT customer_id,
+                   count(DISTINCT CASE WHEN {main} THEN {day} END) - 1 AS x,
+                   min(CASE WHEN {main} THEN ordered_at END) AS first_at,
+                   coalesce(min(CASE WHEN {main} THEN {day} END), 0) AS first_day,
+                   coalesce(max(CASE WHEN {main} THEN {day} END), 0) AS last_day,
+                   coalesce(sum(CASE WHEN {main} THEN amount END), 0) AS total,
+                   julianday(max(ordered_at)) AS rfm_last, count(*) AS rfm_orders,
+                   coalesce(sum(amount), 0) AS rfm_monetary
             FROM orders
             WHERE ordered_at <= :until
-            GROUP BY customer_id, day
-        ), per AS (
-            SELECT customer_id, count(amount) - 1 AS x,
-                   coalesce(min(CASE WHEN amount IS NOT NULL THEN day END), 0) AS first_day,
-                   coalesce(max(CASE WHEN amount IS NOT NULL THEN day END), 0) AS last_day,
-                   coalesce(sum(amount), 0) AS total,
-                   min(CASE WHEN amount IS NOT NULL
-                       THEN day * {_PACK} + amount + {_AMOUNT_OFFSET} END) AS packed,
-                   julianday(max(last_at)) AS rfm_last, sum(orders) AS rfm_orders,
-                   sum(all_amount) AS rfm_monetary
-            FROM days GROUP BY customer_id
-        )
-        SELECT customer_id,
-               EXISTS (SELECT 1 FROM customers c WHERE c.id = per.customer_id) AS known,
-               x, first_day, last_day,
-               total - coalesce(packed - first_day * {_PACK} - {_AMOUNT_OFFSET}, 0),
-               coalesce(packed - first_day * {_PACK} - {_AMOUNT_OFFSET}, 0),
-               rfm_last, rfm_orders, coalesce(rfm_monetary, 0)
-        FROM per ORDER BY customer_id
+            GROUP BY customer_id
+        ) g
     """
-    params = {"shift": day_shift(modifier), "until": until, "currency": currency}
+    shift = day_shift(modifier)
+    params = {
+        "shift": shift,
+        "until": until,
+        "currency": currency,
+        # Day number D + this = the julianday of the local midnight ending day D (the
+        # shift's 1e-6 is the rounding guard of `day`, not part of the zone offset).
+        "midnight": 1.0 - (shift - 1e-6),
+    }
     yield from db.stream(sql, params, size)
 
 

@@ -114,13 +114,14 @@ def load_summaries(
     width = len(order_stats.SUMMARY_COLUMNS)
     table = np.concatenate(chunks) if chunks else np.zeros((0, width))
     del chunks
+    table = table[np.argsort(table[:, 0], kind="stable")]  # customer id order
     col = {name: table[:, k] for k, name in enumerate(order_stats.SUMMARY_COLUMNS)}
     modelled = (col["known"] > 0) & (col["x"] >= 0)
     end_j = _julian(end_day)
     x = col["x"][modelled]
     first = col["first_day"][modelled]
     last = col["last_day"][modelled]
-    repeat_cents = col["repeat_amount"][modelled]
+    repeat_cents = col["total_amount"][modelled] - col["first_amount"][modelled]
     with np.errstate(invalid="ignore", divide="ignore"):
         m_x = np.where(x > 0, repeat_cents / 100.0 / np.maximum(x, 1.0), 0.0)
     return Summaries(
