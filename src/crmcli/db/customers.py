@@ -24,8 +24,10 @@ CUSTOMER_FIELDS = (
     "owner",
     "notes",
 )
-# What add_customer / update_customer store: the fields plus the company link.
+# What add_customer / update_customer store: the fields plus the company link, and the
+# columns a phone comes with (customers/rules.phone_fields).
 STORED_FIELDS = (*CUSTOMER_FIELDS, "company_id")
+PHONE_COLUMNS = ("phone_ext", "phone_suspect")
 # Columns a listing may be sorted by (allow-list: never interpolate user text into SQL).
 SORTABLE = {
     "id": "c.id",
@@ -182,7 +184,7 @@ def add_customer(db: Database, values: dict[str, Any], tags: list[str] | None = 
             db.execute(
                 "INSERT OR IGNORE INTO customer_tags(customer_id, tag) VALUES (?, ?)", (cid, tag)
             )
-        row = {k: values.get(k) for k in STORED_FIELDS}
+        row = {k: values.get(k) for k in (*STORED_FIELDS, "phone_ext")}
         row["lifecycle"] = row["lifecycle"] or NEW_CUSTOMER_DEFAULTS["lifecycle"]
         audit.record(
             db,
@@ -350,13 +352,17 @@ def count_customers(db: Database, flt: CustomerFilter) -> int:
 
 def update_customer(db: Database, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply field changes (already normalized); returns {field: [old, new]} of real changes."""
-    unknown = set(changes) - set(STORED_FIELDS)
+    unknown = set(changes) - {*STORED_FIELDS, *PHONE_COLUMNS}
     if unknown:
         raise InvalidInput(f"unknown customer field(s): {', '.join(sorted(unknown))}")
     if "name" in changes and not changes["name"]:
         raise InvalidInput("a customer's name cannot be empty")
     with db.transaction():
         current = get_customer(db, customer_id)
+        if "phone_suspect" in changes:
+            current["phone_suspect"] = db.scalar(
+                "SELECT phone_suspect FROM customers WHERE id = ?", (customer_id,)
+            )
         diff = {k: [current[k], v] for k, v in changes.items() if current[k] != v}
         if diff:
             sets = ", ".join(f"{k} = :{k}" for k in diff)

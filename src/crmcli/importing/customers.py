@@ -17,18 +17,14 @@ column per batch, then executemany inserts and updates (db/customers.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import (
-    LIFECYCLES,
-    normalize_email,
-    normalize_enum,
-    parse_phone,
     split_tags,
 )
+from crmcli.customers import rules
 from crmcli.db import customers as repo
 from crmcli.db import indexes
 from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, Staged, run_import
@@ -68,22 +64,8 @@ ALIASES = {
     "telefon": "phone",
     "erstellt": "created_at",
 }
-_FOLD = re.compile(r"\s\s|[^\S ]")  # whitespace that " ".join(text.split()) would change
-
-
-def _text(raw: str) -> str | None:
-    """Trimmed, with inner whitespace runs folded to one space; blank is None."""
-    if _FOLD.search(raw):
-        return " ".join(raw.split()) or None
-    return raw.strip() or None
-
-
-def _lifecycle(raw: str) -> str:
-    return normalize_enum(raw, LIFECYCLES, "lifecycle")
-
-
-def _email(raw: str) -> str | None:
-    return normalize_email(raw)
+# The field rules are the customer's own (customers/rules.py), shared with `customer add`.
+_text, _lifecycle, _email = rules.text, rules.lifecycle, rules.email
 
 
 @dataclass(slots=True)
@@ -94,7 +76,7 @@ class _Row:
     tags: list[str] | None
 
 
-TEXT_FIELDS = ("external_id", "name", "address", "company", "owner")
+TEXT_FIELDS = rules.TEXT_FIELDS
 
 
 INDEX_REBUILD_MIN_ROWS = 50_000
@@ -166,7 +148,7 @@ class CustomerImport(Entity):
                 value = _text(raw)
                 if value is not None:
                     values[fld] = value
-        notes = (record.get("notes") or "").strip()
+        notes = rules.notes(record.get("notes") or "")
         if notes:
             values["notes"] = notes
         if self.name_required and "name" not in values:
@@ -206,12 +188,10 @@ class CustomerImport(Entity):
         country = record.get("country")
         region = self.ctx.options.phone_region
         phone = self.ctx.optional(
-            line, cells, "phone", raw, lambda text: parse_phone(text, region, country)
+            line, cells, "phone", raw, lambda text: rules.phone(text, region, country)
         )
         if phone is not None:
-            values["phone"] = phone.e164
-            values["phone_ext"] = phone.ext or (record.get("phone_ext") or "").strip() or None
-            values["phone_suspect"] = 1 if phone.suspect else 0
+            values.update(rules.phone_fields(phone, record.get("phone_ext")))
             if phone.suspect:
                 self.suspect += 1
 

@@ -34,14 +34,12 @@ from crmcli.core.clock import to_iso
 from crmcli.core.masking import mask_personal, should_mask
 from crmcli.core.validate import (
     LIFECYCLES,
-    clean_text,
-    normalize_email,
     normalize_enum,
-    normalize_phone,
     parse_datetime,
     split_tag_options,
 )
 from crmcli.customers.profile import customer_profile
+from crmcli.customers.rules import normalize_fields
 from crmcli.db import customers as repo
 from crmcli.output import emit as output
 from crmcli.output.report import MaskOption
@@ -74,23 +72,6 @@ RegionOpt = Annotated[
     str,
     typer.Option("--region", help="Default phone region (ISO code) for numbers without +country."),
 ]
-
-
-def normalize_fields(values: dict[str, Any], region: str = "CN") -> dict[str, Any]:
-    """Trim and validate user-given customer fields; keys with None are dropped."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        if key == "phone":
-            out[key] = normalize_phone(value, region)
-        elif key == "email":
-            out[key] = normalize_email(value)
-        elif key == "lifecycle":
-            out[key] = normalize_enum(value, LIFECYCLES, "lifecycle")
-        else:
-            out[key] = clean_text(value)
-    return out
 
 
 @app.command("add")
@@ -366,8 +347,7 @@ def update(
     given: dict[str, str] = {k: v for k, v in raw.items() if v is not None and k != "company"}
     if not given and company is None and company_id is None and not link_by_domain and not set_:
         raise InvalidInput("nothing to update; give at least one --field value")
-    clears: dict[str, Any] = {k: None for k, v in given.items() if not v.strip() and k != "name"}
-    changes = normalize_fields({k: v for k, v in given.items() if k not in clears}, region) | clears
+    changes = normalize_fields(given, region)  # a blank value clears its field
     from crmcli.customers.links import CompanyChoice, update_customer
 
     choice = CompanyChoice(company_id, company, create_company, link_by_domain)

@@ -1,0 +1,83 @@
+"""Customer field rules: one set for `customer add` / `update` and `customer import`.
+
+- text fields (name, external_id, address, company, owner): trimmed, inner whitespace runs
+  folded to one space; blank is no value;
+- notes: trimmed only (their line breaks are kept);
+- email: core.validate.normalize_email (syntax checked, lower case, the domain in Unicode);
+- lifecycle: lead, prospect, customer or churned (aliases through normalize_enum);
+- phone: core.validate.parse_phone: E.164, the region from a + / 00 prefix, else the row's
+  country, else `region`; an extension (`ext. 12`) is kept in phone_ext and a number only
+  valid read in the default region but written like a North American one is flagged
+  (phone_suspect). Setting a phone sets all three; clearing it clears all three.
+
+The import applies them per cell (a bad optional field is a warning there); `customer add`
+and `update` through normalize_fields (a bad value is exit 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from crmcli.core.validate import LIFECYCLES, Phone, normalize_email, normalize_enum, parse_phone
+
+TEXT_FIELDS = ("external_id", "name", "address", "company", "owner")
+_FOLD = re.compile(r"\s\s|[^\S ]")  # whitespace that " ".join(text.split()) would change
+
+
+def text(raw: str) -> str | None:
+    """Trimmed, with inner whitespace runs folded to one space; blank is None."""
+    if _FOLD.search(raw):
+        return " ".join(raw.split()) or None
+    return raw.strip() or None
+
+
+def notes(raw: str) -> str | None:
+    """Trimmed; line breaks kept; blank is None."""
+    return raw.strip() or None
+
+
+def email(raw: str) -> str | None:
+    return normalize_email(raw)
+
+
+def lifecycle(raw: str) -> str:
+    return normalize_enum(raw, LIFECYCLES, "lifecycle")
+
+
+def phone(raw: str, region: str = "CN", country: str | None = None) -> Phone | None:
+    return parse_phone(raw, region, country)
+
+
+def phone_fields(found: Phone | None, ext: str | None = None) -> dict[str, Any]:
+    """The stored phone columns of a parsed number (None: all cleared); `ext` is a separate
+    extension cell, used when the number itself carries none."""
+    if found is None:
+        return {"phone": None, "phone_ext": None, "phone_suspect": 0}
+    return {
+        "phone": found.e164,
+        "phone_ext": found.ext or (ext or "").strip() or None,
+        "phone_suspect": 1 if found.suspect else 0,
+    }
+
+
+def normalize_fields(values: Mapping[str, str | None], region: str = "CN") -> dict[str, Any]:
+    """User-given customer fields -> stored values (exit 2 on a bad one). A None value is
+    not given (dropped); a blank one clears the field (None; a phone clears its extension
+    and flag too)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key == "phone":
+            out |= phone_fields(phone(value, region))
+        elif key == "email":
+            out[key] = email(value)
+        elif key == "lifecycle":
+            out[key] = lifecycle(value) if value.strip() else None
+        elif key == "notes":
+            out[key] = notes(value)
+        else:
+            out[key] = text(value)
+    return out

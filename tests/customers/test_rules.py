@@ -1,0 +1,64 @@
+"""customers/rules.py: `customer add`, `customer update` and `customer import` store the same
+input the same way (one set of field rules)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ("name", "phone", "phone_ext", "phone_suspect", "email", "address", "lifecycle", "notes")
+# One awkward value per rule: folded whitespace, an extension, a NANP-looking number read in
+# CN, an upper-case email, a lifecycle alias, notes with a line break.
+CASES = [
+    {"name": "  Ann   Lee ", "phone": "010-6552-9988 ext. 12", "email": "ANN@Example.COM",
+     "address": "1  Main\tSt", "lifecycle": "Customer", "notes": " first line\nsecond "},
+    {"name": "Bob", "phone": "(415) 555-2671", "email": "bob@example.com",
+     "address": "x", "lifecycle": "lead", "notes": "one"},
+]  # fmt: skip
+
+
+def stored(db_path: Path) -> list[dict[str, Any]]:
+    con = sqlite3.connect(db_path)
+    con.row_factory = sqlite3.Row
+    try:
+        return [
+            {c: r[c] for c in COLUMNS}
+            for r in con.execute(f"SELECT {', '.join(COLUMNS)} FROM customers ORDER BY id")
+        ]
+    finally:
+        con.close()
+
+
+def add_args(case: dict[str, str]) -> list[str]:
+    return [part for field, value in case.items() for part in (f"--{field}", value)]
+
+
+def test_add_and_import_store_the_same_values(cli: Any, tmp_path: Path, db_path: Path) -> None:
+    for case in CASES:
+        cli.ok("customer", "add", *add_args(case))
+    added = stored(db_path)
+    assert added[0]["phone"] == "+861065529988" and added[0]["phone_ext"] == "12"
+    assert added[0]["name"] == "Ann Lee" and added[0]["notes"] == "first line\nsecond"
+    assert added[1]["phone_suspect"] == 1 and added[0]["phone_suspect"] == 0
+    cli.ok("customer", "delete", "1", "--yes")
+    cli.ok("customer", "delete", "2", "--yes")
+    src = tmp_path / "people.csv"
+    import csv
+
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(CASES[0]))
+        writer.writeheader()
+        writer.writerows(CASES)
+    cli.ok("customer", "import", str(src))
+    assert stored(db_path) == added
+
+
+def test_update_sets_and_clears_a_phone_with_its_extension(cli: Any, db_path: Path) -> None:
+    cli.ok("customer", "add", "--name", "Ann", "--phone", "010-6552-9988 ext. 12")
+    cli.ok("customer", "update", "1", "--phone", "(415) 555-2671")
+    (row,) = stored(db_path)
+    assert (row["phone"], row["phone_ext"], row["phone_suspect"]) == ("+864155552671", None, 1)
+    cli.ok("customer", "update", "1", "--phone", "")
+    (row,) = stored(db_path)
+    assert (row["phone"], row["phone_ext"], row["phone_suspect"]) == (None, None, 0)
