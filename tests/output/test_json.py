@@ -68,3 +68,18 @@ def test_prepare_deep_keeps_values_and_converts_times() -> None:
     prepared = output._prepare_deep(report)
     assert prepared == report
     assert prepared["a"][0] is not report["a"][0]
+
+
+flat_rows = st.lists(
+    st.dictionaries(st.text(max_size=6), scalars, min_size=1, max_size=5), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(flat_rows, st.sampled_from([None, 0, 1, 2, 4]))
+def test_lists_of_flat_rows_in_one_encoder_call(
+    rows: list[dict[str, Any]], indent: int | None
+) -> None:
+    # The one-call path for a listing's rows, at the top and nested in a report.
+    for value in (rows, {"section": rows, "other": [rows, {"x": rows}]}):
+        assert output.to_json(value, indent=indent) == reference(value, indent)

@@ -9,7 +9,9 @@ reproducible and scripted histories can replay time.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, tzinfo
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from crmcli.core.errors import InvalidInput
@@ -108,3 +110,78 @@ def display_time(text: str | None) -> str | None:
     except ValueError:
         return text
     return moment.astimezone(local_zone()).isoformat()
+
+
+# The stored form (to_iso) is an hour prefix "YYYY-MM-DDTHH" and a tail ":MM:SSZ": the
+# fast path takes exactly that, anything else goes through display_time itself.
+_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}").fullmatch
+_TAILS = frozenset(f":{m:02d}:{s:02d}Z" for m in range(60) for s in range(60))
+
+
+class _ZoneDisplay:
+    """display_time in one zone for many values: the zone's offset is looked up once per
+    UTC hour, and a stored time becomes its local hour's text plus its own minutes and
+    seconds. An hour whose offset is not whole hours or changes within it (a DST switch at
+    :30), and any value not in the stored form, go through display_time itself: the result
+    is always display_time's."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self.hours: dict[str, tuple[str, str] | None] = {}
+
+    def local_hour(self, prefix: str) -> tuple[str, str] | None:
+        if not _HOUR(prefix):
+            return None
+        try:
+            start = datetime.fromisoformat(prefix + ":00:00+00:00")
+            first = start.astimezone(self.zone)
+            last = (start + timedelta(seconds=3599)).astimezone(self.zone)
+        except (ValueError, OverflowError):
+            return None
+        offset = first.utcoffset()
+        if offset is None or offset != last.utcoffset() or offset.total_seconds() % 3600:
+            return None
+        text = first.isoformat()  # YYYY-MM-DDTHH:00:00+HH:MM
+        return (text[:13], text[19:]) if len(text) == 25 else None
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text:
+            return text
+        prefix = text[:13]
+        try:
+            hit = self.hours[prefix]
+        except KeyError:
+            hit = self.hours[prefix] = self.local_hour(prefix)
+        tail = text[13:]
+        if hit is not None and tail in _TAILS:
+            return hit[0] + tail[:6] + hit[1]
+        return display_time(text)
+
+    def many(self, values: list[str]) -> list[str | None]:
+        """self(v) for every v, in one loop (the cache hit inline)."""
+        hours, tails = self.hours, _TAILS
+        out: list[str | None] = []
+        append = out.append
+        for text in values:
+            hit = hours.get(text[:13])
+            tail = text[13:]
+            if hit is not None and tail in tails:
+                append(hit[0] + tail[:6] + hit[1])
+            else:
+                append(self(text))
+        return out
+
+
+@lru_cache(maxsize=8)
+def _zone_display(zone: tzinfo) -> _ZoneDisplay:
+    return _ZoneDisplay(zone)
+
+
+def display_converter() -> Callable[[str | None], str | None]:
+    """display_time as a function bound to the configured zone, for many values."""
+    return _zone_display(local_zone())
+
+
+def display_times(values: list[str]) -> list[str | None]:
+    """[display_time(v) for v in values], by the per-hour conversion of _ZoneDisplay."""
+    return _zone_display(local_zone()).many(values)

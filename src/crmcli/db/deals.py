@@ -352,12 +352,13 @@ def list_deals(
         )
         params += [stalled_before, stalled_before]
     where = " AND ".join(clauses) or "1"
-    total = int(db.scalar(f"SELECT count(*) FROM {FROM} WHERE {where}", params))
     sql = f"SELECT {COLUMNS} FROM {FROM} WHERE {where} ORDER BY d.id"
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params = [*params, limit, offset]
-    return db.query(sql, params), total
+    if limit is None and not offset:
+        rows = db.query(sql, params)  # every match: the count is the rows'
+        return rows, len(rows)
+    total = int(db.scalar(f"SELECT count(*) FROM {FROM} WHERE {where}", params))
+    sql += " LIMIT ? OFFSET ?"
+    return db.query(sql, [*params, -1 if limit is None else limit, offset]), total
 
 
 def customer_deals(db: Database, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:

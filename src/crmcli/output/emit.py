@@ -47,6 +47,33 @@ def prepare(row: dict[str, Any]) -> dict[str, Any]:
     return {k: prepare(v) if isinstance(v, dict) else _display_value(k, v) for k, v in row.items()}
 
 
+def _flat_rows(rows: Sequence[Any]) -> bool:
+    """Non-empty dicts with text keys and scalar values only (the rows of a listing): checked
+    by C-level iteration, not a Python call per value."""
+    from itertools import chain
+
+    if not rows or not all(type(r) is dict and r for r in rows):
+        return False
+    if set(map(type, chain.from_iterable(rows))) != {str}:
+        return False
+    return set(map(type, chain.from_iterable(map(dict.values, rows)))) <= _SCALAR_TYPES
+
+
+def _prepare_flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """prepare() over flat rows (_flat_rows): copies with their time columns converted, a
+    column at a time by the clock's batch conversion (one zone lookup per UTC hour)."""
+    from itertools import chain
+
+    from crmcli.core.clock import display_times
+
+    out = [r.copy() for r in rows]
+    for key in [k for k in dict.fromkeys(chain.from_iterable(rows)) if is_time_key(k)]:
+        having = [r for r in out if type(r.get(key)) is str]
+        for r, shown in zip(having, display_times([r[key] for r in having]), strict=True):
+            r[key] = shown
+    return out
+
+
 def cell(value: Any) -> str:
     """A value as one cell of text, exactly as JSON has it: the one cell formatter.
 
@@ -107,6 +134,7 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _dumps(value: Any, indent: int | None, separators: tuple[str, str] | None = None) -> str:
@@ -118,6 +146,18 @@ def _dumps(value: Any, indent: int | None, separators: tuple[str, str] | None = 
         allow_nan=False,
         separators=separators,
     )
+
+
+def _flat_list_json(rows: list[dict[str, Any]], indent: int, level: int = 0) -> str:
+    """Indented JSON of flat rows (_flat_rows) in one C-encoder call: item and row separators
+    carry the rows' indentation, then the row boundaries (the only "},\n" + indentation + "{"
+    there is: strings escape newlines) get the list's."""
+    outer = " " * (indent * level)
+    inner = outer + " " * indent
+    row_inner = inner + " " * indent
+    text = _dumps(rows, None, (",\n" + row_inner, ": "))
+    text = text[2:-2].replace("},\n" + row_inner + "{", f"\n{inner}}},\n{inner}{{\n{row_inner}")
+    return f"[\n{inner}{{\n{row_inner}{text}\n{inner}}}\n{outer}]"
 
 
 def _encode_indented(value: Any, indent: int, level: int, parts: list[str]) -> None:
@@ -141,6 +181,9 @@ def _encode_indented(value: Any, indent: int, level: int, parts: list[str]) -> N
             _encode_indented(v, indent, level + 1, parts)
         parts.append("\n" + outer + "}")
         return
+    if kind is list and value and _flat_rows(value):
+        parts.append(_flat_list_json(value, indent, level))
+        return
     if kind is list and value:
         parts.append("[\n")
         first = True
@@ -161,11 +204,9 @@ def _encode_indented(value: Any, indent: int, level: int, parts: list[str]) -> N
 def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None) -> list[str]:
     if columns:
         return list(columns)
-    seen: dict[str, None] = {}
-    for r in rows:
-        for k in r:
-            seen.setdefault(k, None)
-    return list(seen)
+    from itertools import chain
+
+    return list(dict.fromkeys(chain.from_iterable(rows)))  # in first-seen order
 
 
 def write_csv(
@@ -237,7 +278,11 @@ def emit_rows(
     stream = out or sys.stdout
     cols = listing_columns(rows, columns, fmt)
     if fmt == "json":
-        stream.write(to_json([prepare({c: r.get(c) for c in cols}) for r in rows]) + "\n")
+        chosen = [r if list(r) == cols else {c: r.get(c) for c in cols} for r in rows]
+        if _flat_rows(chosen):
+            stream.write(_flat_list_json(_prepare_flat(chosen), 2) + "\n")
+        else:
+            stream.write(to_json([prepare(r) for r in chosen]) + "\n")
     elif fmt == "jsonl":
         for r in rows:
             stream.write(to_json(prepare({c: r.get(c) for c in cols}), indent=None) + "\n")
@@ -300,6 +345,8 @@ def _prepare_deep(value: Any, key: str = "") -> Any:
             for k, v in value.items()
         }
     if isinstance(value, list):
+        if _flat_rows(value):
+            return _prepare_flat(value)
         if not is_time_key(key):
             return [_prepare_deep(v, key) if isinstance(v, dict | list) else v for v in value]
         return [_prepare_deep(v, key) for v in value]

@@ -203,7 +203,10 @@ def list_(
             closing_before=before, stalled_before=stalled_before, customer_id=customer,
             company_id=company, limit=limit or None, offset=offset,
         )  # fmt: skip
-    rows = [shown(r) for r in rows]
+    from crmcli.core.validate import money
+
+    for r in rows:  # shown(), in place: list rows have no internal columns
+        r["amount"] = money(r["amount"])
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
     if limit and total > offset + len(rows):
         output.info(f"showing {len(rows)} of {total}")
