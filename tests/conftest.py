@@ -96,6 +96,8 @@ def add_customer(cli: Cli) -> Callable[..., int]:
         args = ["customer", "add", "--name", name]
         for key, value in fields.items():
             args += [f"--{key.replace('_', '-')}", value]
+        if "company" in fields:  # the company is created when it does not exist yet
+            args.append("--create-company")
         return int(cli.ok(*args).strip())
 
     return _add

@@ -98,3 +98,14 @@ def test_export(cli) -> None:  # type: ignore[no-untyped-def]
     out = cli.ok("company", "export", "--format", "csv")
     assert out.splitlines()[0].startswith("id,")
     assert "'=Acme" in out or "=Acme" not in out.split("\n", 1)[1].split(",")[1:2]
+
+
+def test_company_name_without_a_match_fails_naming_create_company(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("customer", "add", "--name", "Ann", "--company", "Nowhere Ltd")
+    assert result.exit_code == 3
+    assert "no company named 'Nowhere Ltd'" in result.stderr
+    assert "--create-company" in result.stderr and "Traceback" not in result.stderr
+    assert cli.json("customer", "list") == []  # nothing half-written
+    cid = cli.ok("customer", "add", "--name", "Bob").strip()
+    assert cli("customer", "update", cid, "--company", "Nowhere Ltd").exit_code == 3
+    assert cli.json("customer", "show", cid)["company"] is None

@@ -73,6 +73,7 @@ def test_merge_moves_history_fills_fields_and_deletes_drops(
     assert result["filled"] == {
         "email": "zw@example.cn",
         "company": "甲公司",
+        "company_id": 1,  # add_customer creates the company: the link is filled too
         "owner": "alice",
         "external_id": "Z9",
     }

@@ -49,7 +49,7 @@ def test_gbk_sheet_with_chinese_stages(crm: Any, tmp_path: Path) -> None:
 
 
 def test_history_of_imported_deals(crm: Any, tmp_path: Path) -> None:
-    crm.json("deal", "import", str(DATA / "cn_deals_gbk.csv"))
+    crm.json("deal", "import", str(DATA / "cn_deals_gbk.csv"), "--rejects", str(tmp_path / "r"))
     got = deals(crm)
     open_events = crm.json("deal", "show", str(got["SJ-001"]["id"]))["events"]
     assert [(e["kind"], e["to_stage"]) for e in open_events] == [("create", "proposal")]
@@ -62,7 +62,7 @@ def test_history_of_imported_deals(crm: Any, tmp_path: Path) -> None:
 
 
 def test_pipeline_report_reads_imported_history(crm: Any, tmp_path: Path) -> None:
-    crm.json("deal", "import", str(DATA / "cn_deals_gbk.csv"))
+    crm.json("deal", "import", str(DATA / "cn_deals_gbk.csv"), "--rejects", str(tmp_path / "r"))
     report = crm.json("report", "pipeline", "--since", "2026-01-01", "--until", "2026-06-01")
     assert report["totals"]["won_deals"] == 1 and report["totals"]["won_amount"] == 50000.0
     assert report["totals"]["lost_deals"] == 1 and report["totals"]["open_deals"] == 2

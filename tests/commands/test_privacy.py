@@ -38,7 +38,7 @@ def seed(cli, add_customer, db_path: Path) -> tuple[int, int]:  # type: ignore[n
         tag="vip",
     )
     other = add_customer("Li Keepme", email="li.keepme@example.com")
-    cli.ok("customer", "update", str(cid), "--company", "Acme")
+    cli.ok("customer", "update", str(cid), "--company", "Acme", "--create-company")
     db = connect(db_path, actor="seed")
     try:
         with db.transaction():

@@ -33,7 +33,16 @@ def adds(count: int, workdir: Path) -> None:
         if not new.isdigit():
             continue
         if i % 3 == 0:
-            crm("customer", "update", new, "--owner", "bob", "--company", f"Co {i}")
+            crm(
+                "customer",
+                "update",
+                new,
+                "--owner",
+                "bob",
+                "--company",
+                f"Co {i}",
+                "--create-company",
+            )
         if i % 4 == 0:
             crm("customer", "tag", new, "--add", "busy")
 

@@ -48,9 +48,9 @@ def sha_row_hash(prev: str | None, row: dict[str, Any]) -> str:
 def history(cli: Any, db_path: Path) -> Path:
     for name in ("Ann Lee", "Bo Chen", "Cy Wu"):
         cli.ok("customer", "add", "--name", name, "--email", f"{name.split()[0].lower()}@x.com")
-    cli.ok("customer", "update", "1", "--company", "Acme")
+    cli.ok("customer", "update", "1", "--company", "Acme", "--create-company")
     cli.ok("customer", "forget", "3", "--yes")
-    cli.ok("customer", "update", "2", "--company", "Beta")
+    cli.ok("customer", "update", "2", "--company", "Beta", "--create-company")
     assert cli("audit", "verify").exit_code == 0
     assert cli("db", "check").exit_code == 0
     return db_path
@@ -153,7 +153,7 @@ def test_rolled_back_file_is_detected(cli: Any, history: Path, tmp_path: Path) -
     with raw(history) as conn:
         conn.execute("VACUUM INTO ?", (str(old),))
     cli.ok("customer", "add", "--name", "Dee Ng")
-    cli.ok("customer", "update", "4", "--company", "Later")
+    cli.ok("customer", "update", "4", "--company", "Later", "--create-company")
     for suffix in ("-wal", "-shm"):
         Path(str(history) + suffix).unlink(missing_ok=True)
     shutil.copyfile(old, history)

@@ -54,6 +54,7 @@ def planted(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
     monkeypatch.setenv("CRM_OUTBOX", str(tmp_path / "box"))
     cid = cli.ok(
         "customer", "add", "--name", PAYLOADS["name"], "--company", PAYLOADS["company"],
+        "--create-company",
         "--email", "evil@example.com", "--phone", "13800138000",
     ).strip()  # fmt: skip
     cli.ok("customer", "tag", cid, "--add", "line\rbreak")

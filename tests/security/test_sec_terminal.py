@@ -27,7 +27,9 @@ def assert_clean(text: str) -> None:
 
 @pytest.fixture
 def evil(cli: Any) -> str:
-    cid = cli.ok("customer", "add", "--name", EVIL_NAME, "--company", "\x1b[5mACME").strip()
+    cid = cli.ok(
+        "customer", "add", "--name", EVIL_NAME, "--company", "\x1b[5mACME", "--create-company"
+    ).strip()
     cli.ok("comm", "log", cid, "--channel", "phone", "--subject", EVIL_SUBJECT)
     return cid
 

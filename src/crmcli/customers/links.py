@@ -45,7 +45,7 @@ def _company_fields(
         warnings.append(warning)
     if company_id is not None:
         return {"company_id": company_id, "company": text}
-    if choice.name is not None:  # a name with no company (kept as text) or '' (clears)
+    if choice.name is not None:  # '' clears the link
         return {"company_id": None, "company": text}
     return {}
 

@@ -19,13 +19,21 @@ Row semantics (the README's "Companies" section says the same):
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, ClassVar
 
 from crmcli.core.errors import Conflict, InvalidInput
 from crmcli.core.validate import split_tags
 from crmcli.db import companies as repo
 from crmcli.importing.custom import CustomColumns, with_custom_fields
-from crmcli.importing.pipeline import Context, ImportOptions, RecordEntity, Reject, run_import
+from crmcli.importing.pipeline import (
+    Context,
+    Entity,
+    ImportOptions,
+    Reject,
+    Staged,
+    run_import,
+)
 from crmcli.sales.companies import clean_name, company_key, normalize_domain
 
 KEYS = ("external_id", "domain", "name")
@@ -108,7 +116,7 @@ def _text(raw: str | None) -> str | None:
     return " ".join((raw or "").split()) or None
 
 
-class CompanyImport(RecordEntity):
+class CompanyImport(Entity):
     """Normalize one row, find the company it names, insert or update it."""
 
     name = "company"
@@ -143,49 +151,60 @@ class CompanyImport(RecordEntity):
     def start(self) -> None:
         self.custom.start()
 
-    # -- one row (in the merge: its rules read the database) ---------------------------
-    def merge_row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
-        try:
-            self._row(line, record, cells)
-        except _Duplicate as exc:
-            self.ctx.reject(line, cells, Reject(exc.reason), duplicate=True)
-
-    def _row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
-        values = self._values(line, record, cells)
-        custom = self.custom.parse(line, record, cells)
+    # -- one row -----------------------------------------------------------------------
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: the row's normalized values, custom values, tags and deferred warnings."""
+        warnings: list[list[str]] = []
+        values = self._values(line, record, cells, warnings)
+        custom = self.custom.parse(line, record, cells, warnings)
         raw_tags = record.get("tags") or ""
         tags = split_tags(raw_tags) if raw_tags.strip() else None
+        return {"values": values, "custom": custom, "tags": tags, "warnings": warnings}
+
+    def merge(self, rows: list[Staged]) -> None:
+        """MERGE: find the company each row names (key, duplicates), insert or update."""
+        for staged in rows:
+            try:
+                self._merge_one(staged.data)
+            except _Duplicate as exc:
+                self.ctx.reject(staged.line, staged.cells, Reject(exc.reason), duplicate=True)
+            except Reject as exc:
+                self.ctx.reject(staged.line, staged.cells, exc)
+            except (Conflict, InvalidInput) as exc:
+                self.ctx.reject(staged.line, staged.cells, Reject(exc.message))
+            else:
+                self.ctx.warn(staged.line, staged.cells, staged.data["warnings"])
+
+    def _merge_one(self, data: dict[str, Any]) -> None:
+        values, custom, tags = data["values"], data["custom"], data["tags"]
         target = self._target(values)
         db, now = self.ctx.db, self.ctx.now
-        try:
-            if target is None:
-                if "name" not in values:
-                    raise Reject("no name", "name", "")
-                created = values.pop("created_at", None) or now
-                company_id = repo.insert_for_import(db, values, tags or [], created, now)
-                self.ctx.summary.inserted += 1
-            else:
-                company_id = target
-                current = repo.fetch_for_import(db, target)
-                values.pop("created_at", None)
-                diff = {k: v for k, v in values.items() if k != "name_key" and current[k] != v}
-                if "name" in diff:
-                    diff["name_key"] = values["name_key"]
-                new_tags = tags is not None and sorted(tags) != current["tags"]
-                repo.update_for_import(db, target, diff, tags if new_tags else None, now)
-                self.custom.queue(company_id, custom)
-                changed = self.custom.flush()
-                if diff or new_tags or changed:
-                    self.ctx.summary.updated += 1
-                else:
-                    self.ctx.summary.unchanged += 1
-                return
-        except Conflict as exc:
-            raise Reject(exc.message) from None
-        self.custom.queue(company_id, custom)
-        self.custom.flush()
+        if target is None:
+            if "name" not in values:
+                raise Reject("no name", "name", "")
+            created = values.pop("created_at", None) or now
+            company_id = repo.insert_for_import(db, values, tags or [], created, now)
+            self.custom.queue(company_id, custom)
+            self.custom.flush()
+            self.ctx.summary.inserted += 1
+            return
+        current = repo.fetch_for_import(db, target)
+        values.pop("created_at", None)
+        diff = {k: v for k, v in values.items() if k != "name_key" and current[k] != v}
+        if "name" in diff:
+            diff["name_key"] = values["name_key"]
+        new_tags = tags is not None and sorted(tags) != current["tags"]
+        repo.update_for_import(db, target, diff, tags if new_tags else None, now)
+        self.custom.queue(target, custom)
+        changed = self.custom.flush()
+        if diff or new_tags or changed:
+            self.ctx.summary.updated += 1
+        else:
+            self.ctx.summary.unchanged += 1
 
-    def _values(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, Any]:
+    def _values(
+        self, line: int, record: dict[str, str], cells: list[str], warnings: list[list[str]]
+    ) -> dict[str, Any]:
         ctx = self.ctx
         values: dict[str, Any] = {}
         raw = _text(record.get("name"))
@@ -201,18 +220,18 @@ class CompanyImport(RecordEntity):
             values["notes"] = notes
         raw = (record.get("domain") or "").strip()
         if raw:
-            domain = ctx.optional(line, cells, "domain", raw, normalize_domain)
+            domain = ctx.optional(line, cells, "domain", raw, normalize_domain, into=warnings)
             if domain:
                 values["domain"] = domain
         raw = (record.get("size") or "").strip()
         if raw:
-            size = ctx.optional(line, cells, "size", raw, _size)
+            size = ctx.optional(line, cells, "size", raw, _size, into=warnings)
             if size is not None:
                 values["size"] = size
         raw = (record.get("created_at") or "").strip()
         if raw:
             created = ctx.optional(
-                line, cells, "created_at", raw, lambda t: ctx.time("created_at", t)
+                line, cells, "created_at", raw, partial(ctx.time, "created_at"), into=warnings
             )
             if created:
                 values["created_at"] = created

@@ -130,7 +130,7 @@ class CustomColumns:
             unknown.discard(header)
 
     def start(self) -> None:
-        """Inside the transaction: create the planned fields."""
+        """MERGE, inside the transaction: create the planned fields."""
         for field in self.new:
             field["id"] = repo.add_field(
                 self.ctx.db, self.entity, field["name"], "text", None, field["label"]
@@ -141,18 +141,25 @@ class CustomColumns:
             ]
 
     # -- one row -------------------------------------------------------------------------
-    def parse(self, line: int, record: dict[str, str], cells: list[str]) -> dict[int, Stored]:
-        """{field id: stored value} of the row's non-empty custom cells; a bad value is a
-        field-level warning (Reject with --strict-fields)."""
-        out: dict[int, Stored] = {}
+    def parse(
+        self,
+        line: int,
+        record: dict[str, str],
+        cells: list[str],
+        into: list[list[str]] | None = None,
+    ) -> dict[str, list[Any]]:
+        """STAGING: {custom.NAME: [text, num]} of the row's non-empty custom cells (JSON-able;
+        fields made by --create-fields get their ids in the merge). A bad value is a
+        field-level warning (kept in `into` when given; Reject with --strict-fields)."""
+        out: dict[str, list[Any]] = {}
         for target, field in self.columns:
             raw = record.get(target)
             if not raw or not raw.strip():
                 continue
             parse = partial(self._value, field, target)
-            value = self.ctx.optional(line, cells, target, raw, parse)
+            value = self.ctx.optional(line, cells, target, raw, parse, into=into)
             if value is not None:
-                out[int(field["id"])] = value
+                out[target] = list(value)
         return out
 
     def _value(self, field: dict[str, Any], target: str, raw: str) -> Stored | None:
@@ -165,10 +172,11 @@ class CustomColumns:
         return rules.parse_value(field, text)
 
     # -- writing ---------------------------------------------------------------------------
-    def queue(self, entity_id: int, values: dict[int, Stored]) -> None:
-        """Values for a record the entity stored (written by flush)."""
-        if values:
-            self.pending.setdefault(entity_id, {}).update(values)
+    def queue(self, entity_id: int, values: dict[str, list[Any]]) -> None:
+        """MERGE: staged values of a record the entity stored (written by flush)."""
+        for target, value in values.items():
+            field_id = int(self.by_target[target]["id"])
+            self.pending.setdefault(entity_id, {})[field_id] = (value[0], value[1])
 
     def flush(self) -> set[int]:
         """Write the queued values that differ from the stored ones; returns the ids of the

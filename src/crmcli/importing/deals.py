@@ -43,9 +43,10 @@ from crmcli.importing.pipeline import (
     CUSTOMER_KEYS,
     Context,
     CustomerResolver,
+    Entity,
     ImportOptions,
-    RecordEntity,
     Reject,
+    Staged,
     run_import,
 )
 from crmcli.sales.stages import check_probability, resolve_stage
@@ -161,7 +162,7 @@ def _probability(raw: str) -> int:
     return value
 
 
-class DealImport(RecordEntity):
+class DealImport(Entity):
     """Normalize one row, find its customer / company / stage, insert or update the deal."""
 
     name = "deal"
@@ -208,46 +209,40 @@ class DealImport(RecordEntity):
             self.ctx.resolver = CustomerResolver(self.ctx, own)
         self.ctx.summary.extra["key"] = self.key
 
+    def precheck(self) -> None:
+        """Before staging: the stages rows are checked against (read again in start())."""
+        self.stages = list_stages(self.ctx.db)
+
     def start(self) -> None:
         self.stages = list_stages(self.ctx.db)
         self.first_open = next(s for s in self.stages if s["kind"] == "open")
         self.custom.start()
 
-    # -- one row (in the merge: its rules read the database) ---------------------------
-    def merge_row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
+    # -- one row: staging ---------------------------------------------------------------
+    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
+        """STAGING: the row's normalized values and the references merge() looks up."""
         ctx = self.ctx
-        values = self._values(line, record, cells)
-        custom = self.custom.parse(line, record, cells)
-        stage = self._stage(record)
-        times = self._times(line, record, cells)
-        existing = None
-        ext = values.get("external_id")
-        if ext:
-            existing = repo.deal_by_external_id(ctx.db, ext)
-        if existing is not None and not self.key:
-            ctx.reject(
-                line,
-                cells,
-                Reject(
-                    f"duplicate of deal {existing['id']} (same external_id {ext!r});"
-                    " --key external_id updates it"
-                ),
-                duplicate=True,
-            )
-            return
-        try:
-            if existing is None:
-                deal_id = self._insert(values, stage, times, line, cells)
-            else:
-                deal_id = int(existing["id"])
-                self._update(existing, values, stage, times, custom)
-                return
-        except Conflict as exc:
-            raise Reject(exc.message) from None
-        self.custom.queue(deal_id, custom)
-        self.custom.flush()
+        warnings: list[list[str]] = []
+        values = self._values(line, record, cells, warnings)
+        customer = None
+        if ctx.resolver is not None and any(
+            (record.get(f"customer_{k}") or "").strip() for k in ctx.resolver.keys
+        ):
+            customer = ctx.resolver.reference(record)
+        return {
+            "values": values,
+            "custom": self.custom.parse(line, record, cells, warnings),
+            "stage": self._stage(record),
+            "times": self._times(line, record, cells, warnings),
+            "customer": customer,
+            "company": {f: record[f] for f in COMPANY_REF_FIELDS if (record.get(f) or "").strip()},
+            "campaign": (record.get("campaign") or "").strip(),
+            "warnings": warnings,
+        }
 
-    def _values(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, Any]:
+    def _values(
+        self, line: int, record: dict[str, str], cells: list[str], warnings: list[list[str]]
+    ) -> dict[str, Any]:
         ctx = self.ctx
         values: dict[str, Any] = {}
         title = validate.clean_text(record.get("title") or "")
@@ -269,63 +264,110 @@ class DealImport(RecordEntity):
                 values[fld] = text
         raw = (record.get("probability") or "").strip()
         if raw:
-            probability = ctx.optional(line, cells, "probability", raw, _probability)
+            probability = ctx.optional(line, cells, "probability", raw, _probability, into=warnings)
             if probability is not None:
                 values["probability"] = probability
         raw = (record.get("close_date") or "").strip()
         if raw:
-            close = ctx.optional(line, cells, "close_date", raw, partial(self._date, "close_date"))
+            close = ctx.optional(
+                line, cells, "close_date", raw, partial(self._date, "close_date"), into=warnings
+            )
             if close:
                 values["close_date"] = close
-        raw = (record.get("campaign") or "").strip()
-        if raw:
-            campaign = ctx.optional(line, cells, "campaign", raw, self._campaign)
-            if campaign is not None:
-                values["campaign_id"] = campaign
-        self._owners(record, values)
         return values
 
-    def _owners(self, record: dict[str, str], values: dict[str, Any]) -> None:
-        """The customer and company the row names (Reject when it names none, or nobody)."""
-        ctx = self.ctx
-        customer = None
-        if ctx.resolver is not None and any(
-            (record.get(f"customer_{k}") or "").strip() for k in ctx.resolver.keys
-        ):
-            customer = ctx.resolver.resolve(record)
-        company, missing = company_reference(ctx.db, record)
-        if missing:
-            fld, raw = missing[0]
-            what = "name" if fld == "company" else fld.removeprefix("company_")
-            raise Reject(f"no company with {what} {raw!r}", fld, raw)
-        if customer is not None:
-            values["customer_id"] = customer
-        if company is not None:
-            values["company_id"] = company
-
-    def _stage(self, record: dict[str, str]) -> dict[str, Any] | None:
+    def _stage(self, record: dict[str, str]) -> str | None:
         raw = " ".join((record.get("stage") or "").split())
         if not raw:
             return None
         kind = CLOSED_ALIASES.get(raw.lower())
         if kind is not None:
-            return next(s for s in self.stages if s["kind"] == kind)
+            return str(next(s for s in self.stages if s["kind"] == kind)["name"])
         try:
-            return resolve_stage(self.stages, raw)
+            return str(resolve_stage(self.stages, raw)["name"])
         except InvalidInput as exc:
             raise Reject(exc.message, "stage", raw) from None
+
+    # -- one row: merge -------------------------------------------------------------------
+    def merge(self, rows: list[Staged]) -> None:
+        """MERGE: look the references up, then insert or update each deal."""
+        ctx = self.ctx
+        if ctx.resolver is not None:
+            ctx.resolver.prefetch([r.data["customer"] for r in rows if r.data["customer"]])
+        for staged in rows:
+            try:
+                self._merge_one(staged)
+            except Reject as exc:
+                ctx.reject(staged.line, staged.cells, exc)
+            except (Conflict, InvalidInput) as exc:
+                ctx.reject(staged.line, staged.cells, Reject(exc.message))
+
+    def _merge_one(self, staged: Staged) -> None:
+        ctx, data = self.ctx, staged.data
+        values = data["values"]
+        self._owners(data, values)
+        stage = None
+        if data["stage"] is not None:
+            stage = next((s for s in self.stages if s["name"] == data["stage"]), None)
+            if stage is None:
+                raise Reject(f"deal stage {data['stage']!r} was removed", "stage", data["stage"])
+        ext = values.get("external_id")
+        existing = repo.deal_by_external_id(ctx.db, ext) if ext else None
+        if existing is not None and not self.key:
+            ctx.reject(
+                staged.line,
+                staged.cells,
+                Reject(
+                    f"duplicate of deal {existing['id']} (same external_id {ext!r});"
+                    " --key external_id updates it"
+                ),
+                duplicate=True,
+            )
+            return
+        if data["campaign"]:
+            warnings = data["warnings"]
+            campaign = ctx.optional(
+                staged.line, staged.cells, "campaign", data["campaign"], self._campaign,
+                into=warnings,
+            )  # fmt: skip
+            if campaign is not None:
+                values["campaign_id"] = campaign
+        times = data["times"]
+        if existing is None:
+            deal_id = self._insert(values, stage, times, staged.line, staged.cells)
+            self.custom.queue(deal_id, data["custom"])
+            self.custom.flush()
+        else:
+            self._update(existing, values, stage, times, data["custom"])
+        ctx.warn(staged.line, staged.cells, data["warnings"])
+
+    def _owners(self, data: dict[str, Any], values: dict[str, Any]) -> None:
+        """The customer and company the row names (Reject for a reference to nobody)."""
+        ctx = self.ctx
+        if data["customer"] is not None:
+            assert ctx.resolver is not None
+            values["customer_id"] = ctx.resolver.lookup(data["customer"])
+        company, missing = company_reference(ctx.db, data["company"])
+        if missing:
+            fld, raw = missing[0]
+            what = "name" if fld == "company" else fld.removeprefix("company_")
+            raise Reject(f"no company with {what} {raw!r}", fld, raw)
+        if company is not None:
+            values["company_id"] = company
 
     def _date(self, fld: str, raw: str) -> str:
         moment = validate.parse_datetime_as(raw, self.ctx.date_order.get(fld), fld)
         return moment.astimezone(clock.local_zone()).date().isoformat()
 
-    def _times(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, str]:
+    def _times(
+        self, line: int, record: dict[str, str], cells: list[str], warnings: list[list[str]]
+    ) -> dict[str, str]:
         ctx = self.ctx
         out: dict[str, str] = {}
         for fld in ("created_at", "closed_at"):
             raw = (record.get(fld) or "").strip()
             if raw:
-                at = ctx.optional(line, cells, fld, raw, partial(ctx.time, fld))
+                at = ctx.optional(line, cells, fld, raw, partial(ctx.time, fld), into=warnings)
                 if at:
                     out[fld] = at
         return out
@@ -406,7 +448,7 @@ class DealImport(RecordEntity):
         values: dict[str, Any],
         stage: dict[str, Any] | None,
         times: dict[str, str],
-        custom: dict[int, Any],
+        custom: dict[str, list[Any]],
     ) -> None:
         now = self.ctx.now
         diff = {k: v for k, v in values.items() if current.get(k) != v}

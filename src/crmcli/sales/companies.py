@@ -133,8 +133,8 @@ def resolve_customer_company(
     """(company_id, company text, warning) for a customer being added or updated.
 
     `--company-id` names the company; `--company NAME` finds it by normalized name, creating
-    it with `--create-company`; a NAME with no company and no `--create-company` is kept as
-    the customer's company text, unlinked, with a warning. `--link-by-domain` links by the
+    it with `--create-company`; a NAME with no company and no `--create-company` is refused
+    (NotFound, exit 3), never kept as unlinked text. `--link-by-domain` links by the
     email's domain unless it is a free-mail domain. (None, None, None): nothing to change.
     """
     if company_id is not None and name is not None:
@@ -153,11 +153,7 @@ def resolve_customer_company(
             new_id = repo.add_company(db, company_values({"name": name}))
             return new_id, clean_name(name), None
         text = " ".join(name.split())
-        return (
-            None,
-            text,
-            (f"no company named {text!r}: kept as text, not linked (--create-company creates it)"),
-        )
+        raise NotFound(f"no company named {text!r}; --create-company creates it")
     if link_by_domain:
         domain = email_domain(email)
         if domain is None:
