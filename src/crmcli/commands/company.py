@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crmcli.commands.options import (
     CreateFieldsOption,
-    DateOrderOption,
     DbOption,
-    DecimalOption,
-    DryRunOption,
-    EncodingOption,
     FormatOption,
-    ImportRegionOption,
-    MapOption,
-    RejectsOption,
-    StrictFieldsOption,
-    StrictOption,
     confirm_or_refuse,
-    import_options,
+    import_command,
     open_db,
     out_format,
 )
 from crmcli.db import companies as repo
 from crmcli.output import emit as output
+
+if TYPE_CHECKING:
+    from crmcli.importing.pipeline import ImportOptions
 
 app = typer.Typer(help="Companies (accounts): add, show, list, update, delete, import, export.",
                   no_args_is_help=True)  # fmt: skip
@@ -205,10 +199,12 @@ def delete(
 
 
 @app.command("import")
+@import_command()
 def import_(
     file: Annotated[
         Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
     ],
+    options: ImportOptions,
     key: Annotated[
         str | None,
         typer.Option(
@@ -219,15 +215,6 @@ def import_(
         ),
     ] = None,
     create_fields: CreateFieldsOption = False,
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
-    region: ImportRegionOption = None,
-    decimal: DecimalOption = None,
-    date_order: DateOrderOption = None,
-    rejects: RejectsOption = None,
-    strict: StrictOption = False,
-    strict_fields: StrictFieldsOption = False,
-    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -242,10 +229,6 @@ def import_(
     from crmcli.importing.companies import import_companies
 
     fmt = out_format(format)
-    options = import_options(
-        encoding=encoding, mapping=map_, region=region, decimal=decimal, date_order=date_order,
-        rejects=rejects, strict=strict, strict_fields=strict_fields, dry_run=dry_run,
-    )  # fmt: skip
     with open_db(db, write=True) as database:
         summary = import_companies(
             database, str(file), options, key=key, create_fields=create_fields

@@ -408,6 +408,79 @@ CustomerKeyOption = Annotated[
 ]
 
 
+# name -> (the parameter's annotation, its default, the ImportOptions field it fills)
+_IMPORT_PARAMETERS: dict[str, tuple[Any, Any, str]] = {
+    "customer_key": (CustomerKeyOption, None, "customer_key"),
+    "encoding": (EncodingOption, None, "encoding"),
+    "map_": (MapOption, None, "mapping"),
+    "region": (ImportRegionOption, None, "region"),
+    "decimal": (DecimalOption, None, "decimal"),
+    "date_order": (DateOrderOption, None, "date_order"),
+    "rejects": (RejectsOption, None, "rejects"),
+    "strict": (StrictOption, False, "strict"),
+    "strict_fields": (StrictFieldsOption, False, "strict_fields"),
+    "dry_run": (DryRunOption, False, "dry_run"),
+}
+
+
+def import_command(*, customer_key: bool = False) -> Callable[[Any], Any]:
+    """Give an `import` command the options every import shares, declared once here.
+
+    The decorated function declares its own parameters and `options` (no default); the
+    command gets --encoding --map --region --decimal --date-order --rejects --strict
+    --strict-fields --dry-run (and --customer-key when the rows name customers) after its
+    own options and before --db / --format, and is called with `options` built by
+    import_options from them. Put it under `@app.command(...)`. A new import option is
+    added to _IMPORT_PARAMETERS and ImportOptions, nothing else.
+    """
+    import functools
+    import inspect
+
+    names = [n for n in _IMPORT_PARAMETERS if customer_key or n != "customer_key"]
+
+    def wrap(func: Any) -> Any:
+        # `options` is left unevaluated: its type (importing.pipeline.ImportOptions) is
+        # imported for type checking only, so a command module loads without the pipeline.
+        signature = inspect.signature(func)
+        own = [
+            p.replace(annotation=_evaluated(p.annotation, func))
+            for p in signature.parameters.values()
+            if p.name != "options"
+        ]
+        at = next((i for i, p in enumerate(own) if p.name in ("db", "format")), len(own))
+        shared = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=_IMPORT_PARAMETERS[name][1],
+                annotation=_IMPORT_PARAMETERS[name][0],
+            )
+            for name in names
+        ]
+        parameters = [*own[:at], *shared, *own[at:]]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            values = {_IMPORT_PARAMETERS[n][2]: kwargs.pop(n) for n in names}
+            return func(**kwargs, options=import_options(**values))
+
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters],
+            return_annotation=inspect.Signature.empty,
+        )
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        return command
+
+    return wrap
+
+
+def _evaluated(annotation: Any, func: Any) -> Any:
+    """A string annotation (from __future__ import annotations) as the object it names."""
+    if isinstance(annotation, str):
+        return eval(annotation, func.__globals__)  # noqa: S307 - our own source's annotations
+    return annotation
+
+
 def import_options(**values: Any) -> Any:
     """The pipeline's ImportOptions from the shared import options (checked here, exit 2)."""
     from crmcli.core.errors import InvalidInput

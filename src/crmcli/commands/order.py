@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
-    CustomerKeyOption,
-    DateOrderOption,
     DbOption,
-    DecimalOption,
-    DryRunOption,
-    EncodingOption,
     FormatOption,
-    ImportRegionOption,
     LimitOption,
-    MapOption,
-    RejectsOption,
-    StrictFieldsOption,
-    StrictOption,
     WideOption,
-    import_options,
+    import_command,
     note_shown,
     open_db,
     out_format,
@@ -33,6 +23,9 @@ from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import money, normalize_currency, parse_money
 from crmcli.db import orders as repo
 from crmcli.output import emit as output
+
+if TYPE_CHECKING:
+    from crmcli.importing.pipeline import ImportOptions
 
 app = typer.Typer(help="Orders from ERP systems: import, list, show, add.", no_args_is_help=True)
 
@@ -52,11 +45,12 @@ def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @app.command("import")
+@import_command(customer_key=True)
 def import_(
     file: Annotated[
         Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
     ],
-    customer_key: CustomerKeyOption = None,
+    options: ImportOptions,
     create_customers: Annotated[
         bool,
         typer.Option("--create-customers", help="Create customers the file names but we lack."),
@@ -64,15 +58,6 @@ def import_(
     currency: Annotated[
         str, typer.Option("--currency", help="Currency of rows without a currency column.")
     ] = "CNY",
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
-    region: ImportRegionOption = None,
-    decimal: DecimalOption = None,
-    date_order: DateOrderOption = None,
-    rejects: RejectsOption = None,
-    strict: StrictOption = False,
-    strict_fields: StrictFieldsOption = False,
-    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -86,18 +71,6 @@ def import_(
     from crmcli.importing.orders import import_orders
 
     fmt = out_format(format)
-    options = import_options(
-        customer_key=customer_key,
-        encoding=encoding,
-        mapping=map_,
-        region=region,
-        decimal=decimal,
-        date_order=date_order,
-        rejects=rejects,
-        strict=strict,
-        strict_fields=strict_fields,
-        dry_run=dry_run,
-    )
     with open_db(db, write=True) as database:
         summary = import_orders(
             database, str(file), options, currency=currency, create_customers=create_customers

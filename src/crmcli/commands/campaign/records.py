@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
-    CustomerKeyOption,
-    DateOrderOption,
     DbOption,
-    DecimalOption,
-    DryRunOption,
-    EncodingOption,
     FormatOption,
-    ImportRegionOption,
     LimitOption,
-    MapOption,
     ModeOption,
-    RejectsOption,
-    StrictFieldsOption,
-    StrictOption,
     WideOption,
     db_path,
-    import_options,
+    import_command,
     note_shown,
     open_db,
     out_format,
@@ -54,6 +44,9 @@ from crmcli.output.report import (
     emit_report,
     report_format,
 )
+
+if TYPE_CHECKING:
+    from crmcli.importing.pipeline import ImportOptions
 
 app = typer.Typer()  # its commands join the group's app in __init__
 
@@ -423,22 +416,14 @@ def result(
 
 
 @app.command("import-results")
+@import_command(customer_key=True)
 def import_results(
     campaign_id: IdArg,
     file: Annotated[
         Path,
         typer.Argument(help="CSV: customer reference, result, revenue, responded_at (- = stdin)."),
     ],
-    customer_key: CustomerKeyOption = None,
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
-    region: ImportRegionOption = None,
-    decimal: DecimalOption = None,
-    date_order: DateOrderOption = None,
-    rejects: RejectsOption = None,
-    strict: StrictOption = False,
-    strict_fields: StrictFieldsOption = False,
-    dry_run: DryRunOption = False,
+    options: ImportOptions,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -449,18 +434,6 @@ def import_results(
     from crmcli.importing.campaigns import import_results as run
 
     fmt = out_format(format)
-    options = import_options(
-        customer_key=customer_key,
-        encoding=encoding,
-        mapping=map_,
-        region=region,
-        decimal=decimal,
-        date_order=date_order,
-        rejects=rejects,
-        strict=strict,
-        strict_fields=strict_fields,
-        dry_run=dry_run,
-    )
     with open_db(db, write=True) as database:
         summary = run(database, campaign_id, str(file), options)
     output.emit_import_summary(summary, fmt)

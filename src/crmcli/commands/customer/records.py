@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
-    DateOrderOption,
     DbOption,
-    DecimalOption,
-    DryRunOption,
-    EncodingOption,
     FollowSymlinksOption,
     FormatOption,
-    ImportRegionOption,
     LimitOption,
-    MapOption,
-    RejectsOption,
-    StrictFieldsOption,
-    StrictOption,
     WideOption,
     confirm_or_refuse,
-    import_options,
+    import_command,
     note_shown,
     open_db,
     out_format,
@@ -43,6 +34,9 @@ from crmcli.customers.rules import normalize_fields
 from crmcli.db import customers as repo
 from crmcli.output import emit as output
 from crmcli.output.report import MaskOption
+
+if TYPE_CHECKING:
+    from crmcli.importing.pipeline import ImportOptions
 
 app = typer.Typer()  # its commands join the group's app in __init__
 
@@ -434,10 +428,12 @@ def delete(
 
 
 @app.command("import")
+@import_command()
 def import_(
     file: Annotated[
         Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
     ],
+    options: ImportOptions,
     key: Annotated[
         str | None,
         typer.Option(
@@ -446,15 +442,6 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
-    region: ImportRegionOption = None,
-    decimal: DecimalOption = None,
-    date_order: DateOrderOption = None,
-    rejects: RejectsOption = None,
-    strict: StrictOption = False,
-    strict_fields: StrictFieldsOption = False,
-    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -469,17 +456,6 @@ def import_(
     from crmcli.importing.customers import import_customers
 
     fmt = out_format(format)
-    options = import_options(
-        encoding=encoding,
-        mapping=map_,
-        region=region,
-        decimal=decimal,
-        date_order=date_order,
-        rejects=rejects,
-        strict=strict,
-        strict_fields=strict_fields,
-        dry_run=dry_run,
-    )
     with open_db(db, write=True) as database:
         summary = import_customers(database, str(file), options, key=key)
     output.emit_import_summary(summary, fmt)

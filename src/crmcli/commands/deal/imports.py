@@ -3,38 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from crmcli.commands.options import (
     CreateFieldsOption,
-    CustomerKeyOption,
-    DateOrderOption,
     DbOption,
-    DecimalOption,
-    DryRunOption,
-    EncodingOption,
     FormatOption,
-    ImportRegionOption,
-    MapOption,
-    RejectsOption,
-    StrictFieldsOption,
-    StrictOption,
-    import_options,
+    import_command,
     open_db,
     out_format,
 )
 from crmcli.output import emit as output
 
+if TYPE_CHECKING:
+    from crmcli.importing.pipeline import ImportOptions
+
 app = typer.Typer()  # its commands join the group's app in __init__
 
 
 @app.command("import")
+@import_command(customer_key=True)
 def import_(
     file: Annotated[
         Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
     ],
+    options: ImportOptions,
     key: Annotated[
         str | None,
         typer.Option(
@@ -44,20 +39,10 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    customer_key: CustomerKeyOption = None,
     currency: Annotated[
         str, typer.Option("--currency", help="Currency of rows without a currency column.")
     ] = "CNY",
     create_fields: CreateFieldsOption = False,
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
-    region: ImportRegionOption = None,
-    decimal: DecimalOption = None,
-    date_order: DateOrderOption = None,
-    rejects: RejectsOption = None,
-    strict: StrictOption = False,
-    strict_fields: StrictFieldsOption = False,
-    dry_run: DryRunOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -74,11 +59,6 @@ def import_(
     from crmcli.importing.deals import import_deals
 
     fmt = out_format(format)
-    options = import_options(
-        encoding=encoding, mapping=map_, region=region, decimal=decimal, date_order=date_order,
-        rejects=rejects, strict=strict, strict_fields=strict_fields, dry_run=dry_run,
-        customer_key=customer_key,
-    )  # fmt: skip
     with open_db(db, write=True) as database:
         summary = import_deals(
             database, str(file), options, key=key, currency=currency, create_fields=create_fields

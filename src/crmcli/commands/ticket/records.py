@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
-    CustomerKeyOption,
-    DateOrderOption,
     DbOption,
-    DecimalOption,
-    DryRunOption,
-    EncodingOption,
     FormatOption,
-    ImportRegionOption,
     LimitOption,
-    MapOption,
-    RejectsOption,
-    StrictFieldsOption,
-    StrictOption,
     WideOption,
-    import_options,
+    import_command,
     note_shown,
     open_db,
     out_format,
@@ -34,6 +24,9 @@ from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import PRIORITIES, normalize_enum, parse_datetime, parse_duration
 from crmcli.output import emit as output
+
+if TYPE_CHECKING:
+    from crmcli.importing.pipeline import ImportOptions
 
 app = typer.Typer()  # its commands join the group's app in __init__
 
@@ -533,20 +526,12 @@ def classify(
 
 
 @app.command("import")
+@import_command(customer_key=True)
 def import_(
     file: Annotated[
         Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
     ],
-    customer_key: CustomerKeyOption = None,
-    encoding: EncodingOption = None,
-    map_: MapOption = None,
-    region: ImportRegionOption = None,
-    decimal: DecimalOption = None,
-    date_order: DateOrderOption = None,
-    rejects: RejectsOption = None,
-    strict: StrictOption = False,
-    strict_fields: StrictFieldsOption = False,
-    dry_run: DryRunOption = False,
+    options: ImportOptions,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -559,18 +544,6 @@ def import_(
     from crmcli.importing.tickets import import_tickets
 
     fmt = out_format(format)
-    options = import_options(
-        customer_key=customer_key,
-        encoding=encoding,
-        mapping=map_,
-        region=region,
-        decimal=decimal,
-        date_order=date_order,
-        rejects=rejects,
-        strict=strict,
-        strict_fields=strict_fields,
-        dry_run=dry_run,
-    )
     with open_db(db, write=True) as database:
         summary = import_tickets(database, str(file), options)
     output.emit_import_summary(summary, fmt)
