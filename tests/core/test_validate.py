@@ -184,3 +184,121 @@ def test_iso_shaped_but_impossible_dates_are_invalid() -> None:
     for text in ("2024-02-30", "2024-13-01 10:00", "2024-01-01T25:00"):
         with pytest.raises(InvalidInput):
             parse_datetime(text)
+
+
+# ---- parse_phone's fast path for the common forms (issue #12 speed) -------------------
+
+
+def general_parse(text: str, region: str, country: str | None = None) -> object:
+    """parse_phone with its common-forms fast path switched off."""
+    from crmcli.core import validate
+
+    saved = validate._common_phone
+    validate._common_phone = lambda *_: None  # type: ignore[assignment]
+    try:
+        return validate.parse_phone(text, region, country)
+    except InvalidInput:
+        return "invalid"
+    finally:
+        validate._common_phone = saved  # type: ignore[assignment]
+
+
+def fast_parse(text: str, region: str, country: str | None = None) -> object:
+    from crmcli.core.validate import parse_phone
+
+    try:
+        return parse_phone(text, region, country)
+    except InvalidInput:
+        return "invalid"
+
+
+def written_forms(national: str, plus: str) -> list[str]:
+    """The ways people write one number: national digits grouped 3-4-4 (CN) or 3-3-4."""
+    if len(national) == 11:
+        a, b, c = national[:3], national[3:7], national[7:]
+    else:
+        a, b, c = national[:3], national[3:6], national[6:]
+    return [
+        national,
+        f"{a} {b} {c}",
+        f"{a}-{b}-{c}",
+        f"+{plus}{national}",
+        f"+{plus} {a} {b} {c}",
+        f"+{plus}-{a}-{b}-{c}",
+        f"+{plus} ({a}) {b}-{c}",
+        f"00{plus}{national}",
+        f"00{plus} {a} {b} {c}",
+        f"({a}) {b}-{c}",
+        f"{plus}{national}",
+        f"{a}  {b} {c}",  # two spaces: the general path (two-numbers rule) decides
+    ]
+
+
+def check_forms(national: str, plus: str) -> tuple[int, int]:
+    """Every form in every region: the fast path equals the general path, and where the
+    general path accepts, its E.164 is libphonenumber's own. Returns (checked, valid)."""
+    checked = valid = 0
+    for text in written_forms(national, plus):
+        for region, country in (("CN", None), ("US", None), ("GB", None), ("CN", "US")):
+            got = fast_parse(text, region, country)
+            assert got == general_parse(text, region, country), (text, region, country)
+            checked += 1
+            if got != "invalid" and (text.startswith(("+", "00")) or country is None):
+                valid += 1
+                reg = country or region
+                assert got.e164 == reference(text, reg), (text, region, country)  # type: ignore[attr-defined]
+    return checked, valid
+
+
+def test_common_phone_forms_match_libphonenumber_on_every_chinese_prefix() -> None:
+    """Every 1xx prefix in every form and region, every 1xxx prefix (libphonenumber's CN
+    mobile rules go down to 1740[0-5]) in the main forms: valid and invalid, random tails."""
+    rnd = random.Random(12)
+    checked = valid = 0
+    for head in range(100, 200):
+        c, v = check_forms(f"{head}{rnd.randrange(10**8):08d}", "86")
+        checked += c
+        valid += v
+    for head in [*range(1000, 2000), *range(17400, 17410)]:
+        national = f"{head}{rnd.randrange(10**10):010d}"[:11]
+        for text in (national, f"+86 {national}", f"0086-{national}"):
+            got = fast_parse(text, "CN")
+            assert got == general_parse(text, "CN"), text
+            expected = reference(text, "CN")
+            assert (got == "invalid") == (expected == "invalid"), text
+            if got != "invalid":
+                assert got.e164 == expected, text  # type: ignore[attr-defined]
+                valid += 1
+            checked += 1
+    assert valid > 0 and checked > valid  # both outcomes were exercised
+
+
+def test_common_phone_forms_match_libphonenumber_for_north_american_numbers() -> None:
+    rnd = random.Random(13)
+    checked = valid = 0
+    for _ in range(150):
+        c, v = check_forms(f"{rnd.randrange(10**10):010d}", "1")
+        checked += c
+        valid += v
+    assert valid > 0 and checked > valid
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+else:
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.text(alphabet="0123456789+() -", min_size=1, max_size=22),
+        st.sampled_from(["CN", "US", "DE"]),
+        st.sampled_from([None, "", "US", "China", "DE"]),
+    )
+    def test_fast_path_equals_the_general_path_on_any_simple_cell(
+        text: str, region: str, country: str | None
+    ) -> None:
+        text = text.strip()
+        if text:
+            assert fast_parse(text, region, country) == general_parse(text, region, country)

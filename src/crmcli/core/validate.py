@@ -171,11 +171,69 @@ def _country_code(region: str) -> int:
     return int(code)
 
 
+# The number types libphonenumber's validity test tries after the general pattern
+# (phonenumberutil._number_type_helper); a number is valid when any of them matches.
+_NUMBER_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+)
+
+
+@lru_cache(maxsize=256)
+def _validity_patterns(region: str, length: int) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """(general pattern, any-type pattern) that libphonenumber's is_valid_number_for_region
+    applies to a national number of `length` digits in `region`, or None when no pattern
+    allows that length: its type test, each description's pattern tried only at that
+    description's possible lengths, folded into two regular expressions (one call each
+    instead of up to eleven). Built from the library's own metadata, so it follows updates."""
+    import phonenumbers
+
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return None
+
+    def fits(desc: object) -> bool:
+        pattern = getattr(desc, "national_number_pattern", None)
+        lengths = getattr(desc, "possible_length", ())
+        return bool(pattern) and (not lengths or length in lengths)
+
+    if not fits(meta.general_desc):
+        return None
+    descs = [getattr(meta, name) for name in _NUMBER_TYPES]
+    if not meta.same_mobile_and_fixed_line_pattern:
+        descs.insert(0, meta.mobile)  # tried only when it differs from fixed_line; first:
+        # the order of the alternatives cannot change the outcome, and most cells are mobiles
+    types = [d.national_number_pattern for d in descs if fits(d)]
+    if not types:
+        return None
+    general = re.compile(meta.general_desc.national_number_pattern)
+    return general, re.compile("|".join(f"(?:{t})" for t in types))
+
+
+def _valid_national(region: str, national: str) -> bool:
+    """phonenumbers.is_valid_number_for_region() for a number of `region`'s country code
+    whose national significant number is `national` (ASCII digits), without building a
+    PhoneNumber: the same patterns, fewer calls."""
+    patterns = _validity_patterns(region, len(national))
+    if patterns is None:
+        return False
+    general, types = patterns
+    return general.fullmatch(national) is not None and types.fullmatch(national) is not None
+
+
 def normalize_phone(value: str | None, region: str = "CN") -> str | None:
     """Return the E.164 form of a phone number, or raise InvalidInput; empty is None.
 
-    Chinese mobile numbers (the bulk of most lists) take a fast path; anything else goes
-    through Google's libphonenumber rules via `phonenumbers`.
+    Chinese mobile numbers (the bulk of most lists) and +1 numbers take fast paths that
+    apply libphonenumber's own validity patterns; anything else goes through Google's
+    libphonenumber rules via `phonenumbers`.
     """
     if value is None:
         return None
@@ -185,9 +243,14 @@ def normalize_phone(value: str | None, region: str = "CN") -> str | None:
     compact = _STRIP.sub("", raw)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    if region.upper() == "CN":
+    if compact.startswith("+86") or region.upper() == "CN":
         digits = compact[3:] if compact.startswith("+86") else compact
         if _CN_MOBILE.match(digits):
+            # parse() would give +86 and these 11 digits (no national prefix: they start
+            # with 1[3-9], and the carrier prefixes CN strips start 11, 12 or 179 and would
+            # leave too few digits); valid exactly when libphonenumber's CN patterns say so.
+            if not _valid_national("CN", digits):
+                raise InvalidInput(f"impossible phone {raw!r}")
             return "+86" + digits
     import phonenumbers
 
@@ -196,9 +259,9 @@ def normalize_phone(value: str | None, region: str = "CN") -> str | None:
         # this number (no national prefix to strip, no extension), so skip its text scanning.
         # Valid for the US (first of +1's regions, no leading-digit rule) means valid: the
         # region lookup of is_valid_number() would pick the US and run the same test again.
-        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(compact[2:]))
-        if phonenumbers.is_valid_number_for_region(number, "US"):
+        if _valid_national("US", compact[2:]):
             return compact
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(compact[2:]))
         if not phonenumbers.is_valid_number(number):
             raise InvalidInput(f"impossible phone {raw!r}")
         return compact
@@ -911,6 +974,9 @@ def parse_phone(value: str, region: str = "CN", country: str | None = None) -> P
     raw = str(value).strip()
     if not raw:
         return None
+    fast = _common_phone(raw, region, country)
+    if fast is not None:
+        return fast
     if raw.lower() in _PLACEHOLDERS:
         raise InvalidInput(f"not a phone number: {raw!r}")
     ext = None
@@ -931,7 +997,8 @@ def parse_phone(value: str, region: str = "CN", country: str | None = None) -> P
         e164 = normalize_phone(compact, reg)
     except InvalidInput:
         raise InvalidInput(f"impossible phone {raw!r}") from None
-    assert e164 is not None
+    if e164 is None:  # only separators, e.g. "()"
+        raise InvalidInput(f"not a phone number: {raw!r}")
     suspect = False
     if (
         not body.lstrip().startswith(("+", "00"))
@@ -943,6 +1010,42 @@ def parse_phone(value: str, region: str = "CN", country: str | None = None) -> P
         as_us = phonenumbers.parse(compact, "US")
         suspect = phonenumbers.is_valid_number(as_us)
     return Phone(e164, ext, suspect)
+
+
+# The common ways a Chinese mobile or a +1 number is written: ASCII digits, at most one
+# space between groups, dashes, brackets, a leading + or 00. Such a cell has no extension,
+# is no placeholder and holds one number, so parse_phone's general path would only compact it.
+_SIMPLE_CELL = re.compile(r"[0-9+() \-]+")
+_SIMPLE_DROP = str.maketrans("", "", " ()-")
+_CN_MOBILE_CELL = re.compile(r"(\+86|0086)?(1[3-9][0-9]{9})")
+_NANP_CELL = re.compile(r"(?:\+|00)1([2-9][0-9]{9})")
+
+
+def _common_phone(raw: str, region: str, country: str | None) -> Phone | None:
+    """parse_phone() of a stripped cell in one of the common forms (13812345678,
+    138-1234-5678, +86 138 1234 5678, 0086..., +1 (415) 555-0100, +1-415-555-0100), or
+    None: the general path decides (anything else, and every number this cannot settle).
+
+    Exactly what the general path gives: the same E.164 (libphonenumber's validity patterns
+    via normalize_phone's fast paths), no extension, never suspect (a 13-digit Chinese
+    mobile or a + number has not the NANP 10-digit national grouping)."""
+    if not _SIMPLE_CELL.fullmatch(raw) or "  " in raw:
+        return None
+    compact = raw.translate(_SIMPLE_DROP)
+    m = _CN_MOBILE_CELL.fullmatch(compact)
+    if m is not None:
+        if m.group(1) is None:  # national form: only where the row's region is CN
+            reg = (country_region(country) if country else None) or region.upper()
+            if reg != "CN":
+                return None
+        digits = m.group(2)
+        if not _valid_national("CN", digits):
+            return None  # the general path words the refusal
+        return Phone("+86" + digits)
+    m = _NANP_CELL.fullmatch(compact)
+    if m is not None and _valid_national("US", m.group(1)):
+        return Phone("+1" + m.group(1))
+    return None
 
 
 def _international_without_plus(digits: str, region: str) -> str:
