@@ -204,7 +204,8 @@ def _validity_patterns(region: str, length: int) -> tuple[re.Pattern[str], re.Pa
         lengths = getattr(desc, "possible_length", ())
         return bool(pattern) and (not lengths or length in lengths)
 
-    if not fits(meta.general_desc):
+    general_pattern = str(getattr(meta.general_desc, "national_number_pattern", "") or "")
+    if not general_pattern or not fits(meta.general_desc):
         return None
     descs = [getattr(meta, name) for name in _NUMBER_TYPES]
     if not meta.same_mobile_and_fixed_line_pattern:
@@ -213,8 +214,7 @@ def _validity_patterns(region: str, length: int) -> tuple[re.Pattern[str], re.Pa
     types = [d.national_number_pattern for d in descs if fits(d)]
     if not types:
         return None
-    general = re.compile(meta.general_desc.national_number_pattern)
-    return general, re.compile("|".join(f"(?:{t})" for t in types))
+    return re.compile(general_pattern), re.compile("|".join(f"(?:{t})" for t in types))
 
 
 def _valid_national(region: str, national: str) -> bool:
