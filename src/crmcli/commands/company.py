@@ -11,6 +11,7 @@ from crmcli.commands.options import (
     CreateFieldsOption,
     DbOption,
     FormatOption,
+    SetOption,
     confirm_or_refuse,
     import_command,
     open_db,
@@ -26,12 +27,7 @@ app = typer.Typer(help="Companies (accounts): add, show, list, update, delete, i
                   no_args_is_help=True)  # fmt: skip
 
 LIST_COLUMNS = ["id", "name", "domain", "industry", "size", "owner", "contacts", "tags"]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
-    ),
-]
+SetOpt = SetOption
 IdArg = Annotated[int, typer.Argument(help="Company id.")]
 
 

@@ -204,6 +204,34 @@ DryRunOption = Annotated[
 ]
 
 
+# Custom fields and a customer's company: the same options on every command that sets them.
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
+    ),
+]
+CompanyIdOption = Annotated[
+    int | None,
+    typer.Option("--company-id", help="Company id it belongs to.", show_default=False),
+]
+CreateCompanyOption = Annotated[
+    bool,
+    typer.Option("--create-company", help="Create the --company NAME if it does not exist."),
+]
+LinkByDomainOption = Annotated[
+    bool,
+    typer.Option(
+        "--link-by-domain",
+        help="Link to the company with the email's domain (never free mail).",
+    ),
+]
+PhoneRegionOption = Annotated[
+    str,
+    typer.Option("--region", help="Default phone region (ISO code) for numbers without +country."),
+]
+
+
 # What a listing shows (read by output.emit.listing_columns through config.settings.extra).
 def _set_view(name: str):  # type: ignore[no-untyped-def]
     def store(value: object) -> object:

@@ -9,10 +9,15 @@ import typer
 
 from crmcli.commands.options import (
     ColumnsOption,
+    CompanyIdOption,
+    CreateCompanyOption,
     DbOption,
     FollowSymlinksOption,
     FormatOption,
     LimitOption,
+    LinkByDomainOption,
+    PhoneRegionOption,
+    SetOption,
     WideOption,
     confirm_or_refuse,
     import_command,
@@ -62,10 +67,11 @@ ExternalIdOpt = Annotated[
 EmailOpt = Annotated[
     str | None, typer.Option("--email", help="Find the customer by email.", show_default=False)
 ]
-RegionOpt = Annotated[
-    str,
-    typer.Option("--region", help="Default phone region (ISO code) for numbers without +country."),
-]
+
+
+def customer_fields(params: dict[str, Any]) -> dict[str, Any]:
+    """The customer fields among a command's parameters (`locals()` at its top), by name."""
+    return {k: params[k] for k in repo.CUSTOMER_FIELDS if k in params}
 
 
 @app.command("add")
@@ -77,27 +83,10 @@ def add(
     company: Annotated[
         str | None, typer.Option(help="Company name (an existing company, by normalized name).")
     ] = None,
-    company_id: Annotated[
-        int | None,
-        typer.Option("--company-id", help="Company id it belongs to.", show_default=False),
-    ] = None,
-    create_company: Annotated[
-        bool,
-        typer.Option("--create-company", help="Create the --company NAME if it does not exist."),
-    ] = False,
-    link_by_domain: Annotated[
-        bool,
-        typer.Option(
-            "--link-by-domain",
-            help="Link to the company with the email's domain (never free mail).",
-        ),
-    ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
-        ),
-    ] = None,
+    company_id: CompanyIdOption = None,
+    create_company: CreateCompanyOption = False,
+    link_by_domain: LinkByDomainOption = False,
+    set_: SetOption = None,
     tag: Annotated[
         list[str] | None,
         typer.Option(
@@ -110,7 +99,7 @@ def add(
     lifecycle: Annotated[str, typer.Option(help="lead, prospect, customer or churned.")] = "lead",
     owner: Annotated[str | None, typer.Option(help="Account owner.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free-text notes.")] = None,
-    region: RegionOpt = "CN",
+    region: PhoneRegionOption = "CN",
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -119,20 +108,7 @@ def add(
     Example: crm customer add --name "张伟" --phone 13800138000 --email zw@example.cn --tag vip
     """
     fmt = out_format(format)
-    values = normalize_fields(
-        {
-            "name": name,
-            "phone": phone,
-            "email": email,
-            "address": address,
-            "company": company,
-            "external_id": external_id,
-            "lifecycle": lifecycle,
-            "owner": owner,
-            "notes": notes,
-        },
-        region,
-    )
+    values = normalize_fields(customer_fields(locals()), region)
     tags = split_tag_options(tag)
     from crmcli.customers.links import CompanyChoice, add_customer
 
@@ -287,27 +263,10 @@ def update(
     company: Annotated[
         str | None, typer.Option(help="New company by name ('' clears).", show_default=False)
     ] = None,
-    company_id: Annotated[
-        int | None,
-        typer.Option("--company-id", help="Company id it belongs to.", show_default=False),
-    ] = None,
-    create_company: Annotated[
-        bool,
-        typer.Option("--create-company", help="Create the --company NAME if it does not exist."),
-    ] = False,
-    link_by_domain: Annotated[
-        bool,
-        typer.Option(
-            "--link-by-domain",
-            help="Link to the company with the email's domain (never free mail).",
-        ),
-    ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
-        ),
-    ] = None,
+    company_id: CompanyIdOption = None,
+    create_company: CreateCompanyOption = False,
+    link_by_domain: LinkByDomainOption = False,
+    set_: SetOption = None,
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="New external id.", show_default=False)
     ] = None,
@@ -316,7 +275,7 @@ def update(
     ] = None,
     owner: Annotated[str | None, typer.Option(help="New owner.", show_default=False)] = None,
     notes: Annotated[str | None, typer.Option(help="New notes.", show_default=False)] = None,
-    region: RegionOpt = "CN",
+    region: PhoneRegionOption = "CN",
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -327,18 +286,8 @@ def update(
     from crmcli.core.errors import InvalidInput
 
     fmt = out_format(format)
-    raw = {
-        "name": name,
-        "phone": phone,
-        "email": email,
-        "address": address,
-        "company": company,
-        "external_id": external_id,
-        "lifecycle": lifecycle,
-        "owner": owner,
-        "notes": notes,
-    }
-    given: dict[str, str] = {k: v for k, v in raw.items() if v is not None and k != "company"}
+    raw = customer_fields(locals())
+    given = {k: v for k, v in raw.items() if v is not None and k != "company"}
     if not given and company is None and company_id is None and not link_by_domain and not set_:
         raise InvalidInput("nothing to update; give at least one --field value")
     changes = normalize_fields(given, region)  # a blank value clears its field

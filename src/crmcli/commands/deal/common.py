@@ -6,13 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
+from crmcli.commands.options import SetOption
+
 DealArg = Annotated[int, typer.Argument(help="Deal id.")]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
-    ),
-]
+SetOpt = SetOption
 LIST_COLUMNS = ["id", "title", "stage", "amount", "currency", "probability", "close_date",
                 "owner", "customer_id", "company_id"]  # fmt: skip
 

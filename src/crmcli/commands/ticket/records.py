@@ -13,6 +13,7 @@ from crmcli.commands.options import (
     DbOption,
     FormatOption,
     LimitOption,
+    SetOption,
     WideOption,
     import_command,
     note_shown,
@@ -301,12 +302,7 @@ def update(
             help="New status by its legal move (处理中, resolved, ...).", show_default=False
         ),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Custom field NAME=VALUE (repeatable; '' clears).", show_default=False
-        ),
-    ] = None,
+    set_: SetOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
