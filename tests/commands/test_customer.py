@@ -24,6 +24,7 @@ LIST_KEYS = {
     "updated_at",
     "erased_at",
     "tags",
+    "custom",
 }
 
 

@@ -104,14 +104,18 @@ def list_(
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
-    """List companies with their number of contacts.
+    """List companies with their number of contacts (custom fields under `custom` in JSON,
+    a `custom.NAME` column each in CSV).
 
     Example: crm company list --search acme --owner alice
     """
+    from crmcli.customers.fields import attach_custom
+
     fmt = out_format(format)
     with open_db(db) as database:
         rows = repo.list_companies(database, search, tag, owner, limit or None, offset)
         total = repo.count_companies(database, search, tag, owner)
+        attach_custom(database, "company", rows, fmt)
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
     if limit and total > offset + len(rows) and fmt in ("table", "markdown"):
         output.info(f"showing {len(rows)} of {total}; --limit 0 shows all")

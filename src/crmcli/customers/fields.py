@@ -118,3 +118,21 @@ def apply(db: Database, entity: str, entity_id: int, parsed: dict[int, Stored | 
 
 def custom_of(db: Database, entity: str, entity_id: int) -> dict[str, Any]:
     return repo.values_for(db, entity, [entity_id])[entity_id]
+
+
+def attach_custom(db: Database, entity: str, rows: list[dict[str, Any]], fmt: str) -> None:
+    """Listings carry custom values: JSON under `custom` ({name: value}), CSV as one
+    `custom.NAME` column per field (empty where unset); tables for people leave them out."""
+    if fmt not in ("json", "jsonl", "csv") or not rows:
+        return
+    defs = repo.list_fields(db, entity)
+    if fmt == "csv" and not defs:
+        return
+    values = repo.values_for(db, entity, [r["id"] for r in rows]) if defs else {}
+    for row in rows:
+        mine = values.get(row["id"], {})
+        if fmt == "csv":
+            for f in defs:
+                row[f"custom.{f['name']}"] = mine.get(f["name"])
+        else:
+            row["custom"] = mine

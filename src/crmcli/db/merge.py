@@ -3,7 +3,9 @@
 `merge_customers(db, keep, drops)` moves every record pointing at a DROP to KEEP, fills
 KEEP's empty fields from the DROPs (in the order given), keeps every other distinct email,
 phone and address of the DROPs as KEEP's secondary contact points (`customer_contacts`),
-and deletes the DROPs, in one transaction. Its audit entry (action `merge`) holds the
+moves every custom-field value of a DROP that KEEP lacks to KEEP (KEEP's own value wins
+a conflict; the DROP's is kept in the audit entry, under `custom.conflicts`), and deletes
+the DROPs, in one transaction. Its audit entry (action `merge`) holds the
 before-images: KEEP's and every DROP's full record (tags included), and per table the keys
 of the rows that moved and the full rows that were deleted because KEEP already had the
 same one (a campaign membership, a tag). `unmerge(db, audit_id)` uses them to put every
@@ -116,6 +118,7 @@ def plan_merge(
         if n:
             moves[table] = n
     created = min([kept["created_at"], *(o["created_at"] for o in dropped)])
+    custom = _custom_plan(db, keep, drops)
     return {
         "keep": keep,
         "dropped": drops,
@@ -124,8 +127,36 @@ def plan_merge(
         "contacts_added": added,
         "moves": moves,
         "created_at": created,
+        "custom": {k: v for k, v in custom.items() if k != "values"},
         "_records": (kept, dropped),
+        "_custom": custom,
     }
+
+
+def _custom_plan(db: Database, keep: int, drops: list[int]) -> dict[str, Any]:
+    """Which custom values of the DROPs move to KEEP (fields KEEP has no value for; the
+    first DROP given wins between DROPs) and which conflict (KEEP's or an earlier DROP's
+    value stays). `values`: every DROP's values as stored, for unmerge."""
+    from crmcli.db.fields import entity_values
+
+    held = {v["field_id"]: v for v in entity_values(db, "customer", keep)}
+    moved: list[dict[str, Any]] = []
+    conflicts: list[dict[str, Any]] = []
+    values: dict[str, list[dict[str, Any]]] = {}
+    for d in drops:
+        mine = entity_values(db, "customer", d)
+        values[str(d)] = mine
+        for v in mine:
+            value = v["value_text"] if v["value_num"] is None else v["value_num"]
+            other = held.get(v["field_id"])
+            if other is None:
+                held[v["field_id"]] = v
+                moved.append({"field": v["name"], "field_id": v["field_id"], "from": d,
+                              "value": value})  # fmt: skip
+            elif (other["value_text"], other["value_num"]) != (v["value_text"], v["value_num"]):
+                kept = other["value_text"] if other["value_num"] is None else other["value_num"]
+                conflicts.append({"field": v["name"], "from": d, "value": value, "kept": kept})
+    return {"moved": moved, "conflicts": conflicts, "values": values}
 
 
 def _key_columns(db: Database, table: str) -> list[str]:
@@ -159,6 +190,7 @@ def merge_customers(
     with db.transaction():
         plan = plan_merge(db, keep, drops, keep_external_id)
         kept, dropped = plan.pop("_records")
+        custom = plan.pop("_custom")
         drops = plan["dropped"]
         images: list[dict[str, Any]] = []
         moved: dict[str, int] = {}
@@ -187,6 +219,11 @@ def merge_customers(
                 )
                 if n:
                     moved[table] = moved.get(table, 0) + n
+        for item in custom["moved"]:  # before the DROP's delete trigger takes its values
+            db.execute(
+                "UPDATE custom_values SET entity_id = ? WHERE field_id = ? AND entity_id = ?",
+                (keep, item["field_id"], item["from"]),
+            )
         for other in dropped:
             db.execute("DELETE FROM customers WHERE id = ?", (other["id"],))
         sets = {**plan["filled"], "created_at": plan["created_at"], "updated_at": now_iso()}
@@ -213,6 +250,7 @@ def merge_customers(
             "moved": moved,
             "filled": plan["filled"],
             "contacts_added": plan["contacts_added"],
+            "custom": plan["custom"],
         }
         for other in dropped:
             # `record`: what `customer forget` of the survivor erases too (db/privacy.py)
@@ -232,10 +270,30 @@ def merge_customers(
                     "dropped": dropped,
                     "rows": images,
                     "contact_ids": added_ids,
+                    "custom": custom,
                 },
             },
         )
     return result
+
+
+def _restore_custom(db: Database, keep: int, image: dict[str, Any] | None) -> None:
+    """Unmerge: KEEP loses the custom values the merge moved to it, and every DROP gets its
+    own values back as they were (fields removed since are skipped)."""
+    if not image:
+        return
+    for item in image.get("moved", []):
+        db.execute(
+            "DELETE FROM custom_values WHERE field_id = ? AND entity_id = ?",
+            (item["field_id"], keep),
+        )
+    for cid, values in image.get("values", {}).items():
+        for v in values:
+            db.execute(
+                "INSERT OR REPLACE INTO custom_values(field_id, entity_id, value_text, value_num)"
+                " SELECT id, ?, ?, ? FROM custom_fields WHERE id = ?",
+                (int(cid), v["value_text"], v["value_num"], v["field_id"]),
+            )
 
 
 def _key_of(row: dict[str, Any], key: list[str]) -> Any:
@@ -304,6 +362,7 @@ def unmerge(db: Database, audit_id: int) -> dict[str, Any]:
                 raise integrity_error_to_conflict(
                     exc, f"cannot restore customer {image['id']}"
                 ) from None
+        _restore_custom(db, keep, before.get("custom"))
         returned: dict[str, int] = {}
         for part in before["rows"]:
             t = part["table"].replace('"', '""')

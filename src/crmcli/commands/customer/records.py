@@ -34,6 +34,7 @@ from crmcli.core.validate import (
     parse_datetime,
     split_tag_options,
 )
+from crmcli.customers.fields import attach_custom
 from crmcli.customers.profile import customer_profile
 from crmcli.customers.rules import normalize_fields
 from crmcli.db import customers as repo
@@ -244,6 +245,7 @@ def list_(
         )  # fmt: skip
         rows = repo.list_customers(database, flt, sort=sort, desc=desc, limit=cap, offset=offset)
         note_shown(len(rows), lambda: repo.count_customers(database, flt), cap, fmt)
+        attach_custom(database, "customer", rows, fmt)
     if should_mask(mask):
         rows = mask_personal(rows)
     output.emit_rows(rows, fmt, columns=LIST_COLUMNS if fmt in ("table", "markdown") else None)
@@ -575,6 +577,7 @@ def merge(
         plan = merging.plan_merge(database, keep, drop, keep_external_id)
         if dry_run:
             plan.pop("_records")
+            plan.pop("_custom")
             _emit_merge_plan(plan, fmt)
             return
         kept = repo.get_customer(database, keep)
@@ -594,8 +597,21 @@ def merge(
         + (f"; moved {moved}" if moved else "")
         + (f"; filled {', '.join(result['filled'])}" if result["filled"] else "")
         + (f"; kept {kept_contacts} other contact point(s)" if kept_contacts else "")
+        + _custom_note(result["custom"])
         + f" (undo: crm customer unmerge {result['audit_id']})"
     )
+
+
+def _custom_note(custom: dict[str, Any]) -> str:
+    """The custom values a merge moved and the ones it kept only in the audit entry."""
+    text = ""
+    if custom["moved"]:
+        text += "; custom fields taken over: " + ", ".join(m["field"] for m in custom["moved"])
+    if custom["conflicts"]:
+        text += "; survivor's custom value kept for " + ", ".join(
+            f"{c['field']} (#{c['from']} had {c['value']!r})" for c in custom["conflicts"]
+        )
+    return text
 
 
 def _emit_merge_plan(plan: dict[str, Any], fmt: str) -> None:
@@ -616,7 +632,10 @@ def _emit_merge_plan(plan: dict[str, Any], fmt: str) -> None:
     for c in plan["contacts_added"]:
         output.info(f"kept as a secondary {c['kind']}: {c['value']} (from {c['merged_from']})")
     moves = ", ".join(f"{n} {t}" for t, n in plan["moves"].items())
-    output.info(f"would move {moves or 'no related records'}; nothing was changed (--dry-run)")
+    output.info(
+        f"would move {moves or 'no related records'}{_custom_note(plan['custom'])};"
+        " nothing was changed (--dry-run)"
+    )
 
 
 @app.command("unmerge")

@@ -181,6 +181,7 @@ def list_(
     from crmcli.core.clock import to_iso
     from crmcli.core.errors import InvalidInput
     from crmcli.core.validate import parse_date, parse_duration
+    from crmcli.customers.fields import attach_custom
     from crmcli.sales.stages import resolve_stage
 
     fmt = out_format(format)
@@ -203,6 +204,7 @@ def list_(
             closing_before=before, stalled_before=stalled_before, customer_id=customer,
             company_id=company, limit=limit or None, offset=offset,
         )  # fmt: skip
+        attach_custom(database, "deal", rows, fmt)
     from crmcli.core.validate import money
 
     for r in rows:  # shown(), in place: list rows have no internal columns
