@@ -156,3 +156,48 @@ def test_cross_validation_equals_a_pipeline_refitted_per_fold() -> None:
     for actual, guess in zip(labels, predicted, strict=True):
         by_class[actual][f"predicted_{guess}"] -= 1
     assert all(v == 0 for row in by_class.values() for k, v in row.items() if k != "actual")
+
+
+EDGE_TEXTS = ["   ", "ÉCLAIR naïve café", "x", "İstanbul straße ǅ", "发票 发票 发票", ""]
+
+
+def test_counts_are_count_vectorizers_matrix() -> None:
+    """The n-gram counts equal scikit-learn's CountVectorizer with our analyzer, array for
+    array (the fits downstream then see the same numbers in the same order)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [t for t, _ in labelled_texts(25, seed=11)] + EDGE_TEXTS
+    ours, vocabulary = classify._counts(texts)
+
+    def analyze(text: str) -> list[str]:
+        return classify.char_wb_ngrams(text)
+
+    vectorizer = CountVectorizer(analyzer=analyze)
+    reference = vectorizer.fit_transform(texts).tocsr()
+    assert vocabulary == {str(t): int(j) for t, j in vectorizer.vocabulary_.items()}
+    for name in ("data", "indices", "indptr"):
+        got, want = getattr(ours, name), getattr(reference, name)
+        assert got.dtype == want.dtype and np.array_equal(got, want), name
+
+
+@pytest.mark.parametrize(("folds", "seed"), [(5, 0), (3, 7), (4, 1)])
+def test_folds_are_stratified_kfolds(folds: int, seed: int) -> None:
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray([c for _, c in labelled_texts(9, seed=seed)] + ["billing"] * 4)
+    ours = classify.stratified_folds(labels, folds, seed)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        assert np.array_equal(np.flatnonzero(ours == fold), test)
+
+
+def test_tfidf_rows_as_scikit_learn_with_empty_rows_last() -> None:
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    texts = ["发票 invoice", "refund refund", *EDGE_TEXTS]
+    counts, _ = classify._counts(texts)
+    reference = TfidfTransformer(sublinear_tf=True).fit(counts)
+    fitted = classify._fit_rows(counts, np.arange(len(texts)), ["a", "b"] * 4)
+    assert np.allclose(fitted.idf, reference.idf_, rtol=0, atol=1e-15)
+    got = fitted.transform(counts).toarray()
+    assert np.allclose(got, reference.transform(counts).toarray(), rtol=0, atol=1e-15)

@@ -5,7 +5,10 @@ The model is TF-IDF over character 1-3-grams within word boundaries (scikit-lear
 multinomial logistic regression whose probabilities decide whether a prediction is
 confident enough to use.
 
-Training uses scikit-learn. What is stored is plain data only - the n-gram vocabulary, the
+Training computes what scikit-learn's TfidfVectorizer + LogisticRegression(lbfgs) compute,
+with NumPy and SciPy (its sparse matrices and L-BFGS-B) but without importing scikit-learn
+(about 1 s at start-up); scikit-learn is the reference in the tests: the same count matrix,
+folds, idf and probabilities (to 1e-9). What is stored is plain data only - the n-gram vocabulary, the
 idf weights, the coefficients and intercepts - as JSON text whose arrays are little-endian
 float64 bytes in base64 with an explicit shape (`dumps`). `loads` rebuilds a `TextModel`
 from exactly that and refuses anything else (`ModelRefused`): nothing is ever unpickled.
@@ -172,40 +175,208 @@ def usable_examples(texts: list[str], labels: list[str]) -> tuple[list[str], lis
 
 
 def _counts(texts: list[str]) -> tuple[Any, dict[str, int]]:
-    """The n-gram count matrix of every text (one analyzer pass) and its vocabulary."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    """The n-gram count matrix of every text and its vocabulary: exactly the matrix
+    scikit-learn's CountVectorizer(analyzer=char_wb_ngrams) builds (the same data, indices
+    and indptr arrays; tested), without its per-n-gram Python loop.
 
-    def analyze(text: str) -> list[str]:
-        return char_wb_ngrams(text, NGRAM_RANGE)
+    The n-grams never cross a word, so each distinct word is analysed once: its n-gram ids
+    are cached (ids in order of first appearance, as CountVectorizer assigns them). The
+    (text, id) pairs are then counted by numpy: sorted pairs are exactly CountVectorizer's
+    rows with sorted indices; the ids are finally renumbered in the sorted order of the
+    n-grams, as CountVectorizer does."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
 
-    vectorizer = CountVectorizer(analyzer=analyze)
-    matrix = vectorizer.fit_transform(texts)
-    return matrix.tocsr(), {str(t): int(j) for t, j in vectorizer.vocabulary_.items()}
+    vocabulary: dict[str, int] = {}
+    add = vocabulary.setdefault
+    words: dict[str, array] = {}
+    sequence = array("q")
+    lengths = array("q")
+    for text in texts:
+        start = len(sequence)
+        for word in text.lower().split():
+            cached = words.get(word)
+            if cached is None:
+                grams = char_wb_ngrams(word, NGRAM_RANGE)
+                cached = words[word] = array("q", [add(g, len(vocabulary)) for g in grams])
+            sequence += cached
+        lengths.append(len(sequence) - start)
+    if not vocabulary:
+        raise NotEnoughData("the training texts hold no characters to learn from")
+    size = len(vocabulary)
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), np.frombuffer(lengths, dtype=np.int64))
+    keys, counts = np.unique(
+        doc * size + np.frombuffer(sequence, dtype=np.int64), return_counts=True
+    )
+    rows, provisional = np.divmod(keys, size)
+    index_type = np.int32 if len(keys) <= np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(len(texts) + 1, dtype=index_type)
+    np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
+    terms = sorted(vocabulary)
+    order = np.empty(size, dtype=index_type)
+    order[[vocabulary[t] for t in terms]] = np.arange(size, dtype=index_type)
+    matrix = csr_matrix(
+        (counts.astype(np.int64), order.take(provisional), indptr), shape=(len(texts), size)
+    )
+    return matrix, {term: j for j, term in enumerate(terms)}
 
 
-def _fit_rows(counts: Any, rows: Any, labels: Any) -> tuple[Any, Any, Any]:
+@dataclass
+class _Fitted:
+    """One TF-IDF + logistic-regression fit: the idf of the columns it kept, and the
+    linear model (scikit-learn's layout: coef (rows, features), intercept (rows,))."""
+
+    columns: Any
+    idf: Any
+    classes: Any
+    coef: Any
+    intercept: Any
+
+    def transform(self, counts: Any) -> Any:
+        return _tfidf(counts[:, self.columns], self.idf)
+
+    def predict(self, x: Any) -> Any:
+        import numpy as np
+
+        scores = x @ self.coef.T + self.intercept
+        if len(self.classes) == 2:
+            return self.classes[(scores[:, 0] > 0).astype(int)]
+        return self.classes[np.argmax(scores, axis=1)]
+
+
+def _tfidf(counts: Any, idf: Any) -> Any:
+    """TfidfTransformer(sublinear_tf=True).transform: 1 + log(tf), times idf, rows l2-normed."""
+    import numpy as np
+
+    x = counts.astype(np.float64)
+    np.log(x.data, x.data)
+    x.data += 1.0
+    x.data *= idf[x.indices]
+    lengths = np.diff(x.indptr)
+    row = np.repeat(np.arange(x.shape[0]), lengths)
+    norms = np.sqrt(np.bincount(row, weights=x.data**2, minlength=x.shape[0]))
+    norms[norms == 0.0] = 1.0  # an empty row stays empty
+    x.data /= norms[row]
+    return x
+
+
+def _fit_rows(counts: Any, rows: Any, labels: Any) -> _Fitted:
     """TF-IDF fitted on `rows` only - exactly what a TfidfVectorizer fitted on those texts
     gives: its vocabulary is the n-grams they contain, its idf their document frequencies
-    - and the logistic regression on it. Returns (columns, transformer, classifier)."""
+    (smoothed: log((1 + n) / (1 + df)) + 1) - and the logistic regression on it."""
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.linear_model import LogisticRegression
 
     part = counts[rows]
     columns = np.flatnonzero(np.diff(part.tocsc().indptr))
-    tfidf = TfidfTransformer(sublinear_tf=True)
-    x = tfidf.fit_transform(part[:, columns])
-    clf = LogisticRegression(C=C, max_iter=MAX_ITER).fit(x, labels)
-    return columns, tfidf, clf
+    kept = part[:, columns]
+    df = np.bincount(kept.indices, minlength=kept.shape[1]).astype(np.float64) + 1.0
+    idf = np.full_like(df, fill_value=kept.shape[0] + 1, dtype=np.float64)
+    idf /= df
+    np.log(idf, out=idf)
+    idf += 1.0
+    classes, coef, intercept = _logistic(_tfidf(kept, idf), np.asarray(labels))
+    return _Fitted(columns, idf, classes, coef, intercept)
+
+
+def _logistic(x: Any, labels: Any) -> tuple[Any, Any, Any]:
+    """LogisticRegression(C=C, max_iter=MAX_ITER).fit(x, labels) as scikit-learn computes
+    it (lbfgs solver): the mean multinomial (or binomial) log-loss plus
+    ||W||^2 / (2 C n), intercepts unpenalised, minimised by SciPy's L-BFGS-B from zeros with
+    scikit-learn's options (maxls 50, gtol 1e-4, ftol 64 eps); parameters laid out as
+    scikit-learn lays them out (classes of one feature contiguous), so the optimiser takes
+    the same steps. tests/analytics/test_classify_reference.py checks the probabilities
+    against scikit-learn's to 1e-9."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    classes, encoded = np.unique(labels, return_inverse=True)
+    n, features = x.shape
+    k = len(classes)
+    l2 = 1.0 / (C * n)
+    if k == 2:
+        target = (encoded == 1).astype(np.float64)
+        objective = _binomial_loss(x, target, l2)
+        start = np.zeros(features + 1)
+    else:
+        objective = _multinomial_loss(x, encoded, k, l2)
+        start = np.zeros((k, features + 1), order="F").ravel(order="F")
+    result = minimize(
+        objective,
+        start,
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxiter": MAX_ITER, "maxls": 50, "gtol": 1e-4, "ftol": 64 * np.finfo(float).eps},
+    )
+    w = result.x
+    if k == 2:
+        return classes, w[:-1][None, :], w[-1:]
+    w = np.reshape(w, (k, -1), order="F")
+    return classes, w[:, :-1], w[:, -1]
+
+
+def _binomial_loss(x: Any, y: Any, l2: float) -> Any:
+    """scikit-learn's HalfBinomialLoss with its branches of log1p(exp(raw))."""
+    import numpy as np
+
+    n = x.shape[0]
+
+    def loss_gradient(coef: Any) -> tuple[float, Any]:
+        weights, intercept = coef[:-1], coef[-1]
+        raw = x @ weights + intercept
+        loss = np.empty(n)
+        grad = np.empty(n)
+        low, mid, high = raw <= -37, (raw > -37) & (raw <= -2), raw > -2
+        e = np.exp(raw[low])
+        loss[low], grad[low] = e - y[low] * raw[low], e - y[low]
+        e = np.exp(raw[mid])
+        loss[mid] = np.log1p(e) - y[mid] * raw[mid]
+        grad[mid] = ((1 - y[mid]) * e - y[mid]) / (1 + e)
+        e = np.exp(-raw[high])
+        r, t = raw[high], y[high]
+        loss[high] = np.where(r <= 18, np.log1p(e), e) + (1 - t) * r
+        grad[high] = ((1 - t) - t * e) / (1 + e)
+        value = float(np.sum(loss) / n) + 0.5 * l2 * float(weights @ weights)
+        grad /= n
+        out = np.empty_like(coef)
+        out[:-1] = x.T @ grad + l2 * weights
+        out[-1] = np.sum(grad)
+        return value, out
+
+    return loss_gradient
+
+
+def _multinomial_loss(x: Any, y: Any, k: int, l2: float) -> Any:
+    """scikit-learn's HalfMultinomialLoss: log-sum-exp (max subtracted) minus the true
+    class's score; gradient softmax - one-hot."""
+    import numpy as np
+
+    n = x.shape[0]
+    rows = np.arange(n)
+
+    def loss_gradient(coef: Any) -> tuple[float, Any]:
+        w = coef.reshape((k, -1), order="F")
+        weights, intercept = w[:, :-1], w[:, -1]
+        raw = x @ weights.T + intercept
+        top = raw.max(axis=1)
+        p = np.exp(raw - top[:, None])
+        sums = p.sum(axis=1)
+        loss = np.log(sums) + top - raw[rows, y]
+        p /= sums[:, None]
+        p[rows, y] -= 1.0
+        value = float(np.sum(loss) / n) + 0.5 * l2 * float(np.sum(weights * weights))
+        p /= n
+        grad = np.empty((k, w.shape[1]), order="F")
+        grad[:, :-1] = p.T @ x + l2 * weights
+        grad[:, -1] = np.sum(p, axis=0)
+        return value, grad.ravel(order="F")
+
+    return loss_gradient
 
 
 def _single_threaded() -> Any:
     """BLAS threads spin on a busy 2-core host and cost more CPU than they save here."""
-    # Limits apply to the BLAS libraries loaded so far: load scikit-learn's (and SciPy's
-    # L-BFGS-B) first.
+    # Limits apply to the BLAS libraries loaded so far: load SciPy's L-BFGS-B first.
     import scipy.optimize  # noqa: F401
-    import sklearn.feature_extraction.text  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
@@ -217,13 +388,13 @@ def _floats(values: Any) -> array:
     return array("d", np.ascontiguousarray(values, dtype=np.float64).ravel().tobytes())
 
 
-def _model(vocabulary: dict[str, int], tfidf: Any, clf: Any) -> TextModel:
+def _model(vocabulary: dict[str, int], fitted: _Fitted) -> TextModel:
     return TextModel(
-        classes=[str(c) for c in clf.classes_],
+        classes=[str(c) for c in fitted.classes],
         vocabulary=vocabulary,
-        idf=_floats(tfidf.idf_),
-        coef=_floats(clf.coef_),
-        intercept=_floats(clf.intercept_),
+        idf=_floats(fitted.idf),
+        coef=_floats(fitted.coef),
+        intercept=_floats(fitted.intercept),
     )
 
 
@@ -251,6 +422,8 @@ def train_and_evaluate(
     The texts are analysed once. Each fold's TF-IDF is fitted on its training texts only
     - its vocabulary the n-grams they contain, its idf their document frequencies -
     exactly as a TfidfVectorizer refitted per fold would be, by slicing the counts.
+    Training imports NumPy and SciPy (sparse matrices, L-BFGS-B), not scikit-learn: the
+    same computations, without its ~1 s import.
     """
     import numpy as np
 
@@ -260,35 +433,63 @@ def train_and_evaluate(
         scores = _cross_validate(counts, y, folds, seed) if folds else None
         model = None
         if final:
-            columns, tfidf, clf = _fit_rows(counts, np.arange(len(y)), y)
-            assert len(columns) == len(vocabulary)  # every n-gram occurs in some text
-            model = _model(vocabulary, tfidf, clf)
+            fitted = _fit_rows(counts, np.arange(len(y)), y)
+            assert len(fitted.columns) == len(vocabulary)  # every n-gram occurs in some text
+            model = _model(vocabulary, fitted)
     return model, scores
+
+
+def stratified_folds(y: Any, folds: int, seed: int) -> Any:
+    """The test fold of every example, as scikit-learn's StratifiedKFold(n_splits=folds,
+    shuffle=True, random_state=seed) assigns them: classes numbered by first appearance,
+    a round-robin allocation over the sorted labels, each class's fold numbers shuffled by
+    numpy's RandomState(seed) in class order."""
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+    _, by_appearance = np.unique(first, return_inverse=True)
+    encoded = by_appearance[inverse]
+    n_classes = len(first)
+    ordered = np.sort(encoded)
+    allocation = np.asarray(
+        [np.bincount(ordered[i::folds], minlength=n_classes) for i in range(folds)]
+    )
+    test_folds = np.empty(len(y), dtype="i")
+    for c in range(n_classes):
+        assigned = np.arange(folds).repeat(allocation[:, c])
+        rng.shuffle(assigned)
+        test_folds[encoded == c] = assigned
+    return test_folds
 
 
 def _cross_validate(counts: Any, y: Any, folds: int, seed: int) -> dict[str, Any]:
     import numpy as np
-    from sklearn.metrics import accuracy_score, confusion_matrix
-    from sklearn.model_selection import StratifiedKFold
 
     classes = sorted({str(c) for c in y})
     smallest = min(int((y == c).sum()) for c in classes)
     k = max(2, min(folds, smallest))
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    assignment = stratified_folds(y, k, seed)
     predicted = np.empty(len(y), dtype=object)
     fold_scores: list[float] = []
-    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
-        columns, tfidf, clf = _fit_rows(counts, train_idx, y[train_idx])
-        guess = clf.predict(tfidf.transform(counts[test_idx][:, columns]))
+    for fold in range(k):
+        test_idx = np.flatnonzero(assignment == fold)
+        train_idx = np.flatnonzero(assignment != fold)
+        fitted = _fit_rows(counts, train_idx, y[train_idx])
+        guess = fitted.predict(fitted.transform(counts[test_idx]))
         predicted[test_idx] = guess
-        fold_scores.append(float(accuracy_score(y[test_idx], guess)))
-    matrix = confusion_matrix(y, predicted.astype(str), labels=classes)
+        fold_scores.append(float(np.mean(guess == y[test_idx])))
+    guessed = predicted.astype(str)
+    position = {c: i for i, c in enumerate(classes)}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for actual, guess in zip(y, guessed, strict=True):
+        matrix[position[str(actual)], position[str(guess)]] += 1
     majority = max(int((y == c).sum()) for c in classes) / len(y)
     return {
         "examples": len(y),
         "classes": classes,
         "folds": k,
-        "accuracy": float(accuracy_score(y, predicted.astype(str))),
+        "accuracy": float(np.mean(guessed == y.astype(str))),
         "fold_accuracy": fold_scores,
         "baseline_accuracy": majority,
         "confusion": [
