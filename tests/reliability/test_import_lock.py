@@ -130,14 +130,24 @@ def test_a_writer_waits_for_the_merge_and_then_succeeds(
     proc = start({**env, "CRM_PAUSE": f"import.merge:{marker}"}, "customer", "import", str(source))
     try:
         wait_for(marker, proc)  # inside the import's write transaction
-        writer = start(env, "comm", "log", "--external-id", "ANN", "--channel", "email",
-                       "--subject", "during the merge")  # fmt: skip
-        with pytest.raises(subprocess.TimeoutExpired):
-            writer.wait(timeout=3)  # it cannot finish while the import holds the lock
+        said = tmp_path / "writer.err"
+        with open(said, "w", encoding="utf-8") as err_file:
+            writer = subprocess.Popen(
+                [sys.executable, "-m", "crmcli", "comm", "log", "--external-id", "ANN",
+                 "--channel", "email", "--subject", "during the merge"],
+                env=env, stdout=subprocess.PIPE, stderr=err_file, text=True,
+            )  # fmt: skip
+        # past the quiet wait it says what it waits for, and keeps waiting
+        deadline = time.monotonic() + 120
+        while "Waiting for another crm process" not in said.read_text(encoding="utf-8"):
+            assert writer.poll() is None, said.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert writer.poll() is None  # it cannot finish while the import holds the lock
     finally:
         marker.unlink(missing_ok=True)
-    _, err = writer.communicate(timeout=120)
-    assert writer.returncode == 0, err  # it waited on the busy timeout, then wrote
+    writer.communicate(timeout=120)
+    assert writer.returncode == 0, said.read_text(encoding="utf-8")  # then it wrote
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     assert comm_subjects(db) == ["a", "during the merge"]

@@ -85,10 +85,20 @@ def open_db(
         from crmcli.output import emit as output
 
         output.info(f"Created a new crm database at {path}")
+    database.on_wait = _say_waiting
     try:
         yield database
     finally:
         database.close()
+
+
+def _say_waiting() -> None:
+    from crmcli.output import emit as output
+
+    output.info(
+        "Waiting for another crm process to finish writing (an import's merge holds the"
+        " database for as long as it writes)..."
+    )
 
 
 # Listings (#13): machine formats carry every matching row unless --limit says otherwise;

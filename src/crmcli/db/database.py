@@ -16,14 +16,21 @@ from typing import Any
 from crmcli.core.errors import Conflict, CrmError, InvalidInput, OperationalError
 
 BUSY_TIMEOUT_MS = 30_000
+# A write transaction that finds another one running waits silently this long (short
+# transactions of other commands), then calls Database.on_wait (the command says on stderr
+# what it waits for) and keeps waiting up to WRITE_WAIT_MS: the merge of a big import holds
+# the write lock for as long as it writes (#12: a writer during an import never fails).
+QUIET_WAIT_MS = 3_000
+WRITE_WAIT_MS = 15 * 60 * 1000
 
 
 class Database:
     """One open SQLite database with the CRM's schema applied.
 
     The connection runs in autocommit mode; `transaction()` opens an explicit
-    `BEGIN IMMEDIATE` transaction so that concurrent writers queue on the busy timeout
-    instead of failing half-way with "database is locked".
+    `BEGIN IMMEDIATE` transaction so that concurrent writers queue (up to WRITE_WAIT_MS,
+    long enough for a big import's merge) instead of failing half-way with "database is
+    locked".
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, actor: str = "unknown"):
@@ -37,6 +44,9 @@ class Database:
         self.created = False  # connect() made the file
         # Set when the schema is newer than this crmcli: reads work, every write refuses.
         self.read_only_reason: str | None = None
+        # Called once when a write transaction has to wait for another process's (see
+        # QUIET_WAIT_MS): the command layer says so on stderr.
+        self.on_wait: Callable[[], None] | None = None
 
     # -- queries ---------------------------------------------------------------------
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
@@ -117,7 +127,7 @@ class Database:
                 self._depth -= 1
             return
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin_immediate()
         except sqlite3.OperationalError as exc:
             raise OperationalError(f"cannot start a write transaction: {exc}") from exc
         self._depth = 1
@@ -143,6 +153,27 @@ class Database:
                     self._conn.execute("ROLLBACK")
                 raise OperationalError(f"commit failed: {exc}") from exc
             self._run_after_commit()
+
+    def _begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE, queueing behind another process's write transaction: silently
+        for QUIET_WAIT_MS, then (after on_wait) up to WRITE_WAIT_MS in all."""
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {QUIET_WAIT_MS}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.on_wait is not None:
+            self.on_wait()
+        conn.execute(f"PRAGMA busy_timeout = {WRITE_WAIT_MS - QUIET_WAIT_MS}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` once the current transaction has committed (now, outside one);
