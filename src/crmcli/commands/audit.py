@@ -11,6 +11,9 @@ from crmcli.commands.options import (
     DbOption,
     FormatOption,
     LimitOption,
+    MaskOption,
+    SinceOption,
+    UntilOption,
     WideOption,
     note_shown,
     open_db,
@@ -21,15 +24,6 @@ from crmcli.db import audit as repo
 from crmcli.output import emit as output
 
 app = typer.Typer(help="The audit trail: list and verify.", no_args_is_help=True)
-
-MaskOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--mask/--no-mask",
-        help="Mask phones, emails and addresses in details (default: $CRM_MASK).",
-        show_default=False,
-    ),
-]
 
 
 @app.command("list")
@@ -47,14 +41,10 @@ def list_(
         str | None,
         typer.Option("--action", help="create, update, delete, forget, ...", show_default=False),
     ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="At or after this time.", show_default=False)
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Before this time.", show_default=False)
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     limit: LimitOption = None,
-    mask: MaskOpt = None,
+    mask: MaskOption = None,
     columns: ColumnsOption = None,
     wide: WideOption = False,
     db: DbOption = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,6 +10,7 @@ from crmcli.commands.options import (
     CreateFieldsOption,
     DbOption,
     FormatOption,
+    ImportFileArgument,
     SetOption,
     confirm_or_refuse,
     import_command,
@@ -201,9 +201,7 @@ def delete(
 @app.command("import")
 @import_command()
 def import_(
-    file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
-    ],
+    file: ImportFileArgument,
     options: ImportOptions,
     key: Annotated[
         str | None,

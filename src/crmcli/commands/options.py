@@ -181,6 +181,9 @@ def confirm_or_refuse(question: str, yes: bool) -> None:
 
 
 # The options every `import` command shares (the CSV contract in the README).
+ImportFileArgument = Annotated[
+    Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
+]
 EncodingOption = Annotated[
     str | None,
     typer.Option(
@@ -211,6 +214,23 @@ StrictOption = Annotated[
 ]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+]
+
+
+MaskOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--mask/--no-mask",
+        help="Mask phones, emails and addresses (default: $CRM_MASK).",
+        show_default=False,
+    ),
+]
+# A listing's time window (`audit list`, `comm list`): stored times, parsed by the command.
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="At or after this time.", show_default=False)
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Before this time.", show_default=False)
 ]
 
 

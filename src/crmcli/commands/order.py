@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,6 +10,7 @@ from crmcli.commands.options import (
     ColumnsOption,
     DbOption,
     FormatOption,
+    ImportFileArgument,
     LimitOption,
     WideOption,
     import_command,
@@ -47,9 +47,7 @@ def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @app.command("import")
 @import_command(customer_key=True)
 def import_(
-    file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
-    ],
+    file: ImportFileArgument,
     options: ImportOptions,
     create_customers: Annotated[
         bool,

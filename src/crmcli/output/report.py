@@ -81,14 +81,6 @@ OutOption = Annotated[
         show_default=False,
     ),
 ]
-MaskOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--mask/--no-mask",
-        help="Mask phones, emails and addresses (default: $CRM_MASK).",
-        show_default=False,
-    ),
-]
 
 
 def report_format(fmt: str | None, out: Path | None = None) -> str:

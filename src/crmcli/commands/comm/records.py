@@ -17,7 +17,11 @@ from crmcli.commands.options import (
     DbOption,
     FollowSymlinksOption,
     FormatOption,
+    ImportFileArgument,
     LimitOption,
+    MaskOption,
+    SinceOption,
+    UntilOption,
     WideOption,
     confirm_or_refuse,
     import_command,
@@ -260,12 +264,8 @@ def list_(
         typer.Option("--channel", "-c", help="Channel (repeatable).", show_default=False),
     ] = None,
     agent: AgentOpt = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="At or after this time.", show_default=False)
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Before this time.", show_default=False)
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     search: Annotated[
         str | None,
         typer.Option("--search", "-s", help="Text in the subject or content.", show_default=False),
@@ -409,14 +409,7 @@ def due(
         ),
     ] = None,
     follow_symlinks: FollowSymlinksOption = False,
-    mask: Annotated[
-        bool | None,
-        typer.Option(
-            "--mask/--no-mask",
-            help="Mask customer phones (default: $CRM_MASK).",
-            show_default=False,
-        ),
-    ] = None,
+    mask: MaskOption = None,
     columns: ColumnsOption = None,
     limit: LimitOption = None,
     wide: WideOption = False,
@@ -486,9 +479,7 @@ def done(
 @app.command("import")
 @import_command(customer_key=True)
 def import_(
-    file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
-    ],
+    file: ImportFileArgument,
     options: ImportOptions,
     db: DbOption = None,
     format: FormatOption = None,

@@ -14,6 +14,7 @@ from crmcli.commands.options import (
     DbOption,
     FollowSymlinksOption,
     FormatOption,
+    MaskOption,
     confirm_or_refuse,
     open_db,
     out_format,
@@ -97,14 +98,7 @@ def export_data(
             show_default=False,
         ),
     ] = None,
-    mask: Annotated[
-        bool | None,
-        typer.Option(
-            "--mask/--no-mask",
-            help="Mask phones, emails and addresses (default: $CRM_MASK).",
-            show_default=False,
-        ),
-    ] = None,
+    mask: MaskOption = None,
     follow_symlinks: FollowSymlinksOption = False,
     db: DbOption = None,
     format: FormatOption = None,

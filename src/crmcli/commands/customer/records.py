@@ -14,8 +14,10 @@ from crmcli.commands.options import (
     DbOption,
     FollowSymlinksOption,
     FormatOption,
+    ImportFileArgument,
     LimitOption,
     LinkByDomainOption,
+    MaskOption,
     PhoneRegionOption,
     SetOption,
     WideOption,
@@ -39,7 +41,6 @@ from crmcli.customers.profile import customer_profile
 from crmcli.customers.rules import normalize_fields
 from crmcli.db import customers as repo
 from crmcli.output import emit as output
-from crmcli.output.report import MaskOption
 
 if TYPE_CHECKING:
     from crmcli.importing.pipeline import ImportOptions
@@ -381,9 +382,7 @@ def delete(
 @app.command("import")
 @import_command()
 def import_(
-    file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
-    ],
+    file: ImportFileArgument,
     options: ImportOptions,
     key: Annotated[
         str | None,

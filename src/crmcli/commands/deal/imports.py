@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,6 +10,7 @@ from crmcli.commands.options import (
     CreateFieldsOption,
     DbOption,
     FormatOption,
+    ImportFileArgument,
     import_command,
     open_db,
     out_format,
@@ -26,9 +26,7 @@ app = typer.Typer()  # its commands join the group's app in __init__
 @app.command("import")
 @import_command(customer_key=True)
 def import_(
-    file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
-    ],
+    file: ImportFileArgument,
     options: ImportOptions,
     key: Annotated[
         str | None,

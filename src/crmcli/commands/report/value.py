@@ -7,9 +7,16 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import AsOfOption, DbOption, ModeOption, apply_as_of, db_path, open_db
-from crmcli.output.report import (
+from crmcli.commands.options import (
+    AsOfOption,
+    DbOption,
     MaskOption,
+    ModeOption,
+    apply_as_of,
+    db_path,
+    open_db,
+)
+from crmcli.output.report import (
     OutOption,
     ReportFormatOption,
     default_meta,

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
+from crmcli.commands.options import DbOption, FormatOption, MaskOption, open_db, out_format
 from crmcli.output import emit as output
-from crmcli.output.report import MaskOption
 
 app = typer.Typer(
     help="Helpdesk agents: add, list, enable, disable, skills and limits.", no_args_is_help=True

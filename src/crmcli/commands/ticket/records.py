@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,6 +11,7 @@ from crmcli.commands.options import (
     ColumnsOption,
     DbOption,
     FormatOption,
+    ImportFileArgument,
     LimitOption,
     SetOption,
     WideOption,
@@ -524,9 +524,7 @@ def classify(
 @app.command("import")
 @import_command(customer_key=True)
 def import_(
-    file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, UTF-8-BOM, GB18030, UTF-16), or - for stdin.")
-    ],
+    file: ImportFileArgument,
     options: ImportOptions,
     db: DbOption = None,
     format: FormatOption = None,
