@@ -796,6 +796,14 @@ def more_columns(n: int, language: str | None = None) -> str:
     return f"{n} more column{'s' if n != 1 else ''} (in markdown, HTML and XLSX)"
 
 
+def more_rows(shown: int, total: int, language: str | None = None) -> str:
+    """`showing 20 of 37,909 (all in json, csv, markdown, HTML and XLSX)` under a terminal
+    table cut to its first rows."""
+    if (language or lang()) == "zh":
+        return f"显示 {shown:,} / {total:,} 行（全部见 json、csv、markdown、HTML 和 XLSX）"
+    return f"showing {shown:,} of {total:,} (all in json, csv, markdown, HTML and XLSX)"
+
+
 def word(key: str, language: str | None = None) -> str:
     entry = WORDS.get(key)
     return _pick(entry, language) if entry else key

@@ -369,7 +369,10 @@ def rich_renderables(
         if why is not None:
             items.append(Text(f"{heading}: {why}"))
             continue
-        rows = display_rows(section_rows(section))
+        every = section_rows(section)
+        total = len(every)
+        limit = ((meta or {}).get("table_rows") or {}).get(name)  # a listing: its first rows
+        rows = display_rows(every[:limit] if limit is not None and total > limit else every)
         all_cols = human_columns(rows)
         charts = charts_for(meta, name)
         bar_cols = [
@@ -404,6 +407,8 @@ def rich_renderables(
             cells += [bar(_num(r.get(b)), tops[b]) for b in bar_cols]
             table.add_row(*cells)
         items.append(table)
+        if len(rows) < total:
+            items.append(Text(f"  {labels.more_rows(len(rows), total)}"))
         hidden = [c for c in all_cols if c not in cols]
         if hidden:
             items.append(

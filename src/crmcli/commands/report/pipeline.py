@@ -16,6 +16,7 @@ from crmcli.output.report import (
 )
 
 app = typer.Typer()  # its commands join the group's app in __init__
+STALLED_SHOWN = 20
 
 CHARTS = [
     {"section": "by_stage", "x": "stage", "y": ["amount", "weighted_amount"], "kind": "bar",
@@ -72,5 +73,7 @@ def pipeline(
     fmt = report_format(format, out)
     with open_db(db) as database:
         report = pipeline_report(database, since, until, owner, months, stalled_days)
-    meta = default_meta(db_path(db), charts=CHARTS)
+    # The terminal shows the 20 longest-idle stalled deals and says how many there are;
+    # every file and data format lists them all.
+    meta = default_meta(db_path(db), charts=CHARTS, table_rows={"stalled": STALLED_SHOWN})
     emit_report(report, fmt, "Pipeline", out=out, meta=meta)
