@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from crmcli.core.clock import now_iso
 from crmcli.core.errors import Conflict
 from crmcli.db import audit
+from crmcli.db.communications import COMM_FIELDS
 from crmcli.db.customers import insert_new_customers
 from crmcli.db.database import Database
 
@@ -24,18 +25,6 @@ DEAL_COLUMNS = (
     "close_date", "owner", "source", "created_at", "updated_at", "stage_changed_at", "won_at",
     "lost_at", "lost_reason",
 )  # fmt: skip
-COMM_COLUMNS = (
-    "customer_id",
-    "channel",
-    "direction",
-    "occurred_at",
-    "subject",
-    "content",
-    "agent",
-    "duration_s",
-    "follow_up_at",
-    "done_at",
-)
 TICKET_COLUMNS = (
     "id",
     "customer_id",
@@ -128,7 +117,7 @@ def write(db: Database, data: DemoData) -> dict[str, int]:
         _insert(
             db,
             "communications",
-            COMM_COLUMNS,
+            COMM_FIELDS,
             data.communications,
             ("created_at", "updated_at"),
             "occurred_at",
