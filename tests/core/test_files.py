@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from crmcli.core.errors import OperationalError
-from crmcli.core.files import atomic_write_private, make_private, private_temp
+from crmcli.core.files import make_private, private_temp, write_file
 
 
 def mode(path: Path) -> int:
@@ -17,11 +17,11 @@ def mode(path: Path) -> int:
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
-def test_atomic_write_private_is_0600_under_any_umask(tmp_path: Path, umask: int) -> None:
+def test_write_file_is_0600_under_any_umask(tmp_path: Path, umask: int) -> None:
     target = tmp_path / "out.csv"
     old = os.umask(umask)
     try:
-        atomic_write_private(target, "张伟,+8613800138000\n")
+        write_file(target, "张伟,+8613800138000\n")
     finally:
         os.umask(old)
     assert target.read_text(encoding="utf-8") == "张伟,+8613800138000\n"
@@ -33,7 +33,7 @@ def test_replaces_a_world_readable_file_and_leaves_no_temp(tmp_path: Path) -> No
     target = tmp_path / "r.html"
     target.write_text("old")
     os.chmod(target, 0o644)
-    atomic_write_private(target, b"new")
+    write_file(target, b"new")
     assert target.read_bytes() == b"new"
     assert mode(target) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
@@ -42,7 +42,7 @@ def test_replaces_a_world_readable_file_and_leaves_no_temp(tmp_path: Path) -> No
 @pytest.mark.nodb  # lists or creates the database file itself
 def test_missing_directory_is_an_operational_error(tmp_path: Path) -> None:
     with pytest.raises(OperationalError, match="cannot write"):
-        atomic_write_private(tmp_path / "no" / "x.txt", "x")
+        write_file(tmp_path / "no" / "x.txt", "x")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -345,19 +345,6 @@ def write_file(
         fh.write(data)
 
 
-# -- the names earlier code used ----------------------------------------------------------------
-def atomic_write_private(
-    path: Path,
-    data: bytes | str,
-    encoding: str = "utf-8",
-    mode: int = PRIVATE_MODE,
-    follow_symlinks: bool = False,
-) -> Path:
-    """write_file (mode 0600 unless `mode`); returns the path written."""
-    write_file(path, data, mode=mode, encoding=encoding, follow_symlinks=follow_symlinks)
-    return Path(path).expanduser()
-
-
 def make_private(path: Path | str) -> None:
     """chmod 0600 (for a file a library created by name)."""
     os.chmod(path, PRIVATE_MODE)

@@ -127,10 +127,11 @@ def outbox_dir(db_path: Path | None) -> Path:
 
 def write_eml(folder: Path, name: str, msg: EmailMessage) -> Path:
     """Write the message atomically as a 0600 file (it names the customer); returns its path."""
-    from crmcli.core.files import atomic_write_private
+    from crmcli.core.files import write_file
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OperationalError(f"cannot write the auto-reply to {folder}: {exc.strerror}") from exc
-    return atomic_write_private(folder / name, bytes(msg))
+    write_file(folder / name, bytes(msg))
+    return folder / name

@@ -26,7 +26,7 @@ from typing import Any
 from crmcli import __version__
 from crmcli.core import clock
 from crmcli.core.errors import InvalidInput, OperationalError
-from crmcli.core.files import atomic_write_private
+from crmcli.core.files import write_file
 from crmcli.db import Database
 from crmcli.db import warehouse as repo
 from crmcli.warehouse.schema import (
@@ -328,7 +328,7 @@ def export_warehouse(
         fmt, since, watermark, pii, include_pii, date_range, results, incremental_request=delta
     )
     old = read_manifest(target) if (target / MANIFEST).exists() else None
-    _write_atomic(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+    write_file(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     _remove_stale(target, old, manifest)
     manifest["change_log_pruned"] = repo.save_state(
         db,
@@ -466,10 +466,6 @@ def _manifest(
         },
         "tables": tables,
     }
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    atomic_write_private(path, text)
 
 
 def _remove_stale(target: Path, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
