@@ -168,6 +168,10 @@ def test_deal_states_and_reached_against_reference(
         assert jd["created_jd"] == pytest.approx(julian(e["created_at"]), abs=1e-8)
         assert jd["changed_jd"] == pytest.approx(julian(e["changed_at"]), abs=1e-8)
         assert (jd["last_comm_jd"] is None) == (e["last_comm_at"] is None)
+    brief = ("id", "stage", "amount", "close_date", "probability")
+    assert repo.deal_states(db, t, owner, brief=True) == [
+        {k: e[k] for k in brief} for e in expected
+    ]
     assert repo.reached_positions(db, t) == reference_reached(db, t)
     db.close()
 

@@ -427,7 +427,9 @@ def campaign_deals(db: Database, campaign_id: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- report data
 
 
-def deal_states(db: Database, at: str, owner: str | None = None) -> list[dict[str, Any]]:
+def deal_states(
+    db: Database, at: str, owner: str | None = None, brief: bool = False
+) -> list[dict[str, Any]]:
     """Every deal created by `at` as it was then: stage, amount, close date, probability,
     when its stage last changed (`changed_at`), its last linked communication up to `at`,
     and those times as day numbers (`*_jd`, julian days) for arithmetic.
@@ -436,7 +438,8 @@ def deal_states(db: Database, at: str, owner: str | None = None) -> list[dict[st
     and writes its event at the same time); any other deal is its last event up to `at`
     (one window pass over those deals' events). The last communications come from one
     grouped pass over the linked ones. `+column` keeps SQLite from walking an index over
-    what is, as of now, every row.
+    what is, as of now, every row. `brief`: id, stage, amount, close_date and probability
+    only (what a forecast made at `at` needs), without the contacts pass.
     """
     extra, params = (
         ("AND d.owner = :owner", {"t": at, "owner": owner}) if owner else ("", {"t": at})
@@ -457,9 +460,13 @@ def deal_states(db: Database, at: str, owner: str | None = None) -> list[dict[st
         "  SELECT d.id, d.title, d.owner, d.currency, d.created_at, ev.to_stage, ev.amount,"
         "  ev.close_date, ev.probability, ev.changed_at"
         "  FROM ev JOIN deals d ON d.id = ev.deal_id WHERE ev.n = 1)"
-        " SELECT s.*, comm.at AS last_comm_at, julianday(s.created_at) AS created_jd,"
-        " julianday(s.changed_at) AS changed_jd, julianday(comm.at) AS last_comm_jd"
-        " FROM s LEFT JOIN comm ON comm.deal_id = s.id ORDER BY s.id",
+        + (
+            " SELECT s.id, s.stage, s.amount, s.close_date, s.probability FROM s ORDER BY s.id"
+            if brief
+            else " SELECT s.*, comm.at AS last_comm_at, julianday(s.created_at) AS created_jd,"
+            " julianday(s.changed_at) AS changed_jd, julianday(comm.at) AS last_comm_jd"
+            " FROM s LEFT JOIN comm ON comm.deal_id = s.id ORDER BY s.id"
+        ),
         params,
     )
 

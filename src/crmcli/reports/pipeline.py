@@ -52,8 +52,6 @@ def pipeline_report(
     stalled_days: int = 30,
 ) -> dict[str, Any]:
     """The whole report (see the README "Pipeline report" for every figure's definition)."""
-    from crmcli.analytics.stats import wilson_interval
-
     period = resolve_period(since, until, default_days=90)
     now = clock.now().astimezone(UTC)
     t = to_iso(now)
@@ -64,68 +62,37 @@ def pipeline_report(
     t_jd = _julian(now)
     start, end = period.start_iso, period.end_iso
 
-    def in_period(at: str | None) -> bool:
-        return at is not None and start < at <= end
-
-    open_states = [s for s in states if kinds.get(s["stage"]) == "open"]
-    won = [s for s in states if kinds.get(s["stage"]) == "won" and in_period(s["changed_at"])]
-    lost = [s for s in states if kinds.get(s["stage"]) == "lost" and in_period(s["changed_at"])]
-    probability = {s["name"]: s["probability"] for s in stages}
-
-    def weight(state: dict[str, Any]) -> float:
-        p = (
-            state["probability"]
-            if state["probability"] is not None
-            else probability[state["stage"]]
-        )
-        return int(state["amount"] or 0) * p / 100
-
-    by_stage = []
-    for stage in stages:
-        if stage["kind"] != "open":
-            continue
-        rows = [s for s in open_states if s["stage"] == stage["name"]]
-        ages = [t_jd - s["created_jd"] for s in rows]
-        by_stage.append(
-            {
-                "stage": stage["name"],
-                "deals": len(rows),
-                "amount": _money(sum(int(s["amount"] or 0) for s in rows)),
-                "weighted_amount": _money(sum(weight(s) for s in rows)),
-                "average_age_days": round(sum(ages) / len(ages), 1) if ages else None,
-            }
-        )
+    open_states: list[dict[str, Any]] = []
+    won: list[dict[str, Any]] = []
+    lost: list[dict[str, Any]] = []
+    created: list[dict[str, Any]] = []
+    for s in states:  # one pass: what is open at T, what closed and what was created in the period
+        kind = kinds.get(s["stage"])
+        if kind == "open":
+            open_states.append(s)
+        elif kind in ("won", "lost"):
+            at = s["changed_at"]
+            if at is not None and start < at <= end:
+                (won if kind == "won" else lost).append(s)
+        if s["created_at"] is not None and start < s["created_at"] <= end:
+            created.append(s)
+    by_stage, open_amount, weighted = _by_stage(open_states, stages, t_jd)
     totals = {
         "open_deals": len(open_states),
-        "open_amount": _money(sum(int(s["amount"] or 0) for s in open_states)),
-        "weighted_amount": _money(sum(weight(s) for s in open_states)),
+        "open_amount": open_amount,
+        "weighted_amount": weighted,
         "won_deals": len(won),
         "won_amount": _money(sum(int(s["amount"] or 0) for s in won)),
         "lost_deals": len(lost),
         "lost_amount": _money(sum(int(s["amount"] or 0) for s in lost)),
     }
 
-    def rate_row(n_won: int, n_lost: int) -> dict[str, Any]:
-        n = n_won + n_lost
-        low, high = wilson_interval(n_won, n) if n else (None, None)
-        return {
-            "won": n_won,
-            "lost": n_lost,
-            "rate": round(n_won / n, 4) if n else None,
-            "low": None if low is None else round(low, 4),
-            "high": None if high is None else round(high, 4),
-        }
-
-    win_rate = rate_row(len(won), len(lost))
-    owners = sorted({s["owner"] or "" for s in won + lost})
-    by_owner = [
-        {"owner": o or None}
-        | rate_row(
-            sum(1 for s in won if (s["owner"] or "") == o),
-            sum(1 for s in lost if (s["owner"] or "") == o),
-        )
-        for o in owners
-    ]
+    win_rate = _rate_row(len(won), len(lost))
+    tally: dict[str, list[int]] = {}
+    for group, state_list in ((0, won), (1, lost)):
+        for s in state_list:
+            tally.setdefault(s["owner"] or "", [0, 0])[group] += 1
+    by_owner = [{"owner": o or None} | _rate_row(*tally[o]) for o in sorted(tally)]
     cycles = [s["changed_jd"] - s["created_jd"] for s in won]
     median = rules.percentile(cycles, 0.5)
     cycle = {
@@ -144,47 +111,10 @@ def pipeline_report(
         "median_cycle_days": cycle["median"],
         "per_day": per_day,
     }
-    created = [s for s in states if in_period(s["created_at"])]
-    funnel = []
-    for stage in stages:
-        if stage["kind"] == "open":
-            n = sum(1 for s in created if reached.get(s["id"], 0) >= stage["position"])
-        else:
-            n = sum(1 for s in created if kinds.get(s["stage"]) == stage["kind"])
-        funnel.append(
-            {
-                "stage": stage["name"],
-                "deals": n,
-                "share": round(n / len(created), 4) if created else None,
-            }
-        )
-
+    funnel = _funnel(created, reached, stages, kinds)
     forecast, rates, notes = _forecast(now, open_states, states, reached, stages, months)
     backtest, summary = _backtest(db, now, states, stages, owner, months)
-    stalled = []
-    for s in open_states:
-        last_jd, last = max(
-            (jd, at)
-            for jd, at in (
-                (s["changed_jd"], s["changed_at"]),
-                (s["last_comm_jd"], s["last_comm_at"]),
-                (s["created_jd"], s["created_at"]),
-            )
-            if jd is not None
-        )
-        if t_jd - last_jd >= stalled_days:
-            stalled.append(
-                {
-                    "id": s["id"],
-                    "title": s["title"],
-                    "stage": s["stage"],
-                    "owner": s["owner"],
-                    "amount": _money(s["amount"]),
-                    "last_activity_at": last,
-                    "idle_days": round(t_jd - last_jd, 1),
-                }
-            )
-    stalled.sort(key=lambda r: (-r["idle_days"], r["id"]))
+    stalled = _stalled(open_states, t_jd, stalled_days)
     return {
         "period": period.describe()
         | {
@@ -207,6 +137,121 @@ def pipeline_report(
         "forecast_backtest_summary": summary,
         "stalled": stalled,
     }
+
+
+def _rate_row(n_won: int, n_lost: int) -> dict[str, Any]:
+    from crmcli.analytics.stats import wilson_interval
+
+    n = n_won + n_lost
+    low, high = wilson_interval(n_won, n) if n else (None, None)
+    return {
+        "won": n_won,
+        "lost": n_lost,
+        "rate": round(n_won / n, 4) if n else None,
+        "low": None if low is None else round(low, 4),
+        "high": None if high is None else round(high, 4),
+    }
+
+
+def _by_stage(
+    open_states: list[dict[str, Any]], stages: list[dict[str, Any]], t_jd: float
+) -> tuple[list[dict[str, Any]], float | None, float | None]:
+    """Per open stage: deals, amount, weighted amount (amount x the deal's probability, else
+    its stage's), average age; and the open and weighted totals. Sums run in deal order."""
+    probability = {s["name"]: s["probability"] for s in stages}
+    # stage -> its deals' amounts, weighted amounts and ages, in deal order
+    groups: dict[str, tuple[list[int], list[float], list[float]]] = {
+        s["name"]: ([], [], []) for s in stages if s["kind"] == "open"
+    }
+    amounts, weights = [], []
+    for s in open_states:
+        amount = int(s["amount"] or 0)
+        p = s["probability"] if s["probability"] is not None else probability[s["stage"]]
+        weight = amount * p / 100
+        amounts.append(amount)
+        weights.append(weight)
+        group = groups.setdefault(s["stage"], ([], [], []))
+        group[0].append(amount)
+        group[1].append(weight)
+        group[2].append(t_jd - s["created_jd"])
+    rows = []
+    for stage in stages:
+        if stage["kind"] != "open":
+            continue
+        stage_amounts, stage_weights, ages = groups[stage["name"]]
+        rows.append(
+            {
+                "stage": stage["name"],
+                "deals": len(stage_amounts),
+                "amount": _money(sum(stage_amounts)),
+                "weighted_amount": _money(sum(stage_weights)),
+                "average_age_days": round(sum(ages) / len(ages), 1) if ages else None,
+            }
+        )
+    return rows, _money(sum(amounts)), _money(sum(weights))
+
+
+def _funnel(
+    created: list[dict[str, Any]],
+    reached: dict[int, int],
+    stages: list[dict[str, Any]],
+    kinds: dict[str, str],
+) -> list[dict[str, Any]]:
+    """Deals created in the period that got to each open stage (or beyond), and that are won
+    or lost now, with their share of all created."""
+    at_position: dict[int, int] = {}
+    by_kind: dict[str | None, int] = {}
+    for s in created:
+        p = reached.get(s["id"], 0)
+        at_position[p] = at_position.get(p, 0) + 1
+        kind = kinds.get(s["stage"])
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    out = []
+    for stage in stages:
+        if stage["kind"] == "open":
+            n = sum(c for p, c in at_position.items() if p >= stage["position"])
+        else:
+            n = by_kind.get(stage["kind"], 0)
+        out.append(
+            {
+                "stage": stage["name"],
+                "deals": n,
+                "share": round(n / len(created), 4) if created else None,
+            }
+        )
+    return out
+
+
+def _stalled(
+    open_states: list[dict[str, Any]], t_jd: float, stalled_days: int
+) -> list[dict[str, Any]]:
+    """Open deals whose last stage change, linked contact or creation is `stalled_days` or
+    more before T, longest idle first."""
+    out = []
+    for s in open_states:
+        last_jd, last = max(
+            (jd, at)
+            for jd, at in (
+                (s["changed_jd"], s["changed_at"]),
+                (s["last_comm_jd"], s["last_comm_at"]),
+                (s["created_jd"], s["created_at"]),
+            )
+            if jd is not None
+        )
+        if t_jd - last_jd >= stalled_days:
+            out.append(
+                {
+                    "id": s["id"],
+                    "title": s["title"],
+                    "stage": s["stage"],
+                    "owner": s["owner"],
+                    "amount": _money(s["amount"]),
+                    "last_activity_at": last,
+                    "idle_days": round(t_jd - last_jd, 1),
+                }
+            )
+    out.sort(key=lambda r: (-r["idle_days"], r["id"]))
+    return out
 
 
 def _forecast(
@@ -255,7 +300,7 @@ def _backtest(
     origin = _add_months(last_end, -months)
     origin_iso = to_iso(origin)
     keys = [m.strftime("%Y-%m") for m in _months_from(origin, months)]
-    states = repo.deal_states(db, origin_iso, owner)
+    states = repo.deal_states(db, origin_iso, owner, brief=True)
     reached = rules.reached_positions(states, repo.reached_positions(db, origin_iso), stages)
     rates = {r["stage"]: r["rate_used"] for r in rules.stage_rates(states, reached, stages)}
     open_then = [s for s in states if kinds.get(s["stage"]) == "open"]
