@@ -21,7 +21,7 @@ BUSY_TIMEOUT_MS = 30_000
 # what it waits for) and keeps waiting up to WRITE_WAIT_MS: the merge of a big import holds
 # the write lock for as long as it writes (#12: a writer during an import never fails).
 QUIET_WAIT_MS = 3_000
-WRITE_WAIT_MS = 15 * 60 * 1000
+WRITE_WAIT_MS = 60 * 60 * 1000
 
 
 class Database:

@@ -40,21 +40,22 @@ class Staging:
         db.execute(f"DROP TABLE IF EXISTS {_TABLE}")
         db.execute(
             f"CREATE TABLE {_TABLE}(seq INTEGER PRIMARY KEY, grp_key TEXT, grp INTEGER,"
-            " body TEXT NOT NULL)"
+            " line INTEGER NOT NULL, cells TEXT NOT NULL, body TEXT NOT NULL)"
         )
 
-    def add(self, rows: list[tuple[str | None, Any]]) -> None:
-        """Stage (group key or None, JSON-able body) rows in one temp-only transaction."""
+    def add(self, rows: list[tuple[str | None, int, list[str], Any]]) -> None:
+        """Stage (group key or None, line, original cells, JSON-able body) rows in one
+        temp-only transaction."""
         if not rows:
             return
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self.grouped = self.grouped or any(key is not None for key, _ in rows)
+        self.grouped = self.grouped or any(row[0] is not None for row in rows)
         db = self.db
         db.execute("BEGIN")  # deferred, and it only writes the temp database: no lock on main
         try:
             db.executemany(
-                f"INSERT INTO {_TABLE}(grp_key, body) VALUES (?, ?)",
-                [(key, dumps(body)) for key, body in rows],
+                f"INSERT INTO {_TABLE}(grp_key, line, cells, body) VALUES (?, ?, ?, ?)",
+                [(key, line, dumps(cells), dumps(body)) for key, line, cells, body in rows],
             )
             db.execute("COMMIT")
         except BaseException:
@@ -83,25 +84,30 @@ class Staging:
                 db.execute("ROLLBACK")
             raise
 
-    def batches(self, size: int) -> Iterator[list[Any]]:
-        """The staged bodies in merge order, about `size` at a time; a group never spans
-        two batches."""
+    def batches(self, size: int) -> Iterator[list[tuple[int, str, Any]]]:
+        """(line, cells as JSON text, body) of the staged rows in merge order, about `size`
+        at a time; a group never spans two batches. The cells stay JSON text: only a row
+        that is rejected or warned about needs them (cells_of() reads them)."""
         loads = json.JSONDecoder().decode
         order = "grp, seq" if self.grouped else "seq"
-        batch: list[Any] = []
+        batch: list[tuple[int, str, Any]] = []
         last: int | None = None
         self._cursor = cursor = self.db.execute(
-            f"SELECT coalesce(grp, seq), body FROM {_TABLE} ORDER BY {order}"
+            f"SELECT coalesce(grp, seq), line, cells, body FROM {_TABLE} ORDER BY {order}"
         )
         while chunk := cursor.fetchmany(size):
-            for grp, body in chunk:
+            for grp, line, cells, body in chunk:
                 if len(batch) >= size and grp != last:
                     yield batch
                     batch = []
-                batch.append(loads(body))
+                batch.append((line, cells, loads(body)))
                 last = grp
         if batch:
             yield batch
+
+    @staticmethod
+    def cells_of(text: str) -> list[str]:
+        return json.loads(text)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Drop the staging table (also after an error: the merge has rolled back)."""

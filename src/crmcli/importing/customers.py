@@ -71,9 +71,13 @@ _text, _lifecycle, _email = rules.text, rules.lifecycle, rules.email
 @dataclass(slots=True)
 class _Row:
     line: int
-    cells: list[str]
+    staged: Staged
     values: dict[str, Any]
     tags: list[str] | None
+
+    @property
+    def cells(self) -> list[str]:
+        return self.staged.cells
 
 
 TEXT_FIELDS = rules.TEXT_FIELDS
@@ -201,7 +205,7 @@ class CustomerImport(Entity):
     # -- one batch (merge) -------------------------------------------------------------
     def merge(self, rows: list[Staged]) -> None:
         """Resolve keys and duplicates against the current data and earlier rows, write."""
-        batch = [_Row(r.line, r.cells, *r.data) for r in rows]
+        batch = [_Row(r.line, r, *r.data) for r in rows]
         db = self.ctx.db
         found = {
             col: repo.lookup_ids(db, col, sorted({r.values[col] for r in batch if col in r.values}))

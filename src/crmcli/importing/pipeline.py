@@ -436,13 +436,26 @@ class CustomerResolver:
         return int(hit)
 
 
-@dataclass(slots=True)
 class Staged:
-    """One staged row as merge() sees it: its line, its original cells, row()'s data."""
+    """One staged row as merge() sees it: its line, its original cells (read from the
+    staging table when first asked for: only rejects and warnings need them), row()'s
+    data."""
 
-    line: int
-    cells: list[str]
-    data: Any
+    __slots__ = ("_cells", "_text", "data", "line")
+
+    def __init__(self, line: int, cells: str | list[str], data: Any) -> None:
+        self.line = line
+        self.data = data
+        self._text = cells if isinstance(cells, str) else None
+        self._cells = None if isinstance(cells, str) else cells
+
+    @property
+    def cells(self) -> list[str]:
+        if self._cells is None:
+            from crmcli.db.staging import Staging
+
+            self._cells = Staging.cells_of(self._text or "[]")
+        return self._cells
 
 
 class Entity:
@@ -604,7 +617,7 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
 
     summary = ctx.summary
     hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")  # tests: a file touched while staging
-    batch: list[tuple[str | None, Any]] = []
+    batch: list[tuple[str | None, int, list[str], Any]] = []
     group = entity.group
     for line, record, cells, problem in ctx.source.rows():
         summary.rows += 1
@@ -616,7 +629,7 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
         except (Reject, InvalidInput) as exc:
             ctx.reject(line, cells, exc)
             continue
-        batch.append((group(data), (line, cells, data)))
+        batch.append((group(data), line, cells, data))
         if len(batch) >= BATCH:
             staging.add(batch)
             batch = []
