@@ -9,6 +9,12 @@ Writes into benchmarks/data/ (git-ignored):
                       impossible phones, stray spaces), Chinese and English, the columns of
                       `crm customer import` (external_id,name,phone,email,address,company,tags,
                       lifecycle,owner); --chinese-headers writes 客户编号,姓名,手机,... instead.
+  orders-<N>.csv      2N order lines (`--only orders`) of about 0.8N orders, 1-4 lines each,
+                      for `crm order import`: order_id, customer_external_id, order_date,
+                      sku, product, quantity, unit_price, line_amount, currency; ~1% dirt
+                      (unknown customers, impossible dates, missing amounts).
+  crm-customers-<N>.db  the N customers only (`--only orders` too): what the order import
+                      runs against.
   crm-<N>.db          a database made with crmcli's own schema (`crmcli.db.connect` applies
                       every migration, triggers included), filled by direct bulk inserts:
                       N customers (2% near-duplicates), 5N communications, N/5 tickets with
@@ -633,6 +639,101 @@ def build_database(path: Path, n: int, seed: int, pools: Pools) -> dict[str, Any
     return {"counts": counts, "seconds": round(elapsed, 1), "timings": loader.timings}
 
 
+# ------------------------------------------------------------------------------ orders
+
+PRODUCTS = ["笔记本电脑", "显示器", "键盘", "鼠标", "耳机", "路由器", "Laptop", "Monitor"]
+PRODUCTS += ["Keyboard", "Headset", "Desk lamp", "USB-C hub", "打印机", "摄像头"]
+
+
+def write_orders_csv(path: Path, n: int, seed: int) -> dict[str, int]:
+    """2n order lines for customers C0000001..C<n>: orders of 1-4 lines, ISO times,
+    point decimals, CNY; ~1% dirt. Returns the counts."""
+    rng = np.random.default_rng(seed + 200)
+    n_lines = 2 * n
+    per_order = rng.choice([1, 2, 3, 4], size=n_lines, p=[0.45, 0.3, 0.15, 0.1])
+    per_order = per_order[np.cumsum(per_order) <= n_lines]
+    if per_order.sum() < n_lines:
+        per_order = np.append(per_order, n_lines - per_order.sum())
+    order_of_line = np.repeat(np.arange(per_order.size), per_order).tolist()
+    n_orders = int(per_order.size)
+    cust = rng.integers(1, n + 1, n_orders).tolist()
+    when = rng.integers(0, HISTORY_DAYS * 86400, n_orders)
+    stamps = [
+        s.replace("T", " ")
+        for s in np.datetime_as_string(NOW - when.astype("timedelta64[s]"), unit="s").tolist()
+    ]
+    sku = rng.integers(0, 5000, n_lines).tolist()
+    qty = rng.choice([1, 1, 1, 2, 2, 3, 5, 10], size=n_lines).tolist()
+    price = np.round(rng.lognormal(5.0, 1.0, n_lines), 2).tolist()
+    dirt = rng.random(n_orders)
+    unknown = (dirt < 0.005).tolist()
+    bad_date = ((dirt >= 0.005) & (dirt < 0.008)).tolist()
+    no_amount = (rng.random(n_lines) < 0.002).tolist()
+    counts = {"lines": n_lines, "orders": n_orders, "unknown_customer_orders": sum(unknown)}
+    counts["bad_date_orders"] = sum(bad_date)
+    counts["lines_without_amount"] = sum(no_amount)
+
+    def rows() -> Iterator[list[str]]:
+        for k in range(n_lines):
+            o = order_of_line[k]
+            customer = f"C{cust[o]:07d}" if not unknown[o] else f"X{cust[o]:07d}"
+            stamp = stamps[o] if not bad_date[o] else "2025-13-45 10:00:00"
+            unit = price[k]
+            line_amount = "" if no_amount[k] else f"{qty[k] * unit:.2f}"
+            yield [
+                f"S{o + 1:08d}",
+                customer,
+                stamp,
+                f"SKU-{sku[k]:05d}",
+                PRODUCTS[sku[k] % len(PRODUCTS)],
+                str(qty[k]),
+                f"{unit:.2f}",
+                line_amount,
+                "CNY",
+            ]
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["order_id", "customer_external_id", "order_date", "sku", "product"]
+                        + ["quantity", "unit_price", "line_amount", "currency"])  # fmt: skip
+        writer.writerows(rows())
+    tmp.replace(path)
+    return counts
+
+
+def build_customers_db(path: Path, n: int, seed: int, pools: Pools) -> None:
+    """A crmcli database with n customers (external ids C0000001...) and nothing else."""
+    rng = np.random.default_rng(seed + 100)
+    loader = Loader(path)
+    loader.drop_indexes()
+    fts_triggers = loader.without_fts_trigger()
+    people = People(pools, n, rng)
+    stamp = "2024-01-01T00:00:00Z"
+    rows = (
+        (i + 1, f"C{i + 1:07d}", people.name[i], people.phone[i], people.email[i], "customer",
+         stamp, stamp)
+        for i in range(n)
+    )  # fmt: skip
+    loader.insert(
+        "customers",
+        ["id", "external_id", "name", "phone", "email", "lifecycle", "created_at", "updated_at"],
+        rows,
+    )
+    loader.rebuild_fts(fts_triggers)
+    loader.create_indexes()
+    loader.finish()
+
+
+def orders_csv_path(n: int, out: Path = DATA) -> Path:
+    return out / f"orders-{n}.csv"
+
+
+def customers_db_path(n: int, out: Path = DATA) -> Path:
+    return out / f"crm-customers-{n}.db"
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -650,7 +751,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, help="customer count (overrides --quick)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=DATA, help="output folder")
-    parser.add_argument("--only", choices=["csv", "db"], help="build only one of the two")
+    parser.add_argument(
+        "--only",
+        choices=["csv", "db", "orders"],
+        help="build only the customer CSV, the database, or the order lines CSV and its"
+        " customers-only database",
+    )
     parser.add_argument("--chinese-headers", action="store_true", help="CSV with 姓名,手机,...")
     args = parser.parse_args(argv)
     n = args.customers or (100_000 if args.quick else 1_000_000)
@@ -658,6 +764,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     pools = Pools(args.seed)
     log(f"pools: {time.perf_counter() - t0:.1f} s")
+    if args.only == "orders":
+        t1 = time.perf_counter()
+        path = orders_csv_path(n, args.out)
+        counts = write_orders_csv(path, n, args.seed)
+        size = path.stat().st_size / 1e6
+        log(f"{path}: {size:.0f} MB in {time.perf_counter() - t1:.1f} s; {counts}")
+        t1 = time.perf_counter()
+        build_customers_db(customers_db_path(n, args.out), n, args.seed, pools)
+        log(f"{customers_db_path(n, args.out)}: {time.perf_counter() - t1:.1f} s")
+        log(f"total {time.perf_counter() - t0:.1f} s")
+        return 0
     if args.only != "db":
         t1 = time.perf_counter()
         path = csv_path(n, args.out)

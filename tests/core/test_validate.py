@@ -302,3 +302,56 @@ else:
         text = text.strip()
         if text:
             assert fast_parse(text, region, country) == general_parse(text, region, country)
+
+
+def test_plain_amounts_read_as_the_general_path_reads_them() -> None:
+    """parse_money_as / money_evidence take plain amounts (12, 12.5, 12,50) without
+    _money_parts: the same value, the same evidence, the same refusals."""
+    from crmcli.core import validate
+
+    rnd = random.Random(21)
+    cells = ["0", "7", "12", "12.5", "12,5", "12.50", "12,50", "1.234", "1,234", "0.05"]
+    cells += ["999999999999", "999999999999.99", "1000000000000", " 42 ", "12.", ",5", "12.345"]
+    for _ in range(3000):
+        whole = str(rnd.randrange(10 ** rnd.randint(1, 13)))
+        sep = rnd.choice(["", ".", ","])
+        frac = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(0, 3))) if sep else ""
+        cells.append(whole + sep + frac)
+
+    def outcome(fn: object, *args: str) -> object:
+        try:
+            return fn(*args)  # type: ignore[operator]
+        except InvalidInput as exc:
+            return ("invalid", exc.message)
+
+    def general_money(text: str, convention: str) -> object:
+        saved = validate._PLAIN_MONEY
+        validate._PLAIN_MONEY = re.compile(r"(?!)")  # matches nothing: the general path
+        try:
+            return (
+                outcome(validate.parse_money_as, text, convention, "amount"),
+                outcome(validate.money_evidence, text, "amount"),
+            )
+        finally:
+            validate._PLAIN_MONEY = saved
+
+    for text in cells:
+        for convention in ("point", "comma"):
+            fast = (
+                outcome(validate.parse_money_as, text, convention, "amount"),
+                outcome(validate.money_evidence, text, "amount"),
+            )
+            assert fast == general_money(text, convention), (text, convention)
+
+
+def test_local_iso_times_read_as_the_general_path_reads_them() -> None:
+    from crmcli.core import clock, validate
+
+    zone = clock.local_zone()
+    for text in ("2025-02-24 10:58:08", "2025-02-24T10:58", "2024-02-29 23:59:59",
+                 "2025-03-30 02:30:00", "1999-12-31 23:59"):  # fmt: skip
+        assert validate.parse_local_iso(text, zone) == validate.parse_datetime_as(text, None)
+    # impossible, out of range in UTC, or another form: the general path decides
+    for text in ("2025-02-30 10:00:00", "2025-13-01 10:00", "2025-02-24 24:00", "2025-02-24",
+                 "0001-01-01 00:00", "2025-02-24 10:00+08:00"):  # fmt: skip
+        assert validate.parse_local_iso(text, zone) is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
 from crmcli.core.clock import local_zone
@@ -646,10 +646,20 @@ def _money_parts(value: str, field: str) -> MoneyText:
     return MoneyText(negative, text, says)
 
 
+# A plain amount: ASCII digits, at most one separator and one or two decimals (12, 12.5,
+# 12,50). What most money columns hold; _money_parts reads it the same way (one separator
+# followed by other than three digits says its convention), so it is read without it.
+_PLAIN_MONEY = re.compile(r"([0-9]{1,12})(?:([.,])([0-9]{1,2}))?")
+
+
 def money_evidence(value: str, field: str = "amount") -> str | None:
     """What one cell says about its column's decimal convention: "comma", "point",
     "either" for a cell that fits both (1,234), None for a whole number without separators.
     Raises InvalidInput for text that is no amount in either convention."""
+    plain = _PLAIN_MONEY.fullmatch(value.strip())
+    if plain is not None:
+        sep = plain.group(2)
+        return None if sep is None else "point" if sep == "." else "comma"
     parts = _money_parts(value, field)
     if parts.says is None and ("," in parts.body or "." in parts.body):
         return "either"
@@ -699,6 +709,13 @@ def parse_money_as(value: str, convention: str, field: str = "amount") -> int:
 
     Refuses text that contradicts the convention, more than two decimals, exponents and
     |amount| >= 10^12."""
+    plain = _PLAIN_MONEY.fullmatch(value.strip())
+    if plain is not None:
+        whole, sep, frac = plain.groups()
+        if sep is None:
+            return int(whole) * 100
+        if (sep == ".") == (convention == "point"):
+            return int(whole) * 100 + int(frac.ljust(2, "0"))
     parts = _money_parts(value, field)
     if parts.says is not None and parts.says != convention:
         raise InvalidInput(
@@ -785,6 +802,21 @@ def decide_date_order(
         f"column {field}: dates like 03/05/2024 read as 3 May or 5 March depending on the "
         "order; give --date-order dmy|mdy (or $CRM_DATE_ORDER, or --region)"
     )
+
+
+_ISO_LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?")
+
+
+def parse_local_iso(text: str, zone: tzinfo) -> datetime | None:
+    """parse_datetime_as() of a stripped 'YYYY-MM-DD HH:MM[:SS]' cell (no offset) when
+    `zone` is local_zone(): the same stdlib parse without its checks of other forms; None
+    for any other text or an impossible date (the general path words the refusal)."""
+    if _ISO_LOCAL.fullmatch(text) is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def parse_datetime_as(value: str, order: str | None, field: str = "time") -> datetime:

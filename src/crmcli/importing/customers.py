@@ -98,6 +98,7 @@ class CustomerImport(Entity):
     needs_customer = False
     # automatic header matches checked against their values (a `status` of warm/cold)
     fit_checks = {"lifecycle": _lifecycle}
+    stage_marshal = True  # row() data: [values (str keys), tags list or None]
 
     def __init__(self, ctx: Context, key: str | None = None) -> None:
         super().__init__(ctx)

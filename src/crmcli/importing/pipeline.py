@@ -278,6 +278,8 @@ class Context:
         self.date_order: dict[str, str | None] = {}
         self.reasons: Counter[str] = Counter()
         self.resolver: CustomerResolver | None = None
+        self._zone = clock.local_zone()  # fixed for the import, as is every cell's time
+        self._times: dict[tuple[str, str], str] = {}
 
     # -- outcomes ------------------------------------------------------------------------
     def reject(
@@ -335,7 +337,17 @@ class Context:
         return validate.parse_money_as(raw, self.decimal.get(fld, "point"), fld)
 
     def time(self, fld: str, raw: str, history: bool = True) -> str:
-        stored = clock.to_iso(validate.parse_datetime_as(raw, self.date_order.get(fld), fld))
+        # The lines of one order repeat its time: each distinct cell is parsed once.
+        key = (fld, raw)
+        stored = self._times.get(key)
+        if stored is None:
+            moment = validate.parse_local_iso(raw.strip(), self._zone)
+            if moment is None:
+                moment = validate.parse_datetime_as(raw, self.date_order.get(fld), fld)
+            stored = clock.to_iso(moment)
+            if len(self._times) >= 100_000:
+                self._times.clear()
+            self._times[key] = stored
         if history and stored > self.horizon:
             raise InvalidInput(f"{fld} {raw.strip()!r} is in the future")
         return stored
@@ -475,6 +487,8 @@ class Entity:
     create_customers = False
     # with a header of these only (our own exports), no warning about them
     ignored_fields: tuple[str, ...] = ()
+    # row() data is only lists, str-keyed dicts, str, int, float, None: staged with marshal
+    stage_marshal = False
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -598,7 +612,7 @@ def _stage_and_merge(ctx: Context, entity: Entity) -> tuple[Path | None, bool]:
     from crmcli.db.staging import Staging
 
     db, source = ctx.db, ctx.source
-    staging = Staging(db)
+    staging = Staging(db, fast=entity.stage_marshal)
     try:
         with ctx.options.progress(f"Importing {source.display_name}") as progress:
             staging.open()
