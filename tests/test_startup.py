@@ -62,3 +62,35 @@ def test_lazy_groups_are_all_reachable() -> None:
     assert names == [*GROUPS, *ROOT_COMMANDS]
     assert "show" in root.commands["customer"].commands  # type: ignore[attr-defined]
     assert root.commands["demo"].help  # type: ignore[attr-defined]
+
+
+def test_model_reports_import_neither_scipy_nor_pandas_nor_statsmodels(tmp_path: Path) -> None:
+    """report value / loyalty (BG/NBD, Gamma-Gamma) and comm --seasonality / --anomalies
+    (STL) run on numpy alone (issue #18: the imports were most of their time)."""
+    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"), "CRM_TZ": "Asia/Shanghai"}
+    as_of = ["--as-of", "2026-11-01T00:00:00Z"]
+    made = subprocess.run(
+        [sys.executable, "-m", "crmcli", *as_of, "demo", "--customers", "300", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    for args in (
+        ["report", "value"],
+        ["report", "loyalty"],
+        ["report", "comm", "--by", "day", "--seasonality"],
+        ["report", "comm", "--by", "day", "--anomalies"],
+    ):
+        code, stdout, modules = _imported_modules([*as_of, *args, "--format", "json"], env)
+        assert code == 0, args
+        assert stdout.lstrip().startswith("{"), args
+        assert "numpy" in modules, args  # the models really ran
+        heavy = sorted(
+            {m.split(".")[0] for m in modules} & {"scipy", "pandas", "statsmodels", "sklearn"}
+        )
+        assert heavy == [], (args, heavy)
+    # training the ticket classifier needs SciPy's L-BFGS-B and sparse matrices, not sklearn
+    code, _, modules = _imported_modules([*as_of, "ticket", "classify", "--train"], env)
+    assert code == 0
+    assert "scipy.optimize" in modules and "sklearn" not in {m.split(".")[0] for m in modules}
