@@ -124,7 +124,11 @@ def test_export_then_import_into_fresh_db_reproduces_customers(
     out = tmp_path / "all.csv"
     cli.ok("customer", "export", "--out", str(out))
     fresh = tmp_path / "fresh.db"
-    result = cli.json("--db", str(fresh), "customer", "import", str(out), "--key", "external_id")
+    # a fresh database has no companies yet: --create-company makes the customers' ones
+    result = cli.json(
+        "--db", str(fresh), "customer", "import", str(out), "--key", "external_id",
+        "--create-company",
+    )  # fmt: skip
     assert result["inserted"] == 4 and result["rejected"] == 0
     assert result["ignored_columns"] == ["id", "updated_at"]
     assert _table(fresh) == _table(db_path)

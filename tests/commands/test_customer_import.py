@@ -34,7 +34,7 @@ def summary(cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16"])
 def test_each_encoding_is_detected(cli, tmp_path: Path, encoding: str) -> None:  # type: ignore[no-untyped-def]
     src = write(tmp_path / "in.csv", HEADER + ROWS, encoding)
-    result = summary(cli, str(src))
+    result = summary(cli, str(src), "--create-company")
     assert result["inserted"] == 2 and result["rejected"] == 0
     rows = customers(cli)
     assert [r["name"] for r in rows] == ["张伟", "李娜"]
@@ -70,7 +70,7 @@ def test_delimiter_is_sniffed(cli, tmp_path: Path, delimiter: str) -> None:  # t
     if delimiter == ",":
         text = 'name,phone,company\nAnn,13800138000,"Acme, Inc"\n'
     src = write(tmp_path / "in.csv", text)
-    assert summary(cli, str(src))["inserted"] == 1
+    assert summary(cli, str(src), "--create-company")["inserted"] == 1
     assert customers(cli)[0]["company"] == "Acme, Inc"
 
 
@@ -221,7 +221,7 @@ def test_upsert_by_key_updates_only_file_columns_and_is_idempotent(
 def test_upsert_by_email_and_by_phone(cli, tmp_path: Path, add_customer) -> None:  # type: ignore[no-untyped-def]
     cid = add_customer("Ann", email="ann@example.com")
     src = write(tmp_path / "e.csv", "email,company\nANN@example.com,Acme\n")
-    result = summary(cli, str(src), "--key", "email")
+    result = summary(cli, str(src), "--key", "email", "--create-company")
     assert result["updated"] == 1 and result["inserted"] == 0
     assert cli.json("customer", "show", str(cid))["company"] == "Acme"
     src = write(tmp_path / "p.csv", "phone,name\n13800138000,New Person\n")
@@ -292,7 +292,7 @@ def test_summary_on_stderr_and_one_audit_entry(cli, tmp_path: Path) -> None:  # 
 def test_imported_customers_are_searchable(cli, tmp_path: Path, add_customer) -> None:  # type: ignore[no-untyped-def]
     add_customer("已有客户")
     src = write(tmp_path / "f.csv", "name,company\n欧阳娜娜,北京星辰科技\nJohn Smith,Acme\n")
-    summary(cli, str(src))
+    summary(cli, str(src), "--create-company")
     found = cli.json("customer", "list", "--search", "星辰科技")
     assert [r["name"] for r in found] == ["欧阳娜娜"]
     assert [r["name"] for r in cli.json("customer", "list", "--search", "Smith")] == ["John Smith"]

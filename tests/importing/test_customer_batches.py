@@ -18,7 +18,7 @@ def test_same_key_updated_after_the_batch_boundary(cli: Any, tmp_path: Path, row
     lines.append("K1,Renamed,Acme Two")
     src = tmp_path / "c.csv"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary = cli.json("customer", "import", str(src), "--key", "external_id")
+    summary = cli.json("customer", "import", str(src), "--key", "external_id", "--create-company")
     assert summary["inserted"] == rows - 1 and summary["updated"] == 1
     found = cli.json("customer", "list", "--search", "Renamed")
     assert [c["company"] for c in found] == ["Acme Two"]

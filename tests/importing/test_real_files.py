@@ -209,7 +209,7 @@ def test_extensions_are_kept_and_shown(cli: Any, tmp_path: Path) -> None:
 
 def test_a_bad_phone_never_costs_the_row(cli: Any, tmp_path: Path) -> None:
     src = copy(tmp_path, "cn_excel_customers.csv")
-    summary = cli.json("customer", "import", str(src))
+    summary = cli.json("customer", "import", str(src), "--create-company")
     assert summary["encoding"] == "gb18030"
     assert summary["inserted"] == 4 and summary["rejected"] == 0 and summary["warnings"] == 2
     rows = customers(cli)

@@ -440,8 +440,9 @@ def delete_customer(db: Database, customer_id: int, cascade: bool = False) -> di
 # same file point at earlier ones).
 
 LOOKUP_COLUMNS = ("external_id", "email", "phone")
-# What an import stores per customer: the fields, the phone's extension and NANP-suspect flag.
-IMPORT_FIELDS = (*CUSTOMER_FIELDS, "phone_ext", "phone_suspect")
+# What an import stores per customer: the fields, the phone's extension and NANP-suspect flag,
+# and the company it links to.
+IMPORT_FIELDS = (*CUSTOMER_FIELDS, "phone_ext", "phone_suspect", "company_id")
 IMPORT_COLUMNS = (*IMPORT_FIELDS, "created_at")
 
 

@@ -18,6 +18,7 @@ Row semantics (the README's "Companies" section says the same):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from functools import partial
 from typing import Any, ClassVar
@@ -34,7 +35,14 @@ from crmcli.importing.pipeline import (
     Staged,
     run_import,
 )
-from crmcli.sales.companies import clean_name, company_key, normalize_domain
+from crmcli.sales.companies import (
+    FREE_MAIL_DOMAINS,
+    clean_name,
+    company_key,
+    company_values,
+    email_domain,
+    normalize_domain,
+)
 
 KEYS = ("external_id", "domain", "name")
 COMPANY_IMPORT_FIELDS = (
@@ -173,7 +181,8 @@ class CompanyImport(Entity):
             except (Conflict, InvalidInput) as exc:
                 self.ctx.reject(staged.line, staged.cells, Reject(exc.message))
             else:
-                self.ctx.warn(staged.line, staged.cells, staged.data["warnings"])
+                if staged.data["warnings"]:
+                    self.ctx.warn(staged.line, staged.cells, staged.data["warnings"])
 
     def _merge_one(self, data: dict[str, Any]) -> None:
         values, custom, tags = data["values"], data["custom"], data["tags"]
@@ -341,3 +350,100 @@ def _lookup(db: Any, fld: str, raw: str) -> int | None:
             raw,
         )
     return by_name if by_name is not None else by_domain
+
+
+class CompanyLinker:
+    """Which company a customer import row belongs to (`crm customer import`).
+
+    - A `company` column (name, normalized; or a domain), `company_domain` or `company_id`
+      links to that company; the customer's company text becomes the company's name.
+    - No such company: with `--create-company` a `company` name creates it (with the row's
+      company_domain, when valid); otherwise a field-level warning naming --create-company,
+      and the row is stored without a company (never as unlinked text).
+    - `--link-by-domain` (opt-in): a row naming no company links by its email's domain to
+      the company with that domain, never for free-mail domains, and never replacing the
+      company an existing customer is already linked to.
+    - Columns naming two different companies: a field-level warning, no company.
+    """
+
+    REF_FIELDS = ("company", "company_domain", "company_id")
+
+    def __init__(self, ctx: Context, create: bool = False, by_domain: bool = False) -> None:
+        self.ctx = ctx
+        self.create = create
+        self.by_domain = by_domain
+        self.created = 0
+        self.by_domain_linked = 0
+        self.names: dict[int, str] = {}
+
+    @staticmethod
+    def stage(record: dict[str, str]) -> dict[str, str] | None:
+        """STAGING: the row's company cells (None: it names no company)."""
+        cells = {
+            f: " ".join(record[f].split())
+            for f in CompanyLinker.REF_FIELDS
+            if (record.get(f) or "").strip()
+        }
+        return cells or None
+
+    def link(
+        self, line: int, row: Any, refs: dict[str, str] | None, email: str | None
+    ) -> dict[str, Any] | None:
+        """MERGE: {"company_id", "company"} to store, {"soft": True, ...} for a domain link
+        (kept only where the customer has no company), {} when the row's company is left
+        out (warned), None when the row names none. Reject with --strict-fields. `row` has
+        the row's original `cells` (read only for a warning)."""
+        db = self.ctx.db
+        if refs:
+            try:
+                found, missing = company_reference(db, refs)
+            except Reject as exc:
+                return self._warn(line, row, exc.field or "company", exc.value, exc.reason)
+            if found is None and self.create and "company" in refs:
+                found = self._create(refs)
+            if found is None:
+                fld, raw = missing[0]
+                hint = "; --create-company creates it" if fld == "company" else ""
+                what = {"company": "named", "company_domain": "with domain",
+                        "company_id": "with id"}[fld]  # fmt: skip
+                return self._warn(line, row, fld, raw, f"no company {what} {raw!r}{hint}")
+            return {"company_id": found, "company": self._name(found)}
+        if self.by_domain and email:
+            domain = email_domain(email)
+            if domain and domain not in FREE_MAIL_DOMAINS:
+                found = repo.find_by_domain(db, domain)
+                if found is not None:
+                    return {"company_id": found, "company": self._name(found), "soft": True}
+        return None
+
+    def _warn(self, line: int, row: Any, fld: str, raw: str, reason: str) -> dict[str, Any]:
+        if self.ctx.options.strict_fields:
+            raise Reject(reason, fld, raw)
+        self.ctx.sink.add(line, fld, raw, reason, row.cells, "warning")
+        return {}
+
+    def _create(self, refs: dict[str, str]) -> int:
+        values = company_values({"name": refs["company"]})
+        domain = refs.get("company_domain")
+        if domain:  # an invalid one: the company is created without it
+            with contextlib.suppress(InvalidInput):
+                values["domain"] = normalize_domain(domain)
+        if values.get("domain") and repo.find_by_domain(self.ctx.db, values["domain"]):
+            values.pop("domain")
+        company_id = repo.insert_for_import(self.ctx.db, values, [], self.ctx.now, self.ctx.now)
+        self.created += 1
+        return company_id
+
+    def _name(self, company_id: int) -> str:
+        name = self.names.get(company_id)
+        if name is None:
+            name = self.names[company_id] = str(
+                repo.fetch_for_import(self.ctx.db, company_id)["name"]
+            )
+        return name
+
+    def summary(self) -> None:
+        extra = self.ctx.summary.extra
+        extra["companies_created"] = self.created
+        if self.by_domain:
+            extra["linked_by_domain"] = self.by_domain_linked

@@ -18,7 +18,7 @@ column per batch, then executemany inserts and updates (db/customers.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import (
@@ -27,6 +27,8 @@ from crmcli.core.validate import (
 from crmcli.customers import rules
 from crmcli.db import customers as repo
 from crmcli.db import indexes
+from crmcli.importing.companies import CompanyLinker
+from crmcli.importing.custom import CustomColumns, with_custom_fields
 from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, Staged, run_import
 
 KEYS = ("external_id", "email", "phone")
@@ -74,6 +76,10 @@ class _Row:
     staged: Staged
     values: dict[str, Any]
     tags: list[str] | None
+    # company cells and custom values ({"company": ..., "custom": ...}) when the file has them
+    extra: dict[str, Any] | None = None
+    cid: int = 0  # the customer the row was stored as (set by _insert / _update)
+    outcome: str = ""  # inserted, updated or unchanged
 
     @property
     def cells(self) -> list[str]:
@@ -81,6 +87,8 @@ class _Row:
 
 
 TEXT_FIELDS = rules.TEXT_FIELDS
+# Columns naming the company a customer belongs to (importing/companies.CompanyLinker).
+COMPANY_COLUMNS = ("company", "company_domain", "company_id")
 
 
 INDEX_REBUILD_MIN_ROWS = 50_000
@@ -91,7 +99,7 @@ class CustomerImport(Entity):
 
     name = "customer"
     audit_entity = "customer"
-    fields = IMPORT_FIELDS
+    fields = (*IMPORT_FIELDS, *COMPANY_COLUMNS[1:])
     ignored_fields = IGNORED_FIELDS
     aliases = ALIASES
     date_fields = ("created_at",)
@@ -100,15 +108,30 @@ class CustomerImport(Entity):
     fit_checks = {"lifecycle": _lifecycle}
     stage_marshal = True  # row() data: [values (str keys), tags list or None]
 
-    def __init__(self, ctx: Context, key: str | None = None) -> None:
+    custom_defs: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(
+        self,
+        ctx: Context,
+        key: str | None = None,
+        create_company: bool = False,
+        link_by_domain: bool = False,
+        create_fields: bool = False,
+    ) -> None:
         super().__init__(ctx)
         if key is not None and key not in KEYS:
             raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
         self.key = key
         self.suspect = 0
+        self.companies = CompanyLinker(ctx, create_company, link_by_domain)
+        self.custom = CustomColumns(ctx, "customer", self.custom_defs, create_fields)
 
     def check_columns(self, present: set[str]) -> None:
-        self.file_fields = present - set(IGNORED_FIELDS) - {"country"}
+        own = self.custom.claim(present, set(self.fields))
+        self.links = bool(own & set(COMPANY_COLUMNS)) or self.companies.by_domain
+        if self.companies.create and not own & set(COMPANY_COLUMNS):
+            raise InvalidInput("--create-company: the file has no company column")
+        self.file_fields = own - set(IGNORED_FIELDS) - {"country"} - set(COMPANY_COLUMNS[1:])
         if self.key and self.key not in present:
             raise InvalidInput(f"--key {self.key}: the file has no {self.key} column")
         if not self.file_fields:
@@ -126,6 +149,10 @@ class CustomerImport(Entity):
             for extra in ("phone_ext", "phone_suspect"):
                 if extra not in self.update_columns:
                     self.update_columns.append(extra)
+        if self.links:  # the company link and its name
+            for extra in ("company", "company_id"):
+                if extra not in self.update_columns:
+                    self.update_columns.append(extra)
 
     def start(self) -> None:
         db = self.ctx.db
@@ -141,6 +168,7 @@ class CustomerImport(Entity):
         self.first_new_id = self.next_id
         self.saved_search = repo.suspend_search_index(db, self.first_new_id)
         self.local: dict[str, dict[str, int]] = {col: {} for col in self.lookups}
+        self.custom.start()
 
     # -- one row -----------------------------------------------------------------------
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
@@ -180,7 +208,11 @@ class CustomerImport(Entity):
         raw = record.get("tags") or ""
         if raw.strip():
             tags = split_tags(raw) or None
-        return [values, tags]
+        if not self.links and not self.custom.columns:
+            return [values, tags]
+        extra = {"company": CompanyLinker.stage(record) if self.links else None,
+                 "custom": self.custom.parse(line, record, cells)}  # fmt: skip
+        return [values, tags, extra]
 
     def _phone(
         self, line: int, record: dict[str, str], cells: list[str], values: dict[str, Any]
@@ -207,6 +239,8 @@ class CustomerImport(Entity):
     def merge(self, rows: list[Staged]) -> None:
         """Resolve keys and duplicates against the current data and earlier rows, write."""
         batch = [_Row(r.line, r, *r.data) for r in rows]
+        if self.links:
+            batch = self._link_companies(batch)
         db = self.ctx.db
         found = {
             col: repo.lookup_ids(db, col, sorted({r.values[col] for r in batch if col in r.values}))
@@ -252,6 +286,40 @@ class CustomerImport(Entity):
                     records[target] = existing[target]
                 self._update(row, target, records[target], changed, retagged)
         self._write(records, new_ids, changed - set(new_ids), retagged - set(new_ids))
+        if self.custom.columns:
+            self._write_custom(batch)
+
+    def _link_companies(self, batch: list[_Row]) -> list[_Row]:
+        """MERGE: the company each row names (CompanyLinker); a row left without one has its
+        company text dropped (the warning says why)."""
+        kept = []
+        for row in batch:
+            refs = row.extra["company"] if row.extra else None
+            try:
+                link = self.companies.link(row.line, row, refs, row.values.get("email"))
+            except Reject as exc:
+                self.ctx.reject(row.line, row.cells, exc)
+                continue
+            if link is not None:
+                row.values.pop("company", None)
+                if link.pop("soft", False):
+                    row.extra = {**(row.extra or {}), "soft": True}
+                row.values.update(link)
+            kept.append(row)
+        return kept
+
+    def _write_custom(self, batch: list[_Row]) -> None:
+        """MERGE: the batch's custom values; a row whose only change is a custom value
+        counts as updated."""
+        for row in batch:
+            if row.cid and row.extra and row.extra.get("custom"):
+                self.custom.queue(row.cid, row.extra["custom"])
+        changed = self.custom.flush()
+        for row in batch:
+            if row.outcome == "unchanged" and row.cid in changed:
+                row.outcome = "updated"
+                self.ctx.summary.unchanged -= 1
+                self.ctx.summary.updated += 1
 
     def _remember(self, values: dict[str, Any], cid: int) -> None:
         for col in self.lookups:
@@ -273,6 +341,9 @@ class CustomerImport(Entity):
         new_ids.append(cid)
         self._remember(row.values, cid)
         self.ctx.summary.inserted += 1
+        row.cid, row.outcome = cid, "inserted"
+        if row.extra and row.extra.get("soft"):
+            self.companies.by_domain_linked += 1
 
     def _update(
         self,
@@ -282,11 +353,19 @@ class CustomerImport(Entity):
         changed: set[int],
         retagged: set[int],
     ) -> None:
+        row.cid, row.outcome = cid, "unchanged"
+        if row.extra and row.extra.get("soft"):  # a domain link never replaces a company
+            if record.get("company_id") is not None:
+                row.values.pop("company_id", None)
+                row.values.pop("company", None)
+            else:
+                self.companies.by_domain_linked += 1
         diff = {k: v for k, v in row.values.items() if k != "created_at" and record.get(k) != v}
         new_tags = row.tags is not None and sorted(row.tags) != sorted(record["tags"])
         if not diff and not new_tags:
             self.ctx.summary.unchanged += 1
             return
+        row.outcome = "updated"
         record.update(diff)
         if new_tags:
             record["tags"] = row.tags
@@ -329,8 +408,24 @@ class CustomerImport(Entity):
         repo.resume_search_index(db, self.saved_search, self.first_new_id)
         if "phone" in self.file_fields:
             self.ctx.summary.extra["suspect_phones"] = self.suspect
+        if self.links:
+            self.companies.summary()
+        if self.custom.columns:
+            self.ctx.summary.extra["custom_values_changed"] = len(self.custom.changed)
 
 
-def import_customers(db: Any, path: str, options: ImportOptions, key: str | None = None) -> Any:
+def import_customers(
+    db: Any,
+    path: str,
+    options: ImportOptions,
+    key: str | None = None,
+    create_company: bool = False,
+    link_by_domain: bool = False,
+    create_fields: bool = False,
+) -> Any:
     """Import a customer CSV in one transaction (the pipeline); returns the summary."""
-    return run_import(db, path, CustomerImport, options, key=key)
+    entity = with_custom_fields(CustomerImport, db, "customer")
+    return run_import(
+        db, path, entity, options, key=key, create_company=create_company,
+        link_by_domain=link_by_domain, create_fields=create_fields,
+    )  # fmt: skip

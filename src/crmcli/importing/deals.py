@@ -334,12 +334,13 @@ class DealImport(Entity):
                 values["campaign_id"] = campaign
         times = data["times"]
         if existing is None:
-            deal_id = self._insert(values, stage, times, staged.line, staged.cells)
+            deal_id = self._insert(values, stage, times, staged)
             self.custom.queue(deal_id, data["custom"])
             self.custom.flush()
         else:
             self._update(existing, values, stage, times, data["custom"])
-        ctx.warn(staged.line, staged.cells, data["warnings"])
+        if data["warnings"]:
+            ctx.warn(staged.line, staged.cells, data["warnings"])
 
     def _owners(self, data: dict[str, Any], values: dict[str, Any]) -> None:
         """The customer and company the row names (Reject for a reference to nobody)."""
@@ -397,8 +398,7 @@ class DealImport(Entity):
         values: dict[str, Any],
         stage: dict[str, Any] | None,
         times: dict[str, str],
-        line: int,
-        cells: list[str],
+        staged: Staged,
     ) -> int:
         if values.get("customer_id") is None and values.get("company_id") is None:
             raise Reject("no customer or company", "customer", "")
@@ -409,9 +409,9 @@ class DealImport(Entity):
         if closed is not None and "created_at" not in times:
             created = closed  # known no earlier: the warning says the cycle is unknown
             self.ctx.sink.add(
-                line, "created_at", "",
+                staged.line, "created_at", "",
                 f"no created_at for a {stage['kind']} deal: dated at its close, so its sales"
-                " cycle reads 0 days", cells, "warning",
+                " cycle reads 0 days", staged.cells, "warning",
             )  # fmt: skip
         snapshot = {k: values.get(k) for k in ("amount", "close_date", "probability")}
         row = {**values, "stage": stage["name"]}

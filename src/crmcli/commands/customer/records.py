@@ -11,6 +11,7 @@ from crmcli.commands.options import (
     ColumnsOption,
     CompanyIdOption,
     CreateCompanyOption,
+    CreateFieldsOption,
     DbOption,
     FollowSymlinksOption,
     FormatOption,
@@ -392,6 +393,22 @@ def import_(
             show_default=False,
         ),
     ] = None,
+    create_company: Annotated[
+        bool,
+        typer.Option(
+            "--create-company",
+            help="Create the companies the company column names that do not exist yet.",
+        ),
+    ] = False,
+    link_by_domain: Annotated[
+        bool,
+        typer.Option(
+            "--link-by-domain",
+            help="A row naming no company links to the company with its email's domain "
+            "(never free mail, never replacing a customer's company).",
+        ),
+    ] = False,
+    create_fields: CreateFieldsOption = False,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -407,7 +424,10 @@ def import_(
 
     fmt = out_format(format)
     with open_db(db, write=True) as database:
-        summary = import_customers(database, str(file), options, key=key)
+        summary = import_customers(
+            database, str(file), options, key=key, create_company=create_company,
+            link_by_domain=link_by_domain, create_fields=create_fields,
+        )  # fmt: skip
     output.emit_import_summary(summary, fmt)
 
 
