@@ -216,13 +216,27 @@ def write_csv(
 ) -> int:
     """Write rows as CSV, text cells neutralised against formula injection and cells with
     a CR or LF quoted (core.sanitize). Returns the row count."""
-    from crmcli.core.sanitize import csv_writer
+    from crmcli.core.clock import display_converter
+    from crmcli.core.sanitize import csv_cell, csv_writer
 
     writer = csv_writer(out, lineterminator="\n")
     writer.writerow([_csv_cell(c) for c in columns])
+    # _csv_cell(_display_value(c, value)) per cell, with the per-hour time conversion and
+    # text cells neutralised directly (listings write millions of cells)
+    convert = display_converter()
+    times = [is_time_key(c) for c in columns]
     n = 0
     for row in rows:
-        writer.writerow([_csv_cell(_display_value(c, row.get(c))) for c in columns])
+        cells = []
+        for c, is_time in zip(columns, times, strict=True):
+            value = row.get(c)
+            if isinstance(value, str):
+                cells.append(csv_cell(convert(value) if is_time else value))
+            elif isinstance(value, list | tuple | dict):
+                cells.append(_csv_cell(value))
+            else:  # numbers, booleans, None: as they are
+                cells.append(cell(value))
+        writer.writerow(cells)
         n += 1
     return n
 
