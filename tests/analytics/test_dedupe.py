@@ -184,3 +184,21 @@ def test_many_identical_rows_form_one_group_and_missing_keys_are_fine() -> None:
         "company": "Acme Inc",
         "address": "1 Main St",
     }
+
+
+def test_medium_blocks_find_the_pairs_the_cdist_matrix_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocks of 9..64 use rapidfuzz's extract_iter (no numpy import): the same pairs, in
+    the same order, as the cdist matrix used for larger blocks."""
+    rng = random.Random(1)
+    names = ["张伟", "张玮", "王芳", "John Smith", "Jon Smith", "Jane Smyth", "Ann Lee", "", "a"]
+    for _ in range(100):
+        n = rng.randint(9, dedupe.MEDIUM_BLOCK)
+        values = [rng.choice(names) + rng.choice(["", "x", " jr", "明"]) for _ in range(n)]
+        members = list(range(100, 100 + n))
+        cutoff = rng.choice([0, 50, 88.5, 100])
+        got = list(dedupe._pairs(values, members, cutoff))
+        with monkeypatch.context() as patch:
+            patch.setattr(dedupe, "MEDIUM_BLOCK", 0)
+            assert list(dedupe._pairs(values, members, cutoff)) == got
