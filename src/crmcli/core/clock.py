@@ -115,7 +115,12 @@ def display_time(text: str | None) -> str | None:
 # The stored form (to_iso) is an hour prefix "YYYY-MM-DDTHH" and a tail ":MM:SSZ": the
 # fast path takes exactly that, anything else goes through display_time itself.
 _HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}").fullmatch
-_TAILS = frozenset(f":{m:02d}:{s:02d}Z" for m in range(60) for s in range(60))
+
+
+@lru_cache(maxsize=1)
+def _tails() -> frozenset[str]:
+    """Every ":MM:SSZ" (built on first use: 3,600 strings cost ~10 ms at start-up)."""
+    return frozenset(f":{m:02d}:{s:02d}Z" for m in range(60) for s in range(60))
 
 
 class _ZoneDisplay:
@@ -153,13 +158,13 @@ class _ZoneDisplay:
         except KeyError:
             hit = self.hours[prefix] = self.local_hour(prefix)
         tail = text[13:]
-        if hit is not None and tail in _TAILS:
+        if hit is not None and tail in _tails():
             return hit[0] + tail[:6] + hit[1]
         return display_time(text)
 
     def many(self, values: list[str]) -> list[str | None]:
         """self(v) for every v, in one loop (the cache hit inline)."""
-        hours, tails = self.hours, _TAILS
+        hours, tails = self.hours, _tails()
         out: list[str | None] = []
         append = out.append
         for text in values:

@@ -16,11 +16,26 @@ APP_NAME = "crmcli"
 DB_FILENAME = "crm.db"
 
 
-def default_db_path() -> Path:
-    """The default database file: in the user data directory (platformdirs)."""
-    from platformdirs import user_data_dir
+def user_dir(kind: str) -> Path:
+    """The user "config" or "data" directory of crmcli, as platformdirs names it
+    (user_config_dir / user_data_dir). On Linux its XDG rule is written out here, without
+    importing platformdirs: commands run thousands of times from shell loops."""
+    if sys.platform.startswith("linux"):
+        variable, default = {
+            "config": ("XDG_CONFIG_HOME", "~/.config"),
+            "data": ("XDG_DATA_HOME", "~/.local/share"),
+        }[kind]
+        base = os.environ.get(variable, "").strip() or os.path.expanduser(default)
+        return Path(base) / APP_NAME
+    import platformdirs
 
-    return Path(user_data_dir(APP_NAME, appauthor=False)) / DB_FILENAME
+    finder = platformdirs.user_config_dir if kind == "config" else platformdirs.user_data_dir
+    return Path(finder(APP_NAME, appauthor=False))
+
+
+def default_db_path() -> Path:
+    """The default database file: in the user data directory (platformdirs' rule)."""
+    return user_dir("data") / DB_FILENAME
 
 
 def resolve_db_path(option: str | Path | None) -> Path:
@@ -72,13 +87,7 @@ def config_path() -> Path:
     env = os.environ.get("CRM_CONFIG")
     if env:
         return Path(env).expanduser()
-    if sys.platform.startswith("linux"):
-        # platformdirs' rule on Linux, without importing it (commands run from shell loops)
-        base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.expanduser("~/.config")
-        return Path(base) / APP_NAME / "config.toml"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+    return user_dir("config") / "config.toml"
 
 
 def load_config() -> dict[str, object]:

@@ -29,9 +29,9 @@ def key_dir() -> Path:
     env = os.environ.get("CRM_KEY_DIR")
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_config_dir
+    from crmcli.core.config import user_dir
 
-    return Path(user_config_dir(APP_NAME, appauthor=False)) / "keys"
+    return user_dir("config") / "keys"
 
 
 def key_path(db_id: str) -> Path:
