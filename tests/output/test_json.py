@@ -71,7 +71,22 @@ def test_prepare_deep_keeps_values_and_converts_times() -> None:
 
 
 flat_rows = st.lists(
-    st.dictionaries(st.text(max_size=6), scalars, min_size=1, max_size=5), min_size=1, max_size=6
+    st.dictionaries(st.text(max_size=6), scalars | st.just({}), min_size=1, max_size=5),
+    min_size=1,
+    max_size=6,
+)
+times = st.sampled_from(["2026-03-29T00:59:59Z", "2026-10-25T01:30:00Z", "2026-01-01", "", "x"])
+listing_rows = st.lists(
+    st.dictionaries(
+        st.sampled_from(["id", "created_at", "at", "title", "custom", "due_at"]),
+        scalars
+        | times
+        | st.dictionaries(st.sampled_from(["signed_at", "n"]), scalars | times, max_size=2),
+        min_size=1,
+        max_size=6,
+    ),
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -83,3 +98,17 @@ def test_lists_of_flat_rows_in_one_encoder_call(
     # The one-call path for a listing's rows, at the top and nested in a report.
     for value in (rows, {"section": rows, "other": [rows, {"x": rows}]}):
         assert output.to_json(value, indent=indent) == reference(value, indent)
+
+
+@settings(max_examples=300, deadline=None)
+@given(listing_rows, st.sampled_from(["Europe/Berlin", "Asia/Shanghai", "America/St_Johns"]))
+def test_listing_rows_prepared_column_wise_like_prepare(
+    rows: list[dict[str, Any]], zone: str
+) -> None:
+    # Times (also inside objects such as `custom`) in the configured zone, as prepare() does.
+    import os
+
+    os.environ["CRM_TZ"] = zone  # the autouse fixture restores the test zone
+    prepared = output._prepared_rows(rows)
+    assert prepared is not None
+    assert prepared == [output.prepare(r) for r in rows]

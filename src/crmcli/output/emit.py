@@ -47,31 +47,65 @@ def prepare(row: dict[str, Any]) -> dict[str, Any]:
     return {k: prepare(v) if isinstance(v, dict) else _display_value(k, v) for k, v in row.items()}
 
 
-def _flat_rows(rows: Sequence[Any]) -> bool:
-    """Non-empty dicts with text keys and scalar values only (the rows of a listing): checked
+def _row_shape(rows: Sequence[Any]) -> dict[str, set[type]] | None:
+    """For a list of non-empty dicts with text keys (the rows of a listing): the types of
+    each key's values (NoneType where a row lacks the key); None for anything else. Checked
     by C-level iteration, not a Python call per value."""
     from itertools import chain
+    from operator import methodcaller
 
     if not rows or not all(type(r) is dict and r for r in rows):
-        return False
-    if set(map(type, chain.from_iterable(rows))) != {str}:
-        return False
-    return set(map(type, chain.from_iterable(map(dict.values, rows)))) <= _SCALAR_TYPES
+        return None
+    keys = dict.fromkeys(chain.from_iterable(rows))
+    if set(map(type, keys)) != {str}:
+        return None
+    return {k: set(map(type, map(methodcaller("get", k), rows))) for k in keys}
 
 
-def _prepare_flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """prepare() over flat rows (_flat_rows): copies with their time columns converted, a
-    column at a time by the clock's batch conversion (one zone lookup per UTC hour)."""
-    from itertools import chain
+def _nested_empty(rows: Sequence[dict[str, Any]], shape: dict[str, set[type]]) -> bool:
+    """Scalars, and objects that are all empty ({}: a listing's `custom` without fields)."""
+    from operator import methodcaller
 
+    for key, kinds in shape.items():
+        if not kinds <= _ROW_TYPES:
+            return False
+        if dict in kinds and any(v for v in map(methodcaller("get", key), rows) if type(v) is dict):
+            return False
+    return True
+
+
+def _flat_rows(rows: Sequence[Any]) -> bool:
+    """Rows (_row_shape) whose values are scalars or empty objects: JSON in one encoder call."""
+    shape = _row_shape(rows)
+    return shape is not None and _nested_empty(rows, shape)
+
+
+def _prepare_rows(rows: list[dict[str, Any]], shape: dict[str, set[type]]) -> list[dict[str, Any]]:
+    """prepare() over rows whose values are scalars or plain objects (every kind in
+    _ROW_TYPES): copies with their time columns converted a column at a time by the clock's
+    batch conversion (one zone lookup per UTC hour), objects through prepare()."""
     from crmcli.core.clock import display_times
 
     out = [r.copy() for r in rows]
-    for key in [k for k in dict.fromkeys(chain.from_iterable(rows)) if is_time_key(k)]:
-        having = [r for r in out if type(r.get(key)) is str]
-        for r, shown in zip(having, display_times([r[key] for r in having]), strict=True):
-            r[key] = shown
+    for key, kinds in shape.items():
+        if dict in kinds:
+            for r in out:
+                value = r.get(key)
+                if type(value) is dict:
+                    r[key] = prepare(value)
+        if str in kinds and is_time_key(key):
+            having = [r for r in out if type(r.get(key)) is str]
+            for r, shown in zip(having, display_times([r[key] for r in having]), strict=True):
+                r[key] = shown
     return out
+
+
+def _prepared_rows(rows: list[Any]) -> list[dict[str, Any]] | None:
+    """_prepare_rows when the rows qualify, else None (the caller takes the general path)."""
+    shape = _row_shape(rows)
+    if shape is None or not all(kinds <= _ROW_TYPES for kinds in shape.values()):
+        return None
+    return _prepare_rows(rows, shape)
 
 
 def cell(value: Any) -> str:
@@ -135,6 +169,7 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 
 _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
+_ROW_TYPES = _SCALAR_TYPES | {dict}
 
 
 def _dumps(value: Any, indent: int | None, separators: tuple[str, str] | None = None) -> str:
@@ -293,10 +328,10 @@ def emit_rows(
     cols = listing_columns(rows, columns, fmt)
     if fmt == "json":
         chosen = [r if list(r) == cols else {c: r.get(c) for c in cols} for r in rows]
-        if _flat_rows(chosen):
-            stream.write(_flat_list_json(_prepare_flat(chosen), 2) + "\n")
-        else:
-            stream.write(to_json([prepare(r) for r in chosen]) + "\n")
+        prepared = _prepared_rows(chosen)
+        if prepared is None:
+            prepared = [prepare(r) for r in chosen]
+        stream.write(to_json(prepared) + "\n")
     elif fmt == "jsonl":
         for r in rows:
             stream.write(to_json(prepare({c: r.get(c) for c in cols}), indent=None) + "\n")
@@ -359,8 +394,9 @@ def _prepare_deep(value: Any, key: str = "") -> Any:
             for k, v in value.items()
         }
     if isinstance(value, list):
-        if _flat_rows(value):
-            return _prepare_flat(value)
+        prepared = _prepared_rows(value)
+        if prepared is not None:
+            return prepared
         if not is_time_key(key):
             return [_prepare_deep(v, key) if isinstance(v, dict | list) else v for v in value]
         return [_prepare_deep(v, key) for v in value]
