@@ -185,3 +185,21 @@ def test_deal_custom_fields_and_campaign_by_name(crm: Any, tmp_path: Path) -> No
     assert got["A"]["campaign_id"] == 1
     assert crm.json("deal", "show", str(got["A"]["id"]))["custom"] == {"segment": "KA"}
     assert crm.json("deal", "show", str(got["B"]["id"]))["custom"] == {}
+
+
+def test_a_dollar_amount_is_never_stored_as_yuan(crm: Any, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    summary = crm.json(
+        "deal", "import", str(DATA / "salesforce_opportunities.csv"), "--rejects", str(out)
+    )  # the default currency is CNY: every "$" amount is refused with the reason
+    assert summary["inserted"] == 0
+    reasons = [r["reason"] for r in rejects(out) if r["field"] == "amount"]
+    assert reasons and all("is not in CNY" in r for r in reasons)
+    src = tmp_path / "d.csv"
+    src.write_text(
+        "title,amount,currency,customer_external_id\nA,￥1200,CNY,K1\nB,12.50 EUR,EUR,K1\n"
+        "C,€12,USD,K1\n",
+        encoding="utf-8",
+    )
+    mixed = crm.json("deal", "import", str(src))
+    assert (mixed["inserted"], mixed["rejected"]) == (2, 1)
