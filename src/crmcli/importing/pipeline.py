@@ -740,6 +740,7 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
     currencies: set[str] = set()
     has_currency = "currency" in present
     wanted = [*money, *dates, *checks, *(["currency"] if has_currency else [])]
+    _FIT_SEEN.clear()
     for record in ctx.source.column_values(wanted):
         _money_evidence(record, money, evidence)
         _date_evidence(record, dates, evidence)
@@ -787,15 +788,25 @@ def _fit_evidence(
     checks: dict[str, Callable[[str], Any]],
     evidence: dict[str, Counter[str]],
 ) -> None:
-    """Count whether one record's cells fit the fields their columns were matched to."""
+    """Count whether one record's cells fit the fields their columns were matched to
+    (each distinct cell checked once: an enum column repeats a handful of values)."""
     for f, check in checks.items():
         raw = (record.get(f) or "").strip()
         if raw:
-            try:
-                check(raw)
-                evidence[f]["fits"] += 1
-            except InvalidInput:
-                evidence[f]["misfits"] += 1
+            key = (check, raw)
+            verdict = _FIT_SEEN.get(key)
+            if verdict is None:
+                try:
+                    check(raw)
+                    verdict = "fits"
+                except InvalidInput:
+                    verdict = "misfits"
+                if len(_FIT_SEEN) < 10_000:
+                    _FIT_SEEN[key] = verdict
+            evidence[f][verdict] += 1
+
+
+_FIT_SEEN: dict[tuple[Callable[[str], Any], str], str] = {}  # (check, cell) -> verdict
 
 
 def _apply_conventions(
