@@ -489,19 +489,22 @@ def import_command(*, customer_key: bool = False) -> Callable[[Any], Any]:
     --strict-fields --dry-run (and --customer-key when the rows name customers) after its
     own options and before --db / --format, and is called with `options` built by
     import_options from them. Put it under `@app.command(...)`. A new import option is
-    added to _IMPORT_PARAMETERS and ImportOptions, nothing else.
+    added to _IMPORT_PARAMETERS (with its Annotated alias above) and ImportOptions, nothing
+    else.
     """
     import functools
     import inspect
+    import typing
 
     names = [n for n in _IMPORT_PARAMETERS if customer_key or n != "customer_key"]
 
     def wrap(func: Any) -> Any:
-        # `options` is left unevaluated: its type (importing.pipeline.ImportOptions) is
-        # imported for type checking only, so a command module loads without the pipeline.
+        # ImportOptions is imported by command modules for type checking only (so that one
+        # loads without the pipeline): read as Any here, and `options` is dropped anyway.
         signature = inspect.signature(func)
+        hints = typing.get_type_hints(func, localns={"ImportOptions": Any}, include_extras=True)
         own = [
-            p.replace(annotation=_evaluated(p.annotation, func))
+            p.replace(annotation=hints[p.name])
             for p in signature.parameters.values()
             if p.name != "options"
         ]
@@ -530,13 +533,6 @@ def import_command(*, customer_key: bool = False) -> Callable[[Any], Any]:
         return command
 
     return wrap
-
-
-def _evaluated(annotation: Any, func: Any) -> Any:
-    """A string annotation (from __future__ import annotations) as the object it names."""
-    if isinstance(annotation, str):
-        return eval(annotation, func.__globals__)  # noqa: S307 - our own source's annotations
-    return annotation
 
 
 def import_options(**values: Any) -> Any:

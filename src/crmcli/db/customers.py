@@ -128,9 +128,9 @@ def _tags_for(db: Database, ids: list[int]) -> dict[int, list[str]]:
 
 # ---------------------------------------------------------------- creating a customer
 # Every new customer is made here, whoever creates it: `customer add` (add_customer), an
-# order, comm or ticket import naming one the database lacks (add_customer_for_import), a
-# mail import's sender (db/office.insert_lead), the demo (insert_new_customers) and the
-# customer import (bulk_insert, with the same columns and NEW_CUSTOMER_DEFAULTS).
+# order import's --create-customers (add_customer_for_import), a mail import's
+# --create-leads (db/office.insert_lead), the demo (insert_new_customers) and the customer
+# import (bulk_insert, with the same columns and NEW_CUSTOMER_DEFAULTS).
 # (`customer unmerge` restores a deleted record as it was: db/merge.py.)
 
 # The columns a new customer is stored with, and the defaults for those not given.

@@ -111,12 +111,12 @@ def _prepared_rows(rows: list[Any]) -> list[dict[str, Any]] | None:
 def cell(value: Any) -> str:
     """A value as one cell of text, exactly as JSON has it: the one cell formatter.
 
-    Every flat format uses it (CSV and markdown listings and reports, the customer export,
-    record tables): a float is its shortest exact form (`repr`: 1234567.89, 0.1, 1e-07),
-    never rounded; NaN is an empty cell, as JSON has null; lists (tags) are joined with
-    "; ", objects are JSON, booleans true/false. Tables for people format numbers by their
-    kind instead (`listing_cell`, `output.sections.human_cell`, via output.labels) and use
-    this for everything else.
+    CSV (listings, reports, the customer export), markdown listings and record tables use
+    it: a float is its shortest exact form (`repr`: 1234567.89, 0.1, 1e-07), never rounded;
+    NaN is an empty cell, as JSON has null; lists (tags) are joined with "; ", objects are
+    JSON, booleans true/false. What people read (listing tables, report tables, markdown and
+    HTML) formats numbers by their kind instead (`listing_cell`, `output.sections.human_cell`,
+    via output.labels) and uses this for everything else.
     """
     if value is None:
         return ""
