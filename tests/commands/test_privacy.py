@@ -289,3 +289,44 @@ def test_forget_deletes_the_auto_replies_sent_to_the_customer(
     assert summary["outbox_files_removed"] == 1
     left = [p.read_bytes() for p in outbox.glob("*.eml")]
     assert len(left) == 1 and b"qian.li@example.cn" in left[0]
+
+
+def test_subject_access_and_erasure_cover_custom_fields_contacts_company_and_deals(
+    cli, add_customer, db_path: Path
+) -> None:
+    cli.ok("field", "add", "customer", "wechat", "--type", "text")
+    cli.ok("field", "add", "customer", "score", "--type", "number")
+    cli.ok("company", "add", "--name", "Acme Trading")
+    keep = add_customer("Zhao Lei", email="zhao.lei@example.cn", company="Acme Trading")
+    old = add_customer("Zhao Lei", email="zl.1999@example.cn")
+    cli.ok("customer", "update", str(keep), "--set", "wechat=zhaolei_wx88", "--set", "score=7")
+    cli.ok("customer", "merge", str(keep), str(old), "--yes")
+    deal = cli.ok(
+        "deal",
+        "add",
+        "--customer",
+        str(keep),
+        "--title",
+        "Loan for Zhao Lei",
+        "--amount",
+        "1200.50",
+    ).strip()
+    cli.ok("deal", "move", deal, "proposal")
+    data = json.loads(cli.ok("customer", "export-data", str(keep)))
+    assert data["custom"] == {"wechat": "zhaolei_wx88", "score": 7}
+    assert [(c["kind"], c["value"]) for c in data["contact_points"]] == [
+        ("email", "zl.1999@example.cn")
+    ]
+    assert data["company"]["name"] == "Acme Trading"
+    assert [d["amount"] for d in data["deals"]] == [1200.5]
+    assert [e["to_stage"] for e in data["deals"][0]["events"]][-1] == "proposal"
+    assert "customer_contacts" not in data["other_records"] and "deals" not in data["other_records"]
+
+    summary = json.loads(cli.ok("customer", "forget", str(keep), "--yes", "--format", "json"))
+    assert summary["custom_values"] == 2
+    after = json.loads(cli.ok("customer", "export-data", str(keep)))
+    assert after["custom"] == {} and after["contact_points"] == []
+    raw_bytes = file_bytes(db_path)
+    for value in ("zhaolei_wx88", "zl.1999@example.cn", "zhao.lei@example.cn"):
+        assert value.encode() not in raw_bytes, value
+    assert cli("audit", "verify").exit_code == 0

@@ -318,6 +318,18 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
                 set(secrets.substrings) | set(more.substrings), key=len, reverse=True
             )
             secrets.names |= more.names
+        custom_texts = [
+            str(v)
+            for (v,) in db.execute(
+                "SELECT v.value_text FROM custom_values v JOIN custom_fields f ON f.id = v.field_id"
+                " WHERE f.entity = 'customer' AND v.entity_id = ? AND v.value_text IS NOT NULL",
+                (customer_id,),
+            ).fetchall()
+            if len(str(v)) >= 5
+        ]
+        secrets.substrings = sorted(
+            set(secrets.substrings) | set(custom_texts), key=len, reverse=True
+        )
         now = now_iso()
         sets = ", ".join(f"{c} = NULL" for c in CUSTOMER_CLEARED)
         db.execute(
@@ -327,6 +339,12 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
         db.execute("DELETE FROM customer_tags WHERE customer_id = ?", (customer_id,))
         # the other emails, phones and addresses a merge kept (db/merge.py) are theirs too
         db.execute("DELETE FROM customer_contacts WHERE customer_id = ?", (customer_id,))
+        # custom field values may hold anything about the person (a WeChat id, a birthday)
+        custom = db.execute(
+            "DELETE FROM custom_values WHERE entity_id = ? AND field_id IN"
+            " (SELECT id FROM custom_fields WHERE entity = 'customer')",
+            (customer_id,),
+        ).rowcount
         comms = db.execute(
             "UPDATE communications SET subject = NULL, content = NULL, updated_at = ?"
             " WHERE customer_id = ?",
@@ -356,6 +374,7 @@ def forget_customer(db: Database, customer_id: int) -> dict[str, Any]:
             "communications": comms,
             "tickets": tickets,
             "ticket_events": events,
+            "custom_values": custom,
             "other_fields": other,
         }
         by = audit.record(db, "forget", "customer", customer_id, summary)
@@ -505,15 +524,20 @@ def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
     entries.sort(key=lambda e: e["id"])
     for e in entries:
         e["details"] = audit.parse_details(e["details"])
+    named = _named_sections(db, customer_id, customer.get("company_id"))
     extra: dict[str, Any] = {}
     for table in _other_customer_tables(db):
-        extra[table] = db.query(f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,))
+        if table not in EXPORTED_BY_NAME:
+            extra[table] = db.query(
+                f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,)
+            )
     from crmcli.core.clock import now_iso
 
     return {
         "exported_at": now_iso(),
         "customer": customer,
         "tags": customer.get("tags", []),
+        **named,
         "communications": communications,
         "tickets": tickets,
         "campaign_memberships": members,
@@ -521,6 +545,44 @@ def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
         "audit_entries": entries,
         "other_records": extra,
     }
+
+
+# Tables with a customer_id that the subject access export shows under their own name.
+EXPORTED_BY_NAME = ("customer_contacts", "deals")
+
+
+def _named_sections(db: Database, customer_id: int, company_id: int | None) -> dict[str, Any]:
+    """The custom field values, the other contact points a merge kept, the company the
+    customer belongs to, and the deals with their stage history."""
+    from crmcli.db.database import table_exists
+    from crmcli.db.fields import values_for
+
+    out: dict[str, Any] = {"custom": {}, "contact_points": [], "company": None, "deals": []}
+    if table_exists(db, "custom_values"):
+        out["custom"] = values_for(db, "customer", [customer_id])[customer_id]
+    if table_exists(db, "customer_contacts"):
+        out["contact_points"] = db.query(
+            "SELECT kind, value, merged_from, created_at FROM customer_contacts"
+            " WHERE customer_id = ? ORDER BY id",
+            (customer_id,),
+        )
+    if company_id is not None and table_exists(db, "companies"):
+        out["company"] = db.query_one(
+            "SELECT id, name, domain FROM companies WHERE id = ?", (company_id,)
+        )
+    if table_exists(db, "deals"):
+        deals = db.query("SELECT * FROM deals WHERE customer_id = ? ORDER BY id", (customer_id,))
+        from crmcli.core.validate import money
+
+        for deal in deals:
+            deal["events"] = db.query(
+                "SELECT * FROM deal_events WHERE deal_id = ? ORDER BY at, id", (deal["id"],)
+            )
+            for row in (deal, *deal["events"]):
+                if isinstance(row.get("amount"), int):
+                    row["amount"] = money(row["amount"])
+        out["deals"] = deals
+    return out
 
 
 def _other_customer_tables(db: Database) -> list[str]:
