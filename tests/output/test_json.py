@@ -81,6 +81,7 @@ listing_rows = st.lists(
         st.sampled_from(["id", "created_at", "at", "title", "custom", "due_at"]),
         scalars
         | times
+        | st.lists(times, max_size=2)
         | st.dictionaries(st.sampled_from(["signed_at", "n"]), scalars | times, max_size=2),
         min_size=1,
         max_size=6,

@@ -81,8 +81,8 @@ def _flat_rows(rows: Sequence[Any]) -> bool:
 
 
 def _prepare_rows(rows: list[dict[str, Any]], shape: dict[str, set[type]]) -> list[dict[str, Any]]:
-    """prepare() over rows whose values are scalars or plain objects (every kind in
-    _ROW_TYPES): copies with their time columns converted a column at a time by the clock's
+    """prepare() over rows whose values are scalars, plain objects or lists (every kind in
+    _PREPARED_TYPES; prepare() leaves lists as they are): copies with their time columns converted a column at a time by the clock's
     batch conversion (one zone lookup per UTC hour), objects through prepare()."""
     from crmcli.core.clock import display_times
 
@@ -103,7 +103,7 @@ def _prepare_rows(rows: list[dict[str, Any]], shape: dict[str, set[type]]) -> li
 def _prepared_rows(rows: list[Any]) -> list[dict[str, Any]] | None:
     """_prepare_rows when the rows qualify, else None (the caller takes the general path)."""
     shape = _row_shape(rows)
-    if shape is None or not all(kinds <= _ROW_TYPES for kinds in shape.values()):
+    if shape is None or not all(kinds <= _PREPARED_TYPES for kinds in shape.values()):
         return None
     return _prepare_rows(rows, shape)
 
@@ -169,7 +169,8 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 
 _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
-_ROW_TYPES = _SCALAR_TYPES | {dict}
+_ROW_TYPES = _SCALAR_TYPES | {dict}  # rows JSON-encoded in one call (objects empty)
+_PREPARED_TYPES = _ROW_TYPES | {list, tuple}  # rows prepared a column at a time
 
 
 def _dumps(value: Any, indent: int | None, separators: tuple[str, str] | None = None) -> str:
@@ -206,15 +207,22 @@ def _encode_indented(value: Any, indent: int, level: int, parts: list[str]) -> N
             text = _dumps(value, None, (",\n" + inner, ": "))
             parts.append("{\n" + inner + text[1:-1] + "\n" + outer + "}")
             return
-        parts.append("{\n")
-        first = True
+        # Runs of scalar items in one encoder call each (as above), the rest item by item.
+        pieces: list[str] = []
+        run: dict[str, Any] = {}
         for k, v in value.items():
-            if not first:
-                parts.append(",\n")
-            first = False
-            parts.append(inner + _dumps(k, None) + ": ")
-            _encode_indented(v, indent, level + 1, parts)
-        parts.append("\n" + outer + "}")
+            if type(v) in _SCALARS:
+                run[k] = v
+                continue
+            if run:
+                pieces.append(_dumps(run, None, (",\n" + inner, ": "))[1:-1])
+                run = {}
+            item = [_dumps(k, None) + ": "]
+            _encode_indented(v, indent, level + 1, item)
+            pieces.append("".join(item))
+        if run:
+            pieces.append(_dumps(run, None, (",\n" + inner, ": "))[1:-1])
+        parts.append("{\n" + inner + (",\n" + inner).join(pieces) + "\n" + outer + "}")
         return
     if kind is list and value and _flat_rows(value):
         parts.append(_flat_list_json(value, indent, level))
