@@ -37,9 +37,6 @@ comms.py, orders.py, tickets.py, campaigns.py):
 - end(): after the last batch, still inside the transaction (indexes, search, summary);
 - audit_id(): the id the audit entry names.
 
-RecordEntity is the simple form for rules that must read the database per row: row()
-stages the record as read and merge_row() runs the rules under the lock.
-
 This module holds everything they share: options, the rejects sink with field-level
 warnings, the customer-reference resolver, the summary and the progress bar.
 """
@@ -408,10 +405,6 @@ class CustomerResolver:
         wanted = f"customer_{self.keys[0]}" if len(self.keys) == 1 else "customer reference"
         raise Reject(f"no {wanted}", f"customer_{self.keys[0]}", "")
 
-    def resolve(self, record: dict[str, str]) -> int:
-        """MERGE: reference() and lookup() in one (a RecordEntity's rules)."""
-        return self.lookup(self.reference(record))
-
     def prefetch(self, refs: list[list[Any]]) -> None:
         """MERGE: look a batch's references up in one query per key (into the cache)."""
         from crmcli.db import customers as repo
@@ -519,27 +512,6 @@ class Entity:
 
     def audit_id(self) -> int | None:
         return None
-
-
-class RecordEntity(Entity):
-    """An entity whose field rules read the database (company and deal imports: stages,
-    campaigns, company references): row() stages the record as read, and its rules run in
-    merge_row(line, record, cells) inside the write transaction, where a Reject or
-    InvalidInput rejects the row. Simpler, but the rules then run under the lock: prefer
-    row() / merge() for a big import."""
-
-    def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
-        return record
-
-    def merge(self, rows: list[Staged]) -> None:
-        for staged in rows:
-            try:
-                self.merge_row(staged.line, staged.data, staged.cells)
-            except (Reject, InvalidInput) as exc:
-                self.ctx.reject(staged.line, staged.cells, exc)
-
-    def merge_row(self, line: int, record: dict[str, str], cells: list[str]) -> None:
-        raise NotImplementedError
 
 
 def default_rejects_path(path: str) -> Path:
