@@ -9,18 +9,13 @@ unlinks it the moment it is opened, so nothing of it is left behind whatever end
 process (an exception, Ctrl-C, SIGKILL), and memory stays bounded by its page cache.
 
 Each staged row is a JSON body with an optional group key: rows sharing a key (the lines
-of one order) come back together, groups in the file order of their first row. An entity
-whose staged data is only lists, str-keyed dicts, str, int, float and None (so that it
-comes back exactly as JSON would give it) may ask for `marshal` bodies instead (`fast`):
-the same values for about a third of the encoding and decoding time (the temp table never
-outlives the process, so marshal's version-bound format is no concern).
+of one order) come back together, groups in the file order of their first row.
 """
 
 from __future__ import annotations
 
 import json
-import marshal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from crmcli.db.database import Database
@@ -32,9 +27,8 @@ TEMP_CACHE_KIB = 16 * 1024  # the temp database's page cache; the rest stays on 
 class Staging:
     """open() / add() per batch / seal() / batches() / close(); close() always runs."""
 
-    def __init__(self, db: Database, fast: bool = False) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.fast = fast  # marshal bodies instead of JSON (see the module docstring)
         self.rows = 0
         self.grouped = False
         self._cursor: Any = None
@@ -55,14 +49,13 @@ class Staging:
         if not rows:
             return
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        body_dumps: Callable[[Any], Any] = marshal.dumps if self.fast else dumps
         self.grouped = self.grouped or any(row[0] is not None for row in rows)
         db = self.db
         db.execute("BEGIN")  # deferred, and it only writes the temp database: no lock on main
         try:
             db.executemany(
                 f"INSERT INTO {_TABLE}(grp_key, line, cells, body) VALUES (?, ?, ?, ?)",
-                [(key, line, dumps(cells), body_dumps(body)) for key, line, cells, body in rows],
+                [(key, line, dumps(cells), dumps(body)) for key, line, cells, body in rows],
             )
             db.execute("COMMIT")
         except BaseException:
@@ -95,7 +88,7 @@ class Staging:
         """(line, cells as JSON text, body) of the staged rows in merge order, about `size`
         at a time; a group never spans two batches. The cells stay JSON text: only a row
         that is rejected or warned about needs them (cells_of() reads them)."""
-        loads: Callable[[Any], Any] = marshal.loads if self.fast else json.JSONDecoder().decode
+        loads = json.JSONDecoder().decode
         order = "grp, seq" if self.grouped else "seq"
         batch: list[tuple[int, str, Any]] = []
         last: int | None = None

@@ -106,7 +106,6 @@ class CustomerImport(Entity):
     needs_customer = False
     # automatic header matches checked against their values (a `status` of warm/cold)
     fit_checks = {"lifecycle": _lifecycle}
-    stage_marshal = True  # row() data: [values (str keys), tags list or None]
 
     custom_defs: ClassVar[list[dict[str, Any]]] = []
 

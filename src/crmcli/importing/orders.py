@@ -149,7 +149,6 @@ class OrderImport(Entity):
     aliases = ORDER_ALIASES
     money_fields = ("amount", "unit_price", "line_amount")
     date_fields = ("ordered_at",)
-    stage_marshal = True  # row() data: lists of str, int, float, None
 
     def __init__(self, ctx: Context, currency: str = "CNY", create_customers: bool = False):
         super().__init__(ctx)

@@ -55,6 +55,7 @@ from typing import Any
 
 from crmcli.core import clock, validate
 from crmcli.core.errors import CrmError, InvalidInput
+from crmcli.core.sanitize import csv_cell
 
 BATCH = 5000
 CUSTOMER_KEYS = ("id", "external_id", "email", "phone")
@@ -196,10 +197,7 @@ class RejectSink:
 
 
 def _csv_cell(value: str) -> str:
-    try:
-        from crmcli.core.sanitize import csv_cell
-    except ImportError:  # until security's neutraliser is on main
-        return value
+    """A cell of the rejects file, neutralised as every CSV we write (core.sanitize)."""
     return str(csv_cell(value))
 
 
@@ -480,8 +478,6 @@ class Entity:
     create_customers = False
     # with a header of these only (our own exports), no warning about them
     ignored_fields: tuple[str, ...] = ()
-    # row() data is only lists, str-keyed dicts, str, int, float, None: staged with marshal
-    stage_marshal = False
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -584,7 +580,7 @@ def _stage_and_merge(ctx: Context, entity: Entity) -> tuple[Path | None, bool]:
     from crmcli.db.staging import Staging
 
     db, source = ctx.db, ctx.source
-    staging = Staging(db, fast=entity.stage_marshal)
+    staging = Staging(db)
     try:
         with ctx.options.progress(f"Importing {source.display_name}") as progress:
             staging.open()
