@@ -184,3 +184,16 @@ def test_short_horizons_where_the_closed_form_cancels() -> None:
         assert float(clv.conditional_expectation(A, B, k, model.a)) == pytest.approx(
             want, rel=1e-11
         )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_many_triples_use_hyp2f1_with_the_same_result(
+    model: clv.BgNbd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = np.repeat(np.array([0, 1, 3, 8, 40], dtype=float), 6)
+    T = np.tile(np.array([0.0, 5, 20, 60, 150, 400]), 5)
+    t_x = np.where(x > 0, T * 0.5, 0.0)
+    series = clv.expected_purchases(model, np.array([[2.0], [26.0], [52.0], [365.0]]), x, t_x, T)
+    monkeypatch.setattr(clv, "_HYP2F1_FROM", 0)
+    closed = clv.expected_purchases(model, np.array([[2.0], [26.0], [52.0], [365.0]]), x, t_x, T)
+    assert np.allclose(closed, series, rtol=1e-10, atol=0)

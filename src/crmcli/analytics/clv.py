@@ -321,6 +321,7 @@ _WEIGHT = np.pi * np.cosh(_U) * _STEP
 _PFAFF_UP_TO = 0.5  # k (times max(1, (A + 1) / (C + 1))) up to which the w-series is used
 _QUADRATURE_FROM = 50.0  # k from which a wide Beta(a, B) is integrated instead
 _WIDE = 1000.0  # a + B below this: the Beta is wide enough for the tanh-sinh nodes
+_HYP2F1_FROM = 200_000  # values (~17k customers x 12 steps): from this many, compiled hyp2f1
 
 
 def conditional_expectation(A: Any, B: Any, k: Any, a: float) -> Array:
@@ -336,10 +337,23 @@ def conditional_expectation(A: Any, B: Any, k: Any, a: float) -> Array:
     - k >= 50 with a wide Beta(a, B) (a + B < 1000): the integral over p by tanh-sinh
       quadrature (the z-series would need ~40 (1 + k) terms).
     Exact to ~1e-13 (tests/analytics/test_clv_reference.py: against scipy.special.hyp2f1
-    and adaptive quadrature). Distinct (A, B, k) triples are computed once."""
+    and adaptive quadrature). Distinct (A, B, k) triples are computed once; from
+    _HYP2F1_FROM values (a large database) the closed form with scipy.special.hyp2f1 is
+    used where it is finite, as before this module computed it (its import then costs less
+    than the series; the series remain where hyp2f1 overflows)."""
     A_, B_, k_ = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (A, B, k)))
-    shape = A_.shape
-    A1, B1, k1, inverse = _distinct(A_.ravel(), B_.ravel(), k_.ravel())
+    if A_.size >= _HYP2F1_FROM:  # a large database: compiled hyp2f1, as before
+        out = _closed_form(A_, B_, a + B_ - 1.0, k_, a)
+        bad = ~np.isfinite(out)  # where hyp2f1 overflows (e.g. x in the hundreds)
+        if bad.any():
+            out[bad] = _by_series(A_[bad], B_[bad], k_[bad], a)
+        return out
+    return _by_series(A_.ravel(), B_.ravel(), k_.ravel(), a).reshape(A_.shape)
+
+
+def _by_series(A: Array, B: Array, k: Array, a: float) -> Array:
+    """conditional_expectation for flat arrays, once per distinct (A, B, k)."""
+    A1, B1, k1, inverse = _distinct(A, B, k)
     out = np.zeros(len(A1))
     C1 = a + B1 - 1.0
     pfaff = (k1 * np.maximum(1.0, (A1 + 1.0) / (C1 + 1.0)) <= _PFAFF_UP_TO) & (k1 > 0)
@@ -353,7 +367,17 @@ def conditional_expectation(A: Any, B: Any, k: Any, a: float) -> Array:
     if rest.any():
         q = _z_series(A1[rest], B1[rest], C1[rest], k1[rest])
         out[rest] = C1[rest] / (a - 1.0) * (1.0 - q)
-    return np.asarray(out[inverse.ravel()].reshape(shape), dtype=np.float64)
+    return np.asarray(out[inverse], dtype=np.float64)
+
+
+def _closed_form(A: Array, B: Array, C: Array, k: Array, a: float) -> Array:
+    """C / (a - 1) (1 - (1 + k)^-A 2F1(A, B; C; k / (1 + k))) with scipy.special.hyp2f1:
+    for many distinct triples (a large database) its import is cheap next to the series."""
+    from scipy.special import hyp2f1
+
+    with np.errstate(all="ignore"):
+        q = np.exp(-A * np.log1p(k)) * hyp2f1(A, B, C, k / (1.0 + k))
+        return np.asarray(C / (a - 1.0) * (1.0 - q), dtype=np.float64)
 
 
 def _distinct(A: Array, B: Array, k: Array) -> tuple[Array, Array, Array, Any]:
