@@ -169,36 +169,28 @@ class RejectSink:
         return len(self.entries)
 
     def finish(self) -> Path | None:
-        """Write the file (fsync, atomic rename) if there is anything in it."""
+        """Write the file if there is anything in it, with the one safe writer
+        (core.files: private mode, unguessable temporary name, no writing through a
+        symbolic link unless --follow-symlinks, fsync of file and folder, atomic rename)."""
+        from crmcli.core.files import follow_default, open_atomic
+
         if self.path is None or not self.entries:
             return None
         self.entries.sort()
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with open(fd, "w", encoding="utf-8-sig", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow([*OWN_COLUMNS, *self.header])
-                for line, _, fld, value, reason, cells in self.entries:
-                    writer.writerow([line, fld, _csv_cell(value), reason, *map(_csv_cell, cells)])
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with open_atomic(
+            self.path, follow_symlinks=follow_default(), encoding="utf-8-sig", newline=""
+        ) as fh:
+            writer = csv.writer(fh)
+            writer.writerow([*OWN_COLUMNS, *self.header])
+            for line, _, fld, value, reason, cells in self.entries:
+                writer.writerow([line, fld, csv_cell(value), reason, *map(csv_cell, cells)])
         return self.path
 
     def discard(self, written: Path | None) -> None:
         """The import did not commit: remove the file finish() wrote."""
         if written is not None:
             written.unlink(missing_ok=True)
-
-
-def _csv_cell(value: str) -> str:
-    """A cell of the rejects file, neutralised as every CSV we write (core.sanitize)."""
-    return str(csv_cell(value))
 
 
 # ------------------------------------------------------------------------ summary
