@@ -1,8 +1,9 @@
 """Likely-duplicate customers, with the evidence behind every score.
 
 `find_duplicate_groups(rows, threshold)` is a pure function over plain rows (mappings with
-`id`, `name` and optionally `email`, `phone`, `company`, `address`); `crm customer duplicates`
-and the data-quality report both call it.
+`id`, `name` and optionally `email`, `phone`, `company`, `address`, or tuples of those six in
+that order, as the database streams them); `crm customer duplicates` and the data-quality
+report both call it.
 
 Scoring: a pair's score is the sum of its evidence, capped at 100 (WEIGHTS):
 
@@ -34,7 +35,7 @@ import gc
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 WEIGHTS = {"email": 55.0, "phone": 50.0, "name": 35.0, "company": 10.0, "address": 25.0}
@@ -246,7 +247,7 @@ class _Scorer:
 
 
 def find_duplicate_groups(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
     threshold: float = DEFAULT_THRESHOLD,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
@@ -269,21 +270,35 @@ def find_duplicate_groups(
             gc.enable()
 
 
+def _record(row: Mapping[str, Any] | Sequence[Any]) -> tuple[Any, ...]:
+    """A row as a tuple in OUTPUT_FIELDS order (a tuple in that order is taken as it is)."""
+    if isinstance(row, tuple):
+        return row
+    if isinstance(row, Mapping):
+        return tuple(row.get(f) for f in OUTPUT_FIELDS)
+    return tuple(row)
+
+
 def _find(
-    rows: Iterable[Mapping[str, Any]], threshold: float, limit: int | None
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]], threshold: float, limit: int | None
 ) -> list[dict[str, Any]]:
     records: list[tuple[Any, ...]] = []
     keys = _Keys()
     first_email: dict[str, int] = {}
     first_phone: dict[str, int] = {}
     exact: list[tuple[int, int]] = []
-    company_keys: dict[str, str] = {}  # companies repeat: normalize each once, share the key
+    # Companies and names repeat: normalize each distinct text once and share its key.
+    company_keys: dict[str, str] = {}
+    name_keys: dict[Any, str] = {}
     for i, row in enumerate(rows):
-        record = tuple(row.get(f) for f in OUTPUT_FIELDS)
+        record = _record(row)
         records.append(record)
         # Each normalized key reuses the row's own string when normalizing changed nothing
         # (the usual case for stored data): a million rows fit in far less memory.
-        keys.names.append(_same(record[1], name_match_key(record[1])))
+        name = name_keys.get(record[1])
+        if name is None:
+            name = name_keys[record[1]] = _same(record[1], name_match_key(record[1]))
+        keys.names.append(name)
         company = record[4] or ""
         key = company_keys.get(company)
         if key is None:
@@ -298,7 +313,7 @@ def _find(
             exact.append((first_email[email], i))
         if phone and first_phone.setdefault(phone, i) != i:
             exact.append((first_phone[phone], i))
-    del first_email, first_phone, company_keys
+    del first_email, first_phone, company_keys, name_keys
     scorer = _Scorer(keys, threshold)
     for i, j in exact:
         scorer.consider(i, j)

@@ -661,15 +661,15 @@ def resume_search_index(db: Database, saved: list[str], first_new_id: int) -> No
 # ---------------------------------------------------------------- duplicates and merge
 
 
-def iter_match_rows(db: Database) -> Iterator[dict[str, Any]]:
-    """Every live (not erased) customer's matching fields, streamed in id order."""
-    cur = db.execute(
-        "SELECT id, name, email, phone, company, address FROM customers"
-        " WHERE erased_at IS NULL ORDER BY id"
+def iter_match_records(db: Database) -> Iterator[tuple[Any, ...]]:
+    """Every live (not erased) customer's matching fields, streamed in id order as plain
+    tuples (id, name, email, phone, company, address): `customer duplicates` reads them all."""
+    return iter(
+        db.execute(
+            "SELECT id, name, email, phone, company, address FROM customers"
+            " WHERE erased_at IS NULL ORDER BY id"
+        )
     )
-    names = [d[0] for d in cur.description]
-    for row in cur:
-        yield dict(zip(names, row, strict=True))
 
 
 def customer_references(db: Database) -> list[tuple[str, str]]:

@@ -532,7 +532,7 @@ def duplicates(
     fmt = out_format(format)
     with open_db(db) as database:
         groups = find_duplicate_groups(
-            repo.iter_match_rows(database), threshold, limit=limit or None
+            repo.iter_match_records(database), threshold, limit=limit or None
         )
     if should_mask(mask):
         groups = mask_personal(groups)
