@@ -375,6 +375,24 @@ class CompanyLinker:
         self.created = 0
         self.by_domain_linked = 0
         self.names: dict[int, str] = {}
+        # Lookups per distinct set of cells (a list names the same companies again and
+        # again); emptied whenever this import creates a company, the only change to
+        # companies while the import holds the write lock.
+        self._refs: dict[tuple[tuple[str, str], ...], tuple[int | None, list[tuple[str, str]]]]
+        self._refs = {}
+        self._domains: dict[str, int | None] = {}
+
+    def _reference(self, refs: dict[str, str]) -> tuple[int | None, list[tuple[str, str]]]:
+        key = tuple(sorted(refs.items()))
+        hit = self._refs.get(key)
+        if hit is None:
+            hit = self._refs[key] = company_reference(self.ctx.db, refs)
+        return hit[0], list(hit[1])
+
+    def _by_domain(self, domain: str) -> int | None:
+        if domain not in self._domains:
+            self._domains[domain] = repo.find_by_domain(self.ctx.db, domain)
+        return self._domains[domain]
 
     @staticmethod
     def stage(record: dict[str, str]) -> dict[str, str] | None:
@@ -393,10 +411,9 @@ class CompanyLinker:
         (kept only where the customer has no company), {} when the row's company is left
         out (warned), None when the row names none. Reject with --strict-fields. `row` has
         the row's original `cells` (read only for a warning)."""
-        db = self.ctx.db
         if refs:
             try:
-                found, missing = company_reference(db, refs)
+                found, missing = self._reference(refs)
             except Reject as exc:
                 return self._warn(line, row, exc.field or "company", exc.value, exc.reason)
             if found is None and self.create and "company" in refs:
@@ -411,7 +428,7 @@ class CompanyLinker:
         if self.by_domain and email:
             domain = email_domain(email)
             if domain and domain not in FREE_MAIL_DOMAINS:
-                found = repo.find_by_domain(db, domain)
+                found = self._by_domain(domain)
                 if found is not None:
                     return {"company_id": found, "company": self._name(found), "soft": True}
         return None
@@ -432,6 +449,8 @@ class CompanyLinker:
             values.pop("domain")
         company_id = repo.insert_for_import(self.ctx.db, values, [], self.ctx.now, self.ctx.now)
         self.created += 1
+        self._refs.clear()
+        self._domains.clear()
         return company_id
 
     def _name(self, company_id: int) -> str:
