@@ -158,3 +158,35 @@ def test_import_summary_line_and_dict() -> None:
     assert (
         s.line() == "Imported f.csv: 1 inserted, 0 updated, 0 unchanged, 1 rejected, 1 duplicates"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Name;Email\r\nJürgen Müller;jm@beispiel.de\r\n",  # "ür" and "ül" are GBK pairs too
+        "Name;Ville\r\nHélène Dupré;Besançon\r\nFrançois Lefèvre;Orléans\r\n",
+        "name,city\r\nBjörk Guðmundsdóttir;Reykjavík\r\n",
+    ],
+)
+def test_western_excel_ansi_is_not_read_as_gbk(text: str) -> None:
+    sample = text.encode("cp1252")
+    if text.startswith("Name;Email"):
+        sample.decode("gb18030")  # the trap: these bytes are valid GBK as well
+    assert detect_encoding(sample) == "cp1252"
+
+
+def test_gbk_with_rare_given_names_stays_gbk() -> None:
+    # 喆 and 堃 are outside GB2312 (GBK extension): a few of them do not make it Western
+    text = "姓名,电话,城市\r\n张喆,13800138000,北京\r\n王堃,13900139000,上海\r\n李伟,13700137000,广州\r\n"
+    assert detect_encoding(text.encode("gbk")) == "gb18030"
+
+
+def test_a_cp1252_customer_list_imports_its_names_and_says_how_it_was_read(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "kunden.csv"
+    path.write_bytes("Name;Email\r\nJürgen Müller;jm@beispiel.de\r\n".encode("cp1252"))
+    result = cli("customer", "import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "read as cp1252" in result.stderr
+    assert [r["name"] for r in cli.json("customer", "list")] == ["Jürgen Müller"]

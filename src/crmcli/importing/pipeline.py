@@ -235,6 +235,8 @@ class ImportSummary:
             text += f", {self.warnings} field warning(s)"
         if self.rejects_file:
             text += f" (see {self.rejects_file})"
+        if self.encoding not in ("utf-8", "utf-8-sig", "ascii"):
+            text += f"; read as {self.encoding}"
         for name, conv in self.conventions.items():
             if conv.get("decided_by") not in (None, "values"):
                 what = conv.get("decimal") or conv.get("date_order")

@@ -201,6 +201,24 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\u3040" <= ch <= "\u30ff"
 
 
+def _common_hanzi(chars: list[str]) -> int:
+    """How many of the characters are hanzi of GB2312, the 6,763 in everyday use.
+
+    Western text in cp1252 often decodes as GBK too: a letter byte and the ASCII letter
+    after it form a pair ("J\xfcrgen" reads as "J黵gen"), but such pairs land in GBK's
+    extension areas of rare characters, never in GB2312's rows (both bytes >= 0xA1).
+    Real Chinese text is almost all GB2312."""
+    n = 0
+    for ch in chars:
+        if "\u4e00" <= ch <= "\u9fff":
+            try:
+                ch.encode("gb2312")
+            except UnicodeEncodeError:
+                continue
+            n += 1
+    return n
+
+
 def detect_encoding(sample: bytes) -> str:
     """BOM first; then UTF-8; then GB18030 (Excel on Chinese Windows); then a guess."""
     if sample.startswith(codecs.BOM_UTF8):
@@ -225,9 +243,8 @@ def detect_encoding(sample: bytes) -> str:
         pass
     try:
         text = codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
-        cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-        high = sum(1 for ch in text if ord(ch) > 127)
-        if high == 0 or cjk / high > 0.5:
+        high = [ch for ch in text if ord(ch) > 127]
+        if not high or _common_hanzi(high) / len(high) > 0.5:
             return "gb18030"
     except UnicodeDecodeError:
         pass
