@@ -9,6 +9,7 @@ import phonenumbers
 import pytest
 
 from crmcli.core.errors import InvalidInput
+from crmcli.core import validate
 from crmcli.core.validate import normalize_email, normalize_phone
 
 
@@ -355,3 +356,30 @@ def test_local_iso_times_read_as_the_general_path_reads_them() -> None:
     for text in ("2025-02-30 10:00:00", "2025-13-01 10:00", "2025-02-24 24:00", "2025-02-24",
                  "0001-01-01 00:00", "2025-02-24 10:00+08:00"):  # fmt: skip
         assert validate.parse_local_iso(text, zone) is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "currency", "ok"),
+    [
+        ("1,341.00", "CNY", True),
+        ("$1,341 ", "USD", True),
+        ("$1,341 ", "HKD", True),  # "$" is the dollar of several currencies
+        ("$1,341 ", "CNY", False),
+        ("€12,50", "EUR", True),
+        ("12,50 EUR", "CNY", False),
+        ("¥1,200", "CNY", True),
+        ("¥1,200", "JPY", True),
+        ("1200元", "CNY", True),
+        ("1200元", "USD", False),
+        ("(12.50)", "GBP", True),
+        ("£12.50", "EUR", False),
+    ],
+)
+def test_an_amount_written_in_another_currency_is_refused(
+    cell: str, currency: str, ok: bool
+) -> None:
+    if ok:
+        validate.check_amount_currency(cell, currency)
+    else:
+        with pytest.raises(InvalidInput, match=f"is not in {currency}"):
+            validate.check_amount_currency(cell, currency)

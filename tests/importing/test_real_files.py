@@ -60,10 +60,18 @@ def test_us_excel_orders_read_thousands_commas(cli: Any, tmp_path: Path) -> None
         "US",
         *US_NAME,
     )
-    summary = cli.json("order", "import", str(copy(tmp_path, "us_excel_orders.csv")))
+    orders = str(copy(tmp_path, "us_excel_orders.csv"))
+    # "$1,341.00" is not yuan: without a currency column or --currency the rows are refused
+    refused = cli.json("order", "import", orders)
+    assert refused["rejected"] == 3 and refused["inserted"] == 0
+    rejects = (tmp_path / "us_excel_orders.rejects.csv").read_text(encoding="utf-8-sig")
+    assert "amount '$12.50' is not in CNY (give the currency column or --currency)" in rejects
+    summary = cli.json("order", "import", orders, "--currency", "USD")
     assert summary["rejected"] == 0 and summary["conventions"]["amount"]["decimal"] == "point"
-    amounts = {o["external_id"]: o["amount"] for o in cli.json("order", "list")}
+    listed = cli.json("order", "list")
+    amounts = {o["external_id"]: o["amount"] for o in listed}
     assert amounts == {"CA-1": 1341.0, "CA-2": 12.5, "CA-3": 1234.56}
+    assert {o["currency"] for o in listed} == {"USD"}
 
 
 def test_ambiguous_money_column_needs_decimal_option(cli: Any, tmp_path: Path) -> None:

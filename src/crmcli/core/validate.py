@@ -1097,3 +1097,34 @@ def _international_without_plus(digits: str, region: str) -> str:
     except phonenumbers.NumberParseException:
         return digits
     return "+" + digits if phonenumbers.is_valid_number(as_intl) else digits
+
+
+# Which currencies a symbol or code in an amount cell can mean: an amount written
+# "$120,000.00" in a row whose currency is CNY is refused, never stored as yuan.
+_CURRENCY_MARKS = {
+    "$": {"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "MXN", "ARS", "CLP", "COP", "BRL"},
+    "US$": {"USD"}, "R$": {"BRL"}, "€": {"EUR"}, "£": {"GBP"}, "¥": {"CNY", "JPY"},
+    "￥": {"CNY", "JPY"}, "元": {"CNY"}, "RMB": {"CNY"}, "₩": {"KRW"}, "₹": {"INR"},
+}  # fmt: skip
+_CURRENCY_AFFIX = re.compile(
+    r"^\(?\s*-?\s*(US\$|R\$|[$€£¥￥₩₹]|[A-Za-z]{3})|(元|RMB|[A-Za-z]{3}|[$€£¥￥₩₹])\)?$"
+)
+
+
+def check_amount_currency(raw: str, currency: str) -> None:
+    """Raise InvalidInput when an amount cell's currency symbol or code cannot be
+    `currency` (the row's currency column, else the import's --currency)."""
+    text = raw.strip()
+    if not text or text[0].isdigit() and text[-1].isdigit():
+        return
+    for m in (_CURRENCY_AFFIX.match(text), _CURRENCY_AFFIX.search(text)):
+        mark = m and (m.group(1) or m.group(2))
+        if not mark:
+            continue
+        meant = _CURRENCY_MARKS.get(mark.upper() if mark.isalpha() else mark) or (
+            {mark.upper()} if mark.isalpha() and mark.upper() != "RMB" else set()
+        )
+        if meant and currency not in meant:
+            raise InvalidInput(
+                f"amount {text!r} is not in {currency} (give the currency column or --currency)"
+            )

@@ -153,36 +153,6 @@ CLOSED_ALIASES = {
 }  # fmt: skip
 
 
-# Which currencies a symbol in an amount cell can mean: an amount written "$120,000.00"
-# in a row whose currency is CNY is refused, never stored as yuan.
-_SYMBOLS = {
-    "$": {"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "MXN", "ARS", "CLP", "COP", "BRL"},
-    "US$": {"USD"}, "R$": {"BRL"}, "€": {"EUR"}, "£": {"GBP"}, "¥": {"CNY", "JPY"},
-    "￥": {"CNY", "JPY"}, "元": {"CNY"}, "RMB": {"CNY"}, "₩": {"KRW"}, "₹": {"INR"},
-}  # fmt: skip
-_AFFIX = re.compile(
-    r"^\(?\s*-?\s*(US\$|R\$|[$€£¥￥₩₹]|[A-Za-z]{3})|(元|RMB|[A-Za-z]{3}|[$€£¥￥₩₹])\)?$"
-)
-
-
-def _check_amount_currency(raw: str, currency: str) -> None:
-    """Reject an amount cell whose currency symbol or code cannot be the row's currency."""
-    text = raw.strip()
-    for m in (_AFFIX.match(text), _AFFIX.search(text)):
-        mark = m and (m.group(1) or m.group(2))
-        if not mark:
-            continue
-        meant = _SYMBOLS.get(mark.upper() if mark.isalpha() else mark) or (
-            {mark.upper()} if mark.isalpha() and mark.upper() != "RMB" else set()
-        )
-        if meant and currency not in meant:
-            raise Reject(
-                f"amount {text!r} is not in {currency} (give the currency column or --currency)",
-                "amount",
-                text,
-            )
-
-
 def _probability(raw: str) -> int:
     text = raw.strip().removesuffix("%").strip()
     if not re.fullmatch(r"\d{1,3}(?:\.0+)?", text):
@@ -288,7 +258,10 @@ class DealImport(Entity):
         values["currency"] = ctx.required(
             "currency", raw or self.default_currency, validate.normalize_currency
         )
-        _check_amount_currency(record.get("amount") or "", values["currency"])
+        try:
+            validate.check_amount_currency(record.get("amount") or "", values["currency"])
+        except InvalidInput as exc:
+            raise Reject(exc.message, "amount", (record.get("amount") or "").strip()) from None
         for fld in ("external_id", "owner", "source", "lost_reason"):
             text = validate.clean_text(record.get(fld) or "")
             if text:

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from crmcli.core.errors import InvalidInput
-from crmcli.core.validate import normalize_currency
+from crmcli.core.validate import check_amount_currency, normalize_currency
 from crmcli.db import indexes
 from crmcli.db import orders as repo
 from crmcli.importing.pipeline import (
@@ -201,6 +201,13 @@ class OrderImport(Entity):
                 lambda t: normalize_currency(t, self.default_currency),
             )
             self.currencies[raw_currency] = currency
+        for fld in ("amount", "line_amount", "unit_price"):
+            raw = record.get(fld)
+            if raw:
+                try:
+                    check_amount_currency(raw, currency)
+                except InvalidInput as exc:
+                    raise Reject(exc.message, fld, raw.strip()) from None
         assert ctx.resolver is not None
         ref = ctx.resolver.reference(record)
         sku = (record.get("sku") or "").strip() or None
