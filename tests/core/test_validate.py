@@ -8,8 +8,8 @@ import re
 import phonenumbers
 import pytest
 
-from crmcli.core.errors import InvalidInput
 from crmcli.core import validate
+from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import normalize_email, normalize_phone
 
 
