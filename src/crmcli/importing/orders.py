@@ -202,12 +202,12 @@ class OrderImport(Entity):
             )
             self.currencies[raw_currency] = currency
         for fld in ("amount", "line_amount", "unit_price"):
-            raw = record.get(fld)
-            if raw:
+            cell = record.get(fld)
+            if cell:
                 try:
-                    check_amount_currency(raw, currency)
+                    check_amount_currency(cell, currency)
                 except InvalidInput as exc:
-                    raise Reject(exc.message, fld, raw.strip()) from None
+                    raise Reject(exc.message, fld, cell.strip()) from None
         assert ctx.resolver is not None
         ref = ctx.resolver.reference(record)
         sku = (record.get("sku") or "").strip() or None
