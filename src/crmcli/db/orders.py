@@ -4,7 +4,6 @@ of the value and loyalty models are in crmcli.db.order_stats."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -113,13 +112,6 @@ def to_stored(value: str, field: str) -> str:
 # ------------------------------------------------------------------- import SQL
 # The field rules of `crm order import` are in importing/orders.py; these are its writes.
 
-_UPSERT = (
-    "INSERT INTO orders(external_id, customer_id, ordered_at, amount, currency,"
-    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT(external_id) DO UPDATE SET customer_id = excluded.customer_id,"
-    " ordered_at = excluded.ordered_at, amount = excluded.amount,"
-    " currency = excluded.currency, updated_at = excluded.updated_at"
-)
 # The per-row change_log triggers (m070) an import replaces with one INSERT per batch.
 _CHANGE_LOG_TRIGGERS = ("change_log_orders_insert", "change_log_orders_update")
 
@@ -130,73 +122,6 @@ def suspend_order_change_log(db: Database) -> list[str]:
 
 def resume_order_change_log(db: Database, saved: list[str]) -> None:
     change_log.resume(db, saved)
-
-
-def order_states(db: Database, external_ids: list[str]) -> dict[str, tuple[Any, ...]]:
-    """{external_id: (id, customer_id, ordered_at, amount, currency)} of stored orders."""
-    out: dict[str, tuple[Any, ...]] = {}
-    for start in range(0, len(external_ids), 900):
-        chunk = external_ids[start : start + 900]
-        marks = ",".join("?" * len(chunk))
-        for ext, *values in db.execute(
-            "SELECT external_id, id, customer_id, ordered_at, amount, currency FROM orders"
-            f" WHERE external_id IN ({marks})",
-            chunk,
-        ):
-            out[ext] = tuple(values)
-    return out
-
-
-def ids_by_external_id(db: Database, external_ids: list[str]) -> dict[str, int]:
-    return {ext: state[0] for ext, state in order_states(db, external_ids).items()}
-
-
-def lines_of(db: Database, order_ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
-    """{order id: [(sku, product, quantity, unit_price, amount), ...]} in line order."""
-    out: dict[int, list[tuple[Any, ...]]] = {}
-    if not order_ids:
-        return out
-    for oid, *line in db.execute(
-        "SELECT order_id, sku, product, quantity, unit_price, amount FROM order_lines"
-        " WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, line_no",
-        (json.dumps(order_ids),),
-    ):
-        out.setdefault(oid, []).append(tuple(line))
-    return out
-
-
-def upsert_orders(
-    db: Database, rows: list[tuple[Any, ...]], outcomes: list[int | None], logged: list[str]
-) -> None:
-    """Write (external_id, customer_id, ordered_at, amount, currency, created, updated) rows;
-    `outcomes` says per row whether it inserts (None) or updates that order id, for the
-    change_log rows the suspended triggers would have written."""
-    if not rows:
-        return
-    top = int(db.scalar("SELECT coalesce(max(id), 0) FROM orders")) if logged else 0
-    db.executemany(_UPSERT, rows)
-    if logged:
-        new_ids = iter(
-            [r[0] for r in db.execute("SELECT id FROM orders WHERE id > ? ORDER BY id", (top,))]
-        )
-        keys = [next(new_ids) if oid is None else oid for oid in outcomes]
-        change_log.log_inserts(db, "orders", keys)
-
-
-def replace_lines(db: Database, lines: dict[int, list[tuple[Any, ...]]]) -> None:
-    """Replace the lines of these orders with the given (sku, product, quantity,
-    unit_price, amount) lines."""
-    if not lines:
-        return
-    db.execute(
-        "DELETE FROM order_lines WHERE order_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(lines)),),
-    )
-    db.executemany(
-        "INSERT INTO order_lines(order_id, line_no, sku, product, quantity, unit_price, amount)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(oid, n, *line) for oid, items in lines.items() for n, line in enumerate(items, 1)],
-    )
 
 
 def get_order(db: Database, order_id: int) -> dict[str, Any]:
@@ -214,3 +139,176 @@ def get_order(db: Database, order_id: int) -> dict[str, Any]:
         (order_id,),
     )
     return row
+
+
+# ------------------------------------------------------------------- set-based import merge
+# `crm order import` stages its lines in typed columns of the staging table (db/staging.py:
+# ext, ckey, cvalue, craw, cname, ordered_at, currency, sku, product, qty, unit, amount) and
+# merges them here with a handful of statements instead of a Python loop per line:
+#   order_refs    (ckey, cvalue) -> customer id, filled by the importer's CustomerResolver
+#   order_merge   every line whose customer resolved, with the head of its order (its first
+#                 such line): customer, time and currency it must agree with, its line_no
+#   order_heads   one row per order: total = sum of its agreeing lines, the stored order
+#                 it updates (by external_id), whether its order row and its lines changed
+_MERGE_TABLES = ("temp.order_refs", "temp.order_merge", "temp.order_heads")
+DISAGREES = {1: "customer", 2: "ordered_at", 3: "currency"}
+
+
+def open_order_refs(db: Database) -> None:
+    drop_merge_tables(db)
+    db.execute(
+        "CREATE TABLE temp.order_refs(ckey TEXT NOT NULL, cvalue NOT NULL, cid INTEGER,"
+        " PRIMARY KEY (ckey, cvalue)) WITHOUT ROWID"
+    )
+
+
+def staged_refs(db: Database, table: str, size: int) -> Any:
+    """The distinct customer references of the staged lines, [key, value, raw cell, name]
+    of their first line, in the file order of that line, `size` at a time."""
+    cur = db.execute(
+        f"SELECT ckey, cvalue, craw, cname, min(seq) AS first FROM {table}"
+        " GROUP BY ckey, cvalue ORDER BY first"
+    )
+    try:
+        while chunk := cur.fetchmany(size):
+            yield [[key, value, raw, name] for key, value, raw, name, _ in chunk]
+    finally:
+        cur.close()
+
+
+def add_order_refs(db: Database, rows: list[tuple[str, Any, int | None]]) -> None:
+    db.executemany("INSERT INTO temp.order_refs(ckey, cvalue, cid) VALUES (?, ?, ?)", rows)
+
+
+def unresolved_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
+    """(line, cells, key, value, raw, name) of the staged lines whose customer is unknown."""
+    return db.execute(
+        f"SELECT s.line, s.cells, s.ckey, s.cvalue, s.craw, s.cname FROM {table} s"
+        " JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
+        " WHERE r.cid IS NULL ORDER BY s.seq"
+    ).fetchall()
+
+
+def build_order_merge(db: Database, table: str) -> int:
+    """order_merge from the staged lines; returns how many lines have a known customer."""
+    db.execute(
+        "CREATE TABLE temp.order_merge(seq INTEGER PRIMARY KEY, h_seq INTEGER NOT NULL,"
+        " line_no INTEGER NOT NULL, bad INTEGER NOT NULL, h_line INTEGER, ext, cid, ordered_at,"
+        " currency, sku, product, qty, unit, amount)"
+    )
+    db.execute(
+        "INSERT INTO temp.order_merge SELECT seq, h_seq, line_no, CASE WHEN cid != h_cid THEN 1"
+        " WHEN ordered_at != h_at THEN 2 WHEN currency != h_cur THEN 3 ELSE 0 END, h_line,"
+        " ext, cid, ordered_at, currency, sku, product, qty, unit, amount FROM ("
+        "  SELECT s.seq, s.ext, r.cid, s.ordered_at, s.currency, s.sku, s.product, s.qty,"
+        "   s.unit, s.amount, row_number() OVER w AS line_no, first_value(s.seq) OVER w AS h_seq,"
+        "   first_value(s.line) OVER w AS h_line, first_value(r.cid) OVER w AS h_cid,"
+        "   first_value(s.ordered_at) OVER w AS h_at, first_value(s.currency) OVER w AS h_cur"
+        f"  FROM {table} s JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
+        "  WHERE r.cid IS NOT NULL"
+        "  WINDOW w AS (PARTITION BY s.ext, CASE WHEN s.ext IS NULL THEN s.seq END"
+        "   ORDER BY s.seq ROWS UNBOUNDED PRECEDING)"
+        ") ORDER BY seq"
+    )
+    return int(db.scalar("SELECT count(*) FROM temp.order_merge"))
+
+
+def disagreeing_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
+    """(line, cells, order id, first line, field) of the lines that disagree with the first
+    line of their order on customer, time or currency; they are then left out, and the
+    other lines of their orders numbered again."""
+    rows = db.execute(
+        f"SELECT s.line, s.cells, m.ext, m.h_line, m.bad FROM temp.order_merge m JOIN {table} s"
+        " ON s.seq = m.seq WHERE m.bad != 0 ORDER BY m.seq"
+    ).fetchall()
+    if rows:
+        db.execute(
+            "CREATE TABLE temp.order_renumber AS SELECT DISTINCT h_seq FROM temp.order_merge"
+            " WHERE bad != 0"
+        )
+        db.execute("DELETE FROM temp.order_merge WHERE bad != 0")
+        db.execute(
+            "UPDATE temp.order_merge SET line_no = (SELECT count(*) FROM temp.order_merge m"
+            " WHERE m.h_seq = order_merge.h_seq AND m.seq <= order_merge.seq)"
+            " WHERE h_seq IN (SELECT h_seq FROM temp.order_renumber)"
+        )
+        db.execute("DROP TABLE temp.order_renumber")
+    return [(line, cells, ext, h_line, DISAGREES[bad]) for line, cells, ext, h_line, bad in rows]
+
+
+def write_merged_orders(
+    db: Database, has_lines: bool, stamp: str, logged: list[str]
+) -> dict[str, int]:
+    """Insert the new orders, update the changed ones, replace the lines that changed
+    (and write the change_log rows of the suspended triggers when `logged`); returns the
+    counts of inserted, updated and unchanged orders."""
+    db.execute("CREATE INDEX temp.order_merge_head ON order_merge(h_seq, line_no)")
+    db.execute(
+        "CREATE TABLE temp.order_heads(h_seq INTEGER PRIMARY KEY, ext, cid, ordered_at,"
+        " currency, total, n, keep, old_id, oid, same_order, lines_differ)"
+    )
+    db.execute(
+        "INSERT INTO temp.order_heads SELECT h_seq, ext, cid, ordered_at, currency, sum(amount),"
+        " count(*), ext IS NOT NULL AND (? OR count(*) > 1), NULL, NULL, 0, 0"
+        " FROM temp.order_merge GROUP BY h_seq ORDER BY h_seq",
+        (int(has_lines),),
+    )
+    db.execute(
+        "UPDATE temp.order_heads SET old_id = o.id, oid = o.id, same_order ="
+        " (o.customer_id = order_heads.cid AND o.ordered_at = order_heads.ordered_at"
+        " AND o.amount = order_heads.total AND o.currency = order_heads.currency)"
+        " FROM main.orders o WHERE order_heads.ext IS NOT NULL AND o.external_id = order_heads.ext"
+    )
+    db.execute(
+        "UPDATE temp.order_heads SET lines_differ = 1 WHERE old_id IS NOT NULL AND keep AND ("
+        " (SELECT count(*) FROM main.order_lines ol WHERE ol.order_id = order_heads.old_id) != n"
+        " OR EXISTS (SELECT 1 FROM temp.order_merge m WHERE m.h_seq = order_heads.h_seq"
+        "  AND NOT EXISTS (SELECT 1 FROM main.order_lines ol WHERE ol.order_id = order_heads.old_id"
+        "   AND ol.line_no = m.line_no AND ol.sku IS m.sku AND ol.product IS m.product"
+        "   AND ol.quantity IS m.qty AND ol.unit_price IS m.unit AND ol.amount = m.amount)))"
+    )
+    top = int(db.scalar("SELECT coalesce(max(id), 0) FROM main.orders"))
+    db.execute(
+        "UPDATE temp.order_heads SET oid = ? + n.rank FROM (SELECT h_seq,"
+        " row_number() OVER (ORDER BY h_seq) AS rank FROM temp.order_heads"
+        " WHERE old_id IS NULL) n WHERE order_heads.h_seq = n.h_seq",
+        (top,),
+    )
+    # one statement in file order: the triggers (when not suspended) log in that order too
+    db.execute(
+        "INSERT INTO main.orders(id, external_id, customer_id, ordered_at, amount, currency,"
+        " created_at, updated_at) SELECT CASE WHEN old_id IS NULL THEN oid END, ext, cid,"
+        " ordered_at, total, currency, ?1, ?1 FROM temp.order_heads"
+        " WHERE old_id IS NULL OR NOT same_order ORDER BY h_seq"
+        " ON CONFLICT(external_id) DO UPDATE SET customer_id = excluded.customer_id,"
+        " ordered_at = excluded.ordered_at, amount = excluded.amount,"
+        " currency = excluded.currency, updated_at = excluded.updated_at",
+        (stamp,),
+    )
+    if logged:
+        db.execute(
+            "INSERT INTO change_log(entity, key1, key2) SELECT 'orders', oid, 0"
+            " FROM temp.order_heads WHERE old_id IS NULL OR NOT same_order ORDER BY h_seq"
+        )
+    db.execute(
+        "DELETE FROM main.order_lines WHERE order_id IN"
+        " (SELECT old_id FROM temp.order_heads WHERE lines_differ)"
+    )
+    db.execute(
+        "INSERT INTO main.order_lines(order_id, line_no, sku, product, quantity, unit_price,"
+        " amount) SELECT h.oid, m.line_no, m.sku, m.product, m.qty, m.unit, m.amount"
+        " FROM temp.order_heads h JOIN temp.order_merge m ON m.h_seq = h.h_seq"
+        " WHERE h.keep AND (h.old_id IS NULL OR h.lines_differ) ORDER BY h.oid, m.line_no"
+    )
+    counts = db.execute(
+        "SELECT count(*) FILTER (WHERE old_id IS NULL),"
+        " count(*) FILTER (WHERE old_id IS NOT NULL AND NOT (same_order AND NOT lines_differ)),"
+        " count(*) FILTER (WHERE old_id IS NOT NULL AND same_order AND NOT lines_differ)"
+        " FROM temp.order_heads"
+    ).fetchone()
+    return dict(zip(("inserted", "updated", "unchanged"), map(int, counts), strict=True))
+
+
+def drop_merge_tables(db: Database) -> None:
+    for name in _MERGE_TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {name}")

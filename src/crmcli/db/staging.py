@@ -9,7 +9,9 @@ unlinks it the moment it is opened, so nothing of it is left behind whatever end
 process (an exception, Ctrl-C, SIGKILL), and memory stays bounded by its page cache.
 
 Each staged row is a JSON body with an optional group key: rows sharing a key (the lines
-of one order) come back together, groups in the file order of their first row.
+of one order) come back together, groups in the file order of their first row. An entity
+with a set-based merge (the order import) names typed columns instead (open(columns)):
+its rows are stored in them, no JSON body, and its merge reads the table with SQL.
 """
 
 from __future__ import annotations
@@ -31,16 +33,24 @@ class Staging:
         self.db = db
         self.rows = 0
         self.grouped = False
+        self.columns: tuple[str, ...] = ()
         self._cursor: Any = None
 
-    def open(self) -> None:
+    table = _TABLE
+
+    def open(self, columns: tuple[str, ...] = ()) -> None:
+        """Create the staging table; with `columns`, rows are (key, line, cells, values
+        of these columns) and are stored in typed columns of those names."""
+        self.columns = columns
+        extra = "".join(f", {name}" for name in columns)
         db = self.db
         db.execute("PRAGMA temp_store = FILE")
         db.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
         db.execute(f"DROP TABLE IF EXISTS {_TABLE}")
         db.execute(
             f"CREATE TABLE {_TABLE}(seq INTEGER PRIMARY KEY, grp_key TEXT, grp INTEGER,"
-            " line INTEGER NOT NULL, cells TEXT NOT NULL, body TEXT NOT NULL)"
+            " line INTEGER NOT NULL, cells TEXT NOT NULL, body TEXT NOT NULL DEFAULT ''"
+            f"{extra})"
         )
 
     def add(self, rows: list[tuple[str | None, int, list[str], Any]]) -> None:
@@ -51,12 +61,17 @@ class Staging:
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         self.grouped = self.grouped or any(row[0] is not None for row in rows)
         db = self.db
+        if self.columns:
+            names = ", ".join(self.columns)
+            marks = ", ?" * len(self.columns)
+            sql = f"INSERT INTO {_TABLE}(grp_key, line, cells, {names}) VALUES (?, ?, ?{marks})"
+            values = [(key, line, dumps(cells), *body) for key, line, cells, body in rows]
+        else:
+            sql = f"INSERT INTO {_TABLE}(grp_key, line, cells, body) VALUES (?, ?, ?, ?)"
+            values = [(key, line, dumps(cells), dumps(body)) for key, line, cells, body in rows]
         db.execute("BEGIN")  # deferred, and it only writes the temp database: no lock on main
         try:
-            db.executemany(
-                f"INSERT INTO {_TABLE}(grp_key, line, cells, body) VALUES (?, ?, ?, ?)",
-                [(key, line, dumps(cells), dumps(body)) for key, line, cells, body in rows],
-            )
+            db.executemany(sql, values)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:

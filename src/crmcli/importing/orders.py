@@ -11,7 +11,6 @@ Required: the customer reference, ordered_at and an amount (or quantity and unit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
@@ -25,10 +24,24 @@ from crmcli.importing.pipeline import (
     Entity,
     ImportOptions,
     Reject,
-    Staged,
     run_import,
 )
 
+# the staged columns of a line (db/staging.py, merged by db/orders.py)
+STAGED = (
+    "ext",
+    "ckey",
+    "cvalue",
+    "craw",
+    "cname",
+    "ordered_at",
+    "currency",
+    "sku",
+    "product",
+    "qty",
+    "unit",
+    "amount",
+)
 LINE_FIELDS = ("sku", "product", "quantity", "unit_price", "line_amount")
 ORDER_FIELDS = (
     "external_id",
@@ -101,18 +114,6 @@ ORDER_ALIASES = {
 }
 
 
-@dataclass(slots=True)
-class _Order:
-    line: int  # first line of the file naming it
-    cells: list[str]
-    customer_id: int
-    ordered_at: str
-    currency: str
-    lines: list[tuple[str | None, str | None, float | None, int | None, int]] = field(
-        default_factory=list
-    )
-
-
 def _quantity(raw: str) -> float:
     try:
         value = Decimal(raw.strip().replace(",", "."))
@@ -121,22 +122,6 @@ def _quantity(raw: str) -> float:
     if not value.is_finite() or abs(value) >= 10**9:
         raise InvalidInput(f"invalid quantity {raw.strip()!r}")
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _disagreement(
-    ext: str, order: _Order, customer_id: int, ordered_at: str, currency: str
-) -> Reject | None:
-    """Why a further line of an order cannot be one of its lines (or None)."""
-    for what, mine, theirs in (
-        ("customer", customer_id, order.customer_id),
-        ("ordered_at", ordered_at, order.ordered_at),
-        ("currency", currency, order.currency),
-    ):
-        if mine != theirs:
-            return Reject(
-                f"line of order {ext} disagrees with line {order.line} on {what}", what, ""
-            )
-    return None
 
 
 INDEX_REBUILD_MIN_ROWS = 50_000
@@ -149,6 +134,7 @@ class OrderImport(Entity):
     aliases = ORDER_ALIASES
     money_fields = ("amount", "unit_price", "line_amount")
     date_fields = ("ordered_at",)
+    staged_columns = STAGED
 
     def __init__(self, ctx: Context, currency: str = "CNY", create_customers: bool = False):
         super().__init__(ctx)
@@ -156,6 +142,9 @@ class OrderImport(Entity):
         self.create_customers = create_customers
         self.currencies: dict[str, str] = {}
         self.line_count = 0
+        self._times: dict[str, str] = {}
+        self._parsed: dict[str, dict[str, Any]] = {f: {} for f in (*self.money_fields, "quantity")}
+        self._money = {f: partial(ctx.money, f) for f in self.money_fields}
 
     def check_columns(self, present: set[str]) -> None:
         missing = [f for f in ("ordered_at",) if f not in present]
@@ -173,26 +162,30 @@ class OrderImport(Entity):
         self.indexes = indexes.suspend_secondary_indexes(db, "orders") if big else []
 
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
-        """STAGING: order id, customer reference, time, currency and the line's item."""
+        """STAGING: order id, customer reference, time, currency and the line's item, as
+        the values of STAGED (each distinct cell of a column is parsed once)."""
         ctx = self.ctx
-        ordered_at = ctx.required(
-            "ordered_at", record.get("ordered_at"), lambda t: ctx.time("ordered_at", t)
-        )
-        qty = self._optional_number(line, cells, record, "quantity", _quantity)
-        unit = self._optional_number(
-            line, cells, record, "unit_price", lambda t: ctx.money("unit_price", t)
+        get = record.get
+        raw_time = get("ordered_at")
+        ordered_at = self._times.get(raw_time)  # type: ignore[arg-type]
+        if ordered_at is None:
+            ordered_at = ctx.required("ordered_at", raw_time, lambda t: ctx.time("ordered_at", t))
+            self._times[raw_time] = ordered_at  # type: ignore[index]
+        qty = self._cached(line, cells, get("quantity"), "quantity", _quantity, optional=True)
+        unit = self._cached(
+            line, cells, get("unit_price"), "unit_price", self._money["unit_price"], True
         )
         amount: int | None = None
         for fld in ("line_amount", "amount"):
-            raw = (record.get(fld) or "").strip()
-            if raw:
-                amount = ctx.required(fld, raw, partial(ctx.money, fld))
+            raw = get(fld)
+            if raw and not raw.isspace():
+                amount = self._cached(line, cells, raw, fld, self._money[fld], optional=False)
                 break
         if amount is None:
             if qty is None or unit is None:
                 raise Reject("no amount", "amount", "")
             amount = round(qty * unit)
-        raw_currency = record.get("currency") or ""
+        raw_currency = get("currency") or ""
         currency = self.currencies.get(raw_currency)
         if currency is None:
             currency = ctx.required(
@@ -202,109 +195,93 @@ class OrderImport(Entity):
             )
             self.currencies[raw_currency] = currency
         for fld in ("amount", "line_amount", "unit_price"):
-            cell = record.get(fld)
-            if cell:
+            cell = get(fld)
+            # a cell that begins and ends with a digit names no currency (the check's own
+            # first test, without the call)
+            if cell and not (cell[0].isdigit() and cell[-1].isdigit()):
                 try:
                     check_amount_currency(cell, currency)
                 except InvalidInput as exc:
                     raise Reject(exc.message, fld, cell.strip()) from None
         assert ctx.resolver is not None
-        ref = ctx.resolver.reference(record)
-        sku = (record.get("sku") or "").strip() or None
-        product = " ".join((record.get("product") or "").split()) or None
-        ext = (record.get("external_id") or "").strip() or None
-        return [ext, ref, ordered_at, currency, [sku, product, qty, unit, amount]]
+        key, value, raw_ref, name = ctx.resolver.reference(record)
+        sku = (get("sku") or "").strip() or None
+        product = " ".join((get("product") or "").split()) or None
+        ext = (get("external_id") or "").strip() or None
+        return (
+            ext,
+            key,
+            value,
+            raw_ref,
+            name,
+            ordered_at,
+            currency,
+            sku,
+            product,
+            qty,
+            unit,
+            amount,
+        )
 
-    def group(self, data: Any) -> str | None:
-        """The lines of one order (same order id) are merged together."""
-        return data[0]  # type: ignore[no-any-return]
-
-    def _optional_number(
-        self, line: int, cells: list[str], record: dict[str, str], fld: str, parse: Any
+    def _cached(
+        self, line: int, cells: list[str], raw: str | None, fld: str, parse: Any, optional: bool
     ) -> Any:
-        raw = (record.get(fld) or "").strip()
-        return self.ctx.optional(line, cells, fld, raw, parse) if raw else None
+        """A number cell parsed once per distinct text (per column): optional fields warn
+        (ctx.optional), required ones reject (ctx.required); only values are remembered."""
+        if not raw:
+            return None
+        seen = self._parsed[fld]
+        value = seen.get(raw)
+        if value is not None:
+            return value
+        text = raw.strip()
+        if optional:
+            value = self.ctx.optional(line, cells, fld, text, parse) if text else None
+        else:
+            value = self.ctx.required(fld, text, parse)
+        if value is not None:
+            if len(seen) >= 200_000:
+                seen.clear()
+            seen[raw] = value
+        return value
 
-    def merge(self, rows: list[Staged]) -> None:
-        """Orders from their staged lines (every line of an order is in this batch),
-        resolved against the current data, written."""
+    def merge_staged(self, staging: Any) -> None:
+        """MERGE, set-based: the customer references resolved in bulk through the
+        pipeline's resolver, then orders and lines written with a few statements from the
+        staging table (db/orders.py); a line whose customer is unknown, or that disagrees
+        with its order's first line, is rejected."""
+        from crmcli.db.staging import Staging
+
         ctx = self.ctx
-        assert ctx.resolver is not None
-        ctx.resolver.prefetch([r.data[1] for r in rows])
-        keyed: dict[str, _Order] = {}
-        unkeyed: list[_Order] = []
-        for staged in rows:
-            ext, ref, ordered_at, currency, item = staged.data
+        db = ctx.db
+        resolver = ctx.resolver
+        assert resolver is not None
+        table = staging.table
+        repo.open_order_refs(db)
+        for refs in repo.staged_refs(db, table, 20_000):
+            resolver.prefetch(refs)
+            found: list[tuple[str, Any, int | None]] = []
+            for ref in refs:
+                try:
+                    found.append((ref[0], ref[1], resolver.lookup(ref)))
+                except Reject:
+                    found.append((ref[0], ref[1], None))
+            repo.add_order_refs(db, found)
+        for line, cells, *ref in repo.unresolved_lines(db, table):
             try:
-                customer_id = ctx.resolver.lookup(ref)
+                resolver.lookup(ref)
             except Reject as exc:
-                ctx.reject(staged.line, staged.cells, exc)
-                continue
-            self.line_count += 1
-            order = keyed.get(ext) if ext is not None else None
-            if order is None:
-                new = _Order(staged.line, staged.cells, customer_id, ordered_at, currency)
-                new.lines.append(tuple(item))
-                if ext is None:
-                    unkeyed.append(new)
-                else:
-                    keyed[ext] = new
-                continue
-            problem = _disagreement(ext, order, customer_id, ordered_at, currency)
-            if problem:
-                ctx.reject(staged.line, staged.cells, problem)
-                continue
-            order.lines.append(tuple(item))
-        if keyed or unkeyed:
-            self._write(keyed, unkeyed)
-
-    def _write(self, keyed: dict[str, _Order], unkeyed: list[_Order]) -> None:
-        db = self.ctx.db
-        summary = self.ctx.summary
-        stored = repo.order_states(db, list(keyed))
-        stored_lines = repo.lines_of(db, [old[0] for old in stored.values()])
-        stamp = self.ctx.now
-        writes: list[tuple[Any, ...]] = []
-        outcomes: list[int | None] = []  # None inserts, an id updates that order
-        for order in unkeyed:
-            writes.append(
-                (
-                    None,
-                    order.customer_id,
-                    order.ordered_at,
-                    order.lines[0][4],
-                    order.currency,
-                    stamp,
-                    stamp,
-                )
-            )
-            outcomes.append(None)
-            summary.inserted += 1
-        lined: dict[str, list[tuple[Any, ...]]] = {}
-        for ext, order in keyed.items():
-            old = stored.get(ext)
-            before = stored_lines.get(old[0], []) if old else []
-            lines = order.lines
-            total = sum(item[4] for item in lines)
-            keep_lines = self.has_lines or len(lines) > 1
-            row = (ext, order.customer_id, order.ordered_at, total, order.currency, stamp, stamp)
-            same_order = old is not None and old[1:] == row[1:5]
-            same_lines = not keep_lines or before == lines
-            if old is None:
-                summary.inserted += 1
-            elif same_order and same_lines:
-                summary.unchanged += 1
-            else:
-                summary.updated += 1
-            if not same_order:
-                writes.append(row)
-                outcomes.append(None if old is None else old[0])
-            if not same_lines:
-                lined[ext] = lines
-        repo.upsert_orders(db, writes, outcomes, self.logged)
-        if lined:
-            ids = repo.ids_by_external_id(db, list(lined))
-            repo.replace_lines(db, {ids[ext]: lines for ext, lines in lined.items()})
+                ctx.reject(line, Staging.cells_of(cells), exc)
+        self.line_count = repo.build_order_merge(db, table)
+        for line, cells, ext, first, what in repo.disagreeing_lines(db, table):
+            problem = Reject(f"line of order {ext} disagrees with line {first} on {what}", what)
+            ctx.reject(line, Staging.cells_of(cells), problem)
+        counts = repo.write_merged_orders(db, self.has_lines, ctx.now, self.logged)
+        summary = ctx.summary
+        summary.inserted += counts["inserted"]
+        summary.updated += counts["updated"]
+        summary.unchanged += counts["unchanged"]
+        repo.drop_merge_tables(db)
 
     def end(self) -> None:
         db = self.ctx.db

@@ -37,6 +37,10 @@ comms.py, orders.py, tickets.py, campaigns.py):
 - end(): after the last batch, still inside the transaction (indexes, search, summary);
 - audit_id(): the id the audit entry names.
 
+A set-based entity (orders.py) names `staged_columns`: row() then returns a tuple of their
+values, staged in typed columns of the staging table, and merge_staged(staging) replaces
+the merge() batches: one pass of SQL over the staging table (staging.table).
+
 This module holds everything they share: options, the rejects sink with field-level
 warnings, the customer-reference resolver, the summary and the progress bar.
 """
@@ -472,6 +476,8 @@ class Entity:
     create_customers = False
     # with a header of these only (our own exports), no warning about them
     ignored_fields: tuple[str, ...] = ()
+    # set-based merge: row() returns a tuple of these staged columns; merge_staged() merges
+    staged_columns: tuple[str, ...] = ()
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -495,6 +501,10 @@ class Entity:
 
     def merge(self, rows: list[Staged]) -> None:
         """MERGE: resolve a batch of staged rows against the current data and write them."""
+        raise NotImplementedError
+
+    def merge_staged(self, staging: Any) -> None:
+        """MERGE (set-based, with staged_columns): the whole staging table at once."""
         raise NotImplementedError
 
     def end(self) -> None:
@@ -577,7 +587,7 @@ def _stage_and_merge(ctx: Context, entity: Entity) -> tuple[Path | None, bool]:
     staging = Staging(db)
     try:
         with ctx.options.progress(f"Importing {source.display_name}") as progress:
-            staging.open()
+            staging.open(entity.staged_columns)
             _stage(ctx, entity, staging, progress)
             staging.seal()
             faults.point("import.staged")
@@ -642,8 +652,11 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
                 _touch(hook, "merge")
             faults.point("import.merge")
             entity.start()
-            for batch in staging.batches(BATCH):
-                entity.merge([Staged(line, cells, data) for line, cells, data in batch])
+            if entity.staged_columns:
+                entity.merge_staged(staging)
+            else:
+                for batch in staging.batches(BATCH):
+                    entity.merge([Staged(line, cells, data) for line, cells, data in batch])
             entity.end()
             summary.rejected = sink.rejected
             summary.duplicates = sink.duplicates
