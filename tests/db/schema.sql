@@ -214,6 +214,12 @@ CREATE TABLE 'customers_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
 -- table customers_fts_idx
 CREATE TABLE 'customers_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
 
+-- table customers_fts_pending
+CREATE TABLE customers_fts_pending (
+            lo INTEGER PRIMARY KEY,
+            hi INTEGER NOT NULL CHECK (hi >= lo)
+        );
+
 -- table deal_events
 CREATE TABLE deal_events (
             id INTEGER PRIMARY KEY,
@@ -725,19 +731,27 @@ CREATE TRIGGER custom_values_deals_ad AFTER DELETE ON deals BEGIN DELETE FROM cu
 CREATE TRIGGER custom_values_tickets_ad AFTER DELETE ON tickets BEGIN DELETE FROM custom_values WHERE entity_id = old.id AND field_id IN (SELECT id FROM custom_fields WHERE entity = 'ticket'); END;
 
 -- trigger customers_fts_ad
-CREATE TRIGGER customers_fts_ad AFTER DELETE ON customers BEGIN
+CREATE TRIGGER customers_fts_ad AFTER DELETE ON customers
+        WHEN NOT EXISTS (SELECT 1 FROM customers_fts_pending p
+                         WHERE p.lo <= old.id AND p.hi >= old.id)
+        BEGIN
             INSERT INTO customers_fts(customers_fts, rowid, name, email, phone, company)
             VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);
         END;
 
 -- trigger customers_fts_ai
-CREATE TRIGGER customers_fts_ai AFTER INSERT ON customers BEGIN
+CREATE TRIGGER customers_fts_ai AFTER INSERT ON customers
+        WHEN NOT EXISTS (SELECT 1 FROM customers_fts_pending p
+                         WHERE p.lo <= new.id AND p.hi >= new.id)
+        BEGIN
             INSERT INTO customers_fts(rowid, name, email, phone, company)
             VALUES (new.id, new.name, new.email, new.phone, new.company);
         END;
 
 -- trigger customers_fts_au
 CREATE TRIGGER customers_fts_au AFTER UPDATE OF name, email, phone, company ON customers
+        WHEN NOT EXISTS (SELECT 1 FROM customers_fts_pending p
+                         WHERE p.lo <= old.id AND p.hi >= old.id)
         BEGIN
             INSERT INTO customers_fts(customers_fts, rowid, name, email, phone, company)
             VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from crmcli.db import search_index
 from crmcli.db.database import columns, fts_tables, table_exists
 
 if TYPE_CHECKING:
@@ -243,6 +244,8 @@ def check_fts(db: Database) -> list[Problem]:
     out: list[Problem] = []
     for name, sql in fts_tables(db):
         external = "content=" in sql.replace(" ", "") and "content=''" not in sql.replace(" ", "")
+        if external and name == "customers_fts" and search_index.pending_count(db):
+            external = False  # customers an import committed wait for their index entries
         try:
             if external:
                 db.execute(f'INSERT INTO "{name}"("{name}", rank) VALUES (\'integrity-check\', 1)')

@@ -288,6 +288,10 @@ def find_by_external_id(db: Database, external_id: str) -> int | None:
     return None if value is None else int(value)
 
 
+def max_company_id(db: Database) -> int:
+    return int(db.scalar("SELECT coalesce(max(id), 0) FROM companies"))
+
+
 def company_exists(db: Database, company_id: int) -> bool:
     return db.scalar("SELECT 1 FROM companies WHERE id = ?", (company_id,)) is not None
 
@@ -304,15 +308,21 @@ def fetch_for_import(db: Database, company_id: int) -> dict[str, Any]:
 
 
 def insert_for_import(
-    db: Database, values: dict[str, Any], tags: list[str], created_at: str, now: str
+    db: Database,
+    values: dict[str, Any],
+    tags: list[str],
+    created_at: str,
+    now: str,
+    company_id: int | None = None,
 ) -> int:
-    """Insert one imported company (values normalized, name_key included)."""
+    """Insert one imported company (values normalized, name_key included); `company_id`:
+    the id a planned import gave it (else the next one)."""
     row = {k: values.get(k) for k in COMPANY_FIELDS}
     try:
         cur = db.execute(
-            f"INSERT INTO companies({', '.join(COMPANY_FIELDS)}, created_at, updated_at)"
-            f" VALUES ({', '.join(':' + k for k in COMPANY_FIELDS)}, :created, :now)",
-            {**row, "created": created_at, "now": now},
+            f"INSERT INTO companies(id, {', '.join(COMPANY_FIELDS)}, created_at, updated_at)"
+            f" VALUES (:id, {', '.join(':' + k for k in COMPANY_FIELDS)}, :created, :now)",
+            {**row, "created": created_at, "now": now, "id": company_id},
         )
     except sqlite3.IntegrityError as exc:
         raise integrity_error_to_conflict(exc, "cannot add company") from None

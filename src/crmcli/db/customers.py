@@ -70,11 +70,21 @@ class CustomerFilter:
                 "c.id IN (SELECT customer_id FROM customer_contacts WHERE value LIKE ? ESCAPE '\\')"
             )
             if len(term) >= 3:
+                # The search guard: customers a big import committed whose index entries
+                # are still being built (db/search_index.py) are scanned with LIKE.
+                fold = "crm_fold" if not term.isascii() else ""
+                like_p = like.lower() if fold else like
+                pending = " OR ".join(
+                    f"{fold}(p.{col}) LIKE ? ESCAPE '\\'"
+                    for col in ("name", "email", "phone", "company")
+                )
                 clauses.append(
                     "(c.id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)"
+                    " OR c.id IN (SELECT p.id FROM customers_fts_pending r"
+                    f" JOIN customers p ON p.id BETWEEN r.lo AND r.hi WHERE {pending})"
                     f" OR {contacts})"
                 )
-                params += ['"' + term.replace('"', '""') + '"', like]
+                params += ['"' + term.replace('"', '""') + '"', *[like_p] * 4, like]
             else:
                 clauses.append(
                     "(c.name LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\'"
@@ -605,59 +615,6 @@ def count_all_customers(db: Database) -> int:
     return int(db.scalar("SELECT count(*) FROM customers"))
 
 
-SEARCH_TRIGGERS = ("customers_fts_ai", "customers_fts_au")
-
-
-def suspend_search_index(db: Database, first_new_id: int) -> list[str]:
-    """Stop indexing customers from first_new_id on for search until resume_search_index();
-    returns the SQL of the triggers replaced.
-
-    Indexing the new rows in one statement at the end is cheaper than a trigger per row. The
-    update trigger stays for older customers but skips the new ones: they are not in the
-    index yet, and an FTS5 'delete' of a row that was never indexed corrupts the index
-    ("database disk image is malformed", the 5,000-row crash of #12). Call inside the
-    import's transaction: DDL is transactional, a crash or Ctrl-C restores the triggers.
-    """
-    rows = db.query(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'customers'"
-        " AND name IN ('customers_fts_ai', 'customers_fts_au') ORDER BY name"
-    )
-    for row in rows:
-        db.execute(f'DROP TRIGGER "{row["name"]}"')
-    if any(row["name"] == "customers_fts_au" for row in rows):
-        db.execute(
-            "CREATE TRIGGER customers_fts_au AFTER UPDATE OF name, email, phone, company"
-            f" ON customers WHEN old.id < {int(first_new_id)} BEGIN"
-            " INSERT INTO customers_fts(customers_fts, rowid, name, email, phone, company)"
-            " VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);"
-            " INSERT INTO customers_fts(rowid, name, email, phone, company)"
-            " VALUES (new.id, new.name, new.email, new.phone, new.company); END"
-        )
-    return [row["sql"] for row in rows]
-
-
-def resume_search_index(db: Database, saved: list[str], first_new_id: int) -> None:
-    """Index the customers inserted since first_new_id and restore the replaced triggers."""
-    if not saved:
-        return
-    db.execute("DROP TRIGGER IF EXISTS customers_fts_au")
-    # One INSERT ... SELECT, with FTS5's automerge off while it runs (merging segments as
-    # they fill costs about a fifth of the build; later writes merge them incrementally).
-    automerge = db.scalar("SELECT v FROM customers_fts_config WHERE k = 'automerge'")
-    db.execute("INSERT INTO customers_fts(customers_fts, rank) VALUES ('automerge', 0)")
-    db.execute(
-        "INSERT INTO customers_fts(rowid, name, email, phone, company)"
-        " SELECT id, name, email, phone, company FROM customers WHERE id >= ?",
-        (first_new_id,),
-    )
-    db.execute(
-        "INSERT INTO customers_fts(customers_fts, rank) VALUES ('automerge', ?)",
-        (4 if automerge is None else int(automerge),),  # 4: FTS5's default
-    )
-    for sql in saved:
-        db.execute(sql)
-
-
 # ---------------------------------------------------------------- duplicates and merge
 
 
@@ -693,3 +650,207 @@ def customer_references(db: Database) -> list[tuple[str, str]]:
             if col[1] == "customer_id":
                 refs.add((table, col[1]))
     return sorted(refs)
+
+
+# ---------------------------------------------------------------- planned import
+# The customer import plans without the write lock (#12): every customer it would insert
+# (with the id it will get) or update (with the columns it sets) is a row of a TEMP table of
+# the import's connection, and so is every custom value; applied under the lock with
+# set-based statements, after checking that nothing the plan rests on changed.
+
+_PLAN = "temp.import_plan"
+_PLAN_CUSTOM = "temp.import_plan_custom"
+# change_log entities a customer import's plan reads (keys, duplicates, companies, values)
+PLAN_ENTITIES = ("customers", "companies", "custom_values")
+
+
+def import_snapshot(db: Database) -> tuple[Any, ...]:
+    """What a customer import's plan rests on, read in its snapshot: the last change_log id,
+    the highest customer and company ids, the secondary contact points and the customer
+    custom fields (neither of which change_log covers)."""
+    row = db.execute(
+        "SELECT (SELECT coalesce(max(seq), 0) FROM change_log),"
+        " (SELECT coalesce(max(id), 0) FROM customers),"
+        " (SELECT coalesce(max(id), 0) FROM companies),"
+        " (SELECT count(*) || ':' || coalesce(max(rowid), 0) FROM customer_contacts),"
+        " (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(group_concat(name), '')"
+        "  FROM custom_fields WHERE entity = 'customer')"
+    ).fetchone()
+    return tuple(row)
+
+
+def changed_since(db: Database, token: tuple[Any, ...]) -> bool:
+    """Whether anything import_snapshot() describes changed since it gave `token`."""
+    last_log = int(token[0])
+    if import_snapshot(db)[1:] != tuple(token[1:]):
+        return True
+    return bool(
+        db.scalar(
+            "SELECT 1 FROM change_log WHERE seq > ? AND entity IN (SELECT value FROM json_each(?))"
+            " LIMIT 1",
+            (last_log, json.dumps(PLAN_ENTITIES)),
+        )
+    )
+
+
+class ImportPlan:
+    """The TEMP tables of one customer import's plan: customers to insert (op 'i', with
+    their ids) or update (op 'u': the columns an update sets, `changed`, `retag`), each with
+    its tags as JSON, and the custom values to store."""
+
+    COLUMNS = IMPORT_COLUMNS  # the fields, then created_at
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.updated: set[int] = set()  # existing customers the plan updates
+
+    def open(self) -> None:
+        db = self.db
+        db.execute("PRAGMA temp_store = FILE")
+        self.drop()
+        cols = ", ".join(self.COLUMNS)
+        db.execute(
+            f"CREATE TABLE {_PLAN}(id INTEGER PRIMARY KEY, op TEXT NOT NULL,"
+            f" changed INTEGER NOT NULL DEFAULT 0, retag INTEGER NOT NULL DEFAULT 0,"
+            f" tags TEXT NOT NULL DEFAULT '[]', {cols})"
+        )
+        db.execute(
+            f"CREATE TABLE {_PLAN_CUSTOM}(field_id INTEGER NOT NULL, entity_id INTEGER NOT NULL,"
+            " value_text, value_num, PRIMARY KEY (field_id, entity_id)) WITHOUT ROWID"
+        )
+        self.updated = set()
+
+    def drop(self) -> None:
+        self.db.execute(f"DROP TABLE IF EXISTS {_PLAN}")
+        self.db.execute(f"DROP TABLE IF EXISTS {_PLAN_CUSTOM}")
+
+    # -- planning ------------------------------------------------------------------------
+    def put_inserts(self, rows: list[tuple[Any, ...]]) -> None:
+        """(id, tags JSON, *COLUMNS) of new customers."""
+        if rows:
+            names = ["id", "op", "tags", *self.COLUMNS]
+            marks = ", ".join(["?", "'i'", *["?"] * (len(names) - 2)])
+            self.db.executemany(f"INSERT INTO {_PLAN}({', '.join(names)}) VALUES ({marks})", rows)
+
+    def put_updates(self, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """(id, changed, retag, tags JSON, *values of columns) of updated customers: a
+        customer planned before (inserted or updated earlier in the file) keeps its op."""
+        if not rows:
+            return
+        names = ["id", "changed", "retag", "tags", *columns]
+        sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
+        self.db.executemany(
+            f"INSERT INTO {_PLAN}(op, {', '.join(names)}) VALUES ('u', {', '.join('?' * len(names))})"
+            f" ON CONFLICT(id) DO UPDATE SET changed = changed OR excluded.changed,"
+            f" retag = retag OR excluded.retag,"
+            f" tags = CASE WHEN excluded.retag THEN excluded.tags ELSE tags END"
+            + (f", {sets}" if sets else ""),
+            rows,
+        )
+
+    def fetch(self, ids: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
+        """fetch_for_import() of customers as planned: the plan's rows for the ids it has,
+        the database's for the others."""
+        if not ids:
+            return {}
+        bad = set(columns) - set(IMPORT_COLUMNS)
+        if bad:
+            raise InvalidInput(f"unknown customer column(s): {', '.join(sorted(bad))}")
+        select = ", ".join(["id", "tags", *columns])
+        cur = self.db.execute(
+            f"SELECT {select} FROM {_PLAN} WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+        names = [d[0] for d in cur.description]
+        out: dict[int, dict[str, Any]] = {}
+        for row in cur:
+            record = dict(zip(names, row, strict=True))
+            record["tags"] = sorted(json.loads(record["tags"]))
+            out[row[0]] = record
+        rest = [i for i in ids if i not in out]
+        out.update(fetch_for_import(self.db, rest, columns))
+        return out
+
+    def stored_values(
+        self, field_ids: list[int], entity_ids: list[int]
+    ) -> dict[tuple[int, int], tuple[str | None, float | None]]:
+        """The custom values of these records as planned (the database's, overlaid by the
+        plan's)."""
+        from crmcli.db.fields import stored_values
+
+        out = stored_values(self.db, field_ids, entity_ids)
+        for fid, eid, text, num in self.db.execute(
+            f"SELECT field_id, entity_id, value_text, value_num FROM {_PLAN_CUSTOM}"
+            " WHERE field_id IN (SELECT value FROM json_each(?))"
+            " AND entity_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(field_ids), json.dumps(entity_ids)),
+        ):
+            out[(fid, eid)] = (text, num)
+        return out
+
+    def put_values(self, rows: list[tuple[int, int, str | None, float | None]]) -> None:
+        if rows:
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO {_PLAN_CUSTOM}(field_id, entity_id, value_text,"
+                " value_num) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    # -- applying (inside the write transaction) -------------------------------------------
+    def apply(self, columns: list[str], now: str, first_new_id: int, log: bool) -> None:
+        """Write the plan: updates of `columns` (first: a customer the file moves off an
+        email frees it for a new one), inserts (ids as planned), tags, custom values; `log`: the change_log insert triggers are suspended, write their rows."""
+        db = self.db
+        if columns:
+            sets = ", ".join(f"{c} = p.{c}" for c in columns)
+            db.execute(
+                f"UPDATE customers SET {sets}, updated_at = ? FROM {_PLAN} p"
+                " WHERE p.id = customers.id AND p.op = 'u' AND (p.changed OR p.retag)",
+                (now,),
+            )
+        else:
+            db.execute(
+                f"UPDATE customers SET updated_at = ? FROM {_PLAN} p"
+                " WHERE p.id = customers.id AND p.op = 'u' AND p.retag",
+                (now,),
+            )
+        retagged = f"SELECT id FROM {_PLAN} WHERE op = 'u' AND retag"
+        db.execute(f"DELETE FROM customer_tags WHERE customer_id IN ({retagged})")
+        db.execute(
+            "INSERT OR IGNORE INTO customer_tags(customer_id, tag) SELECT p.id, j.value"
+            f" FROM {_PLAN} p, json_each(p.tags) j WHERE p.op = 'u' AND p.retag"
+            " ORDER BY p.id, j.value"
+        )
+        if log:
+            db.execute(
+                "INSERT INTO change_log(entity, key1, key2) SELECT 'customers', customer_id, 0"
+                f" FROM customer_tags WHERE customer_id IN ({retagged}) ORDER BY customer_id, tag"
+            )
+        names = ", ".join(self.COLUMNS)
+        db.execute(
+            f"INSERT INTO customers(id, {names}, updated_at) SELECT id, {names}, ?"
+            f" FROM {_PLAN} WHERE op = 'i' ORDER BY id",
+            (now,),
+        )
+        if log:
+            db.execute(
+                "INSERT INTO change_log(entity, key1, key2)"
+                f" SELECT 'customers', id, 0 FROM {_PLAN} WHERE op = 'i' ORDER BY id"
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO customer_tags(customer_id, tag) SELECT p.id, j.value"
+            f" FROM {_PLAN} p, json_each(p.tags) j WHERE p.op = 'i' AND p.tags <> '[]'"
+            " ORDER BY p.id, j.value"
+        )
+        if log:
+            db.execute(
+                "INSERT INTO change_log(entity, key1, key2) SELECT 'customers', customer_id, 0"
+                " FROM customer_tags WHERE customer_id >= ? ORDER BY customer_id, tag",
+                (first_new_id,),
+            )
+        db.execute(
+            "INSERT INTO custom_values(field_id, entity_id, value_text, value_num)"
+            f" SELECT field_id, entity_id, value_text, value_num FROM {_PLAN_CUSTOM} WHERE true"
+            " ON CONFLICT(field_id, entity_id) DO UPDATE SET"
+            " value_text = excluded.value_text, value_num = excluded.value_num"
+        )

@@ -35,6 +35,8 @@ class Database:
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, actor: str = "unknown"):
         self._conn = conn
+        # the search guard's case folding of non-ASCII terms (db/customers.py)
+        conn.create_function("crm_fold", 1, _fold, deterministic=True)
         self.path = path
         self.actor = actor
         self._depth = 0
@@ -154,6 +156,25 @@ class Database:
                 raise OperationalError(f"commit failed: {exc}") from exc
             self._run_after_commit()
 
+    @contextmanager
+    def read_snapshot(self) -> Iterator[Database]:
+        """A read transaction (BEGIN DEFERRED): every read sees the database as it was at
+        the first one, and no lock keeps other processes from writing. Writes to TEMP tables
+        are fine; a write to the database itself would take the write lock (callers must not).
+        COMMIT at the end, ROLLBACK on an exception."""
+        if self._depth or self._conn.in_transaction:
+            raise OperationalError("a read snapshot cannot be nested in a transaction")
+        self._conn.execute("BEGIN DEFERRED")
+        try:
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # the snapshot
+            yield self
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
     def _begin_immediate(self) -> None:
         """BEGIN IMMEDIATE, queueing behind another process's write transaction: silently
         for QUIET_WAIT_MS, then (after on_wait) up to WRITE_WAIT_MS in all."""
@@ -263,3 +284,9 @@ def fts_tables(db: Database) -> list[tuple[str, str]]:
             " AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%' ORDER BY name"
         )
     ]
+
+
+def _fold(value: str | None) -> str | None:
+    """crm_fold(text): lower case beyond ASCII (SQLite's LIKE folds ASCII only), as the
+    trigram search index folds it."""
+    return value.lower() if isinstance(value, str) else value

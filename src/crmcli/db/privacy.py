@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmcli.core.clock import display_time
 from crmcli.core.errors import Conflict
-from crmcli.db import audit
+from crmcli.db import audit, search_index
 from crmcli.db.audit import REDACTED
 
 if TYPE_CHECKING:
@@ -288,6 +288,8 @@ def rebuild_fts(db: Database) -> list[str]:
         flat = sql.replace(" ", "")
         command = "optimize" if "content=''" in flat else "rebuild"
         db.execute(f'INSERT INTO "{name}"("{name}") VALUES (?)', (command,))
+        if name == "customers_fts":
+            search_index.forget_pending(db)
         done.append(name)
     return done
 

@@ -302,15 +302,23 @@ def import_companies(
 COMPANY_REF_FIELDS = ("company_id", "company_external_id", "company_domain", "company")
 
 
-def company_reference(db: Any, record: dict[str, str]) -> tuple[int | None, list[tuple[str, str]]]:
-    """(the company the row names or None, [(column, cell)] naming no company)."""
+# Companies a customer import plans to create (CompanyLinker): by id, name key and domain.
+Planned = tuple[set[int], dict[str, int], dict[str, int]]
+_NONE_PLANNED: Planned = (set(), {}, {})
+
+
+def company_reference(
+    db: Any, record: dict[str, str], planned: Planned = _NONE_PLANNED
+) -> tuple[int | None, list[tuple[str, str]]]:
+    """(the company the row names or None, [(column, cell)] naming no company); `planned`:
+    companies the running import creates, found as if they were stored."""
     hits: dict[int, str] = {}
     missing: list[tuple[str, str]] = []
     for fld in COMPANY_REF_FIELDS:
         raw = " ".join((record.get(fld) or "").split())
         if not raw:
             continue
-        found = _lookup(db, fld, raw)
+        found = _lookup(db, fld, raw, planned)
         if found is None:
             missing.append((fld, raw))
         else:
@@ -321,11 +329,16 @@ def company_reference(db: Any, record: dict[str, str]) -> tuple[int | None, list
     return (next(iter(hits)) if hits else None), missing
 
 
-def _lookup(db: Any, fld: str, raw: str) -> int | None:
+def _lookup(db: Any, fld: str, raw: str, planned: Planned = _NONE_PLANNED) -> int | None:
+    ids, keys, domains = planned
+
+    def by_domain(domain: str) -> int | None:
+        return domains.get(domain) or repo.find_by_domain(db, domain)
+
     if fld == "company_id":
         if not raw.isdigit():
             raise Reject(f"invalid company_id {raw!r}", fld, raw)
-        return int(raw) if repo.company_exists(db, int(raw)) else None
+        return int(raw) if int(raw) in ids or repo.company_exists(db, int(raw)) else None
     if fld == "company_external_id":
         return repo.find_by_external_id(db, raw)
     if fld == "company_domain":
@@ -333,23 +346,24 @@ def _lookup(db: Any, fld: str, raw: str) -> int | None:
             domain = normalize_domain(raw)
         except InvalidInput as exc:
             raise Reject(exc.message, fld, raw) from None
-        return repo.find_by_domain(db, domain) if domain else None
-    by_name = repo.find_by_key(db, company_key(raw))
-    by_domain = None
+        return by_domain(domain) if domain else None
+    key = company_key(raw)
+    by_name = keys.get(key) or repo.find_by_key(db, key)
+    found_domain = None
     if "." in raw and " " not in raw:
         try:
             domain = normalize_domain(raw)
         except InvalidInput:
             domain = None
-        by_domain = repo.find_by_domain(db, domain) if domain else None
-    if by_name is not None and by_domain is not None and by_name != by_domain:
+        found_domain = by_domain(domain) if domain else None
+    if by_name is not None and found_domain is not None and by_name != found_domain:
         raise Reject(
             f"company {raw!r} is the name of company {by_name} and the domain of company"
-            f" {by_domain}",
+            f" {found_domain}",
             fld,
             raw,
         )
-    return by_name if by_name is not None else by_domain
+    return by_name if by_name is not None else found_domain
 
 
 class CompanyLinker:
@@ -381,17 +395,34 @@ class CompanyLinker:
         self._refs: dict[tuple[tuple[str, str], ...], tuple[int | None, list[tuple[str, str]]]]
         self._refs = {}
         self._domains: dict[str, int | None] = {}
+        # the companies this import creates, planned (ids given) until apply() stores them
+        self.planned: list[tuple[int, dict[str, Any]]] = []
+        self._planned: Planned = (set(), {}, {})
+        self.next_id = 0
+
+    def start_plan(self) -> None:
+        """PLAN: before the first batch (in the import's snapshot)."""
+        self.next_id = repo.max_company_id(self.ctx.db) + 1
+
+    def apply(self) -> None:
+        """MERGE, in the write transaction: store the planned companies with their ids."""
+        for company_id, values in self.planned:
+            repo.insert_for_import(
+                self.ctx.db, values, [], self.ctx.now, self.ctx.now, company_id=company_id
+            )
 
     def _reference(self, refs: dict[str, str]) -> tuple[int | None, list[tuple[str, str]]]:
         key = tuple(sorted(refs.items()))
         hit = self._refs.get(key)
         if hit is None:
-            hit = self._refs[key] = company_reference(self.ctx.db, refs)
+            hit = self._refs[key] = company_reference(self.ctx.db, refs, self._planned)
         return hit[0], list(hit[1])
 
     def _by_domain(self, domain: str) -> int | None:
         if domain not in self._domains:
-            self._domains[domain] = repo.find_by_domain(self.ctx.db, domain)
+            self._domains[domain] = self._planned[2].get(domain) or repo.find_by_domain(
+                self.ctx.db, domain
+            )
         return self._domains[domain]
 
     @staticmethod
@@ -445,9 +476,18 @@ class CompanyLinker:
         if domain:  # an invalid one: the company is created without it
             with contextlib.suppress(InvalidInput):
                 values["domain"] = normalize_domain(domain)
-        if values.get("domain") and repo.find_by_domain(self.ctx.db, values["domain"]):
+        ids, keys, domains = self._planned
+        domain = values.get("domain")
+        if domain and (domain in domains or repo.find_by_domain(self.ctx.db, domain)):
             values.pop("domain")
-        company_id = repo.insert_for_import(self.ctx.db, values, [], self.ctx.now, self.ctx.now)
+        company_id = self.next_id
+        self.next_id += 1
+        self.planned.append((company_id, values))
+        ids.add(company_id)
+        keys[values["name_key"]] = company_id
+        if values.get("domain"):
+            domains[values["domain"]] = company_id
+        self.names[company_id] = str(values["name"])
         self.created += 1
         self._refs.clear()
         self._domains.clear()

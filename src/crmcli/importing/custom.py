@@ -89,6 +89,9 @@ class CustomColumns:
         self.new: list[dict[str, Any]] = []
         self.pending: dict[int, dict[int, Stored]] = {}
         self.changed: set[int] = set()
+        # where flush() reads the stored values and writes the new ones (None: the database;
+        # a customer import's plan, db/customers.ImportPlan, keeps them until it applies)
+        self.store: Any = None
 
     # -- before the first row ----------------------------------------------------------
     def claim(self, present: set[str], builtin: set[str]) -> set[str]:
@@ -185,7 +188,10 @@ class CustomColumns:
         if not pending:
             return set()
         field_ids = sorted({fid for values in pending.values() for fid in values})
-        stored = repo.stored_values(self.ctx.db, field_ids, sorted(pending))
+        store = self.store
+        stored = (store.stored_values if store else partial(repo.stored_values, self.ctx.db))(
+            field_ids, sorted(pending)
+        )
         rows = []
         changed: set[int] = set()
         for eid, values in pending.items():
@@ -193,7 +199,10 @@ class CustomColumns:
                 if stored.get((fid, eid)) != value:
                     rows.append((fid, eid, value[0], value[1]))
                     changed.add(eid)
-        repo.upsert_values(self.ctx.db, rows)
+        if store:
+            store.put_values(rows)
+        else:
+            repo.upsert_values(self.ctx.db, rows)
         self.changed |= changed
         return changed
 

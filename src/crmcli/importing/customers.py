@@ -17,6 +17,7 @@ column per batch, then executemany inserts and updates (db/customers.py).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ from crmcli.core.validate import (
 )
 from crmcli.customers import rules
 from crmcli.db import customers as repo
-from crmcli.db import indexes
+from crmcli.db import indexes, search_index
 from crmcli.importing.companies import CompanyLinker
 from crmcli.importing.custom import CustomColumns, with_custom_fields
 from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, Staged, run_import
@@ -122,6 +123,7 @@ class CustomerImport(Entity):
             raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
         self.key = key
         self.suspect = 0
+        self.search_pending = 0
         self.companies = CompanyLinker(ctx, create_company, link_by_domain)
         self.custom = CustomColumns(ctx, "customer", self.custom_defs, create_fields)
 
@@ -153,21 +155,57 @@ class CustomerImport(Entity):
                 if extra not in self.update_columns:
                     self.update_columns.append(extra)
 
+    # -- plan (no write lock: merge() only plans) and apply (under it) -------------------
+    plans = True
+
+    def plan_outside_lock(self) -> bool:
+        # fields made by --create-fields get their ids in the transaction, before the plan
+        return not self.custom.new
+
+    def snapshot(self) -> Any:
+        return repo.import_snapshot(self.ctx.db)
+
     def start(self) -> None:
+        """PLAN: before the first batch (the fields --create-fields makes are created here,
+        so that import plans under the lock)."""
         db = self.ctx.db
-        # A big import into a small table: build the secondary indexes once at the end.
+        self.custom.start()
+        self.next_id = repo.max_customer_id(db) + 1
+        self.first_new_id = self.next_id
+        self.local: dict[str, dict[str, int]] = {col: {} for col in self.lookups}
+        self.plan = repo.ImportPlan(db)
+        self.plan.open()
+        self.custom.store = self.plan
+        self.companies.start_plan()
+
+    def reset(self) -> None:
+        self.plan.drop()
+        self.companies = CompanyLinker(self.ctx, self.companies.create, self.companies.by_domain)
+        self.custom.changed = set()
+        self.custom.pending = {}
+
+    def apply(self, token: Any) -> bool:
+        """MERGE: write the plan with set-based statements (after checking that nothing it
+        rests on changed since the snapshot `token`, unless planned under the lock)."""
+        db = self.ctx.db
+        if token is not None and repo.changed_since(db, token):
+            return False
         big = self.ctx.source.estimated_rows >= max(
             INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(db)
         )
-        self.indexes = (
+        suspended = (
             indexes.suspend_secondary_indexes(db, "customers", repo.LOOKUP_COLUMNS) if big else []
         )
-        self.triggers = repo.suspend_change_log(db)
-        self.next_id = repo.max_customer_id(db) + 1
-        self.first_new_id = self.next_id
-        self.saved_search = repo.suspend_search_index(db, self.first_new_id)
-        self.local: dict[str, dict[str, int]] = {col: {} for col in self.lookups}
-        self.custom.start()
+        triggers = repo.suspend_change_log(db)
+        # the new customers are indexed for search after the commit (db/search_index.py)
+        search_index.open_pending(db, self.first_new_id)
+        self.companies.apply()
+        self.plan.apply(self.update_columns, self.ctx.now, self.first_new_id, bool(triggers))
+        repo.resume_change_log(db, triggers)
+        indexes.resume_indexes(db, suspended)
+        self.search_pending = search_index.close_pending(db, self.first_new_id)
+        self.plan.drop()
+        return True
 
     # -- one row -----------------------------------------------------------------------
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
@@ -245,10 +283,11 @@ class CustomerImport(Entity):
             col: repo.lookup_ids(db, col, sorted({r.values[col] for r in batch if col in r.values}))
             for col in self.lookups
         }
+        self._drop_stale(found)
         existing: dict[int, dict[str, Any]] = {}
         if self.key:
             ids = list(set(found[self.key].values()))
-            existing = repo.fetch_for_import(db, ids, self.update_columns)
+            existing = self.plan.fetch(ids, self.update_columns)
         local = self.local
         records: dict[int, dict[str, Any]] = {}
         new_ids: list[int] = []
@@ -281,7 +320,7 @@ class CustomerImport(Entity):
             else:
                 if target not in records:
                     if target not in existing:  # inserted earlier in this file, other batch
-                        existing.update(repo.fetch_for_import(db, [target], self.update_columns))
+                        existing.update(self.plan.fetch([target], self.update_columns))
                     records[target] = existing[target]
                 self._update(row, target, records[target], changed, retagged)
         self._write(records, new_ids, changed - set(new_ids), retagged - set(new_ids))
@@ -374,6 +413,20 @@ class CustomerImport(Entity):
         self._remember(row.values, cid)
         self.ctx.summary.updated += 1
 
+    def _drop_stale(self, found: dict[str, dict[Any, int]]) -> None:
+        """The snapshot's answer to a lookup is stale for a customer this import updates
+        (its email may be planned to change): keep a hit only if the plan still has it."""
+        planned = self.plan.updated
+        if not planned:
+            return
+        for col, hits in found.items():
+            stale = [v for v, cid in hits.items() if cid in planned]
+            if stale:
+                records = self.plan.fetch([hits[v] for v in stale], [col])
+                for value in stale:
+                    if records[hits[value]].get(col) != value:
+                        del hits[value]
+
     def _write(
         self,
         records: dict[int, dict[str, Any]],
@@ -381,36 +434,37 @@ class CustomerImport(Entity):
         changed: set[int],
         retagged: set[int],
     ) -> None:
-        db = self.ctx.db
-        now = self.ctx.now
-        fields = repo.IMPORT_FIELDS
+        """PLAN: the batch's inserts and updates into the plan (db/customers.ImportPlan)."""
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        columns = repo.ImportPlan.COLUMNS
         inserts = []
-        tags: list[tuple[int, str]] = []
         for cid in new_ids:
             rec = records[cid]
-            inserts.append((cid, *map(rec.get, fields), rec["created_at"], now))
-            for tag in rec["tags"]:
-                tags.append((cid, tag))
-        log = bool(self.triggers)
-        repo.bulk_insert(db, list(fields), inserts, tags, log)
+            inserts.append((cid, dumps(rec["tags"]), *map(rec.get, columns)))
+        self.plan.put_inserts(inserts)
         cols = self.update_columns
         updates = [
-            (*(records[cid].get(c) for c in cols), now, cid) for cid in sorted(changed | retagged)
-        ]
-        retags = {cid: records[cid]["tags"] for cid in sorted(retagged)}
-        repo.bulk_update(db, cols, updates, retags, log)
+            (cid, cid in changed, cid in retagged, dumps(records[cid]["tags"]),
+             *(records[cid].get(c) for c in cols))
+            for cid in sorted(changed | retagged)
+        ]  # fmt: skip
+        self.plan.put_updates(cols, updates)
+        self.plan.updated.update(cid for cid in changed | retagged if cid < self.first_new_id)
 
     def end(self) -> None:
-        db = self.ctx.db
-        repo.resume_change_log(db, self.triggers)
-        indexes.resume_indexes(db, self.indexes)
-        repo.resume_search_index(db, self.saved_search, self.first_new_id)
         if "phone" in self.file_fields:
             self.ctx.summary.extra["suspect_phones"] = self.suspect
         if self.links:
             self.companies.summary()
         if self.custom.columns:
             self.ctx.summary.extra["custom_values_changed"] = len(self.custom.changed)
+
+    def after_commit(self, progress: Any) -> None:
+        """Index the committed customers for search in short transactions (search finds
+        them meanwhile through the search guard)."""
+        if self.search_pending:
+            progress.step(f"Indexing {self.search_pending} customers for search")
+            search_index.build_pending(self.ctx.db)
 
 
 def import_customers(

@@ -513,6 +513,33 @@ class Entity:
     def audit_id(self) -> int | None:
         return None
 
+    # -- planned merge (an entity with `plans = True`) -------------------------------------
+    # merge() then only PLANS: it reads the database and records what it would write in
+    # temp tables of its own, never writing the database. The pipeline runs start() and the
+    # batches in a read transaction (no lock), then in the write transaction calls apply(),
+    # which writes the plan when nothing it rests on changed since snapshot() (else the
+    # pipeline plans again under the lock, from a reset(), and applies that).
+    plans = False
+
+    def snapshot(self) -> Any:
+        """Inside the planning read transaction: what apply() checks for changes."""
+        return None
+
+    def plan_outside_lock(self) -> bool:
+        """False: plan under the write lock (e.g. the plan needs records created first)."""
+        return True
+
+    def reset(self) -> None:
+        """Forget a plan (before planning again under the lock)."""
+
+    def apply(self, token: Any) -> bool:
+        """Inside the write transaction: write the plan and return True, or return False
+        (writing nothing) when the data `token` describes changed."""
+        return True
+
+    def after_commit(self, progress: Any) -> None:
+        """After the commit, outside the transaction (e.g. build the search index)."""
+
 
 def default_rejects_path(path: str) -> Path:
     if path == "-":
@@ -592,7 +619,12 @@ def _stage_and_merge(ctx: Context, entity: Entity) -> tuple[Path | None, bool]:
             staging.seal()
             faults.point("import.staged")
             progress.step(f"Merging {source.display_name} (writes, indexes, search, audit)")
-            return _merge(ctx, entity, staging)
+            written, failed, committed = _merge(ctx, entity, staging)
+            if committed:
+                entity.after_commit(progress)
+                if os.environ.get("CRM_IMPORT_STAGE_HOOK"):
+                    _touch(os.environ["CRM_IMPORT_STAGE_HOOK"], "done")
+            return written, failed
     finally:
         staging.close()
 
@@ -637,8 +669,55 @@ def _touch(path: str, what: str) -> None:
         fh.write(f"{what} {time.time():.6f} {time.process_time():.6f}\n")
 
 
-def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, bool]:
-    """MERGE: one write transaction; the rejects file is durable before the commit."""
+def _plan(entity: Entity, staging: Any) -> None:
+    """start() and every staged row through merge() (or merge_staged())."""
+    entity.start()
+    if entity.staged_columns:
+        entity.merge_staged(staging)
+    else:
+        for batch in staging.batches(BATCH):
+            entity.merge([Staged(line, cells, data) for line, cells, data in batch])
+
+
+class _Outcomes:
+    """What planning added to the sink and the summary, taken back to plan again."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        sink, summary = ctx.sink, ctx.summary
+        self.sink = (len(sink.entries), sink.rejected, sink.warnings, sink.duplicates)
+        self.summary = (summary.inserted, summary.updated, summary.unchanged)
+        self.extra = dict(summary.extra)
+        self.reasons = Counter(ctx.reasons)
+
+    def restore(self) -> None:
+        sink, summary = self.ctx.sink, self.ctx.summary
+        del sink.entries[self.sink[0] :]
+        sink.rejected, sink.warnings, sink.duplicates = self.sink[1:]
+        summary.inserted, summary.updated, summary.unchanged = self.summary
+        summary.extra = dict(self.extra)
+        self.ctx.reasons = Counter(self.reasons)
+
+
+def _plan_outside_lock(ctx: Context, entity: Entity, staging: Any) -> tuple[Any, _Outcomes]:
+    """PLAN (an entity with `plans`): resolve every staged row against a read snapshot of
+    the database, without the write lock; returns the snapshot token for apply()."""
+    from crmcli.core import faults
+
+    outcomes = _Outcomes(ctx)
+    hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")
+    if hook:
+        _touch(hook, "plan")
+    with ctx.db.read_snapshot():
+        token = entity.snapshot()
+        _plan(entity, staging)
+    faults.point("import.planned")
+    return token, outcomes
+
+
+def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, bool, bool]:
+    """MERGE: one write transaction; the rejects file is durable before the commit.
+    Returns the rejects file written, whether --strict failed, whether it committed."""
     from crmcli.core import faults
     from crmcli.db import audit
 
@@ -646,17 +725,23 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
     written: Path | None = None
     failed = False
     hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")
+    planned = entity.plans and entity.plan_outside_lock()
+    token, outcomes = _plan_outside_lock(ctx, entity, staging) if planned else (None, None)
     try:
         with db.transaction():
             if hook:
                 _touch(hook, "merge")
             faults.point("import.merge")
-            entity.start()
-            if entity.staged_columns:
-                entity.merge_staged(staging)
-            else:
-                for batch in staging.batches(BATCH):
-                    entity.merge([Staged(line, cells, data) for line, cells, data in batch])
+            if not planned:
+                _plan(entity, staging)
+            if entity.plans and not entity.apply(token if planned else None):
+                # the data the plan rests on changed meanwhile: plan again, under the lock
+                if outcomes is not None:
+                    outcomes.restore()
+                entity.reset()
+                _plan(entity, staging)
+                if not entity.apply(None):
+                    raise AssertionError("a plan made under the write lock must apply")
             entity.end()
             summary.rejected = sink.rejected
             summary.duplicates = sink.duplicates
@@ -679,11 +764,11 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
         if hook:
             _touch(hook, "committed")
     except _Rollback:
-        pass
+        return written, failed, False
     except BaseException:
         sink.discard(written)
         raise
-    return written, failed
+    return written, failed, True
 
 
 def _remove_stale_rejects(path: Path) -> None:
