@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from crmcli.core.errors import InvalidInput
@@ -298,8 +299,6 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
 
 
 def console(stderr: bool = False):  # type: ignore[no-untyped-def]
-    import os
-
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
@@ -308,6 +307,26 @@ def console(stderr: bool = False):  # type: ignore[no-untyped-def]
         # Piped tables keep their columns whole instead of folding at 80 characters.
         width = int(os.environ.get("COLUMNS") or 200)
     return Console(stderr=stderr, markup=False, highlight=False, soft_wrap=False, width=width)
+
+
+def print_items(build: Callable[[int], list[Any]]) -> None:
+    """Print output.plain Tables and Lines built for the console's width: written directly
+    when stdout takes no styles (a pipe or a file: the same text, without rich's layout
+    engine), else by rich."""
+    from crmcli.output import plain
+
+    stream = sys.stdout
+    if not stream.isatty():
+        width = plain.plain_width(stream, int(os.environ.get("COLUMNS") or 200))
+        if width is not None:
+            items = build(width)
+            text = plain.render(items, width)
+            if text is not None:
+                stream.write(text)
+                return
+    con = console()
+    for item in build(con.width):
+        con.print(plain.to_rich(item))
 
 
 def rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None):  # type: ignore[no-untyped-def]

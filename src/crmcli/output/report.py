@@ -27,7 +27,7 @@ import typer
 
 from crmcli.core.errors import InvalidInput
 from crmcli.output import emit as output
-from crmcli.output import labels
+from crmcli.output import labels, plain
 from crmcli.output.sections import (
     BAR_WIDTH,
     _is_number,
@@ -345,29 +345,28 @@ def fit_report_columns(
     return chosen
 
 
-def rich_renderables(
+def table_items(
     report: dict[str, Any], title: str | None, meta: dict[str, Any] | None, width: int = 200
-) -> list[Any]:
-    """rich Tables for the terminal: bar cells for bar charts, sparklines for line charts.
+) -> list[plain.Table | plain.Line]:
+    """The terminal rendering: bar cells for bar charts, sparklines for line charts.
 
     A table wider than `width` shows the columns that fit (the rest are named below it and
-    are whole in markdown, HTML, XLSX and the data formats)."""
+    are whole in markdown, HTML, XLSX and the data formats). Printed by rich on a terminal,
+    else written directly as the same text (output.plain)."""
     from rich.cells import cell_len
-    from rich.table import Table
-    from rich.text import Text
 
-    items: list[Any] = []
+    items: list[plain.Table | plain.Line] = []
     if title:
-        items.append(Text(labels.title(title), style="bold"))
+        items.append(plain.Line(labels.title(title), bold=True))
     subtitle = header_line(meta, report)
     if subtitle:
-        items.append(Text(subtitle))
+        items.append(plain.Line(subtitle))
     currency = report_currency(report, meta)
     for name, section in report.items():
         heading = labels.section_title(name)
         why = empty_text(name, section)
         if why is not None:
-            items.append(Text(f"{heading}: {why}"))
+            items.append(plain.Line(f"{heading}: {why}"))
             continue
         every = section_rows(section)
         total = len(every)
@@ -388,7 +387,7 @@ def rich_renderables(
             for c in all_cols
         }
         cols = fit_report_columns(rows, all_cols, shown, width - (BAR_WIDTH + 3) * len(bar_cols))
-        table = Table(title=heading, header_style="bold", title_justify="left")
+        table = plain.Table(title=heading, title_justify="left")
         for c in cols:
             numeric = _numeric(rows, c)
             table.add_column(
@@ -408,11 +407,11 @@ def rich_renderables(
             table.add_row(*cells)
         items.append(table)
         if len(rows) < total:
-            items.append(Text(f"  {labels.more_rows(len(rows), total)}"))
+            items.append(plain.Line(f"  {labels.more_rows(len(rows), total)}"))
         hidden = [c for c in all_cols if c not in cols]
         if hidden:
             items.append(
-                Text(
+                plain.Line(
                     f"  {labels.more_columns(len(hidden))}: "
                     + ", ".join(labels.label(c) for c in hidden)
                 )
@@ -423,7 +422,9 @@ def rich_renderables(
                     series = [_num(r.get(y)) for r in rows]
                     line = sparkline(series)
                     if any(series):
-                        items.append(Text(f"  {labels.label(y)} {labels.word('trend')}: {line}"))
+                        items.append(
+                            plain.Line(f"  {labels.label(y)} {labels.word('trend')}: {line}")
+                        )
     return items
 
 
@@ -431,12 +432,16 @@ def render_table_text(
     report: dict[str, Any], title: str | None, meta: dict[str, Any] | None
 ) -> str:
     """The terminal rendering as plain text (for `--out report.txt`)."""
+    items = table_items(report, title, meta, 120)
+    text = plain.render(items, 120)
+    if text is not None:
+        return text
     from rich.console import Console
 
     buf = io.StringIO()
     con = Console(file=buf, width=120, color_system=None, markup=False, highlight=False)
-    for item in rich_renderables(report, title, meta, 120):
-        con.print(item)
+    for item in items:
+        con.print(plain.to_rich(item))
     return buf.getvalue()
 
 
@@ -552,9 +557,7 @@ def emit_report(
         sys.stdout.flush()
         return
     if fmt == "table":
-        con = output.console()
-        for item in rich_renderables(report, title, meta, con.width):
-            con.print(item)
+        output.print_items(lambda width: table_items(report, title, meta, width))
         return
     data = render_bytes(report, fmt, title, meta)
     if fmt == "xlsx":
