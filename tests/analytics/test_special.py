@@ -67,3 +67,11 @@ def test_betaln_with_a_huge_argument_is_exact(a: float, b: float) -> None:
     diff = (y - half) * y.ln() - (x + y - half) * (x + y).ln() + x + tail(y) - tail(x + y)
     exact = float(Decimal(math.lgamma(a)) + diff)
     assert special.betaln(a, b) == pytest.approx(exact, rel=2e-15)
+
+
+def test_trigamma_matches_scipy() -> None:
+    x = _grid()
+    got, want = special.trigamma(x), sc.polygamma(1, x)
+    assert np.all(np.abs(got - want) <= 1e-14 * np.abs(want))
+    assert isinstance(special.trigamma(0.5), float)
+    assert special.trigamma(0.5) == pytest.approx(math.pi**2 / 2, rel=1e-15)

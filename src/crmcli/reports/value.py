@@ -24,7 +24,6 @@ from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput, NotEnoughData, OperationalError
 from crmcli.core.validate import money, parse_date
 from crmcli.db import Database, order_stats
-from crmcli.db import orders as order_repo
 from crmcli.reports.model import RowStream
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
@@ -74,14 +73,14 @@ def _julian(day: date) -> float:
 def main_currency(db: Database, until: str, wanted: str | None) -> str | None:
     if wanted:
         return wanted.strip().upper()
-    used = order_repo.currencies(db, until)
-    return str(used[0]["currency"]) if used else None
+    return order_stats.most_used_currency(db, until)
 
 
 @dataclass
 class Summaries:
     """Per-customer BG/NBD inputs, as numpy arrays in the chosen time unit, and the RFM
-    inputs of every customer with orders (`rfm_*`, any currency, orders up to `until`)."""
+    inputs of every customer with orders (`rfm_*`, any currency, orders up to `until`).
+    `names` and `external_ids` (object arrays beside customer_id) when asked for."""
 
     customer_id: Any
     x: Any
@@ -92,6 +91,8 @@ class Summaries:
     rfm_last: Any
     rfm_orders: Any
     rfm_monetary: Any
+    names: Any = None
+    external_ids: Any = None
 
     def rfm_segments(self) -> list[dict[str, Any]]:
         """Customers and revenue (minor units) per RFM segment, revenue descending."""
@@ -100,23 +101,93 @@ class Summaries:
         return rfm.segment_totals(self.rfm_last, self.rfm_orders, self.rfm_monetary)
 
 
-def load_summaries(
-    db: Database, until_iso: str, end_day: date, unit_days: float, currency: str
-) -> Summaries:
+ORDER_ROW = [("customer_id", "i8"), ("julianday", "f8"), ("amount", "i8")]
+
+
+def _read_orders(db: Database, until_iso: str, currency: str) -> Any:
+    """order_stats.customer_orders as one structured array (no Python object kept per order)."""
     import numpy as np
 
-    chunks = [
-        np.array(chunk, dtype=np.float64)
-        for chunk in order_stats.customer_summaries(
-            db, until_iso, currency, order_stats.local_day_modifier()
+    try:
+        return np.fromiter(
+            order_stats.customer_orders(db, until_iso, currency), dtype=np.dtype(ORDER_ROW)
         )
-    ]
-    width = len(order_stats.SUMMARY_COLUMNS)
-    table = np.concatenate(chunks) if chunks else np.zeros((0, width))
-    del chunks
-    table = table[np.argsort(table[:, 0], kind="stable")]  # customer id order
-    col = {name: table[:, k] for k, name in enumerate(order_stats.SUMMARY_COLUMNS)}
-    modelled = (col["known"] > 0) & (col["x"] >= 0)
+    except TypeError as exc:  # julianday() is NULL only for a time that is not one
+        raise OperationalError(f"an order's time is not a valid date ({exc})") from exc
+
+
+def _per_customer(orders: Any, shift: float) -> dict[str, Any]:
+    """The figures per customer from orders in customer and time order (_read_orders).
+
+    Value model (orders with a positive julianday): transaction days are local calendar days
+    (int(julianday + shift), as SQLite's CAST would), x = distinct days - 1 (-1: no such
+    order), first and last day (0 without), the amount of all those orders and of the first
+    day's (minor units). RFM (every order): julianday of the last order, order count and
+    amount. Group boundaries and sums in numpy: no Python object per order or customer."""
+    import numpy as np
+
+    cid, signed, amount = orders["customer_id"], orders["julianday"], orders["amount"]
+    n = cid.size
+    starts = np.flatnonzero(np.concatenate(([n > 0], cid[1:] != cid[:-1])))
+    customers = starts.size
+    group = np.zeros(n, dtype=np.int64)
+    group[starts[1:]] = 1
+    np.cumsum(group, out=group)
+    out: dict[str, Any] = {
+        "customer_id": cid[starts],
+        "rfm_orders": np.diff(np.append(starts, n)),
+        "rfm_monetary": np.bincount(group, weights=amount, minlength=customers),
+        "rfm_last": np.maximum.reduceat(np.abs(signed), starts) if n else np.zeros(0),
+    }
+    main = signed > 0
+    g, amt = group[main], amount[main]
+    day = (signed[main] + shift).astype(np.int64)  # truncation, as CAST(... AS INTEGER)
+    same = g[1:] == g[:-1]
+    if np.any(same & (day[1:] < day[:-1])):  # times not in day order (not the stored form)
+        order = np.lexsort((day, g))
+        g, amt, day = g[order], amt[order], day[order]
+        same = g[1:] == g[:-1]
+    head = [g.size > 0]  # the first main order starts a customer and a day
+    new_day = np.concatenate((head, ~same | (day[1:] != day[:-1])))
+    first = np.flatnonzero(np.concatenate((head, ~same)))
+    last = np.append(first[1:] - 1, g.size - 1) if g.size else first
+    first_day, last_day = np.zeros(customers), np.zeros(customers)
+    first_day[g[first]] = day[first]
+    last_day[g[last]] = day[last]
+    on_first = day == first_day[g]
+    out["x"] = np.bincount(g, weights=new_day, minlength=customers) - 1.0
+    out["first_day"], out["last_day"] = first_day, last_day
+    out["total_amount"] = np.bincount(g, weights=amt, minlength=customers)
+    out["first_amount"] = np.bincount(g[on_first], weights=amt[on_first], minlength=customers)
+    return out
+
+
+def load_summaries(
+    db: Database,
+    until_iso: str,
+    end_day: date,
+    unit_days: float,
+    currency: str,
+    labels: bool = False,
+) -> Summaries:
+    """The Summaries of every customer with orders before `until_iso`; with `labels`, also
+    the names and external ids of the modelled customers (read in id order: for a listing
+    of them all, twice as fast as looking them up in CLV order)."""
+    import numpy as np
+
+    orders = _read_orders(db, until_iso, currency)
+    col = _per_customer(orders, order_stats.day_shift(order_stats.local_day_modifier()))
+    del orders
+    ids = col["customer_id"]
+    found: Any = None
+    if labels:
+        rows = list(order_stats.customer_labels_in_order(db, ids.tolist()))
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        known = np.isin(ids, found, assume_unique=True)
+    else:
+        missing = order_stats.unknown_customers(db, until_iso)
+        known = ~np.isin(ids, np.asarray(missing, dtype=np.int64))
+    modelled = known & (col["x"] >= 0)
     end_j = _julian(end_day)
     x = col["x"][modelled]
     first = col["first_day"][modelled]
@@ -124,17 +195,22 @@ def load_summaries(
     repeat_cents = col["total_amount"][modelled] - col["first_amount"][modelled]
     with np.errstate(invalid="ignore", divide="ignore"):
         m_x = np.where(x > 0, repeat_cents / 100.0 / np.maximum(x, 1.0), 0.0)
-    return Summaries(
-        customer_id=col["customer_id"][modelled].astype(np.int64),
+    s = Summaries(
+        customer_id=ids[modelled],
         x=x,
         t_x=(last - first) / unit_days,
         T=np.maximum(end_j - first, 0.0) / unit_days,
         m_x=m_x,
         first_value=col["first_amount"][modelled] / 100.0,
-        rfm_last=col["rfm_last"].copy(),
-        rfm_orders=col["rfm_orders"].astype(np.int64),
-        rfm_monetary=col["rfm_monetary"].copy(),
+        rfm_last=col["rfm_last"],
+        rfm_orders=col["rfm_orders"],
+        rfm_monetary=col["rfm_monetary"],
     )
+    if labels:
+        keep = np.isin(found, s.customer_id, assume_unique=True)
+        s.names = np.array([r[1] for r in rows], dtype=object)[keep]
+        s.external_ids = np.array([r[2] for r in rows], dtype=object)[keep]
+    return s
 
 
 def calibration_window(options: ValueOptions) -> tuple[date, str, datetime]:
@@ -169,7 +245,10 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
     currency = main_currency(db, until, options.currency)
     if currency is None:
         raise NotEnoughData("no orders before the calibration end: nothing to model")
-    s = load_summaries(db, until, end_day, options.unit_days, currency)
+    # Names read with the summaries when many customers are listed (id order), else per
+    # chunk of the listing.
+    many = options.top is None or options.top > LABELS_WITH_SUMMARIES
+    s = load_summaries(db, until, end_day, options.unit_days, currency, labels=many)
     if s.x.size == 0:
         raise NotEnoughData(f"no {currency} orders before the calibration end")
     purchases, spend = fit_models(s)
@@ -202,7 +281,7 @@ def value_report(db: Database, options: ValueOptions) -> dict[str, Any]:
     }
     customers = RowStream(
         len(order),
-        lambda: _customer_rows(db, s.customer_id, order, columns),
+        lambda: _customer_rows(db, s, order, columns),
         CUSTOMER_COLUMNS,
         flat=True,
     )
@@ -274,23 +353,43 @@ CUSTOMER_COLUMNS = (
     "clv",
 )
 ROW_CHUNK = 2_000  # customers named per query while the listing is written
+LABELS_WITH_SUMMARIES = 20_000  # listing more customers: names read in id order up front
 
 
 def _customer_rows(
-    db: Database, customer_id: Any, order: Any, columns: dict[str, Any]
+    db: Database, s: Summaries, order: Any, columns: dict[str, Any]
 ) -> Iterator[dict[str, Any]]:
-    """The per-customer listing in `order`, a chunk at a time: names and external ids are
-    looked up per chunk, so memory stays bounded however many customers are listed."""
+    """The per-customer listing in `order`, a chunk at a time from the arrays: names and
+    external ids come from the summaries (read in id order) or are looked up per chunk, so
+    memory stays bounded however many customers are listed."""
+    figures = [columns[name] for name in CUSTOMER_COLUMNS[3:]]
     for start in range(0, len(order), ROW_CHUNK):
         idx = order[start : start + ROW_CHUNK]
-        ids = customer_id[idx].tolist()
-        labels = order_stats.customer_labels(db, ids)
-        values = [columns[name][idx].tolist() for name in CUSTOMER_COLUMNS[3:]]
-        for cid, *figures in zip(ids, *values, strict=True):
-            name, external_id = labels.get(cid, (None, None))
-            row = {"customer_id": cid, "name": name, "external_id": external_id}
-            row.update(zip(CUSTOMER_COLUMNS[3:], figures, strict=True))
-            yield row
+        ids = s.customer_id[idx].tolist()
+        if s.names is not None:
+            names, external_ids = s.names[idx].tolist(), s.external_ids[idx].tolist()
+        else:
+            labels = order_stats.customer_labels(db, ids)
+            names = [labels.get(c, (None, None))[0] for c in ids]
+            external_ids = [labels.get(c, (None, None))[1] for c in ids]
+        values = [column[idx].tolist() for column in figures]
+        # The keys of CUSTOMER_COLUMNS, written out: a dict display is the fastest row.
+        for cid, name, ext, f, r, t, m, alive, ep, es, clv in zip(
+            ids, names, external_ids, *values, strict=True
+        ):
+            yield {
+                "customer_id": cid,
+                "name": name,
+                "external_id": ext,
+                "frequency": f,
+                "recency": r,
+                "T": t,
+                "monetary_value": m,
+                "p_alive": alive,
+                "expected_purchases": ep,
+                "expected_spend": es,
+                "clv": clv,
+            }
 
 
 def holdout_check(
