@@ -467,6 +467,15 @@ def import_customer_id(db: Database, key: str, value: Any) -> int | None:
     return lookup_ids(db, key, [value]).get(value)
 
 
+# import_customer_id() as SQL over a column of references (the set-based order merge):
+# the keys whose lookup is one indexed column; emails and phones (contact points too) go
+# through import_customer_ids().
+IMPORT_ID_SQL = {
+    "id": "(SELECT c.id FROM main.customers c WHERE c.id = {value})",
+    "external_id": "(SELECT min(c.id) FROM main.customers c WHERE c.external_id = {value})",
+}
+
+
 def import_customer_ids(db: Database, key: str, values: list[Any]) -> dict[Any, int]:
     """import_customer_id() for many values of one key at once: {value: id} of those found."""
     if key == "id":

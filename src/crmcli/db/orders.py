@@ -4,6 +4,7 @@ of the value and loyalty models are in crmcli.db.order_stats."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -154,30 +155,48 @@ _MERGE_TABLES = ("temp.order_refs", "temp.order_merge", "temp.order_heads")
 DISAGREES = {1: "customer", 2: "ordered_at", 3: "currency"}
 
 
-def open_order_refs(db: Database) -> None:
+def stage_order_refs(db: Database, table: str) -> None:
+    """order_refs: the distinct customer references of the staged lines, with the raw cell,
+    name and seq of the first line naming each; those whose key is one indexed column
+    (customers.IMPORT_ID_SQL) resolved in SQL, the others left for refs_to_resolve()."""
+    from crmcli.db.customers import IMPORT_ID_SQL
+
     drop_merge_tables(db)
     db.execute(
-        "CREATE TABLE temp.order_refs(ckey TEXT NOT NULL, cvalue NOT NULL, cid INTEGER,"
-        " PRIMARY KEY (ckey, cvalue)) WITHOUT ROWID"
+        "CREATE TABLE temp.order_refs(ckey TEXT NOT NULL, cvalue NOT NULL, craw, cname,"
+        " first INTEGER, cid INTEGER, PRIMARY KEY (ckey, cvalue)) WITHOUT ROWID"
     )
-
-
-def staged_refs(db: Database, table: str, size: int) -> Any:
-    """The distinct customer references of the staged lines, [key, value, raw cell, name]
-    of their first line, in the file order of that line, `size` at a time."""
-    cur = db.execute(
-        f"SELECT ckey, cvalue, craw, cname, min(seq) AS first FROM {table}"
-        " GROUP BY ckey, cvalue ORDER BY first"
+    db.execute(
+        "INSERT INTO temp.order_refs SELECT ckey, cvalue, craw, cname, min(seq), NULL"
+        f" FROM {table} GROUP BY ckey, cvalue"
     )
-    try:
-        while chunk := cur.fetchmany(size):
-            yield [[key, value, raw, name] for key, value, raw, name, _ in chunk]
-    finally:
-        cur.close()
+    for key, sql in IMPORT_ID_SQL.items():
+        db.execute(
+            f"UPDATE temp.order_refs SET cid = {sql.format(value='order_refs.cvalue')}"
+            " WHERE ckey = ?",
+            (key,),
+        )
 
 
-def add_order_refs(db: Database, rows: list[tuple[str, Any, int | None]]) -> None:
-    db.executemany("INSERT INTO temp.order_refs(ckey, cvalue, cid) VALUES (?, ?, ?)", rows)
+def refs_to_resolve(db: Database, unresolved_too: bool, size: int) -> Any:
+    """[key, value, raw cell, name] of the references left for the importer's resolver
+    (keys without SQL, and with `unresolved_too` the unknown ones: --create-customers), in
+    the file order of their first line, `size` at a time."""
+    from crmcli.db.customers import IMPORT_ID_SQL
+
+    rows = db.execute(
+        "SELECT ckey, cvalue, craw, cname FROM temp.order_refs"
+        " WHERE ckey NOT IN (SELECT value FROM json_each(?)) OR (? AND cid IS NULL)"
+        " ORDER BY first",
+        (json.dumps(list(IMPORT_ID_SQL)), int(unresolved_too)),
+    ).fetchall()
+    for start in range(0, len(rows), size):
+        yield [list(row) for row in rows[start : start + size]]
+
+
+def set_order_refs(db: Database, rows: list[tuple[int | None, str, Any]]) -> None:
+    """(customer id or None, key, value) of resolved references."""
+    db.executemany("UPDATE temp.order_refs SET cid = ? WHERE ckey = ? AND cvalue = ?", rows)
 
 
 def unresolved_lines(db: Database, table: str) -> list[tuple[Any, ...]]:

@@ -257,16 +257,16 @@ class OrderImport(Entity):
         resolver = ctx.resolver
         assert resolver is not None
         table = staging.table
-        repo.open_order_refs(db)
-        for refs in repo.staged_refs(db, table, 20_000):
+        repo.stage_order_refs(db, table)
+        for refs in repo.refs_to_resolve(db, resolver.create, 20_000):
             resolver.prefetch(refs)
-            found: list[tuple[str, Any, int | None]] = []
+            found: list[tuple[int | None, str, Any]] = []
             for ref in refs:
                 try:
-                    found.append((ref[0], ref[1], resolver.lookup(ref)))
+                    found.append((resolver.lookup(ref), ref[0], ref[1]))
                 except Reject:
-                    found.append((ref[0], ref[1], None))
-            repo.add_order_refs(db, found)
+                    found.append((None, ref[0], ref[1]))
+            repo.set_order_refs(db, found)
         for line, cells, *ref in repo.unresolved_lines(db, table):
             try:
                 resolver.lookup(ref)

@@ -50,10 +50,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +274,7 @@ class Context:
         self.resolver: CustomerResolver | None = None
         self._zone = clock.local_zone()  # fixed for the import, as is every cell's time
         self._times: dict[tuple[str, str], str] = {}
+        self._offsets: dict[str, timedelta | None] = {}  # wall-clock hour -> UTC offset
 
     # -- outcomes ------------------------------------------------------------------------
     def reject(
@@ -334,10 +336,13 @@ class Context:
         key = (fld, raw)
         stored = self._times.get(key)
         if stored is None:
-            moment = validate.parse_local_iso(raw.strip(), self._zone)
-            if moment is None:
-                moment = validate.parse_datetime_as(raw, self.date_order.get(fld), fld)
-            stored = clock.to_iso(moment)
+            text = raw.strip()
+            stored = self._local_iso(text) if _ISO_LOCAL.fullmatch(text) else None
+            if stored is None:
+                moment = validate.parse_local_iso(text, self._zone)
+                if moment is None:
+                    moment = validate.parse_datetime_as(raw, self.date_order.get(fld), fld)
+                stored = clock.to_iso(moment)
             if len(self._times) >= 100_000:
                 self._times.clear()
             self._times[key] = stored
@@ -345,10 +350,39 @@ class Context:
             raise InvalidInput(f"{fld} {raw.strip()!r} is in the future")
         return stored
 
+    def _local_iso(self, text: str) -> str | None:
+        """clock.to_iso() of a 'YYYY-MM-DD HH:MM[:SS]' cell in the import's zone, with the
+        zone's offset looked up once per hour of the wall clock: an hour whose first and
+        last second have the same offset has it throughout (a transition inside it: None,
+        and the general path decides). None also for an impossible date or a year outside
+        1000-9998 (the general path words the refusal, and pads years alike)."""
+        if not "1000" <= text[:4] <= "9998":
+            return None
+        try:
+            naive = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        hour = text[:13]
+        offsets = self._offsets
+        if hour in offsets:
+            offset = offsets[hour]
+        else:
+            zone = self._zone
+            first = datetime.fromisoformat(hour + ":00:00").replace(tzinfo=zone).utcoffset()
+            last = datetime.fromisoformat(hour + ":59:59").replace(tzinfo=zone).utcoffset()
+            offset = first if first == last else None
+            if len(offsets) >= 100_000:
+                offsets.clear()
+            offsets[hour] = offset
+        if offset is None:
+            return None
+        return (naive - offset).isoformat() + "Z"
+
+
+_ISO_LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?")
+
 
 def _reason_kind(reason: str) -> str:
-    import re
-
     return re.split(r" '|:| \(| of customer| \d", reason, maxsplit=1)[0].strip()
 
 
@@ -801,6 +835,7 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
     has_currency = "currency" in present
     wanted = [*money, *dates, *checks, *(["currency"] if has_currency else [])]
     _FIT_SEEN.clear()
+    _EVIDENCE_SEEN.clear()
     for record in ctx.source.column_values(wanted):
         _money_evidence(record, money, evidence)
         _date_evidence(record, dates, evidence)
@@ -820,15 +855,23 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
 def _money_evidence(
     record: dict[str, str], money: list[str], evidence: dict[str, Counter[str]]
 ) -> None:
-    """Count what one record's money cells say about their columns' decimal convention."""
+    """Count what one record's money cells say about their columns' decimal convention
+    (each distinct cell read once: the lines of an order repeat their prices)."""
     for f in money:
         raw = record.get(f)
-        if raw and raw.strip():
-            # a cell that is no amount is rejected in pass 2, with the reason
-            with contextlib.suppress(InvalidInput):
-                says = validate.money_evidence(raw, f)
-                if says:
-                    evidence[f][says] += 1
+        if raw:
+            key = (f, raw)
+            says = _EVIDENCE_SEEN.get(key, _UNSEEN)
+            if says is _UNSEEN:
+                says = None
+                if raw.strip():
+                    # a cell that is no amount is rejected in pass 2, with the reason
+                    with contextlib.suppress(InvalidInput):
+                        says = validate.money_evidence(raw, f)
+                if len(_EVIDENCE_SEEN) < 200_000:
+                    _EVIDENCE_SEEN[key] = says
+            if says:
+                evidence[f][says] += 1
 
 
 def _date_evidence(
@@ -838,7 +881,12 @@ def _date_evidence(
     for f in dates:
         raw = record.get(f)
         if raw:
-            says = validate.date_evidence(raw)
+            key = (f, raw)
+            says = _EVIDENCE_SEEN.get(key, _UNSEEN)
+            if says is _UNSEEN:
+                says = validate.date_evidence(raw)
+                if len(_EVIDENCE_SEEN) < 200_000:
+                    _EVIDENCE_SEEN[key] = says
             if says:
                 evidence[f][says] += 1
 
@@ -867,6 +915,8 @@ def _fit_evidence(
 
 
 _FIT_SEEN: dict[tuple[Callable[[str], Any], str], str] = {}  # (check, cell) -> verdict
+_EVIDENCE_SEEN: dict[tuple[str, str], Any] = {}  # (field, cell) -> what it says
+_UNSEEN = object()
 
 
 def _apply_conventions(
