@@ -5,8 +5,8 @@
 Runs `crm <kind> import FILE` in a child process with $CRM_IMPORT_STAGE_HOOK set: the import
 writes one line per phase (staging, merge, committed) with its wall and CPU clock. As soon
 as the merge begins (the write transaction is open), a `crm comm log` is started in another
-process; it waits on the busy timeout and must succeed. Prints the staging and merge (lock
-hold) times, wall and CPU, the comm log's wall time and that of a comm log on an idle
+process; it waits on the busy timeout and must succeed. Prints the staging, planning (no lock),
+merge (lock hold) and post-commit search-index times, wall and CPU, the comm log's wall time and that of a comm log on an idle
 database (the difference is its wait).
 """
 
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CRM = [sys.executable, "-m", "crmcli"]
 
@@ -47,7 +48,9 @@ def _phases(hook: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def run_once(kind: str, csv: Path, template: Path | None) -> dict[str, float]:
+def run_once(
+    kind: str, csv: Path, template: Path | None, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "crm.db"
         hook = Path(tmp) / "hook.txt"
@@ -58,7 +61,8 @@ def run_once(kind: str, csv: Path, template: Path | None) -> dict[str, float]:
         _crm(env, "customer", "add", "--name", "Lock Probe", "--external-id", "LOCK-PROBE")
         probe = _crm(env, "comm", "log", "--external-id", "LOCK-PROBE", "--channel", "phone",
                      "--subject", "idle probe")  # fmt: skip
-        argv = [*CRM, kind, "import", str(csv), "--rejects", str(Path(tmp) / "rejects.csv")]
+        argv = [*CRM, kind, "import", str(csv), "--rejects", str(Path(tmp) / "rejects.csv"),
+                *extra]  # fmt: skip
         started = time.time()
         proc = subprocess.Popen(
             argv,
@@ -79,13 +83,24 @@ def run_once(kind: str, csv: Path, template: Path | None) -> dict[str, float]:
             sys.exit(f"import failed ({proc.returncode}): {err.strip()}")
         phases = _phases(hook)
         merge_wall, merge_cpu = phases["merge"]
+        plan_wall, plan_cpu = phases.get("plan", phases["merge"])
         done_wall, done_cpu = phases["committed"]
-        first_wall, first_cpu = phases.get("staging", (started, 0.0))
+        end_wall, end_cpu = phases.get("done", phases["committed"])
+        marks = [(n, w, c) for n, (w, c) in phases.items() if merge_wall <= w <= done_wall]
+        steps = "  ".join(
+            f"{n} {w - pw:.2f}s/{c - pc:.2f}cpu"
+            for (_, pw, pc), (n, w, c) in zip(marks, marks[1:], strict=False)
+        )
         return {
-            "staging_wall": merge_wall - started,
-            "staging_cpu": merge_cpu,
+            "_steps": steps,  # type: ignore[dict-item]
+            "staging_wall": plan_wall - started,
+            "staging_cpu": plan_cpu,
+            "plan_wall": merge_wall - plan_wall,
+            "plan_cpu": merge_cpu - plan_cpu,
             "lock_wall": done_wall - merge_wall,
             "lock_cpu": done_cpu - merge_cpu,
+            "search_index_wall": end_wall - done_wall,
+            "search_index_cpu": end_cpu - done_cpu,
             "comm_log_wall": wait,
             "comm_log_idle_wall": probe,
             "comm_log_started_after_merge": comm_started - merge_wall,
@@ -98,10 +113,14 @@ def main() -> None:
     parser.add_argument("--kind", choices=("customer", "order", "comm"), default="customer")
     parser.add_argument("--db-template", type=Path)
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("import_args", nargs="*", help="more import options (after --)")
     args = parser.parse_args()
     for i in range(args.reps):
-        result = run_once(args.kind, args.csv, args.db_template)
+        result = run_once(args.kind, args.csv, args.db_template, tuple(args.import_args))
+        steps = result.pop("_steps", None)
         print(f"run {i + 1}: " + "  ".join(f"{k} {v:.2f}" for k, v in result.items()))
+        if steps:
+            print("  under the lock: " + steps)
 
 
 if __name__ == "__main__":

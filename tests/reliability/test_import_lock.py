@@ -187,3 +187,213 @@ def test_a_kill_leaves_the_database_unchanged_and_no_files(
     assert imported(db) == (6000 if point == "import.staging" else 40) - (
         len(range(0, 6000 if point == "import.staging" else 40, 7))
     )
+
+
+# -------------------------------------------------------------- planned outside the lock
+# The merge plans every row against a read snapshot without the lock, then applies the plan
+# in the write transaction, unless something it rests on changed meanwhile: then it plans
+# again under the lock. `import.planned` is the point between the two.
+
+
+def _import_after_a_write(
+    env: dict[str, str], tmp_path: Path, source: Path, write: list[str], *args: str
+) -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
+    """Import `source`; between its plan and its write transaction another process runs
+    `crm *write`. Returns the import's JSON summary and the writer's result."""
+    import json
+
+    marker = tmp_path / "planned"
+    proc = start(
+        {**env, "CRM_PAUSE": f"import.planned:{marker}"},
+        "customer", "import", str(source), "--format", "json", *args,
+    )  # fmt: skip
+    try:
+        wait_for(marker, proc)  # planned, no lock held
+        writer = crm(env, *write)
+    finally:
+        marker.unlink(missing_ok=True)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    return json.loads(out), writer
+
+
+def test_a_customer_added_after_the_plan_is_a_duplicate_of_the_import_row(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    source = customers_csv(tmp_path / "list.csv", 300)
+    summary, writer = _import_after_a_write(
+        env, tmp_path, source,
+        ["customer", "add", "--name", "Early Bird", "--email", "person7@example.com"],
+    )  # fmt: skip
+    assert writer.returncode == 0, writer.stderr
+    with sqlite3.connect(db) as con:
+        bird = con.execute("SELECT id, name, external_id FROM customers WHERE email = ?",
+                           ("person7@example.com",)).fetchone()  # fmt: skip
+        total = con.execute("SELECT count(*) FROM customers").fetchone()[0]
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert bird[1:] == ("Early Bird", None)  # not overwritten by row IMP7
+    assert (summary["inserted"], summary["duplicates"]) == (299, 1)
+    assert total == 1 + 1 + 299  # Ann, the early bird, the file without its duplicate
+    rejects = (tmp_path / "list.rejects.csv").read_text(encoding="utf-8-sig")
+    assert f"duplicate of customer {bird[0]} (same email)" in rejects
+
+
+def test_an_upsert_updates_a_customer_added_after_the_plan(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    source = customers_csv(tmp_path / "list.csv", 300)
+    summary, writer = _import_after_a_write(
+        env, tmp_path, source,
+        ["customer", "add", "--name", "Old Name", "--external-id", "IMP9"],
+        "--key", "external_id",
+    )  # fmt: skip
+    assert writer.returncode == 0, writer.stderr
+    assert (summary["inserted"], summary["updated"], summary["duplicates"]) == (299, 1, 0)
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT name, email FROM customers WHERE external_id = 'IMP9'")
+        assert rows.fetchall() == [("Person 9", "person9@example.com")]
+    assert imported(db) == 300
+
+
+def test_an_unrelated_write_after_the_plan_keeps_the_plan(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    source = customers_csv(tmp_path / "list.csv", 300)
+    summary, writer = _import_after_a_write(
+        env, tmp_path, source,
+        ["comm", "log", "--external-id", "ANN", "--channel", "email", "--subject", "b"],
+    )  # fmt: skip
+    assert writer.returncode == 0, writer.stderr
+    assert summary["inserted"] == 300
+    assert comm_subjects(db) == ["a", "b"]
+    assert imported(db) == 300
+
+
+# -------------------------------------------------------------- search index after commit
+# A big import commits its customers as pending for the search index and indexes them in
+# short transactions afterwards ($CRM_SEARCH_INDEX_CHUNK makes the chunks small here).
+
+
+def _search(env: dict[str, str], term: str) -> list[str]:
+    import json
+
+    listed = crm(env, "customer", "list", "--search", term, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    return sorted(r["name"] for r in json.loads(listed.stdout))
+
+
+def _pending(db: Path) -> int:
+    with sqlite3.connect(db) as con:
+        return int(con.execute(
+            "SELECT coalesce(sum(hi - lo + 1), 0) FROM customers_fts_pending").fetchone()[0])  # fmt: skip
+
+
+def _fts_matches_content(db: Path) -> None:
+    with sqlite3.connect(db) as con:
+        con.execute("INSERT INTO customers_fts(customers_fts, rank) VALUES ('integrity-check', 1)")
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _named_csv(path: Path, rows: int) -> Path:
+    lines = ["external_id,name,email"]
+    for i in range(rows):
+        name = "Jürgen Müller" if i == rows - 5 else f"Person {i}"
+        lines.append(f"IMP{i},{name},person{i}@example.com")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_search_finds_customers_whose_index_entries_are_pending(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    source = _named_csv(tmp_path / "list.csv", 500)
+    marker = tmp_path / "chunk"
+    proc = start(
+        {**env, "CRM_SEARCH_INDEX_CHUNK": "100", "CRM_PAUSE": f"search_index.chunk:{marker}"},
+        "customer", "import", str(source),
+    )  # fmt: skip
+    wait_for(marker, proc)  # committed, the first 100 ids indexed, the rest pending
+    try:
+        assert imported(db) == 500
+        assert 0 < _pending(db) < 500
+        # indexed, pending, pending with a non-ASCII case difference, the old customer
+        assert _search(env, "person12@") == ["Person 12"]
+        assert _search(env, "person480@") == ["Person 480"]
+        assert _search(env, "MÜLLER") == ["Jürgen Müller"]
+        assert _search(env, "Ann Lee") == ["Ann Lee"]
+        # one id indexed (49), the others pending
+        assert _search(env, "person49") == sorted(
+            ["Person 49", "Jürgen Müller", *(f"Person {i}" for i in range(490, 500) if i != 495)]
+        )
+        # writers go ahead between the chunks: rename and delete pending customers
+        with sqlite3.connect(db) as con:
+            ids = dict(con.execute("SELECT external_id, id FROM customers"
+                                   " WHERE external_id IN ('IMP470', 'IMP480')"))  # fmt: skip
+        renamed = crm(env, "customer", "update", str(ids["IMP480"]), "--name", "Zed Q")
+        assert renamed.returncode == 0, renamed.stderr
+        deleted = crm(env, "customer", "delete", str(ids["IMP470"]), "--yes")
+        assert deleted.returncode == 0, deleted.stderr
+        assert _search(env, "Zed Q") == ["Zed Q"]
+        assert _search(env, "person480@") == ["Zed Q"]
+        assert _search(env, "person470@") == []
+        checked = crm(env, "db", "check")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    finally:
+        marker.unlink(missing_ok=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None:  # the point comes once per chunk
+        marker.unlink(missing_ok=True)
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert proc.returncode == 0, proc.communicate()
+    assert _pending(db) == 0
+    _fts_matches_content(db)
+    assert _search(env, "Zed Q") == ["Zed Q"]
+    assert _search(env, "person470@") == []
+    assert _search(env, "Person 480") == []
+    assert _search(env, "MÜLLER") == ["Jürgen Müller"]
+
+
+def test_a_kill_during_the_search_index_build_keeps_the_import_and_search(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    source = _named_csv(tmp_path / "list.csv", 500)
+    small = {**env, "CRM_SEARCH_INDEX_CHUNK": "100"}
+    killed = crm({**small, "CRM_FAULT": "search_index.chunk"}, "customer", "import", str(source))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert imported(db) == 500  # committed before the build
+    left = _pending(db)
+    assert 0 < left < 500
+    assert _search(env, "person450@") == ["Person 450"]
+    assert _search(env, "MÜLLER") == ["Jürgen Müller"]
+    checked = crm(env, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert _pending(db) == left  # a check does not build
+    # the next customer import finishes the build (a small one indexes its own rows inline)
+    more = customers_csv(tmp_path / "more.csv", 3)
+    again = crm(env, "customer", "import", str(more), "--key", "external_id")
+    assert again.returncode == 0, again.stderr
+    assert _pending(db) == 0
+    _fts_matches_content(db)
+    assert _search(env, "person450@") == ["Person 450"]
+
+
+def test_db_optimize_finishes_a_cut_search_index_build(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    source = _named_csv(tmp_path / "list.csv", 300)
+    small = {**env, "CRM_SEARCH_INDEX_CHUNK": "100"}
+    killed = crm({**small, "CRM_FAULT": "search_index.chunk"}, "customer", "import", str(source))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _pending(db) > 0
+    optimized = crm(env, "db", "optimize")
+    assert optimized.returncode == 0, optimized.stderr
+    assert _pending(db) == 0
+    _fts_matches_content(db)
+    assert _search(env, "person250@") == ["Person 250"]

@@ -20,14 +20,18 @@ Meanwhile nothing is ever missing from search:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
+from crmcli.core import faults
 from crmcli.db.database import Database, table_exists
 
 CHUNK = 25_000  # ids indexed per write transaction after the commit
 PAUSE_S = 0.15  # between two chunks: a waiting writer polls at least every 100 ms
 INLINE_MAX = 20_000  # an import with fewer new customers indexes them in its transaction
+if os.environ.get("CRM_SEARCH_INDEX_CHUNK"):  # tests: small chunks, built after the commit
+    CHUNK = INLINE_MAX = max(1, int(os.environ["CRM_SEARCH_INDEX_CHUNK"]))
 _OPEN = 1 << 62  # hi of the range of a running import (closed by close_pending)
 
 
@@ -39,9 +43,11 @@ def open_pending(db: Database, first_id: int) -> None:
     )
 
 
-def close_pending(db: Database, first_id: int, inline_max: int = INLINE_MAX) -> int:
+def close_pending(db: Database, first_id: int, inline_max: int | None = None) -> int:
     """In the import's transaction, after its inserts: fix the range to the ids inserted;
-    index them now when they are few (inline_max). Returns how many ids stay pending."""
+    index them now when they are few (inline_max, default INLINE_MAX). Returns how many ids
+    stay pending."""
+    inline_max = INLINE_MAX if inline_max is None else inline_max
     last = int(db.scalar("SELECT coalesce(max(id), 0) FROM customers"))
     if last < first_id:
         db.execute("DELETE FROM customers_fts_pending WHERE lo = ?", (first_id,))
@@ -82,14 +88,17 @@ def _index_range(db: Database, lo: int, hi: int) -> None:
 
 def build_pending(
     db: Database,
-    chunk: int = CHUNK,
+    chunk: int | None = None,
     pause: float = PAUSE_S,
     after_chunk: Callable[[int], None] | None = None,
 ) -> int:
-    """Index every pending customer, `chunk` ids per write transaction (the lowest range
-    first), pausing `pause` seconds between transactions; returns the ids indexed.
-    `after_chunk(left)` is called after each commit with the ids still pending."""
+    """Index every pending customer, `chunk` ids (default CHUNK) per write transaction (the
+    lowest range first), pausing `pause` seconds between transactions; returns the ids
+    indexed. `after_chunk(left)` is called after each commit with the ids still pending."""
+    chunk = CHUNK if chunk is None else chunk
     done = 0
+    if not pending_count(db):
+        return 0
     while True:
         with db.transaction():
             row = db.execute(
@@ -107,6 +116,7 @@ def build_pending(
                 db.execute("UPDATE customers_fts_pending SET lo = ? WHERE lo = ?", (top + 1, lo))
             left = pending_count(db)
         done += top - lo + 1
+        faults.point("search_index.chunk")
         if after_chunk is not None:
             after_chunk(left)
         if left and pause:

@@ -30,7 +30,15 @@ from crmcli.db import customers as repo
 from crmcli.db import indexes, search_index
 from crmcli.importing.companies import CompanyLinker
 from crmcli.importing.custom import CustomColumns, with_custom_fields
-from crmcli.importing.pipeline import Context, Entity, ImportOptions, Reject, Staged, run_import
+from crmcli.importing.pipeline import (
+    Context,
+    Entity,
+    ImportOptions,
+    Reject,
+    Staged,
+    phase,
+    run_import,
+)
 
 KEYS = ("external_id", "email", "phone")
 # Field names a customer CSV may carry (also the columns `customer export` writes).
@@ -123,7 +131,6 @@ class CustomerImport(Entity):
             raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
         self.key = key
         self.suspect = 0
-        self.search_pending = 0
         self.companies = CompanyLinker(ctx, create_company, link_by_domain)
         self.custom = CustomColumns(ctx, "customer", self.custom_defs, create_fields)
 
@@ -200,11 +207,15 @@ class CustomerImport(Entity):
         # the new customers are indexed for search after the commit (db/search_index.py)
         search_index.open_pending(db, self.first_new_id)
         self.companies.apply()
+        phase("apply.companies")
         self.plan.apply(self.update_columns, self.ctx.now, self.first_new_id, bool(triggers))
+        phase("apply.customers")
         repo.resume_change_log(db, triggers)
         indexes.resume_indexes(db, suspended)
-        self.search_pending = search_index.close_pending(db, self.first_new_id)
+        phase("apply.indexes")
+        search_index.close_pending(db, self.first_new_id)
         self.plan.drop()
+        phase("apply.search")
         return True
 
     # -- one row -----------------------------------------------------------------------
@@ -462,8 +473,9 @@ class CustomerImport(Entity):
     def after_commit(self, progress: Any) -> None:
         """Index the committed customers for search in short transactions (search finds
         them meanwhile through the search guard)."""
-        if self.search_pending:
-            progress.step(f"Indexing {self.search_pending} customers for search")
+        left = search_index.pending_count(self.ctx.db)  # (an earlier build may have been cut)
+        if left:
+            progress.step(f"Indexing {left} customers for search")
             search_index.build_pending(self.ctx.db)
 
 

@@ -693,6 +693,13 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
     staging.add(batch)
 
 
+def phase(what: str) -> None:
+    """Mark a phase in $CRM_IMPORT_STAGE_HOOK (benchmarks/bench_lock.py prints them)."""
+    hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")
+    if hook:
+        _touch(hook, what)
+
+
 def _touch(path: str, what: str) -> None:
     """$CRM_IMPORT_STAGE_HOOK (tests, benchmarks/bench_lock.py): one line per phase, with
     the wall and CPU time, so another process can act while this import stages or merges
@@ -794,6 +801,7 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
                 if k not in ("dry_run", "unknown_columns", "ignored_columns", "conventions")
             }
             audit.record(db, entity.audit_action, entity.audit_entity, entity.audit_id(), details)
+            phase("audited")
             faults.point("import.before_commit")
         if hook:
             _touch(hook, "committed")
