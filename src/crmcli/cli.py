@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from crmcli import __version__, _lazy
-from crmcli.core import config
+from crmcli.commands.failures import Failure, error_line
 from crmcli.core.errors import EXIT_FAILURE, EXIT_USAGE, CrmError
 
 
@@ -62,74 +60,14 @@ class CrmGroup(TyperGroup):
             raise _fail(*failure) from None
 
 
-# An error turned into what _fail prints and returns: (message, exit code, hint).
-_Failure = tuple[str, int, str | None]
-
-
-def _crm_error(exc: CrmError) -> _Failure:
-    return exc.message, exc.exit_code, exc.hint
-
-
-def _overflow_error(exc: OverflowError) -> _Failure:
-    # e.g. an id beyond SQLite's 64-bit integers: the input is invalid, not the CRM.
-    return f"number out of range: {exc}", EXIT_USAGE, None
-
-
-def _unicode_encode_error(exc: UnicodeEncodeError) -> _Failure:
-    # Bytes that are not UTF-8 in an argument (Python keeps them as surrogates).
-    return (
-        f"an argument is not valid UTF-8 text ({exc.reason} at position {exc.start})",
-        EXIT_USAGE,
-        None,
-    )
-
-
-def _recursion_error(exc: RecursionError) -> _Failure:
-    return "the input is nested too deeply", EXIT_USAGE, None
-
-
-def _os_error(exc: OSError) -> _Failure:
-    from crmcli.core.files import describe
-
-    mapped_os = describe(exc, exc.filename, "use")
-    return mapped_os.message, mapped_os.exit_code, None
-
-
-def _unexpected_error(exc: Exception) -> _Failure:
-    from crmcli.db import backend_error
-
-    mapped = backend_error(exc)
-    if mapped is not None:
-        return mapped.message, mapped.exit_code, mapped.hint
-    return (
-        f"unexpected {type(exc).__name__}: {exc}",
-        EXIT_FAILURE,
-        "set CRM_DEBUG=1 for a traceback",
-    )
-
-
-# Checked in order, first match wins (BrokenPipeError, an OSError, is handled before
-# these in CrmGroup.invoke); anything else goes to _unexpected_error.
-_ERROR_LINES: tuple[tuple[type[Exception], Callable[[Any], _Failure]], ...] = (
-    (CrmError, _crm_error),
-    (OverflowError, _overflow_error),
-    (UnicodeEncodeError, _unicode_encode_error),
-    (RecursionError, _recursion_error),
-    (OSError, _os_error),
-)
-
-
-def _error_line(exc: Exception) -> _Failure | None:
-    """The one-line error for exc, or None when it must propagate as it is: with
-    CRM_DEBUG set (for the traceback), and click's own exceptions (click reports them)."""
+def _error_line(exc: Exception) -> Failure | None:
+    """The one-line error for exc (commands.failures), or None when it must propagate as
+    it is: click's own exceptions (click reports them), and anything with CRM_DEBUG set."""
     from typer._click.exceptions import ClickException
 
-    if isinstance(exc, ClickException) or os.environ.get("CRM_DEBUG"):
+    if isinstance(exc, ClickException):
         return None
-    for kind, handler in _ERROR_LINES:
-        if isinstance(exc, kind):
-            return handler(exc)
-    return _unexpected_error(exc)
+    return error_line(exc)
 
 
 app = typer.Typer(
@@ -213,21 +151,10 @@ def root(
 
     Example: crm customer add --name "张伟" --phone 13800138000 --tag vip
     """
-    config.settings.db_path = db
-    config.settings.format = format
-    config.settings.actor = actor
-    config.settings.quiet = quiet
-    for view in ("columns", "wide", "lang"):
-        config.settings.extra.pop(view, None)
-    if lang is not None:
-        if lang.strip().lower().replace("_", "-") not in ("en", "zh", "zh-cn", "zh-hans"):
-            raise _fail(f"unknown --lang {lang!r}; choose en or zh", EXIT_USAGE)
-        config.settings.extra["lang"] = lang.strip().lower()
-    config.settings.extra["follow_symlinks"] = follow_symlinks
-    from crmcli.commands.options import pin_as_of
+    from crmcli.commands.session import start
 
     try:
-        pin_as_of(as_of)
+        start(db, format, actor, as_of, quiet, lang, follow_symlinks)
     except CrmError as exc:
         raise _fail(exc.message, exc.exit_code) from None
 

@@ -10,16 +10,18 @@ every command.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from crmcli.core import clock, config
-from crmcli.db import Database, connect
-from crmcli.output.emit import FORMATS, check_format
+from crmcli.commands.session import apply_as_of as apply_as_of
+from crmcli.commands.session import db_path as db_path
+from crmcli.commands.session import open_db as open_db
+from crmcli.commands.session import out_format as out_format
+from crmcli.commands.session import pin_as_of as pin_as_of
+from crmcli.core import config
 
 DbOption = Annotated[
     Path | None,
@@ -53,52 +55,6 @@ AsOfOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def out_format(fmt: str | None, allowed: tuple[str, ...] = FORMATS) -> str:
-    """The command's --format, else the global one, else table."""
-    return check_format(fmt or config.settings.format, allowed)
-
-
-def db_path(db: Path | None) -> Path:
-    return config.resolve_db_path(db or config.settings.db_path)
-
-
-@contextmanager
-def open_db(
-    db: Path | None = None, *, write: bool = False, migrate: bool = True
-) -> Iterator[Database]:
-    """Open the database named by --db (command or global), CRM_DB or the default file.
-
-    A read command (the default) never creates anything: a missing file exits 3. A command
-    that writes (`write=True`) creates a missing file, never a missing folder, and says so
-    on stderr. An SQLite file that is not a crm database is refused untouched (exit 1).
-    """
-    path = db_path(db)
-    database = connect(
-        path,
-        actor=config.resolve_actor(config.settings.actor),
-        migrate=migrate,
-        create=write,
-    )
-    if database.created:
-        from crmcli.output import emit as output
-
-        output.info(f"Created a new crm database at {path}")
-    database.on_wait = _say_waiting
-    try:
-        yield database
-    finally:
-        database.close()
-
-
-def _say_waiting() -> None:
-    from crmcli.output import emit as output
-
-    output.info(
-        "Waiting for another crm process to finish writing (an import's merge holds the"
-        " database for as long as it writes)..."
-    )
 
 
 # Listings (#13): machine formats carry every matching row unless --limit says otherwise;
@@ -136,30 +92,6 @@ def note_shown(shown: int, total: int | Callable[[], int], limit: int | None, fm
         from crmcli.output import emit as output
 
         output.info(f"showing {shown} of {count} (--limit 0 for all)")
-
-
-def pin_as_of(as_of: str | None) -> None:
-    """The one way "now" gets pinned: --as-of, else CRM_NOW, else the real clock.
-
-    The root callback calls it for every invocation. CRM_NOW is parsed against the real
-    clock (a relative CRM_NOW such as "-1d" needs one), so everything below reads one
-    fixed instant.
-    """
-    import os
-    from datetime import UTC, datetime
-
-    clock.pin(None)
-    value, field = (as_of, "--as-of") if as_of else (os.environ.get("CRM_NOW"), "CRM_NOW")
-    if value:
-        from crmcli.core.validate import parse_datetime
-
-        clock.pin(parse_datetime(value, field=field, base=datetime.now(UTC)))
-
-
-def apply_as_of(as_of: str | None) -> None:
-    """A command-level --as-of overrides the global one."""
-    if as_of:
-        pin_as_of(as_of)
 
 
 def is_interactive() -> bool:

@@ -6,12 +6,14 @@ imported here (no pandas; icalendar only for `due --ics`).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from crmcli.commands.hot import find_customer as _find_customer
+from crmcli.commands.hot import log_communication, read_content
+from crmcli.commands.hot import option_time as _time
 from crmcli.commands.options import (
     ColumnsOption,
     DbOption,
@@ -38,7 +40,6 @@ from crmcli.core.validate import (
     DIRECTIONS,
     clean_text,
     normalize_enum,
-    option_datetime,
     parse_duration,
 )
 from crmcli.db import communications as repo
@@ -129,54 +130,6 @@ PhoneOpt = Annotated[
 ]
 
 
-def read_content(content: str | None, content_file: Path | None) -> str | None:
-    """--content TEXT, --content - (stdin) or --content-file F; never two of them."""
-    if content is not None and content_file is not None:
-        raise InvalidInput("give --content or --content-file, not both")
-    text: str | None
-    if content_file is not None:
-        try:
-            text = content_file.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise InvalidInput(f"no such file: {content_file}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {content_file}: {exc}") from None
-    elif content == "-":
-        text = sys.stdin.read()
-    else:
-        text = content
-    if text is None:
-        return None
-    return text.strip() or None
-
-
-def _time(value: str, field: str) -> str:
-    """An option's time; 03/05/2024 is refused as ambiguous unless $CRM_DATE_ORDER decides."""
-    return to_iso(option_datetime(value, field))
-
-
-def _find_customer(
-    database: Any,
-    customer_id: int | None,
-    external_id: str | None,
-    email: str | None,
-    phone: str | None,
-    exists_checked_later: bool = False,
-) -> int:
-    plain_id = external_id is None and email is None and phone is None
-    if exists_checked_later and customer_id is not None and plain_id:
-        # The plain `crm comm log ID` of shell loops: add_communication checks that the
-        # customer exists (same NotFound message), so skip importing db.customers.
-        return customer_id
-    from crmcli.db.customers import find_customer_id
-
-    if phone is not None:
-        from crmcli.core.validate import normalize_phone
-
-        phone = normalize_phone(phone)
-    return find_customer_id(database, customer_id, external_id, email, phone)
-
-
 # ---------------------------------------------------------------- log / show / list
 
 
@@ -210,30 +163,24 @@ def log(
 
     Example: crm comm log 42 --channel phone --direction inbound --subject "报价" --duration 15m --follow-up "+3d"
     """
-    fmt = out_format(format)
-    if channel is None:
-        raise InvalidInput(
-            "give --channel (phone, email, meeting, chat, sms, visit, social, other)"
-        )
-    values: dict[str, Any] = {
-        "channel": normalize_enum(channel, CHANNELS, "channel"),
-        "direction": normalize_enum(direction, DIRECTIONS, "direction")
-        if direction
-        else "outbound",
-        "occurred_at": _time(at, "--at") if at else clock.now_iso(),
-        "subject": clean_text(subject),
-        "content": read_content(content, content_file),
-        "agent": clean_text(agent) or None,
-        "duration_s": parse_duration(duration, "--duration") if duration else None,
-        "follow_up_at": _time(follow_up, "--follow-up") if follow_up else None,
-        "deal_id": deal,
-    }
-    with open_db(db, write=True) as database:
-        values["customer_id"] = _find_customer(
-            database, customer_id, external_id, email, phone, exists_checked_later=True
-        )
-        new_id = repo.add_communication(database, values)
-    output.emit_id(new_id, fmt)
+    log_communication(
+        customer_id=customer_id,
+        channel=channel,
+        direction=direction,
+        at=at,
+        subject=subject,
+        content=content,
+        content_file=content_file,
+        agent=agent,
+        duration=duration,
+        follow_up=follow_up,
+        external_id=external_id,
+        email=email,
+        phone=phone,
+        deal=deal,
+        db=db,
+        format=format,
+    )
 
 
 @app.command("show")
