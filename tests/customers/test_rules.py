@@ -62,3 +62,43 @@ def test_update_sets_and_clears_a_phone_with_its_extension(cli: Any, db_path: Pa
     cli.ok("customer", "update", "1", "--phone", "")
     (row,) = stored(db_path)
     assert (row["phone"], row["phone_ext"], row["phone_suspect"]) == (None, None, 0)
+
+
+def test_text_fast_path_folds_exactly_as_split_and_join() -> None:
+    """rules.text skips split/join for printable text without double spaces: the same
+    result as the reference " ".join(raw.split()) for every character Python calls
+    whitespace (and every other code point) alone, between letters, doubled, at the ends."""
+    import sys
+
+    from crmcli.customers.rules import text
+
+    def reference(raw: str) -> str | None:
+        return " ".join(raw.split()) or None
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        forms = (ch, f"a{ch}b", f" {ch}", f"a{ch}{ch}b") if ch.isspace() or code < 0x3100 else (
+            ch, f"a{ch}b")  # fmt: skip
+        for raw in forms:
+            assert text(raw) == reference(raw), repr(raw)
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+else:
+
+    @settings(max_examples=500, deadline=None)
+    @given(
+        st.text(
+            alphabet=st.sampled_from("ab 张\t\n\r\u00a0\u3000\u2028\u200b\x1f\x85'"), max_size=12
+        )
+    )
+    def test_text_equals_split_and_join_on_any_mix_of_spaces(raw: str) -> None:
+        from crmcli.customers.rules import text
+
+        assert text(raw) == (" ".join(raw.split()) or None)

@@ -8,15 +8,21 @@ import (`temp_store = FILE`): SQLite creates that file in the system temp folder
 unlinks it the moment it is opened, so nothing of it is left behind whatever ends the
 process (an exception, Ctrl-C, SIGKILL), and memory stays bounded by its page cache.
 
-Each staged row is a JSON body with an optional group key: rows sharing a key (the lines
-of one order) come back together, groups in the file order of their first row. An entity
-with a set-based merge (the order import) names typed columns instead (open(columns)):
-its rows are stored in them, no JSON body, and its merge reads the table with SQL.
+Each staged row is a body of JSON-able values (dicts, lists, str, int, float, None) with an
+optional group key: rows sharing a key (the lines of one order) come back together, groups
+in the file order of their first row. An entity with a set-based merge (the order import)
+names typed columns instead (open(columns)): its rows are stored in them, no body, and its
+merge reads the table with SQL.
+
+Bodies and cells are stored in `marshal` form, not JSON: the same values come back (lists
+as lists, str keys as str keys) at a fifth of the cost per row (#12 speed). The table
+lives and dies with the import's connection, so no other program or Python version ever
+reads it; SQL that reads `cells` hands them to cells_of().
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,7 +55,7 @@ class Staging:
         db.execute(f"DROP TABLE IF EXISTS {_TABLE}")
         db.execute(
             f"CREATE TABLE {_TABLE}(seq INTEGER PRIMARY KEY, grp_key TEXT, grp INTEGER,"
-            " line INTEGER NOT NULL, cells TEXT NOT NULL, body TEXT NOT NULL DEFAULT ''"
+            " line INTEGER NOT NULL, cells BLOB NOT NULL, body BLOB NOT NULL DEFAULT ''"
             f"{extra})"
         )
 
@@ -58,7 +64,7 @@ class Staging:
         temp-only transaction."""
         if not rows:
             return
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        dumps = marshal.dumps
         self.grouped = self.grouped or any(row[0] is not None for row in rows)
         db = self.db
         if self.columns:
@@ -99,13 +105,13 @@ class Staging:
                 db.execute("ROLLBACK")
             raise
 
-    def batches(self, size: int) -> Iterator[list[tuple[int, str, Any]]]:
-        """(line, cells as JSON text, body) of the staged rows in merge order, about `size`
-        at a time; a group never spans two batches. The cells stay JSON text: only a row
-        that is rejected or warned about needs them (cells_of() reads them)."""
-        loads = json.JSONDecoder().decode
+    def batches(self, size: int) -> Iterator[list[tuple[int, bytes, Any]]]:
+        """(line, cells as stored bytes, body) of the staged rows in merge order, about
+        `size` at a time; a group never spans two batches. The cells stay stored bytes: only
+        a row that is rejected or warned about needs them (cells_of() reads them)."""
+        loads = marshal.loads
         order = "grp, seq" if self.grouped else "seq"
-        batch: list[tuple[int, str, Any]] = []
+        batch: list[tuple[int, bytes, Any]] = []
         last: int | None = None
         self._cursor = cursor = self.db.execute(
             f"SELECT coalesce(grp, seq), line, cells, body FROM {_TABLE} ORDER BY {order}"
@@ -121,8 +127,8 @@ class Staging:
             yield batch
 
     @staticmethod
-    def cells_of(text: str) -> list[str]:
-        return json.loads(text)  # type: ignore[no-any-return]
+    def cells_of(stored: bytes) -> list[str]:
+        return marshal.loads(stored)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Drop the staging table (also after an error: the merge has rolled back)."""

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from crmcli.core.errors import Conflict, InvalidInput
 from crmcli.core.validate import split_tags
+from crmcli.customers.rules import text as fold_text
 from crmcli.db import companies as repo
 from crmcli.importing.custom import CustomColumns, with_custom_fields
 from crmcli.importing.pipeline import (
@@ -427,13 +428,17 @@ class CompanyLinker:
 
     @staticmethod
     def stage(record: dict[str, str]) -> dict[str, str] | None:
-        """STAGING: the row's company cells (None: it names no company)."""
-        cells = {
-            f: " ".join(record[f].split())
-            for f in CompanyLinker.REF_FIELDS
-            if (record.get(f) or "").strip()
-        }
-        return cells or None
+        """STAGING: the row's company cells, whitespace folded (None: it names no company)."""
+        cells = None
+        for f in CompanyLinker.REF_FIELDS:
+            raw = record.get(f)
+            if raw:
+                value = fold_text(raw)
+                if value is not None:
+                    if cells is None:
+                        cells = {}
+                    cells[f] = value
+        return cells
 
     def link(
         self, line: int, row: Any, refs: dict[str, str] | None, email: str | None

@@ -49,10 +49,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import marshal
 import os
 import re
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -147,15 +149,23 @@ OWN_COLUMNS = ("line", "field", "value", "reason")
 class RejectSink:
     """Rejected rows and field-level warnings, written in line order to a CSV (UTF-8 with
     BOM): line, field, value, reason, then the row's original cells. `path` None counts only
-    (a dry run without --rejects). finish() makes the file durable before the commit."""
+    (a dry run without --rejects). finish() makes the file durable before the commit.
+
+    Memory stays flat however many entries there are (a million-row file whose every row
+    has a warning): each entry is spooled to an anonymous temporary file (unlinked when it
+    is made, so nothing is left whatever ends the process) in `marshal` form; only its line
+    and offset stay in memory, 16 bytes an entry."""
 
     def __init__(self, path: Path | None, header: list[str]) -> None:
         self.path = path
         self.header = header
-        self.entries: list[tuple[int, int, str, str, str, list[str]]] = []
         self.rejected = 0
         self.warnings = 0
         self.duplicates = 0
+        self._lines = array("q")  # per entry: its line, and where it starts in the spool
+        self._offsets = array("q")
+        self._spool: Any = None
+        self._end = 0
 
     def add(
         self, line: int, field: str, value: str, reason: str, cells: list[str], kind: str
@@ -167,11 +177,38 @@ class RejectSink:
         else:
             self.rejected += 1
         if self.path is not None:
-            self.entries.append((line, len(self.entries), field, value, reason, cells))
+            if self._spool is None:
+                import tempfile
+
+                self._spool = tempfile.TemporaryFile(prefix="crm-rejects-")  # noqa: SIM115
+            blob = marshal.dumps((field, value, reason, cells))
+            self._spool.write(blob)
+            self._lines.append(line)
+            self._offsets.append(self._end)
+            self._end += len(blob)
 
     @property
     def count(self) -> int:
-        return len(self.entries)
+        return len(self._lines)
+
+    def _in_line_order(self) -> Iterator[tuple[int, tuple[str, str, str, list[str]]]]:
+        """(line, entry) in line order, entries of one line in the order they came."""
+        lines, offsets, spool = self._lines, self._offsets, self._spool
+        n = len(lines)
+        ends = offsets[1:]
+        ends.append(self._end)
+        ordered = all(lines[i] <= lines[i + 1] for i in range(n - 1))
+        order = range(n) if ordered else sorted(range(n), key=lines.__getitem__)  # stable
+        spool.flush()
+        spool.seek(0)
+        pos = 0
+        for i in order:
+            start = offsets[i]
+            if start != pos:
+                spool.seek(start)
+            blob = spool.read(ends[i] - start)
+            pos = ends[i]
+            yield lines[i], marshal.loads(blob)
 
     def finish(self) -> Path | None:
         """Write the file if there is anything in it, with the one safe writer
@@ -179,17 +216,18 @@ class RejectSink:
         symbolic link unless --follow-symlinks, fsync of file and folder, atomic rename)."""
         from crmcli.core.files import follow_default, open_atomic
 
-        if self.path is None or not self.entries:
+        if self.path is None or not self._lines:
             return None
-        self.entries.sort()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open_atomic(
             self.path, follow_symlinks=follow_default(), encoding="utf-8-sig", newline=""
         ) as fh:
             writer = csv.writer(fh)
             writer.writerow([*OWN_COLUMNS, *self.header])
-            for line, _, fld, value, reason, cells in self.entries:
+            for line, (fld, value, reason, cells) in self._in_line_order():
                 writer.writerow([line, fld, csv_cell(value), reason, *map(csv_cell, cells)])
+        self._spool.close()
+        self._spool = None
         return self.path
 
     def discard(self, written: Path | None) -> None:
@@ -478,18 +516,18 @@ class Staged:
 
     __slots__ = ("_cells", "_text", "data", "line")
 
-    def __init__(self, line: int, cells: str | list[str], data: Any) -> None:
+    def __init__(self, line: int, cells: bytes | list[str], data: Any) -> None:
         self.line = line
         self.data = data
-        self._text = cells if isinstance(cells, str) else None
-        self._cells = None if isinstance(cells, str) else cells
+        self._text = cells if isinstance(cells, bytes) else None  # as the staging stored it
+        self._cells = cells if isinstance(cells, list) else None
 
     @property
     def cells(self) -> list[str]:
         if self._cells is None:
             from crmcli.db.staging import Staging
 
-            self._cells = Staging.cells_of(self._text or "[]")
+            self._cells = Staging.cells_of(self._text) if self._text is not None else []
         return self._cells
 
 
@@ -670,7 +708,8 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
     summary = ctx.summary
     hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")  # tests: a file touched while staging
     batch: list[tuple[str | None, int, list[str], Any]] = []
-    group = entity.group
+    # rows are grouped only by an entity that says how (one call less per row otherwise)
+    group = entity.group if type(entity).group is not Entity.group else None
     for line, record, cells, problem in ctx.source.rows():
         summary.rows += 1
         if problem:
@@ -681,7 +720,7 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
         except (Reject, InvalidInput) as exc:
             ctx.reject(line, cells, exc)
             continue
-        batch.append((group(data), line, cells, data))
+        batch.append((group(data) if group else None, line, cells, data))
         if len(batch) >= BATCH:
             staging.add(batch)
             batch = []

@@ -10,10 +10,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import operator
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
@@ -355,6 +356,10 @@ class CsvSource:
         (`--map A+B=field`) are joined with join_cells."""
         single = [(f, i) for i, f in enumerate(self.fields) if f is not None]
         joins = list(self.joins.items())
+        names = [f for f, _ in single]
+        if not joins and len(set(names)) == len(names) and len(names) > 1:
+            yield from self._plain_rows(names, operator.itemgetter(*(i for _, i in single)))
+            return
         for line, cells, problem in self.cells():
             record: dict[str, str] = {}
             if problem is None:
@@ -366,6 +371,24 @@ class CsvSource:
                         record[name] = cell
                 for name, cols in joins:
                     record[name] = join_cells([unneutralise(cells[i]) for i in cols])
+            yield line, record, cells, problem
+
+    def _plain_rows(
+        self, names: list[str], pick: Callable[[list[str]], tuple[str, ...]]
+    ) -> Iterator[tuple[int, dict[str, str], list[str], str | None]]:
+        """rows() when every field comes from one column of its own (the common header):
+        the record in one dict(zip()); only a row with a quote in it looks for cells our
+        exports neutralised ("'=1+1")."""
+        for line, cells, problem in self.cells():
+            if problem is not None:
+                yield line, {}, cells, problem
+                continue
+            picked = pick(cells)
+            record = dict(zip(names, picked, strict=True))
+            if "'" in "".join(picked):
+                for name, cell in zip(names, picked, strict=True):
+                    if cell and cell[0] == "'":
+                        record[name] = unneutralise(cell)
             yield line, record, cells, problem
 
     def column_values(self, names: Sequence[str]) -> Iterator[dict[str, str]]:
