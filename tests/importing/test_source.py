@@ -152,6 +152,37 @@ def test_reject_sink_is_atomic_in_line_order_and_only_written_when_needed(
     assert counting.finish() is None and counting.rejected == 1
 
 
+@pytest.mark.nodb
+def test_reject_sink_spools_many_entries_in_line_order_and_takes_back_a_plan(
+    tmp_path: Path,
+) -> None:
+    """Entries are spooled to a temporary file: thousands of them, arriving out of line
+    order, come out sorted by line (one line's entries in the order they came); truncate()
+    forgets the entries a plan added, and what is added after it is kept."""
+    target = tmp_path / "r.csv"
+    sink = RejectSink(target, ["name", "note"])
+    expected = []
+    for i in range(3000):
+        line = 2 + (i * 7919) % 1500  # every line twice, out of order
+        sink.add(line, "note", f"v{i}", f"reason {i}", [f"n{i}", 'x,"y"\n'], "warning")
+        expected.append((line, i))
+    kept = sink.count
+    sink.add(1, "name", "", "taken back", ["a", "b"], "reject")
+    sink.truncate(kept)
+    sink.add(9999, "name", "", "after", ["z", ""], "reject")
+    expected.append((9999, 3000))
+    assert sink.finish() == target
+    with open(target, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    want = []
+    for line, i in sorted(expected):
+        if i == 3000:
+            want.append([str(line), "name", "", "after", "z", ""])
+        else:
+            want.append([str(line), "note", f"v{i}", f"reason {i}", f"n{i}", 'x,"y"\n'])
+    assert rows == want
+
+
 def test_import_summary_line_and_dict() -> None:
     s = ImportSummary("f.csv", "utf-8", "\t", rows=3, inserted=1, rejected=1, duplicates=1)
     assert s.as_dict()["delimiter"] == "tab"

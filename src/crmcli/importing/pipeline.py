@@ -191,6 +191,15 @@ class RejectSink:
     def count(self) -> int:
         return len(self._lines)
 
+    def truncate(self, count: int) -> None:
+        """Forget every entry after the first `count` (a plan taken back)."""
+        if count < len(self._lines):
+            self._end = self._offsets[count]
+            del self._lines[count:]
+            del self._offsets[count:]
+            self._spool.seek(self._end)
+            self._spool.truncate(self._end)
+
     def _in_line_order(self) -> Iterator[tuple[int, tuple[str, str, str, list[str]]]]:
         """(line, entry) in line order, entries of one line in the order they came."""
         lines, offsets, spool = self._lines, self._offsets, self._spool
@@ -765,14 +774,14 @@ class _Outcomes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         sink, summary = ctx.sink, ctx.summary
-        self.sink = (len(sink.entries), sink.rejected, sink.warnings, sink.duplicates)
+        self.sink = (sink.count, sink.rejected, sink.warnings, sink.duplicates)
         self.summary = (summary.inserted, summary.updated, summary.unchanged)
         self.extra = dict(summary.extra)
         self.reasons = Counter(ctx.reasons)
 
     def restore(self) -> None:
         sink, summary = self.ctx.sink, self.ctx.summary
-        del sink.entries[self.sink[0] :]
+        sink.truncate(self.sink[0])
         sink.rejected, sink.warnings, sink.duplicates = self.sink[1:]
         summary.inserted, summary.updated, summary.unchanged = self.summary
         summary.extra = dict(self.extra)
