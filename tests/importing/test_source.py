@@ -221,3 +221,45 @@ def test_a_cp1252_customer_list_imports_its_names_and_says_how_it_was_read(
     assert result.exit_code == 0, result.stderr
     assert "read as cp1252" in result.stderr
     assert [r["name"] for r in cli.json("customer", "list")] == ["Jürgen Müller"]
+
+
+@pytest.mark.nodb
+def test_column_counts_count_what_column_values_yields(tmp_path: Path) -> None:
+    """Pass 1's counted path (enum columns only) sees exactly the cells of the row-by-row
+    path: blank lines, ragged rows, rows with empty extra cells, quoted newlines, spaces."""
+    import random
+    from collections import Counter
+
+    rnd = random.Random(7)
+    values = ["lead", " Customer ", "", "warm", "cold", "a\nb", "x,y", "  "]
+    for trial in range(40):
+        lines = ["name,lifecycle,owner"]
+        for _ in range(rnd.randint(0, 60)):
+            width = rnd.choice([3, 3, 3, 3, 2, 4, 5, 0])
+            cells = [rnd.choice(values) for _ in range(width)]
+            if width > 3 and rnd.random() < 0.5:
+                cells[3:] = [" "] * (width - 3)  # empty extra cells: trimmed, not ragged
+            lines.append(",".join(f'"{c}"' if ("," in c or "\n" in c) else c for c in cells))
+        path = tmp_path / f"f{trial}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        src = open_csv(path, {}, ("name", "lifecycle", "owner"))
+        counted = src.column_counts(["lifecycle", "owner"])
+        src.rewind()
+        by_row = list(src.column_values(["lifecycle", "owner"]))
+        src.close()
+        assert counted is not None
+        for f in ("lifecycle", "owner"):
+            # cells that are blank once stripped are ignored by the evidence either way
+            want = Counter(r[f] for r in by_row if r[f].strip())
+            assert Counter({c: n for c, n in counted[f].items() if c.strip()}) == want, f
+
+
+@pytest.mark.nodb
+def test_column_counts_leave_a_field_fed_by_two_columns_to_the_row_path(tmp_path: Path) -> None:
+
+    path = tmp_path / "two.csv"
+    path.write_text("name,status,stage\nA,,lead\n", encoding="utf-8")
+    src = open_csv(path, {}, ("name", "lifecycle"))
+    assert src.fields == ["name", "lifecycle", "lifecycle"]
+    assert src.column_counts(["lifecycle"]) is None
+    src.close()

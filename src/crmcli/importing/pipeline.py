@@ -886,6 +886,8 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
     }
     if not money and not dates and not checks:
         return
+    if not money and not dates and _fit_by_counts(ctx, checks):
+        return
     evidence: dict[str, Counter[str]] = {f: Counter() for f in (*money, *dates, *checks)}
     currencies: set[str] = set()
     has_currency = "currency" in present
@@ -906,6 +908,29 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
             ctx.source.drop_field(f)
     currency = next(iter(currencies)) if len(currencies) == 1 else None
     _apply_conventions(ctx, money, dates, evidence, currency)
+
+
+def _fit_by_counts(ctx: Context, checks: dict[str, Callable[[str], Any]]) -> bool:
+    """Pass 1 when only enum columns are checked (a customer file's lifecycle): each
+    distinct cell checked once, weighted by how often it occurs (the same evidence as
+    _fit_evidence row by row, counted in C). False: the row-by-row pass decides."""
+    counts = ctx.source.column_counts(list(checks))
+    if counts is None:
+        return False
+    ctx.source.rewind()
+    for f, check in checks.items():
+        evidence: Counter[str] = Counter()
+        for cell, n in counts[f].items():
+            raw = cell.strip()
+            if raw:
+                try:
+                    check(raw)
+                    evidence["fits"] += n
+                except InvalidInput:
+                    evidence["misfits"] += n
+        if evidence["misfits"] > evidence["fits"]:
+            ctx.source.drop_field(f)
+    return True
 
 
 def _money_evidence(

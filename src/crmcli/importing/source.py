@@ -14,6 +14,7 @@ import operator
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,15 +340,16 @@ class CsvSource:
                     continue
                 self.line_no = reader.line_num + 1
                 yield self.line_no, cells, None
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise self._read_error(exc) from None
+
+    def _read_error(self, exc: UnicodeDecodeError | csv.Error) -> InvalidInput:
+        if isinstance(exc, UnicodeDecodeError):
+            return InvalidInput(
                 f"{self.display_name}: not valid {self.encoding} after line {self.line_no} "
                 f"({exc.reason}); give --encoding"
-            ) from None
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"{self.display_name}: malformed CSV near line {self.line_no}: {exc}"
-            ) from None
+            )
+        return InvalidInput(f"{self.display_name}: malformed CSV near line {self.line_no}: {exc}")
 
     def rows(self) -> Iterator[tuple[int, dict[str, str], list[str], str | None]]:
         """Yield (line, {field: raw text}, original cells, ragged-row reason or None).
@@ -402,6 +404,41 @@ class CsvSource:
                     if name not in record or not record[name].strip():
                         record[name] = cells[index]
                 yield record
+
+    def column_counts(self, names: Sequence[str]) -> dict[str, Counter[str]] | None:
+        """Pass 1 for enum columns: {field: how often each cell occurs} over the rows
+        column_values() would yield, counted by Counter in C; None when a field is fed by
+        several columns (column_values() picks among them row by row)."""
+        index = []
+        for name in names:
+            cols = [i for i, f in enumerate(self.fields) if f == name]
+            if len(cols) != 1:
+                return None
+            index.append(cols[0])
+        width = len(self.header)
+        reader = csv.reader(self._text, delimiter=self.delimiter)
+
+        def well_formed() -> Iterator[list[str]]:
+            # the rows cells() yields without a problem; blank ones count only blank cells
+            for cells in reader:
+                if len(cells) == width:
+                    yield cells
+                elif len(cells) > width and all(not c.strip() for c in cells[width:]):
+                    yield cells[:width]
+
+        try:
+            if len(index) == 1:
+                counted = [Counter(map(operator.itemgetter(index[0]), well_formed()))]
+            else:
+                joint = Counter(map(operator.itemgetter(*index), well_formed()))
+                counted = [Counter() for _ in index]
+                for cells, n in joint.items():
+                    for k, cell in enumerate(cells):
+                        counted[k][cell] += n
+        except (UnicodeDecodeError, csv.Error) as exc:
+            self.line_no = reader.line_num + 1
+            raise self._read_error(exc) from None
+        return dict(zip(names, counted, strict=True))
 
     def rewind(self) -> None:
         """Back to the first data row (after the header)."""
