@@ -62,7 +62,7 @@ from typing import Any
 
 from crmcli.core import clock, validate
 from crmcli.core.errors import CrmError, InvalidInput
-from crmcli.core.sanitize import csv_cell
+from crmcli.core.sanitize import FORMULA_PREFIXES, csv_cell
 
 BATCH = 5000
 CUSTOMER_KEYS = ("id", "external_id", "email", "phone")
@@ -144,6 +144,8 @@ def customer_key_option(value: str | None) -> str | None:
 # ------------------------------------------------------------------------ rejects sink
 
 OWN_COLUMNS = ("line", "field", "value", "reason")
+_FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
+assert all(len(p) == 1 for p in FORMULA_PREFIXES)  # RejectSink.finish relies on it
 
 
 class RejectSink:
@@ -233,8 +235,12 @@ class RejectSink:
         ) as fh:
             writer = csv.writer(fh)
             writer.writerow([*OWN_COLUMNS, *self.header])
+            risky = _FORMULA_STARTS
             for line, (fld, value, reason, cells) in self._in_line_order():
-                writer.writerow([line, fld, csv_cell(value), reason, *map(csv_cell, cells)])
+                # csv_cell() of each cell (text cells; every formula prefix is one character)
+                row = [line, fld, csv_cell(value), reason]
+                row += ["'" + c if c[:1] in risky else c for c in cells]
+                writer.writerow(row)
         self._spool.close()
         self._spool = None
         return self.path

@@ -386,9 +386,9 @@ class CsvSource:
                 yield line, {}, cells, problem
                 continue
             picked = pick(cells)
-            record = dict(zip(names, picked, strict=True))
+            record = dict(zip(names, picked))  # noqa: B905 - one name per picked cell
             if "'" in "".join(picked):
-                for name, cell in zip(names, picked, strict=True):
+                for name, cell in zip(names, picked):  # noqa: B905
                     if cell and cell[0] == "'":
                         record[name] = unneutralise(cell)
             yield line, record, cells, problem
