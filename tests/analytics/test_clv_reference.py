@@ -197,3 +197,22 @@ def test_many_triples_use_hyp2f1_with_the_same_result(
     monkeypatch.setattr(clv, "_HYP2F1_FROM", 0)
     closed = clv.expected_purchases(model, np.array([[2.0], [26.0], [52.0], [365.0]]), x, t_x, T)
     assert np.allclose(closed, series, rtol=1e-10, atol=0)
+
+
+def test_no_dropout_fit_keeps_the_series_where_hyp2f1_loses_digits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """b in the millions (a fit on data without dropout ends there): scipy's hyp2f1 closed
+    form is off by ~5e-4 relative, so many values still use the series, which agree with the
+    no-dropout limit (r + x) t / (alpha + T) to the size of the dropout probability."""
+    model = clv.BgNbd(1.6, 50.0, 6.4e-4, 3.27e6, 0.0, 0)
+    x = np.repeat(np.arange(0.0, 40.0), 25)
+    T = np.tile(np.linspace(5.0, 150.0, 25), 40)
+    t_x = np.where(x > 0, T * 0.7, 0.0)
+    monkeypatch.setattr(clv, "_HYP2F1_FROM", 0)
+    got = clv.expected_purchases(model, np.array([[4.0], [52.0], [150.0]]), x, t_x, T)
+    limit = (model.r + x) * np.array([[4.0], [52.0], [150.0]]) / (model.alpha + T)
+    p_alive = clv.p_alive(model, x, t_x, T)
+    assert np.allclose(got, limit * p_alive, rtol=1e-6, atol=0)
+    closed = _closed_form(model, 150.0, x, t_x, T)  # what hyp2f1 would have given
+    assert np.max(np.abs(closed / got[2] - 1)) > 1e-5
