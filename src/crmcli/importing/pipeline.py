@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import marshal
 import os
 import re
 from array import array
@@ -60,10 +59,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from crmcli.core import clock, validate
 from crmcli.core.errors import CrmError, InvalidInput
 from crmcli.core.sanitize import FORMULA_PREFIXES, csv_cell
 
+_ENCODE = msgspec.msgpack.Encoder().encode  # the rejects spool (see RejectSink)
+_DECODE = msgspec.msgpack.Decoder().decode
 BATCH = 5000
 CUSTOMER_KEYS = ("id", "external_id", "email", "phone")
 FUTURE_SLACK = timedelta(days=1)  # history more than this after "now" is refused
@@ -155,7 +158,7 @@ class RejectSink:
 
     Memory stays flat however many entries there are (a million-row file whose every row
     has a warning): each entry is spooled to an anonymous temporary file (unlinked when it
-    is made, so nothing is left whatever ends the process) in `marshal` form; only its line
+    is made, so nothing is left whatever ends the process) as MessagePack (msgspec); only its line
     and offset stay in memory, 16 bytes an entry."""
 
     def __init__(self, path: Path | None, header: list[str]) -> None:
@@ -183,7 +186,7 @@ class RejectSink:
                 import tempfile
 
                 self._spool = tempfile.TemporaryFile(prefix="crm-rejects-")  # noqa: SIM115
-            blob = marshal.dumps((field, value, reason, cells))
+            blob = _ENCODE((field, value, reason, cells))
             self._spool.write(blob)
             self._lines.append(line)
             self._offsets.append(self._end)
@@ -219,7 +222,7 @@ class RejectSink:
                 spool.seek(start)
             blob = spool.read(ends[i] - start)
             pos = ends[i]
-            yield lines[i], marshal.loads(blob)
+            yield lines[i], _DECODE(blob)
 
     def finish(self) -> Path | None:
         """Write the file if there is anything in it, with the one safe writer
