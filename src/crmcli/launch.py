@@ -214,7 +214,7 @@ def _run(root: dict[str, Any], log: dict[str, Any], callbacks: list[str]) -> int
 
 def _apply_globals(log: dict[str, Any], callbacks: list[str]) -> None:
     """commands.options' callbacks for the global options given on the command, in the
-    order given (then --date-order's, which runs even when it is not given)."""
+    order given."""
     from crmcli.core import config
 
     for name in callbacks:
@@ -231,7 +231,5 @@ def _apply_globals(log: dict[str, Any], callbacks: list[str]) -> None:
             from crmcli.core.validate import set_date_order
 
             set_date_order(value)
-    if "date_order" not in callbacks:
-        from crmcli.core.validate import set_date_order
-
-        set_date_order(None)
+    # Without --date-order the CLI's callback clears the order: nothing to clear in a new
+    # process (and core.validate stays unimported).

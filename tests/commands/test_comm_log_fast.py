@@ -136,3 +136,33 @@ def test_a_plain_comm_log_imports_neither_typer_nor_click(base_db: Path) -> None
     assert "crmcli.commands.hot" in modules  # the list of modules is really there
     assert not {m.split(".")[0] for m in modules} & {"typer", "click", "rich"}
     assert "crmcli.cli" not in modules
+
+
+@pytest.mark.parametrize(
+    ("value", "direct"),
+    [
+        ("2026-11-01T00:00:00Z", True),
+        (" 2026-11-01T23:59:59Z ", True),
+        ("2024-02-29T12:00:00Z", True),
+        ("2026-02-30T00:00:00Z", False),  # no such day: parse_datetime says so
+        ("2026-11-01T24:00:00Z", False),
+        ("2026-11-01T00:00:00+08:00", False),
+        ("2026-11-01 00:00:00Z", False),
+        ("2026-11-01T00:00Z", False),
+        ("２０２６-11-01T00:00:00Z", False),
+        ("+3d", False),
+    ],
+)
+def test_a_utc_stamp_as_of_is_read_as_parse_datetime_reads_it(value: str, direct: bool) -> None:
+    """The --as-of scripts pass is read without importing core.validate: the same instant
+    and zone as parse_datetime gives; any other form is left to parse_datetime (None)."""
+    from datetime import UTC, datetime
+
+    from crmcli.commands.session import _utc_stamp
+    from crmcli.core.validate import parse_datetime
+
+    stamp = _utc_stamp(value)
+    assert (stamp is not None) == direct
+    if stamp is not None:
+        expected = parse_datetime(value, "--as-of", base=datetime.now(UTC))
+        assert stamp == expected and stamp.tzinfo == expected.tzinfo

@@ -16,14 +16,7 @@ from crmcli.commands.session import open_db, out_format
 from crmcli.core import clock
 from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
-from crmcli.core.validate import (
-    CHANNELS,
-    DIRECTIONS,
-    clean_text,
-    normalize_enum,
-    option_datetime,
-    parse_duration,
-)
+from crmcli.core.vocabulary import CHANNELS, DIRECTIONS, clean_text, normalize_enum
 from crmcli.db import communications as repo
 from crmcli.output import emit as output
 
@@ -51,7 +44,15 @@ def read_content(content: str | None, content_file: Path | None) -> str | None:
 
 def option_time(value: str, field: str) -> str:
     """An option's time; 03/05/2024 is refused as ambiguous unless $CRM_DATE_ORDER decides."""
+    from crmcli.core.validate import option_datetime  # core.validate only when a time is given
+
     return to_iso(option_datetime(value, field))
+
+
+def _duration(value: str) -> int:
+    from crmcli.core.validate import parse_duration
+
+    return parse_duration(value, "--duration")
 
 
 def find_customer(
@@ -109,7 +110,7 @@ def log_communication(
         "subject": clean_text(subject),
         "content": read_content(content, content_file),
         "agent": clean_text(agent) or None,
-        "duration_s": parse_duration(duration, "--duration") if duration else None,
+        "duration_s": _duration(duration) if duration else None,
         "follow_up_at": option_time(follow_up, "--follow-up") if follow_up else None,
         "deal_id": deal,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from crmcli.core import clock, config
@@ -75,9 +76,29 @@ def pin_as_of(as_of: str | None) -> None:
     clock.pin(None)
     value, field = (as_of, "--as-of") if as_of else (os.environ.get("CRM_NOW"), "CRM_NOW")
     if value:
+        stamp = _utc_stamp(value)
+        if stamp is not None:
+            clock.pin(stamp)
+            return
         from crmcli.core.validate import parse_datetime
 
         clock.pin(parse_datetime(value, field=field, base=datetime.now(UTC)))
+
+
+def _utc_stamp(value: str) -> datetime | None:
+    """`2026-11-01T00:00:00Z` (what scripts pass as --as-of) read as parse_datetime's ISO
+    path reads it, without importing core.validate; None for any other form."""
+    from datetime import UTC, datetime
+
+    text = value.strip()
+    if len(text) != 20 or text[4] + text[7] + text[10] + text[13] + text[16] + text[19] != "--T::Z":
+        return None
+    if not (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]).isdigit():
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def apply_as_of(as_of: str | None) -> None:

@@ -15,68 +15,16 @@ from typing import Any, NamedTuple
 
 from crmcli.core.clock import local_zone
 from crmcli.core.errors import InvalidInput
-
-# ---------------------------------------------------------------- enums and aliases
-
-LIFECYCLES = ("lead", "prospect", "customer", "churned")
-CHANNELS = ("phone", "email", "meeting", "chat", "sms", "visit", "social", "other")
-DIRECTIONS = ("inbound", "outbound")
-PRIORITIES = ("low", "normal", "high", "urgent")
-TICKET_STATUSES = ("open", "in_progress", "waiting", "resolved", "closed")
-CAMPAIGN_CHANNELS = ("email", "sms", "phone", "event", "social", "ads")
-CAMPAIGN_RESULTS = ("pending", "success", "failure")
-
-ALIASES: dict[str, dict[str, str]] = {
-    "ticket_status": {
-        "未处理": "open",
-        "处理中": "in_progress",
-        "已处理": "resolved",
-        "已关闭": "closed",
-        "等待": "waiting",
-        "in progress": "in_progress",
-        "in-progress": "in_progress",
-        "new": "open",
-        "pending": "waiting",
-    },
-    "campaign_result": {"成功": "success", "失败": "failure", "待定": "pending"},
-    "lifecycle": {
-        "潜在客户": "lead",
-        "意向客户": "prospect",
-        "客户": "customer",
-        "流失": "churned",
-    },
-    "channel": {
-        "电话": "phone",
-        "邮件": "email",
-        "邮箱": "email",
-        "会议": "meeting",
-        "聊天": "chat",
-        "短信": "sms",
-        "拜访": "visit",
-        "社交": "social",
-        "其他": "other",
-        "call": "phone",
-        "e-mail": "email",
-        "mail": "email",
-    },
-    "direction": {"呼入": "inbound", "呼出": "outbound", "in": "inbound", "out": "outbound"},
-    "priority": {"低": "low", "普通": "normal", "中": "normal", "高": "high", "紧急": "urgent"},
-}
-
-
-def normalize_enum(value: str, allowed: tuple[str, ...], field: str, alias_key: str = "") -> str:
-    """Map value (case-insensitive, aliases accepted) to one of `allowed`, or raise."""
-    text = value.strip()
-    low = text.lower()
-    if low in allowed:
-        return low
-    aliases = ALIASES.get(alias_key or field, {})
-    if text in aliases:
-        return aliases[text]
-    if low in aliases:
-        return aliases[low]
-    raise InvalidInput(f"invalid {field} {value!r}; expected one of: {', '.join(allowed)}")
-
+from crmcli.core.vocabulary import ALIASES as ALIASES
+from crmcli.core.vocabulary import CAMPAIGN_CHANNELS as CAMPAIGN_CHANNELS
+from crmcli.core.vocabulary import CAMPAIGN_RESULTS as CAMPAIGN_RESULTS
+from crmcli.core.vocabulary import CHANNELS as CHANNELS
+from crmcli.core.vocabulary import DIRECTIONS as DIRECTIONS
+from crmcli.core.vocabulary import LIFECYCLES as LIFECYCLES
+from crmcli.core.vocabulary import PRIORITIES as PRIORITIES
+from crmcli.core.vocabulary import TICKET_STATUSES as TICKET_STATUSES
+from crmcli.core.vocabulary import clean_text as clean_text
+from crmcli.core.vocabulary import normalize_enum as normalize_enum
 
 # ---------------------------------------------------------------- text, email
 
@@ -84,14 +32,6 @@ def normalize_enum(value: str, allowed: tuple[str, ...], field: str, alias_key: 
 # exactly what email-validator accepts for an ASCII local part, checked without calling it
 # (the library costs ~0.5 ms per address; an import of a million rows cannot pay that).
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-
-
-def clean_text(value: object) -> str | None:
-    """Trim and fold internal whitespace runs; empty becomes None."""
-    if value is None:
-        return None
-    text = " ".join(str(value).split())
-    return text or None
 
 
 def normalize_email(value: str | None) -> str | None:
