@@ -6,7 +6,7 @@ Runs `crm <kind> import FILE` in a child process with $CRM_IMPORT_STAGE_HOOK set
 writes one line per phase (staging, merge, committed) with its wall and CPU clock. As soon
 as the merge begins (the write transaction is open), a `crm comm log` is started in another
 process; it waits on the busy timeout and must succeed. Prints the staging, planning (no lock),
-merge (lock hold) and post-commit search-index times, wall and CPU, the comm log's wall time and that of a comm log on an idle
+merge (lock hold) and post-commit (deferred indexes, search index) times, wall and CPU, the comm log's wall time and that of a comm log on an idle
 database (the difference is its wait).
 """
 
@@ -99,8 +99,8 @@ def run_once(
             "plan_cpu": merge_cpu - plan_cpu,
             "lock_wall": done_wall - merge_wall,
             "lock_cpu": done_cpu - merge_cpu,
-            "search_index_wall": end_wall - done_wall,
-            "search_index_cpu": end_cpu - done_cpu,
+            "post_commit_wall": end_wall - done_wall,
+            "post_commit_cpu": end_cpu - done_cpu,
             "comm_log_wall": wait,
             "comm_log_idle_wall": probe,
             "comm_log_started_after_merge": comm_started - merge_wall,

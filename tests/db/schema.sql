@@ -268,6 +268,13 @@ CREATE TABLE deals (
             CHECK (customer_id IS NOT NULL OR company_id IS NOT NULL)
         );
 
+-- table deferred_indexes
+CREATE TABLE deferred_indexes (
+            name TEXT PRIMARY KEY,
+            tbl TEXT NOT NULL,
+            sql TEXT NOT NULL
+        );
+
 -- table order_lines
 CREATE TABLE order_lines (
             order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,

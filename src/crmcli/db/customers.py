@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -806,7 +806,14 @@ class ImportPlan:
             )
 
     # -- applying (inside the write transaction) -------------------------------------------
-    def apply(self, columns: list[str], now: str, first_new_id: int, log: bool) -> None:
+    def apply(
+        self,
+        columns: list[str],
+        now: str,
+        first_new_id: int,
+        log: bool,
+        mark: Callable[[str], None] = lambda step: None,
+    ) -> None:
         """Write the plan: updates of `columns` (first: a customer the file moves off an
         email frees it for a new one), inserts (ids as planned), tags, custom values; `log`: the change_log insert triggers are suspended, write their rows."""
         db = self.db
@@ -823,6 +830,7 @@ class ImportPlan:
                 " WHERE p.id = customers.id AND p.op = 'u' AND p.retag",
                 (now,),
             )
+        mark("apply.updates")
         retagged = f"SELECT id FROM {_PLAN} WHERE op = 'u' AND retag"
         db.execute(f"DELETE FROM customer_tags WHERE customer_id IN ({retagged})")
         db.execute(
@@ -835,17 +843,20 @@ class ImportPlan:
                 "INSERT INTO change_log(entity, key1, key2) SELECT 'customers', customer_id, 0"
                 f" FROM customer_tags WHERE customer_id IN ({retagged}) ORDER BY customer_id, tag"
             )
+        mark("apply.retags")
         names = ", ".join(self.COLUMNS)
         db.execute(
             f"INSERT INTO customers(id, {names}, updated_at) SELECT id, {names}, ?"
             f" FROM {_PLAN} WHERE op = 'i' ORDER BY id",
             (now,),
         )
+        mark("apply.inserts")
         if log:
             db.execute(
                 "INSERT INTO change_log(entity, key1, key2)"
                 f" SELECT 'customers', id, 0 FROM {_PLAN} WHERE op = 'i' ORDER BY id"
             )
+        mark("apply.change_log")
         db.execute(
             "INSERT OR IGNORE INTO customer_tags(customer_id, tag) SELECT p.id, j.value"
             f" FROM {_PLAN} p, json_each(p.tags) j WHERE p.op = 'i' AND p.tags <> '[]'"
@@ -857,6 +868,7 @@ class ImportPlan:
                 " FROM customer_tags WHERE customer_id >= ? ORDER BY customer_id, tag",
                 (first_new_id,),
             )
+        mark("apply.tags")
         db.execute(
             "INSERT INTO custom_values(field_id, entity_id, value_text, value_num)"
             f" SELECT field_id, entity_id, value_text, value_num FROM {_PLAN_CUSTOM} WHERE true"

@@ -9,17 +9,19 @@ transaction: DDL is transactional, so a crash, a kill or a rollback restores the
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable
 
+from crmcli.core import faults
 from crmcli.db.database import Database
 
 
-def suspend_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()) -> list[str]:
-    """Drop the indexes of `table` a bulk import does not read; returns their SQL for
-    resume_indexes(). Kept: UNIQUE indexes (they enforce the data), expression indexes,
-    and any index on a column of `keep` (the columns the import looks rows up by)."""
+def _secondary(db: Database, table: str, keep: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, sql) of the indexes of `table` a bulk write may drop: not UNIQUE (they enforce
+    the data), not on an expression, not on a column of `keep`."""
     keep = set(keep)
-    saved = []
+    out = []
     for name, sql in db.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
         " AND sql IS NOT NULL",
@@ -31,10 +33,88 @@ def suspend_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()
         columns = {r[0] for r in db.execute("SELECT name FROM pragma_index_info(?)", (name,))}
         if unique or None in columns or columns & keep:
             continue
-        quoted = name.replace('"', '""')
-        db.execute(f'DROP INDEX "{quoted}"')
+        out.append((name, sql))
+    return out
+
+
+def _drop(db: Database, name: str) -> None:
+    quoted = name.replace('"', '""')
+    db.execute(f'DROP INDEX "{quoted}"')
+
+
+def suspend_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()) -> list[str]:
+    """Drop the indexes of `table` a bulk import does not read; returns their SQL for
+    resume_indexes(). Kept: UNIQUE indexes (they enforce the data), expression indexes,
+    and any index on a column of `keep` (the columns the import looks rows up by)."""
+    saved = []
+    for name, sql in _secondary(db, table, keep):
+        _drop(db, name)
         saved.append(sql)
     return saved
+
+
+def defer_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()) -> int:
+    """Like suspend_secondary_indexes(), but the indexes are built again after the commit
+    by build_deferred(), one short transaction each, instead of under the write lock: they
+    only speed queries up (UNIQUE ones stay: they enforce the data), and a query without
+    them is slower, never wrong. Recorded in deferred_indexes in the same transaction, so a
+    kill after the commit leaves them for the next build_deferred(). Returns how many."""
+    dropped = _secondary(db, table, keep)
+    for name, sql in dropped:
+        _drop(db, name)
+        db.execute(
+            "INSERT OR REPLACE INTO deferred_indexes(name, tbl, sql) VALUES (?, ?, ?)",
+            (name, table, sql),
+        )
+    return len(dropped)
+
+
+def build_deferred(db: Database, pause: float = 0.1) -> list[str]:
+    """Build the indexes defer_secondary_indexes() dropped, each in its own write
+    transaction (pausing `pause` s between them so a waiting writer gets in); returns their
+    names. Idempotent: an index that exists already (rebuilt, or made by a migration) is
+    just taken off the list."""
+    if not db.scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deferred_indexes'"
+    ):
+        return []
+    built: list[str] = []
+    while True:
+        with db.transaction():
+            row = db.execute(
+                "SELECT name, sql FROM deferred_indexes ORDER BY name LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return built
+            name, sql = str(row[0]), str(row[1])
+            exists = db.scalar(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+            )
+            if not exists:
+                db.execute(_if_not_exists(sql))
+            db.execute("DELETE FROM deferred_indexes WHERE name = ?", (name,))
+        built.append(name)
+        faults.point("indexes.deferred_built")
+        time.sleep(pause)
+
+
+def _if_not_exists(sql: str) -> str:
+    return re.sub(
+        r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!IF\s+NOT\s+EXISTS)",
+        lambda m: f"CREATE {m.group(1) or ''}INDEX IF NOT EXISTS ",
+        sql,
+        count=1,
+        flags=re.IGNORECASE,
+    )
+
+
+def deferred_count(db: Database) -> int:
+    """How many indexes wait for build_deferred() (0 before migration m281 too)."""
+    if not db.scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deferred_indexes'"
+    ):
+        return 0
+    return int(db.scalar("SELECT count(*) FROM deferred_indexes"))
 
 
 def resume_indexes(db: Database, saved: list[str]) -> None:

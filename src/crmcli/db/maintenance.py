@@ -574,13 +574,15 @@ def vacuum(db: Database) -> dict[str, Any]:
 
 
 def optimize(db: Database) -> dict[str, Any]:
-    """Refresh the query planner's statistics, finish a search index build an import left
-    (db/search_index.py) and merge FTS index segments."""
-    from crmcli.db import audit, search_index
+    """Finish the index and search index builds an import left (db/indexes.py,
+    db/search_index.py), refresh the query planner's statistics and merge FTS index
+    segments."""
+    from crmcli.db import audit, indexes, search_index
     from crmcli.db.database import fts_tables
 
-    db.execute("PRAGMA optimize = 0x10002")
+    indexes.build_deferred(db)
     search_index.build_pending(db)
+    db.execute("PRAGMA optimize = 0x10002")
     merged = []
     with db.transaction():
         for name, _sql in fts_tables(db):

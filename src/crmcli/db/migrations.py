@@ -1118,3 +1118,19 @@ def m280_search_index_pending(db: Database) -> None:
         END;
         """
     )
+
+
+@migration
+def m281_deferred_indexes(db: Database) -> None:
+    """Secondary indexes a big import dropped and builds again after its commit, one short
+    transaction each (#12, the write lock; db/indexes.py). A migration that drops an index
+    for good also deletes its row here."""
+    db.script(
+        """
+        CREATE TABLE deferred_indexes (
+            name TEXT PRIMARY KEY,
+            tbl TEXT NOT NULL,
+            sql TEXT NOT NULL
+        );
+        """
+    )

@@ -144,6 +144,11 @@ class CustomerImport(Entity):
         self.companies = CompanyLinker(ctx, create_company, link_by_domain)
         self.custom = CustomColumns(ctx, "customer", self.custom_defs, create_fields)
 
+    def precheck(self) -> None:
+        """The indexes an earlier import deferred and could not build (killed): built now,
+        before the plan looks customers up."""
+        indexes.build_deferred(self.ctx.db)
+
     def check_columns(self, present: set[str]) -> None:
         own = self.custom.claim(present, set(self.fields))
         self.links = bool(own & set(COMPANY_COLUMNS)) or self.companies.by_domain
@@ -216,21 +221,17 @@ class CustomerImport(Entity):
         big = self.ctx.source.estimated_rows >= max(
             INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(db)
         )
-        suspended = (
-            indexes.suspend_secondary_indexes(db, "customers", repo.LOOKUP_COLUMNS) if big else []
-        )
+        if big:  # built again after the commit, one short transaction each
+            indexes.defer_secondary_indexes(db, "customers")
         triggers = repo.suspend_change_log(db)
         # the new customers are indexed for search after the commit (db/search_index.py)
         search_index.open_pending(db, self.first_new_id)
         self.companies.apply()
         phase("apply.companies")
-        self.plan.apply(self.update_columns, self.ctx.now, self.first_new_id, bool(triggers))
+        self.plan.apply(self.update_columns, self.ctx.now, self.first_new_id, bool(triggers), phase)
         phase("apply.customers")
         repo.resume_change_log(db, triggers)
-        indexes.resume_indexes(db, suspended)
-        phase("apply.indexes")
         search_index.close_pending(db, self.first_new_id)
-        self.plan.drop()
         phase("apply.search")
         return True
 
@@ -542,7 +543,13 @@ class CustomerImport(Entity):
     def after_commit(self, progress: Any) -> None:
         """Index the committed customers for search in short transactions (search finds
         them meanwhile through the search guard)."""
-        left = search_index.pending_count(self.ctx.db)  # (an earlier build may have been cut)
+        self.plan.drop()
+        # the indexes a big import deferred, then the search index (also what an earlier
+        # import that was cut short left)
+        if indexes.deferred_count(self.ctx.db):
+            progress.step("Building the customer indexes")
+            indexes.build_deferred(self.ctx.db)
+        left = search_index.pending_count(self.ctx.db)
         if left:
             progress.step(f"Indexing {left} customers for search")
             search_index.build_pending(self.ctx.db)

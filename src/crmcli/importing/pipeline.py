@@ -4,15 +4,21 @@ import-results).
     source (encoding, delimiter, header, --map)  ->  conventions (money, dates: pass 1)
     ->  STAGING, no lock: entity.row() per row (read, normalize, validate) into a TEMP
         table of the import's connection (db/staging.py)
-    ->  MERGE, one write transaction (BEGIN IMMEDIATE): entity.start(), entity.merge()
-        per batch of staged rows (resolve against the current data, write), entity.end()
-        (indexes, search)  ->  rejects file made durable  ->  audit entry  ->  commit
-        (or roll back: --dry-run, --strict)
+    ->  [an entity with `plans` (customers): PLAN, no lock: in a read snapshot
+        (Database.read_snapshot) entity.start() and entity.merge() per batch decide every
+        row's outcome and record the writes in TEMP tables of their own]
+    ->  MERGE, one write transaction (BEGIN IMMEDIATE): for a planning entity apply() the
+        plan (or, when the data it rests on changed since the snapshot, plan again here and
+        apply that); for the others entity.start(), entity.merge() per batch of staged rows
+        (resolve against the current data, write); entity.end()  ->  rejects file made
+        durable  ->  audit entry  ->  commit (or roll back: --dry-run, --strict)
+    ->  entity.after_commit(): work that needs no atomicity (the customer search index,
+        db/search_index.py, in short transactions of its own)
 
-Other processes write freely while a file is staged; during the merge they wait on the
-busy timeout (db/database.py) and then go ahead. A kill at any point leaves the database
-as it was (the merge is one transaction) and no staging file (SQLite unlinks its temp file
-when it opens it).
+Other processes write freely while a file is staged and planned; during the merge they
+wait on the busy timeout (db/database.py) and then go ahead. A kill at any point leaves the
+database as it was (the merge is one transaction) and no staging file (SQLite unlinks its
+temp file when it opens it).
 
 The Entity interface (an entity module holds only its field rules: customers.py,
 comms.py, orders.py, tickets.py, campaigns.py):
