@@ -158,8 +158,8 @@ def test_a_writer_waits_for_the_merge_and_then_succeeds(
 
 @pytest.mark.parametrize(
     "point",
-    ["import.staging", "import.staged", "import.merge", "import.rejects_written",
-     "import.before_commit"],
+    ["import.staging", "import.staged", "import.planned", "import.merge",
+     "import.rejects_written", "import.before_commit"],
 )  # fmt: skip
 def test_a_kill_leaves_the_database_unchanged_and_no_files(
     setup: tuple[Path, Path, dict[str, str]], tmp_path: Path, point: str

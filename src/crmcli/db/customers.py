@@ -712,6 +712,7 @@ class ImportPlan:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.updated: set[int] = set()  # existing customers the plan updates
+        self.updates = False  # whether it updates any customer (inserted ones included)
 
     def open(self) -> None:
         db = self.db
@@ -728,6 +729,7 @@ class ImportPlan:
             " value_text, value_num, PRIMARY KEY (field_id, entity_id)) WITHOUT ROWID"
         )
         self.updated = set()
+        self.updates = False
 
     def drop(self) -> None:
         self.db.execute(f"DROP TABLE IF EXISTS {_PLAN}")
@@ -746,6 +748,7 @@ class ImportPlan:
         customer planned before (inserted or updated earlier in the file) keeps its op."""
         if not rows:
             return
+        self.updates = True
         names = ["id", "changed", "retag", "tags", *columns]
         sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
         self.db.executemany(
@@ -817,32 +820,33 @@ class ImportPlan:
         """Write the plan: updates of `columns` (first: a customer the file moves off an
         email frees it for a new one), inserts (ids as planned), tags, custom values; `log`: the change_log insert triggers are suspended, write their rows."""
         db = self.db
-        if columns:
-            sets = ", ".join(f"{c} = p.{c}" for c in columns)
+        if self.updates:  # (an import of new customers only skips these scans)
+            if columns:
+                sets = ", ".join(f"{c} = p.{c}" for c in columns)
+                db.execute(
+                    f"UPDATE customers SET {sets}, updated_at = ? FROM {_PLAN} p"
+                    " WHERE p.id = customers.id AND p.op = 'u' AND (p.changed OR p.retag)",
+                    (now,),
+                )
+            else:
+                db.execute(
+                    f"UPDATE customers SET updated_at = ? FROM {_PLAN} p"
+                    " WHERE p.id = customers.id AND p.op = 'u' AND p.retag",
+                    (now,),
+                )
+            mark("apply.updates")
+            retagged = f"SELECT id FROM {_PLAN} WHERE op = 'u' AND retag"
+            db.execute(f"DELETE FROM customer_tags WHERE customer_id IN ({retagged})")
             db.execute(
-                f"UPDATE customers SET {sets}, updated_at = ? FROM {_PLAN} p"
-                " WHERE p.id = customers.id AND p.op = 'u' AND (p.changed OR p.retag)",
-                (now,),
+                "INSERT OR IGNORE INTO customer_tags(customer_id, tag) SELECT p.id, j.value"
+                f" FROM {_PLAN} p, json_each(p.tags) j WHERE p.op = 'u' AND p.retag"
+                " ORDER BY p.id, j.value"
             )
-        else:
-            db.execute(
-                f"UPDATE customers SET updated_at = ? FROM {_PLAN} p"
-                " WHERE p.id = customers.id AND p.op = 'u' AND p.retag",
-                (now,),
-            )
-        mark("apply.updates")
-        retagged = f"SELECT id FROM {_PLAN} WHERE op = 'u' AND retag"
-        db.execute(f"DELETE FROM customer_tags WHERE customer_id IN ({retagged})")
-        db.execute(
-            "INSERT OR IGNORE INTO customer_tags(customer_id, tag) SELECT p.id, j.value"
-            f" FROM {_PLAN} p, json_each(p.tags) j WHERE p.op = 'u' AND p.retag"
-            " ORDER BY p.id, j.value"
-        )
-        if log:
-            db.execute(
-                "INSERT INTO change_log(entity, key1, key2) SELECT 'customers', customer_id, 0"
-                f" FROM customer_tags WHERE customer_id IN ({retagged}) ORDER BY customer_id, tag"
-            )
+            if log:
+                db.execute(
+                    "INSERT INTO change_log(entity, key1, key2) SELECT 'customers', customer_id, 0"
+                    f" FROM customer_tags WHERE customer_id IN ({retagged}) ORDER BY customer_id, tag"
+                )
         mark("apply.retags")
         names = ", ".join(self.COLUMNS)
         db.execute(

@@ -223,6 +223,7 @@ class CustomerImport(Entity):
         )
         if big:  # built again after the commit, one short transaction each
             indexes.defer_secondary_indexes(db, "customers")
+            indexes.defer_secondary_indexes(db, "customer_tags")
         triggers = repo.suspend_change_log(db)
         # the new customers are indexed for search after the commit (db/search_index.py)
         search_index.open_pending(db, self.first_new_id)
