@@ -161,21 +161,31 @@ def _line(item: Line, width: int) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def cells(text: str) -> int:
+    """rich.cells.cell_len: printable ASCII is one cell a character (checked by _simple)."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def _justify(text: str, width: int, justify: str, overflow: str) -> str:
     """One cell line as rich's Lines.justify + Text.truncate make it: exactly `width` cells."""
-    from rich.cells import cell_len, set_cell_size
-
     if justify == "left":
-        length = cell_len(text)
+        length = cells(text)
         if length > width:
             return _cut(text, width, overflow)
         return text + " " * (width - length)
     text = text.rstrip()
-    if cell_len(text) > width:
+    length = cells(text)
+    if length > width:
         text = _cut(text, width, overflow)
-    length = cell_len(text)
+        length = cells(text)
     if justify == "right":
         return " " * (width - length) + text
+    from rich.cells import set_cell_size
+
     left = (width - length) // 2
     return set_cell_size(" " * left + text, width)
 
@@ -191,21 +201,20 @@ def _cut(text: str, width: int, overflow: str) -> str:
 def _widths(table: Table, available: int) -> list[int] | None:
     """Each column's width with its padding, as rich's Table._calculate_column_widths gives
     it when every column has its natural width; None when rich would shrink or fold."""
-    from rich.cells import cell_len
-
     widths = []
     for index, column in enumerate(table.columns):
-        cells = [column.header, *(row[index] for row in table.rows)]
-        if not all(_simple(c) for c in cells):
+        texts = [column.header, *(row[index] for row in table.rows)]
+        if not all(_simple(c) for c in texts):
             return None
-        natural = max(cell_len(c) for c in cells) + 2
-        if natural > available:
+        widest = max(cells(c) for c in texts) + 2
+        if widest > available:
             return None  # rich caps the column at the table's width
+        natural = widest
         if column.min_width is not None:
             natural = max(natural, column.min_width + 2)
         if column.max_width is not None:
             natural = min(natural, column.max_width + 2)
-        if not column.no_wrap and natural < max(cell_len(c) for c in cells) + 2:
+        if not column.no_wrap and natural < widest:
             return None  # a wrapping column narrower than a cell: rich folds the cell
         widths.append(natural or 1)
     if sum(widths) > available:
@@ -214,8 +223,6 @@ def _widths(table: Table, available: int) -> list[int] | None:
 
 
 def _table(table: Table, width: int) -> str | None:
-    from rich.cells import cell_len
-
     if not table.columns or not table.rows:
         return None
     if any(len(row) != len(table.columns) for row in table.rows):
@@ -228,7 +235,7 @@ def _table(table: Table, width: int) -> str | None:
     out: list[str] = []
     if table.title:
         title = table.title
-        if not _simple(title) or cell_len(title) > table_width:
+        if not _simple(title) or cells(title) > table_width:
             return None
         out.append(_justify(title, table_width, table.title_justify, "fold") + "\n")
     out.append(_rule(_TOP, widths))

@@ -330,8 +330,7 @@ def fit_report_columns(
     width: int,
 ) -> list[str]:
     """The columns (in order) that fit `width` on one line per row; numbers whole."""
-    from rich.cells import cell_len
-
+    cell_len = plain.cells  # rich.cells.cell_len, quick for ASCII
     chosen: list[str] = []
     used = 1
     for c in columns:
@@ -353,7 +352,9 @@ def table_items(
     A table wider than `width` shows the columns that fit (the rest are named below it and
     are whole in markdown, HTML, XLSX and the data formats). Printed by rich on a terminal,
     else written directly as the same text (output.plain)."""
-    from rich.cells import cell_len
+    from crmcli.core.sanitize import terminal_text  # output.term, bound once for every cell
+
+    cell_len = plain.cells  # rich.cells.cell_len, quick for ASCII
 
     items: list[plain.Table | plain.Line] = []
     if title:
@@ -402,7 +403,7 @@ def table_items(
         for _ in bar_cols:
             table.add_column("", justify="left", no_wrap=True)
         for i, r in enumerate(rows):
-            cells = [output.term(shown[c][i]) for c in cols]
+            cells = [terminal_text(shown[c][i]) for c in cols]
             cells += [bar(_num(r.get(b)), tops[b]) for b in bar_cols]
             table.add_row(*cells)
         items.append(table)
