@@ -49,12 +49,16 @@ def _phases(hook: Path) -> dict[str, tuple[float, float]]:
 
 
 def run_once(
-    kind: str, csv: Path, template: Path | None, extra: tuple[str, ...] = ()
+    kind: str,
+    csv: Path,
+    template: Path | None,
+    extra: tuple[str, ...] = (),
+    base_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "crm.db"
         hook = Path(tmp) / "hook.txt"
-        env = {**os.environ, "CRM_DB": str(db)}
+        env = {**(base_env or os.environ), "CRM_DB": str(db)}
         env.pop("CRM_IMPORT_STAGE_HOOK", None)
         if template is not None:
             shutil.copyfile(template, db)

@@ -239,8 +239,16 @@ def first_option(help_text: str, *candidates: str) -> str | None:
 
 
 class Bench:
-    def __init__(self, n: int, reps: int, only: set[str] | None, calls: int | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        reps: int,
+        only: set[str] | None,
+        calls: int | None = None,
+        order_scales: list[int] | None = None,
+    ) -> None:
         self.n = n
+        self.order_scales = order_scales or [n]
         self.calls = calls or (1000 if n >= 1_000_000 else 200)
         self.reps = reps
         self.only = only
@@ -328,13 +336,22 @@ class Bench:
 
     def order_imports(self) -> None:
         """`crm order import` of 2N order lines into a database of the N customers, next to
-        `sqlite3 .import` of the same file into an empty one (issue #12)."""
-        csv_file = generate.orders_csv_path(self.n)
-        template = generate.customers_db_path(self.n)
+        `sqlite3 .import` of the same file into an empty one, and how long its merge holds
+        the write lock (bench_lock.py --kind order), for N and each --order-scales (issue
+        #12: 2M lines <= 4x sqlite3 .import)."""
+        for scale in self.order_scales:
+            self.order_import(scale)
+
+    def order_import(self, scale: int) -> None:
+        import bench_lock
+
+        suffix = "" if scale == self.n else f"_{2 * scale // 1000}k_lines"
+        csv_file = generate.orders_csv_path(scale)
+        template = generate.customers_db_path(scale)
         if not csv_file.exists() or not template.exists():
-            log(f"generating the order lines for {self.n} customers ...")
-            generate.main(["--customers", str(self.n), "--only", "orders"])
-        log(f"order import of {2 * self.n} order lines")
+            log(f"generating the order lines for {scale} customers ...")
+            generate.main(["--customers", str(scale), "--only", "orders"])
+        log(f"order import of {2 * scale} order lines")
         target = self.work / "orders.db"
         clean = self.fresh(target)
 
@@ -344,12 +361,35 @@ class Bench:
 
         argv = [*CRM, "order", "import", str(csv_file), "--db", str(target)]
         argv += ["--rejects", str(self.work / "orders-rejects.csv")]
-        self.add(measure("crm_order_import", argv, self.env, self.reps, from_template))
+        load = os.getloadavg()[0]
+        m = measure(f"crm_order_import{suffix}", argv, self.env, self.reps, from_template)
+        m.note = (m.note + f" load {load:.1f}-{os.getloadavg()[0]:.1f}").strip()
+        self.add(m)
         if SQLITE3:
             argv = [SQLITE3, str(target), f".import --csv {csv_file} order_lines"]
-            self.add(measure("sqlite3_order_import", argv, self.env, self.reps, clean))
+            self.add(measure(f"sqlite3_order_import{suffix}", argv, self.env, self.reps, clean))
         else:
-            self.add(unavailable("sqlite3_order_import", "sqlite3 .import", "sqlite3 CLI missing"))
+            self.add(
+                unavailable(
+                    f"sqlite3_order_import{suffix}", "sqlite3 .import", "sqlite3 CLI missing"
+                )
+            )
+        clean()
+        log("  the order merge's write lock (bench_lock.py --kind order)")
+        r = bench_lock.run_once("order", csv_file, template, base_env=self.env)
+        hold = Measurement(
+            f"crm_order_import_lock_hold{suffix}",
+            "order import: the merge's write transaction",
+            seconds=[r["lock_wall"]],
+            cpu_seconds=[r["lock_cpu"]],
+            note=(
+                f"staging {r['staging_wall']:.1f} s wall / {r['staging_cpu']:.1f} s CPU; a comm"
+                f" log started when the merge began took {r['comm_log_wall']:.2f} s (idle"
+                f" {r['comm_log_idle_wall']:.2f} s)"
+            ),
+        )
+        log(f"  {hold.name}: {hold.seconds[0]:.2f} s (cpu {hold.cpu_seconds[0]:.2f} s) {hold.note}")
+        self.add(hold)
 
     def import_lock(self) -> None:
         """`crm comm log` started the moment a customer import's merge (its write
@@ -675,7 +715,7 @@ def evaluate(r: dict[str, Measurement]) -> list[Check]:
         return Check(case, target, "-", None, note=why or "not run")
 
     checks: list[Check] = []
-    checks += import_checks(get, missing)
+    checks += import_checks(get, missing, r)
     show, base = get("crm_show"), get("sqlite_utils_show")
     case, t = "crm customer show ID --format json", ">= 3x faster than sqlite-utils query"
     if show and base:
@@ -767,7 +807,9 @@ def _cpu(m: Measurement) -> str:
 
 
 def import_checks(
-    get: Callable[[str], Measurement | None], missing: Callable[..., Check]
+    get: Callable[[str], Measurement | None],
+    missing: Callable[..., Check],
+    r: dict[str, Measurement] | None = None,
 ) -> list[Check]:
     """Issue #12's import targets, on CPU time (user + system): the ratios hold on a busy
     machine, where wall times are inflated by other jobs."""
@@ -817,14 +859,23 @@ def import_checks(
                 "no target; ratio = crm / sqlite3 .import (CPU)",
             )
         )
-    imp, base = get("crm_order_import"), get("sqlite3_order_import")
-    case, t = "crm order import (2N order lines)", "<= 4x sqlite3 .import (CPU)"
-    if imp and base and imp.cpu_median and base.cpu_median:
-        ratio = imp.cpu_median / base.cpu_median
-        value = f"{_cpu(imp)}, {imp.peak_mb:.0f} MB"
-        checks.append(Check(case, t, value, ratio <= 4, ratio, _cpu(base)))
-    else:
-        checks.append(missing(case, t, "crm_order_import", "sqlite3_order_import"))
+    suffixes = [""] + sorted(
+        {k.removeprefix("crm_order_import") for k in r or {} if k.endswith("k_lines")}
+        & {k.removeprefix("sqlite3_order_import") for k in r or {}}
+    )
+    for suffix in suffixes:
+        imp, base = get(f"crm_order_import{suffix}"), get(f"sqlite3_order_import{suffix}")
+        lines = suffix.strip("_").replace("_", " ") or "2N order lines"
+        case, t = f"crm order import ({lines})", "<= 4x sqlite3 .import (CPU)"
+        if imp and base and imp.cpu_median and base.cpu_median:
+            ratio = imp.cpu_median / base.cpu_median
+            value = f"{_cpu(imp)}, {imp.peak_mb:.0f} MB"
+            hold = get(f"crm_order_import_lock_hold{suffix}")
+            note = f"lock held {hold.seconds[0]:.1f} s" if hold else ""
+            checks.append(Check(case, t, value, ratio <= 4, ratio, _cpu(base), note))
+        else:
+            names = (f"crm_order_import{suffix}", f"sqlite3_order_import{suffix}")
+            checks.append(missing(case, t, *names))
     m = get("crm_comm_log_during_import")
     case, t = "crm comm log while a customer import merges", "succeeds, waits <= 5 s"
     if m and m.median is not None and m.cpu_median is not None:
@@ -960,6 +1011,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--calls", type=int, help="comm log calls in the shell loop (default 1000; 200 --quick)"
     )
+    parser.add_argument(
+        "--order-scales",
+        help="customer scales of the orderimport case, 2 order lines each (default: the run's;"
+        " e.g. 100000,1000000 for 200k and 2M lines in one run)",
+    )
     args = parser.parse_args(argv)
     n = args.customers or (100_000 if args.quick else 1_000_000)
 
@@ -980,7 +1036,10 @@ def main(argv: list[str] | None = None) -> int:
         log("warning: the sqlite3 CLI is missing (apt-get install sqlite3): SQL baselines skipped")
 
     started = time.perf_counter()
-    bench = Bench(n, args.reps, set(args.only.split(",")) if args.only else None, args.calls)
+    order_scales = [int(x) for x in args.order_scales.split(",")] if args.order_scales else None
+    bench = Bench(
+        n, args.reps, set(args.only.split(",")) if args.only else None, args.calls, order_scales
+    )
     log(f"benchmarks at {n} customers, {args.reps} runs each (median)")
     bench.run()
     latest = RESULTS / f"latest-{n}.json"

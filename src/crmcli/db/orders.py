@@ -151,7 +151,7 @@ def get_order(db: Database, order_id: int) -> dict[str, Any]:
 #                 such line): customer, time and currency it must agree with, its line_no
 #   order_heads   one row per order: total = sum of its agreeing lines, the stored order
 #                 it updates (by external_id), whether its order row and its lines changed
-_MERGE_TABLES = ("temp.order_refs", "temp.order_merge", "temp.order_heads")
+_MERGE_TABLES = ("temp.order_refs", "temp.order_merge", "temp.order_heads", "temp.order_odd")
 DISAGREES = {1: "customer", 2: "ordered_at", 3: "currency"}
 
 
@@ -200,34 +200,74 @@ def set_order_refs(db: Database, rows: list[tuple[int | None, str, Any]]) -> Non
 
 
 def unresolved_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
-    """(line, cells, key, value, raw, name) of the staged lines whose customer is unknown."""
+    """(line, cells, run, key, value, raw, name) of the staged lines whose customer is
+    unknown (run: the staged order run of a line with an order id, else None)."""
     return db.execute(
-        f"SELECT s.line, s.cells, s.ckey, s.cvalue, s.craw, s.cname FROM {table} s"
-        " JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
+        f"SELECT s.line, s.cells, CASE WHEN s.ext IS NOT NULL THEN s.run END, s.ckey, s.cvalue,"
+        f" s.craw, s.cname FROM {table} s"
+        " CROSS JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
         " WHERE r.cid IS NULL ORDER BY s.seq"
     ).fetchall()
 
 
-def build_order_merge(db: Database, table: str) -> int:
-    """order_merge from the staged lines; returns how many lines have a known customer."""
+_MERGE_TABLE = (
+    "CREATE TABLE temp.order_merge(seq INTEGER PRIMARY KEY, h_seq INTEGER NOT NULL,"
+    " line_no INTEGER NOT NULL, bad INTEGER NOT NULL, h_line INTEGER, line INTEGER, ext, cid,"
+    " ordered_at, currency, sku, product, qty, unit, amount)"
+)
+_BAD = (
+    "CASE WHEN cid != h_cid THEN 1 WHEN ordered_at != h_at THEN 2 WHEN currency != h_cur"
+    " THEN 3 ELSE 0 END"
+)
+_HEADS = (
+    "first_value(line) OVER w AS h_line, first_value(cid) OVER w AS h_cid,"
+    " first_value(ordered_at) OVER w AS h_at, first_value(currency) OVER w AS h_cur"
+)
+
+
+def build_order_merge(db: Database, table: str, contiguous: bool, odd_runs: Any) -> int:
+    """order_merge from the staged lines; returns how many lines have a known customer.
+
+    `contiguous`: the staging saw the lines of each order one after the other (an order id
+    never came back after another one) and staged each line's run (its order) and
+    position in it. Then only `odd_runs`, the orders with a line naming another customer
+    reference, time or currency than their first line, or with a line whose customer is
+    unknown, are checked line by line (order_odd); otherwise every order is, by its order
+    id (a sort of all lines)."""
+    db.execute("DROP TABLE IF EXISTS temp.order_odd")
+    db.execute("CREATE TABLE temp.order_odd(h_seq INTEGER PRIMARY KEY)")
+    db.execute(_MERGE_TABLE)
+    if not contiguous:
+        db.execute(
+            f"INSERT INTO temp.order_merge SELECT seq, h_seq, line_no, {_BAD}, h_line, line, ext,"
+            " cid, ordered_at, currency, sku, product, qty, unit, amount FROM ("
+            "  SELECT s.seq, s.line, s.ext, r.cid, s.ordered_at, s.currency, s.sku, s.product,"
+            "   s.qty, s.unit, s.amount, row_number() OVER w AS line_no,"
+            f"   first_value(s.seq) OVER w AS h_seq, {_HEADS}"
+            f"  FROM {table} s CROSS JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
+            "  WHERE r.cid IS NOT NULL"
+            "  WINDOW w AS (PARTITION BY s.ext, CASE WHEN s.ext IS NULL THEN s.seq END"
+            "   ORDER BY s.seq ROWS UNBOUNDED PRECEDING)"
+            ") ORDER BY seq"
+        )
+        db.execute("CREATE INDEX temp.order_merge_run ON order_merge(h_seq, seq)")
+        return int(db.scalar("SELECT count(*) FROM temp.order_merge"))
     db.execute(
-        "CREATE TABLE temp.order_merge(seq INTEGER PRIMARY KEY, h_seq INTEGER NOT NULL,"
-        " line_no INTEGER NOT NULL, bad INTEGER NOT NULL, h_line INTEGER, ext, cid, ordered_at,"
-        " currency, sku, product, qty, unit, amount)"
+        "INSERT INTO temp.order_merge SELECT s.seq, s.run, s.pos, 0, NULL, s.line, s.ext, r.cid,"
+        " s.ordered_at, s.currency, s.sku, s.product, s.qty, s.unit, s.amount"
+        f" FROM {table} s CROSS JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
+        " WHERE r.cid IS NOT NULL ORDER BY s.seq"
     )
+    db.execute("CREATE INDEX temp.order_merge_run ON order_merge(h_seq, seq)")
+    db.executemany("INSERT OR IGNORE INTO temp.order_odd VALUES (?)", [(run,) for run in odd_runs])
     db.execute(
-        "INSERT INTO temp.order_merge SELECT seq, h_seq, line_no, CASE WHEN cid != h_cid THEN 1"
-        " WHEN ordered_at != h_at THEN 2 WHEN currency != h_cur THEN 3 ELSE 0 END, h_line,"
-        " ext, cid, ordered_at, currency, sku, product, qty, unit, amount FROM ("
-        "  SELECT s.seq, s.ext, r.cid, s.ordered_at, s.currency, s.sku, s.product, s.qty,"
-        "   s.unit, s.amount, row_number() OVER w AS line_no, first_value(s.seq) OVER w AS h_seq,"
-        "   first_value(s.line) OVER w AS h_line, first_value(r.cid) OVER w AS h_cid,"
-        "   first_value(s.ordered_at) OVER w AS h_at, first_value(s.currency) OVER w AS h_cur"
-        f"  FROM {table} s JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
-        "  WHERE r.cid IS NOT NULL"
-        "  WINDOW w AS (PARTITION BY s.ext, CASE WHEN s.ext IS NULL THEN s.seq END"
-        "   ORDER BY s.seq ROWS UNBOUNDED PRECEDING)"
-        ") ORDER BY seq"
+        "UPDATE temp.order_merge SET bad = CASE WHEN x.cid != x.h_cid THEN 1"
+        " WHEN x.ordered_at != x.h_at THEN 2 WHEN x.currency != x.h_cur THEN 3 ELSE 0 END,"
+        " h_line = x.h_line"
+        f" FROM (SELECT seq, cid, ordered_at, currency, {_HEADS} FROM temp.order_merge"
+        "  WHERE h_seq IN (SELECT h_seq FROM temp.order_odd)"
+        "  WINDOW w AS (PARTITION BY h_seq ORDER BY seq ROWS UNBOUNDED PRECEDING)) x"
+        " WHERE order_merge.seq = x.seq"
     )
     return int(db.scalar("SELECT count(*) FROM temp.order_merge"))
 
@@ -235,23 +275,21 @@ def build_order_merge(db: Database, table: str) -> int:
 def disagreeing_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
     """(line, cells, order id, first line, field) of the lines that disagree with the first
     line of their order on customer, time or currency; they are then left out, and the
-    other lines of their orders numbered again."""
+    other lines of their orders (and of those in order_odd) numbered again."""
     rows = db.execute(
         f"SELECT s.line, s.cells, m.ext, m.h_line, m.bad FROM temp.order_merge m JOIN {table} s"
         " ON s.seq = m.seq WHERE m.bad != 0 ORDER BY m.seq"
     ).fetchall()
     if rows:
         db.execute(
-            "CREATE TABLE temp.order_renumber AS SELECT DISTINCT h_seq FROM temp.order_merge"
-            " WHERE bad != 0"
+            "INSERT OR IGNORE INTO temp.order_odd SELECT h_seq FROM temp.order_merge WHERE bad != 0"
         )
         db.execute("DELETE FROM temp.order_merge WHERE bad != 0")
-        db.execute(
-            "UPDATE temp.order_merge SET line_no = (SELECT count(*) FROM temp.order_merge m"
-            " WHERE m.h_seq = order_merge.h_seq AND m.seq <= order_merge.seq)"
-            " WHERE h_seq IN (SELECT h_seq FROM temp.order_renumber)"
-        )
-        db.execute("DROP TABLE temp.order_renumber")
+    db.execute(
+        "UPDATE temp.order_merge SET line_no = (SELECT count(*) FROM temp.order_merge m"
+        " WHERE m.h_seq = order_merge.h_seq AND m.seq <= order_merge.seq)"
+        " WHERE h_seq IN (SELECT h_seq FROM temp.order_odd)"
+    )
     return [(line, cells, ext, h_line, DISAGREES[bad]) for line, cells, ext, h_line, bad in rows]
 
 
@@ -261,7 +299,6 @@ def write_merged_orders(
     """Insert the new orders, update the changed ones, replace the lines that changed
     (and write the change_log rows of the suspended triggers when `logged`); returns the
     counts of inserted, updated and unchanged orders."""
-    db.execute("CREATE INDEX temp.order_merge_head ON order_merge(h_seq, line_no)")
     db.execute(
         "CREATE TABLE temp.order_heads(h_seq INTEGER PRIMARY KEY, ext, cid, ordered_at,"
         " currency, total, n, keep, old_id, oid, same_order, lines_differ)"

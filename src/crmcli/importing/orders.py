@@ -41,6 +41,8 @@ STAGED = (
     "qty",
     "unit",
     "amount",
+    "run",
+    "pos",
 )
 LINE_FIELDS = ("sku", "product", "quantity", "unit_price", "line_amount")
 ORDER_FIELDS = (
@@ -145,6 +147,14 @@ class OrderImport(Entity):
         self._times: dict[str, str] = {}
         self._parsed: dict[str, dict[str, Any]] = {f: {} for f in (*self.money_fields, "quantity")}
         self._money = {f: partial(ctx.money, f) for f in self.money_fields}
+        # order runs: consecutive staged lines with one order id (see _run())
+        self.contiguous = True
+        self._run = 0
+        self._pos = 0
+        self._run_ext: str | None = None
+        self._run_head: tuple[Any, ...] = ()
+        self._closed: set[int] = set()  # hash() of the order ids of finished runs
+        self.odd_runs: set[int] = set()
 
     def check_columns(self, present: set[str]) -> None:
         missing = [f for f in ("ordered_at",) if f not in present]
@@ -208,20 +218,33 @@ class OrderImport(Entity):
         sku = (get("sku") or "").strip() or None
         product = " ".join((get("product") or "").split()) or None
         ext = (get("external_id") or "").strip() or None
+        run, pos = self._place(ext, (key, value, ordered_at, currency))
         return (
-            ext,
-            key,
-            value,
-            raw_ref,
-            name,
-            ordered_at,
-            currency,
-            sku,
-            product,
-            qty,
-            unit,
-            amount,
-        )
+            ext, key, value, raw_ref, name, ordered_at, currency, sku, product, qty, unit, amount,
+            run, pos,
+        )  # fmt: skip
+
+    def _place(self, ext: str | None, head: tuple[Any, ...]) -> tuple[int, int]:
+        """The line's order run (consecutive staged lines with one order id; a line without
+        one is a run of its own) and its position in the run; a run with a line that does
+        not name the customer, time and currency of its first line is odd (checked line by
+        line in the merge). An order id coming back after
+        another one (hash() of the finished runs' ids seen, so a rare collision only costs
+        speed) makes the staging not contiguous: the merge then groups by order id."""
+        if ext is not None and ext == self._run_ext:
+            self._pos += 1
+            if head != self._run_head:
+                self.odd_runs.add(self._run)
+            return self._run, self._pos
+        if self._run_ext is not None:
+            self._closed.add(hash(self._run_ext))
+        if ext is not None and self.contiguous and hash(ext) in self._closed:
+            self.contiguous = False
+        self._run += 1
+        self._pos = 1
+        self._run_ext = ext
+        self._run_head = head
+        return self._run, 1
 
     def _cached(
         self, line: int, cells: list[str], raw: str | None, fld: str, parse: Any, optional: bool
@@ -267,12 +290,15 @@ class OrderImport(Entity):
                 except Reject:
                     found.append((None, ref[0], ref[1]))
             repo.set_order_refs(db, found)
-        for line, cells, *ref in repo.unresolved_lines(db, table):
+        for line, cells, run, *ref in repo.unresolved_lines(db, table):
+            if run is not None:
+                self.odd_runs.add(run)
             try:
                 resolver.lookup(ref)
             except Reject as exc:
                 ctx.reject(line, Staging.cells_of(cells), exc)
-        self.line_count = repo.build_order_merge(db, table)
+        self._closed.clear()
+        self.line_count = repo.build_order_merge(db, table, self.contiguous, self.odd_runs)
         for line, cells, ext, first, what in repo.disagreeing_lines(db, table):
             problem = Reject(f"line of order {ext} disagrees with line {first} on {what}", what)
             ctx.reject(line, Staging.cells_of(cells), problem)
