@@ -304,6 +304,25 @@ else:
         if text:
             assert fast_parse(text, region, country) == general_parse(text, region, country)
 
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.text(alphabet="0123456789+() -.\t/x#,١３", min_size=1, max_size=22)
+        | st.sampled_from(["13812345678", "+8613812345678", "+14155550100", "0014155550100"]).map(
+            lambda s: s[:3] + " " + s[3:]
+        ),
+        st.sampled_from(["CN", "US", "DE"]),
+        st.sampled_from([None, "", "US", "China", "DE"]),
+    )
+    def test_fast_path_equals_the_general_path_with_other_characters(
+        text: str, region: str, country: str | None
+    ) -> None:
+        """The fast path checks no character set of its own: any other character (dots,
+        slashes, an extension mark, Arabic-Indic or full-width digits) must leave the
+        cell to the general path, whose answer it then is."""
+        text = text.strip()
+        if text:
+            assert fast_parse(text, region, country) == general_parse(text, region, country)
+
 
 def test_plain_amounts_read_as_the_general_path_reads_them() -> None:
     """parse_money_as / money_evidence take plain amounts (12, 12.5, 12,50) without

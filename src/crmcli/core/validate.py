@@ -989,11 +989,6 @@ def parse_phone(value: str, region: str = "CN", country: str | None = None) -> P
 # The common ways a Chinese mobile or a +1 number is written: ASCII digits, at most one
 # space between groups, dashes, brackets, a leading + or 00. Such a cell has no extension,
 # is no placeholder and holds one number, so parse_phone's general path would only compact it.
-_SIMPLE_CELL = re.compile(r"[0-9+() \-]+")
-_CN_MOBILE_CELL = re.compile(r"(\+86|0086)?(1[3-9][0-9]{9})")
-_NANP_CELL = re.compile(r"(?:\+|00)1([2-9][0-9]{9})")
-
-
 def _common_phone(raw: str, region: str, country: str | None) -> Phone | None:
     """parse_phone() of a stripped cell in one of the common forms (13812345678,
     138-1234-5678, +86 138 1234 5678, 0086..., +1 (415) 555-0100, +1-415-555-0100), or
@@ -1001,42 +996,48 @@ def _common_phone(raw: str, region: str, country: str | None) -> Phone | None:
 
     Exactly what the general path gives: the same E.164 (libphonenumber's validity patterns
     via normalize_phone's fast paths), no extension, never suspect (a 13-digit Chinese
-    mobile or a + number has not the NANP 10-digit national grouping)."""
-    if not _SIMPLE_CELL.fullmatch(raw) or "  " in raw:
+    mobile or a + number has not the NANP 10-digit national grouping). Without spaces,
+    dashes and brackets the cell must be exactly an ASCII mobile or +1 number that the
+    patterns call valid (one regular expression each), so any other character, or an
+    invalid number, leaves it to the general path (which words the refusal)."""
+    if "  " in raw:  # two spaces may separate two numbers: the general path decides
         return None
     compact = raw.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
-    m = _CN_MOBILE_CELL.fullmatch(compact)
+    cn_mobile, nanp = _FAST_CELLS or _fast_cells()
+    m = cn_mobile(compact)
     if m is not None:
-        prefix, digits = m.groups()
-        if prefix is None:  # national form: only where the row's region is CN
+        if m.group("cc") is None:  # national form: only where the row's region is CN
             reg = (country_region(country) if country else None) or region.upper()
             if reg != "CN":
                 return None
-        if _valid_fullmatch("CN", 11)(digits) is None:
-            return None  # the general path words the refusal
-        return Phone("+86" + digits)
-    m = _NANP_CELL.fullmatch(compact)
-    if m is not None and _valid_fullmatch("US", 10)(m.group(1)) is not None:
-        return Phone("+1" + m.group(1))
+        return Phone("+86" + m.group("n"))
+    m = nanp(compact)
+    if m is not None:
+        return Phone("+1" + m.group("n"))
     return None
 
 
-_VALID_FULLMATCH: dict[tuple[str, int], Any] = {}
+_FAST_CELLS: list[Any] = []
 
 
-def _valid_fullmatch(region: str, length: int) -> Any:
-    """_valid_national(region, ·) for numbers of `length` digits as one fullmatch: the
-    general pattern as a lookahead before the any-type pattern (one regex call, not two)."""
-    found = _VALID_FULLMATCH.get((region, length))
-    if found is None:
+def _fast_cells() -> list[Any]:
+    """The fullmatch of a compact CN mobile cell (+86 / 0086 / none, then 1[3-9] and nine
+    digits, valid by _valid_national('CN')) and of a compact +1 cell (+1 / 001, then a
+    10-digit number valid by _valid_national('US')): each validity test is the general
+    pattern as a lookahead before the any-type pattern, inside the form's own pattern."""
+
+    def valid(region: str, length: int) -> str:
         patterns = _validity_patterns(region, length)
         if patterns is None:
-            found = re.compile("(?!)").fullmatch
-        else:
-            general, types = patterns
-            found = re.compile(f"(?=(?:{general.pattern})\\Z)(?:{types.pattern})").fullmatch
-        _VALID_FULLMATCH[(region, length)] = found
-    return found
+            return "(?!)"
+        general, types = patterns
+        return f"(?=(?:{general.pattern})\\Z)(?:{types.pattern})"
+
+    _FAST_CELLS[:] = [
+        re.compile(f"(?P<cc>\\+86|0086)?(?P<n>(?=1[3-9][0-9]{{9}}\\Z){valid('CN', 11)})").fullmatch,
+        re.compile(f"(?:\\+|00)1(?P<n>(?=[2-9][0-9]{{9}}\\Z){valid('US', 10)})").fullmatch,
+    ]
+    return _FAST_CELLS
 
 
 def _international_without_plus(digits: str, region: str) -> str:
