@@ -293,12 +293,11 @@ def disagreeing_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
     return [(line, cells, ext, h_line, DISAGREES[bad]) for line, cells, ext, h_line, bad in rows]
 
 
-def write_merged_orders(
-    db: Database, has_lines: bool, stamp: str, logged: list[str]
-) -> dict[str, int]:
-    """Insert the new orders, update the changed ones, replace the lines that changed
-    (and write the change_log rows of the suspended triggers when `logged`); returns the
-    counts of inserted, updated and unchanged orders."""
+def plan_merged_orders(db: Database, has_lines: bool) -> dict[str, int]:
+    """order_heads from order_merge: each order's total, the stored order it updates (by
+    order id), whether its order row and its lines changed, and the id of a new one (reads
+    only: this is planned outside the write lock); returns the counts of inserted,
+    updated and unchanged orders."""
     db.execute(
         "CREATE TABLE temp.order_heads(h_seq INTEGER PRIMARY KEY, ext, cid, ordered_at,"
         " currency, total, n, keep, old_id, oid, same_order, lines_differ)"
@@ -330,6 +329,19 @@ def write_merged_orders(
         " WHERE old_id IS NULL) n WHERE order_heads.h_seq = n.h_seq",
         (top,),
     )
+    counts = db.execute(
+        "SELECT count(*) FILTER (WHERE old_id IS NULL),"
+        " count(*) FILTER (WHERE old_id IS NOT NULL AND NOT (same_order AND NOT lines_differ)),"
+        " count(*) FILTER (WHERE old_id IS NOT NULL AND same_order AND NOT lines_differ)"
+        " FROM temp.order_heads"
+    ).fetchone()
+    return dict(zip(("inserted", "updated", "unchanged"), map(int, counts), strict=True))
+
+
+def write_planned_orders(db: Database, stamp: str, logged: list[str]) -> None:
+    """Under the write lock: insert the new orders, update the changed ones, replace the
+    lines that changed (order_heads), and write the change_log rows of the suspended
+    triggers when `logged`."""
     # one statement in file order: the triggers (when not suspended) log in that order too
     db.execute(
         "INSERT INTO main.orders(id, external_id, customer_id, ordered_at, amount, currency,"
@@ -356,13 +368,12 @@ def write_merged_orders(
         " FROM temp.order_heads h JOIN temp.order_merge m ON m.h_seq = h.h_seq"
         " WHERE h.keep AND (h.old_id IS NULL OR h.lines_differ) ORDER BY h.oid, m.line_no"
     )
-    counts = db.execute(
-        "SELECT count(*) FILTER (WHERE old_id IS NULL),"
-        " count(*) FILTER (WHERE old_id IS NOT NULL AND NOT (same_order AND NOT lines_differ)),"
-        " count(*) FILTER (WHERE old_id IS NOT NULL AND same_order AND NOT lines_differ)"
-        " FROM temp.order_heads"
-    ).fetchone()
-    return dict(zip(("inserted", "updated", "unchanged"), map(int, counts), strict=True))
+
+
+def data_version(db: Database) -> int:
+    """Changes with every commit of another connection (what an order import's plan rests
+    on: any of them makes it plan again, under the lock)."""
+    return int(db.scalar("PRAGMA data_version"))
 
 
 def drop_merge_tables(db: Database) -> None:

@@ -144,6 +144,7 @@ class OrderImport(Entity):
         self.create_customers = create_customers
         self.currencies: dict[str, str] = {}
         self.line_count = 0
+        self.logged: list[str] = []
         self._times: dict[str, str] = {}
         self._parsed: dict[str, dict[str, Any]] = {f: {} for f in (*self.money_fields, "quantity")}
         self._money = {f: partial(ctx.money, f) for f in self.money_fields}
@@ -164,12 +165,36 @@ class OrderImport(Entity):
             raise InvalidInput(f"no column for: {', '.join(missing)} (use --map SRC=FIELD)")
         self.has_lines = bool(present & set(LINE_FIELDS))
 
-    def start(self) -> None:
+    # The merge is planned outside the write lock (merge_staged() reads only and fills temp
+    # tables), then apply() writes it under the lock; with --create-customers it is
+    # planned under the lock (the customers it creates are writes).
+    plans = True
+
+    def plan_outside_lock(self) -> bool:
+        return not self.create_customers
+
+    def snapshot(self) -> Any:
+        return repo.data_version(self.ctx.db)
+
+    def reset(self) -> None:
+        repo.drop_merge_tables(self.ctx.db)
+        assert self.ctx.resolver is not None
+        self.ctx.resolver.cache.clear()
+
+    def apply(self, token: Any) -> bool:
+        """MERGE, under the write lock: nothing committed since the plan's snapshot (else
+        False: plan again, under the lock), then the planned writes, with the change_log
+        triggers suspended and, for a big import, the secondary indexes built after the
+        commit (db/indexes.py)."""
         db = self.ctx.db
+        if token is not None and repo.data_version(db) != token:
+            return False
         self.logged = repo.suspend_order_change_log(db)
-        # A big import into a small table: build the secondary indexes once at the end.
         big = self.ctx.source.estimated_rows >= max(INDEX_REBUILD_MIN_ROWS, repo.count_orders(db))
-        self.indexes = indexes.suspend_secondary_indexes(db, "orders") if big else []
+        if big:
+            indexes.defer_secondary_indexes(db, "orders")
+        repo.write_planned_orders(db, self.ctx.now, self.logged)
+        return True
 
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
         """STAGING: order id, customer reference, time, currency and the line's item, as
@@ -302,20 +327,25 @@ class OrderImport(Entity):
         for line, cells, ext, first, what in repo.disagreeing_lines(db, table):
             problem = Reject(f"line of order {ext} disagrees with line {first} on {what}", what)
             ctx.reject(line, Staging.cells_of(cells), problem)
-        counts = repo.write_merged_orders(db, self.has_lines, ctx.now, self.logged)
+        counts = repo.plan_merged_orders(db, self.has_lines)
         summary = ctx.summary
         summary.inserted += counts["inserted"]
         summary.updated += counts["updated"]
         summary.unchanged += counts["unchanged"]
-        repo.drop_merge_tables(db)
 
     def end(self) -> None:
         db = self.ctx.db
         repo.resume_order_change_log(db, self.logged)
-        indexes.resume_indexes(db, self.indexes)
+        repo.drop_merge_tables(db)
         self.ctx.summary.extra["lines"] = self.line_count
         assert self.ctx.resolver is not None
         self.ctx.summary.extra["customers_created"] = self.ctx.resolver.created
+
+    def after_commit(self, progress: Any) -> None:
+        """The order indexes a big import deferred, each in a short transaction."""
+        if indexes.deferred_count(self.ctx.db):
+            progress.step("Building the order indexes")
+            indexes.build_deferred(self.ctx.db)
 
 
 def import_orders(
