@@ -176,8 +176,9 @@ def test_a_kill_leaves_the_database_unchanged_and_no_files(
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert list(tmp.iterdir()) == []  # no staging file
     left = sorted(p.name for p in inbox.iterdir())
-    if point in ("import.rejects_written", "import.before_commit"):
-        # made durable before the commit: the rejects of the attempt (a rerun replaces it)
+    # made durable before the commit (a customer import: after its plan, before it takes
+    # the lock): the rejects of the attempt (a rerun replaces it)
+    if point in ("import.merge", "import.rejects_written", "import.before_commit"):
         assert left == ["list.csv", "list.rejects.csv"]
     else:
         assert left == ["list.csv"]  # no temporary rejects file either
@@ -461,3 +462,28 @@ def test_db_optimize_builds_deferred_indexes(
     optimized = crm(env, "db", "optimize")
     assert optimized.returncode == 0, optimized.stderr
     assert _index_names(db) == before
+
+
+def test_a_big_import_builds_its_indexes_after_the_commit(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    db, _tmp, env = setup
+    before = _index_names(db)
+    big = {**env, "CRM_IMPORT_BIG_ROWS": "100", "CRM_SEARCH_INDEX_CHUNK": "100"}
+    source = customers_csv(tmp_path / "list.csv", 300)
+    killed = crm({**big, "CRM_FAULT": "indexes.deferred_built"}, "customer", "import", str(source))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert imported(db) == 300  # committed, then cut after its first index
+    assert "customers_email" in _index_names(db)  # UNIQUE: rebuilt inside the transaction
+    assert len(_index_names(db)) < len(before)
+    # the constraint holds: the same email again is refused
+    taken = crm(env, "customer", "add", "--name", "Copy", "--email", "person5@example.com")
+    assert taken.returncode == 4, taken.stderr
+    assert _search(env, "person250@") == ["Person 250"]
+    again = crm(big, "customer", "import", str(customers_csv(tmp_path / "b.csv", 400)),
+                "--key", "external_id")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert _index_names(db) == before
+    assert imported(db) == 400
+    assert _pending(db) == 0
+    _fts_matches_content(db)

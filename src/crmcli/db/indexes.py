@@ -53,6 +53,24 @@ def suspend_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()
     return saved
 
 
+def suspend_unique_indexes(db: Database, table: str) -> list[str]:
+    """Drop the UNIQUE indexes of `table` that can be dropped (not a constraint of the
+    table itself) for a bulk insert that has checked uniqueness already; returns their SQL:
+    resume_indexes() must build them again IN THE SAME TRANSACTION (the build enforces
+    the constraint: a duplicate fails it and the transaction rolls back). Sorting a million
+    keys once is much cheaper than a million inserts at random places in the index."""
+    saved = []
+    for name, sql in db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL",
+        (table,),
+    ).fetchall():
+        if db.scalar('SELECT "unique" FROM pragma_index_list(?) WHERE name = ?', (table, name)):
+            _drop(db, name)
+            saved.append(sql)
+    return saved
+
+
 def defer_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()) -> int:
     """Like suspend_secondary_indexes(), but the indexes are built again after the commit
     by build_deferred(), one short transaction each, instead of under the write lock: they

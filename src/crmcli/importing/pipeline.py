@@ -250,8 +250,7 @@ class RejectSink:
                 row = [line, fld, csv_cell(value), reason]
                 row += ["'" + c if c[:1] in risky else c for c in cells]
                 writer.writerow(row)
-        self._spool.close()
-        self._spool = None
+        # the spool stays: a plan taken back (truncate) writes the file again
         return self.path
 
     def discard(self, written: Path | None) -> None:
@@ -819,9 +818,29 @@ def _plan_outside_lock(ctx: Context, entity: Entity, staging: Any) -> tuple[Any,
     return token, outcomes
 
 
+def _finish_sink(ctx: Context) -> tuple[Path | None, bool]:
+    """The outcomes into the summary, the rejects file written and made durable; returns
+    it (or None) and whether --strict fails the import."""
+    from crmcli.core import faults
+
+    summary, sink = ctx.summary, ctx.sink
+    summary.rejected = sink.rejected
+    summary.duplicates = sink.duplicates
+    summary.warnings = sink.warnings
+    if ctx.reasons:
+        summary.extra["reject_reasons"] = dict(ctx.reasons.most_common())
+    failed = ctx.options.strict and bool(sink.rejected or sink.duplicates)
+    written = sink.finish()  # durable before the commit
+    summary.rejects_file = str(written) if written else None
+    faults.point("import.rejects_written")
+    return written, failed
+
+
 def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, bool, bool]:
-    """MERGE: one write transaction; the rejects file is durable before the commit.
-    Returns the rejects file written, whether --strict failed, whether it committed."""
+    """MERGE: one write transaction; the rejects file is durable before the commit (for a
+    planning entity it is written after the plan, before the lock is taken, and again
+    under the lock only if the plan had to be made again). Returns the rejects file
+    written, whether --strict failed, whether it committed."""
     from crmcli.core import faults
     from crmcli.db import audit
 
@@ -830,8 +849,11 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
     failed = False
     hook = os.environ.get("CRM_IMPORT_STAGE_HOOK")
     planned = entity.plans and entity.plan_outside_lock()
-    token, outcomes = _plan_outside_lock(ctx, entity, staging) if planned else (None, None)
     try:
+        token, outcomes = None, None
+        if planned:
+            token, outcomes = _plan_outside_lock(ctx, entity, staging)
+            written, failed = _finish_sink(ctx)
         with db.transaction():
             if hook:
                 _touch(hook, "merge")
@@ -842,20 +864,15 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
                 # the data the plan rests on changed meanwhile: plan again, under the lock
                 if outcomes is not None:
                     outcomes.restore()
+                sink.discard(written)
+                written, planned = None, False
                 entity.reset()
                 _plan(entity, staging)
                 if not entity.apply(None):
                     raise AssertionError("a plan made under the write lock must apply")
             entity.end()
-            summary.rejected = sink.rejected
-            summary.duplicates = sink.duplicates
-            summary.warnings = sink.warnings
-            if ctx.reasons:
-                summary.extra["reject_reasons"] = dict(ctx.reasons.most_common())
-            failed = options.strict and bool(sink.rejected or sink.duplicates)
-            written = sink.finish()  # durable before the commit
-            summary.rejects_file = str(written) if written else None
-            faults.point("import.rejects_written")
+            if not planned:
+                written, failed = _finish_sink(ctx)
             if failed or options.dry_run:
                 raise _Rollback
             details = {
