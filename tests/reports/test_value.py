@@ -225,3 +225,52 @@ def test_every_machine_format_lists_every_customer_unless_top_says(
     # A table shows 20 by default and says so.
     table = cli(*args).stdout
     assert "Customers listed" in table
+
+
+def test_per_customer_summaries_by_hand(cli: Any, add_customer: Any) -> None:
+    """The summaries behind the listing, against a hand count in local (Asia/Shanghai) days:
+    same-day orders are one transaction (their amounts added), the day boundary is local
+    midnight (16:00 UTC), orders in another currency count for RFM but not the models, and
+    orders entered out of time order are counted the same."""
+    ids = {n: add_customer(n) for n in ("ann", "bob", "cat", "dan", "eve", "fay")}
+    orders = {  # (stored UTC time, amount, currency)
+        "ann": [("2024-03-01T15:00:00Z", "10", "CNY"), ("2024-01-05T02:00:00Z", "40", "CNY"),
+                ("2024-01-05T15:59:59Z", "60", "CNY"),   # 23:59:59 local: the same day
+                ("2024-01-05T16:00:00Z", "30", "CNY"),   # 00:00 local: the next day
+                ("2024-02-01T03:00:00Z", "500", "USD")],  # another currency
+        "bob": [("2024-02-10T08:00:00Z", "25", "CNY"), ("2024-02-10T09:00:00Z", "35", "CNY")],
+        "cat": [("2024-04-01T00:00:00Z", "70", "USD")],   # no CNY order: not modelled
+        "dan": [("2024-01-20T10:00:00Z", "15", "CNY"), ("2024-04-10T10:00:00Z", "45", "CNY"),
+                ("2024-04-10T11:00:00Z", "5", "CNY")],
+        "eve": [("2024-02-02T01:00:00Z", "80", "CNY")],
+        "fay": [("2024-03-10T02:00:00Z", "20", "CNY"), ("2024-01-10T02:00:00Z", "12", "CNY")],
+    }  # fmt: skip
+    for name, rows in orders.items():
+        for at, amount, currency in rows:
+            cli.ok("order", "add", str(ids[name]), "--amount", amount, "--at", at,
+                   "--currency", currency)  # fmt: skip
+    report = cli.json("report", "value", "--as-of", "2024-06-01T00:00:00Z", "--currency", "CNY")
+    got = {c["name"]: c for c in report["customers"]}
+    assert set(got) == {"ann", "bob", "dan", "eve", "fay"}  # cat has no CNY order
+    end = 739038  # date(2024, 6, 1).toordinal(): the calibration end day
+    # (x, first local day, last local day, repeat amount) by hand, days as ordinals
+    hand = {
+        "ann": (2, 738890, 738946, 30 + 10),  # Jan 5 (40 + 60), Jan 6 (30), Mar 1 23:00 (10)
+        "bob": (0, 738926, 738926, 0),  # one day: 25 + 35
+        "dan": (1, 738905, 738986, 45 + 5),
+        "eve": (0, 738918, 738918, 0),
+        "fay": (1, 738895, 738955, 20),
+    }
+    for name, (x, first, last, repeat) in hand.items():
+        c = got[name]
+        assert c["frequency"] == x, name
+        assert c["recency"] == round((last - first) / 7, 4), name
+        assert c["T"] == round((end - first) / 7, 4), name
+        assert c["monetary_value"] == (round(repeat / x, 2) if x else 0.0), name
+    assert report["settings"]["customers"] == 5 and report["settings"]["repeat_customers"] == 3
+    # RFM counts every order up to the as-of time, any currency: six customers, all revenue.
+    segments = report["rfm_segments"]
+    assert sum(s["customers"] for s in segments) == 6
+    assert sum(s["revenue"] for s in segments) == pytest.approx(
+        sum(float(a) for rows in orders.values() for _, a, _ in rows)
+    )
