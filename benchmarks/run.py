@@ -527,8 +527,11 @@ class Bench:
         if crm_help(self.env, "report", "value") is None:
             self.add(unavailable("crm_report_value", "crm report value", "no such command"))
             return
+        # Every customer listed (the JSON default); `--top N` skips the listing's cost only.
         argv = [*CRM, "report", "value", "--format", "json"]
         self.add(measure("crm_report_value", argv, self.env, self.reps))
+        argv = [*CRM, "report", "value", "--top", "20", "--format", "json"]
+        self.add(measure("crm_report_value_top20", argv, self.env, self.reps))
 
     def duplicates(self) -> None:
         log("customer duplicates")
@@ -772,10 +775,22 @@ def evaluate(r: dict[str, Measurement]) -> list[Check]:
     m = get("crm_report_value")
     case, t = "crm report value (BG/NBD + Gamma-Gamma)", "<= 20 s, <= 500 MB"
     if m:
-        ok = m.median <= 20 and (m.peak_mb or 0) <= 500  # type: ignore[operator]
-        checks.append(Check(case, t, f"{_fmt(m.median)}, {m.peak_mb:.0f} MB", ok))
+        # On CPU time (user + system): one process, one thread, the database in the page
+        # cache, so on an idle machine wall ~ CPU; on the shared machine wall is load.
+        ok = (m.cpu_median or m.median) <= 20 and (m.peak_mb or 0) <= 500  # type: ignore[operator]
+        checks.append(Check(case, t, f"{_cpu(m)}, {m.peak_mb:.0f} MB", ok))
     else:
         checks.append(missing(case, t, "crm_report_value"))
+    m = get("crm_report_value_top20")
+    if m:  # the same models without the million-row listing
+        checks.append(
+            Check(
+                "crm report value --top 20 (json)",
+                "<= 20 s, <= 500 MB",
+                f"{_cpu(m)}, {m.peak_mb:.0f} MB",
+                (m.cpu_median or m.median) <= 20 and (m.peak_mb or 0) <= 500,  # type: ignore[operator]
+            )
+        )
 
     m = get("crm_duplicates")
     case, t = "crm customer duplicates", "<= 120 s, <= 2 GB"
