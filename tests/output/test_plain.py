@@ -212,3 +212,45 @@ def test_every_report_table_is_the_text_rich_prints(
     for (columns, lang, *args), text in written.items():
         result = cli(*as_of, "--lang", lang, *args, env={"COLUMNS": columns})
         assert result.stdout == text, (columns, lang, args)
+
+
+LISTINGS = [
+    ["customer", "list"],
+    ["customer", "list", "--wide"],
+    ["customer", "list", "--columns", "id,name,email,phone"],
+    ["customer", "list", "--limit", "0"],
+    ["comm", "list"],
+    ["comm", "list", "--wide", "--limit", "5"],
+    ["ticket", "list"],
+    ["deal", "list"],
+    ["order", "list"],
+]
+
+
+def test_listings_are_the_text_rich_prints(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listings (print_listing) through a pipe: written directly, and the same text (and the
+    same stderr note on hidden columns) as rich prints, --wide and --columns included."""
+    as_of = ["--as-of", "2026-11-01T00:00:00Z"]
+    made = cli(*as_of, "demo", "--customers", "120", "--seed", "7")
+    assert made.exit_code == 0, made.stderr
+    direct = []
+    real_render = plain.render
+
+    def spy(items: list[plain.Table | plain.Line], width: int) -> str | None:
+        text = real_render(items, width)
+        direct.append(text is not None)
+        return text
+
+    monkeypatch.setattr(plain, "render", spy)
+    written = {}
+    for columns in ("200", "80"):
+        for args in LISTINGS:
+            result = cli(*as_of, *args, env={"COLUMNS": columns})
+            assert result.exit_code == 0, (args, result.stderr)
+            written[(columns, *args)] = (result.stdout, result.stderr)
+    assert direct.count(True) >= len(written) - 2
+    assert any("hidden to fit 80 columns" in err for _, err in written.values())
+    monkeypatch.setattr(plain, "render", lambda items, width: None)  # rich prints them all
+    for (columns, *args), (out, err) in written.items():
+        result = cli(*as_of, *args, env={"COLUMNS": columns})
+        assert (result.stdout, result.stderr) == (out, err), (columns, args)

@@ -566,9 +566,8 @@ def listing_cell(key: str, value: Any, row: dict[str, Any] | None = None) -> str
 
 def fit_columns(rows: Sequence[dict[str, Any]], columns: Sequence[str], width: int) -> list[str]:
     """The columns, in priority order, that fit `width` characters on one line per row."""
-    from rich.cells import cell_len
-
     from crmcli.output.labels import label
+    from crmcli.output.plain import cells as cell_len  # rich.cells.cell_len, quick for ASCII
 
     chosen: list[str] = []
     used = 1
@@ -587,17 +586,33 @@ def fit_columns(rows: Sequence[dict[str, Any]], columns: Sequence[str], width: i
 def print_listing(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
 ) -> None:
-    """A listing on the terminal; --wide tables take the width they need (pipe to less -S)."""
+    """A listing on the terminal; --wide tables take the width they need (pipe to less -S).
+
+    Through a pipe or into a file the table is written directly as the text rich prints
+    (output.plain); rich prints it on a terminal, or whatever plain cannot write."""
+    from crmcli.output import plain
+
+    stream = sys.stdout
+    piped = not stream.isatty()
+    width = int(os.environ.get("COLUMNS") or 200) if piped else console().width
+    table = listing_table(rows, columns, title, width)
+    wide = bool(view_option("wide"))
+    if piped and plain.plain_width(stream, width) is not None:
+        natural = plain.natural_width(table) if wide else width
+        if natural is not None:
+            text = plain.render([table], max(width, natural))
+            if text is not None:
+                stream.write(text)
+                return
     from rich.console import Console
 
     con = console()
-    table = listing_table(rows, columns, title, con.width)
-    wide = bool(view_option("wide"))
+    renderable = plain.to_rich(table)
     if wide:
-        needed = con.measure(table, options=con.options.update(max_width=100_000)).maximum
+        needed = con.measure(renderable, options=con.options.update(max_width=100_000)).maximum
         if needed > con.width:
             con = Console(markup=False, highlight=False, soft_wrap=False, width=needed)
-    con.print(table)
+    con.print(renderable)
 
 
 def listing_table(
@@ -605,19 +620,19 @@ def listing_table(
     columns: Sequence[str],
     title: str | None = None,
     width: int = 80,
-):  # type: ignore[no-untyped-def]
+) -> Any:
     """A listing for the terminal: labelled headers, one line per row. By default only the
     columns that fit the terminal (in the command's order of importance); long text is cut
     with …; numbers are never wrapped or cut. --wide or --columns: the columns asked for."""
-    from rich.cells import cell_len
-    from rich.table import Table
-
     from crmcli.output.labels import label
+    from crmcli.output.plain import Table, cells
+
+    cell_len = cells  # rich.cells.cell_len, quick for ASCII
 
     explicit = bool(view_option("columns") or view_option("wide"))
     cols = list(columns) if explicit else fit_columns(rows, columns, width)
     hidden = [c for c in columns if c not in cols]
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=title)  # output.plain: rich's Table(header_style="bold") as text
     for c in cols:
         numeric = any(_is_num(r.get(c)) for r in rows)
         natural = max([cell_len(label(c))] + [cell_len(listing_cell(c, r.get(c), r)) for r in rows])

@@ -111,6 +111,15 @@ def plain_width(stream: TextIO, width: int) -> int | None:
     return width
 
 
+def natural_width(table: Table) -> int | None:
+    """The width rich measures for the table when nothing limits it (Console.measure's
+    maximum: every column at its natural width, plus the box), or None (see render)."""
+    if not table.columns:
+        return None
+    widths = _widths(table, 10**9)
+    return None if widths is None else sum(widths) + len(table.columns) + 1
+
+
 def render(items: list[Table | Line], width: int) -> str | None:
     """The text rich's Console(width=width, no color) prints for these items, or None when
     only rich can say (see the module docstring)."""
@@ -162,8 +171,8 @@ def _line(item: Line, width: int) -> str | None:
 
 
 def cells(text: str) -> int:
-    """rich.cells.cell_len: printable ASCII is one cell a character (checked by _simple)."""
-    if text.isascii():
+    """rich.cells.cell_len, quick for printable ASCII (one cell a character)."""
+    if text.isascii() and text.isprintable():
         return len(text)
     from rich.cells import cell_len
 
