@@ -864,8 +864,7 @@ class ImportPlan:
         db.execute(
             "INSERT OR IGNORE INTO customer_tags(customer_id, tag) SELECT p.id, j.value"
             f" FROM {_PLAN} p, json_each(p.tags) j WHERE p.op = 'i' AND p.tags <> '[]'"
-            " ORDER BY p.id, j.value"
-        )
+        )  # (the plan is read in id order: no sort)
         if log:
             db.execute(
                 "INSERT INTO change_log(entity, key1, key2) SELECT 'customers', customer_id, 0"
