@@ -17,6 +17,7 @@ tests/analytics/test_special.py checks them against scipy.special (~1e-15; triga
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,25 +66,32 @@ def betaln(a: Any, b: Any) -> Any:
     return float(out[0]) if scalar else out
 
 
-def digamma(x: Any) -> Any:
-    """psi(x) = d/dx log Gamma(x) elementwise (x > 0); a float for a scalar."""
-    if np.ndim(x) == 0:
-        return _digamma_scalar(float(x))
+def _shifted(x: Any, term: Callable[[Any], Any]) -> tuple[bool, Any, Any]:
+    """The recurrence of digamma and trigamma: every value below 10 moved up by whole steps
+    (as many as the smallest needs) until the asymptotic series is accurate, with the sum of
+    `term(value)` over the steps it took. Returns (x was a scalar, values >= 10, sums)."""
     values = np.array(x, dtype=np.float64, copy=True)
     scalar = values.ndim == 0
     values = np.atleast_1d(values)
     shift = np.zeros(values.shape)
-    # shift every value below 10 up by whole steps (as many as the smallest needs)
     steps = int(math.ceil(10.0 - float(values.min()))) if values.size else 0
     if steps > 0:
         below = values < 10.0
         low = values[below]
         acc = np.zeros(low.shape)
         for _ in range(steps):
-            acc -= 1.0 / low
+            acc += term(low)
             low = low + 1.0
         shift[below] = acc
         values[below] = low
+    return scalar, values, shift
+
+
+def digamma(x: Any) -> Any:
+    """psi(x) = d/dx log Gamma(x) elementwise (x > 0); a float for a scalar."""
+    if np.ndim(x) == 0:
+        return _digamma_scalar(float(x))
+    scalar, values, shift = _shifted(x, lambda low: -1.0 / low)
     w = 1.0 / (values * values)
     series = w * (
         1 / 12
@@ -108,20 +116,7 @@ def _digamma_scalar(x: float) -> float:
 
 def trigamma(x: Any) -> Any:
     """psi1(x) = d^2/dx^2 log Gamma(x) elementwise (x > 0); a float for a scalar."""
-    values = np.array(x, dtype=np.float64, copy=True)
-    scalar = values.ndim == 0
-    values = np.atleast_1d(values)
-    shift = np.zeros(values.shape)
-    steps = int(math.ceil(10.0 - float(values.min()))) if values.size else 0
-    if steps > 0:
-        below = values < 10.0
-        low = values[below]
-        acc = np.zeros(low.shape)
-        for _ in range(steps):
-            acc += 1.0 / (low * low)
-            low = low + 1.0
-        shift[below] = acc
-        values[below] = low
+    scalar, values, shift = _shifted(x, lambda low: 1.0 / (low * low))
     v = 1.0 / values
     w = v * v
     # 1/x + 1/(2x^2) + sum B_2k / x^(2k+1): B_2..B_14 = 1/6, -1/30, 1/42, -1/30, 5/66,
