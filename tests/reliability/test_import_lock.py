@@ -359,14 +359,20 @@ def test_search_finds_customers_whose_index_entries_are_pending(
     assert _search(env, "MÜLLER") == ["Jürgen Müller"]
 
 
+def _import_killed_during_the_build(env: dict[str, str], tmp_path: Path, rows: int) -> None:
+    """Import `rows` named customers and SIGKILL the import in its first search-index chunk
+    after the commit (chunks of 100 ids)."""
+    source = _named_csv(tmp_path / "list.csv", rows)
+    small = {**env, "CRM_SEARCH_INDEX_CHUNK": "100"}
+    killed = crm({**small, "CRM_FAULT": "search_index.chunk"}, "customer", "import", str(source))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+
 def test_a_kill_during_the_search_index_build_keeps_the_import_and_search(
     setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
 ) -> None:
     db, _tmp, env = setup
-    source = _named_csv(tmp_path / "list.csv", 500)
-    small = {**env, "CRM_SEARCH_INDEX_CHUNK": "100"}
-    killed = crm({**small, "CRM_FAULT": "search_index.chunk"}, "customer", "import", str(source))
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _import_killed_during_the_build(env, tmp_path, 500)
     assert imported(db) == 500  # committed before the build
     left = _pending(db)
     assert 0 < left < 500
@@ -388,10 +394,7 @@ def test_db_optimize_finishes_a_cut_search_index_build(
     setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
 ) -> None:
     db, _tmp, env = setup
-    source = _named_csv(tmp_path / "list.csv", 300)
-    small = {**env, "CRM_SEARCH_INDEX_CHUNK": "100"}
-    killed = crm({**small, "CRM_FAULT": "search_index.chunk"}, "customer", "import", str(source))
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _import_killed_during_the_build(env, tmp_path, 300)
     assert _pending(db) > 0
     optimized = crm(env, "db", "optimize")
     assert optimized.returncode == 0, optimized.stderr
