@@ -82,6 +82,7 @@ def run_once(
         comm_started = time.time()
         wait = _crm(env, "comm", "log", "--external-id", "LOCK-PROBE", "--channel", "phone",
                     "--subject", "during the merge", must=False)  # fmt: skip
+        comm_done = time.time()
         _, err = proc.communicate()
         if proc.returncode not in (0, 1):
             sys.exit(f"import failed ({proc.returncode}): {err.strip()}")
@@ -108,6 +109,7 @@ def run_once(
             "comm_log_wall": wait,
             "comm_log_idle_wall": probe,
             "comm_log_started_after_merge": comm_started - merge_wall,
+            "comm_log_done_after_commit": comm_done - done_wall,
         }
 
 

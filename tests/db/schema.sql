@@ -177,24 +177,25 @@ CREATE TABLE customer_tags (
         ) WITHOUT ROWID;
 
 -- table customers
-CREATE TABLE customers (
-            id INTEGER PRIMARY KEY,
-            external_id TEXT UNIQUE,
-            name TEXT NOT NULL,
-            phone TEXT,
-            email TEXT,
-            address TEXT,
-            company TEXT,
-            lifecycle TEXT NOT NULL DEFAULT 'lead'
-                CHECK (lifecycle IN ('lead', 'prospect', 'customer', 'churned')),
-            owner TEXT,
-            notes TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            erased_at TEXT
-        , company_id INTEGER
-            REFERENCES companies(id) ON DELETE SET NULL, phone_ext TEXT, phone_suspect INTEGER NOT NULL DEFAULT 0
-            CHECK (phone_suspect IN (0, 1)));
+CREATE TABLE "customers" (
+                id INTEGER PRIMARY KEY,
+                external_id TEXT,
+                name TEXT NOT NULL,
+                phone TEXT,
+                email TEXT,
+                address TEXT,
+                company TEXT,
+                lifecycle TEXT NOT NULL DEFAULT 'lead'
+                    CHECK (lifecycle IN ('lead', 'prospect', 'customer', 'churned')),
+                owner TEXT,
+                notes TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                erased_at TEXT,
+                company_id INTEGER REFERENCES companies(id) ON DELETE SET NULL,
+                phone_ext TEXT,
+                phone_suspect INTEGER NOT NULL DEFAULT 0 CHECK (phone_suspect IN (0, 1))
+            );
 
 -- table customers_fts
 CREATE VIRTUAL TABLE customers_fts USING fts5(
@@ -427,6 +428,9 @@ CREATE INDEX customers_created ON customers(created_at);
 
 -- index customers_email
 CREATE UNIQUE INDEX customers_email ON customers(email) WHERE email IS NOT NULL;
+
+-- index customers_external_id
+CREATE UNIQUE INDEX customers_external_id ON customers(external_id) WHERE external_id IS NOT NULL;
 
 -- index customers_lifecycle
 CREATE INDEX customers_lifecycle ON customers(lifecycle);
@@ -764,5 +768,37 @@ CREATE TRIGGER customers_fts_au AFTER UPDATE OF name, email, phone, company ON c
             VALUES ('delete', old.id, old.name, old.email, old.phone, old.company);
             INSERT INTO customers_fts(rowid, name, email, phone, company)
             VALUES (new.id, new.name, new.email, new.phone, new.company);
+        END;
+
+-- trigger customers_unique_guard_insert
+CREATE TRIGGER customers_unique_guard_insert BEFORE INSERT ON customers
+        WHEN EXISTS (SELECT 1 FROM deferred_indexes
+                     WHERE name IN ('customers_email', 'customers_external_id'))
+        BEGIN
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.email')
+            WHERE new.email IS NOT NULL
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_email')
+              AND EXISTS (SELECT 1 FROM customers WHERE email = new.email);
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.external_id')
+            WHERE new.external_id IS NOT NULL
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_external_id')
+              AND EXISTS (SELECT 1 FROM customers WHERE external_id = new.external_id);
+        END;
+
+-- trigger customers_unique_guard_update
+CREATE TRIGGER customers_unique_guard_update BEFORE UPDATE OF email, external_id
+        ON customers
+        WHEN EXISTS (SELECT 1 FROM deferred_indexes
+                     WHERE name IN ('customers_email', 'customers_external_id'))
+        BEGIN
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.email')
+            WHERE new.email IS NOT NULL AND new.email IS NOT old.email
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_email')
+              AND EXISTS (SELECT 1 FROM customers WHERE email = new.email AND id <> old.id);
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.external_id')
+            WHERE new.external_id IS NOT NULL AND new.external_id IS NOT old.external_id
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_external_id')
+              AND EXISTS (SELECT 1 FROM customers
+                          WHERE external_id = new.external_id AND id <> old.id);
         END;
 

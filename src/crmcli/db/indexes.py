@@ -71,6 +71,37 @@ def suspend_unique_indexes(db: Database, table: str) -> list[str]:
     return saved
 
 
+def defer_unique_indexes(
+    db: Database, table: str, saved: list[str], guarded: Iterable[str]
+) -> None:
+    """After a bulk insert, instead of resume_indexes(): the UNIQUE indexes of `saved` whose
+    names are in `guarded` are built after the commit by build_deferred(), first of all,
+    in a short transaction each; the others again now. Only for indexes whose uniqueness
+    a trigger enforces while they are listed in deferred_indexes (the customers' email and
+    external_id: migration m331), so the constraint holds at every moment."""
+    guarded = set(guarded)
+    for sql in saved:
+        name = _index_name(sql)
+        if name in guarded:
+            db.execute(
+                "INSERT OR REPLACE INTO deferred_indexes(name, tbl, sql) VALUES (?, ?, ?)",
+                (name, table, sql),
+            )
+        else:
+            db.execute(sql)
+
+
+def _index_name(sql: str) -> str:
+    found = re.match(
+        r'\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([^\s"(]+)"?',
+        sql,
+        flags=re.IGNORECASE,
+    )
+    if found is None:
+        raise ValueError(f"not a CREATE INDEX statement: {sql[:60]}")
+    return found.group(1)
+
+
 def defer_secondary_indexes(db: Database, table: str, keep: Iterable[str] = ()) -> int:
     """Like suspend_secondary_indexes(), but the indexes are built again after the commit
     by build_deferred(), one short transaction each, instead of under the write lock: they
@@ -100,7 +131,8 @@ def build_deferred(db: Database, pause: float = 0.1) -> list[str]:
     while True:
         with db.transaction():
             row = db.execute(
-                "SELECT name, sql FROM deferred_indexes ORDER BY name LIMIT 1"
+                "SELECT name, sql FROM deferred_indexes"
+                " ORDER BY sql NOT LIKE 'CREATE UNIQUE%', name LIMIT 1"  # (UNIQUE: guarded)
             ).fetchone()
             if row is None:
                 return built

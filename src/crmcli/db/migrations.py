@@ -34,6 +34,15 @@ def migration(function: Migration) -> Migration:
     return function
 
 
+def rebuilds_tables(function: Migration) -> Migration:
+    """Mark a migration that rebuilds a table (SQLite's 12-step procedure: create the new
+    table, copy, drop the old one, rename): it runs with foreign key enforcement off, so that
+    dropping the old table does not cascade into the rows that point at it, and must leave
+    `PRAGMA foreign_key_check` empty, else it rolls back."""
+    function.rebuilds_tables = True  # type: ignore[attr-defined]
+    return function
+
+
 def all_migrations() -> list[Migration]:
     return list(MIGRATIONS)
 
@@ -67,13 +76,22 @@ def apply_migrations(db: Database) -> list[str]:
         )
     applied: list[str] = []
     for migration in todo:
+        rebuild = getattr(migration, "rebuilds_tables", False)
         try:
+            if rebuild:  # (a no-op inside a transaction: set before it begins)
+                db.execute("PRAGMA foreign_keys = OFF")
             with db.transaction():
                 if db.scalar(
                     "SELECT 1 FROM _migrations WHERE name = ?", (migration.__name__,)
                 ):  # another process applied it while we waited for the lock
                     continue
                 migration(db)
+                if rebuild:
+                    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise OperationalError(
+                            f"it would break {len(broken)} foreign key(s), first in {broken[0][0]}"
+                        )
                 db.execute(
                     "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
                     (migration.__name__, now_iso()),
@@ -82,6 +100,9 @@ def apply_migrations(db: Database) -> list[str]:
                 db.execute(f"PRAGMA user_version = {int(count)}")
         except Exception as exc:
             raise OperationalError(f"migration {migration.__name__} failed: {exc}") from exc
+        finally:
+            if rebuild:
+                db.execute("PRAGMA foreign_keys = ON")
         applied.append(migration.__name__)
     return applied
 
@@ -1132,5 +1153,105 @@ def m281_deferred_indexes(db: Database) -> None:
             tbl TEXT NOT NULL,
             sql TEXT NOT NULL
         );
+        """
+    )
+
+
+@migration
+@rebuilds_tables
+def m330_customers_external_id_index(db: Database) -> None:
+    """customers.external_id's uniqueness becomes a separate index (customers_external_id)
+    instead of a constraint of the table (#12, the write lock): a big customer import can
+    then drop it and build it once by sorting, as it does the email index, instead of
+    inserting a million keys into it at random places while other writers wait. The table is
+    rebuilt with the same columns in the same order; its indexes and triggers are made again
+    from their SQL."""
+    saved = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'customers'"
+            " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
+        )
+    ]
+    db.execute("PRAGMA legacy_alter_table = ON")  # (the rename leaves other SQL alone)
+    try:
+        db.script(
+            """
+            CREATE TABLE customers_m330 (
+                id INTEGER PRIMARY KEY,
+                external_id TEXT,
+                name TEXT NOT NULL,
+                phone TEXT,
+                email TEXT,
+                address TEXT,
+                company TEXT,
+                lifecycle TEXT NOT NULL DEFAULT 'lead'
+                    CHECK (lifecycle IN ('lead', 'prospect', 'customer', 'churned')),
+                owner TEXT,
+                notes TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                erased_at TEXT,
+                company_id INTEGER REFERENCES companies(id) ON DELETE SET NULL,
+                phone_ext TEXT,
+                phone_suspect INTEGER NOT NULL DEFAULT 0 CHECK (phone_suspect IN (0, 1))
+            );
+            INSERT INTO customers_m330(id, external_id, name, phone, email, address, company,
+                lifecycle, owner, notes, created_at, updated_at, erased_at, company_id,
+                phone_ext, phone_suspect)
+            SELECT id, external_id, name, phone, email, address, company, lifecycle, owner,
+                notes, created_at, updated_at, erased_at, company_id, phone_ext, phone_suspect
+            FROM customers ORDER BY id;
+            DROP TABLE customers;
+            ALTER TABLE customers_m330 RENAME TO customers;
+            """
+        )
+    finally:
+        db.execute("PRAGMA legacy_alter_table = OFF")
+    for sql in saved:
+        db.execute(sql)
+    db.execute(
+        "CREATE UNIQUE INDEX customers_external_id ON customers(external_id)"
+        " WHERE external_id IS NOT NULL"
+    )
+
+
+@migration
+def m331_customers_unique_guard(db: Database) -> None:
+    """A big customer import builds the UNIQUE indexes of email and external_id after its
+    commit, in short transactions of their own (#12, the write lock; db/indexes.py), like its
+    other indexes. Until each is built (its row in deferred_indexes), these triggers enforce
+    its uniqueness: a write that would give a second customer the same email or external id
+    fails as the index would have failed it."""
+    db.script(
+        """
+        CREATE TRIGGER customers_unique_guard_insert BEFORE INSERT ON customers
+        WHEN EXISTS (SELECT 1 FROM deferred_indexes
+                     WHERE name IN ('customers_email', 'customers_external_id'))
+        BEGIN
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.email')
+            WHERE new.email IS NOT NULL
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_email')
+              AND EXISTS (SELECT 1 FROM customers WHERE email = new.email);
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.external_id')
+            WHERE new.external_id IS NOT NULL
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_external_id')
+              AND EXISTS (SELECT 1 FROM customers WHERE external_id = new.external_id);
+        END;
+        CREATE TRIGGER customers_unique_guard_update BEFORE UPDATE OF email, external_id
+        ON customers
+        WHEN EXISTS (SELECT 1 FROM deferred_indexes
+                     WHERE name IN ('customers_email', 'customers_external_id'))
+        BEGIN
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.email')
+            WHERE new.email IS NOT NULL AND new.email IS NOT old.email
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_email')
+              AND EXISTS (SELECT 1 FROM customers WHERE email = new.email AND id <> old.id);
+            SELECT RAISE(ABORT, 'UNIQUE constraint failed: customers.external_id')
+            WHERE new.external_id IS NOT NULL AND new.external_id IS NOT old.external_id
+              AND EXISTS (SELECT 1 FROM deferred_indexes WHERE name = 'customers_external_id')
+              AND EXISTS (SELECT 1 FROM customers
+                          WHERE external_id = new.external_id AND id <> old.id);
+        END;
         """
     )

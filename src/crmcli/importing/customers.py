@@ -27,8 +27,8 @@ from crmcli.core.validate import (
     split_tags,
 )
 from crmcli.customers import rules
+from crmcli.db import change_log, indexes, search_index
 from crmcli.db import customers as repo
-from crmcli.db import indexes, search_index
 from crmcli.importing.companies import CompanyLinker
 from crmcli.importing.custom import CustomColumns, with_custom_fields
 from crmcli.importing.pipeline import (
@@ -42,6 +42,9 @@ from crmcli.importing.pipeline import (
 )
 
 KEYS = ("external_id", "email", "phone")
+# The UNIQUE indexes of customers a trigger enforces while they wait to be built (m331).
+UNIQUE_GUARDED = ("customers_email", "customers_external_id")
+UNIQUE_GUARD_TRIGGERS = ("customers_unique_guard_insert", "customers_unique_guard_update")
 # Field names a customer CSV may carry (also the columns `customer export` writes).
 IMPORT_FIELDS = (*repo.CUSTOMER_FIELDS, "phone_ext", "tags", "created_at", "country")
 # The columns `customer export` writes: an export imports back unchanged.
@@ -231,13 +234,19 @@ class CustomerImport(Entity):
             # (the plan checked them: sorted once below, not grown row by row)
             unique = indexes.suspend_unique_indexes(db, "customers")
         triggers = repo.suspend_change_log(db)
+        # (m331's guards check every row they see: the plan checked these, and the unique
+        # indexes are built, or guarded, after the inserts)
+        guards = change_log.suspend(db, UNIQUE_GUARD_TRIGGERS)
         # the new customers are indexed for search after the commit (db/search_index.py)
         search_index.open_pending(db, self.first_new_id)
         self.companies.apply()
         phase("apply.companies")
         self.plan.apply(self.update_columns, self.ctx.now, self.first_new_id, bool(triggers), phase)
         phase("apply.customers")
-        indexes.resume_indexes(db, unique)
+        # the email and external_id indexes are built after the commit too: until then
+        # migration m331's triggers keep them unique
+        change_log.resume(db, guards)
+        indexes.defer_unique_indexes(db, "customers", unique, UNIQUE_GUARDED if guards else ())
         phase("apply.unique")
         repo.resume_change_log(db, triggers)
         search_index.close_pending(db, self.first_new_id)
@@ -558,6 +567,7 @@ class CustomerImport(Entity):
         if indexes.deferred_count(self.ctx.db):
             progress.step("Building the customer indexes")
             indexes.build_deferred(self.ctx.db)
+            phase("indexes.built")
         left = search_index.pending_count(self.ctx.db)
         if left:
             progress.step(f"Indexing {left} customers for search")
