@@ -178,6 +178,8 @@ class CustomerImport(Entity):
         self._lifecycles: dict[str, str] = {}
         self._tags: dict[str, tuple[str, ...]] = {}
         self.lookups = [c for c in repo.LOOKUP_COLUMNS if c in self.file_fields]
+        # the file's repeated lookup values are all the merge remembers (db/staging.py)
+        self.key_columns = tuple(self.lookups)
         # Columns an update may set: the file's own (created_at is kept from the first import).
         self.update_columns = [c for c in repo.CUSTOMER_FIELDS if c in self.file_fields]
         if "phone" in self.file_fields:
@@ -206,7 +208,10 @@ class CustomerImport(Entity):
         self.custom.start()
         self.next_id = repo.max_customer_id(db) + 1
         self.first_new_id = self.next_id
+        # the customer each lookup value of the file names so far: only values on more
+        # than one row are kept (no other row looks a value up), not one entry per row
         self.local: dict[str, dict[str, int]] = {col: {} for col in self.lookups}
+        self._repeated = dict(zip(self.lookups, self.repeated, strict=True))
         self.plan = repo.ImportPlan(db)
         self.plan.open()
         self.custom.store = self.plan
@@ -295,6 +300,10 @@ class CustomerImport(Entity):
         extra = {"company": CompanyLinker.stage(record) if self.links else None,
                  "custom": self.custom.parse(line, record, cells)}  # fmt: skip
         return [values, tags, extra]
+
+    def staged_keys(self, data: Any) -> tuple[Any, ...]:
+        values = data[0]
+        return tuple(values.get(col) for col in self.lookups)
 
     def _bad(self, line: int, cells: list[str], fld: str, raw: str, exc: InvalidInput) -> None:
         """A bad optional value: ctx.optional's warning (or Reject with --strict-fields)."""
@@ -460,8 +469,9 @@ class CustomerImport(Entity):
 
     def _remember(self, values: dict[str, Any], cid: int) -> None:
         for col in self.lookups:
-            if col in values:
-                self.local[col][values[col]] = cid
+            value = values.get(col)
+            if value is not None and hash(value) in self._repeated[col]:
+                self.local[col][value] = cid
 
     def _insert(self, row: _Row, records: dict[int, dict[str, Any]], new_ids: list[int]) -> None:
         if "name" not in row.values:
