@@ -217,6 +217,23 @@ class CustomerImport(Entity):
         self.custom.store = self.plan
         self.companies.start_plan()
 
+    def _big(self) -> bool:
+        """An import at least INDEX_REBUILD_MIN_ROWS rows and the size of the table: it
+        defers the indexes (apply) and appends its new customers by transfer (planned)."""
+        return self.ctx.source.estimated_rows >= max(
+            INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(self.ctx.db)
+        )
+
+    def planned(self) -> None:
+        """A big import's new customers laid out as the table is, for apply() to append
+        them by SQLite's transfer (db/customers.ImportPlan.stage_inserts), with foreign
+        keys off for the transaction."""
+        if self._big():
+            self.plan.stage_inserts(self.ctx.now)
+
+    def merge_without_foreign_keys(self) -> bool:
+        return self.plan.fast
+
     def reset(self) -> None:
         self.plan.drop()
         self.companies = CompanyLinker(self.ctx, self.companies.create, self.companies.by_domain)
@@ -229,9 +246,7 @@ class CustomerImport(Entity):
         db = self.ctx.db
         if token is not None and repo.changed_since(db, token):
             return False
-        big = self.ctx.source.estimated_rows >= max(
-            INDEX_REBUILD_MIN_ROWS, repo.count_all_customers(db)
-        )
+        big = self._big()
         unique: list[str] = []
         if big:  # built again after the commit, one short transaction each
             indexes.defer_secondary_indexes(db, "customers")

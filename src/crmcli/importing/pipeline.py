@@ -632,6 +632,15 @@ class Entity:
         """False: plan under the write lock (e.g. the plan needs records created first)."""
         return True
 
+    def planned(self) -> None:
+        """After planning outside the lock, still in its read snapshot (no lock): e.g. lay
+        the plan out for the write."""
+
+    def merge_without_foreign_keys(self) -> bool:
+        """True: the write transaction runs with foreign keys off (a pragma set before it
+        begins); apply() then checks what they would have checked itself."""
+        return False
+
     def reset(self) -> None:
         """Forget a plan (before planning again under the lock)."""
 
@@ -864,6 +873,7 @@ def _plan_outside_lock(ctx: Context, entity: Entity, staging: Any) -> tuple[Any,
     with ctx.db.read_snapshot():
         token = entity.snapshot()
         _plan(entity, staging)
+        entity.planned()
     faults.point("import.planned")
     return token, outcomes
 
@@ -904,7 +914,8 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
         if planned:
             token, outcomes = _plan_outside_lock(ctx, entity, staging)
             written, failed = _finish_sink(ctx)
-        with db.transaction():
+        fast = planned and entity.merge_without_foreign_keys()
+        with _foreign_keys_off(db, fast), db.transaction():
             if hook:
                 _touch(hook, "merge")
             faults.point("import.merge")
@@ -941,6 +952,20 @@ def _merge(ctx: Context, entity: Entity, staging: Any) -> tuple[Path | None, boo
         sink.discard(written)
         raise
     return written, failed, True
+
+
+@contextlib.contextmanager
+def _foreign_keys_off(db: Any, off: bool) -> Iterator[None]:
+    """PRAGMA foreign_keys OFF for the transaction inside (it is a no-op within one), ON
+    again after it whatever ends it."""
+    if not off:
+        yield
+        return
+    db.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
 
 
 def _remove_stale_rejects(path: Path) -> None:
