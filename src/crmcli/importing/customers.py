@@ -316,9 +316,8 @@ class CustomerImport(Entity):
                  "custom": self.custom.parse(line, record, cells)}  # fmt: skip
         return [values, tags, extra]
 
-    def staged_keys(self, data: Any) -> tuple[Any, ...]:
-        values = data[0]
-        return tuple(values.get(col) for col in self.lookups)
+    def key_values(self, data: Any) -> dict[str, Any]:
+        return data[0]  # type: ignore[no-any-return]
 
     def _bad(self, line: int, cells: list[str], fld: str, raw: str, exc: InvalidInput) -> None:
         """A bad optional value: ctx.optional's warning (or Reject with --strict-fields)."""

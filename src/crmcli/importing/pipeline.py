@@ -573,8 +573,9 @@ class Entity:
     ignored_fields: tuple[str, ...] = ()
     # set-based merge: row() returns a tuple of these staged columns; merge_staged() merges
     staged_columns: tuple[str, ...] = ()
-    # values the merge looks rows of the file up by (RepeatedKeys): staged_keys() gives a
-    # row's, and `repeated` gets, per key, the hashes of those on more than one row
+    # values the merge looks rows of the file up by (RepeatedKeys): key_values() gives the
+    # dict a row's are read from, and `repeated` gets, per key, the hashes of those on more
+    # than one row
     key_columns: tuple[str, ...] = ()
     repeated: tuple[set[int], ...] = ()
 
@@ -595,9 +596,9 @@ class Entity:
         """Rows with the same key are merged together (in one batch)."""
         return None
 
-    def staged_keys(self, data: Any) -> tuple[Any, ...]:
-        """The row's values of key_columns (None where it has none)."""
-        return ()
+    def key_values(self, data: Any) -> dict[str, Any]:
+        """The dict of the staged row `data` its key_columns are read from."""
+        return {}
 
     def start(self) -> None:
         """MERGE: inside the transaction, before the first batch."""
@@ -750,7 +751,7 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
     batch: list[tuple[str | None, int, list[str], Any]] = []
     # rows are grouped only by an entity that says how (one call less per row otherwise)
     group = entity.group if type(entity).group is not Entity.group else None
-    keys = RepeatedKeys(len(entity.key_columns)) if entity.key_columns else None
+    keys = RepeatedKeys(entity.key_columns) if entity.key_columns else None
     for line, record, cells, problem in ctx.source.rows():
         summary.rows += 1
         if problem:
@@ -762,7 +763,7 @@ def _stage(ctx: Context, entity: Entity, staging: Any, progress: Any) -> None:
             ctx.reject(line, cells, exc)
             continue
         if keys:
-            keys.add(entity.staged_keys(data))
+            keys.add(entity.key_values(data))
         batch.append((group(data) if group else None, line, cells, data))
         if len(batch) >= BATCH:
             staging.add(batch)
@@ -789,15 +790,19 @@ class RepeatedKeys:
     stable within the one process that stages and merges; a collision only makes a value
     be remembered needlessly."""
 
-    def __init__(self, keys: int) -> None:
+    def __init__(self, columns: tuple[str, ...]) -> None:
         from array import array
 
-        self.hashes = [array("q") for _ in range(keys)]
+        self.hashes = [array("q") for _ in columns]
+        self._columns = [
+            (column, hashes.append) for column, hashes in zip(columns, self.hashes, strict=True)
+        ]
 
-    def add(self, values: tuple[Any, ...]) -> None:
-        for hashes, value in zip(self.hashes, values, strict=True):
+    def add(self, values: dict[str, Any]) -> None:
+        for column, append in self._columns:
+            value = values.get(column)
             if value is not None:
-                hashes.append(hash(value))
+                append(hash(value))
 
     def repeated(self) -> tuple[set[int], ...]:
         import numpy as np
