@@ -1,7 +1,8 @@
-"""The lines of one order in `crm order import` (set-based merge): an order's first line
-with an unknown customer, lines that disagree with the first line on customer, time or
-currency, and order ids that come back later in the file give the same orders and lines,
-numbered 1..n in file order; re-importing changes nothing."""
+"""The lines of one order in `crm order import` (set-based merge): an order is stored whole
+or not at all (a line with an unknown customer, or one that disagrees with the first line on
+customer, time or currency, leaves the whole order out, each of its lines in the rejects
+file with the reason), order ids that come back later in the file give the same orders and
+lines, numbered 1..n in file order; re-importing changes nothing."""
 
 from __future__ import annotations
 
@@ -26,13 +27,10 @@ LINES = [
     "O3,C1,2024-01-04 10:00,I,3,1.00,3.00,CNY",  # 11
     ",C2,2024-01-06 10:00,J,1,4.00,4.00,CNY",  # 12: no order id: an order of its own
 ]
-# (external_id, customer, total) and the (sku, quantity, unit_price, amount) lines
-ORDERS = {"O1": ("C1", 1500), "O2": ("C2", 1100), "O3": ("C1", 1000), None: ("C2", 400)}
-ORDER_LINES = {
-    "O1": [("A", 1.0, 1000, 1000), ("B", 2.0, 250, 500)],
-    "O2": [("C", 1.0, 500, 500), ("D", 1.0, 600, 600)],
-    "O3": [("E", 1.0, 700, 700), ("I", 3.0, 100, 300)],
-}
+# (external_id, customer, total) and the (sku, quantity, unit_price, amount) lines: O2 and
+# O3 are left out whole (never stored with the total of some of their lines)
+ORDERS = {"O1": ("C1", 1500), None: ("C2", 400)}
+ORDER_LINES = {"O1": [("A", 1.0, 1000, 1000), ("B", 2.0, 250, 500)]}
 
 
 def _stored(db: Path) -> tuple[dict[Any, tuple[str, int]], dict[str, list[tuple[Any, ...]]]]:
@@ -72,20 +70,32 @@ def test_lines_of_orders(
     path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
     rejects = tmp_path / "rejects.csv"
     summary = cli.json("order", "import", str(path), "--rejects", str(rejects))
-    assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (4, 0, 0)
-    assert summary["rejected"] == 4 and summary["lines"] == 10  # lines with a known customer
+    assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (2, 0, 0)
+    assert summary["rejected"] == 8 and summary["lines"] == 3  # the lines of stored orders
     orders, stored_lines = _stored(db_path)
     assert orders == ORDERS
     assert stored_lines == ORDER_LINES
     line_of = {row.split(",")[3]: n for n, row in enumerate(lines, 2)}
     first = line_of["E"]
+    o2 = (
+        f"order O2 left out: its line {line_of['X']} was rejected (no customer with external_id C9)"
+    )
+    # the first disagreeing line in the file names the reason for the rest of O3
+    bad = min(line_of[sku] for sku in "FGH")
+    what = {line_of["F"]: "customer", line_of["G"]: "ordered_at", line_of["H"]: "currency"}
+    o3 = f"order O3 left out: its line {bad} disagrees with line {first} on {what[bad]}"
     assert _rejects(rejects) == {
         "X": "no customer with external_id C9",
+        "C": o2,
+        "D": o2,
+        "E": o3,
         "F": f"line of order O3 disagrees with line {first} on customer",
         "G": f"line of order O3 disagrees with line {first} on ordered_at",
         "H": f"line of order O3 disagrees with line {first} on currency",
+        "I": o3,
     }
     again = cli.json("order", "import", str(path), "--rejects", str(rejects))
-    # idempotent: the keyed orders are unchanged (a line without an order id is new again)
-    assert (again["inserted"], again["updated"], again["unchanged"]) == (1, 0, 3)
+    # idempotent: every order is unchanged, the one without an order id too (matched by
+    # customer, time, amount and currency)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert _stored(db_path)[1] == ORDER_LINES

@@ -10,7 +10,7 @@ from typing import Any
 
 from crmcli.core.clock import now_iso, to_iso
 from crmcli.core.errors import NotFound
-from crmcli.core.validate import option_datetime
+from crmcli.core.validate import MONEY_LIMIT, option_datetime
 from crmcli.db import audit, change_log
 from crmcli.db.database import Database, integrity_error_to_conflict
 
@@ -153,6 +153,7 @@ def get_order(db: Database, order_id: int) -> dict[str, Any]:
 #                 it updates (by external_id), whether its order row and its lines changed
 _MERGE_TABLES = ("temp.order_refs", "temp.order_merge", "temp.order_heads", "temp.order_odd")
 DISAGREES = {1: "customer", 2: "ordered_at", 3: "currency"}
+MONEY_LIMIT_CENTS = MONEY_LIMIT * 100
 
 
 def stage_order_refs(db: Database, table: str) -> None:
@@ -200,11 +201,11 @@ def set_order_refs(db: Database, rows: list[tuple[int | None, str, Any]]) -> Non
 
 
 def unresolved_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
-    """(line, cells, run, key, value, raw, name) of the staged lines whose customer is
-    unknown (run: the staged order run of a line with an order id, else None)."""
+    """(line, cells, run, key, value, raw, name, order id) of the staged lines whose
+    customer is unknown (run: the staged order run of a line with an order id, else None)."""
     return db.execute(
         f"SELECT s.line, s.cells, CASE WHEN s.ext IS NOT NULL THEN s.run END, s.ckey, s.cvalue,"
-        f" s.craw, s.cname FROM {table} s"
+        f" s.craw, s.cname, s.ext FROM {table} s"
         " CROSS JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
         " WHERE r.cid IS NULL ORDER BY s.seq"
     ).fetchall()
@@ -293,6 +294,74 @@ def disagreeing_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
     return [(line, cells, ext, h_line, DISAGREES[bad]) for line, cells, ext, h_line, bad in rows]
 
 
+def drop_orders(db: Database, table: str, exts: list[str]) -> list[tuple[Any, ...]]:
+    """(line, cells, order id) of the lines left of the orders `exts` (one of their lines
+    was rejected: an order is stored whole or not at all, never with a partial total),
+    taken out of order_merge."""
+    if not exts:
+        return []
+    wanted = json.dumps(exts)
+    rows = db.execute(
+        f"SELECT s.line, s.cells, m.ext FROM temp.order_merge m JOIN {table} s ON s.seq = m.seq"
+        " WHERE m.ext IN (SELECT value FROM json_each(?)) ORDER BY m.seq",
+        (wanted,),
+    ).fetchall()
+    db.execute(
+        "DELETE FROM temp.order_merge WHERE ext IN (SELECT value FROM json_each(?))", (wanted,)
+    )
+    return rows
+
+
+def refused_orders(db: Database, has_lines: bool) -> list[tuple[str, str]]:
+    """(order id, reason) of the orders the merge must not store as the file gives them:
+    a total of 10^12 or more (each line passed the limit, their sum does not), and an
+    order stored with lines that this file gives as a total only, another amount (storing
+    it would leave lines that do not add up to the order)."""
+    out = [
+        (str(ext), f"order {ext}: its lines add up to {total / 100:.2f}, too large (limit 10^12)")
+        for ext, total in db.execute(
+            "SELECT coalesce(ext, '#' || h_seq), sum(amount) FROM temp.order_merge"
+            " GROUP BY h_seq HAVING abs(sum(amount)) >= ?",
+            (MONEY_LIMIT_CENTS,),
+        )
+    ]
+    if not has_lines:
+        out += [
+            (str(ext), f"order {ext} is stored with {lines} line(s) adding up to "
+             f"{stored / 100:.2f}; this file gives a total of {total / 100:.2f} without lines "
+             "(import it with its lines: sku, quantity, unit_price or line_amount)")
+            for ext, lines, stored, total in db.execute(
+                "SELECT h.ext, (SELECT count(*) FROM main.order_lines ol WHERE ol.order_id = o.id),"
+                " o.amount, h.total FROM (SELECT ext, sum(amount) AS total FROM temp.order_merge"
+                "  WHERE ext IS NOT NULL GROUP BY h_seq HAVING count(*) = 1) h"
+                " JOIN main.orders o ON o.external_id = h.ext"
+                " WHERE h.total != o.amount"
+                " AND EXISTS (SELECT 1 FROM main.order_lines ol WHERE ol.order_id = o.id)"
+            )
+        ]  # fmt: skip
+    return out
+
+
+def drop_heads(db: Database, table: str, heads: list[str]) -> list[tuple[Any, ...]]:
+    """drop_orders() for refused_orders()' ids, where '#N' names the order of staged line
+    N without an order id."""
+    exts = [h for h in heads if not h.startswith("#")]
+    rows = drop_orders(db, table, exts)
+    seqs = [int(h[1:]) for h in heads if h.startswith("#")]
+    if seqs:
+        wanted = json.dumps(seqs)
+        rows += db.execute(
+            f"SELECT s.line, s.cells, '#' || m.h_seq FROM temp.order_merge m JOIN {table} s"
+            " ON s.seq = m.seq WHERE m.h_seq IN (SELECT value FROM json_each(?)) ORDER BY m.seq",
+            (wanted,),
+        ).fetchall()
+        db.execute(
+            "DELETE FROM temp.order_merge WHERE h_seq IN (SELECT value FROM json_each(?))",
+            (wanted,),
+        )
+    return rows
+
+
 def plan_merged_orders(db: Database, has_lines: bool) -> dict[str, int]:
     """order_heads from order_merge: each order's total, the stored order it updates (by
     order id), whether its order row and its lines changed, and the id of a new one (reads
@@ -321,6 +390,23 @@ def plan_merged_orders(db: Database, has_lines: bool) -> dict[str, int]:
         "  AND NOT EXISTS (SELECT 1 FROM main.order_lines ol WHERE ol.order_id = order_heads.old_id"
         "   AND ol.line_no = m.line_no AND ol.sku IS m.sku AND ol.product IS m.product"
         "   AND ol.quantity IS m.qty AND ol.unit_price IS m.unit AND ol.amount = m.amount)))"
+    )
+    # An order without an order id is the same order as a stored one without one with the
+    # same customer, time, amount and currency: the k-th such order of the file matches the
+    # k-th stored one (two equal purchases on one day stay two), so importing the same file
+    # again changes nothing.
+    db.execute(
+        "UPDATE temp.order_heads SET old_id = x.id, oid = x.id, same_order = 1 FROM ("
+        " SELECT h.h_seq, o.id FROM (SELECT h_seq, cid, ordered_at, total, currency,"
+        "  row_number() OVER (PARTITION BY cid, ordered_at, total, currency ORDER BY h_seq) AS k"
+        "  FROM temp.order_heads WHERE ext IS NULL) h"
+        " JOIN (SELECT id, customer_id, ordered_at, amount, currency, row_number() OVER"
+        "  (PARTITION BY customer_id, ordered_at, amount, currency ORDER BY id) AS k"
+        "  FROM main.orders WHERE external_id IS NULL AND customer_id IN"
+        "  (SELECT cid FROM temp.order_heads WHERE ext IS NULL)) o"
+        " ON o.customer_id = h.cid AND o.ordered_at = h.ordered_at AND o.amount = h.total"
+        " AND o.currency = h.currency AND o.k = h.k) x"
+        " WHERE order_heads.h_seq = x.h_seq"
     )
     top = int(db.scalar("SELECT coalesce(max(id), 0) FROM main.orders"))
     db.execute(

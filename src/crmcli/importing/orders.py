@@ -11,12 +11,13 @@ Required: the customer reference, ordered_at and an amount (or quantity and unit
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
 from crmcli.core.errors import InvalidInput
-from crmcli.core.validate import check_amount_currency, normalize_currency
+from crmcli.core.validate import MONEY_LIMIT, check_amount_currency, normalize_currency
 from crmcli.db import indexes
 from crmcli.db import orders as repo
 from crmcli.importing.pipeline import (
@@ -116,14 +117,44 @@ ORDER_ALIASES = {
 }
 
 
-def _quantity(raw: str) -> float:
+# A quantity: digits with an optional decimal part, or thousands groups of three.
+_QTY = {
+    "point": re.compile(r"[+-]?(?:\d{1,3}(?:[,' \u00a0\u202f]\d{3})+|\d+)(?:\.\d+)?"),
+    "comma": re.compile(r"[+-]?(?:\d{1,3}(?:[.' \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"),
+}
+
+
+def _quantity(raw: str, convention: str = "point") -> int | float:
+    """A quantity cell under its column's decimal convention (decided from the whole
+    column like a money column's: `1,000` is a thousand in a point column, one in a comma
+    column; a column of such cells only follows --decimal or the file's currency)."""
+    text = raw.strip()
+    if not _QTY[convention].fullmatch(text):
+        raise InvalidInput(f"invalid quantity {text!r}")
+    sep = "," if convention == "comma" else "."
+    body = re.sub(r"[,.' \u00a0\u202f]", lambda m: "." if m.group() == sep else "", text)
     try:
-        value = Decimal(raw.strip().replace(",", "."))
+        value = Decimal(body)
     except InvalidOperation:
-        raise InvalidInput(f"invalid quantity {raw.strip()!r}") from None
+        raise InvalidInput(f"invalid quantity {text!r}") from None
     if not value.is_finite() or abs(value) >= 10**9:
-        raise InvalidInput(f"invalid quantity {raw.strip()!r}")
+        raise InvalidInput(f"invalid quantity {text!r}")
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _line_amount(qty: int | float, unit: int, line: int, cells: list[str]) -> int:
+    """quantity x unit price in minor units, exactly: a product with a fraction of a cent
+    is refused (no rounding), as is one of 10^12 or more."""
+    product = Decimal(str(qty)) * unit
+    if product != product.to_integral_value():
+        raise Reject(
+            f"quantity {qty} x unit_price {unit / 100:.2f} = {product / 100} has more than two "
+            "decimals; give the line's amount (line_amount)",
+            "amount",
+        )
+    if abs(product) >= MONEY_LIMIT * 100:
+        raise Reject(f"quantity x unit_price {product / 100} is too large (limit 10^12)", "amount")
+    return int(product)
 
 
 INDEX_REBUILD_MIN_ROWS = 50_000
@@ -134,7 +165,8 @@ class OrderImport(Entity):
     audit_entity = "order"
     fields = ORDER_FIELDS
     aliases = ORDER_ALIASES
-    money_fields = ("amount", "unit_price", "line_amount")
+    # (quantity: not money, but its decimal convention is decided the same way)
+    money_fields = ("amount", "unit_price", "line_amount", "quantity")
     date_fields = ("ordered_at",)
     staged_columns = STAGED
 
@@ -146,8 +178,10 @@ class OrderImport(Entity):
         self.line_count = 0
         self.logged: list[str] = []
         self._times: dict[str, str] = {}
-        self._parsed: dict[str, dict[str, Any]] = {f: {} for f in (*self.money_fields, "quantity")}
-        self._money = {f: partial(ctx.money, f) for f in self.money_fields}
+        self._parsed: dict[str, dict[str, Any]] = {f: {} for f in self.money_fields}
+        self._money = {f: partial(ctx.money, f) for f in self.money_fields if f != "quantity"}
+        # order ids with a line rejected while staging: the order is left out whole
+        self.rejected_orders: dict[str, str] = {}
         # order runs: consecutive staged lines with one order id (see _run())
         self.contiguous = True
         self._run = 0
@@ -198,7 +232,18 @@ class OrderImport(Entity):
 
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
         """STAGING: order id, customer reference, time, currency and the line's item, as
-        the values of STAGED (each distinct cell of a column is parsed once)."""
+        the values of STAGED (each distinct cell of a column is parsed once). A rejected
+        line takes its order with it (merge_staged)."""
+        try:
+            return self._row(line, record, cells)
+        except (Reject, InvalidInput) as exc:
+            ext = (record.get("external_id") or "").strip()
+            if ext:
+                why = exc.reason if isinstance(exc, Reject) else exc.message
+                self.rejected_orders.setdefault(ext, f"its line {line} was rejected ({why})")
+            raise
+
+    def _row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
         ctx = self.ctx
         get = record.get
         raw_time = get("ordered_at")
@@ -206,7 +251,7 @@ class OrderImport(Entity):
         if ordered_at is None:
             ordered_at = ctx.required("ordered_at", raw_time, lambda t: ctx.time("ordered_at", t))
             self._times[raw_time] = ordered_at  # type: ignore[index]
-        qty = self._cached(line, cells, get("quantity"), "quantity", _quantity, optional=True)
+        qty = self._cached(line, cells, get("quantity"), "quantity", self._qty, optional=True)
         unit = self._cached(
             line, cells, get("unit_price"), "unit_price", self._money["unit_price"], True
         )
@@ -219,7 +264,7 @@ class OrderImport(Entity):
         if amount is None:
             if qty is None or unit is None:
                 raise Reject("no amount", "amount", "")
-            amount = round(qty * unit)
+            amount = _line_amount(qty, unit, line, cells)
         raw_currency = get("currency") or ""
         currency = self.currencies.get(raw_currency)
         if currency is None:
@@ -248,6 +293,9 @@ class OrderImport(Entity):
             ext, key, value, raw_ref, name, ordered_at, currency, sku, product, qty, unit, amount,
             run, pos,
         )  # fmt: skip
+
+    def _qty(self, raw: str) -> int | float:
+        return _quantity(raw, self.ctx.decimal.get("quantity", "point"))
 
     def _place(self, ext: str | None, head: tuple[Any, ...]) -> tuple[int, int]:
         """The line's order run (consecutive staged lines with one order id; a line without
@@ -315,18 +363,33 @@ class OrderImport(Entity):
                 except Reject:
                     found.append((None, ref[0], ref[1]))
             repo.set_order_refs(db, found)
-        for line, cells, run, *ref in repo.unresolved_lines(db, table):
+        left_out = dict(self.rejected_orders)  # order id -> why the whole order is left out
+        for line, cells, run, *ref, ext in repo.unresolved_lines(db, table):
             if run is not None:
                 self.odd_runs.add(run)
             try:
                 resolver.lookup(ref)
             except Reject as exc:
                 ctx.reject(line, Staging.cells_of(cells), exc)
+                if ext is not None:
+                    left_out.setdefault(ext, f"its line {line} was rejected ({exc.reason})")
         self._closed.clear()
         self.line_count = repo.build_order_merge(db, table, self.contiguous, self.odd_runs)
         for line, cells, ext, first, what in repo.disagreeing_lines(db, table):
             problem = Reject(f"line of order {ext} disagrees with line {first} on {what}", what)
             ctx.reject(line, Staging.cells_of(cells), problem)
+            left_out.setdefault(ext, f"its line {line} disagrees with line {first} on {what}")
+            self.line_count -= 1
+        # an order is stored whole or not at all: never with the total of some of its lines
+        for line, cells, ext in repo.drop_orders(db, table, sorted(left_out)):
+            ctx.reject(
+                line, Staging.cells_of(cells), Reject(f"order {ext} left out: {left_out[ext]}")
+            )
+            self.line_count -= 1
+        refused = dict(repo.refused_orders(db, self.has_lines))
+        for line, cells, ext in repo.drop_heads(db, table, sorted(refused)):
+            ctx.reject(line, Staging.cells_of(cells), Reject(refused[ext], "amount"))
+            self.line_count -= 1
         counts = repo.plan_merged_orders(db, self.has_lines)
         summary = ctx.summary
         summary.inserted += counts["inserted"]
