@@ -255,11 +255,25 @@ def test_column_counts_count_what_column_values_yields(tmp_path: Path) -> None:
 
 
 @pytest.mark.nodb
-def test_column_counts_leave_a_field_fed_by_two_columns_to_the_row_path(tmp_path: Path) -> None:
-
+def test_two_columns_matched_to_one_field_are_an_error_naming_the_choice(tmp_path: Path) -> None:
+    """Two columns read as one field (by name or alias): which one is meant is not guessed
+    (the second was dropped without a word: `Phone,Mobile`, `email,email`)."""
     path = tmp_path / "two.csv"
     path.write_text("name,status,stage\nA,,lead\n", encoding="utf-8")
-    src = open_csv(path, {}, ("name", "lifecycle"))
-    assert src.fields == ["name", "lifecycle", "lifecycle"]
-    assert src.column_counts(["lifecycle"]) is None
-    src.close()
+    with pytest.raises(InvalidInput) as err:
+        open_csv(path, {"status": "lifecycle", "stage": "lifecycle"}, ("name", "lifecycle"))
+    assert str(err.value) == (
+        "columns 'status' and 'stage' both read as lifecycle; say which with"
+        " --map status=lifecycle or --map stage=lifecycle (the other is then not read),"
+        " or ignore one with --map stage=-"
+    )
+    # either choice reads the file
+    for chosen in ({"stage": "lifecycle"}, {"status": "-"}):
+        spec = [f"{k}={v}" for k, v in chosen.items()]
+        src = open_csv(path, {"status": "lifecycle", "stage": "lifecycle"}, ("name", "lifecycle"),
+                       mapping=spec)  # fmt: skip
+        assert src.fields.count("lifecycle") == 1
+        src.close()
+    path.write_text("name,email,email\nAnn,a1@x.com,a2@x.com\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="columns 'email' and 'email' both read as email"):
+        open_csv(path, {}, ("name", "email"))

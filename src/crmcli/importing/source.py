@@ -595,6 +595,11 @@ def _open(
     )
 
 
+def _quoted(column: str) -> str:
+    """A column name as a shell word in a --map suggestion."""
+    return column if re.fullmatch(r"[\w.-]+", column) else "'" + column.replace("'", "'\\''") + "'"
+
+
 def _map_header(
     header: list[str], aliases: dict[str, str], known: set[str], overrides: ColumnMap
 ) -> tuple[list[str | None], dict[str, list[int]], list[str], list[str]]:
@@ -615,6 +620,7 @@ def _map_header(
     fields: list[str | None] = []
     unknown: list[str] = []
     ignored: list[str] = []
+    matched: dict[str, str] = {}  # field -> the column matched to it by name or alias
     for index, (cell, key) in enumerate(zip(header, keys, strict=True)):
         target: str | None
         if index < own:
@@ -639,6 +645,16 @@ def _map_header(
             target = None  # an explicit --map feeds that field: this column is not read
         if target is None:
             unknown.append(cell.strip())
+        elif target in matched:
+            # two columns read as one field: which one is meant is not guessed
+            first = matched[target]
+            raise InvalidInput(
+                f"columns {first!r} and {cell.strip()!r} both read as {target}; say which with"
+                f" --map {_quoted(first)}={target} or --map {_quoted(cell.strip())}={target}"
+                f" (the other is then not read), or ignore one with --map {_quoted(cell.strip())}=-"
+            )
+        else:
+            matched[target] = cell.strip()
         fields.append(target)
     joins = {f: [keys.index(k) for k in parts] for f, parts in overrides.joins.items()}
     return fields, joins, unknown, ignored
