@@ -73,9 +73,9 @@ def test_rejects_and_duplicates(cli, customers, tmp_path: Path) -> None:  # type
         "A8,C1,bad date,open,someday,,\n",
     )
     summary = cli.json("ticket", "import", str(path))
-    # A bad rating is a field-level warning: A6 and A7 are stored without it.
-    assert (summary["inserted"], summary["rejected"], summary["duplicates"]) == (3, 5, 1)
-    assert summary["warnings"] == 2
+    # A bad rating or status is a field-level warning: A4, A6 and A7 are stored without it.
+    assert (summary["inserted"], summary["rejected"], summary["duplicates"]) == (4, 4, 1)
+    assert summary["warnings"] == 3 and summary["unknown_status"] == 1
     with open(summary["rejects_file"], encoding="utf-8-sig") as fh:
         reasons = {row["external_id"]: row["reason"] for row in csv.DictReader(fh)}
     assert reasons["A2"] == "no customer with external_id C9"
@@ -85,6 +85,7 @@ def test_rejects_and_duplicates(cli, customers, tmp_path: Path) -> None:  # type
     assert reasons["A6"] == "satisfaction given but status is open"  # warning lines
     stored = {t["subject"]: t for t in cli.json("ticket", "list", "--limit", "0")}
     assert {"rating while open", "bad rating"} <= set(stored)
+    assert stored["bad status"]["status"] == "open"  # as if the cell were empty
     assert "1..5" in reasons["A7"]
     assert "invalid created_at" in reasons["A8"]
 

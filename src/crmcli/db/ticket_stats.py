@@ -147,8 +147,13 @@ def durations(db: Database, start: str, end: str, at: str) -> dict[str, dict[str
     }
 
 
+# a ticket resolved or closed at a time nobody knows (an import that did not give it)
+_UNTIMED = "(t.status IN ('resolved', 'closed') AND t.resolved_at IS NULL)"
+
+
 def sla_outcomes(db: Database, start: str, end: str, at: str) -> list[dict[str, Any]]:
-    """Met / breached / pending per clock for tickets opened in (start, end], as of `at`."""
+    """Met / breached / unknown / pending per clock for tickets opened in (start, end], as
+    of `at` (unknown: resolved or closed at a time not known, see _UNTIMED)."""
     params = {"start": start, "end": end, "at": at}
     stopped = "min(COALESCE(t.sla_paused_at, :at), :at)"
     row = (
@@ -157,11 +162,16 @@ def sla_outcomes(db: Database, start: str, end: str, at: str) -> list[dict[str, 
             " sum(t.first_response_at <= :at AND t.first_response_at <= t.response_due_at) AS rm,"
             " sum((t.first_response_at <= :at AND t.first_response_at > t.response_due_at) OR"
             f"  ((t.first_response_at IS NULL OR t.first_response_at > :at)"
-            f"   AND t.response_due_at < {stopped})) AS rb,"
+            f"   AND t.response_due_at < {stopped}"
+            f"   AND NOT (t.first_response_at IS NULL AND {_UNTIMED}))) AS rb,"
+            " sum(t.response_due_at IS NOT NULL AND t.first_response_at IS NULL"
+            f"  AND {_UNTIMED}) AS ru,"
             " sum(t.response_due_at IS NOT NULL) AS rn,"
             " sum(t.resolved_at <= :at AND t.resolved_at <= t.due_at) AS sm,"
             " sum((t.resolved_at <= :at AND t.resolved_at > t.due_at) OR"
-            f"  ((t.resolved_at IS NULL OR t.resolved_at > :at) AND t.due_at < {stopped})) AS sb,"
+            f"  ((t.resolved_at IS NULL OR t.resolved_at > :at) AND t.due_at < {stopped}"
+            f"   AND NOT {_UNTIMED})) AS sb,"
+            f" sum(t.due_at IS NOT NULL AND {_UNTIMED}) AS su,"
             " sum(t.due_at IS NOT NULL) AS sn"
             " FROM tickets t WHERE t.created_at > :start AND t.created_at <= :end",
             params,
@@ -169,18 +179,22 @@ def sla_outcomes(db: Database, start: str, end: str, at: str) -> list[dict[str, 
         or {}
     )
     out = []
-    for clock, met, breached, total in (
-        ("first_response", row.get("rm"), row.get("rb"), row.get("rn")),
-        ("resolution", row.get("sm"), row.get("sb"), row.get("sn")),
+    for clock, met, breached, unknown, total in (
+        ("first_response", row.get("rm"), row.get("rb"), row.get("ru"), row.get("rn")),
+        ("resolution", row.get("sm"), row.get("sb"), row.get("su"), row.get("sn")),
     ):
         met, breached, total = int(met or 0), int(breached or 0), int(total or 0)
+        unknown = int(unknown or 0)
         decided = met + breached
         out.append(
             {
                 "clock": clock,
                 "met": met,
                 "breached": breached,
-                "pending": total - decided,
+                # resolved or closed without the time (an import that did not give it):
+                # neither met nor breached, and not pending either
+                "unknown": unknown,
+                "pending": total - decided - unknown,
                 "compliance_pct": round(100.0 * met / decided, 2) if decided else None,
             }
         )

@@ -67,11 +67,13 @@ INSERT_FIELDS = (
     "sla_paused_seconds",
 )
 # SQL for "this ticket has missed an SLA target as at :now" (due times are points in time).
+# A stopped ticket that does not say when it stopped (imported resolved without its
+# resolved_at) has no verdict: its clock is measured to nothing, never to :now.
 BREACHED_SQL = (
-    "((t.response_due_at IS NOT NULL AND"
-    " COALESCE(t.first_response_at, t.sla_paused_at, :now) > t.response_due_at)"
-    " OR (t.due_at IS NOT NULL AND"
-    " COALESCE(t.resolved_at, t.sla_paused_at, :now) > t.due_at))"
+    "((t.response_due_at IS NOT NULL AND COALESCE(t.first_response_at, t.sla_paused_at,"
+    " CASE WHEN t.status IN ('open', 'in_progress') THEN :now END) > t.response_due_at)"
+    " OR (t.due_at IS NOT NULL AND COALESCE(t.resolved_at, CASE WHEN t.status NOT IN"
+    " ('resolved', 'closed') THEN COALESCE(t.sla_paused_at, :now) END) > t.due_at))"
 )
 
 

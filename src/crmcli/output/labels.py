@@ -165,6 +165,7 @@ LABELS: dict[str, Label] = {
     "breached": L("Breached", "超时", "count"),
     "met": L("Met", "达标", "count"),
     "pending": L("Pending", "待定", "count"),
+    "unknown": L("Time unknown", "时间未知", "count"),
     "n": L("Count", "数量", "count"),
     "csat_n": L("Ratings", "评分数", "count"),
     "ratings": L("Ratings", "评分数", "count"),

@@ -234,7 +234,7 @@ def _auto_reply(
 # ---------------------------------------------------------------- workflow
 
 
-def _shift_dues(
+def shift_dues(
     ticket: dict[str, Any], calendar: Calendar, now: datetime, changes: dict[str, Any]
 ) -> int:
     """Leaving a stopped status: add the business time it was stopped to the due times."""
@@ -268,7 +268,7 @@ def transition(
         changes: dict[str, Any] = {"status": after}
         paused = 0
         if before in STOPPED:
-            paused = _shift_dues(ticket, calendar, now, changes)
+            paused = shift_dues(ticket, calendar, now, changes)
         if after in STOPPED:
             changes["sla_paused_at"] = at
         if action in workflow.RESPONDING_ACTIONS and not ticket["first_response_at"]:
@@ -361,7 +361,7 @@ def update(db: Database, ticket_id: int, changes: dict[str, Any]) -> dict[str, l
         ticket = repo.get_ticket(db, ticket_id)
         real = {k: v for k, v in changes.items() if ticket[k] != v}
         if "priority" in real:
-            real.update(_due_for_priority(ticket, real["priority"], policy))
+            real.update(due_for_priority(ticket, real["priority"], policy))
         if real:
             repo.update_fields(db, ticket_id, real)
             fields = {k: [ticket[k], v] for k, v in real.items()}
@@ -371,9 +371,7 @@ def update(db: Database, ticket_id: int, changes: dict[str, Any]) -> dict[str, l
     return diff
 
 
-def _due_for_priority(
-    ticket: dict[str, Any], priority: str, policy: TicketPolicy
-) -> dict[str, Any]:
+def due_for_priority(ticket: dict[str, Any], priority: str, policy: TicketPolicy) -> dict[str, Any]:
     """Due times under another priority's targets, the stopped time so far included."""
     target = policy.target(priority)
     created = from_iso(ticket["created_at"])

@@ -205,6 +205,9 @@ def minutes_used(
 
     Stopping the clock (wait, resolve) is itself a response, so no pause ever precedes the
     first response: the response clock has nothing to deduct once it has an answer.
+
+    A stopped ticket that does not say when (an import of a resolved ticket without its
+    resolved_at) has used an unknown time: None, never the time up to now.
     """
     created = _when(ticket.get("created_at"))
     if created is None:
@@ -212,12 +215,20 @@ def minutes_used(
     status = ticket["status"]
     paused = int(ticket.get("sla_paused_seconds") or 0)
     stopped_at = _when(ticket.get("sla_paused_at")) if status in STOPPED else None
+    unknown = status in STOPPED and stopped_at is None
     at = stopped_at or now
-    resolved = (_when(ticket.get("resolved_at")) or at) if status in DONE else None
+    resolved = _when(ticket.get("resolved_at")) if status in DONE else None
     first = _when(ticket.get("first_response_at"))
-    response = calendar.seconds_between(created, first or at) - (0 if first else paused)
-    resolution = calendar.seconds_between(created, resolved or at) - paused
-    return max(0, response) // 60, max(0, resolution) // 60
+    response: int | None = None
+    if first or not unknown:
+        response = max(0, calendar.seconds_between(created, first or at) - (0 if first else paused))
+    resolution: int | None = None
+    if resolved or not (unknown or status in DONE):
+        resolution = max(0, calendar.seconds_between(created, resolved or at) - paused)
+    return (
+        None if response is None else response // 60,
+        None if resolution is None else resolution // 60,
+    )
 
 
 def sla_state(ticket: dict[str, Any], calendar: Calendar, now: datetime) -> dict[str, Any]:
@@ -226,20 +237,30 @@ def sla_state(ticket: dict[str, Any], calendar: Calendar, now: datetime) -> dict
     status = ticket["status"]
     stopped_at = _when(ticket.get("sla_paused_at")) if status in STOPPED else None
     resolved = _when(ticket.get("resolved_at")) if status in DONE else None
-    if status in DONE and resolved is None:
-        resolved = stopped_at or now
+    # Stopped, but when is not known (imported without the time): no verdict either way.
+    unknown = status in STOPPED and stopped_at is None
+    first = _when(ticket.get("first_response_at"))
     response_used, resolution_used = minutes_used(ticket, calendar, now)
+    response_due = _when(ticket.get("response_due_at"))
+    resolution_due = _when(ticket.get("due_at"))
     return {
         "clock": "running" if status in RUNNING else "stopped",
         "response_minutes_used": response_used,
         "resolution_minutes_used": resolution_used,
         "paused_minutes": int((ticket.get("sla_paused_seconds") or 0) / 60),
-        "response": _clock(
-            calendar,
-            _when(ticket.get("response_due_at")),
-            _when(ticket.get("first_response_at")),
-            stopped_at,
-            now,
-        ),
-        "resolution": _clock(calendar, _when(ticket.get("due_at")), resolved, stopped_at, now),
+        "response": _unknown(response_due)
+        if unknown and first is None
+        else _clock(calendar, response_due, first, stopped_at, now),
+        "resolution": _unknown(resolution_due)
+        if (status in DONE and resolved is None) or (unknown and status not in DONE)
+        else _clock(calendar, resolution_due, resolved, stopped_at, now),
     }
+
+
+def _unknown(due: datetime | None) -> dict[str, Any]:
+    """A clock whose outcome the data does not tell (stopped at a time not recorded)."""
+    if due is None:
+        return {"state": "none", "due_at": None, "remaining_minutes": None}
+    from crmcli.core.clock import to_iso
+
+    return {"state": "unknown", "due_at": to_iso(due), "remaining_minutes": None}
