@@ -51,7 +51,20 @@ ALIASES: dict[str, dict[str, str]] = {
         "e-mail": "email",
         "mail": "email",
     },
-    "direction": {"呼入": "inbound", "呼出": "outbound", "in": "inbound", "out": "outbound"},
+    "direction": {
+        "呼入": "inbound",
+        "呼出": "outbound",
+        "来电": "inbound",
+        "去电": "outbound",
+        "in": "inbound",
+        "out": "outbound",
+        "incoming": "inbound",
+        "outgoing": "outbound",
+        "received": "inbound",
+        "sent": "outbound",
+        "inbound call": "inbound",
+        "outbound call": "outbound",
+    },
     "priority": {"低": "low", "普通": "normal", "中": "normal", "高": "high", "紧急": "urgent"},
 }
 

@@ -23,6 +23,9 @@ STORED = (
 )
 
 
+DEFAULT_DIRECTION = "outbound"  # the column's default: a row without a direction
+
+
 def apply_communication(db: Database, values: dict[str, Any], now: str) -> str:
     """Insert, update (same external_id) or leave alone (same customer, time, channel,
     direction and subject) one communication; returns "inserted", "updated" or "unchanged"."""
@@ -32,6 +35,11 @@ def apply_communication(db: Database, values: dict[str, Any], now: str) -> str:
             (values["external_id"],),
         )
         if current is not None:
+            if current["customer_id"] != values["customer_id"]:
+                raise InvalidInput(
+                    f"communication {values['external_id']} belongs to another customer"
+                    f" (id {current['customer_id']}); it is not moved"
+                )
             changes = {
                 k: values[k] for k in STORED if values[k] is not None and current[k] != values[k]
             }
@@ -50,11 +58,12 @@ def apply_communication(db: Database, values: dict[str, Any], now: str) -> str:
             values["customer_id"],
             values["occurred_at"],
             values["channel"],
-            values["direction"],
+            values["direction"] or DEFAULT_DIRECTION,
             values["subject"],
         ),
     ).fetchone():
         return "unchanged"
+    values = {**values, "direction": values["direction"] or DEFAULT_DIRECTION}
     try:
         db.execute(
             f"INSERT INTO communications({', '.join(STORED)}, created_at, updated_at)"

@@ -6,9 +6,10 @@ Row semantics:
 - channel and occurred_at are required; a bad direction, duration, follow_up_at or done_at
   is a field-level warning (the row is stored without it);
 - a row with an `external_id` already stored updates that communication (or leaves it
-  unchanged); a row identical to a stored one (same customer, time, channel, direction and
+  unchanged; one stored for another customer is rejected, never moved); a row identical to a stored one (same customer, time, channel, direction and
   subject) is unchanged, so importing a file twice adds nothing; a repeat of an earlier row
-  of the same file is a duplicate.
+  of the same file (the same external_id, or without one the same customer, time,
+  channel, direction and subject) is a duplicate.
 """
 
 from __future__ import annotations
@@ -140,9 +141,10 @@ class CommImport(Entity):
         ref = ctx.resolver.reference(record)
         warnings: list[list[str]] = []
         raw = (record.get("direction") or "").strip()
+        # (None: a new communication gets the default, an update keeps the stored one)
         values["direction"] = (
             ctx.optional(line, cells, "direction", raw, _direction, warnings) if raw else None
-        ) or "outbound"
+        )
         raw = (record.get("follow_up_at") or "").strip()
         values["follow_up_at"] = (
             ctx.optional(
@@ -185,12 +187,18 @@ class CommImport(Entity):
                 ctx.reject(line, cells, exc)
                 continue
             ctx.warn(line, cells, warnings)
-            ident = (
-                values["customer_id"],
-                values["occurred_at"],
-                values["channel"],
-                values["direction"],
-                values["subject"],
+            # a row with an id is that communication; one without, its customer, time,
+            # channel, direction and subject
+            ident: tuple[Any, ...] = (
+                ("external_id", values["external_id"])
+                if values["external_id"]
+                else (
+                    values["customer_id"],
+                    values["occurred_at"],
+                    values["channel"],
+                    values["direction"] or repo.DEFAULT_DIRECTION,
+                    values["subject"],
+                )
             )
             if ident in self.seen:
                 ctx.reject(
