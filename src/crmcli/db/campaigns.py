@@ -271,7 +271,7 @@ def _set_result(
     customer_id: int,
     result: str,
     revenue: int | None,
-    responded_at: str,
+    responded_at: str | None,
 ) -> None:
     cur = db.execute(
         "UPDATE campaign_members SET result = ?, revenue = ?, responded_at = ?"
@@ -288,9 +288,10 @@ def set_result(
     customer_id: int,
     result: str,
     revenue: int | None,
-    responded_at: str,
+    responded_at: str | None,
 ) -> None:
-    """One member's result (for `crm campaign import-results`); NotFound for a non-member."""
+    """One member's result (for `crm campaign import-results`; responded_at None: not
+    known); NotFound for a non-member."""
     _set_result(db, campaign_id, customer_id, result, revenue, responded_at)
 
 

@@ -1,8 +1,11 @@
 """Campaign-result field rules for the import pipeline (`crm campaign import-results`).
 
 Each row records one member's result (成功/失败 accepted), revenue and response time. Rows
-naming a customer who is not a member are rejected; a bad revenue or responded_at is a
-field-level warning. A closed campaign refuses the whole file (exit 4).
+naming a customer who is not a member are rejected, and a second row for the same member is
+a duplicate (which one is meant is not guessed); a bad revenue (one written in another
+currency than the campaign's too) or responded_at is a field-level warning, and the result
+is stored without it (no response time is invented). A closed campaign refuses the whole
+file (exit 4).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcli.core.errors import Conflict, InvalidInput, NotFound
-from crmcli.core.validate import CAMPAIGN_RESULTS, normalize_enum
+from crmcli.core.validate import CAMPAIGN_RESULTS, check_amount_currency, normalize_enum
 from crmcli.db import campaigns as repo
 from crmcli.importing.pipeline import (
     Context,
@@ -63,6 +66,8 @@ class CampaignResultImport(Entity):
     def __init__(self, ctx: Context, campaign_id: int) -> None:
         super().__init__(ctx)
         self.campaign_id = campaign_id
+        self.currency = str(repo.get_campaign(ctx.db, campaign_id)["currency"])
+        self.members: dict[int, int] = {}  # customer id -> the line that set its result
 
     def check_columns(self, present: set[str]) -> None:
         if "result" not in present:
@@ -81,19 +86,20 @@ class CampaignResultImport(Entity):
         ctx = self.ctx
         result = ctx.required("result", record.get("result"), _result)
         raw = (record.get("revenue") or "").strip()
-        revenue = (
-            ctx.optional(line, cells, "revenue", raw, lambda t: ctx.money("revenue", t))
-            if raw
-            else None
-        )
+        revenue = ctx.optional(line, cells, "revenue", raw, self._revenue) if raw else None
         raw = (record.get("responded_at") or "").strip()
         at = (
             ctx.optional(line, cells, "responded_at", raw, lambda t: ctx.time("responded_at", t))
             if raw
             else None
-        ) or ctx.now
+        )
         assert ctx.resolver is not None
         return [result, revenue, at, ctx.resolver.reference(record)]
+
+    def _revenue(self, raw: str) -> int:
+        """A revenue cell in the campaign's currency (`$299.00` is no CNY amount)."""
+        check_amount_currency(raw, self.currency)
+        return self.ctx.money("revenue", raw)
 
     def merge(self, rows: list[Staged]) -> None:
         ctx = self.ctx
@@ -103,6 +109,15 @@ class CampaignResultImport(Entity):
             result, revenue, at, ref = staged.data
             try:
                 customer_id = ctx.resolver.lookup(ref)
+                first = self.members.get(customer_id)
+                if first is not None:
+                    ctx.reject(
+                        staged.line, staged.cells,
+                        Reject(f"duplicate of line {first} (the same member, customer {customer_id})"),
+                        duplicate=True,
+                    )  # fmt: skip
+                    continue
+                self.members[customer_id] = staged.line
                 try:
                     repo.set_result(ctx.db, self.campaign_id, customer_id, result, revenue, at)
                 except NotFound as exc:
