@@ -203,3 +203,23 @@ def test_a_dollar_amount_is_never_stored_as_yuan(crm: Any, tmp_path: Path) -> No
     )
     mixed = crm.json("deal", "import", str(src))
     assert (mixed["inserted"], mixed["rejected"]) == (2, 1)
+
+
+def test_a_won_deal_closing_in_the_future_is_refused(crm: Any, tmp_path: Path) -> None:
+    """A won or lost deal's close date is history: one in the future is refused (it was
+    stored as won in 2027, with a `won` event there); an open deal's is its expected close."""
+    src = tmp_path / "f.csv"
+    src.write_text(
+        "external_id,title,amount,stage,close_date,customer_external_id\n"
+        "F1,ERP upgrade,120000.00,won,2027-06-30,K1\n"
+        "F2,ERP upgrade 2,5000.00,won,2026-05-30,K1\n"
+        "F3,Open one,100.00,lead,2027-06-30,K1\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "f.rejects.csv"
+    summary = crm.json("deal", "import", str(src), "--rejects", str(out))
+    assert (summary["inserted"], summary["rejected"]) == (2, 1)
+    reason = {r["line"]: r for r in rejects(out)}["2"]
+    assert reason["field"] == "close_date" and "in the future" in reason["reason"]
+    got = deals(crm)
+    assert set(got) == {"F2", "F3"} and got["F3"]["close_date"] == "2027-06-30"

@@ -434,6 +434,13 @@ class DealImport(Entity):
                 raise Reject(
                     f"closed at {closed}, before it was created ({created})", "closed_at", closed
                 )
+            if closed > self.ctx.horizon:  # (a closed_at cell was refused as history already)
+                raise Reject(
+                    f"a {stage['kind']} deal with a close date in the future"
+                    f" ({values['close_date']}): when it closed is history",
+                    "close_date",
+                    str(values["close_date"]),
+                )
             stamps["stage_changed_at"] = closed
             stamps[f"{stage['kind']}_at"] = closed
             events[0]["to_stage"] = None  # the open stages it went through are unknown
