@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 import re
+import warnings
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
@@ -402,3 +405,187 @@ def test_an_amount_written_in_another_currency_is_refused(
     else:
         with pytest.raises(InvalidInput, match=f"is not in {currency}"):
             validate.check_amount_currency(cell, currency)
+
+
+# ---- dates must be whole, zones plain, durations read once ------------------------------
+
+BASE = datetime(2024, 6, 10, 4, 0, tzinfo=UTC)  # Monday 2024-06-10 12:00 in Shanghai
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("March 5", "has no year"),
+        ("5 Mar", "has no year"),
+        ("05/03", "has no year"),
+        ("30.06", "has no year or month"),
+        ("March 2024", "has no day"),
+        ("March 2024 Tuesday", "has no day"),
+        ("2024", "has no month or day"),
+        ("10:30", "has no date"),
+        ("9am", "has no date"),
+        ("Tuesday", "has no date"),
+        ("Tuesday 10:30", "has no date"),
+    ],
+)
+def test_a_date_without_year_month_or_day_is_refused(text: str, reason: str) -> None:
+    """dateutil filled the missing fields from its default: 'March 5' was 2000-03-05."""
+    with pytest.raises(InvalidInput, match=reason):
+        validate.parse_datetime(text, base=BASE)
+    with pytest.raises(InvalidInput, match=reason):  # an import cell takes the same path
+        validate.parse_datetime_as(text, "dmy", "occurred_at")
+
+
+@pytest.mark.parametrize(
+    ("text", "local"),
+    [
+        ("March 5, 2024", "2024-03-05 00:00"),
+        ("5 Mar 2024 10:00", "2024-03-05 10:00"),
+        ("1 Mar 2024", "2024-03-01 00:00"),
+        ("Jan 1 2024", "2024-01-01 00:00"),
+        ("January 7, 2000 2pm", "2000-01-07 14:00"),
+        ("5th of March 2024", "2024-03-05 00:00"),
+        ("05-MAR-2024 10:00", "2024-03-05 10:00"),
+        ("Tuesday, March 5, 2024", "2024-03-05 00:00"),
+        ("2024/3/5", "2024-03-05 00:00"),
+        ("2024.03.05", "2024-03-05 00:00"),
+        ("20240305T101500", "2024-03-05 10:15"),
+        ("2024年3月5日 14:30", "2024-03-05 14:30"),
+        ("13/05/2024", "2024-05-13 00:00"),
+        ("2024-03-05 at 10:30", "2024-03-05 10:30"),
+        ("tomorrow 9am", "2024-06-11 09:00"),
+        ("today 9:30pm", "2024-06-10 21:30"),
+        ("yesterday 14:30", "2024-06-09 14:30"),
+        ("明天", "2024-06-11 00:00"),
+    ],
+)
+def test_complete_dates_and_day_words_with_a_time_still_read(text: str, local: str) -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    got = validate.parse_datetime(text, base=BASE).astimezone(zone)
+    assert got.strftime("%Y-%m-%d %H:%M") == local, text
+
+
+@pytest.mark.parametrize(
+    "text", ["tomorrow March 5", "today tuesday", "tomorrow 10:00 +08:00", "tomorrow 2024"]
+)
+def test_after_a_day_word_only_a_time_may_follow(text: str) -> None:
+    """'tomorrow March 5' was tomorrow at 00:00, the date ignored; the offset was dropped."""
+    with pytest.raises(InvalidInput, match="give only a time"):
+        validate.parse_datetime(text, base=BASE)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("2024-03-05 10:00 PST", "PST"),
+        ("2024-03-05 10:00 CET", "CET"),
+        ("2024-03-05 10:00 CST", "CST"),
+        ("March 5, 2024 10:00 AM EST", "EST"),
+        ("2024年3月5日 10:00 PST", "PST"),
+    ],
+)
+def test_a_zone_name_dateutil_cannot_resolve_is_refused_without_a_warning(
+    text: str, name: str
+) -> None:
+    """These were read as local time (up to 9 hours wrong) with an UnknownTimezoneWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidInput, match=f"time zone '{name}' is ambiguous; write an offset"):
+            validate.parse_datetime(text, base=BASE)
+
+
+@pytest.mark.parametrize("text", ["2024-03-05 10:00 UTC+3", "2024-03-05 10:00 GMT-05:00",
+                                  "2024-03-05 10:00 EST-0500", "2024-03-05 10:00 EST -05:00"])  # fmt: skip
+def test_a_zone_name_with_a_signed_number_is_refused(text: str) -> None:
+    """dateutil reads 'UTC+3' POSIX-style, as 03:00 behind UTC: the sign reads two ways."""
+    with pytest.raises(InvalidInput, match="reads two ways"):
+        validate.parse_datetime(text, base=BASE)
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2024-03-05 10:00 UTC", "2024-03-05T10:00:00+00:00"),
+        ("Tue, 05 Mar 2024 10:00:00 GMT", "2024-03-05T10:00:00+00:00"),
+        ("2024-03-05 10:00Z", "2024-03-05T10:00:00+00:00"),
+        ("March 5, 2024 10:00 AM UTC", "2024-03-05T10:00:00+00:00"),
+        ("5 Mar 2024 10:00 -0800", "2024-03-05T18:00:00+00:00"),
+        ("5 Mar 2024 10:00 +01:00", "2024-03-05T09:00:00+00:00"),
+        ("March 5, 2024 10:00 AM -05:00", "2024-03-05T15:00:00+00:00"),
+        ("2024-03-05 10:00:00 -0500 (EST)", "2024-03-05T15:00:00+00:00"),
+        ("2024-03-05 10:00", "2024-03-05T02:00:00+00:00"),  # naive: $CRM_TZ
+    ],
+)
+def test_utc_names_and_numeric_offsets_still_read(text: str, utc: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate.parse_datetime(text, base=BASE).isoformat() == utc
+
+
+def test_a_weekday_that_is_not_the_dates_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="2024-03-05 is a Tuesday, not Mon"):
+        validate.parse_datetime("Mon, 05 Mar 2024 10:00:00 GMT")
+    assert validate.parse_datetime("Tue, 05 Mar 2024 10:00:00 GMT").day == 5
+
+
+def test_a_dd_mm_date_with_a_zone_needs_the_date_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'03/05/2024 10:00 +01:00' skipped the date-order check and dateutil read it month-first."""
+    monkeypatch.delenv("CRM_DATE_ORDER", raising=False)
+    with pytest.raises(InvalidInput, match="day or month first"):
+        validate.parse_datetime("03/05/2024 10:00 +01:00")
+    monkeypatch.setenv("CRM_DATE_ORDER", "dmy")
+    assert validate.parse_datetime("03/05/2024 10:00 +01:00").isoformat() == (
+        "2024-05-03T09:00:00+00:00"
+    )
+    monkeypatch.setenv("CRM_DATE_ORDER", "mdy")
+    assert validate.parse_datetime("03/05/2024 10:00 UTC").isoformat() == (
+        "2024-03-05T10:00:00+00:00"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2 hours", 7200),
+        ("1 hour", 3600),
+        ("30 min", 1800),
+        ("90 sec", 90),
+        ("1 hr", 3600),
+        ("2hrs", 7200),
+        ("3 mins", 180),
+        ("5 minutes 30 seconds", 330),
+        ("1 minute", 60),
+        ("10 secs", 10),
+        ("2 days", 172800),
+        ("1 week", 604800),
+        ("1hr30min", 5400),
+        ("1h30m", 5400),
+        ("2h 15m", 8100),
+        ("15m", 900),
+        ("90s", 90),
+        ("1.5h", 5400),
+        ("1d", 86400),
+        ("1w", 604800),
+        ("120", 120),
+        ("0:45", 45),
+        ("59:59", 3599),
+        ("90:00", 5400),
+        ("1:02:03", 3723),
+        ("10:59:59", 39599),
+    ],
+)
+def test_duration_forms(text: str, seconds: int) -> None:
+    assert validate.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["1:75", "1:75:99", "1:00:75", "1:60", "0:60:00"])
+def test_colon_durations_need_minutes_and_seconds_below_60(text: str) -> None:
+    """'1:75' was stored as 135 s and '1:75:99' as 8199 s."""
+    with pytest.raises(InvalidInput, match="below 60"):
+        validate.parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["soon", "1ms", "2 hoursx", "5 minutes and 30 seconds", "h", ""])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        validate.parse_duration(text)

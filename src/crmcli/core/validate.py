@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmcli.core.clock import local_zone
 from crmcli.core.errors import InvalidInput
@@ -25,6 +25,9 @@ from crmcli.core.vocabulary import PRIORITIES as PRIORITIES
 from crmcli.core.vocabulary import TICKET_STATUSES as TICKET_STATUSES
 from crmcli.core.vocabulary import clean_text as clean_text
 from crmcli.core.vocabulary import normalize_enum as normalize_enum
+
+if TYPE_CHECKING:
+    from dateutil.parser import parserinfo
 
 # ---------------------------------------------------------------- text, email
 
@@ -219,8 +222,11 @@ def normalize_phone(value: str | None, region: str = "CN") -> str | None:
 # ---------------------------------------------------------------- dates and times
 
 _RELATIVE = re.compile(r"^([+-])\s*(\d+)\s*(m|min|h|d|w|mo)$", re.IGNORECASE)
+# The longest spelling first and no letter after it: `h|hours?` would take the "h" of
+# "2 hours" and leave "ours" unread.
 _DURATION_PART = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?|s|sec|secs|seconds?|d|days?|w|weeks?)",
+    r"(\d+(?:\.\d+)?)\s*"
+    r"(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s|days?|d|weeks?|w)(?![a-z])",
     re.IGNORECASE,
 )
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -252,8 +258,6 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
             return parsed.astimezone(UTC)
         except (ValueError, OverflowError):
             pass  # the general path below gives the error message
-    from dateutil import parser as dateutil_parser
-
     from crmcli.core.clock import now
 
     zone = local_zone()
@@ -282,7 +286,7 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
         year, month, day_s, rest = cn.groups()
         text = f"{year}-{int(month):02d}-{int(day_s):02d} {rest}".strip()
     try:
-        parsed = dateutil_parser.parse(text, default=datetime(2000, 1, 1))
+        parsed = _dateutil_full_date(text, value, field)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=zone)
         return parsed.astimezone(UTC)
@@ -291,13 +295,126 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
         raise InvalidInput(f"invalid {field} {value!r}; use a form like 2024-03-05 14:30") from None
 
 
+def _dateutil_full_date(text: str, value: str, field: str) -> datetime:
+    """dateutil's reading of `text` (naive or with the offset it states), refused unless
+    the text gives a year, a month and a day ('March 5', '10:30', 'Tuesday' and '05/03'
+    are no dates: dateutil would fill them in from its default) and any weekday it names
+    is that date's. ValueError and friends pass through to the caller."""
+    dayfirst = _numeric_dayfirst(text, value, field)
+    parsed = _dateutil_parse(text, value, field, _DEFAULT_A, dayfirst)
+    if parsed.year == _DEFAULT_A.year or parsed.month == 1 or parsed.day <= 7:
+        # A field the text lacks comes from the default (a weekday rolls the day on by at
+        # most 6 days): read again from another default to see which ones it gave.
+        other = _dateutil_parse(text, value, field, _DEFAULT_B, dayfirst)
+        missing = [
+            name
+            for name, a, b in (
+                ("year", parsed.year, other.year),
+                ("month", parsed.month, other.month),
+                ("day", parsed.day, other.day),
+            )
+            if a != b
+        ]
+        if len(missing) == 3:
+            raise InvalidInput(
+                f"{field} {value!r} has no date; write a full date such as 2024-03-05"
+            )
+        if missing:
+            raise InvalidInput(
+                f"{field} {value!r} has no {' or '.join(missing)}; write a full date such as "
+                "2024-03-05"
+            )
+    _check_weekday(text, parsed, value, field)
+    return parsed
+
+
+# Two defaults for dateutil that differ in year, month and day (and in the weekday a lone
+# weekday name rolls to: days 1-7 against 15-21); both leap years with 31-day months, so a
+# text valid from one is valid from the other.
+_DEFAULT_A = datetime(2000, 1, 1)
+_DEFAULT_B = datetime(2004, 3, 15)
+_UTC_NAMES = frozenset({"UTC", "GMT", "Z"})
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_NAME_THEN_SIGN = re.compile(r"([^\W\d_]+)\s*([+-])\s*(\d+(?::?\d+)?)")
+_DOTTED_PREFIX = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(?:\d{4}|\d{2})(?!\d)")
+
+
+@lru_cache(maxsize=1)
+def _dateutil_info() -> parserinfo:
+    from dateutil import parser as dateutil_parser
+
+    return dateutil_parser.parserinfo()
+
+
+def _dateutil_parse(
+    text: str, value: str, field: str, default: datetime, dayfirst: bool | None = None
+) -> datetime:
+    """dateutil's reading of `text` from `default`, with a zone only when the text states one
+    plainly: a numeric offset (+01:00, -0800) or UTC/GMT/Z. A zone name dateutil cannot
+    resolve (PST, CET, CST...) is refused: dateutil would read the time as local with an
+    UnknownTimezoneWarning, or in the machine's zone when the name is the machine's."""
+    from dateutil import parser as dateutil_parser
+
+    info = _dateutil_info()
+    for m in _NAME_THEN_SIGN.finditer(text):
+        name = m.group(1)
+        if info.month(name) is None and info.weekday(name) is None and info.ampm(name) is None:
+            # 'UTC+3', 'EST-0500': dateutil reads them POSIX-style (UTC+3 = 3 hours behind).
+            raise InvalidInput(
+                f"{field} {value!r}: {m.group(0)!r} reads two ways ({m.group(2)}{m.group(3)}, "
+                "or POSIX-style the opposite sign); write the offset alone, such as +03:00"
+            )
+
+    def zone(name: str | None, offset: int | None) -> int | None:
+        if name is not None and offset is None and name.upper() not in _UTC_NAMES:
+            raise InvalidInput(
+                f"{field} {value!r}: time zone {name!r} is ambiguous; write an offset such as "
+                "-08:00 (or UTC)"
+            )
+        return offset
+
+    return dateutil_parser.parse(text, default=default, dayfirst=dayfirst, tzinfos=zone)
+
+
+def _numeric_dayfirst(text: str, value: str, field: str) -> bool | None:
+    """dateutil's dayfirst for a text starting like 03/05/2024 that _NUMERIC_DATE did not
+    take whole (a zone or fraction after it): the user's date order when the two numbers
+    can each be the month; refused without one. None for any other text."""
+    m = _DOTTED_PREFIX.match(text)
+    if m is None:
+        return None
+    a, b = int(m.group(1)), int(m.group(3))
+    if a == b or a > 12 or b > 12:
+        return None
+    order = user_date_order()
+    if order not in ("dmy", "mdy"):
+        raise InvalidInput(
+            f"ambiguous {field} {value.strip()!r} (day or month first?); write 2024-03-05 or "
+            "give --date-order dmy|mdy (or $CRM_DATE_ORDER)"
+        )
+    return order == "dmy"
+
+
+def _check_weekday(text: str, parsed: datetime, value: str, field: str) -> None:
+    """A weekday written beside a full date must be that date's ('Mon, 5 Mar 2024' reads as
+    Monday or as 5 March, a Tuesday): dateutil ignores it."""
+    if not any(c.isalpha() for c in text):
+        return
+    info = _dateutil_info()
+    for word in re.findall(r"[^\W\d_]+", text):
+        weekday = info.weekday(word)
+        if weekday is not None and weekday != parsed.weekday():
+            raise InvalidInput(
+                f"{field} {value!r}: {parsed.date().isoformat()} is a "
+                f"{_WEEKDAY_NAMES[parsed.weekday()]}, not {word}"
+            )
+
+
 _DAY_WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1, "今天": 0, "明天": 1, "昨天": -1}
 
 
 def _day_word(low: str, current: datetime, value: str, field: str) -> datetime | None:
     """'today', 'tomorrow 9am', '昨天' ... relative to `current` (aware, local); else None."""
-    from dateutil import parser as dateutil_parser
-
     for word, offset in _DAY_WORDS.items():
         if low.startswith(word):
             rest = low[len(word) :].strip()
@@ -305,9 +422,22 @@ def _day_word(low: str, current: datetime, value: str, field: str) -> datetime |
             at_time = time(0, 0)
             if rest:
                 try:
-                    at_time = dateutil_parser.parse(rest, default=datetime(2000, 1, 1)).time()
-                except (ValueError, OverflowError):
+                    first = _dateutil_parse(rest, value, field, _DEFAULT_A)
+                    second = _dateutil_parse(rest, value, field, _DEFAULT_B)
+                except (ValueError, OverflowError, TypeError):
                     raise InvalidInput(f"invalid {field} {value!r}") from None
+                if (
+                    first.date() != _DEFAULT_A.date()
+                    or second.date() != _DEFAULT_B.date()
+                    or first.tzinfo is not None
+                ):
+                    # 'tomorrow March 5', 'today tuesday', 'tomorrow 9am +08:00': the day
+                    # word gives the date and $CRM_TZ the zone; only a time may follow.
+                    raise InvalidInput(
+                        f"invalid {field} {value!r}: after {word!r} give only a time, such as "
+                        "9am or 14:30"
+                    )
+                at_time = first.time()
             return datetime.combine(day, at_time, tzinfo=current.tzinfo).astimezone(UTC)
     return None
 
@@ -318,7 +448,8 @@ def parse_date(value: str, field: str = "date") -> date:
 
 
 def parse_duration(value: str, field: str = "duration") -> int:
-    """'15m', '1h30m', '90s', '2 hours', or plain seconds -> seconds."""
+    """'15m', '1h30m', '90s', '2 hours', '5 minutes 30 seconds', M:SS ('0:45'), H:MM:SS, or
+    plain seconds -> seconds."""
     text = str(value).strip().lower()
     if not text:
         raise InvalidInput(f"empty {field}")
@@ -326,6 +457,11 @@ def parse_duration(value: str, field: str = "duration") -> int:
         return int(text)
     if re.fullmatch(r"\d+:\d{2}(:\d{2})?", text):
         parts = [int(p) for p in text.split(":")]
+        if any(p >= 60 for p in parts[1:]):  # '1:75' is not 2:15
+            raise InvalidInput(
+                f"invalid {field} {value!r}: minutes and seconds after a colon must be "
+                "below 60 (M:SS or H:MM:SS)"
+            )
         if len(parts) == 2:
             return parts[0] * 60 + parts[1]
         return parts[0] * 3600 + parts[1] * 60 + parts[2]
