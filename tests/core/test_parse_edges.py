@@ -115,3 +115,18 @@ def test_comm_import_rejects_partial_and_zone_named_times_with_their_reason(
         ("good", "2024-03-05T10:00:00Z", 330),
         ("bad duration", "2024-03-06T02:00:00Z", None),
     ]
+
+
+def test_an_import_refuses_times_relative_to_when_it_runs(cli: Any, tmp_path: Path) -> None:
+    """'now', 'yesterday', '+3d' are read for --at on a command line; in a file they would
+    mean whenever the import happens to run: a field warning, the row kept without it."""
+    src = tmp_path / "rel.csv"
+    src.write_text(
+        "name,created_at\nA,now\nB,yesterday\nC,+3d\nD,明天\nE,2024-03-05\n", encoding="utf-8"
+    )
+    summary = cli.json("customer", "import", str(src))
+    assert (summary["inserted"], summary["warnings"]) == (5, 4)
+    stored = {c["name"]: c["created_at"] for c in cli.json("customer", "list")}
+    assert stored["E"].startswith("2024-03-0")
+    text = (tmp_path / "rel.rejects.csv").read_text(encoding="utf-8-sig")
+    assert text.count("is relative to when the import runs; write the date") == 4

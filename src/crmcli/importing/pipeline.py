@@ -313,6 +313,12 @@ class ImportSummary:
 # ------------------------------------------------------------------------ one import
 
 
+# A time relative to now (validate.parse_datetime reads these for --at and --follow-up).
+_RELATIVE = re.compile(
+    r"(?i)\s*(?:(?:now|today|tomorrow|yesterday)\b|今天|明天|昨天|现在|[+-]\d+\s*[a-z]+\b)"
+)
+
+
 class Context:
     """What an entity's field rules see of the running import: the options, the decided
     conventions, the sink, the summary, and the shared parsers."""
@@ -399,6 +405,12 @@ class Context:
         if stored is None:
             text = raw.strip()
             stored = self._local_iso(text) if _ISO_LOCAL.fullmatch(text) else None
+            if stored is None and _RELATIVE.match(text):
+                # 'now', 'yesterday', '+3d' mean something on a command line; in a file they
+                # would be read relative to whenever the import happens to run
+                raise InvalidInput(
+                    f"{fld} {text!r} is relative to when the import runs; write the date"
+                )
             if stored is None:
                 moment = validate.parse_local_iso(text, self._zone)
                 if moment is None:
