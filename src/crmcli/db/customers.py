@@ -523,6 +523,20 @@ def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
     return found
 
 
+def shared_values(db: Database, column: str, values: list[str]) -> dict[str, str]:
+    """{value: "id1, id2, ..."} of the values more than one customer has as `column`
+    (phones: not unique)."""
+    if column not in LOOKUP_COLUMNS or not values:
+        return {}
+    cur = db.execute(
+        f"SELECT {column}, group_concat(id, ', ') FROM (SELECT {column}, id FROM customers"
+        f" WHERE {column} IN (SELECT value FROM json_each(?)) ORDER BY id)"
+        f" GROUP BY {column} HAVING count(*) > 1",
+        (json.dumps(values, ensure_ascii=False),),
+    )
+    return {value: str(ids) for value, ids in cur}
+
+
 def fetch_for_import(db: Database, ids: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
     """{id: {column: value, ..., "tags": [...]}} for existing customers an import touches."""
     if not ids:

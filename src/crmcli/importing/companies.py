@@ -452,6 +452,15 @@ class CompanyLinker:
                 found, missing = self._reference(refs)
             except Reject as exc:
                 return self._warn(line, row, exc.field or "company", exc.value, exc.reason)
+            if found is not None and missing:
+                # one column names a company, another names none: not the same company
+                fld, raw = missing[0]
+                return self._warn(
+                    line, row, fld, raw,
+                    f"{fld} {raw!r} names no company, and the row's other company column"
+                    f" names company {found} ({self._name(found)}): which one is meant is not"
+                    " guessed",
+                )  # fmt: skip
             if found is None and self.create and "company" in refs:
                 found = self._create(refs)
             if found is None:

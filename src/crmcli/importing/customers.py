@@ -294,8 +294,8 @@ class CustomerImport(Entity):
             notes = (get("notes") or "").strip()
             if notes:
                 values["notes"] = notes
-        if self.name_required and "name" not in values:
-            raise Reject("no name", "name", "")
+        if self.name_required and not self.key and "name" not in values:
+            raise Reject("no name", "name", "")  # (with --key: only a new customer needs one)
         raw = get("email")
         if raw:
             self._email(line, cells, values, raw)
@@ -406,6 +406,10 @@ class CustomerImport(Entity):
             for col in self.lookups
         }
         self._drop_stale(found)
+        # phones are not unique: a --key phone value two stored customers share names neither
+        shared = (
+            repo.shared_values(db, "phone", list(found["phone"])) if self.key == "phone" else {}
+        )
         existing: dict[int, dict[str, Any]] = {}
         if self.key:
             ids = list(set(found[self.key].values()))
@@ -418,9 +422,19 @@ class CustomerImport(Entity):
         for row in batch:
             values = row.values
             target = None
-            if self.key and self.key in values:
-                kv = values[self.key]
-                target = local[self.key].get(kv) or found[self.key].get(kv)
+            # a row without its key value is matched as without --key (phones included)
+            key = self.key
+            keyed = key is not None and key in values
+            if key is not None and keyed:
+                kv = values[key]
+                if kv in shared:
+                    self.reject(
+                        row,
+                        f"{key} {kv} is shared by customers {shared[kv]}: which one is"
+                        " meant is not guessed (use --key external_id or email)",
+                    )
+                    continue
+                target = local[key].get(kv) or found[key].get(kv)
             holder = None
             duplicate = False
             for col in self.lookups:
@@ -428,7 +442,7 @@ class CustomerImport(Entity):
                 # Phones are not unique: with a --key the key alone names a customer (two ERP
                 # customers may share a switchboard number); without one, a shared phone is
                 # the duplicate signal.
-                if value is None or col == self.key or (col == "phone" and self.key):
+                if value is None or col == self.key or (col == "phone" and keyed):
                     continue
                 holder = local[col].get(value) or found[col].get(value)
                 if holder is not None and holder != target:
@@ -521,7 +535,13 @@ class CustomerImport(Entity):
                 row.values.pop("company", None)
             else:
                 self.companies.by_domain_linked += 1
-        diff = {k: v for k, v in row.values.items() if k != "created_at" and record.get(k) != v}
+        # the key names the customer (an email or phone it has among its secondary contact
+        # points too): it never replaces the primary one
+        diff = {
+            k: v
+            for k, v in row.values.items()
+            if k != "created_at" and k != self.key and record.get(k) != v
+        }
         new_tags = row.tags is not None and sorted(row.tags) != sorted(record["tags"])
         if not diff and not new_tags:
             self.ctx.summary.unchanged += 1

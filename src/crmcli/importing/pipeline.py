@@ -694,6 +694,12 @@ def run_import(
         mapping=options.mapping,
     )
     try:
+        unread = sorted(source.mapped_fields & set(entity_cls.ignored_fields))
+        if unread:  # (accepted as columns of our own exports, never stored)
+            raise InvalidInput(
+                f"--map: {', '.join(unread)} cannot be imported (an export writes it; an"
+                " import never sets it)"
+            )
         summary = ImportSummary(
             text_path, source.encoding, source.delimiter, dry_run=options.dry_run
         )
