@@ -130,3 +130,20 @@ def test_an_import_refuses_times_relative_to_when_it_runs(cli: Any, tmp_path: Pa
     assert stored["E"].startswith("2024-03-0")
     text = (tmp_path / "rel.rejects.csv").read_text(encoding="utf-8-sig")
     assert text.count("is relative to when the import runs; write the date") == 4
+
+
+def test_placeholder_dates_before_1900_are_field_warnings(cli: Any, tmp_path: Path) -> None:
+    """0001-01-01 (.NET's and many ERPs' "no date") and 1899-12-30 (a spreadsheet's day 0)
+    are no dates: a field warning; a real old date is stored in ISO form (year 4 digits)."""
+    from datetime import UTC, datetime
+
+    from crmcli.core.clock import to_iso
+
+    assert to_iso(datetime(5, 1, 1, tzinfo=UTC)) == "0005-01-01T00:00:00Z"  # was "5-01-01..."
+    src = tmp_path / "old.csv"
+    src.write_text("name,created_at\nK,0001-01-01\nL,1899-12-30\nM,1901-02-03\n", encoding="utf-8")
+    summary = cli.json("customer", "import", str(src))
+    assert (summary["inserted"], summary["warnings"]) == (3, 2)
+    stored = {c["name"]: c["created_at"] for c in cli.json("customer", "list")}
+    assert stored["M"].startswith("1901-02-0")
+    assert "before 1900" in (tmp_path / "old.rejects.csv").read_text(encoding="utf-8-sig")

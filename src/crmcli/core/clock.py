@@ -93,7 +93,8 @@ def to_iso(moment: datetime) -> str:
     """The stored form of a time: UTC, ISO-8601, seconds precision, 'Z' suffix."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=local_zone())
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # (isoformat, not strftime: %Y writes year 1 as "1", which sorts and parses wrongly)
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def from_iso(text: str) -> datetime:

@@ -319,6 +319,9 @@ _RELATIVE = re.compile(
 )
 
 
+EARLIEST = "1900-01-01T00:00:00Z"  # an import's times start here (see Context.time)
+
+
 class Context:
     """What an entity's field rules see of the running import: the options, the decided
     conventions, the sink, the summary, and the shared parsers."""
@@ -421,6 +424,9 @@ class Context:
             self._times[key] = stored
         if history and stored > self.horizon:
             raise InvalidInput(f"{fld} {raw.strip()!r} is in the future")
+        if stored < EARLIEST:
+            # 0001-01-01, 1899-12-30: what ERPs and spreadsheets write for "no date"
+            raise InvalidInput(f"{fld} {raw.strip()!r} is before 1900: a placeholder, not a date")
         return stored
 
     def _local_iso(self, text: str) -> str | None:
