@@ -96,3 +96,23 @@ def test_a_company_name_and_a_domain_naming_different_companies_link_neither(
     stored = cli.json("customer", "list")
     assert [(c["company"], c["company_id"]) for c in stored] == [(None, None)] * 2
     assert [c["name"] for c in cli.json("company", "list")] == ["Acme Ltd"]  # no Gamma made
+
+
+def test_an_export_imports_back_by_id_into_the_same_customers(
+    cli: Any, tmp_path: Path, db_path: Path
+) -> None:
+    """`--key id`: the ids of this database, as its export writes them; a customer with
+    no external id, email or phone comes back as itself, not as a copy."""
+    cli.ok("customer", "add", "--name", "Name Only")
+    cli.ok("customer", "add", "--name", "Keyed", "--external-id", "K1", "--tag", "vip")
+    out = tmp_path / "x.csv"
+    cli.ok("customer", "export", "--out", str(out), "--no-mask")
+    summary = cli.json("customer", "import", str(out), "--key", "id")
+    assert (summary["inserted"], summary["unchanged"], summary["rejected"]) == (0, 2, 0)
+    edited = out.read_text(encoding="utf-8-sig").replace("Name Only", "Name Changed")
+    edited += "999,,Stranger,,,,,,lead,,,,,,,,\r\n"
+    out.write_text(edited, encoding="utf-8-sig")
+    summary = cli.json("customer", "import", str(out), "--key", "id")
+    assert (summary["updated"], summary["unchanged"], summary["rejected"]) == (1, 1, 1)
+    assert [c["name"] for c in cli.json("customer", "list")] == ["Name Changed", "Keyed"]
+    assert "no customer with id 999" in _reasons(tmp_path / "x.rejects.csv")["4"]

@@ -17,6 +17,7 @@ from crmcli.commands.options import (
     open_db,
     out_format,
 )
+from crmcli.core.sanitize import export_number
 from crmcli.db import companies as repo
 from crmcli.output import emit as output
 
@@ -255,7 +256,7 @@ def export(
         if fmt == "csv":
             r["tags"] = ";".join(r["tags"])
             for f in defs:
-                r[f"custom.{f['name']}"] = values[r["id"]].get(f["name"])
+                r[f"custom.{f['name']}"] = export_number(values[r["id"]].get(f["name"]))
         else:
             r["custom"] = values[r["id"]]
     output.emit_rows(rows, fmt)

@@ -35,6 +35,20 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+_GROUP_LIKE = re.compile(r"-?\d{1,3}\.\d{3}")
+
+
+def export_number(value: Any) -> Any:
+    """A number as an export writes it so that the import reads it back under either
+    decimal convention decision: 1.234 (which a column of such cells could read as 1234,
+    and the import then refuses to guess) is written 1.2340, the same number."""
+    if isinstance(value, float):
+        text = repr(value)
+        if _GROUP_LIKE.fullmatch(text):
+            return text + "0"
+    return value
+
+
 def uncsv_cell(cell: str) -> str:
     """Undo csv_cell: "'=1+1" -> "=1+1" (reading back a file we wrote)."""
     if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(FORMULA_PREFIXES):

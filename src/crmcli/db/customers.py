@@ -523,6 +523,16 @@ def lookup_ids(db: Database, column: str, values: list[str]) -> dict[str, int]:
     return found
 
 
+def existing_ids(db: Database, ids: list[int]) -> dict[int, int]:
+    """{id: id} of the customer ids that exist (an import's --key id)."""
+    if not ids:
+        return {}
+    cur = db.execute(
+        "SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+    )
+    return {int(cid): int(cid) for (cid,) in cur}
+
+
 def shared_values(db: Database, column: str, values: list[str]) -> dict[str, str]:
     """{value: "id1, id2, ..."} of the values more than one customer has as `column`
     (phones: not unique)."""

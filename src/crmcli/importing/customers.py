@@ -41,7 +41,7 @@ from crmcli.importing.pipeline import (
     run_import,
 )
 
-KEYS = ("external_id", "email", "phone")
+KEYS = ("external_id", "email", "phone", "id")  # id: this database's, from its own export
 # The UNIQUE indexes of customers a trigger enforces while they wait to be built (m331).
 UNIQUE_GUARDED = ("customers_email", "customers_external_id")
 UNIQUE_GUARD_TRIGGERS = ("customers_unique_guard_insert", "customers_unique_guard_update")
@@ -296,6 +296,12 @@ class CustomerImport(Entity):
                 values["notes"] = notes
         if self.name_required and not self.key and "name" not in values:
             raise Reject("no name", "name", "")  # (with --key: only a new customer needs one)
+        if self.key == "id":
+            raw = (get("id") or "").strip()
+            if raw:
+                if not raw.isdigit():
+                    raise Reject(f"invalid id {raw!r}", "id", raw)
+                values["id"] = int(raw)
         raw = get("email")
         if raw:
             self._email(line, cells, values, raw)
@@ -401,10 +407,12 @@ class CustomerImport(Entity):
         if self.links:
             batch = self._link_companies(batch)
         db = self.ctx.db
-        found = {
+        found: dict[str, dict[Any, int]] = {
             col: repo.lookup_ids(db, col, sorted({r.values[col] for r in batch if col in r.values}))
             for col in self.lookups
         }
+        if self.key == "id":  # the ids of this database the batch names
+            found["id"] = repo.existing_ids(db, [r.values["id"] for r in batch if "id" in r.values])
         self._drop_stale(found)
         # phones are not unique: a --key phone value two stored customers share names neither
         shared = (
@@ -434,7 +442,15 @@ class CustomerImport(Entity):
                         " meant is not guessed (use --key external_id or email)",
                     )
                     continue
-                target = local[key].get(kv) or found[key].get(kv)
+                target = local[key].get(kv) if key in local else None
+                target = target or found[key].get(kv)
+                if key == "id" and target is None:
+                    self.reject(
+                        row,
+                        f"no customer with id {kv} (--key id updates the customers of this"
+                        " database, from its own export)",
+                    )
+                    continue
             holder = None
             duplicate = False
             for col in self.lookups:
@@ -563,6 +579,8 @@ class CustomerImport(Entity):
         if not planned:
             return
         for col, hits in found.items():
+            if col == "id":  # (an id never changes)
+                continue
             stale = [v for v, cid in hits.items() if cid in planned]
             if stale:
                 records = self.plan.fetch([hits[v] for v in stale], [col])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crmcli.core.masking import mask_personal
-from crmcli.core.sanitize import csv_cell, csv_writer
+from crmcli.core.sanitize import csv_cell, csv_writer, export_number
 from crmcli.db import Database
 from crmcli.db import customers as repo
 from crmcli.importing.customers import EXPORT_FIELDS
@@ -96,7 +96,7 @@ def write_export(
             values = row.get("custom") or {}
             writer.writerow(
                 [csv_cell(cell(row[c])) for c in columns]
-                + [csv_cell(cell(values.get(c))) for c in custom]
+                + [csv_cell(cell(export_number(values.get(c)))) for c in custom]
             )
             n += 1
     elif fmt == "jsonl":

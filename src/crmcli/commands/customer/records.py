@@ -389,7 +389,8 @@ def import_(
         str | None,
         typer.Option(
             "--key",
-            help="external_id, email or phone: update customers matching it (upsert).",
+            help="external_id, email, phone or id (this database's, as its export writes"
+            " it): update customers matching it (upsert).",
             show_default=False,
         ),
     ] = None,

@@ -8,6 +8,7 @@ import typer
 
 from crmcli.commands.deal.common import LIST_COLUMNS, DealArg, SetOpt, shown
 from crmcli.commands.options import DbOption, FormatOption, confirm_or_refuse, open_db, out_format
+from crmcli.core.sanitize import export_number
 from crmcli.db import deals as repo
 from crmcli.output import emit as output
 
@@ -295,7 +296,7 @@ def export(db: DbOption = None, format: FormatOption = None) -> None:
     for r in rows:
         if fmt == "csv":
             for f in defs:
-                r[f"custom.{f['name']}"] = values[r["id"]].get(f["name"])
+                r[f"custom.{f['name']}"] = export_number(values[r["id"]].get(f["name"]))
         else:
             r["custom"] = values[r["id"]]
     output.emit_rows(rows, fmt)
