@@ -429,28 +429,11 @@ class CustomerImport(Entity):
         retagged: set[int] = set()
         for row in batch:
             values = row.values
-            target = None
             # a row without its key value is matched as without --key (phones included)
-            key = self.key
-            keyed = key is not None and key in values
-            if key is not None and keyed:
-                kv = values[key]
-                if kv in shared:
-                    self.reject(
-                        row,
-                        f"{key} {kv} is shared by customers {shared[kv]}: which one is"
-                        " meant is not guessed (use --key external_id or email)",
-                    )
-                    continue
-                target = local[key].get(kv) if key in local else None
-                target = target or found[key].get(kv)
-                if key == "id" and target is None:
-                    self.reject(
-                        row,
-                        f"no customer with id {kv} (--key id updates the customers of this"
-                        " database, from its own export)",
-                    )
-                    continue
+            keyed = self.key is not None and self.key in values
+            target = self._target(row, found, shared) if keyed else None
+            if target == -1:
+                continue  # rejected
             holder = None
             duplicate = False
             for col in self.lookups:
@@ -478,6 +461,31 @@ class CustomerImport(Entity):
         self._write(records, new_ids, changed - set(new_ids), retagged - set(new_ids))
         if self.custom.columns:
             self._write_custom(batch)
+
+    def _target(
+        self, row: _Row, found: dict[str, dict[Any, int]], shared: dict[str, str]
+    ) -> int | None:
+        """The customer the row's key value names (None: a new one; -1: the row is
+        rejected: a shared phone, or an id this database does not have)."""
+        key = str(self.key)
+        kv = row.values[key]
+        if kv in shared:
+            self.reject(
+                row,
+                f"{key} {kv} is shared by customers {shared[kv]}: which one is meant is not"
+                " guessed (use --key external_id or email)",
+            )
+            return -1
+        target = self.local[key].get(kv) if key in self.local else None
+        target = target or found[key].get(kv)
+        if key == "id" and target is None:
+            self.reject(
+                row,
+                f"no customer with id {kv} (--key id updates the customers of this database,"
+                " from its own export)",
+            )
+            return -1
+        return target
 
     def _link_companies(self, batch: list[_Row]) -> list[_Row]:
         """MERGE: the company each row names (CompanyLinker); a row left without one has its
