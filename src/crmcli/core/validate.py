@@ -1000,58 +1000,6 @@ _NANP_REGIONS = frozenset(
 _PLACEHOLDERS = frozenset(
     {"n/a", "na", "none", "null", "-", "--", "—", "无", "暂无", "没有", "/", "?"}
 )
-_COUNTRY_NAMES = {
-    "china": "CN",
-    "中国": "CN",
-    "中华人民共和国": "CN",
-    "prc": "CN",
-    "germany": "DE",
-    "deutschland": "DE",
-    "德国": "DE",
-    "france": "FR",
-    "法国": "FR",
-    "united states": "US",
-    "usa": "US",
-    "united states of america": "US",
-    "美国": "US",
-    "united kingdom": "GB",
-    "uk": "GB",
-    "great britain": "GB",
-    "英国": "GB",
-    "japan": "JP",
-    "日本": "JP",
-    "korea": "KR",
-    "south korea": "KR",
-    "韩国": "KR",
-    "hong kong": "HK",
-    "香港": "HK",
-    "taiwan": "TW",
-    "台湾": "TW",
-    "singapore": "SG",
-    "新加坡": "SG",
-    "canada": "CA",
-    "加拿大": "CA",
-    "australia": "AU",
-    "澳大利亚": "AU",
-    "italy": "IT",
-    "意大利": "IT",
-    "spain": "ES",
-    "西班牙": "ES",
-    "netherlands": "NL",
-    "荷兰": "NL",
-    "switzerland": "CH",
-    "瑞士": "CH",
-    "austria": "AT",
-    "奥地利": "AT",
-    "india": "IN",
-    "印度": "IN",
-    "russia": "RU",
-    "俄罗斯": "RU",
-    "brazil": "BR",
-    "巴西": "BR",
-    "macau": "MO",
-    "澳门": "MO",
-}
 
 
 class Phone(NamedTuple):
@@ -1060,26 +1008,100 @@ class Phone(NamedTuple):
     e164: str
     ext: str | None = None
     suspect: bool = False  # valid only read in the default region, written like NANP
+    note: str | None = None  # stored all the same, but worth a field warning (why suspect)
 
 
+@lru_cache(maxsize=1024)
 def country_region(value: str | None) -> str | None:
-    """An ISO region code from a country cell (ISO code, English or Chinese name), or None."""
+    """The phone region a country cell names (an ISO alpha-2 or alpha-3 code, an English,
+    native or Chinese name: core/countries.py), or None: blank, no known country, or a
+    country without a numbering plan of its own."""
     text = (value or "").strip()
     if not text:
         return None
-    if re.fullmatch(r"[A-Za-z]{2}", text):
-        import phonenumbers
+    import phonenumbers
 
-        code = text.upper()
-        return code if phonenumbers.country_code_for_region(code) else None
-    return _COUNTRY_NAMES.get(text.lower())
+    from crmcli.core.countries import country_code
+
+    code = country_code(text)
+    return code if code and phonenumbers.country_code_for_region(code) else None
+
+
+def _row_region(country: str | None, region: str) -> str:
+    """The region a number written without +/00 is read in: the row's country cell, else
+    `region`. A country cell that names no known country is refused, never read as
+    `region` (that would store a guessed number)."""
+    text = (country or "").strip()
+    if not text:
+        return region.upper()
+    code = country_region(text)
+    if code is not None:
+        return code
+    from crmcli.core.countries import country_code
+
+    if country_code(text):
+        raise InvalidInput(
+            f"country {text!r} has no phone numbering plan of its own: the phone's region "
+            "is not known; write the number with its + prefix"
+        )
+    raise InvalidInput(
+        f"unknown country {text!r}: the phone's region is not known (not read as "
+        f"{region.upper()}); give an ISO code"
+    )
+
+
+# A North American number with its leading 1: 14155550100, 1-415-555-0100, 1 (415) 555-0100
+_NANP_WITH_ONE = re.compile(r"1[\s.\-]?(?:\(\d{3}\)|\d{3})[\s.\-]?\d{3}[\s.\-]?\d{4}", re.ASCII)
+
+
+def _north_american(body: str, compact: str) -> str | None:
+    """'1-415-555-0100' as +1 415-555-0100 when it is written like a North American number
+    with its leading 1 and that is a valid NANP number, else None."""
+    if not _NANP_WITH_ONE.fullmatch(body):
+        return None
+    try:
+        e164 = normalize_phone("+" + compact, "US")
+    except InvalidInput:
+        return None
+    return e164 if e164 and e164.startswith("+1") else None
+
+
+# A label written before a number in a cell (what a contact sheet's "Tel: ..." holds).
+_PHONE_LABEL = re.compile(
+    r"(?i)(?:tel|tel\.|telephone|phone|mobile|mob|cell|电话|手机|座机|联系电话)\s*[:：.]?\s*(?=[+(\d])"
+)
+
+
+def _phone_body(raw: str) -> tuple[str | None, str]:
+    """(extension, the number's text) of a phone cell: its extension mark and a label
+    before it taken off; letters in the number or two numbers in the cell refused."""
+    ext = None
+    m = _EXTENSION.search(raw)
+    body = raw
+    if m and m.start() > 0:
+        ext, body = m.group(1), raw[: m.start()].strip()
+    label = _PHONE_LABEL.match(body)
+    if label:  # 'Tel: 010-62532000', '手机 13812345678': the label is no part of the number
+        body = body[label.end() :]
+    if any(c.isalpha() for c in body):
+        if not any(c.isdigit() for c in body):
+            raise InvalidInput(f"not a phone number: {raw!r}")
+        raise InvalidInput(f"letters in a phone number ({raw!r}): store the digits")
+    digits_groups = re.findall(r"\d[\d\s\-().]{5,}\d", body)
+    if len(digits_groups) > 1 and re.search(r"[/;,，、|]|\s{2,}", body):
+        raise InvalidInput(f"two phone numbers in one cell: {raw!r}")
+    return ext, body
 
 
 def parse_phone(value: str, region: str = "CN", country: str | None = None) -> Phone | None:
     """A phone cell -> E.164, extension and the suspect flag; empty is None.
 
     The region comes from a + / 00 prefix, else `country` (the row's country cell), else
-    `region`. Raises InvalidInput for placeholders, two numbers in one cell, impossible numbers.
+    `region`. Raises InvalidInput for placeholders, letters (a vanity number is never read
+    as digits), two numbers in one cell, impossible numbers and a country cell naming no
+    known country. A number impossible in the default region (no country cell) that is a
+    valid North American one read with its leading 1 (1-415-555-0100) is stored as +1,
+    suspect, with a note saying so.
     """
     raw = str(value).strip()
     if not raw:
@@ -1089,24 +1111,28 @@ def parse_phone(value: str, region: str = "CN", country: str | None = None) -> P
         return fast
     if raw.lower() in _PLACEHOLDERS:
         raise InvalidInput(f"not a phone number: {raw!r}")
-    ext = None
-    m = _EXTENSION.search(raw)
-    body = raw
-    if m and m.start() > 0:
-        ext, body = m.group(1), raw[: m.start()].strip()
-    digits_groups = re.findall(r"\d[\d\s\-().]{5,}\d", body)
-    if len(digits_groups) > 1 and re.search(r"[/;,，、|]|\s{2,}", body):
-        raise InvalidInput(f"two phone numbers in one cell: {raw!r}")
+    ext, body = _phone_body(raw)
     compact = _STRIP.sub("", body)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    reg = (country_region(country) if country else None) or region.upper()
-    if not compact.startswith("+"):
+    if compact.startswith("+"):
+        reg = country_region(country) or region.upper()  # the prefix decides
+    else:
+        reg = _row_region(country, region)
         compact = _international_without_plus(compact, reg)
     try:
         e164 = normalize_phone(compact, reg)
     except InvalidInput:
-        raise InvalidInput(f"impossible phone {raw!r}") from None
+        nanp = None
+        if not compact.startswith("+") and not (country or "").strip():
+            nanp = None if reg in _NANP_REGIONS else _north_american(body, compact)
+        if nanp is None:
+            raise InvalidInput(f"impossible phone {raw!r}") from None
+        note = (
+            f"read as a North American number ({nanp}) because it is impossible in the "
+            f"default region {reg}"
+        )
+        return Phone(nanp, ext, True, note)
     if e164 is None:  # only separators, e.g. "()"
         raise InvalidInput(f"not a phone number: {raw!r}")
     suspect = False
@@ -1143,8 +1169,9 @@ def _common_phone(raw: str, region: str, country: str | None) -> Phone | None:
     m = cn_mobile(compact)
     if m is not None:
         if m.group("cc") is None:  # national form: only where the row's region is CN
-            reg = (country_region(country) if country else None) or region.upper()
-            if reg != "CN":
+            # (a country cell naming no known country: the general path refuses it)
+            reg = country_region(country) if country and not country.isspace() else region
+            if reg is None or reg.upper() != "CN":
                 return None
         return Phone("+86" + m.group("n"))
     m = nanp(compact)

@@ -6,9 +6,15 @@
 - email: core.validate.normalize_email (syntax checked, lower case, the domain in Unicode);
 - lifecycle: lead, prospect, customer or churned (aliases through normalize_enum);
 - phone: core.validate.parse_phone: E.164, the region from a + / 00 prefix, else the row's
-  country, else `region`; an extension (`ext. 12`) is kept in phone_ext and a number only
-  valid read in the default region but written like a North American one is flagged
-  (phone_suspect). Setting a phone sets all three; clearing it clears all three.
+  country (a country cell naming no known country is refused, never read as `region`),
+  else `region`; letters are refused (a vanity number is never read as digits); an
+  extension (`ext. 12`) is kept in phone_ext and a number only valid read in the default
+  region but written like a North American one is flagged (phone_suspect), as is one
+  impossible there but a valid North American one with its leading 1 (read as +1, with a
+  note: a field warning in imports, refused by `customer add`). Setting a phone sets all
+  three; clearing it clears all three.
+- phone_ext (a separate extension cell): digits only (extension()); it belongs to a
+  number, so without a phone it is not stored, and the phone cell's own extension wins.
 
 The import applies them per cell (a bad optional field is a warning there); `customer add`
 and `update` through normalize_fields (a bad value is exit 2).
@@ -16,9 +22,11 @@ and `update` through normalize_fields (a bad value is exit 2).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import LIFECYCLES, Phone, normalize_email, normalize_enum, parse_phone
 
 TEXT_FIELDS = ("external_id", "name", "address", "company", "owner")
@@ -53,14 +61,25 @@ def phone(raw: str, region: str = "CN", country: str | None = None) -> Phone | N
     return parse_phone(raw, region, country)
 
 
+def extension(raw: str) -> str | None:
+    """A separate extension cell: its digits (ASCII); blank is None; anything but digits
+    is refused (an extension is dialled, so it is digits only)."""
+    text = raw.strip()
+    if not text:
+        return None
+    if not text.isdecimal():
+        raise InvalidInput(f"extension {text!r} is not digits: an extension is digits only")
+    return "".join(str(unicodedata.decimal(c)) for c in text)
+
+
 def phone_fields(found: Phone | None, ext: str | None = None) -> dict[str, Any]:
     """The stored phone columns of a parsed number (None: all cleared); `ext` is a separate
-    extension cell, used when the number itself carries none."""
+    extension cell (digits only), used when the number itself carries none."""
     if found is None:
         return {"phone": None, "phone_ext": None, "phone_suspect": 0}
     return {
         "phone": found.e164,
-        "phone_ext": found.ext or (ext or "").strip() or None,
+        "phone_ext": found.ext or extension(ext or ""),
         "phone_suspect": 1 if found.suspect else 0,
     }
 
@@ -74,7 +93,10 @@ def normalize_fields(values: Mapping[str, str | None], region: str = "CN") -> di
         if value is None:
             continue
         if key == "phone":
-            out |= phone_fields(phone(value, region))
+            found = phone(value, region)
+            if found is not None and found.note:  # no warning channel here: not stored
+                raise InvalidInput(f"{found.note}; give it with its + prefix to store it")
+            out |= phone_fields(found)
         elif key == "email":
             out[key] = email(value)
         elif key == "lifecycle":

@@ -174,6 +174,7 @@ class CustomerImport(Entity):
         # what row() reads: the file's own text fields, parsed-once caches
         self._texts = [f for f in TEXT_FIELDS if f in present]
         self._has_notes = "notes" in present
+        self._has_ext = "phone_ext" in present
         self._region = self.ctx.options.phone_region
         self._lifecycles: dict[str, str] = {}
         self._tags: dict[str, tuple[str, ...]] = {}
@@ -306,8 +307,8 @@ class CustomerImport(Entity):
         if raw:
             self._email(line, cells, values, raw)
         raw = get("phone")
-        if raw:
-            self._phone(line, record, cells, values, raw)
+        if raw or (self._has_ext and get("phone_ext")):
+            self._phone(line, record, cells, values, raw or "")
         raw = get("lifecycle")
         if raw:
             self._lifecycle(line, cells, values, raw)
@@ -380,22 +381,44 @@ class CustomerImport(Entity):
         raw: str | None = None,
     ) -> None:
         """The row's phone columns into values: the number, its extension and whether it
-        looks suspect (counted for the summary); a bad number is only a warning."""
+        looks suspect (counted for the summary); a bad number is only a warning. A phone_ext
+        cell is digits only and belongs to a number: without a stored phone it is a warning,
+        and where the phone cell has its own different extension, the phone cell's is kept
+        (a warning too). A number stored with a note (read as +1) is a warning as well."""
         raw = (raw if raw is not None else record.get("phone") or "").strip()
-        if not raw:
+        ext_raw = (record.get("phone_ext") or "").strip()
+        phone = None
+        if raw:
+            try:
+                phone = _parse_phone(raw, self._region, record.get("country"))
+            except InvalidInput as exc:
+                self._bad(line, cells, "phone", raw, exc)
+        if phone is None:
+            if ext_raw:
+                why = "without a phone" if not raw else "of a phone not stored"
+                self._bad(line, cells, "phone_ext", ext_raw, InvalidInput(
+                    f"an extension {why} ({ext_raw!r}): not stored, an extension belongs "
+                    "to a number"))  # fmt: skip
             return
-        try:
-            phone = _parse_phone(raw, self._region, record.get("country"))
-        except InvalidInput as exc:
-            self._bad(line, cells, "phone", raw, exc)
-            return
-        if phone is not None:
-            ext = phone.ext or (record.get("phone_ext") or "").strip() or None
-            values["phone"] = phone.e164
-            values["phone_ext"] = ext
-            values["phone_suspect"] = 1 if phone.suspect else 0
-            if phone.suspect:
-                self.suspect += 1
+        if phone.note:  # stored all the same (flagged suspect): the warning says why
+            self._bad(line, cells, "phone", raw, InvalidInput(phone.note))
+        ext = phone.ext
+        if ext_raw:
+            try:
+                column = rules.extension(ext_raw)
+            except InvalidInput as exc:
+                self._bad(line, cells, "phone_ext", ext_raw, exc)
+                column = None
+            if column and ext and column != ext:
+                self._bad(line, cells, "phone_ext", ext_raw, InvalidInput(
+                    f"extension {ext_raw!r} differs from the phone's own ({ext}): the "
+                    "phone's is kept"))  # fmt: skip
+            ext = ext or column
+        values["phone"] = phone.e164
+        values["phone_ext"] = ext
+        values["phone_suspect"] = 1 if phone.suspect else 0
+        if phone.suspect:
+            self.suspect += 1
 
     def reject(self, row: _Row, reason: str, duplicate: bool = False) -> None:
         self.ctx.reject(row.line, row.cells, Reject(reason), duplicate=duplicate)
