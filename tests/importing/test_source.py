@@ -109,7 +109,7 @@ def test_cells_skips_blank_lines_trims_empty_extras_and_flags_ragged(tmp_path: P
     assert got[1] == (5, ["B", "2"], None)
     assert got[2][0] == 6 and got[2][2] == "ragged row: 1 fields, header has 2"
     assert got[3][0] == 7 and got[3][2].startswith("ragged row: 3 fields")
-    assert got[4] == (9, ["E\nF", "6"], None)  # line number of the record's end
+    assert got[4] == (8, ["E\nF", "6"], None)  # the line the record starts on
 
 
 def test_rows_api_still_works(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import typer
 
 from crmcli.commands.session import apply_as_of as apply_as_of
 from crmcli.commands.session import db_path as db_path
+from crmcli.commands.session import dry_run as dry_run_scope
 from crmcli.commands.session import open_db as open_db
 from crmcli.commands.session import out_format as out_format
 from crmcli.commands.session import pin_as_of as pin_as_of
@@ -455,7 +456,9 @@ def import_command(*, customer_key: bool = False) -> Callable[[Any], Any]:
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
             values = {_IMPORT_PARAMETERS[n][2]: kwargs.pop(n) for n in names}
-            return func(**kwargs, options=import_options(**values))
+            options = import_options(**values)
+            with dry_run_scope(options.dry_run):  # a dry run creates no database file
+                return func(**kwargs, options=options)
 
         command.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters],

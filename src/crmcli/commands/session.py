@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
@@ -34,9 +35,14 @@ def open_db(
 
     A read command (the default) never creates anything: a missing file exits 3. A command
     that writes (`write=True`) creates a missing file, never a missing folder, and says so
-    on stderr. An SQLite file that is not a crm database is refused untouched (exit 1).
+    on stderr; inside dry_run() it runs against an empty scratch database instead and
+    creates nothing. An SQLite file that is not a crm database is refused untouched (exit 1).
     """
     path = db_path(db)
+    if write and _DRY_RUN.get() and not path.exists() and not path.is_symlink():
+        with _scratch_db(path) as database:
+            yield database
+        return
     database = connect(
         path,
         actor=config.resolve_actor(config.settings.actor),
@@ -52,6 +58,46 @@ def open_db(
         yield database
     finally:
         database.close()
+
+
+_DRY_RUN: ContextVar[bool] = ContextVar("crm_dry_run", default=False)
+
+
+@contextmanager
+def dry_run(on: bool) -> Iterator[None]:
+    """A --dry-run command runs in here: open_db(write=True) then creates no database."""
+    token = _DRY_RUN.set(on)
+    try:
+        yield
+    finally:
+        _DRY_RUN.reset(token)
+
+
+@contextmanager
+def _scratch_db(path: Path) -> Iterator[Database]:
+    """A dry run against a database file that does not exist: a fresh schema in SQLite's
+    private temporary database, its audit key in a temporary folder (CRM_KEY_DIR), so the
+    user sees what the first import would do and nothing is left on disk."""
+    import os
+    import tempfile
+
+    from crmcli.output import emit as output
+
+    with tempfile.TemporaryDirectory(prefix="crm-dry-run-") as keys:
+        saved = os.environ.get("CRM_KEY_DIR")
+        os.environ["CRM_KEY_DIR"] = keys
+        try:
+            database = connect("", actor=config.resolve_actor(config.settings.actor))
+            output.info(f"No database at {path}: a dry run against an empty one (none is created)")
+            try:
+                yield database
+            finally:
+                database.close()
+        finally:
+            if saved is None:
+                os.environ.pop("CRM_KEY_DIR", None)
+            else:
+                os.environ["CRM_KEY_DIR"] = saved
 
 
 def _say_waiting() -> None:

@@ -156,10 +156,12 @@ def connect(
     A missing file is created (never a missing folder) when `create`, else NotFound. An
     SQLite file that is not a crm database (other tables and no crmcli application id) is
     refused before anything touches it. A schema newer than this crmcli opens read-only
-    (`read_only_reason`; every transaction refuses, SQLite's query_only too).
+    (`read_only_reason`; every transaction refuses, SQLite's query_only too). `path` ""
+    is SQLite's private temporary database (spilled to an unlinked file, gone on close).
     """
+    scratch = str(path) == ""
     target = Path(path)
-    memory = str(target) == ":memory:"
+    memory = scratch or str(target) == ":memory:"
     created = False
     read_only: str | None = None
     if not memory:
@@ -192,7 +194,7 @@ def connect(
     old_umask = os.umask(0o077)  # -wal / -shm files are private too
     try:
         conn = sqlite3.connect(
-            str(target),
+            "" if scratch else str(target),
             isolation_level=None,
             timeout=BUSY_TIMEOUT_MS / 1000,
             check_same_thread=False,

@@ -221,8 +221,64 @@ def _common_hanzi(chars: list[str]) -> int:
     return n
 
 
+def _ideograph(ch: str) -> bool:
+    """A CJK Unified Ideograph of any block (extensions and compatibility forms too)."""
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x20000 <= o <= 0x3134F
+    )
+
+
+def _reads_as_chinese(text: str) -> bool:
+    """The GB18030 reading of a sample could be Chinese text: no private-use, unassigned
+    or control characters (Big5 read as GBK gives private-use ones), and hanzi among them."""
+    import unicodedata
+
+    high = [ch for ch in text if ord(ch) > 127]
+    if any(unicodedata.category(ch) in ("Co", "Cn", "Cc", "Cs") for ch in high):
+        return False
+    return any(_ideograph(ch) for ch in high)
+
+
+def _reads_as_letters(text: str) -> bool:
+    """The cp1252 reading of a sample reads as Western letters (and their usual symbols)."""
+    upper = [ch for ch in text if ord(ch) > 127]
+    return bool(upper) and (
+        sum(ch.isalpha() or ch in "€£¥§°±·–—‘’“”" for ch in upper) / len(upper) > 0.8
+    )
+
+
+def _letters_stand_alone(text: str) -> bool:
+    """Most non-ASCII characters of the cp1252 reading stand between ASCII ones (Jürgen,
+    Besançon), as in Western text; GBK read as cp1252 gives them in pairs (张 = "ÕÅ")."""
+    high = [i for i, ch in enumerate(text) if ord(ch) > 127]
+    alone = sum(
+        1
+        for i in high
+        if (i == 0 or ord(text[i - 1]) < 128) and (i + 1 == len(text) or ord(text[i + 1]) < 128)
+    )
+    return alone * 2 > len(high)
+
+
+def _decoded(sample: bytes, encoding: str) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
 def detect_encoding(sample: bytes) -> str:
-    """BOM first; then UTF-8; then GB18030 (Excel on Chinese Windows); then a guess."""
+    """BOM first; then UTF-16 without one; then UTF-8; then GB18030 (Excel on Chinese
+    Windows) or cp1252 (on Western Windows) when the evidence says which; otherwise
+    InvalidInput asking for --encoding (never a guess).
+
+    GB18030 needs a reading with hanzi and without private-use or unassigned characters;
+    mostly everyday hanzi (GB2312) decide it, else at least a quarter of them and no reading
+    as cp1252 letters. cp1252 needs letters, standing alone when the bytes read as hanzi too.
+    """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -238,34 +294,42 @@ def detect_encoding(sample: bytes) -> str:
         if zeros_even > zeros_odd * 4:
             return "utf-16-be"
         raise InvalidInput("this looks like a binary file, not CSV")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    if _decoded(sample, "utf-8") is not None:
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
-        high = [ch for ch in text if ord(ch) > 127]
-        if not high or _common_hanzi(high) / len(high) > 0.5:
+    gbk = _decoded(sample, "gb18030")
+    common = 0.0
+    if gbk is not None:
+        high = [ch for ch in gbk if ord(ch) > 127]
+        common = _common_hanzi(high) / len(high) if high else 1.0
+        if common > 0.5:
             return "gb18030"
-    except UnicodeDecodeError:
-        pass
-    try:
+    chinese = gbk is not None and _reads_as_chinese(gbk)
+    western = _decoded(sample, "cp1252")
+    if western is not None and _reads_as_letters(western):
         # Excel on Western Windows writes the ANSI code page, cp1252: prefer it over
         # look-alikes (cp850, latin-1) when it decodes the sample and reads as letters.
-        text = sample.decode("cp1252")
-        upper = [ch for ch in text if ord(ch) > 127]
-        if upper and sum(ch.isalpha() or ch in "€£¥§°±·–—‘’“”" for ch in upper) / len(upper) > 0.8:
+        if not chinese or _letters_stand_alone(western):
             return "cp1252"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
+    elif chinese and common >= 0.25:
+        return "gb18030"
+    raise InvalidInput(_undecided(sample, gbk is not None, western is not None))
 
-    best = from_bytes(sample).best()
-    if best is None:
-        raise InvalidInput("cannot detect the file's text encoding; give --encoding")
-    enc = best.encoding
-    return "gb18030" if enc in ("gb2312", "gbk", "gb18030") else enc
+
+def _undecided(sample: bytes, gbk: bool, western: bool) -> str:
+    """Why the encoding is not decided: the readings the sample has."""
+    readings = (["GB18030"] if gbk else []) + (["cp1252"] if western else [])
+    from charset_normalizer import from_bytes  # a hint for the message, never a decision
+
+    best = from_bytes(sample[:65536]).best()
+    if best is not None:
+        name = best.encoding
+        name = "GB18030" if name in ("gb2312", "gbk", "gb18030") else name
+        if name not in readings:
+            readings.append(name)
+    if not readings:
+        return "cannot detect the file's text encoding; give --encoding"
+    said = ", as ".join(readings[:-1]) + " and as " if len(readings) > 1 else ""
+    return f"cannot tell the file's encoding (it decodes as {said}{readings[-1]}); give --encoding"
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -298,6 +362,8 @@ class CsvSource:
     line_no: int = 1
     spool: Path | None = None  # stdin copied to a private temporary file
     mapped_fields: set[str] = field(default_factory=set)  # fields named by --map
+    # columns without a header, not yet seen with a value: all empty, they are ignored
+    _blank_columns: list[int] = field(default_factory=list)
 
     def field_indexes(self) -> dict[str, list[int]]:
         """{field: [column indexes]} for the mapped columns, in header order."""
@@ -317,39 +383,72 @@ class CsvSource:
                 self.unknown_columns.append(self.header[index].strip())
 
     def cells(self) -> Iterator[tuple[int, list[str], str | None]]:
-        """Yield (line number, cells, ragged-row reason or None). Blank lines are skipped;
-        a row with only empty extra cells is trimmed to the header's width."""
+        """Yield (line number, cells, ragged-row reason or None). The line is the one the
+        record starts on (a quoted cell can span lines). Blank lines are skipped; a row
+        with only empty extra cells is trimmed to the header's width."""
         reader = csv.reader(self._text, delimiter=self.delimiter)
         width = len(self.header)
+        unseen = self._blank_columns
+        end = 0  # physical lines read after the header line
         try:
             for cells in reader:
+                start, end = end + 2, reader.line_num
                 if len(cells) != width:
                     if not cells or all(not c.strip() for c in cells):
                         continue
                     if len(cells) > width and all(not c.strip() for c in cells[width:]):
                         cells = cells[:width]
                     else:
-                        self.line_no = reader.line_num + 1
+                        self.line_no = start
                         yield (
-                            self.line_no,
+                            start,
                             cells,
                             f"ragged row: {len(cells)} fields, header has {width}",
                         )
                         continue
                 elif not any(cells):
                     continue
-                self.line_no = reader.line_num + 1
-                yield self.line_no, cells, None
+                if unseen and any(cells[i].strip() for i in unseen):
+                    unseen = self._saw_blank_column_values(cells)
+                self.line_no = start
+                yield start, cells, None
         except (UnicodeDecodeError, csv.Error) as exc:
             raise self._read_error(exc) from None
 
+    def _saw_blank_column_values(self, cells: list[str]) -> list[int]:
+        """A column without a header has values after all: reported as unknown (in place:
+        the summary holds this list)."""
+        for index in [i for i in self._blank_columns if cells[i].strip()]:
+            self._blank_columns.remove(index)
+            self.unknown_columns.append(f"column {index + 1} (no header)")
+        return self._blank_columns
+
     def _read_error(self, exc: UnicodeDecodeError | csv.Error) -> InvalidInput:
         if isinstance(exc, UnicodeDecodeError):
+            line = self._undecodable_line()
+            where = f"line {line}" if line else f"after line {self.line_no}"
             return InvalidInput(
-                f"{self.display_name}: not valid {self.encoding} after line {self.line_no} "
+                f"{self.display_name}: {where} is not valid {self.encoding} "
                 f"({exc.reason}); give --encoding"
             )
         return InvalidInput(f"{self.display_name}: malformed CSV near line {self.line_no}: {exc}")
+
+    def _undecodable_line(self) -> int | None:
+        """The physical line of the first byte that does not decode (the text layer reads
+        ahead, so the last row read says only roughly where)."""
+        try:
+            self._raw.seek(0)
+            decoder = codecs.getincrementaldecoder(self.encoding)()
+            lines = 1
+            while block := self._raw.read(SAMPLE_BYTES):
+                try:
+                    lines += decoder.decode(block).count("\n")
+                except UnicodeDecodeError as exc:
+                    good = block[: max(0, exc.start)]
+                    return lines + good.decode(self.encoding, errors="replace").count("\n")
+        except (OSError, ValueError, LookupError):
+            return None
+        return None
 
     def rows(self) -> Iterator[tuple[int, dict[str, str], list[str], str | None]]:
         """Yield (line, {field: raw text}, original cells, ragged-row reason or None).
@@ -555,10 +654,13 @@ def _open(
         enc = encoding
     else:
         try:
-            enc = detect_encoding(sample)
-        except InvalidInput:
+            enc = detect_encoding(_detection_sample(raw, sample))
+        except InvalidInput as exc:
             raw.close()
-            raise
+            raise InvalidInput(f"{display}: {exc}") from None
+        finally:
+            if not raw.closed:
+                raw.seek(0)
     text = io.TextIOWrapper(raw, encoding=enc, newline="", errors="strict")
     try:
         first = text.readline()
@@ -577,6 +679,10 @@ def _open(
     except InvalidInput:
         text.close()
         raise
+    # Columns without a header (Excel writes `name,email,,,` for formatted empty columns):
+    # unknown only once a row has a value in one (cells() reports "column 4 (no header)").
+    blank = [i for i, cell in enumerate(header) if fields[i] is None and not cell.strip()]
+    unknown = [name for name in unknown if name]
     return CsvSource(
         src,
         display,
@@ -592,7 +698,26 @@ def _open(
         size,
         spool=spool,
         mapped_fields=overrides.targets(),
+        _blank_columns=blank,
     )
+
+
+def _detection_sample(raw: IO[bytes], head: bytes) -> bytes:
+    """What detect_encoding sees: the first MiB, or, when that is all ASCII and the file
+    goes on, the MiB from the line of the first non-ASCII byte (a list sorted by email with
+    the Chinese names far down is decided by them, not by its ASCII head)."""
+    if not head.isascii() or b"\x00" in head:
+        return head
+    offset = len(head)
+    raw.seek(offset)
+    while block := raw.read(SAMPLE_BYTES):
+        if not block.isascii():
+            found = re.search(rb"[\x80-\xff]", block)
+            line = block.rfind(b"\n", 0, found.start() if found else 0) + 1
+            raw.seek(offset + line)
+            return raw.read(SAMPLE_BYTES)
+        offset += len(block)
+    return head
 
 
 def _quoted(column: str) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crmcli.commands.options import DbOption, FormatOption, open_db, out_format
+from crmcli.commands.session import dry_run as dry_run_scope
 from crmcli.output import emit as output
 
 app = typer.Typer()  # its commands join the group's app in __init__
@@ -119,7 +120,7 @@ def import_mail(
         raise InvalidInput(f"unknown --charset {charset!r}; use a name such as gb18030 or big5")
     summary = Summary(source=str(source), kind="mail", dry_run=dry_run)
     messages = iter_messages(source, glob=glob, now=clock.now(), charset=codec)
-    with open_db(db, write=True) as database:
+    with dry_run_scope(dry_run), open_db(db, write=True) as database:  # (none created)
         import_items(database, messages, summary, domains, create_leads)
     _report(summary.as_dict(), fmt, "messages")
 
@@ -168,7 +169,7 @@ def import_calendar(
         raise InvalidInput("--until is before --since")
     reader = CalendarReader(source, clock.local_zone())
     summary = Summary(source=str(source), kind="calendar", dry_run=dry_run)
-    with open_db(db, write=True) as database:
+    with dry_run_scope(dry_run), open_db(db, write=True) as database:  # (none created)
         import_items(database, reader.items(start, end), summary, domains, update_existing=True)
     for warning in reader.warnings:
         summary.warnings.append({"source": source.name, "warning": warning})
