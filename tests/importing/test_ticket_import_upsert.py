@@ -122,6 +122,9 @@ def test_resolution_times_are_never_invented(cli: Any, customers: None, tmp_path
         "Z1,C3,发票开错了,已处理,2024-03-01 09:00\n"
         "Z2,C3,退款,已关闭,2024-03-02 09:00\n",
     )
+    dry = cli("ticket", "import", str(path), "--dry-run", env={"CRM_NOW": "2024-04-01T10:00"})
+    # the one-line summary says so too, not only the JSON
+    assert "; 2 resolved without a time; 1 closed without a time" in dry.stdout + dry.stderr
     summary = cli.json("ticket", "import", str(path), env={"CRM_NOW": "2024-04-01T10:00"})
     assert summary["inserted"] == 2
     assert summary["resolved_without_time"] == 2 and summary["closed_without_time"] == 1

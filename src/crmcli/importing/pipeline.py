@@ -301,6 +301,10 @@ class ImportSummary:
             text += f", {self.warnings} field warning(s)"
         if self.rejects_file:
             text += f" (see {self.rejects_file})"
+        for name, words in _NOTED.items():
+            count = self.extra.get(name)
+            if isinstance(count, int) and count:
+                text += f"; {count} {words}"
         if self.encoding not in ("utf-8", "utf-8-sig", "ascii"):
             text += f"; read as {self.encoding}"
         for name, conv in self.conventions.items():
@@ -308,6 +312,17 @@ class ImportSummary:
                 what = conv.get("decimal") or conv.get("date_order")
                 text += f"; {name}: {what} ({conv['decided_by']})"
         return text
+
+
+# Counts an entity puts in the summary's extra that the one-line summary names too: what
+# was stored but is not what the file might be taken to say.
+_NOTED = {
+    "suspect_phones": "suspect phone(s)",
+    "resolved_without_time": "resolved without a time",
+    "closed_without_time": "closed without a time",
+    "unknown_status": "unknown status(es) stored as the default",
+    "unknown_priority": "unknown priorit(y/ies) stored as the default",
+}
 
 
 # ------------------------------------------------------------------------ one import
