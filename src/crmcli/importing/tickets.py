@@ -430,16 +430,10 @@ class TicketImport(Entity):
         _check_time_order(row, created, row)
         row["rated_at"] = None
         if row["satisfaction"] is not None:
-            if status not in DONE:
-                self._warn(
-                    warnings,
-                    "satisfaction",
-                    row["_raw"]["satisfaction"],
-                    f"satisfaction given but status is {status}",
-                )
-                row["satisfaction"] = None
-            else:
+            if self._rated(row, status, warnings):
                 row["rated_at"] = row["closed_at"] or row["resolved_at"]
+            else:
+                row["satisfaction"] = None
         target = self.policy.target(row["priority"])
         start = from_iso(created)
         if not row["response_due_at"]:
@@ -577,6 +571,19 @@ class TicketImport(Entity):
             side.add("sla_paused_at")
         return self._status_steps(before, after, merged["resolved_at"], merged["closed_at"], extra)
 
+    def _rated(self, row: dict[str, Any], status: str, warnings: list[list[str]]) -> bool:
+        """Whether the row's satisfaction score can stand: only a resolved or closed ticket
+        is rated (otherwise a field warning)."""
+        if status in DONE:
+            return True
+        self._warn(
+            warnings,
+            "satisfaction",
+            row["_raw"]["satisfaction"],
+            f"satisfaction given but status is {status}",
+        )
+        return False
+
     def _rating(
         self,
         current: dict[str, Any],
@@ -587,15 +594,7 @@ class TicketImport(Entity):
     ) -> str | None:
         """The file's satisfaction score (a resolved or closed ticket only) into `changes`;
         returns the time of its event (the rating's time, else the import)."""
-        if row["satisfaction"] is None:
-            return None
-        if after not in DONE:
-            self._warn(
-                warnings,
-                "satisfaction",
-                row["_raw"]["satisfaction"],
-                f"satisfaction given but status is {after}",
-            )
+        if row["satisfaction"] is None or not self._rated(row, after, warnings):
             return None
         if row["satisfaction"] == current["satisfaction"]:
             return None
