@@ -210,3 +210,50 @@ def test_an_unnamed_column_with_values_is_reported_by_its_position(
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["unknown_columns"] == ["Extra", "column 4 (no header)"]
     assert "unknown column(s) not imported: Extra, column 4 (no header)" in result.stderr
+
+
+def _korean_excel_csv() -> bytes:
+    """A customer list as Excel on Korean Windows saves it ("CSV (쉼표로 분리)"): cp949,
+    CRLF, no BOM."""
+    rows = [
+        ("name", "email", "phone", "company", "address"),
+        ("김민준", "minjun.kim@example.kr", "010-1234-5678", "주식회사 한빛", "서울특별시 강남구"),
+        ("이서연", "seoyeon@example.kr", "02-555-0192", "삼성물산", "부산광역시 해운대구"),
+        ("박지훈", "jihoon.park@example.kr", "010-9876-5432", "한국전력", "대전광역시 유성구"),
+    ]
+    return "".join(",".join(r) + "\r\n" for r in rows).encode("cp949")
+
+
+def test_a_korean_cp949_file_is_not_read_as_gbk_hanzi(cli: Any, tmp_path: Path) -> None:
+    # hangul in cp949/EUC-KR takes the lead bytes GBK reads as everyday hanzi: 김민준 came
+    # out as 辫刮霖 and was stored without a word
+    data = _korean_excel_csv()
+    assert data.decode("gb18030")  # the trap: it decodes as GBK too
+    path = tmp_path / "고객.csv"
+    path.write_bytes(data)
+    result = cli("customer", "import", str(path))
+    assert result.exit_code == 2, result.stdout
+    assert "decodes as GB18030" in result.stderr and "cp949 (Korean)" in result.stderr
+    assert "give --encoding" in result.stderr
+    assert cli.json("customer", "list") == []
+    forced = cli.json("customer", "import", str(path), "--encoding", "cp949")
+    assert forced["inserted"] == 3 and forced["encoding"] == "cp949"
+    names = sorted(r["name"] for r in cli.json("customer", "list"))
+    assert names == sorted(["김민준", "이서연", "박지훈"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "姓名,公司\r\n张伟,上海华信有限公司\r\n王芳,北京中关村科技\r\n李娜,深圳市腾达电子\r\n",
+        "name,notes\r\nZhang 喆,x\r\nLi 淼,y\r\nWang 鑫,z\r\nChen 犇,w\r\n",
+    ],
+)
+def test_chinese_gbk_text_is_still_read_as_gbk(text: str) -> None:
+    assert detect_encoding(text.encode("gbk")) == "gb18030"
+
+
+def test_hanzi_that_all_read_as_hangul_are_too_few_to_tell() -> None:
+    # 陈 and 黄 both have lead bytes in the hangul rows: as cp949 they are 냈 and 뼝
+    with pytest.raises(InvalidInput, match=r"GB18030.*cp949 \(Korean\).*--encoding"):
+        detect_encoding("name\r\n陈\r\n黄\r\n".encode("gbk"))

@@ -263,6 +263,23 @@ def _letters_stand_alone(text: str) -> bool:
     return alone * 2 > len(high)
 
 
+def _reads_as_korean(sample: bytes) -> bool:
+    """The bytes read as Korean too: they decode as cp949 (Excel on Korean Windows; EUC-KR
+    is its subset) and that reading is hangul, with at most a few hanja among them.
+
+    Hangul in EUC-KR takes the lead bytes 0xB0-0xC8, which GBK reads as everyday hanzi, so
+    a Korean file reads as plausible-looking GB2312 text. Chinese text read as cp949 comes
+    out about half hanja (everyday hanzi with a lead byte of 0xCA and above), or fails to
+    decode; a reading nine-tenths hangul is Korean or too short to tell."""
+    text = _decoded(sample, "cp949")
+    if text is None:
+        return False
+    high = [ch for ch in text if ord(ch) > 127]
+    hangul = sum("\uac00" <= ch <= "\ud7a3" for ch in high)
+    hanja = sum(_ideograph(ch) for ch in high)
+    return hangul > 0 and hangul * 10 >= (hangul + hanja) * 9
+
+
 def _decoded(sample: bytes, encoding: str) -> str | None:
     try:
         return codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
@@ -301,7 +318,7 @@ def detect_encoding(sample: bytes) -> str:
     if gbk is not None:
         high = [ch for ch in gbk if ord(ch) > 127]
         common = _common_hanzi(high) / len(high) if high else 1.0
-        if common > 0.5:
+        if common > 0.5 and not _reads_as_korean(sample):
             return "gb18030"
     chinese = gbk is not None and _reads_as_chinese(gbk)
     western = _decoded(sample, "cp1252")
@@ -310,7 +327,7 @@ def detect_encoding(sample: bytes) -> str:
         # look-alikes (cp850, latin-1) when it decodes the sample and reads as letters.
         if not chinese or _letters_stand_alone(western):
             return "cp1252"
-    elif chinese and common >= 0.25:
+    elif chinese and common >= 0.25 and not _reads_as_korean(sample):
         return "gb18030"
     raise InvalidInput(_undecided(sample, gbk is not None, western is not None))
 
@@ -318,12 +335,15 @@ def detect_encoding(sample: bytes) -> str:
 def _undecided(sample: bytes, gbk: bool, western: bool) -> str:
     """Why the encoding is not decided: the readings the sample has."""
     readings = (["GB18030"] if gbk else []) + (["cp1252"] if western else [])
+    if gbk and _reads_as_korean(sample):
+        readings.append("cp949 (Korean)")
     from charset_normalizer import from_bytes  # a hint for the message, never a decision
 
     best = from_bytes(sample[:65536]).best()
     if best is not None:
         name = best.encoding
         name = "GB18030" if name in ("gb2312", "gbk", "gb18030") else name
+        name = "cp949 (Korean)" if name in ("cp949", "euc_kr") else name
         if name not in readings:
             readings.append(name)
     if not readings:
