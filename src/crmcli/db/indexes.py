@@ -127,6 +127,21 @@ def build_deferred(db: Database, pause: float = 0.1) -> list[str]:
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deferred_indexes'"
     ):
         return []
+    cache = db.scalar("PRAGMA main.cache_size")
+    # CREATE INDEX sorts in memory up to the page cache's size: the connection's 64 MiB
+    # made building the customers' ten indexes of a million rows 1.3 s (20%) slower than
+    # 8 MiB, measured (benchmarks/results/import-1m-session7.md); restored after
+    db.execute(f"PRAGMA main.cache_size = -{SORT_CACHE_KIB}")
+    try:
+        return _build_each(db, pause)
+    finally:
+        db.execute(f"PRAGMA main.cache_size = {int(cache)}")
+
+
+SORT_CACHE_KIB = 8 * 1024
+
+
+def _build_each(db: Database, pause: float) -> list[str]:
     built: list[str] = []
     while True:
         with db.transaction():
