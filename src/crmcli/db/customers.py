@@ -13,6 +13,7 @@ from crmcli.core.clock import now_iso
 from crmcli.core.errors import Conflict, InvalidInput, NotFound
 from crmcli.db import audit, change_log
 from crmcli.db.database import Database, integrity_error_to_conflict
+from crmcli.db.staging import TEMP_NOT_ZEROED
 
 CUSTOMER_FIELDS = (
     "external_id",
@@ -694,6 +695,7 @@ def customer_references(db: Database) -> list[tuple[str, str]]:
 
 _PLAN = "temp.import_plan"
 _PLAN_CUSTOM = "temp.import_plan_custom"
+_PLAN_CONTACTS = "temp.import_plan_contacts"  # secondary contact points (other_* columns)
 _NEW = "import_new_customers"  # (temp) the new customers, laid out as customers is
 # A foreign key clause of a column definition (the copy of the customers DDL has none).
 _REFERENCES = re.compile(
@@ -753,6 +755,7 @@ class ImportPlan:
     def open(self) -> None:
         db = self.db
         db.execute("PRAGMA temp_store = FILE")
+        db.execute(TEMP_NOT_ZEROED)  # the plan is the file's rows too (db/staging.py)
         self.drop()
         cols = ", ".join(self.COLUMNS)
         db.execute(
@@ -764,12 +767,17 @@ class ImportPlan:
             f"CREATE TABLE {_PLAN_CUSTOM}(field_id INTEGER NOT NULL, entity_id INTEGER NOT NULL,"
             " value_text, value_num, PRIMARY KEY (field_id, entity_id)) WITHOUT ROWID"
         )
+        db.execute(
+            f"CREATE TABLE {_PLAN_CONTACTS}(customer_id INTEGER NOT NULL, kind TEXT NOT NULL,"
+            " value TEXT NOT NULL, PRIMARY KEY (customer_id, kind, value)) WITHOUT ROWID"
+        )
         self.updated = set()
         self.updates = False
 
     def drop(self) -> None:
         self.db.execute(f"DROP TABLE IF EXISTS {_PLAN}")
         self.db.execute(f"DROP TABLE IF EXISTS {_PLAN_CUSTOM}")
+        self.db.execute(f"DROP TABLE IF EXISTS {_PLAN_CONTACTS}")
         self.db.execute(f"DROP TABLE IF EXISTS temp.{_NEW}")
         self.fast = False
 
@@ -928,6 +936,31 @@ class ImportPlan:
                 rows,
             )
 
+    def contacts_for(self, ids: list[int]) -> set[tuple[int, str, str]]:
+        """(customer id, kind, value) of the secondary contact points these customers have
+        as planned: the database's and the plan's."""
+        out: set[tuple[int, str, str]] = set()
+        if not ids:
+            return out
+        for cid, points in contact_points_for(self.db, ids).items():
+            out.update((cid, kind, value) for kind, values in points.items() for value in values)
+        out.update(
+            self.db.execute(
+                f"SELECT customer_id, kind, value FROM {_PLAN_CONTACTS}"
+                " WHERE customer_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            ).fetchall()
+        )
+        return out
+
+    def put_contacts(self, rows: list[tuple[int, str, str]]) -> None:
+        """(customer id, kind, value) secondary contact points to add."""
+        if rows:
+            self.db.executemany(
+                f"INSERT OR IGNORE INTO {_PLAN_CONTACTS}(customer_id, kind, value) VALUES (?, ?, ?)",
+                rows,
+            )
+
     # -- applying (inside the write transaction) -------------------------------------------
     def apply(
         self,
@@ -997,6 +1030,12 @@ class ImportPlan:
                 (first_new_id,),
             )
         mark("apply.tags")
+        db.execute(
+            "INSERT OR IGNORE INTO customer_contacts(customer_id, kind, value, merged_from,"
+            f" created_at) SELECT customer_id, kind, value, NULL, ? FROM {_PLAN_CONTACTS}"
+            " ORDER BY customer_id, kind, value",
+            (now,),
+        )
         db.execute(
             "INSERT INTO custom_values(field_id, entity_id, value_text, value_num)"
             f" SELECT field_id, entity_id, value_text, value_num FROM {_PLAN_CUSTOM} WHERE true"

@@ -45,8 +45,14 @@ KEYS = ("external_id", "email", "phone", "id")  # id: this database's, from its 
 # The UNIQUE indexes of customers a trigger enforces while they wait to be built (m331).
 UNIQUE_GUARDED = ("customers_email", "customers_external_id")
 UNIQUE_GUARD_TRIGGERS = ("customers_unique_guard_insert", "customers_unique_guard_update")
+# The secondary contact points a merge kept, as `customer export` writes them (lists in
+# JSON; in CSV emails and phones ";"-separated, addresses one a line: a stored address is
+# folded to one line, and may hold a ";").
+CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addresses": "address"}
 # Field names a customer CSV may carry (also the columns `customer export` writes).
-IMPORT_FIELDS = (*repo.CUSTOMER_FIELDS, "phone_ext", "tags", "created_at", "country")
+IMPORT_FIELDS = (
+    *repo.CUSTOMER_FIELDS, "phone_ext", "tags", "created_at", "country", *CONTACT_COLUMNS
+)  # fmt: skip
 # The columns `customer export` writes: an export imports back unchanged.
 EXPORT_FIELDS = (
     *repo.CUSTOMER_FIELDS[:3],
@@ -175,10 +181,15 @@ class CustomerImport(Entity):
         self._texts = [f for f in TEXT_FIELDS if f in present]
         self._has_notes = "notes" in present
         self._has_ext = "phone_ext" in present
+        self._contacts = [(c, k) for c, k in CONTACT_COLUMNS.items() if c in present]
         self._region = self.ctx.options.phone_region
         self._lifecycles: dict[str, str] = {}
         self._tags: dict[str, tuple[str, ...]] = {}
-        self.lookups = [c for c in repo.LOOKUP_COLUMNS if c in self.file_fields]
+        self.lookups = [
+            c
+            for c in repo.LOOKUP_COLUMNS
+            if c in self.file_fields or (c == "email" and "other_emails" in present)
+        ]  # (another customer's email is never stored as this one's too)
         # the file's repeated lookup values are all the merge remembers (db/staging.py)
         self.key_columns = tuple(self.lookups)
         # Columns an update may set: the file's own (created_at is kept from the first import).
@@ -208,6 +219,7 @@ class CustomerImport(Entity):
         db = self.ctx.db
         self.custom.start()
         self.next_id = repo.max_customer_id(db) + 1
+        self.contacts_added = 0
         self.first_new_id = self.next_id
         # the customer each lookup value of the file names so far: only values on more
         # than one row are kept (no other row looks a value up), not one entry per row
@@ -317,14 +329,70 @@ class CustomerImport(Entity):
             self._created(line, cells, values, raw)
         raw = get("tags")
         tags = self._split_tags(raw) if raw else None
-        if not self.links and not self.custom.columns:
+        if not self.links and not self.custom.columns and not self._contacts:
             return [values, tags]
-        extra = {"company": CompanyLinker.stage(record) if self.links else None,
-                 "custom": self.custom.parse(line, record, cells)}  # fmt: skip
+        return self._with_extra(line, record, cells, values, tags)
+
+    def _with_extra(
+        self,
+        line: int,
+        record: dict[str, str],
+        cells: list[str],
+        values: dict[str, Any],
+        tags: list[str] | None,
+    ) -> list[Any]:
+        """STAGING: a row with company cells, custom values or other contact points."""
+        contacts = self._other_contacts(line, record, cells, values) if self._contacts else None
+        if not self.links and not self.custom.columns and not contacts:
+            return [values, tags]
+        extra: dict[str, Any] = {
+            "company": CompanyLinker.stage(record) if self.links else None,
+            "custom": self.custom.parse(line, record, cells),
+        }
+        if contacts:
+            extra["contacts"] = contacts
         return [values, tags, extra]
 
+    def _other_contacts(
+        self, line: int, record: dict[str, str], cells: list[str], values: dict[str, Any]
+    ) -> list[list[str]]:
+        """STAGING: the other_emails / other_phones / other_addresses cells as [kind, value]
+        pairs, each value read by its field's rule (a bad one is a warning, the others are
+        kept); the row's own primary value and repeats are left out."""
+        out: list[list[str]] = []
+        for column, kind in self._contacts:
+            raw = record.get(column) or ""
+            parts = raw.splitlines() if kind == "address" else raw.split(";")
+            for part in parts:
+                part = part.strip()
+                if not part:
+                    continue
+                try:
+                    value = self._contact_value(kind, part, record)
+                except InvalidInput as exc:
+                    self._bad(line, cells, column, part, exc)
+                    continue
+                if value and value != values.get(kind) and [kind, value] not in out:
+                    out.append([kind, value])
+        return out
+
+    def _contact_value(self, kind: str, raw: str, record: dict[str, str]) -> str | None:
+        if kind == "email":
+            return _email(raw)
+        if kind == "phone":
+            phone = _parse_phone(raw, self._region, record.get("country"))
+            return phone.e164 if phone else None
+        return _text(raw)
+
     def key_values(self, data: Any) -> dict[str, Any]:
-        return data[0]  # type: ignore[no-any-return]
+        contacts = data[2].get("contacts") if len(data) > 2 else None
+        if not contacts:
+            return data[0]  # type: ignore[no-any-return]
+        emails = [v for k, v in contacts if k == "email"]
+        if not emails:
+            return data[0]  # type: ignore[no-any-return]
+        own = data[0].get("email")
+        return {**data[0], "email": [own, *emails] if own else emails}
 
     def _bad(self, line: int, cells: list[str], fld: str, raw: str, exc: InvalidInput) -> None:
         """A bad optional value: ctx.optional's warning (or Reject with --strict-fields)."""
@@ -431,8 +499,7 @@ class CustomerImport(Entity):
             batch = self._link_companies(batch)
         db = self.ctx.db
         found: dict[str, dict[Any, int]] = {
-            col: repo.lookup_ids(db, col, sorted({r.values[col] for r in batch if col in r.values}))
-            for col in self.lookups
+            col: repo.lookup_ids(db, col, self._lookup_values(batch, col)) for col in self.lookups
         }
         if self.key == "id":  # the ids of this database the batch names
             found["id"] = repo.existing_ids(db, [r.values["id"] for r in batch if "id" in r.values])
@@ -473,6 +540,7 @@ class CustomerImport(Entity):
                     break
             if duplicate:
                 continue
+            contacts = self._free_contacts(row, target, found) if row.extra else None
             if target is None:
                 self._insert(row, records, new_ids)
             else:
@@ -481,9 +549,72 @@ class CustomerImport(Entity):
                         existing.update(self.plan.fetch([target], self.update_columns))
                     records[target] = existing[target]
                 self._update(row, target, records[target], changed, retagged)
+            if contacts and row.cid:
+                self._add_contacts(row, contacts, records[row.cid], changed)
         self._write(records, new_ids, changed - set(new_ids), retagged - set(new_ids))
         if self.custom.columns:
             self._write_custom(batch)
+
+    @staticmethod
+    def _lookup_values(batch: list[_Row], col: str) -> list[Any]:
+        """The batch's values of a lookup column (for emails, its other_emails too)."""
+        values = {r.values[col] for r in batch if col in r.values}
+        if col == "email":
+            values.update(
+                value
+                for r in batch
+                if r.extra
+                for kind, value in r.extra.get("contacts", ())
+                if kind == "email"
+            )
+        return sorted(values)
+
+    def _free_contacts(
+        self, row: _Row, target: int | None, found: dict[str, dict[Any, int]]
+    ) -> list[list[str]]:
+        """MERGE: the row's other_* contact points, less each email another customer has
+        (as its email or among its own other emails, in the database or earlier in the
+        file): that is a warning, the email stays that customer's alone."""
+        assert row.extra is not None
+        contacts = row.extra.get("contacts") or []
+        free = []
+        for kind, value in contacts:
+            if kind == "email":
+                holder = self.local["email"].get(value) or found["email"].get(value)
+                if holder is not None and holder != target:
+                    self._bad(row.line, row.cells, "other_emails", value, InvalidInput(
+                        f"{value} is the email of customer {holder}: not stored as this"
+                        " customer's too"))  # fmt: skip
+                    continue
+            free.append([kind, value])
+        return free
+
+    def _add_contacts(
+        self, row: _Row, contacts: list[list[str]], record: dict[str, Any], changed: set[int]
+    ) -> None:
+        """MERGE: the contact points the customer has neither as its own nor among its
+        secondary ones, planned; a row that adds one updates its customer."""
+        cid = row.cid
+        primary = self.plan.fetch([cid], list(CONTACT_COLUMNS.values())).get(cid, {})
+        primary |= {k: record[k] for k in CONTACT_COLUMNS.values() if k in record}
+        have = self.plan.contacts_for([cid])
+        new = [
+            (cid, kind, value)
+            for kind, value in contacts
+            if value != primary.get(kind) and (cid, kind, value) not in have
+        ]
+        if not new:
+            return
+        self.plan.put_contacts(new)
+        self.contacts_added += len(new)
+        for _, kind, value in new:
+            if kind == "email" and hash(value) in self._repeated["email"]:
+                self.local["email"][value] = cid
+        if row.outcome == "unchanged":
+            row.outcome = "updated"
+            self.ctx.summary.unchanged -= 1
+            self.ctx.summary.updated += 1
+            changed.add(cid)
 
     def _target(
         self, row: _Row, found: dict[str, dict[Any, int]], shared: dict[str, str]
@@ -650,6 +781,8 @@ class CustomerImport(Entity):
             self.companies.summary()
         if self.custom.columns:
             self.ctx.summary.extra["custom_values_changed"] = len(self.custom.changed)
+        if self._contacts:
+            self.ctx.summary.extra["contacts_added"] = self.contacts_added
 
     def after_commit(self, progress: Any) -> None:
         """Index the committed customers for search in short transactions (search finds

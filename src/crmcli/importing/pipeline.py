@@ -838,9 +838,15 @@ class RepeatedKeys:
         ]
 
     def add(self, values: dict[str, Any]) -> None:
+        """A row's values of the key columns (a list: several values of one column)."""
         for column, append in self._columns:
             value = values.get(column)
-            if value is not None:
+            if value is None:
+                continue
+            if type(value) is list:
+                for one in value:
+                    append(hash(one))
+            else:
                 append(hash(value))
 
     def repeated(self) -> tuple[set[int], ...]:

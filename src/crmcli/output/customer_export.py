@@ -19,12 +19,10 @@ from crmcli.core.masking import mask_personal
 from crmcli.core.sanitize import csv_cell, csv_writer, export_number
 from crmcli.db import Database
 from crmcli.db import customers as repo
-from crmcli.importing.customers import EXPORT_FIELDS
+from crmcli.importing.customers import CONTACT_COLUMNS, EXPORT_FIELDS
 from crmcli.output.emit import cell, prepare, to_json
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
-# other_*: the secondary contact points a merge kept (";"-separated in CSV, lists in JSON).
-CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addresses": "address"}
 EXPORT_COLUMNS = ["id", *EXPORT_FIELDS, "updated_at", *CONTACT_COLUMNS]
 
 
@@ -95,7 +93,7 @@ def write_export(
         for row in rows:
             values = row.get("custom") or {}
             writer.writerow(
-                [csv_cell(cell(row[c])) for c in columns]
+                [csv_cell(_csv_text(c, row[c])) for c in columns]
                 + [csv_cell(cell(export_number(values.get(c)))) for c in custom]
             )
             n += 1
@@ -110,6 +108,14 @@ def write_export(
             n += 1
         out.write("\n]\n" if n else "]\n")
     return n
+
+
+def _csv_text(column: str, value: Any) -> str:
+    """A CSV cell; other_addresses one address a line (an address may hold a "; ", never a
+    line break: stored text is folded to one line), so the import splits them back."""
+    if column == "other_addresses" and isinstance(value, list):
+        return "\n".join(cell(v) for v in value)
+    return cell(value)
 
 
 def stream_json(items: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
