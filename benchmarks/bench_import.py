@@ -82,7 +82,52 @@ def crm_once(args: argparse.Namespace) -> dict[str, Any]:
         argv = [*CRM, args.kind, "import", str(args.csv), "--rejects", str(Path(tmp) / "r.csv")]
         argv += shlex.split(args.crm_args)
         cpu, wall, rss, _ = run_child(argv, env)
-        return {"cpu": cpu, "wall": wall, "rss_mb": rss, "phases": phases(hook, cpu)}
+        out = {"cpu": cpu, "wall": wall, "rss_mb": rss, "phases": phases(hook, cpu)}
+        if args.floor and args.kind == "customer" and SQLITE3:
+            out["schema_floor"] = schema_floor(db)
+        return out
+
+
+def schema_floor(db: Path) -> dict[str, float]:
+    """What SQLite alone (the sqlite3 shell, no Python) spends building the indexes and the
+    trigram search index of the customers this import stored: a floor under any import
+    into this schema. The imported database is copied, its customers' secondary indexes and
+    search index emptied (not timed), then the shell builds them again (timed)."""
+    import sqlite3
+
+    work = db.with_name("floor.db")
+    shutil.copyfile(db, work)
+    con = sqlite3.connect(work, isolation_level=None)
+    sqls = [
+        r[0]
+        for r in con.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
+            " AND sql IS NOT NULL"
+        )
+    ]
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
+            " AND sql IS NOT NULL"
+        )
+    ]
+    for name in names:
+        con.execute(f'DROP INDEX "{name}"')
+    con.execute("INSERT INTO customers_fts(customers_fts) VALUES ('delete-all')")
+    con.execute("VACUUM")
+    con.close()
+    out = {}
+    for what, script in (
+        ("indexes", ";\n".join(sqls) + ";\n"),
+        ("search_index", "INSERT INTO customers_fts(customers_fts) VALUES ('rebuild');\n"),
+    ):
+        path = db.with_name(f"{what}.sql")
+        path.write_text("PRAGMA synchronous = NORMAL;\n" + script, encoding="utf-8")
+        cpu, _, _, _ = run_child([str(SQLITE3), str(work), f".read {path}"], dict(os.environ))
+        out[what] = cpu
+    work.unlink()
+    return out
 
 
 def baseline_once(name: str, csv: Path) -> dict[str, Any] | None:
@@ -106,6 +151,11 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if runs and "phases" in runs[0]:
         keys = runs[0]["phases"].keys()
         out["phases"] = {k: statistics.median(r["phases"].get(k, 0.0) for r in runs) for k in keys}
+    if runs and "schema_floor" in runs[0]:
+        parts = runs[0]["schema_floor"].keys()
+        out["schema_floor"] = {
+            k: statistics.median(r["schema_floor"][k] for r in runs) for k in parts
+        }
     return out
 
 
@@ -117,6 +167,12 @@ def main() -> None:
     parser.add_argument("--db-template", type=Path)
     parser.add_argument("--crm-args", default="", help='e.g. "--create-company"')
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the sqlite3 shell building this schema's indexes and search index"
+        " on the imported customers (a floor under any import into it)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
     args.csv = args.csv.resolve()
@@ -161,6 +217,23 @@ def main() -> None:
             f"  sqlite-utils / crm (CPU)              {ratios['sqlite_utils_cpu_over_crm']:.2f}x  (target >= 5x)"
         )
     print("  crm phases (CPU s): " + ", ".join(f"{k} {v:.2f}" for k, v in crm["phases"].items()))
+    if "schema_floor" in crm:
+        floor = crm["schema_floor"]
+        total = sum(floor.values())
+        ratios["schema_floor_cpu_over_sqlite3_import"] = (
+            total / medians["sqlite3 .import"]["cpu"] if "sqlite3 .import" in medians else None
+        )
+        print(
+            "  sqlite3 shell, this schema's indexes + search index on the same customers:"
+            f" {total:.2f} s CPU ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in floor.items())
+            + ")"
+            + (
+                f" = {ratios['schema_floor_cpu_over_sqlite3_import']:.1f}x .import"
+                if ratios["schema_floor_cpu_over_sqlite3_import"]
+                else ""
+            )
+        )
     if args.json:
         result = {
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -210,6 +210,19 @@ def test_an_unnamed_column_with_values_is_reported_by_its_position(
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["unknown_columns"] == ["Extra", "column 4 (no header)"]
     assert "unknown column(s) not imported: Extra, column 4 (no header)" in result.stderr
+    assert "(use --map SRC=FIELD)" in result.stderr  # for Extra
+    assert "a column without a header is imported only once the header line names it" in (
+        result.stderr
+    )
+
+
+def test_only_unnamed_columns_are_not_told_to_use_map(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("name,email,\r\nAnn,ann@x.com,note\r\n", encoding="utf-8")
+    result = cli("customer", "import", str(path), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "unknown column(s) not imported: column 3 (no header)" in result.stderr
+    assert "--map" not in result.stderr
 
 
 def _korean_excel_csv() -> bytes:

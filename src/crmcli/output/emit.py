@@ -475,11 +475,13 @@ def emit_import_summary(summary: Any, fmt: str) -> None:
     """What every `import` prints: unknown columns and the summary line on stderr; the
     summary object on stdout for json / jsonl / csv / markdown (nothing for a table)."""
     if summary.unknown_columns:
-        warn(
-            "unknown column(s) not imported: "
-            + ", ".join(summary.unknown_columns)
-            + " (use --map SRC=FIELD)"
-        )
+        # (--map names columns by their header: one without a header cannot be mapped)
+        named = [c for c in summary.unknown_columns if not c.endswith("(no header)")]
+        how = " (use --map SRC=FIELD)" if named else ""
+        if len(named) < len(summary.unknown_columns):
+            how += (" (a column without a header is imported only once the header line names"
+                    " it)")  # fmt: skip
+        warn("unknown column(s) not imported: " + ", ".join(summary.unknown_columns) + how)
     info(summary.line())
     if fmt in ("json", "jsonl"):
         sys.stdout.write(to_json(summary.as_dict(), indent=None if fmt == "jsonl" else 2) + "\n")
