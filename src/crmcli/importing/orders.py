@@ -124,6 +124,12 @@ _QTY = {
 }
 
 
+# Distinct cells a parse cache of the order import keeps (times, amounts): bounded, so memory
+# does not grow with the file (unbounded, the time cache held one entry an order: ~150 MB
+# at 2M lines); the lines of one order and a catalogue's prices repeat within it.
+CACHE_CELLS = 50_000
+
+
 def _quantity(raw: str, convention: str = "point") -> int | float:
     """A quantity cell under its column's decimal convention (decided from the whole
     column like a money column's: `1,000` is a thousand in a point column, one in a comma
@@ -250,6 +256,8 @@ class OrderImport(Entity):
         ordered_at = self._times.get(raw_time)  # type: ignore[arg-type]
         if ordered_at is None:
             ordered_at = ctx.required("ordered_at", raw_time, lambda t: ctx.time("ordered_at", t))
+            if len(self._times) >= CACHE_CELLS:  # (the lines of an order repeat its time)
+                self._times.clear()
             self._times[raw_time] = ordered_at  # type: ignore[index]
         qty = self._cached(line, cells, get("quantity"), "quantity", self._qty, optional=True)
         unit = self._cached(
@@ -336,7 +344,7 @@ class OrderImport(Entity):
         else:
             value = self.ctx.required(fld, text, parse)
         if value is not None:
-            if len(seen) >= 200_000:
+            if len(seen) >= CACHE_CELLS:
                 seen.clear()
             seen[raw] = value
         return value

@@ -1064,6 +1064,8 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
         if evidence[f]["misfits"] > evidence[f]["fits"]:
             ctx.source.drop_field(f)
     currency = next(iter(currencies)) if len(currencies) == 1 else None
+    _FIT_SEEN.clear()  # (pass 1's caches: up to 200k cells, not kept for the import)
+    _EVIDENCE_SEEN.clear()
     _apply_conventions(ctx, money, dates, evidence, currency)
 
 
