@@ -1051,14 +1051,18 @@ def _decide_conventions(ctx: Context, entity: Entity, present: set[str]) -> None
     wanted = [*money, *dates, *checks, *(["currency"] if has_currency else [])]
     _FIT_SEEN.clear()
     _EVIDENCE_SEEN.clear()
-    for record in ctx.source.column_values(wanted):
-        _money_evidence(record, money, evidence)
-        _date_evidence(record, dates, evidence)
-        _fit_evidence(record, checks, evidence)
-        if has_currency:
-            cur = (record.get("currency") or "").strip().upper()
-            if cur:
-                currencies.add(cur)
+    chunks = ctx.source.column_chunks(wanted)
+    if chunks is not None:
+        _evidence_by_counts(chunks, money, dates, checks, evidence, currencies)
+    else:
+        for record in ctx.source.column_values(wanted):
+            _money_evidence(record, money, evidence)
+            _date_evidence(record, dates, evidence)
+            _fit_evidence(record, checks, evidence)
+            if has_currency:
+                cur = (record.get("currency") or "").strip().upper()
+                if cur:
+                    currencies.add(cur)
     ctx.source.rewind()
     for f in checks:
         if evidence[f]["misfits"] > evidence[f]["fits"]:
@@ -1092,24 +1096,57 @@ def _fit_by_counts(ctx: Context, checks: dict[str, Callable[[str], Any]]) -> boo
     return True
 
 
+def _money_says(f: str, raw: str) -> str | None:
+    """What one money cell says about its column's decimal convention (each distinct
+    cell read once: the lines of an order repeat their prices)."""
+    key = (f, raw)
+    says = _EVIDENCE_SEEN.get(key, _UNSEEN)
+    if says is _UNSEEN:
+        says = None
+        if raw.strip():
+            # a cell that is no amount is rejected in pass 2, with the reason
+            with contextlib.suppress(InvalidInput):
+                says = validate.money_evidence(raw, f)
+        if len(_EVIDENCE_SEEN) < 200_000:
+            _EVIDENCE_SEEN[key] = says
+    return says  # type: ignore[no-any-return]
+
+
+def _date_says(f: str, raw: str) -> str | None:
+    """What one date cell says about its column's day/month order."""
+    key = (f, raw)
+    says = _EVIDENCE_SEEN.get(key, _UNSEEN)
+    if says is _UNSEEN:
+        says = validate.date_evidence(raw)
+        if len(_EVIDENCE_SEEN) < 200_000:
+            _EVIDENCE_SEEN[key] = says
+    return says  # type: ignore[no-any-return]
+
+
+def _fit_says(check: Callable[[str], Any], raw: str) -> str:
+    """Whether one (stripped, non-empty) cell fits the field its column was matched to
+    (each distinct cell checked once: an enum column repeats a handful of values)."""
+    key = (check, raw)
+    verdict = _FIT_SEEN.get(key)
+    if verdict is None:
+        try:
+            check(raw)
+            verdict = "fits"
+        except InvalidInput:
+            verdict = "misfits"
+        if len(_FIT_SEEN) < 10_000:
+            _FIT_SEEN[key] = verdict
+    return verdict
+
+
 def _money_evidence(
     record: dict[str, str], money: list[str], evidence: dict[str, Counter[str]]
 ) -> None:
-    """Count what one record's money cells say about their columns' decimal convention
-    (each distinct cell read once: the lines of an order repeat their prices)."""
+    """Count what one record's money cells say about their columns' decimal convention."""
     for f in money:
         raw = record.get(f)
         if raw:
-            key = (f, raw)
-            says = _EVIDENCE_SEEN.get(key, _UNSEEN)
-            if says is _UNSEEN:
-                says = None
-                if raw.strip():
-                    # a cell that is no amount is rejected in pass 2, with the reason
-                    with contextlib.suppress(InvalidInput):
-                        says = validate.money_evidence(raw, f)
-                if len(_EVIDENCE_SEEN) < 200_000:
-                    _EVIDENCE_SEEN[key] = says
+            says = _money_says(f, raw)
             if says:
                 evidence[f][says] += 1
 
@@ -1121,12 +1158,7 @@ def _date_evidence(
     for f in dates:
         raw = record.get(f)
         if raw:
-            key = (f, raw)
-            says = _EVIDENCE_SEEN.get(key, _UNSEEN)
-            if says is _UNSEEN:
-                says = validate.date_evidence(raw)
-                if len(_EVIDENCE_SEEN) < 200_000:
-                    _EVIDENCE_SEEN[key] = says
+            says = _date_says(f, raw)
             if says:
                 evidence[f][says] += 1
 
@@ -1136,22 +1168,42 @@ def _fit_evidence(
     checks: dict[str, Callable[[str], Any]],
     evidence: dict[str, Counter[str]],
 ) -> None:
-    """Count whether one record's cells fit the fields their columns were matched to
-    (each distinct cell checked once: an enum column repeats a handful of values)."""
+    """Count whether one record's cells fit the fields their columns were matched to."""
     for f, check in checks.items():
         raw = (record.get(f) or "").strip()
         if raw:
-            key = (check, raw)
-            verdict = _FIT_SEEN.get(key)
-            if verdict is None:
-                try:
-                    check(raw)
-                    verdict = "fits"
-                except InvalidInput:
-                    verdict = "misfits"
-                if len(_FIT_SEEN) < 10_000:
-                    _FIT_SEEN[key] = verdict
-            evidence[f][verdict] += 1
+            evidence[f][_fit_says(check, raw)] += 1
+
+
+def _evidence_by_counts(
+    chunks: Iterator[dict[str, Counter[str]]],
+    money: list[str],
+    dates: list[str],
+    checks: dict[str, Callable[[str], Any]],
+    evidence: dict[str, Counter[str]],
+    currencies: set[str],
+) -> None:
+    """Pass 1 from cell counts (CsvSource.column_chunks, counted in C): the same evidence
+    as the row-by-row functions above, each distinct cell of a chunk weighed by how often
+    it occurs."""
+    for counts in chunks:
+        for f in money:
+            for raw, n in counts[f].items():
+                says = _money_says(f, raw) if raw else None
+                if says:
+                    evidence[f][says] += n
+        for f in dates:
+            for raw, n in counts[f].items():
+                says = _date_says(f, raw) if raw else None
+                if says:
+                    evidence[f][says] += n
+        for f, check in checks.items():
+            for cell, n in counts[f].items():
+                raw = cell.strip()
+                if raw:
+                    evidence[f][_fit_says(check, raw)] += n
+        if "currency" in counts:
+            currencies.update(c.strip().upper() for c in counts["currency"] if c.strip())
 
 
 _FIT_SEEN: dict[tuple[Callable[[str], Any], str], str] = {}  # (check, cell) -> verdict

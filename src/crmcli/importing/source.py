@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import operator
 import os
 import re
@@ -524,16 +525,60 @@ class CsvSource:
                         record[name] = cells[index]
                 yield record
 
-    def column_counts(self, names: Sequence[str]) -> dict[str, Counter[str]] | None:
-        """Pass 1 for enum columns: {field: how often each cell occurs} over the rows
-        column_values() would yield, counted by Counter in C; None when a field is fed by
-        several columns (column_values() picks among them row by row)."""
+    def _single_columns(self, names: Sequence[str]) -> list[int] | None:
+        """The one column index of each field; None when a field is fed by several columns
+        (column_values() picks among them row by row)."""
         index = []
         for name in names:
             cols = [i for i, f in enumerate(self.fields) if f == name]
             if len(cols) != 1:
                 return None
             index.append(cols[0])
+        return index
+
+    def column_chunks(
+        self, names: Sequence[str], size: int = 50_000
+    ) -> Iterator[dict[str, Counter[str]]] | None:
+        """Pass 1, counted in C: for each `size` rows column_values() would yield, {field:
+        how often each cell occurs among them} (memory bounded by the chunk, not the file);
+        None when a field is fed by several columns."""
+        index = self._single_columns(names)
+        if index is None:
+            return None
+        return self._chunks(list(names), index, size)
+
+    def _chunks(
+        self, names: list[str], index: list[int], size: int
+    ) -> Iterator[dict[str, Counter[str]]]:
+        rows = self._well_formed()
+        while chunk := list(itertools.islice(rows, size)):
+            yield {
+                name: Counter(map(operator.itemgetter(i), chunk))
+                for name, i in zip(names, index, strict=True)
+            }
+
+    def _well_formed(self) -> Iterator[list[str]]:
+        """The rows cells() yields without a problem (blank ones count only blank cells);
+        a decoding or CSV error is the same one-line error as cells() gives."""
+        width = len(self.header)
+        reader = csv.reader(self._text, delimiter=self.delimiter)
+        try:
+            for cells in reader:
+                if len(cells) == width:
+                    yield cells
+                elif len(cells) > width and all(not c.strip() for c in cells[width:]):
+                    yield cells[:width]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            self.line_no = reader.line_num + 1
+            raise self._read_error(exc) from None
+
+    def column_counts(self, names: Sequence[str]) -> dict[str, Counter[str]] | None:
+        """Pass 1 for enum columns: {field: how often each cell occurs} over the rows
+        column_values() would yield, counted by Counter in C; None when a field is fed by
+        several columns (column_values() picks among them row by row)."""
+        index = self._single_columns(names)
+        if index is None:
+            return None
         width = len(self.header)
         reader = csv.reader(self._text, delimiter=self.delimiter)
 
