@@ -137,3 +137,47 @@ def test_two_rows_of_a_file_never_share_an_other_email(cli: Any, tmp_path: Path)
     # the first row keeps it; the second is warned; the third is that customer again
     assert (summary["inserted"], summary["duplicates"], summary["contacts_added"]) == (2, 1, 1)
     assert _contacts(Path(os.environ["CRM_DB"])) == {("甲", "email", "shared@example.cn")}
+
+
+def test_a_masked_export_imported_back_stores_no_masked_value(
+    cli: Any, add_customer: Any, tmp_path: Path
+) -> None:
+    # `customer export --mask` (or CRM_MASK=1 in a cron job) hides emails, phones and
+    # addresses: z*@example.cn is a valid address by the RFCs, and was stored as one
+    _merged(cli, add_customer)
+    out = tmp_path / "shared.csv"
+    cli.ok("customer", "export", "--mask", "-o", str(out))
+    row = next(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert row["email"] == "z*@example.cn" and "*" in row["address"]
+    fresh = tmp_path / "fresh.db"
+    rejects = tmp_path / "r.csv"
+    summary = cli.json(
+        "customer", "import", str(out), "--rejects", str(rejects), env={"CRM_DB": str(fresh)}
+    )
+    assert summary["inserted"] == 1 and summary["contacts_added"] == 0
+    with sqlite3.connect(fresh) as con:
+        stored = con.execute("SELECT name, email, phone, address FROM customers").fetchall()
+        contacts = con.execute("SELECT count(*) FROM customer_contacts").fetchone()[0]
+    assert stored == [("张伟", None, None, None)] and contacts == 0
+    warned = list(csv.DictReader(io.StringIO(rejects.read_text(encoding="utf-8-sig"))))
+    fields = sorted(w["field"] for w in warned)
+    assert fields == sorted(
+        ["email", "phone", "address", "other_emails", "other_emails", "other_phones",
+         "other_phones", "other_addresses"]
+    )  # fmt: skip
+    assert all(
+        "looks masked" in w["reason"] or "masked or a service code" in w["reason"] for w in warned
+    )
+
+
+def test_real_addresses_with_asterisks_are_not_taken_for_masked(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text(
+        'name,email,address\r\nAnn,a*b.c@x.com,Unit 5* Harbour Rd\r\nBo,bo@x.com,"Block B**, Lot 7"\r\n',
+        encoding="utf-8",
+    )
+    summary = cli.json("customer", "import", str(path))
+    assert summary["inserted"] == 2 and summary["warnings"] == 0
+    with sqlite3.connect(os.environ["CRM_DB"]) as con:
+        got = sorted(con.execute("SELECT email, address FROM customers"))
+    assert got == [("a*b.c@x.com", "Unit 5* Harbour Rd"), ("bo@x.com", "Block B**, Lot 7")]

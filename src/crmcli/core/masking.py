@@ -56,6 +56,22 @@ def mask_name(value: str | None) -> str | None:
     return value[0] + "*" * max(1, len(value) - 1)
 
 
+def looks_masked(kind: str, value: str) -> bool:
+    """Whether an email or address is what mask_email / mask_address write (a masked export
+    imported back): an email whose local part is one character, asterisks and at most one
+    more; an address ending in at least two asterisks that hide at least half of it. (Phones
+    need no test: a masked number is no possible number.)"""
+    if kind == "email":
+        user = value.partition("@")[0]
+        if len(user) < 2 or user[0] == "*":
+            return False
+        return set(user[1:]) == {"*"} or set(user[1:-1]) == {"*"}
+    if kind == "address":
+        stars = len(value) - len(value.rstrip("*"))
+        return stars >= 2 and stars * 2 >= len(value)
+    return False
+
+
 # What each kind of personal data looks like masked (also a contact point's kind).
 KIND_MASKS: dict[str, Masker] = {
     "phone": mask_phone,

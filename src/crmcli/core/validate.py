@@ -1087,6 +1087,10 @@ def _phone_body(raw: str) -> tuple[str | None, str]:
         if not any(c.isdigit() for c in body):
             raise InvalidInput(f"not a phone number: {raw!r}")
         raise InvalidInput(f"letters in a phone number ({raw!r}): store the digits")
+    if "*" in body:  # +4930***4567 (a masked export) read as +49304567 otherwise
+        raise InvalidInput(
+            f"'*' in a phone number ({raw!r}): masked or a service code, not a number"
+        )
     digits_groups = re.findall(r"\d[\d\s\-().]{5,}\d", body)
     if len(digits_groups) > 1 and re.search(r"[/;,，、|]|\s{2,}", body):
         raise InvalidInput(f"two phone numbers in one cell: {raw!r}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from crmcli.core.errors import InvalidInput
+from crmcli.core.masking import looks_masked
 from crmcli.core.validate import (
     split_tags,
 )
@@ -85,6 +86,16 @@ ALIASES = {
     "telefon": "phone",
     "erstellt": "created_at",
 }
+
+
+# An export made with --mask, imported back: its hidden values are refused, never stored.
+def _masked() -> InvalidInput:
+    return InvalidInput(
+        "looks masked (an export made with --mask hides it): not stored; import an export"
+        " made with --no-mask"
+    )
+
+
 # The field rules are the customer's own (customers/rules.py), shared with `customer add`.
 _text, _lifecycle, _email = rules.text, rules.lifecycle, rules.email
 _parse_phone = rules.phone
@@ -295,14 +306,8 @@ class CustomerImport(Entity):
         ctx.optional's warning path), lifecycle and tag cells parsed once per distinct
         cell. Warnings keep their order within a row: email, phone, lifecycle, created_at,
         custom fields."""
-        values: dict[str, Any] = {}
+        values = self._text_values(line, record, cells)
         get = record.get
-        for fld in self._texts:
-            raw = get(fld)
-            if raw:
-                value = _text(raw)
-                if value is not None:
-                    values[fld] = value
         if self._has_notes:
             notes = (get("notes") or "").strip()
             if notes:
@@ -310,11 +315,11 @@ class CustomerImport(Entity):
         if self.name_required and not self.key and "name" not in values:
             raise Reject("no name", "name", "")  # (with --key: only a new customer needs one)
         if self.key == "id":
-            raw = (get("id") or "").strip()
-            if raw:
-                if not raw.isdigit():
-                    raise Reject(f"invalid id {raw!r}", "id", raw)
-                values["id"] = int(raw)
+            rid = (get("id") or "").strip()
+            if rid:
+                if not rid.isdigit():
+                    raise Reject(f"invalid id {rid!r}", "id", rid)
+                values["id"] = int(rid)
         raw = get("email")
         if raw:
             self._email(line, cells, values, raw)
@@ -332,6 +337,21 @@ class CustomerImport(Entity):
         if not self.links and not self.custom.columns and not self._contacts:
             return [values, tags]
         return self._with_extra(line, record, cells, values, tags)
+
+    def _text_values(self, line: int, record: dict[str, str], cells: list[str]) -> dict[str, Any]:
+        """STAGING: the file's text fields, folded (a masked address is a warning)."""
+        values: dict[str, Any] = {}
+        get = record.get
+        for fld in self._texts:
+            raw = get(fld)
+            if raw:
+                value = _text(raw)
+                if value is not None:
+                    if fld == "address" and value[-1] == "*" and looks_masked(fld, value):
+                        self._bad(line, cells, fld, raw, _masked())
+                        continue
+                    values[fld] = value
+        return values
 
     def _with_extra(
         self,
@@ -377,6 +397,8 @@ class CustomerImport(Entity):
         return out
 
     def _contact_value(self, kind: str, raw: str, record: dict[str, str]) -> str | None:
+        if "*" in raw and looks_masked(kind, raw):
+            raise _masked()
         if kind == "email":
             return _email(raw)
         if kind == "phone":
@@ -405,6 +427,9 @@ class CustomerImport(Entity):
                 email = _email(raw)
             except InvalidInput as exc:
                 self._bad(line, cells, "email", raw, exc)
+                return
+            if email and "*" in email and looks_masked("email", email):
+                self._bad(line, cells, "email", raw, _masked())
                 return
             if email:
                 values["email"] = email
