@@ -35,8 +35,8 @@ def add_args(case: dict[str, str]) -> list[str]:
 
 
 def test_add_and_import_store_the_same_values(cli: Any, tmp_path: Path, db_path: Path) -> None:
-    for case in CASES:
-        cli.ok("customer", "add", *add_args(case))
+    for case in CASES:  # --region CN: chosen, so the NANP-looking number is read in it
+        cli.ok("customer", "add", *add_args(case), "--region", "CN")
     added = stored(db_path)
     assert added[0]["phone"] == "+861065529988" and added[0]["phone_ext"] == "12"
     assert added[0]["name"] == "Ann Lee" and added[0]["notes"] == "first line\nsecond"
@@ -56,7 +56,7 @@ def test_add_and_import_store_the_same_values(cli: Any, tmp_path: Path, db_path:
 
 def test_update_sets_and_clears_a_phone_with_its_extension(cli: Any, db_path: Path) -> None:
     cli.ok("customer", "add", "--name", "Ann", "--phone", "010-6552-9988 ext. 12")
-    cli.ok("customer", "update", "1", "--phone", "(415) 555-2671")
+    cli.ok("customer", "update", "1", "--phone", "(415) 555-2671", "--region", "CN")
     (row,) = stored(db_path)
     assert (row["phone"], row["phone_ext"], row["phone_suspect"]) == ("+864155552671", None, 1)
     cli.ok("customer", "update", "1", "--phone", "")
@@ -102,3 +102,23 @@ else:
         from crmcli.customers.rules import text
 
         assert text(raw) == (" ".join(raw.split()) or None)
+
+
+def test_a_nanp_looking_number_under_the_unchosen_default_region_is_refused(
+    cli: Any, db_path: Path
+) -> None:
+    """`(415) 555-0100` with no --region would be stored as +864155550100 only because CN
+    is the default: nothing decided that reading, so add and update ask for --region."""
+    result = cli("customer", "add", "--name", "Ann", "--phone", "(415) 555-0100")
+    assert result.exit_code == 2
+    assert "--region US" in result.stderr and "+864155550100" in result.stderr
+    assert stored(db_path) == []
+    cli.ok("customer", "add", "--name", "Ann", "--phone", "(415) 555-0100", "--region", "US")
+    cli.ok("customer", "add", "--name", "Bo", "--phone", "13812345678")  # CN mobile: no doubt
+    result = cli("customer", "update", "2", "--phone", "(415) 555-0101")
+    assert result.exit_code == 2 and "--region" in result.stderr
+    rows = stored(db_path)
+    assert [(r["phone"], r["phone_suspect"]) for r in rows] == [
+        ("+14155550100", 0),
+        ("+8613812345678", 0),
+    ]

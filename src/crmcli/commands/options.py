@@ -190,8 +190,12 @@ LinkByDomainOption = Annotated[
     ),
 ]
 PhoneRegionOption = Annotated[
-    str,
-    typer.Option("--region", help="Default phone region (ISO code) for numbers without +country."),
+    str | None,
+    typer.Option(
+        "--region",
+        help="Phone region (ISO code) for numbers without +country [default: CN].",
+        show_default=False,
+    ),
 ]
 
 

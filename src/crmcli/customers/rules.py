@@ -30,6 +30,7 @@ from crmcli.core.errors import InvalidInput
 from crmcli.core.validate import LIFECYCLES, Phone, normalize_email, normalize_enum, parse_phone
 
 TEXT_FIELDS = ("external_id", "name", "address", "company", "owner")
+DEFAULT_REGION = "CN"  # the phone region when neither a prefix, a country nor --region says
 
 
 def text(raw: str) -> str | None:
@@ -84,18 +85,27 @@ def phone_fields(found: Phone | None, ext: str | None = None) -> dict[str, Any]:
     }
 
 
-def normalize_fields(values: Mapping[str, str | None], region: str = "CN") -> dict[str, Any]:
+def normalize_fields(values: Mapping[str, str | None], region: str | None = None) -> dict[str, Any]:
     """User-given customer fields -> stored values (exit 2 on a bad one). A None value is
     not given (dropped); a blank one clears the field (None; a phone clears its extension
-    and flag too)."""
+    and flag too). `region` None is the default region CN, not chosen by the operator: a
+    number that is suspect read in it (written like a North American one) is refused
+    then, asking for --region or the + prefix, since nothing decided its reading."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         if value is None:
             continue
         if key == "phone":
-            found = phone(value, region)
+            found = phone(value, region or DEFAULT_REGION)
             if found is not None and found.note:  # no warning channel here: not stored
                 raise InvalidInput(f"{found.note}; give it with its + prefix to store it")
+            if found is not None and found.suspect and region is None:
+                raise InvalidInput(
+                    f"phone {value.strip()!r} is written like a North American number but "
+                    f"reads as {found.e164} in the default region {DEFAULT_REGION}: give "
+                    f"--region US (or --region {DEFAULT_REGION} to keep that reading), or "
+                    "write it with its + prefix"
+                )
             out |= phone_fields(found)
         elif key == "email":
             out[key] = email(value)

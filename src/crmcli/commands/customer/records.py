@@ -102,7 +102,7 @@ def add(
     lifecycle: Annotated[str, typer.Option(help="lead, prospect, customer or churned.")] = "lead",
     owner: Annotated[str | None, typer.Option(help="Account owner.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free-text notes.")] = None,
-    region: PhoneRegionOption = "CN",
+    region: PhoneRegionOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -279,7 +279,7 @@ def update(
     ] = None,
     owner: Annotated[str | None, typer.Option(help="New owner.", show_default=False)] = None,
     notes: Annotated[str | None, typer.Option(help="New notes.", show_default=False)] = None,
-    region: PhoneRegionOption = "CN",
+    region: PhoneRegionOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
