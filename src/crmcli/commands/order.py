@@ -148,9 +148,9 @@ def add(
     Example: crm order add 42 --amount 199.00 --at 2024-05-01 --external-id SO-1001
     """
     fmt = out_format(format)
-    cents = parse_money(amount, "--amount")
-    when = repo.to_stored(at, "--at")
     code = normalize_currency(currency)
+    cents = parse_money(amount, "--amount", code)
+    when = repo.to_stored(at, "--at")
     ext = external_id.strip() if external_id and external_id.strip() else None
     with open_db(db, write=True) as database:
         new_id = repo.add_order(database, customer, cents, when, code, ext)

@@ -480,11 +480,29 @@ def parse_duration(value: str, field: str = "duration") -> int:
 # ---------------------------------------------------------------- money
 
 
-def parse_money(value: object, field: str = "amount") -> int:
+def parse_money(value: object, field: str = "amount", currency: str | None = "") -> int:
     """One amount given alone (an option: `--amount 1,200.50`, `--cost 99`) -> integer minor
     units. Its own separators must decide the convention: `1,234` alone is refused (write
-    1234 or 1234.00)."""
+    1234 or 1234.00).
+
+    `currency` is what the amount is stored in: a currency sign or code in the amount must
+    be able to mean it (`€12,50` is not CNY); None when the command does not know it (the
+    record's own currency applies), so a sign or code there is refused, never read past.
+    "" (the default) checks nothing: the caller has no currency for this amount."""
     text = str(value).strip()
+    if currency is None and _amount_marks(text):
+        raise InvalidInput(
+            f"{field} {text!r}: write it without a currency sign or code (the record's own "
+            "currency applies)"
+        )
+    if currency:
+        try:
+            check_amount_currency(text, currency)
+        except InvalidInput:
+            raise InvalidInput(
+                f"{field} {text!r} is not in {currency}: give --currency, or the amount "
+                "without a currency sign"
+            ) from None
     says = money_evidence(text, field)
     if says == "either":
         raise InvalidInput(
@@ -1238,12 +1256,13 @@ _CURRENCY_AFFIX = re.compile(
 )
 
 
-def check_amount_currency(raw: str, currency: str) -> None:
-    """Raise InvalidInput when an amount cell's currency symbol or code cannot be
-    `currency` (the row's currency column, else the import's --currency)."""
+def _amount_marks(raw: str) -> list[set[str]]:
+    """The currencies each currency sign or code in an amount cell can mean (empty: none
+    written)."""
     text = raw.strip()
     if not text or text[0].isdigit() and text[-1].isdigit():
-        return
+        return []
+    out = []
     for m in (_CURRENCY_AFFIX.match(text), _CURRENCY_AFFIX.search(text)):
         mark = m and (m.group(1) or m.group(2))
         if not mark:
@@ -1251,7 +1270,15 @@ def check_amount_currency(raw: str, currency: str) -> None:
         meant = _CURRENCY_MARKS.get(mark.upper() if mark.isalpha() else mark) or (
             {mark.upper()} if mark.isalpha() and mark.upper() != "RMB" else set()
         )
-        if meant and currency not in meant:
-            raise InvalidInput(
-                f"amount {text!r} is not in {currency} (give the currency column or --currency)"
-            )
+        if meant:
+            out.append(meant)
+    return out
+
+
+def check_amount_currency(raw: str, currency: str) -> None:
+    """Raise InvalidInput when an amount cell's currency symbol or code cannot be
+    `currency` (the row's currency column, else the import's --currency)."""
+    if any(currency not in meant for meant in _amount_marks(raw)):
+        raise InvalidInput(
+            f"amount {raw.strip()!r} is not in {currency} (give the currency column or --currency)"
+        )

@@ -100,7 +100,11 @@ def _fields(
     cost: str | None,
     currency: str | None,
     description: str | None,
+    default_currency: str | None = None,
 ) -> dict[str, Any]:
+    """User-given campaign fields. --cost is checked against --currency, else
+    `default_currency` (a new campaign's), else (an update) a currency sign in it is
+    refused: the campaign's stored currency applies."""
     values: dict[str, Any] = {}
     if name is not None:
         if not name.strip():
@@ -113,7 +117,8 @@ def _fields(
     if ends is not None:
         values["ends_at"] = _end_time(ends, "--ends")
     if cost is not None:
-        values["cost"] = parse_money(cost, "--cost")
+        in_currency = normalize_currency(currency) if currency else default_currency
+        values["cost"] = parse_money(cost, "--cost", in_currency)
         if values["cost"] < 0:
             raise InvalidInput("--cost must not be negative")
     if currency is not None:
@@ -164,7 +169,7 @@ def add(
     fmt = out_format(format)
     if channel is None:
         raise InvalidInput("give --channel: email, sms, phone, event, social or ads")
-    values = _fields(name, channel, starts, ends, cost, currency, description)
+    values = _fields(name, channel, starts, ends, cost, currency, description, "CNY")
     with open_db(db, write=True) as database:
         new_id = repo.create_campaign(database, values)
     output.emit_id(new_id, fmt)
@@ -403,7 +408,7 @@ def result(
     """
     fmt = out_format(format)
     value = normalize_enum(outcome, CAMPAIGN_RESULTS, "result", "campaign_result")
-    cents = parse_money(revenue, "--revenue") if revenue is not None else None
+    cents = parse_money(revenue, "--revenue", None) if revenue is not None else None
     if cents is not None and cents < 0:
         raise InvalidInput("--revenue must not be negative")
     when = to_iso(option_datetime(at, "--at"))

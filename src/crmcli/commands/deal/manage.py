@@ -27,6 +27,7 @@ def _values(
     title: str | None = None,
     amount: str | None = None,
     currency: str | None = None,
+    default_currency: str | None = None,
     close_date: str | None = None,
     probability: int | None = None,
     owner: str | None = None,
@@ -36,7 +37,9 @@ def _values(
     customer: int | None = None,
     company: int | None = None,
 ) -> dict[str, Any]:
-    """Validate user-given deal fields (None = not given; '' clears a text field)."""
+    """Validate user-given deal fields (None = not given; '' clears a text field). The
+    amount is checked against --currency, else `default_currency` (a new deal's), else
+    (an update) a currency sign in it is refused: the deal's stored currency applies."""
     from crmcli.core.errors import InvalidInput
     from crmcli.core.validate import clean_text, normalize_currency, parse_date, parse_money
     from crmcli.sales.stages import check_probability
@@ -47,7 +50,8 @@ def _values(
             raise InvalidInput("a deal needs a title")
         out["title"] = clean_text(title)
     if amount is not None:
-        out["amount"] = parse_money(amount, "--amount")
+        in_currency = normalize_currency(currency) if currency else default_currency
+        out["amount"] = parse_money(amount, "--amount", in_currency)
         if out["amount"] < 0:
             raise InvalidInput("--amount must not be negative")
     if currency is not None:
@@ -107,8 +111,8 @@ def add(
     from crmcli.sales.deals import add_deal
 
     fmt = out_format(format)
-    values = _values(title=title, amount=amount, currency=currency, close_date=close_date,
-                     probability=probability, owner=owner, source=source, campaign=campaign,
+    values = _values(title=title, amount=amount, currency=currency, default_currency="CNY",
+                     close_date=close_date, probability=probability, owner=owner, source=source, campaign=campaign,
                      external_id=external_id, customer=customer, company=company)  # fmt: skip
     values.setdefault("currency", "CNY")
     with open_db(db) as database, database.transaction():

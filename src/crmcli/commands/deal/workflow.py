@@ -50,7 +50,7 @@ def won(
     from crmcli.core.validate import parse_money
 
     fmt = out_format(format)
-    cents = parse_money(amount, "--amount") if amount is not None else None
+    cents = parse_money(amount, "--amount", None) if amount is not None else None
     with open_db(db) as database:
         deal = sales.close_deal(database, deal_id, "won", amount=cents)
     output.emit_object(shown(deal), fmt, title=f"deal {deal_id}")
