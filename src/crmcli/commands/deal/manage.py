@@ -113,7 +113,8 @@ def add(
     fmt = out_format(format)
     values = _values(title=title, amount=amount, currency=currency, default_currency="CNY",
                      close_date=close_date, probability=probability, owner=owner,
-                     source=source, campaign=campaign, external_id=external_id, customer=customer, company=company)  # fmt: skip
+                     source=source, campaign=campaign, external_id=external_id,
+                     customer=customer, company=company)  # fmt: skip
     values.setdefault("currency", "CNY")
     with open_db(db) as database, database.transaction():
         custom = fields.parse_assignments(database, "deal", set_)
