@@ -81,3 +81,21 @@ def test_campaign_cost_and_revenue_follow_the_campaign_currency(
     assert result.exit_code == 2 and "currency applies" in result.stderr
     cli.ok("campaign", "result", camp, cid, "success", "--revenue", "299,00")
     assert one(db_path, "SELECT revenue FROM campaign_members") == [(29900,)]
+
+
+def test_history_options_refuse_the_future(cli: Any, add_customer: Any, db_path: Path) -> None:
+    """An order placed, a response given: more than a day ahead of now is refused, as the
+    same cell is in an import (a comm may be planned, so `comm log --at` is not checked)."""
+    cid = str(add_customer("Ann", tag="vip"))
+    now = ("--as-of", "2024-05-01 12:00")
+    result = cli("order", "add", cid, "--amount", "5", "--at", "2024-05-03", *now)
+    assert result.exit_code == 2 and "in the future" in result.stderr
+    cli.ok("order", "add", cid, "--amount", "5", "--at", "2024-05-02 10:00", *now)  # within a day
+    camp = cli.ok("campaign", "add", "S", "--channel", "sms", "--starts", "2024-04-01").strip()
+    cli.ok("campaign", "target", camp, "--segment", "tag=vip")
+    result = cli("campaign", "result", camp, cid, "success", "--at", "2024-06-01", *now)
+    assert result.exit_code == 2 and "in the future" in result.stderr
+    assert one(db_path, "SELECT count(*), min(ordered_at) FROM orders") == [
+        (1, "2024-05-02T02:00:00Z")
+    ]
+    assert one(db_path, "SELECT result FROM campaign_members") == [("pending",)]

@@ -19,8 +19,9 @@ from crmcli.commands.options import (
     out_format,
     row_limit,
 )
+from crmcli.core.clock import to_iso
 from crmcli.core.errors import InvalidInput
-from crmcli.core.validate import money, normalize_currency, parse_money
+from crmcli.core.validate import history_datetime, money, normalize_currency, parse_money
 from crmcli.db import orders as repo
 from crmcli.output import emit as output
 
@@ -150,7 +151,7 @@ def add(
     fmt = out_format(format)
     code = normalize_currency(currency)
     cents = parse_money(amount, "--amount", code)
-    when = repo.to_stored(at, "--at")
+    when = to_iso(history_datetime(at, "--at"))
     ext = external_id.strip() if external_id and external_id.strip() else None
     with open_db(db, write=True) as database:
         new_id = repo.add_order(database, customer, cents, when, code, ext)

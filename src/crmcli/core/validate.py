@@ -555,6 +555,7 @@ def split_tags(value: str | None) -> list[str]:
 # column from all its values (money_convention), then every cell is read under it
 # (parse_money_as). Nothing is decided per cell.
 
+FUTURE_SLACK = timedelta(days=1)  # a history time more than this after "now" is refused
 MONEY_LIMIT = 10**12  # |amount| at or above this (in major units) is refused
 DECIMAL_CONVENTIONS = ("comma", "point")
 # Regions whose convention writes a decimal comma (CLDR); every other region writes a point.
@@ -978,6 +979,19 @@ def option_datetime(value: str, field: str, order: str | None = None) -> datetim
             )
         return parse_datetime_as(value, order, field)
     return parse_datetime_as(value, None, field)
+
+
+def history_datetime(value: str, field: str, order: str | None = None) -> datetime:
+    """option_datetime() of a time that has already happened (an order placed, a response
+    given): more than FUTURE_SLACK after now is refused, as the same cell is in an import."""
+    from crmcli.core import clock
+
+    moment = option_datetime(value, field, order)
+    if moment > clock.now() + FUTURE_SLACK:
+        raise InvalidInput(
+            f"{field} {value.strip()!r} is in the future; it says when something happened"
+        )
+    return moment
 
 
 # ---------------------------------------------------------------- phones with context

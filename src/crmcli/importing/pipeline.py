@@ -75,7 +75,7 @@ _ENCODE = msgspec.msgpack.Encoder().encode  # the rejects spool (see RejectSink)
 _DECODE = msgspec.msgpack.Decoder().decode
 BATCH = 5000
 CUSTOMER_KEYS = ("id", "external_id", "email", "phone")
-FUTURE_SLACK = timedelta(days=1)  # history more than this after "now" is refused
+FUTURE_SLACK = validate.FUTURE_SLACK  # history more than this after "now" is refused
 
 
 class Reject(Exception):  # noqa: N818 - a row outcome, not an error to the user

@@ -28,10 +28,10 @@ from crmcli.core.validate import (
     CAMPAIGN_CHANNELS,
     CAMPAIGN_RESULTS,
     clean_text,
+    history_datetime,
     money,
     normalize_currency,
     normalize_enum,
-    option_datetime,
     parse_datetime,
     parse_money,
 )
@@ -411,7 +411,7 @@ def result(
     cents = parse_money(revenue, "--revenue", None) if revenue is not None else None
     if cents is not None and cents < 0:
         raise InvalidInput("--revenue must not be negative")
-    when = to_iso(option_datetime(at, "--at"))
+    when = to_iso(history_datetime(at, "--at"))
     with open_db(db, write=True) as database:
         record = repo.record_result(database, campaign_id, customer, value, cents, when)
     if fmt in ("json", "jsonl"):
