@@ -151,3 +151,26 @@ def test_rfm_segments_select_what_the_rfm_scores_say(people: dict[str, int], db_
         expected = {row["customer_id"] for row in scores if row["segment"] == segment}
         assert select(db_path, f"rfm={segment}") == expected
         assert select(db_path, f"rfm!={segment}") == set(people.values()) - expected
+
+
+def test_spend_never_adds_up_two_currencies(cli: Any, add_customer: Any) -> None:
+    """100 EUR and 900 CNY are not a spend of 1000: spend sums the currency the value
+    names, else the only one orders are in; with two and none named it is refused."""
+    eu = add_customer("eu")
+    cn = add_customer("cn")
+    cli.ok("order", "add", str(eu), "--amount", "600", "--currency", "EUR", "--at", "2024-01-10")
+    cli.ok("order", "add", str(eu), "--amount", "500", "--at", "2024-01-11")  # CNY
+    cli.ok("order", "add", str(cn), "--amount", "900", "--at", "2024-01-12")
+
+    def ids(expr: str) -> list[int]:
+        return [r["id"] for r in cli.json("customer", "list", "--segment", expr)]
+
+    bad = cli("customer", "list", "--segment", "spend>=1000")
+    assert bad.exit_code == 2 and "2 currencies (CNY, EUR)" in bad.stderr
+    assert ids("spend>=1000CNY") == []  # eu: 500 CNY, not 1,100
+    assert ids("spend>=800CNY") == [cn]
+    assert ids("spend>=¥800") == [cn]  # ¥ is CNY or JPY: only CNY orders exist
+    assert ids("spend>=€500") == [eu]
+    assert ids("spend>$1") == []  # no dollar orders: nobody has spent dollars
+    bad = cli("customer", "list", "--segment", "spend>=1000", "--format", "json")
+    assert bad.exit_code == 2

@@ -1289,6 +1289,15 @@ def _amount_marks(raw: str) -> list[set[str]]:
     return out
 
 
+def amount_currencies(raw: str) -> set[str] | None:
+    """The currencies an amount's sign or code can all mean (`€5` {EUR}, `¥5` {CNY, JPY});
+    None when it names none."""
+    marks = _amount_marks(raw)
+    if not marks:
+        return None
+    return set.intersection(*marks)
+
+
 def check_amount_currency(raw: str, currency: str) -> None:
     """Raise InvalidInput when an amount cell's currency symbol or code cannot be
     `currency` (the row's currency column, else the import's --currency)."""

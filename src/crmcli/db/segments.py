@@ -45,7 +45,7 @@ TIME_FIELDS = {
 NUMBER_FIELDS = {
     "orders": "(SELECT count(*) FROM orders o WHERE o.customer_id = c.id AND o.ordered_at <= ?)",
     "spend": "(SELECT coalesce(sum(o.amount), 0) FROM orders o"
-    " WHERE o.customer_id = c.id AND o.ordered_at <= ?)",
+    " WHERE o.customer_id = c.id AND o.ordered_at <= ? AND o.currency = ?)",
 }
 FIELD_ALIASES = {
     "tags": "tag",
@@ -316,11 +316,43 @@ class _Parser:
                 number: int = parse_money(text, "spend")
             except InvalidInput:
                 raise self.fail(f"spend needs an amount, got {text!r}", value) from None
+            currency = self._spend_currency(value)
+            return f"{NUMBER_FIELDS[name]} {op.text} ?", [self.now_iso, currency, number]
         else:
             if not re.fullmatch(r"\d+", text):
                 raise self.fail(f"orders needs a whole number, got {text!r}", value)
             number = int(text)
         return f"{NUMBER_FIELDS[name]} {op.text} ?", [self.now_iso, number]
+
+    def _spend_currency(self, value: Token) -> str:
+        """The one currency a spend comparison sums: the one the amount names (`€1000`,
+        `1000CNY`), else the only one the orders are in. Amounts in two currencies are
+        never added up, so with orders in several and none named it is refused."""
+        from crmcli.core.validate import amount_currencies
+
+        named = amount_currencies(value.text)
+        used: list[str] = []
+        if self.db is not None:
+            used = [r[0] for r in self.db.execute("SELECT DISTINCT currency FROM orders")]
+        if named is not None:
+            fits = sorted(named & set(used)) if len(named) > 1 else sorted(named)
+            if len(fits) == 1:
+                return fits[0]
+            if not fits:  # no order in any currency it can mean: nobody has spent any
+                return sorted(named)[0]
+            raise self.fail(
+                f"spend {value.text!r} can be {' or '.join(fits)}; write the code "
+                f"(spend>1000{fits[0]})",
+                value,
+            )
+        if len(used) > 1:
+            codes = ", ".join(sorted(used))
+            raise self.fail(
+                f"orders are in {len(used)} currencies ({codes}) and spend sums one of them: say "
+                f"which, e.g. spend>1000{sorted(used)[0]} or spend>€1000",
+                value,
+            )
+        return used[0] if used else "CNY"
 
     def _rfm_condition(self, name: str, op: Token, value: Token) -> tuple[str, list[Any]]:
         """rfm=SEGMENT: membership in an RFM segment computed as of now_iso."""

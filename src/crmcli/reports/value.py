@@ -567,7 +567,7 @@ def suggest_report(db: Database, segment: str, channel: str, top: int) -> dict[s
     from crmcli.db import campaigns as campaign_repo
     from crmcli.db.segments import compile_segment
 
-    where, params = compile_segment(segment)
+    where, params = compile_segment(segment, db=db)
     history = campaign_repo.response_history(db)
     history_tags = campaign_repo.tags_of(db, sorted({int(r["customer_id"]) for r in history}))
     model = fit_response_model(history, history_tags)
