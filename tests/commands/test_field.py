@@ -49,6 +49,25 @@ def test_set_validates_by_type(cli) -> None:  # type: ignore[no-untyped-def]
     }
 
 
+def test_set_number_decides_its_own_separators(cli) -> None:  # type: ignore[no-untyped-def]
+    """`--set score=1,5` is 1.5 (a decimal comma), never 15; `1,500` alone reads two ways and
+    is refused; an ambiguous date names --date-order."""
+    cli.ok("field", "add", "customer", "score", "--type", "number")
+    cli.ok("field", "add", "customer", "since", "--type", "date")
+    cid = cli.ok("customer", "add", "--name", "Ann", "--set", "score=1,5").strip()
+    assert cli.json("customer", "show", cid)["custom"] == {"score": 1.5}
+    for value, stored in (("1.234,5", 1234.5), ("1,234.5", 1234.5), ("-2.25", -2.25)):
+        cli.ok("customer", "update", cid, "--set", f"score={value}")
+        assert cli.json("customer", "show", cid)["custom"] == {"score": stored}, value
+    for ambiguous in ("1,500", "1.500"):
+        result = cli("customer", "update", cid, "--set", f"score={ambiguous}")
+        assert result.exit_code == 2 and "ambiguous" in result.stderr, ambiguous
+    result = cli("customer", "update", cid, "--set", "since=03/05/2024")
+    assert result.exit_code == 2 and "--date-order" in result.stderr
+    cli.ok("customer", "update", cid, "--set", "since=03/05/2024", "--date-order", "dmy")
+    assert cli.json("customer", "show", cid)["custom"] == {"score": -2.25, "since": "2024-05-03"}
+
+
 def test_other_entities(cli, add_customer) -> None:  # type: ignore[no-untyped-def]
     cid = str(add_customer("Ann"))
     cli.ok("field", "add", "company", "tier", "--type", "text")

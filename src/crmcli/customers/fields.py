@@ -74,7 +74,9 @@ def parse_value(field: dict[str, Any], raw: str) -> Stored | None:
 
         try:
             return parse_date(text, name).isoformat(), None
-        except InvalidInput:
+        except InvalidInput as exc:
+            if str(exc).startswith("ambiguous"):  # say what decides it
+                raise InvalidInput(f"{name} is a date field: {exc}") from None
             raise InvalidInput(f"{name} is a date field; got {raw!r} (e.g. 2024-03-01)") from None
     if type_ == "choice":
         if text not in (field["choices"] or []):
@@ -108,8 +110,30 @@ def parse_assignments(
         if field is None:
             known = ", ".join(defs) or "none yet (crm field add)"
             raise InvalidInput(f"{entity} has no custom field {name!r}; fields: {known}")
+        if field["type"] == "number":
+            value = option_number_text(value, field["name"])
         out[field["id"]] = parse_value(field, value)
     return out
+
+
+def option_number_text(raw: str, name: str) -> str:
+    """A number given alone (`--set score=1,5`) in plain form (1.5): its own separators
+    decide the convention, as an amount option's do; `1,500` alone reads as 1500 or 1.5
+    and is refused (an import decides it from the whole column instead)."""
+    from crmcli.core.validate import money_evidence
+
+    body = raw.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
+    try:
+        says = money_evidence(body, name)
+    except InvalidInput:
+        return raw  # parse_value says why it is no number
+    if says == "either":
+        raise InvalidInput(
+            f"ambiguous {name} {raw.strip()!r} (thousands separator or decimal?); write 1500 or 1.5"
+        )
+    if says == "comma":
+        return body.replace(".", "").replace(",", ".")
+    return body.replace(",", "")
 
 
 def apply(db: Database, entity: str, entity_id: int, parsed: dict[int, Stored | None]) -> None:
