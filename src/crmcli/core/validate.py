@@ -292,7 +292,18 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError, TypeError):
         # dateutil parses '+25:00' but datetime refuses the offset; years past 9999 overflow.
+        _refuse_date_serial(text, value, field)
         raise InvalidInput(f"invalid {field} {value!r}; use a form like 2024-03-05 14:30") from None
+
+
+def _refuse_date_serial(text: str, value: str, field: str) -> None:
+    """A spreadsheet's date serial (45123 = 2023-07-17 in Excel's 1900 system, but 2027-07-18
+    in its 1904 one): said so, never read as either."""
+    if re.fullmatch(r"\d{5}(?:\.\d+)?", text) and 20_000 <= float(text) < 80_000:
+        raise InvalidInput(
+            f"{field} {value!r} looks like a spreadsheet's date serial number: format the "
+            "column as a date and export it again"
+        )
 
 
 def _dateutil_full_date(text: str, value: str, field: str) -> datetime:
@@ -1104,6 +1115,9 @@ _PHONE_LABEL = re.compile(
 )
 
 
+_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?[eE][+-]?\d+")
+
+
 def _phone_body(raw: str) -> tuple[str | None, str]:
     """(extension, the number's text) of a phone cell: its extension mark and a label
     before it taken off; letters in the number or two numbers in the cell refused."""
@@ -1115,6 +1129,16 @@ def _phone_body(raw: str) -> tuple[str | None, str]:
     label = _PHONE_LABEL.match(body)
     if label:  # 'Tel: 010-62532000', '手机 13812345678': the label is no part of the number
         body = body[label.end() :]
+    if _SCIENTIFIC.fullmatch(body.strip()):  # Excel's 1.38001E+10: the digits are gone
+        raise InvalidInput(
+            f"phone {raw!r} was written in scientific notation by a spreadsheet, which lost "
+            "its digits: format the column as text and export it again"
+        )
+    if re.fullmatch(r"\d{6,}\.0+", body.strip()):  # a phone column read as numbers
+        raise InvalidInput(
+            f"phone {raw!r} was written as a decimal number by a spreadsheet: format the "
+            "column as text and export it again"
+        )
     if any(c.isalpha() for c in body):
         if not any(c.isdigit() for c in body):
             raise InvalidInput(f"not a phone number: {raw!r}")
