@@ -67,6 +67,26 @@ def test_western_letters_standing_alone_stay_cp1252() -> None:
     )
 
 
+def test_excel_for_mac_roman_is_not_read_as_cp1252(cli: Any, tmp_path: Path) -> None:
+    """Excel for Mac's old "CSV" is Mac Roman with CR line ends: é is 0x8E, which cp1252
+    reads as Ž (`JosŽ`, `cafŽ`). Both decode, so it is refused asking for --encoding, and
+    `--encoding mac_roman` reads it right."""
+    src = tmp_path / "mac.csv"
+    text = "name,email,notes\rJosé Núñez,j@example.com,café crème\rZoë,z@example.com,über\r"
+    src.write_bytes(text.encode("mac_roman"))
+    refused = cli("customer", "import", str(src))
+    assert refused.exit_code == 2 and "mac_roman" in refused.stderr
+    assert "--encoding" in refused.stderr
+    cli.ok("customer", "import", str(src), "--encoding", "mac_roman")
+    rows = cli.json("customer", "list", "--sort", "name")
+    assert [(r["name"], r["notes"]) for r in rows] == [
+        ("José Núñez", "café crème"),
+        ("Zoë", "über"),
+    ]
+    french = "Nom\r\nFrançois Lefèvre\r\nHélène Œuvray\r\n".encode("cp1252")
+    assert detect_encoding(french) == "cp1252"  # its accents are 0xC0-0xFF: cp1252 stays
+
+
 def _ascii_head(rows: int) -> str:
     return "name,email,notes\n" + "".join(
         f"user{i},u{i}@example.com,{'x' * 180}\n" for i in range(rows)

@@ -281,6 +281,23 @@ def _reads_as_korean(sample: bytes) -> bool:
     return hangul > 0 and hangul * 10 >= (hangul + hanja) * 9
 
 
+# cp1252's letters among the bytes 0x80-0x9F (ƒ Š Œ Ž š œ ž Ÿ): rare in Western text,
+# where accented letters are 0xC0-0xFF; but where Mac Roman puts é è ê ä ö ü ñ ç.
+_CP1252_LOW_LETTERS = frozenset(b"\x83\x8a\x8c\x8e\x9a\x9c\x9e\x9f")
+
+
+def _reads_as_mac_roman(sample: bytes) -> bool:
+    """The bytes read as Mac Roman letters (Excel for Mac's "CSV" before UTF-8) rather
+    than cp1252's: more of cp1252's rare 0x80-0x9F letters (`JosŽ`, `cafŽ`) than of its
+    everyday accented ones (0xC0-0xFF), and the Mac Roman reading is letters."""
+    low = sum(b in _CP1252_LOW_LETTERS for b in sample)
+    accented = sum(b >= 0xC0 and b not in (0xD7, 0xF7) for b in sample)
+    if low <= accented:
+        return False
+    text = _decoded(sample, "mac_roman")
+    return text is not None and _reads_as_letters(text)
+
+
 def _decoded(sample: bytes, encoding: str) -> str | None:
     try:
         return codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
@@ -326,7 +343,7 @@ def detect_encoding(sample: bytes) -> str:
     if western is not None and _reads_as_letters(western):
         # Excel on Western Windows writes the ANSI code page, cp1252: prefer it over
         # look-alikes (cp850, latin-1) when it decodes the sample and reads as letters.
-        if not chinese or _letters_stand_alone(western):
+        if (not chinese or _letters_stand_alone(western)) and not _reads_as_mac_roman(sample):
             return "cp1252"
     elif chinese and common >= 0.25 and not _reads_as_korean(sample):
         return "gb18030"
@@ -338,6 +355,9 @@ def _undecided(sample: bytes, gbk: bool, western: bool) -> str:
     readings = (["GB18030"] if gbk else []) + (["cp1252"] if western else [])
     if gbk and _reads_as_korean(sample):
         readings.append("cp949 (Korean)")
+    mac = _decoded(sample, "mac_roman")
+    if mac is not None and _reads_as_letters(mac) and (not western or _reads_as_mac_roman(sample)):
+        readings.append("mac_roman (Excel for Mac)")
     from charset_normalizer import from_bytes  # a hint for the message, never a decision
 
     best = from_bytes(sample[:65536]).best()
@@ -345,6 +365,9 @@ def _undecided(sample: bytes, gbk: bool, western: bool) -> str:
         name = best.encoding
         name = "GB18030" if name in ("gb2312", "gbk", "gb18030") else name
         name = "cp949 (Korean)" if name in ("cp949", "euc_kr") else name
+        name = "mac_roman (Excel for Mac)" if name == "mac_roman" else name
+        if name.startswith("mac_") and "mac_roman (Excel for Mac)" in readings:
+            name = "mac_roman (Excel for Mac)"  # mac_iceland, mac_greek: its look-alikes
         if name not in readings:
             readings.append(name)
     if not readings:
