@@ -60,6 +60,12 @@ ALIASES = {
     "when": "occurred_at",
     "时间": "occurred_at",
     "日期": "occurred_at",
+    "starttime": "occurred_at",
+    "calltime": "occurred_at",
+    "calldate": "occurred_at",
+    "通话时间": "occurred_at",
+    "呼叫时间": "occurred_at",
+    "开始时间": "occurred_at",
     "联系时间": "occurred_at",
     "沟通时间": "occurred_at",
     "subject": "subject",
@@ -83,6 +89,8 @@ ALIASES = {
     "duration": "duration_s",
     "durations": "duration_s",
     "时长": "duration_s",
+    "callduration": "duration_s",
+    "通话时长": "duration_s",
     "followup": "follow_up_at",
     "followupat": "follow_up_at",
     "跟进时间": "follow_up_at",
@@ -118,13 +126,16 @@ class CommImport(Entity):
     aliases = ALIASES
     date_fields = ("occurred_at", "follow_up_at", "done_at")
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, channel: str | None = None) -> None:
         super().__init__(ctx)
         self.seen: dict[tuple[Any, ...], int] = {}
         self.count = 0
+        # --channel: the channel of rows without one (a call log has no channel column)
+        self.channel = _channel(channel) if channel is not None else None
 
     def check_columns(self, present: set[str]) -> None:
-        missing = [f for f in ("channel", "occurred_at") if f not in present]
+        needed = ("occurred_at",) if self.channel else ("channel", "occurred_at")
+        missing = [f for f in needed if f not in present]
         if missing:
             raise InvalidInput(f"no {' or '.join(missing)} column (use --map SRC=FIELD)")
 
@@ -133,7 +144,11 @@ class CommImport(Entity):
         (kept for the merge: a row whose customer is unknown is rejected without them)."""
         ctx = self.ctx
         values: dict[str, Any] = {}
-        values["channel"] = ctx.required("channel", record.get("channel"), _channel)
+        cell = record.get("channel")
+        if self.channel is not None and not (cell or "").strip():
+            values["channel"] = self.channel
+        else:
+            values["channel"] = ctx.required("channel", cell, _channel)
         values["occurred_at"] = ctx.required(
             "occurred_at", record.get("occurred_at"), lambda t: ctx.time("occurred_at", t)
         )
@@ -219,6 +234,9 @@ class CommImport(Entity):
                 summary.unchanged += 1
 
 
-def import_communications(db: Any, path: str, options: ImportOptions) -> Any:
-    """Import a communications CSV in one transaction (the pipeline); returns the summary."""
-    return run_import(db, path, CommImport, options)
+def import_communications(
+    db: Any, path: str, options: ImportOptions, channel: str | None = None
+) -> Any:
+    """Import a communications CSV in one transaction (the pipeline); returns the summary.
+    `channel` (--channel) is the channel of rows whose file gives none."""
+    return run_import(db, path, CommImport, options, channel=channel)

@@ -428,6 +428,14 @@ def done(
 def import_(
     file: ImportFileArgument,
     options: ImportOptions,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            help="Channel of rows without one (a call log: --channel phone); a channel cell wins.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:
@@ -443,5 +451,5 @@ def import_(
 
     fmt = out_format(format)
     with open_db(db, write=True) as database:
-        summary = import_communications(database, str(file), options)
+        summary = import_communications(database, str(file), options, channel)
     output.emit_import_summary(summary, fmt)
