@@ -56,3 +56,32 @@ def test_import_accepts_and_rejects_per_row(cli: Any, db_path: Path, tmp_path: P
     assert sorted(e for e in stored_emails(db_path) if e) == sorted(
         ["jeff@臺網中心.tw", "dörte@sörensen.example.com"]
     )
+
+
+def test_address_book_forms_give_their_one_address(cli: Any, tmp_path: Path, db_path: Path) -> None:
+    """Outlook and Google contact exports write `Name <address>`; links write `mailto:`.
+    Each names exactly one address, which is stored; two in one cell are refused (the row
+    is kept without an email), never one of them picked."""
+    src = tmp_path / "contacts.csv"
+    src.write_text(
+        "name,email\n"
+        "Ann,Ann Lee <Ann@Example.com>\n"
+        'Bob,"""Bob, Jr."" <bob@example.com>"\n'
+        "Cy,mailto:cy@example.com?subject=hi\n"
+        'Di,"di@example.com; di2@example.com"\n'
+        'Ed,"Ed <ed@example.com>, Al <al@example.com>"\n',
+        encoding="utf-8",
+    )
+    rejects = tmp_path / "rejects.csv"
+    cli.ok("customer", "import", str(src), "--rejects", str(rejects))
+    assert stored_emails(db_path) == [
+        "ann@example.com",
+        "bob@example.com",
+        "cy@example.com",
+        None,
+        None,
+    ]
+    text = rejects.read_text(encoding="utf-8-sig")
+    assert "two email addresses in one cell" in text and "one 'Name <address>'" in text
+    result = cli("customer", "add", "--name", "Fay", "--email", "a@example.com, b@example.com")
+    assert result.exit_code == 2 and "two email addresses" in result.stderr

@@ -41,12 +41,23 @@ def normalize_email(value: str | None) -> str | None:
     """An e-mail address checked by email-validator (syntax only, never DNS), normalized:
     lower case, the domain in its Unicode form (IDNA ``xn--`` labels decoded, NFC), so
     ``jeff@XN--FIQQ24B10VI0D.tw`` and ``jeff@臺網中心.tw`` are one address. Quoted local parts
-    and internationalised (RFC 6531) addresses are accepted; empty is None."""
+    and internationalised (RFC 6531) addresses are accepted; empty is None.
+
+    What an address book writes around one address is taken off, since it names exactly
+    one: a display name (`Ann Lee <ann@x.com>`, as Outlook and Google export it) and a
+    `mailto:` scheme. Two addresses in one cell are refused, never one of them picked."""
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
+    if "<" in text or text[:7].lower() == "mailto:":
+        text = _bare_address(text)
+    elif text.count("@") > 1 and not text.startswith('"') and _LIST_MARK.search(text):
+        raise InvalidInput(
+            f"two email addresses in one cell ({text!r}): give one (an import's "
+            "other_emails column takes the others)"
+        )
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:
         raise InvalidInput(f"malformed email {text!r}: an address needs one @ and a domain")
@@ -61,6 +72,23 @@ def normalize_email(value: str | None) -> str | None:
     if len(normal_local) + 1 + len(ascii_domain) > 254:
         raise InvalidInput(f"malformed email {text!r}: longer than 254 characters")
     return f"{normal_local}@{normal_domain}"
+
+
+_LIST_MARK = re.compile(r"[;,\s，；]")
+_NAME_ADDR = re.compile(r'^(?:"[^"]*"|[^"<>]*)\s*<([^<>]+)>$')
+
+
+def _bare_address(text: str) -> str:
+    """The one address in `Name <addr>` or `mailto:addr` (InvalidInput when the cell holds
+    anything else around angle brackets, such as two of them)."""
+    found = _NAME_ADDR.match(text)
+    if found is not None:
+        text = found.group(1).strip()
+    elif "<" in text or ">" in text:
+        raise InvalidInput(f"malformed email {text!r}: write one address, or one 'Name <address>'")
+    if text[:7].lower() == "mailto:":
+        text = text[7:].split("?", 1)[0].strip()  # mailto:a@x.com?subject=...
+    return text
 
 
 def email_match_keys(email: str) -> list[str]:
