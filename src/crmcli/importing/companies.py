@@ -109,6 +109,23 @@ ALIASES = {
     "stage": "",  # a lifecycle stage is not a company field (reported unknown)
     "status": "",
 }
+# What a spreadsheet makes of a long numeric id it showed as a number (5012345001): the
+# digits after the sixth are gone, so the cell names no record for sure.
+_SCIENTIFIC_ID = re.compile(r"[0-9](?:[.,][0-9]{1,14})?[eE]\+[0-9]{1,3}")
+
+
+def check_identifier(fld: str, raw: str) -> str:
+    """An id cell (external_id, a reference): refused when a spreadsheet wrote it in
+    scientific notation (5.01235E+09), since its digits are lost."""
+    text = raw.strip()
+    if _SCIENTIFIC_ID.fullmatch(text):
+        raise InvalidInput(
+            f"{fld} {text!r} was written in scientific notation by a spreadsheet, which lost"
+            " its digits; format the column as text and export it again"
+        )
+    return text
+
+
 _WHOLE = re.compile(r"^\d{1,3}(?:([,. '])\d{3})(?:\1\d{3})*$|^\d+$")
 
 
@@ -119,6 +136,9 @@ def _size(raw: str) -> int:
             raise InvalidInput(f"size {text!r} is a range; give a number of employees")
         raise InvalidInput(f"invalid size {text!r}; expected a whole number of employees")
     return int(re.sub(r"\D", "", text))
+
+
+_identifier = partial(check_identifier, "external_id")
 
 
 def _text(raw: str | None) -> str | None:
@@ -225,6 +245,14 @@ class CompanyImport(Entity):
             text = _text(record.get(fld))
             if text:
                 values[fld] = text
+        if "external_id" in values:
+            ext = values.pop("external_id")
+            if self.key == "external_id":  # the key: a lost id would insert a duplicate
+                values["external_id"] = Context.required("external_id", ext, _identifier)
+            else:
+                ext = ctx.optional(line, cells, "external_id", ext, _identifier, into=warnings)
+                if ext:
+                    values["external_id"] = ext
         notes = (record.get("notes") or "").strip()
         if notes:
             values["notes"] = notes
@@ -341,7 +369,10 @@ def _lookup(db: Any, fld: str, raw: str, planned: Planned = _NONE_PLANNED) -> in
             raise Reject(f"invalid company_id {raw!r}", fld, raw)
         return int(raw) if int(raw) in ids or repo.company_exists(db, int(raw)) else None
     if fld == "company_external_id":
-        return repo.find_by_external_id(db, raw)
+        try:
+            return repo.find_by_external_id(db, check_identifier(fld, raw))
+        except InvalidInput as exc:
+            raise Reject(exc.message, fld, raw) from None
     if fld == "company_domain":
         try:
             domain = normalize_domain(raw)

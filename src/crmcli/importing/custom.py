@@ -115,7 +115,10 @@ class CustomColumns:
             header = cell.strip().lstrip("\ufeff")
             if fld is not None or index in joined or header not in unknown or not header:
                 continue
-            name = _slug(header)
+            # an export's custom.NAME column makes the field NAME again (not custom_name,
+            # which the next export would write as custom.custom_name)
+            exported = header.removeprefix(PREFIX) if header.startswith(PREFIX) else None
+            name = exported if exported and rules.FIELD_NAME.match(exported) else _slug(header)
             if not rules.FIELD_NAME.match(name or "-"):
                 name = ""
             if not name or name in names:
@@ -125,7 +128,7 @@ class CustomColumns:
                 name = f"{base}_{counter}"
             names.add(name)
             field = {"id": None, "name": name, "type": "text", "choices": None,
-                     "label": header if header != name else None}  # fmt: skip
+                     "label": header if header not in (name, PREFIX + name) else None}  # fmt: skip
             self.new.append(field)
             self.by_target[PREFIX + name] = field
             source.fields[index] = PREFIX + name
@@ -207,16 +210,32 @@ class CustomColumns:
         return changed
 
 
+# A number in plain form once a cell's separators are read: what parse_value may see (its
+# float() alone would also read 1_000, 1e5 and infinity).
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_EXPONENT = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+
+
 def _number_text(text: str, convention: str, name: str) -> str:
-    """A number cell in plain form (1234.5) under its column's decimal convention."""
+    """A number cell in plain form (1234.5) under its column's decimal convention; refuses
+    what is no number in it (1,2,3, 1_000) and a spreadsheet's scientific notation
+    (1.23457E+11: the digits after the sixth are gone)."""
     body = text.replace("\u00a0", "").replace(" ", "").replace("'", "")
-    says = None
+    if _EXPONENT.fullmatch(body):
+        raise InvalidInput(
+            f"{name} {text!r} was written in scientific notation by a spreadsheet, which may"
+            " have lost its digits; format the column as a number and export it again"
+        )
     try:
         says = validate.money_evidence(body, name)
     except InvalidInput:
-        return text  # parse_value says why it is no number
+        raise InvalidInput(f"{name} is a number field; got {text!r}") from None
     if says in ("comma", "point") and says != convention:
         raise InvalidInput(f"{name} {text!r} is not written with a decimal {convention}")
     if convention == "comma":
-        return body.replace(".", "").replace(",", ".")
-    return body.replace(",", "")
+        plain = body.replace(".", "").replace(",", ".")
+    else:
+        plain = body.replace(",", "")
+    if not _PLAIN_NUMBER.fullmatch(plain):
+        raise InvalidInput(f"{name} is a number field; got {text!r}")
+    return plain

@@ -10,7 +10,8 @@ Row semantics (the README's "Deals" section says the same):
   The stage is a stage name or alias (线索, 赢单, "Closed Won" ...); an unknown stage
   rejects the row with the list of stages; an empty one is the first open stage.
 - `--key external_id` upserts: a row whose external_id matches a deal updates it with the
-  non-empty cells. Without `--key` the import only inserts, and a row with an existing
+  non-empty cells; `--key id` does so by this database's id (a `deal export` read back: an
+  unknown id, or an id and an external_id naming two deals, rejects the row). Without `--key` the import only inserts, and a row with an existing
   deal's external_id is a duplicate of it.
 - History (deal_events): a new deal gets a `create` event at its created_at (the file's,
   else the import time) in its stage. A deal imported already won or lost closed at
@@ -22,6 +23,11 @@ Row semantics (the README's "Deals" section says the same):
   close time. An upsert that changes the stage writes the event a person's move would
   (`move`, `won`, `lost`, `reopen`) at the import time (at closed_at when the file gives
   one); a changed amount, close date or probability writes an `update` event.
+- Probability: 60, 60% or, in a column of fractions (HubSpot's 0.6), a share of 1; the
+  scale is decided from the whole column (fractions and percentages mixed: refused), and a
+  1 in a column of only 0 and 1 is a warning (1% or 100% is not guessed). won_at / lost_at
+  (as `deal export` writes them) are the close time of a won / lost deal.
+- External ids a spreadsheet wrote in scientific notation (5.01235E+09) are refused.
 - Bad optional fields (close_date, probability, created_at, closed_at, campaign, custom
   fields) are field-level warnings (`--strict-fields` rejects instead).
 """
@@ -29,7 +35,10 @@ Row semantics (the README's "Deals" section says the same):
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from datetime import datetime, time
+from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar
 
@@ -37,7 +46,7 @@ from crmcli.core import clock, validate
 from crmcli.core.errors import Conflict, InvalidInput
 from crmcli.db import deal_import as repo
 from crmcli.db.deals import list_stages
-from crmcli.importing.companies import COMPANY_REF_FIELDS, company_reference
+from crmcli.importing.companies import COMPANY_REF_FIELDS, check_identifier, company_reference
 from crmcli.importing.custom import CustomColumns, with_custom_fields
 from crmcli.importing.pipeline import (
     CUSTOMER_KEYS,
@@ -51,11 +60,12 @@ from crmcli.importing.pipeline import (
 )
 from crmcli.sales.stages import check_probability, resolve_stage
 
-KEYS = ("external_id",)
+KEYS = ("external_id", "id")  # id: this database's, from its own `deal export`
 DEAL_IMPORT_FIELDS = (
     "external_id", "title", "amount", "currency", "stage", "probability", "close_date",
-    "closed_at", "created_at", "owner", "source", "campaign", "lost_reason",
-    *(f"customer_{k}" for k in CUSTOMER_KEYS), "customer_name", *COMPANY_REF_FIELDS,
+    "closed_at", "won_at", "lost_at", "created_at", "owner", "source", "campaign",
+    "lost_reason",
+    *(f"customer_{k}" for k in CUSTOMER_KEYS), *COMPANY_REF_FIELDS,
 )  # fmt: skip
 # Columns of `deal export` an import accepts but does not store.
 IGNORED = ("id", "updated_at", "stage_changed_at")
@@ -70,19 +80,30 @@ ALIASES = {
     "dealname": "title",
     "deal": "title",
     "opportunityname": "title",
+    "dealtitle": "title",  # Pipedrive ("Deal - Title")
     "opportunity": "title",
     "name": "title",
     "商机": "title",
     "商机名称": "title",
     "项目名称": "title",
     "名称": "title",
+    "titel": "title",
     "amount": "amount",
     "value": "amount",
     "dealvalue": "amount",
+    "betrag": "amount",
     "金额": "amount",
     "商机金额": "amount",
     "预计金额": "amount",
     "currency": "currency",
+    "currencycode": "currency",
+    "currencyisocode": "currency",  # Salesforce (multi-currency orgs)
+    "opportunitycurrency": "currency",
+    "dealcurrency": "currency",
+    "dealcurrencycode": "currency",  # HubSpot
+    "dealcurrencyofvalue": "currency",  # Pipedrive
+    "currencyofvalue": "currency",
+    "währung": "currency",
     "币种": "currency",
     "货币": "currency",
     "stage": "stage",
@@ -99,14 +120,21 @@ ALIASES = {
     "概率": "probability",
     "closedate": "close_date",
     "expectedclosedate": "close_date",
+    "dealexpectedclosedate": "close_date",
+    "closingdate": "close_date",  # Zoho
     "预计成交日期": "close_date",
     "成交日期": "close_date",
     "closedat": "closed_at",
-    "wonat": "closed_at",
-    "lostat": "closed_at",
+    "wontime": "won_at",
+    "dealwontime": "won_at",
+    "losttime": "lost_at",
+    "deallosttime": "lost_at",
     "createdat": "created_at",
     "createdate": "created_at",
     "createddate": "created_at",
+    "createdtime": "created_at",  # Zoho
+    "dealcreated": "created_at",
+    "dealdealcreated": "created_at",  # Pipedrive ("Deal - Deal created")
     "创建时间": "created_at",
     "创建日期": "created_at",
     "owner": "owner",
@@ -124,12 +152,16 @@ ALIASES = {
     "活动": "campaign",
     "lostreason": "lost_reason",
     "closedlostreason": "lost_reason",
+    "deallostreason": "lost_reason",
     "输单原因": "lost_reason",
     "company": "company",
     "companyname": "company",
     "associatedcompany": "company",
     "account": "company",
     "accountname": "company",
+    "dealorganization": "company",  # Pipedrive
+    "organization": "company",
+    "firma": "company",
     "公司": "company",
     "公司名称": "company",
     "客户公司": "company",
@@ -140,11 +172,6 @@ ALIASES = {
     "客户编号": "customer_external_id",
     "客户代码": "customer_external_id",
     "customerno": "customer_external_id",
-    "customer": "customer_name",
-    "customername": "customer_name",
-    "contact": "customer_name",
-    "客户": "customer_name",
-    "联系人": "customer_name",
 }
 # What other CRMs call the closing stages (only won and lost: open stages differ per CRM).
 CLOSED_ALIASES = {
@@ -153,11 +180,73 @@ CLOSED_ALIASES = {
 }  # fmt: skip
 
 
-def _probability(raw: str) -> int:
-    text = raw.strip().removesuffix("%").strip()
-    if not re.fullmatch(r"\d{1,3}(?:\.0+)?", text):
-        raise InvalidInput(f"invalid probability {raw.strip()!r}; expected 0-100")
-    value = check_probability(int(float(text)), "probability")
+# A probability cell: 50, 50%, 50.0, 0.5 (a fraction, as HubSpot exports it), 0,5.
+_PROBABILITY = re.compile(r"([0-9]{1,3})(?:([.,])([0-9]{1,6}))?\s*(%)?")
+
+
+def _probability_parts(raw: str) -> tuple[Decimal, bool] | None:
+    """(the number, whether it carries a % sign) of a probability cell; None for a cell
+    that is no probability (its warning says why)."""
+    found = _PROBABILITY.fullmatch(unicodedata.normalize("NFKC", raw).strip())
+    if found is None:
+        return None
+    whole, sep, frac, percent = found.groups()
+    if sep == "," and len(frac) == 3:
+        return None  # 1,000: a thousand or one, depending on the convention
+    return Decimal(f"{whole}.{frac or '0'}"), bool(percent)
+
+
+def probability_evidence(raw: str) -> str | None:
+    """What one cell says about its column's scale: "percent" (50, 50%), "fraction"
+    (0.5: a share of 1, as HubSpot writes it) or None (0, 1 and what is no probability)."""
+    parts = _probability_parts(raw)
+    if parts is None:
+        return None
+    number, percent = parts
+    if percent or number > 1:
+        return "percent"
+    return "fraction" if 0 < number < 1 else None
+
+
+def decide_probability_scale(cells: Counter[str]) -> tuple[str | None, str]:
+    """(scale, what decided it) of a probability column from all its cells: "percent",
+    "fraction", or None when its values are 0 and 1 only (1 reads as 1% or as 100%).
+    A column mixing both scales is refused (InvalidInput): which cells mean what would be
+    a guess."""
+    says: Counter[str] = Counter()
+    for cell, n in cells.items():
+        found = probability_evidence(cell) if cell.strip() else None
+        if found:
+            says[found] += n
+    if says["percent"] and says["fraction"]:
+        raise InvalidInput(
+            f"column probability: {says['fraction']} value(s) written as a fraction (0.5) and"
+            f" {says['percent']} as a percentage (50); fix the file (one scale per column)"
+        )
+    if says["fraction"]:
+        return "fraction", "values"
+    if says["percent"]:
+        return "percent", "values"
+    return None, "values"
+
+
+def _probability(raw: str, scale: str | None = "percent") -> int:
+    """A probability cell as a whole percentage under its column's scale."""
+    text = raw.strip()
+    parts = _probability_parts(text)
+    if parts is None:
+        raise InvalidInput(f"invalid probability {text!r}; expected 0-100 or 0%-100%")
+    number, percent = parts
+    if not percent and scale is None and number == 1:
+        raise InvalidInput(
+            f"probability {text!r} reads as 1% or as 100% (its column holds only 0 and 1);"
+            " write 1% or 100%"
+        )
+    if scale == "fraction" and not percent:
+        number *= 100
+    if number != number.to_integral_value():
+        raise InvalidInput(f"probability {text!r} is not a whole percentage")
+    value = check_probability(int(number), "probability")
     assert value is not None
     return value
 
@@ -175,6 +264,7 @@ class DealImport(Entity):
     needs_customer = False
     custom_entity = "deal"
     custom_defs: ClassVar[list[dict[str, Any]]] = []
+    probability_scale: str | None = "percent"
 
     def __init__(
         self,
@@ -205,13 +295,37 @@ class DealImport(Entity):
             )
         if self.key and self.key not in own:
             raise InvalidInput(f"--key {self.key}: the file has no {self.key} column")
+        if self.key == "id":  # read, not ignored: it names the deal to update
+            summary = self.ctx.summary
+            ids = [c for c, f in zip(self.ctx.source.header, self.ctx.source.fields, strict=True)
+                   if f == "id"]  # fmt: skip
+            summary.ignored_columns = [c for c in summary.ignored_columns if c.strip() not in ids]
         if customer_cols or self.ctx.options.customer_key:
             self.ctx.resolver = CustomerResolver(self.ctx, own)
         self.ctx.summary.extra["key"] = self.key
 
     def precheck(self) -> None:
-        """Before staging: the stages rows are checked against (read again in start())."""
+        """Before staging: the stages rows are checked against (read again in start()),
+        and the probability column's scale (read whole, like a money column's decimal)."""
         self.stages = list_stages(self.ctx.db)
+        self.probability_scale = self._probability_scale()
+
+    def _probability_scale(self) -> str | None:
+        source = self.ctx.source
+        if "probability" not in source.field_indexes():
+            return "percent"
+        counts = source.column_counts(["probability"])
+        if counts is None:  # (a column joined from several: read row by row)
+            cells = Counter(
+                r.get("probability") or "" for r in source.column_values(["probability"])
+            )
+        else:
+            cells = counts["probability"]
+        source.rewind()
+        scale, by = decide_probability_scale(cells)
+        if scale is not None:
+            self.ctx.summary.conventions["probability"] = {"scale": scale, "decided_by": by}
+        return scale
 
     def start(self) -> None:
         self.stages = list_stages(self.ctx.db)
@@ -237,8 +351,18 @@ class DealImport(Entity):
             "customer": customer,
             "company": {f: record[f] for f in COMPANY_REF_FIELDS if (record.get(f) or "").strip()},
             "campaign": (record.get("campaign") or "").strip(),
+            "id": self._id(record) if self.key == "id" else None,
             "warnings": warnings,
         }
+
+    @staticmethod
+    def _id(record: dict[str, str]) -> int | None:
+        raw = (record.get("id") or "").strip()
+        if not raw:
+            return None  # matched as without --key: a new deal
+        if not raw.isdigit():
+            raise Reject(f"invalid id {raw!r}", "id", raw)
+        return int(raw)
 
     def _values(
         self, line: int, record: dict[str, str], cells: list[str], warnings: list[list[str]]
@@ -266,9 +390,19 @@ class DealImport(Entity):
             text = validate.clean_text(record.get(fld) or "")
             if text:
                 values[fld] = text
+        if "external_id" in values:
+            ext = values.pop("external_id")
+            check = partial(check_identifier, "external_id")
+            if self.key == "external_id":  # the key: a lost id would insert a duplicate
+                values["external_id"] = ctx.required("external_id", ext, check)
+            else:
+                ext = ctx.optional(line, cells, "external_id", ext, check, into=warnings)
+                if ext:
+                    values["external_id"] = ext
         raw = (record.get("probability") or "").strip()
         if raw:
-            probability = ctx.optional(line, cells, "probability", raw, _probability, into=warnings)
+            parse = partial(_probability, scale=self.probability_scale)
+            probability = ctx.optional(line, cells, "probability", raw, parse, into=warnings)
             if probability is not None:
                 values["probability"] = probability
         raw = (record.get("close_date") or "").strip()
@@ -301,6 +435,8 @@ class DealImport(Entity):
         for staged in rows:
             try:
                 self._merge_one(staged)
+            except _Duplicate as exc:
+                ctx.reject(staged.line, staged.cells, Reject(exc.reason), duplicate=True)
             except Reject as exc:
                 ctx.reject(staged.line, staged.cells, exc)
             except (Conflict, InvalidInput) as exc:
@@ -315,19 +451,7 @@ class DealImport(Entity):
             stage = next((s for s in self.stages if s["name"] == data["stage"]), None)
             if stage is None:
                 raise Reject(f"deal stage {data['stage']!r} was removed", "stage", data["stage"])
-        ext = values.get("external_id")
-        existing = repo.deal_by_external_id(ctx.db, ext) if ext else None
-        if existing is not None and not self.key:
-            ctx.reject(
-                staged.line,
-                staged.cells,
-                Reject(
-                    f"duplicate of deal {existing['id']} (same external_id {ext!r});"
-                    " --key external_id updates it"
-                ),
-                duplicate=True,
-            )
-            return
+        existing = self._existing(data, values)
         if data["campaign"]:
             warnings = data["warnings"]
             campaign = ctx.optional(
@@ -336,7 +460,8 @@ class DealImport(Entity):
             )  # fmt: skip
             if campaign is not None:
                 values["campaign_id"] = campaign
-        times = data["times"]
+        kind = (stage or self._stage_of(existing))["kind"]
+        times = self._close_time(data["times"], kind, data["warnings"])
         if existing is None:
             deal_id = self._insert(values, stage, times, staged)
             self.custom.queue(deal_id, data["custom"])
@@ -345,6 +470,62 @@ class DealImport(Entity):
             self._update(existing, values, stage, times, data["custom"])
         if data["warnings"]:
             ctx.warn(staged.line, staged.cells, data["warnings"])
+
+    def _existing(self, data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored deal the row updates (None: a new deal), or _Duplicate / Reject."""
+        db = self.ctx.db
+        ext = values.get("external_id")
+        by_ext = repo.deal_by_external_id(db, ext) if ext else None
+        if self.key == "id" and data["id"] is not None:
+            found = db.query_one("SELECT * FROM deals WHERE id = ?", (data["id"],))
+            if found is None:
+                raise Reject(f"no deal with id {data['id']}", "id", str(data["id"]))
+            if by_ext is not None and by_ext["id"] != found["id"]:
+                raise Reject(
+                    f"id names deal {found['id']} but external_id {ext!r} is deal"
+                    f" {by_ext['id']}; which one is meant is not guessed",
+                    "external_id",
+                    str(ext),
+                )
+            return dict(found)
+        if by_ext is not None and self.key != "external_id":
+            hint = "--key external_id" if self.key is None else "a row with its id"
+            raise _Duplicate(
+                f"duplicate of deal {by_ext['id']} (same external_id {ext!r}); {hint} updates it"
+            )
+        return by_ext
+
+    def _stage_of(self, deal: dict[str, Any] | None) -> dict[str, Any]:
+        """The stage a deal stays in when the row names none (a new deal: the first open)."""
+        if deal is None:
+            return dict(self.first_open)
+        found = next((s for s in self.stages if s["name"] == deal["stage"]), None)
+        return dict(found) if found is not None else {"name": deal["stage"], "kind": "open"}
+
+    @staticmethod
+    def _close_time(times: dict[str, str], kind: str, warnings: list[list[str]]) -> dict[str, str]:
+        """`times` with the one close time as closed_at: the closed_at cell, or won_at of a
+        won deal, lost_at of a lost one (a `deal export` has both columns). Two different
+        close times reject the row; won_at of a deal that is not won (or lost_at) is a
+        field warning, never its close time."""
+        out = {k: v for k, v in times.items() if k not in ("won_at", "lost_at")}
+        for fld in ("won_at", "lost_at"):
+            if fld not in times:
+                continue
+            if fld != f"{kind}_at":
+                warnings.append(
+                    [fld, times[fld], f"{fld} of a deal that is not {fld[:-3]}: not stored"]
+                )
+                continue
+            if "closed_at" in out and out["closed_at"] != times[fld]:
+                raise Reject(
+                    f"closed_at {out['closed_at']} and {fld} {times[fld]} differ; which one is"
+                    " meant is not guessed",
+                    fld,
+                    times[fld],
+                )
+            out["closed_at"] = times[fld]
+        return out
 
     def _owners(self, data: dict[str, Any], values: dict[str, Any]) -> None:
         """The customer and company the row names (Reject for a reference to nobody)."""
@@ -369,7 +550,7 @@ class DealImport(Entity):
     ) -> dict[str, str]:
         ctx = self.ctx
         out: dict[str, str] = {}
-        for fld in ("created_at", "closed_at"):
+        for fld in ("created_at", "closed_at", "won_at", "lost_at"):
             raw = (record.get(fld) or "").strip()
             if raw:
                 at = ctx.optional(line, cells, fld, raw, partial(ctx.time, fld), into=warnings)
@@ -462,6 +643,11 @@ class DealImport(Entity):
         custom: dict[str, list[Any]],
     ) -> None:
         now = self.ctx.now
+        shown = stage or self._stage_of(current)
+        if current["probability"] is None and values.get("probability") == shown.get("probability"):
+            # the stage's probability, as `deal export` writes it: the deal keeps following
+            # its stage (an explicit copy would be a change nobody made)
+            values = {k: v for k, v in values.items() if k != "probability"}
         diff = {k: v for k, v in values.items() if current.get(k) != v}
         events: list[dict[str, Any]] = []
         moved = stage is not None and stage["name"] != current["stage"]
@@ -519,6 +705,10 @@ class DealImport(Entity):
         self.ctx.summary.extra["deal_events"] = self.events
         if self.custom.columns:
             self.ctx.summary.extra["custom_values_changed"] = len(self.custom.changed)
+
+
+class _Duplicate(Reject):
+    """A row naming a stored deal without a key that updates it (a duplicate, not a reject)."""
 
 
 def import_deals(

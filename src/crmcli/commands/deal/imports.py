@@ -32,8 +32,9 @@ def import_(
         str | None,
         typer.Option(
             "--key",
-            help="external_id: update the deal with the row's external_id (upsert). Without "
-            "it the import only inserts; an existing deal is a duplicate.",
+            help="external_id: update the deal with the row's external_id (upsert); id: the "
+            "deal with the row's id, this database's (`deal export` read back). Without it "
+            "the import only inserts; an existing deal is a duplicate.",
             show_default=False,
         ),
     ] = None,
@@ -48,7 +49,8 @@ def import_(
     on stderr.
 
     Headers: title, amount, currency, stage (name or alias: 线索, 赢单, Closed Won), close_date,
-    probability, owner, source, campaign, external_id, created_at, closed_at; the customer
+    probability (60, 60% or a column of fractions 0.6), owner, source, campaign, external_id,
+    created_at, closed_at (or won_at / lost_at); the customer
     (customer_external_id, customer_email, ...) and/or the company (company, company_domain,
     company_external_id, company_id); custom fields by name or label.
 
