@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def add_company(cli, name: str, *extra: str) -> str:  # type: ignore[no-untyped-def]
     return cli.ok("company", "add", "--name", name, *extra).strip()
@@ -109,3 +111,16 @@ def test_company_name_without_a_match_fails_naming_create_company(cli) -> None: 
     cid = cli.ok("customer", "add", "--name", "Bob").strip()
     assert cli("customer", "update", cid, "--company", "Nowhere Ltd").exit_code == 3
     assert cli.json("customer", "show", cid)["company"] is None
+
+
+def test_company_tags_split_and_updates_say_what_changed(cli: Any) -> None:
+    """`--tag "a;b"` is two tags, as everywhere else (it had been the one tag `a;b`, which an
+    export read back split in two); custom values and tags an update changes are shown."""
+    cli.ok("field", "add", "company", "tier", "--type", "text")
+    cid = cli.ok("company", "add", "--name", "Zeta", "--tag", "a;b").strip()
+    assert cli.json("company", "show", cid)["tags"] == ["a", "b"]
+    changes = cli.json("company", "update", cid, "--set", "tier=gold")
+    assert [c["field"] for c in changes] == ["custom.tier"]
+    changes = cli.json("company", "update", cid, "--add-tag", "c,d", "--remove-tag", "a")
+    assert [(c["field"], c["old"], c["new"]) for c in changes] == [("tags", "a;b", "b;c;d")]
+    assert cli.json("company", "update", cid, "--set", "tier=gold") == []

@@ -62,6 +62,9 @@ def test_set_number_decides_its_own_separators(cli) -> None:  # type: ignore[no-
     for ambiguous in ("1,500", "1.500"):
         result = cli("customer", "update", cid, "--set", f"score={ambiguous}")
         assert result.exit_code == 2 and "ambiguous" in result.stderr, ambiguous
+    for no_number in ("1e5", "1_000", "1,2,3", "inf", "nan"):  # float() reads all but 1,2,3
+        result = cli("customer", "update", cid, "--set", f"score={no_number}")
+        assert result.exit_code == 2 and "number field" in result.stderr, no_number
     result = cli("customer", "update", cid, "--set", "since=03/05/2024")
     assert result.exit_code == 2 and "--date-order" in result.stderr
     cli.ok("customer", "update", cid, "--set", "since=03/05/2024", "--date-order", "dmy")

@@ -18,6 +18,7 @@ from crmcli.commands.options import (
     out_format,
 )
 from crmcli.core.sanitize import export_number
+from crmcli.core.validate import split_tag_options
 from crmcli.db import companies as repo
 from crmcli.output import emit as output
 
@@ -63,7 +64,7 @@ def add(
     fmt = out_format(format)
     values = company_values({"name": name, "domain": domain, "industry": industry,
                              "size": size, "owner": owner, "external_id": external_id})  # fmt: skip
-    tags = [t.strip() for t in tag or [] if t.strip()]
+    tags = split_tag_options(tag)  # "a;b" is two tags, as in an import cell
     with open_db(db) as database, database.transaction():
         custom = fields.parse_assignments(database, "company", set_)
         new_id = repo.add_company(database, values, tags)
@@ -160,12 +161,21 @@ def update(
     for key in ("domain", "industry", "owner", "external_id"):
         if raw[key] is not None and not str(raw[key]).strip():
             changes[key] = None
+    adding, removing = split_tag_options(add_tag), split_tag_options(remove_tag)
     with open_db(db) as database, database.transaction():
         custom = fields.parse_assignments(database, "company", set_)
         diff = repo.update_company(database, company_id, changes)
-        if add_tag or remove_tag:
-            repo.change_tags(database, company_id, add_tag or [], remove_tag or [])
+        if adding or removing:
+            old_tags = repo.get_company(database, company_id)["tags"]
+            new_tags = repo.change_tags(database, company_id, adding, removing)
+            if sorted(old_tags) != sorted(new_tags):
+                diff["tags"] = [";".join(old_tags), ";".join(new_tags)]
+        before = fields.custom_of(database, "company", company_id) if custom else {}
         fields.apply(database, "company", company_id, custom)
+        after = fields.custom_of(database, "company", company_id) if custom else {}
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):  # shown like a field's change
+                diff[f"custom.{key}"] = [before.get(key), after.get(key)]
     output.emit_changes(diff, fmt)
 
 

@@ -18,6 +18,7 @@ TRUE = repo.TRUE_WORDS
 FALSE = repo.FALSE_WORDS
 
 Stored = tuple[str | None, float | None]
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
 
 def check_definition(
@@ -55,8 +56,10 @@ def parse_value(field: dict[str, Any], raw: str) -> Stored | None:
         return None
     name, type_ = field["name"], field["type"]
     if type_ == "number":
+        if not _PLAIN_NUMBER.fullmatch(text):  # float() alone reads 1_000, 1e5, inf
+            raise InvalidInput(f"{name} is a number field; got {raw!r}")
         try:
-            number = float(text.replace(",", ""))
+            number = float(text)
         except ValueError:
             raise InvalidInput(f"{name} is a number field; got {raw!r}") from None
         if not math.isfinite(number):
