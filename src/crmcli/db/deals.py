@@ -377,7 +377,17 @@ def customer_deals(db: Database, customer_id: int, limit: int = 5) -> list[dict[
 
 
 def iter_deals(db: Database) -> list[dict[str, Any]]:
-    return db.query(f"SELECT {COLUMNS} FROM {FROM} ORDER BY d.id")
+    """Every deal for `deal export`: its customer and company named by their own ids and
+    by what names them in another database too (external id, email, company name), so the
+    file can be read back anywhere with --customer-key external_id or email."""
+    return db.query(
+        f"SELECT {COLUMNS},"
+        " (SELECT external_id FROM customers WHERE id = d.customer_id) AS customer_external_id,"
+        " (SELECT email FROM customers WHERE id = d.customer_id) AS customer_email,"
+        " (SELECT external_id FROM companies WHERE id = d.company_id) AS company_external_id,"
+        " (SELECT name FROM companies WHERE id = d.company_id) AS company"
+        f" FROM {FROM} ORDER BY d.id"
+    )
 
 
 def check_deal_link(db: Database, deal_id: int, customer_id: int) -> None:

@@ -292,7 +292,9 @@ class OrderImport(Entity):
                 except InvalidInput as exc:
                     raise Reject(exc.message, fld, cell.strip()) from None
         assert ctx.resolver is not None
-        key, value, raw_ref, name = ctx.resolver.reference(record)
+        # (an order's other reference cells are not cross-checked: its refs are staged
+        # and resolved once per distinct one)
+        key, value, raw_ref, name, _others = ctx.resolver.reference(record)
         sku = (get("sku") or "").strip() or None
         product = " ".join((get("product") or "").split()) or None
         ext = (get("external_id") or "").strip() or None

@@ -483,7 +483,9 @@ def _reason_kind(reason: str) -> str:
 class CustomerResolver:
     """The one customer-reference resolver: a row names its customer by customer_id,
     customer_external_id, customer_email or customer_phone; --customer-key picks one column,
-    otherwise the first non-empty of those is used. Lookups go through db/customers.py."""
+    otherwise the first non-empty of those is used, and the row's other reference cells
+    must not name another customer (an export of another database: its customer_id is that
+    database's, its email says who is meant). Lookups go through db/customers.py."""
 
     def __init__(self, ctx: Context, present: set[str], create: bool = False) -> None:
         key = ctx.options.customer_key
@@ -502,32 +504,40 @@ class CustomerResolver:
         ctx.summary.extra["customer_key"] = self.keys[0]
 
     def reference(self, record: dict[str, str]) -> list[Any]:
-        """STAGING: the row's customer reference, normalized: [key, value, raw cell, name];
-        raises Reject for a missing or malformed one. Looked up by lookup() in the merge."""
-        for key in self.keys:
+        """STAGING: the row's customer reference, normalized: [key, value, raw cell, name,
+        others], others the row's further reference cells that parse ((key, value, raw),
+        checked against it in the merge); raises Reject for a missing or malformed one.
+        Looked up by lookup() in the merge."""
+        for i, key in enumerate(self.keys):
             raw = (record.get(f"customer_{key}") or "").strip()
             if not raw:
                 continue
-            fld = f"customer_{key}"
             try:
-                value: Any
-                if key == "id":
-                    if not raw.isdigit():
-                        raise InvalidInput(f"invalid customer_id {raw!r}")
-                    value = int(raw)
-                elif key == "email":
-                    value = validate.normalize_email(raw)
-                elif key == "phone":
-                    phone = validate.parse_phone(raw, self.ctx.options.phone_region)
-                    value = phone.e164 if phone else None
-                else:
-                    value = raw
+                value = self._value(key, raw)
             except InvalidInput as exc:
-                raise Reject(exc.message, fld, raw) from None
+                raise Reject(exc.message, f"customer_{key}", raw) from None
             name = (record.get("customer_name") or "").strip() if self.create else ""
-            return [key, value, raw, name]
+            others: list[tuple[str, Any, str]] = []
+            for other in self.keys[i + 1 :]:
+                cell = (record.get(f"customer_{other}") or "").strip()
+                if cell:
+                    with contextlib.suppress(InvalidInput):
+                        others.append((other, self._value(other, cell), cell))
+            return [key, value, raw, name, others]
         wanted = f"customer_{self.keys[0]}" if len(self.keys) == 1 else "customer reference"
         raise Reject(f"no {wanted}", f"customer_{self.keys[0]}", "")
+
+    def _value(self, key: str, raw: str) -> Any:
+        if key == "id":
+            if not raw.isdigit():
+                raise InvalidInput(f"invalid customer_id {raw!r}")
+            return int(raw)
+        if key == "email":
+            return validate.normalize_email(raw)
+        if key == "phone":
+            phone = validate.parse_phone(raw, self.ctx.options.phone_region)
+            return phone.e164 if phone else None
+        return raw
 
     def prefetch(self, refs: list[list[Any]]) -> None:
         """MERGE: look a batch's references up in one query per key (into the cache)."""
@@ -536,9 +546,11 @@ class CustomerResolver:
         if len(self.cache) > 200_000:
             self.cache.clear()
         wanted: dict[str, set[Any]] = {}
-        for key, value, *_ in refs:
-            if value is not None and (key, value) not in self.cache:
-                wanted.setdefault(key, set()).add(value)
+        for key, value, *rest in refs:
+            others = rest[2] if len(rest) > 2 else ()  # order import stages no others
+            for k, v in ((key, value), *((k, v) for k, v, _ in others)):
+                if v is not None and (k, v) not in self.cache:
+                    wanted.setdefault(k, set()).add(v)
         for key, values in wanted.items():
             found = repo.import_customer_ids(self.ctx.db, key, sorted(values))
             for value in values:
@@ -549,11 +561,18 @@ class CustomerResolver:
         Reject."""
         from crmcli.db import customers as repo
 
-        key, value, raw, name = ref
-        hit = self.cache.get((key, value), -1)
-        if hit == -1:
-            hit = None if value is None else repo.import_customer_id(self.ctx.db, key, value)
-            self.cache[(key, value)] = hit
+        key, value, raw, name, *rest = ref
+        others = rest[0] if rest else ()  # order import stages no others
+        hit = self._found(key, value)
+        for k, v, cell in others if hit is not None else ():
+            other = self._found(k, v)
+            if other is not None and other != hit:
+                raise Reject(
+                    f"customer_{key} {raw} and customer_{k} {cell} name two different "
+                    "customers; give --customer-key to say which column names them",
+                    f"customer_{k}",
+                    cell,
+                )
         if hit is None and self.create and key != "id":
             hit = repo.add_customer_for_import(
                 self.ctx.db, key, value, name or str(value), self.ctx.now
@@ -563,6 +582,15 @@ class CustomerResolver:
         if hit is None:
             raise Reject(f"no customer with {key} {value}", f"customer_{key}", raw)
         return int(hit)
+
+    def _found(self, key: str, value: Any) -> int | None:
+        from crmcli.db import customers as repo
+
+        hit = self.cache.get((key, value), -1)
+        if hit == -1:
+            hit = None if value is None else repo.import_customer_id(self.ctx.db, key, value)
+            self.cache[(key, value)] = hit
+        return hit
 
 
 class Staged:
