@@ -62,8 +62,8 @@ from crmcli.sales.stages import check_probability, resolve_stage
 
 KEYS = ("external_id", "id")  # id: this database's, from its own `deal export`
 DEAL_IMPORT_FIELDS = (
-    "external_id", "title", "amount", "currency", "stage", "probability", "close_date",
-    "closed_at", "won_at", "lost_at", "created_at", "owner", "source", "campaign",
+    "external_id", "title", "amount", "currency", "stage", "status", "probability",
+    "close_date", "closed_at", "won_at", "lost_at", "created_at", "owner", "source", "campaign",
     "lost_reason",
     *(f"customer_{k}" for k in CUSTOMER_KEYS), *COMPANY_REF_FIELDS,
 )  # fmt: skip
@@ -106,6 +106,9 @@ ALIASES = {
     "währung": "currency",
     "币种": "currency",
     "货币": "currency",
+    "status": "status",  # Pipedrive: won / lost / open next to the stage it was in
+    "dealstatus": "status",
+    "商机状态": "status",
     "stage": "stage",
     "dealstage": "stage",
     "阶段": "stage",
@@ -160,6 +163,9 @@ ALIASES = {
     "account": "company",
     "accountname": "company",
     "dealorganization": "company",  # Pipedrive
+    "organizationname": "company",  # Pipedrive ("Organization - Name")
+    "personemail": "customer_email",  # Pipedrive ("Person - Email")
+    "personphone": "customer_phone",
     "organization": "company",
     "firma": "company",
     "公司": "company",
@@ -174,6 +180,23 @@ ALIASES = {
     "customerno": "customer_external_id",
 }
 # What other CRMs call the closing stages (only won and lost: open stages differ per CRM).
+# A status column (Pipedrive's `Deal - Status`): a won deal keeps the open stage it was won
+# in, so the status, not the stage, says that it is won.
+STATUS_KINDS = {
+    "won": "won", "lost": "lost", "open": "open", "赢单": "won", "成交": "won",
+    "输单": "lost", "丢单": "lost", "进行中": "open", "跟进中": "open",
+}  # fmt: skip
+
+
+def deal_status(raw: str) -> str:
+    """A status cell -> won, lost or open (InvalidInput for anything else, such as
+    Pipedrive's `deleted`)."""
+    kind = STATUS_KINDS.get(" ".join(raw.split()).lower())
+    if kind is None:
+        raise InvalidInput(f"unknown deal status {raw.strip()!r}; won, lost or open")
+    return kind
+
+
 CLOSED_ALIASES = {
     "closedwon": "won", "closed won": "won", "closed-won": "won", "won": "won", "成交": "won",
     "closedlost": "lost", "closed lost": "lost", "closed-lost": "lost", "lost": "lost",
@@ -265,6 +288,7 @@ class DealImport(Entity):
     custom_entity = "deal"
     custom_defs: ClassVar[list[dict[str, Any]]] = []
     probability_scale: str | None = "percent"
+    fit_checks = {"status": deal_status}  # a status column of other words is no deal status
 
     def __init__(
         self,
@@ -415,6 +439,25 @@ class DealImport(Entity):
         return values
 
     def _stage(self, record: dict[str, str]) -> str | None:
+        """The stage the row puts the deal in: its stage cell, closed by a won / lost status
+        (the closing stage of that kind, since a status-keeping CRM leaves the stage at the
+        last open one). A status that contradicts a closed stage rejects the row."""
+        stage = self._stage_cell(record)
+        raw = (record.get("status") or "").strip()
+        if not raw:
+            return stage
+        try:
+            status = deal_status(raw)
+        except InvalidInput as exc:
+            raise Reject(exc.message, "status", raw) from None
+        kind = next((s["kind"] for s in self.stages if s["name"] == stage), "open")
+        if status == kind:
+            return stage
+        if kind == "open" and status != "open":
+            return str(next(s for s in self.stages if s["kind"] == status)["name"])
+        raise Reject(f"status {raw!r} but stage {stage!r} is {kind}", "status", raw)
+
+    def _stage_cell(self, record: dict[str, str]) -> str | None:
         raw = " ".join((record.get("stage") or "").split())
         if not raw:
             return None
