@@ -96,16 +96,25 @@ ALIASES = {
     "firstresponseat": "first_response_at",
     "首次响应时间": "first_response_at",
     "resolvedat": "resolved_at",
+    "solvedat": "resolved_at",  # Zendesk
     "解决时间": "resolved_at",
     "处理时间": "resolved_at",
     "closedat": "closed_at",
     "关闭时间": "closed_at",
     "satisfaction": "satisfaction",
+    "satisfactionscore": "satisfaction",  # Zendesk
     "csat": "satisfaction",
     "rating": "satisfaction",
     "满意度": "satisfaction",
     "评价": "satisfaction_comment",
     "客户编号": "customer_external_id",
+    # the customer as help desks export them: Zendesk's and Freshdesk's requester, Jira's
+    # reporter
+    "requesteremail": "customer_email",
+    "requesterphone": "customer_phone",
+    "requesterexternalid": "customer_external_id",
+    "reporteremail": "customer_email",
+    "contactemail": "customer_email",
 }
 
 # Help-desk status names (case, spaces, '-' and '_' ignored) that mean one of ours without
@@ -176,7 +185,16 @@ def parse_priority(raw: str) -> str:
         raise InvalidInput(f"{exc.message}; the row is stored as if the cell were empty") from None
 
 
+# What a help desk writes where a survey was not answered: no score.
+UNRATED = frozenset(["offered", "unoffered", "not offered", "未评价", "n/a", "-"])
+
+
 def _score(raw: str) -> int:
+    if raw.strip().lower() in ("good", "bad", "satisfied", "dissatisfied"):
+        raise InvalidInput(
+            f"satisfaction {raw!r} is a good/bad rating (Zendesk), not a score 1..5: not "
+            "stored, since turning it into a score would be a guess"
+        )
     try:
         score = int(float(raw))
     except ValueError:
@@ -225,6 +243,8 @@ def normalize_row(
         ("satisfaction", _score),
     ):
         raw = (record.get(key) or "").strip()
+        if key == "satisfaction" and raw.lower() in UNRATED:
+            raw = ""  # a survey sent but not answered: no score, nothing wrong
         row["_raw"][key] = raw
         row[key] = ctx.optional(line, cells, key, raw, parse, warnings) if raw else None
         if raw and row[key] is None and key != "satisfaction":
@@ -299,16 +319,30 @@ class TicketImport(Entity):
         super().__init__(ctx)
         self.policy: TicketPolicy = load_policy()
         self.seen: set[str] = set()
+        self.id_is_external = False
 
     def check_columns(self, present: set[str]) -> None:
         if "subject" not in present:
             raise InvalidInput("the file has no subject column (use --map SRC=subject)")
+        if "id" in present and "external_id" in present:
+            raise InvalidInput(
+                "the file has an id and an external_id column: a ticket file's id is its "
+                "help desk's; say which is the ticket's id (--map id=external_id and "
+                "--map external_id=-, or --map id=-)"
+            )
+        # crmcli has no ticket export: an id column is the help desk's ticket number
+        # (Zendesk's Id, Jira's Issue id), the ticket's external id, so a re-import updates
+        self.id_is_external = "id" in present
+        if self.id_is_external:
+            self.ctx.summary.extra["external_id_from"] = "id"
 
     def row(self, line: int, record: dict[str, str], cells: list[str]) -> Any:
         """STAGING: the normalized ticket row, its customer reference and its warnings
         (emitted in the merge, unless the row is rejected there)."""
         ctx = self.ctx
         warnings: list[list[str]] = []
+        if self.id_is_external:
+            record["external_id"] = record.get("id") or ""
         row = normalize_row(ctx, line, cells, record, warnings)
         assert ctx.resolver is not None
         return [row, ctx.resolver.reference(record), warnings]
