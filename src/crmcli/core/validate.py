@@ -577,11 +577,12 @@ def split_tag_options(values: list[str] | None) -> list[str]:
 
 
 def split_tags(value: str | None) -> list[str]:
-    """Tags split on ; , ； ， | with whitespace trimmed, duplicates removed, order kept."""
+    """Tags split on ; , ； ， | (and Google Contacts' :::) with whitespace trimmed,
+    duplicates removed, order kept."""
     if not value:
         return []
     out: list[str] = []
-    for part in re.split(r"[;,；，|]", value):
+    for part in re.split(r":::|[;,；，|]", value):  # ':::' is Google Contacts' label list
         tag = part.strip()
         if tag and tag not in out:
             out.append(tag)

@@ -41,6 +41,7 @@ from crmcli.importing.pipeline import (
     phase,
     run_import,
 )
+from crmcli.importing.source import _is_cjk
 
 KEYS = ("external_id", "email", "phone", "id")  # id: this database's, from its own export
 # The UNIQUE indexes of customers a trigger enforces while they wait to be built (m331).
@@ -51,8 +52,14 @@ UNIQUE_GUARD_TRIGGERS = ("customers_unique_guard_insert", "customers_unique_guar
 # folded to one line, and may hold a ";").
 CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addresses": "address"}
 # Field names a customer CSV may carry (also the columns `customer export` writes).
+# A name given in parts, as contact exports write it (Google, Outlook, HubSpot: First Name,
+# Middle Name, Last Name; Chinese sheets: 姓, 名): joined into name when the file has no name
+# column, given name first, except that parts all in CJK script are family name first with
+# no space (张 + 伟 = 张伟), as such names are written.
+NAME_PARTS = ("first_name", "middle_name", "last_name")
 IMPORT_FIELDS = (
-    *repo.CUSTOMER_FIELDS, "phone_ext", "tags", "created_at", "country", *CONTACT_COLUMNS
+    *repo.CUSTOMER_FIELDS, "phone_ext", "tags", "created_at", "country", *CONTACT_COLUMNS,
+    *NAME_PARTS,
 )  # fmt: skip
 # The columns `customer export` writes: an export imports back unchanged.
 EXPORT_FIELDS = (
@@ -70,6 +77,23 @@ ALIASES = {
     "外部编号": "external_id",
     "更新时间": "updated_at",
     "displayname": "name",
+    "firstname": "first_name",
+    "givenname": "first_name",
+    "名": "first_name",
+    "名字": "first_name",
+    "middlename": "middle_name",
+    "additionalname": "middle_name",
+    "lastname": "last_name",
+    "familyname": "last_name",
+    "surname": "last_name",
+    "姓": "last_name",
+    "姓氏": "last_name",
+    # Google Contacts' export: the first of each numbered kind is the customer's own
+    "email1value": "email",
+    "phone1value": "phone",
+    "organizationname": "company",
+    "organization1name": "company",
+    "address1formatted": "address",
     "primaryemail": "email",
     "mobilenumber": "phone",
     "country": "country",
@@ -98,6 +122,19 @@ def _masked() -> InvalidInput:
 
 # The field rules are the customer's own (customers/rules.py), shared with `customer add`.
 _text, _lifecycle, _email = rules.text, rules.lifecycle, rules.email
+
+
+def joined_name(parts: list[str]) -> str | None:
+    """A name from its parts in the file's order (first, middle, last): given name first
+    with spaces, or family name first without one when every part is CJK (张 + 伟)."""
+    words = [w for w in (_text(p) for p in parts) if w]
+    if not words:
+        return None
+    if len(words) > 1 and all(all(_is_cjk(c) for c in w) for w in words):
+        return "".join(reversed(words))
+    return " ".join(words)
+
+
 _parse_phone = rules.phone
 
 
@@ -178,6 +215,14 @@ class CustomerImport(Entity):
         if self.companies.create and not own & set(COMPANY_COLUMNS):
             raise InvalidInput("--create-company: the file has no company column")
         self.file_fields = own - set(IGNORED_FIELDS) - {"country"} - set(COMPANY_COLUMNS[1:])
+        self._name_parts = [p for p in NAME_PARTS if p in self.file_fields]
+        self.file_fields -= set(NAME_PARTS)
+        if self._name_parts and "name" in self.file_fields:
+            self.ctx.summary.extra["name_parts_not_read"] = self._name_parts
+            self._name_parts = []  # the name column is the name
+        elif self._name_parts:
+            self.file_fields.add("name")
+            self.ctx.summary.extra["name_from"] = " + ".join(self._name_parts)
         if self.key and self.key not in present:
             raise InvalidInput(f"--key {self.key}: the file has no {self.key} column")
         if not self.file_fields:
@@ -308,6 +353,10 @@ class CustomerImport(Entity):
         custom fields."""
         values = self._text_values(line, record, cells)
         get = record.get
+        if self._name_parts:
+            name = joined_name([get(p) or "" for p in self._name_parts])
+            if name:
+                values["name"] = name
         if self._has_notes:
             notes = (get("notes") or "").strip()
             if notes:

@@ -305,6 +305,10 @@ class ImportSummary:
             count = self.extra.get(name)
             if isinstance(count, int) and count:
                 text += f"; {count} {words}"
+        for name, words in _NOTED_TEXT.items():
+            said = self.extra.get(name)
+            if said:
+                text += f"; {words} {', '.join(said) if isinstance(said, list) else said}"
         if self.encoding not in ("utf-8", "utf-8-sig", "ascii"):
             text += f"; read as {self.encoding}"
         for name, conv in self.conventions.items():
@@ -322,6 +326,12 @@ _NOTED = {
     "closed_without_time": "closed without a time",
     "unknown_status": "unknown status(es) stored as the default",
     "unknown_priority": "unknown priorit(y/ies) stored as the default",
+}
+# Decisions an entity puts in the summary's extra that the one-line summary says too.
+_NOTED_TEXT = {
+    "name_from": "name joined from",
+    "name_parts_not_read": "name from its column, not read:",
+    "external_id_from": "external_id from column",
 }
 
 
