@@ -141,6 +141,27 @@ def _size(raw: str) -> int:
 _identifier = partial(check_identifier, "external_id")
 
 
+def checked_external_id(
+    ctx: Context,
+    line: int,
+    cells: list[str],
+    values: dict[str, Any],
+    key: str | None,
+    warnings: list[list[str]],
+) -> None:
+    """values["external_id"] checked by check_identifier: a bad one rejects the row when it
+    is the --key (a lost id would insert a duplicate), else is a field warning."""
+    if "external_id" not in values:
+        return
+    ext = values.pop("external_id")
+    if key == "external_id":
+        values["external_id"] = Context.required("external_id", ext, _identifier)
+        return
+    ext = ctx.optional(line, cells, "external_id", ext, _identifier, into=warnings)
+    if ext:
+        values["external_id"] = ext
+
+
 def _text(raw: str | None) -> str | None:
     return " ".join((raw or "").split()) or None
 
@@ -245,14 +266,7 @@ class CompanyImport(Entity):
             text = _text(record.get(fld))
             if text:
                 values[fld] = text
-        if "external_id" in values:
-            ext = values.pop("external_id")
-            if self.key == "external_id":  # the key: a lost id would insert a duplicate
-                values["external_id"] = Context.required("external_id", ext, _identifier)
-            else:
-                ext = ctx.optional(line, cells, "external_id", ext, _identifier, into=warnings)
-                if ext:
-                    values["external_id"] = ext
+        checked_external_id(ctx, line, cells, values, self.key, warnings)
         notes = (record.get("notes") or "").strip()
         if notes:
             values["notes"] = notes

@@ -46,7 +46,7 @@ from crmcli.core import clock, validate
 from crmcli.core.errors import Conflict, InvalidInput
 from crmcli.db import deal_import as repo
 from crmcli.db.deals import list_stages
-from crmcli.importing.companies import COMPANY_REF_FIELDS, check_identifier, company_reference
+from crmcli.importing.companies import COMPANY_REF_FIELDS, checked_external_id, company_reference
 from crmcli.importing.custom import CustomColumns, with_custom_fields
 from crmcli.importing.pipeline import (
     CUSTOMER_KEYS,
@@ -414,15 +414,7 @@ class DealImport(Entity):
             text = validate.clean_text(record.get(fld) or "")
             if text:
                 values[fld] = text
-        if "external_id" in values:
-            ext = values.pop("external_id")
-            check = partial(check_identifier, "external_id")
-            if self.key == "external_id":  # the key: a lost id would insert a duplicate
-                values["external_id"] = ctx.required("external_id", ext, check)
-            else:
-                ext = ctx.optional(line, cells, "external_id", ext, check, into=warnings)
-                if ext:
-                    values["external_id"] = ext
+        checked_external_id(ctx, line, cells, values, self.key, warnings)
         raw = (record.get("probability") or "").strip()
         if raw:
             parse = partial(_probability, scale=self.probability_scale)
