@@ -4,14 +4,19 @@ Expansion is recurring-ical-events on icalendar: RRULE, RDATE (dates, times and 
 EXDATE, RECURRENCE-ID overrides (RANGE=THISANDFUTURE too). Before expanding, each event is
 checked on its own, so one bad event is skipped with its reason and never costs the file:
 two DTSTART lines (or two of any single-valued time) refuse that event; an empty ``RRULE:``
-is no rule; UNTIL with COUNT keeps UNTIL (RFC 5545 forbids both; writers put COUNT=-1).
+is no rule; UNTIL with COUNT keeps UNTIL (RFC 5545 forbids both; writers put COUNT=-1);
+UNTIL is inclusive, so a DATE UNTIL under a timed DTSTART is that whole day, and a floating
+UNTIL under a zoned DTSTART is DTSTART's wall clock. An end before the start (DTEND, a
+negative DURATION) keeps the meeting at DTSTART without a duration, with a warning.
 Copies of one event (same UID and RECURRENCE-ID) are resolved as RFC 5546 says: the highest
 SEQUENCE, then the latest DTSTAMP.
 
 Times: TZID as an IANA name, a Windows name (CLDR windowsZones, via icalendar) or the file's
 VTIMEZONE; an unknown TZID is read as floating with a warning. Floating times are read in the
 calendar's X-WR-TIMEZONE (Google) when it has one, else in the configured zone (CRM_TZ);
-all-day events start at local midnight.
+all-day events start at local midnight. Durations are the time that passed (a meeting
+across a DST change), whole days for all-day events. Attendees: ``mailto:`` or, for
+``urn:uuid:`` ones (Apple, CalDAV), the EMAIL parameter (RFC 7986).
 
 Each occurrence's key is ``ics:<UID>:<original start, UTC>``. Cancellations (STATUS:CANCELLED
 on an event or an occurrence, every event of a METHOD:CANCEL calendar) and occurrences a
@@ -34,6 +39,7 @@ from crmcli.importing.office import Item, Party, Removal, Skipped
 MAX_OCCURRENCES = 20_000  # per event and window: a runaway FREQ=MINUTELY is refused
 SINGLE_VALUED = ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "UID", "SEQUENCE", "DTSTAMP")
 TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+NO_DURATION = "X-CRMCLI-NO-DURATION"  # set on an event whose DTEND/DURATION was refused
 MARGIN = timedelta(days=2)  # floating and all-day times: read wider, then filter exactly
 
 
@@ -56,6 +62,13 @@ class CalendarStats:
 
 class _BadEvent(Exception):
     """An event that cannot be read; the message is the reason."""
+
+
+def _short(exc: Exception, limit: int = 120) -> str:
+    """A parser's complaint as one short printable line (it may quote binary garbage)."""
+    text = " ".join(str(exc).split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _iso(moment: datetime) -> str:
@@ -85,11 +98,13 @@ def _party(prop: Any) -> Party | None:
     if prop is None or isinstance(prop, list):
         return None
     value = str(prop).strip()
+    params = getattr(prop, "params", {}) or {}
     if value.lower().startswith("mailto:"):
-        value = value[7:]
+        value = value[7:].strip()
+    if "@" not in value and "@" in str(params.get("EMAIL") or ""):
+        value = str(params["EMAIL"]).strip()  # RFC 7986: ATTENDEE;EMAIL=a@b:urn:uuid:...
     if "@" not in value:
         return None
-    params = getattr(prop, "params", {}) or {}
     name = params.get("CN")
     try:
         address = normalize_email(value) or value.lower()
@@ -113,15 +128,22 @@ def _attendees(component: Any) -> list[Party]:
 
 
 def _duration(component: Any, zone: tzinfo) -> int | None:
-    """DTEND - DTSTART of one occurrence, or its DURATION; a day for an all-day event."""
+    """DTEND - DTSTART of one occurrence (elapsed time: a meeting across a DST change lasts
+    what the clock on the wall did not show), or its DURATION; a day for an all-day event;
+    None when the event's end was refused (see CalendarReader._check_end)."""
+    if component.get(NO_DURATION) is not None:
+        return None
     start_value = component.get("DTSTART").dt
     start = _aware(start_value, zone)
     end = component.get("DTEND")
     if end is not None:
         end_value = end.dt
+        if not isinstance(start_value, datetime) and not isinstance(end_value, datetime):
+            return max(0, (end_value - start_value).days * 86400)  # all-day: whole days
         if isinstance(end_value, datetime) and end_value.tzinfo is None:
             end_value = end_value.replace(tzinfo=start.tzinfo)
-        return max(0, int((_aware(end_value, zone) - start).total_seconds()))
+        elapsed = _aware(end_value, zone).astimezone(UTC) - start.astimezone(UTC)
+        return max(0, int(elapsed.total_seconds()))
     duration = component.get("DURATION")
     if duration is not None and isinstance(duration.dt, timedelta):
         return max(0, int(duration.dt.total_seconds()))
@@ -172,7 +194,15 @@ class CalendarReader:
         try:
             self.calendar = Calendar.from_ical(data)
         except (ValueError, IndexError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"{path.name} is not a readable iCalendar file: {exc}") from None
+            count = data.upper().count(b"BEGIN:VCALENDAR")
+            if count > 1:
+                raise InvalidInput(
+                    f"{path.name} holds {count} calendars (BEGIN:VCALENDAR); import each one"
+                    " from a file of its own"
+                ) from None
+            raise InvalidInput(
+                f"{path.name} is not a readable iCalendar file: {_short(exc)}"
+            ) from None
         if isinstance(self.calendar, list):
             self.calendar = self.calendar[0]
         if getattr(self.calendar, "name", "") != "VCALENDAR":
@@ -220,12 +250,53 @@ class CalendarReader:
                 del rules["COUNT"]  # both are forbidden; UNTIL is the one writers mean
             elif rules.get("COUNT") and int(rules["COUNT"][0]) < 1:
                 raise _BadEvent(f"RRULE COUNT={rules['COUNT'][0]} (must be at least 1)")
+        self._check_until(event)
         for name in TIME_PROPERTIES:
             values = event.get(name)
             for prop in values if isinstance(values, list) else [values]:
                 if prop is None:
                     continue
                 self._check_zone(prop)
+
+    def _check_until(self, event: Any) -> None:
+        """UNTIL read as RFC 5545 means it with a timed DTSTART: inclusive, so a DATE is that
+        whole day, and a floating time (written where UTC is required) is DTSTART's wall clock
+        (recurring-ical-events would end the series at midnight, or read the time as UTC)."""
+        rule = event.get("RRULE")
+        start = event.get("DTSTART").dt
+        if rule is None or isinstance(rule, list) or not isinstance(start, datetime):
+            return
+        until = (rule.get("UNTIL") or [None])[0]
+        if isinstance(until, datetime):
+            if until.tzinfo is not None or start.tzinfo is None:
+                return
+        elif isinstance(until, date):
+            until = datetime.combine(until, time(23, 59, 59))
+        else:
+            return
+        if start.tzinfo is not None:
+            until = until.replace(tzinfo=start.tzinfo).astimezone(UTC)
+        rule["UNTIL"] = [until]
+
+    def _check_end(self, event: Any, uid: str) -> None:
+        """An end before the start (DTEND < DTSTART, a negative DURATION) is no duration: the
+        meeting is kept at its DTSTART with none, and a warning (never a swapped start)."""
+        start = _aware(event.get("DTSTART").dt, self.zone)
+        end, duration = event.get("DTEND"), event.get("DURATION")
+        what = None
+        if end is not None and not isinstance(end, list):
+            value = end.dt
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=start.tzinfo)
+            if _aware(value, self.zone).astimezone(UTC) < start.astimezone(UTC):
+                what = f"DTEND {end.to_ical().decode()} is before DTSTART"
+                del event["DTEND"]
+        elif isinstance(getattr(duration, "dt", None), timedelta) and duration.dt < timedelta(0):
+            what = f"DURATION {duration.to_ical().decode()} is negative"
+            del event["DURATION"]
+        if what is not None:
+            event.add(NO_DURATION, "1")
+            self.warnings.append(f"{uid}: {what}: stored without a duration")
 
     def _check_zone(self, prop: Any) -> None:
         params = getattr(prop, "params", {}) or {}
@@ -252,6 +323,7 @@ class CalendarReader:
             try:
                 uid = _uid(event) if not isinstance(event.get("UID"), list) else "?"
                 self._check(event)
+                self._check_end(event, uid)
                 rid = event.get("RECURRENCE-ID")
                 rid_key = None if rid is None else _iso(_aware(rid.dt, self.zone))
             except _BadEvent as exc:

@@ -9,11 +9,22 @@ non-ASCII name) is decoded before parsing; Mailman's ``user at host (Name)``, tw
 addresses separated by a space, quoted local parts and the obsolete ``From  :`` form are
 read. Bodies: the message's own text/plain part (HTML converted to text when there is none;
 attached messages and attachments are not its text), in the declared charset with bad bytes
-replaced; undeclared 8-bit text is windows-1252.
+replaced; undeclared 8-bit text is windows-1252. Recipients: To, Cc and Bcc (a sent copy
+keeps its Bcc).
 
-Bounds per message: the first 1,000 recipients (To + Cc) are read, the rest ignored with a
-warning; MIME nested deeper than 50 levels, a Date more than a day ahead, or any message
-that cannot be read is skipped with its reason, never the file.
+Date: zones as +hhmm, +hh:mm, +hh, GMT+hhmm (JavaScript) or an RFC 5322 name; AM/PM read.
+A Date without a zone or with a name RFC 5322 does not define (JST), or before 1900, is no
+known moment: the message is skipped with that reason (never read as UTC).
+
+mbox: split at "From " lines; when the first carries a date, only at those carrying one or
+following a blank line before a header line (mboxo writers leave "From " body lines
+unescaped); mboxrd's ">From " is undone one level.
+A message without a Message-ID gets an id hashed over its bytes with LF line ends and no
+final newlines, so its CRLF .eml and its mbox copy are one message.
+
+Bounds per message: the first 1,000 recipients (To + Cc + Bcc) are read, the rest ignored
+with a warning; MIME nested deeper than 50 levels, a Date more than a day ahead, or any
+message that cannot be read is skipped with its reason, never the file.
 """
 
 from __future__ import annotations
@@ -27,7 +38,6 @@ import email.policy
 import email.utils
 import fnmatch
 import hashlib
-import mailbox
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +52,7 @@ from crmcli.importing.office import Item, Party, Skipped
 MAX_RECIPIENTS = 1_000
 MAX_MIME_DEPTH = 50
 FUTURE_SLACK = timedelta(days=1)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # as every import (importing.pipeline)
 
 CHARSET_ALIASES = {
     "gb2312": "gb18030",
@@ -441,19 +452,99 @@ def message_id(headers: _Headers | email.message.Message, raw: bytes) -> str:
         return found.group(0)
     if value and " " not in value:
         return f"<{value.strip('<>')}>"
-    return f"<{hashlib.sha256(raw).hexdigest()[:32]}@crmcli.generated>"
+    # the same message saved as CRLF .eml, or kept in an mbox (LF, a newline added): one id
+    basis = raw.replace(b"\r\n", b"\n").rstrip(b"\n")
+    return _generated_id(basis)
+
+
+def _generated_id(data: bytes) -> str:
+    return f"<{hashlib.sha256(data).hexdigest()[:32]}@crmcli.generated>"
+
+
+def _legacy_keys(ident: str, raw: bytes) -> list[str]:
+    """The key crmcli up to 2026-03 made for a message without a Message-ID (a hash of its
+    bytes as read), so a mailbox imported then is still a duplicate now."""
+    if not ident.endswith("@crmcli.generated>"):
+        return []
+    old = f"mail:{_generated_id(raw)}"
+    return [] if old == f"mail:{ident}" else [old]
+
+
+_DATE_COMMENT = re.compile(r"\([^()]*\)")
+_DATE_TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")
+_DATE_YEAR = re.compile(r"(?<![\d:+-])\d{3,4}(?![\d:])")
+_DATE_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ]?")
+_AM_PM = re.compile(r"^([AaPp])\.?[Mm]\.?$")
+_NUMERIC_ZONE = re.compile(r"^(?:(?:GMT|UTC|UT)(?=[+-]))?([+-])(\d{2}):?(\d{2})?$", re.I)
+# RFC 5322 section 4.3: the only zone names with a meaning ("-0000" and these)
+_ZONE_NAMES = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -300, "EDT": -240, "CST": -360,
+    "CDT": -300, "MST": -420, "MDT": -360, "PST": -480, "PDT": -420,
+}  # fmt: skip
+
+
+class _BadDate(Exception):
+    """A Date header whose moment cannot be known; the message is the reason."""
+
+
+def _date_zone(tokens: list[str], value: str) -> tuple[int, str | None]:
+    """(the zone's offset in minutes, AM/PM) from the tokens after a Date's time of day."""
+    offset: int | None = None
+    ampm: str | None = None
+    unknown: str | None = None
+    for token in tokens:
+        found = _NUMERIC_ZONE.match(token)
+        if _AM_PM.match(token):
+            ampm = token[0].upper()
+        elif found and offset is None:
+            sign, hours, minutes = found.groups()
+            if int(hours) > 23 or int(minutes or 0) > 59:
+                raise _BadDate(f"Date {value!r} has an impossible time zone {token!r}")
+            offset = (int(hours) * 60 + int(minutes or 0)) * (-1 if sign == "-" else 1)
+        elif token.upper() in _ZONE_NAMES and offset is None:
+            offset = _ZONE_NAMES[token.upper()]
+        elif not token.isdigit() and offset is None and unknown is None:
+            unknown = token
+    if offset is None:
+        if unknown is not None:
+            raise _BadDate(f"Date {value!r} has an unknown time zone {unknown!r}")
+        raise _BadDate(f"Date {value!r} has no time zone")
+    return offset, ampm
 
 
 def sent_at(value: str) -> datetime | None:
-    if not value:
+    """A Date header -> its UTC moment, None when it is no date at all. Zones: +hhmm,
+    +hh:mm, +hh, GMT+hhmm (JavaScript's form), the RFC 5322 names; "-0000" is UTC (RFC 5322:
+    the time is UTC, the sender's zone unknown). A time without a zone, or with a zone name
+    RFC 5322 does not define (JST, MEZ), raises _BadDate: its moment is unknown. AM/PM is read.
+    """
+    text = " ".join(_DATE_COMMENT.sub(" ", value or "").split())
+    clock = _DATE_TIME.search(text)
+    if not text or clock is None:
         return None
+    offset, ampm = _date_zone(text[clock.end() :].split(), value.strip())
+    head = text[: clock.start()].strip()
+    kept = [t for t in text[clock.end() :].split() if t.isdigit() and len(t) == 4]  # asctime
+    year = _DATE_YEAR.search(" ".join([head, *kept]))
+    if year and int(year.group(0)) < 1900:  # 0001-01-01: "no date" (parsedate reads 2001)
+        raise _BadDate(f"Date {value.strip()!r} is before 1900: a placeholder, not a date")
+    hour = int(clock.group(1))
+    if ampm is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm == "P" else 0)
+    wall = f"{hour:02d}:{clock.group(2)}:{clock.group(3) or '00'}"
+    iso = _DATE_ISO.fullmatch(head)
     try:
-        moment = email.utils.parsedate_to_datetime(value.strip())
+        if iso:
+            moment = datetime.fromisoformat(f"{iso.group(1)}T{wall}+00:00")
+        else:
+            moment = email.utils.parsedate_to_datetime(" ".join([head, *kept, wall, "+0000"]))
+        if moment.tzinfo is None:
+            return None
+        return (moment - timedelta(minutes=offset)).replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if moment.tzinfo is None:  # "-0000": the zone is unknown; RFC 5322 says UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _declared_charsets(msg: email.message.Message) -> list[str]:
@@ -511,16 +602,21 @@ def _to_item(raw: bytes, source: str, now: datetime, charset: str | None) -> Ite
     if not senders:
         return Skipped(where, "no From address")
     date_text = headers.text("Date")
-    moment = sent_at(date_text)
+    try:
+        moment = sent_at(date_text)
+    except _BadDate as exc:
+        return Skipped(where, str(exc))
     if moment is None:
         return Skipped(where, "no readable Date header")
+    if moment < EARLIEST:
+        return Skipped(where, f"Date {date_text!r} is before 1900: a placeholder, not a date")
     if moment > now + FUTURE_SLACK:
         return Skipped(where, f"Date {date_text!r} is more than a day in the future")
     notes: list[str] = []
     others: list[Party] = []
     chunks: list[str] = []
     total = 0
-    for name in ("To", "Cc"):
+    for name in ("To", "Cc", "Bcc"):  # a sent copy keeps its Bcc: they got it too
         for value in headers.texts(name):
             got, count = split_addresses(value, MAX_RECIPIENTS - len(chunks))
             chunks += got
@@ -535,6 +631,7 @@ def _to_item(raw: bytes, source: str, now: datetime, charset: str | None) -> Ite
         notes.append(headers.charsets.doubt)
     return Item(
         key=f"mail:{ident}",
+        aliases=_legacy_keys(ident, raw),
         channel="email",
         sender=senders[0],
         others=others,
@@ -584,12 +681,72 @@ def iter_messages(
     if not path.is_file():
         raise InvalidInput(f"no such file or directory: {path}")
     data = path.read_bytes()
-    if not _ENVELOPE.match(data) and not re.search(rb"^[A-Za-z-]+[ \t]*:", data[:1000], re.M):
+    if not _ENVELOPE.match(data) and not _looks_like_mail(data):
         raise InvalidInput(f"{path} is neither an mbox file nor a mail message")
     yield from _one_file(data, path.name, now, path, charset)
 
 
 _ENVELOPE = re.compile(rb"From [^\s:]")  # an mbox "From sender date" line, not "From  : x"
+_HEADER_LINE = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+MAIL_HEADERS = {
+    b"from", b"date", b"message-id", b"received", b"return-path", b"subject", b"to", b"cc",
+    b"sender", b"reply-to", b"mime-version", b"delivered-to", b"in-reply-to", b"x-mailer",
+}  # fmt: skip
+
+
+def _looks_like_mail(data: bytes) -> bool:
+    """A message starts with a header line and has a header of mail (an .ics or .vcf has
+    "NAME:" lines too, never From/Date/Subject...)."""
+    end = _HEADER_END.search(data, 0, 65536)
+    head = data[: end.start() if end else 65536].lstrip(b"\xef\xbb\xbf")
+    if not _HEADER_LINE.match(head):
+        return False
+    names = {
+        m.group(1).lower() for m in re.finditer(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:", head, re.M)
+    }
+    return bool(names & MAIL_HEADERS)
+
+
+_SEPARATOR = re.compile(rb"^From [^\n]*", re.M)
+_DAYS = rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?"
+_MONTHS = rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+# "From sender asctime-date": Mailman's "jgb at example.com", Thunderbird's "-", Gmail's zone
+_ENVELOPE_DATE = re.compile(
+    rb"^From (?:.*\s)?" + _DAYS + rb" +" + _MONTHS
+    + rb" +\d{1,2},? +\d{1,2}:\d\d(?::\d\d)?(?: +\S+)? +\d{4}(?: +\S+)?\s*$"
+)  # fmt: skip
+
+
+def _is_envelope(data: bytes, line: re.Match[bytes]) -> bool:
+    """A "From " line that starts a message: it carries a date, or (another writer's
+    envelope) follows a blank line and is followed by a header line."""
+    if line.start() == 0 or _ENVELOPE_DATE.match(line.group(0).rstrip(b"\r")):
+        return True
+    before = data[max(0, line.start() - 3) : line.start()]
+    blank = before.endswith(b"\n\n") or before.endswith(b"\n\r\n")
+    return blank and bool(_HEADER_LINE.match(data, line.end() + 1))
+
+
+def split_mbox(data: bytes) -> list[bytes]:
+    """An mbox's messages, as Python's mailbox reads them (the blank line before each "From "
+    line is the separator's). When the first "From " line carries a date, only envelopes
+    (_is_envelope) separate: an unescaped "From the desk of..." in a body is text, not a new
+    message (mboxo). mboxrd's ">From " escaping is undone one level."""
+    lines = list(_SEPARATOR.finditer(data))
+    if not lines or lines[0].start() != 0:
+        return []
+    strict = bool(_ENVELOPE_DATE.match(lines[0].group(0).rstrip(b"\r")))
+    cuts = [m for m in lines if not strict or _is_envelope(data, m)]
+    out = []
+    for n, cut in enumerate(cuts):
+        start = cut.end() + 1
+        stop = cuts[n + 1].start() if n + 1 < len(cuts) else len(data)
+        part = data[start:stop]
+        if part.endswith(b"\n\n"):
+            part = part[:-1]
+        if part.strip():
+            out.append(_ESCAPED_FROM.sub(rb"\1", part))
+    return out
 
 
 def _one_file(
@@ -600,31 +757,14 @@ def _one_file(
     charset: str | None = None,
 ) -> Iterator[Item | Skipped]:
     envelope = bool(_ENVELOPE.match(data))
-    if not envelope or path is None:
-        if envelope and b"\nFrom " in data:
-            yield from _mbox_bytes(data, name, now, charset)
-            return
-        if envelope:  # one message with its envelope line
-            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    if not envelope:
         yield to_item(data, name, now, charset)
         return
-    box = mailbox.mbox(str(path), create=False)
-    try:
-        for n, key in enumerate(box.iterkeys(), start=1):
-            # mboxrd: writers escaped body lines starting "From " as ">From "; undo one level.
-            raw = _ESCAPED_FROM.sub(rb"\1", box.get_bytes(key))
-            yield to_item(raw, f"{name}#{n}", now, charset)
-    finally:
-        box.close()
-
-
-def _mbox_bytes(
-    data: bytes, name: str, now: datetime | None, charset: str | None
-) -> Iterator[Item | Skipped]:
-    """An mbox held in memory (found inside a directory)."""
-    parts = re.split(rb"(?:^|\n)From [^\n]*\n", data)
-    for n, part in enumerate((p for p in parts if p.strip()), start=1):
-        yield to_item(_ESCAPED_FROM.sub(rb"\1", part), f"{name}#{n}", now, charset)
+    if path is None and b"\nFrom " not in data:  # one message with its envelope line
+        yield to_item(data.split(b"\n", 1)[1] if b"\n" in data else b"", name, now, charset)
+        return
+    for n, raw in enumerate(split_mbox(data), start=1):
+        yield to_item(raw, f"{name}#{n}", now, charset)
 
 
 def check_source(path: Path) -> None:

@@ -59,6 +59,7 @@ class Item:
     senders: list[Party] = field(default_factory=list)  # every From address (mail)
     notes: list[str] = field(default_factory=list)  # warnings about this item
     series_prefix: str | None = None  # single calendar events: "ics:<UID>:" (a move re-keys)
+    aliases: list[str] = field(default_factory=list)  # keys older versions gave this item
 
 
 @dataclass
@@ -343,14 +344,15 @@ class _Importer:
         s.items += 1
         for note in item.notes:
             s.warnings.append({"source": item.source, "warning": note})
-        if item.key in self.seen:
+        keys = [item.key, *item.aliases]
+        if any(k in self.seen for k in keys):
             s.duplicates += 1
             return
-        self.seen.add(item.key)
+        self.seen.update(keys)
         if self.update_existing:
             if self._update(item):
                 return
-        elif repo.external_id_exists(self.db, item.key):
+        elif any(repo.external_id_exists(self.db, k) for k in keys):
             s.duplicates += 1
             return
         direction, found = self.counterparts(item)

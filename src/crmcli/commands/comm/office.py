@@ -100,8 +100,9 @@ def import_mail(
 
     Direction comes from --our-domain (mail from it is outbound). Headers are decoded per
     header (RFC 2047, declared charsets, UTF-8, detection), bodies taken as text (HTML
-    converted), times from the Date header. A message that cannot be read is skipped with
-    its reason; the first 1,000 recipients of a message are read. Re-importing the same
+    converted), times from the Date header (one without a time zone is skipped: its moment
+    is unknown). Recipients are To, Cc and Bcc. A message that cannot be read is skipped
+    with its reason; the first 1,000 recipients of a message are read. Re-importing the same
     mailbox adds nothing (Message-ID -> external_id "mail:<id>"). One transaction and one
     audit row per import.
 
