@@ -37,6 +37,7 @@ from crmcli.importing.mail import tidy
 from crmcli.importing.office import Item, Party, Removal, Skipped
 
 MAX_OCCURRENCES = 20_000  # per event and window: a runaway FREQ=MINUTELY is refused
+RUNAWAY = f"more than {MAX_OCCURRENCES:,} occurrences in the window: the event is not imported"
 SINGLE_VALUED = ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "UID", "SEQUENCE", "DTSTAMP")
 TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 NO_DURATION = "X-CRMCLI-NO-DURATION"  # set on an event whose DTEND/DURATION was refused
@@ -211,7 +212,6 @@ class CalendarReader:
         self.zone = self._floating_zone(zone)
         self.stats = CalendarStats()
         self.warnings: list[str] = []
-        self._warned: set[str] = set()
 
     def _floating_zone(self, zone: tzinfo) -> tzinfo:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -305,12 +305,10 @@ class CalendarReader:
             return
         values = [d.dt for d in getattr(prop, "dts", [])] or [getattr(prop, "dt", None)]
         floating = any(isinstance(v, datetime) and v.tzinfo is None for v in values)
-        if floating and tzid not in self._warned:
-            self._warned.add(tzid)
-            zone = getattr(self.zone, "key", str(self.zone))
-            self.warnings.append(
+        if floating:  # a zone named but not known: its moment is unknown, never guessed
+            raise _BadEvent(
                 f"unknown time zone {tzid!r} (no VTIMEZONE in the file, not an IANA or"
-                f" Windows zone name): its times are read in {zone}"
+                " Windows zone name)"
             )
 
     def _groups(self) -> Iterator[tuple[str, Any, dict[str, Any]] | Skipped]:
@@ -373,6 +371,11 @@ class CalendarReader:
             except Exception as exc:  # noqa: BLE001 - one bad event never costs the file
                 yield Skipped(self._where(uid), f"unreadable event: {type(exc).__name__}: {exc}")
                 continue
+            if produced and produced[-1] == Skipped(self._where(uid), RUNAWAY):
+                # a rule with more occurrences than the cap: the event is skipped whole,
+                # never stored cut off at the cap with the rest of the window missing
+                yield produced[-1]
+                continue
             yield from produced
             if master is not None and not any(isinstance(p, Skipped) for p in produced):
                 yield Removal(
@@ -421,7 +424,7 @@ class CalendarReader:
             if start >= since - MARGIN:
                 count += 1
             if count > MAX_OCCURRENCES or seen > 10 * MAX_OCCURRENCES:
-                yield Skipped(self._where(uid), "too many occurrences in the window")
+                yield Skipped(self._where(uid), RUNAWAY)
                 return
             original = self._original(occurrence, start, overrides)
             key = f"ics:{uid}:{original}"
