@@ -111,6 +111,11 @@ ORDER_ALIASES = {
     "unitprice": "unit_price",
     "price": "unit_price",
     "单价": "unit_price",
+    "lineitemquantity": "quantity",  # Shopify's order export
+    "lineitemprice": "unit_price",
+    "lineitemname": "product",
+    "lineitemsku": "sku",
+    "email": "customer_email",
     "lineamount": "line_amount",
     "linetotal": "line_amount",
     "小计": "line_amount",
@@ -194,6 +199,7 @@ class OrderImport(Entity):
         self._pos = 0
         self._run_ext: str | None = None
         self._run_head: tuple[Any, ...] = ()
+        self._run_total = False  # the run's first line gave `amount` and no line columns did
         self._closed: set[int] = set()  # hash() of the order ids of finished runs
         self.odd_runs: set[int] = set()
 
@@ -264,16 +270,23 @@ class OrderImport(Entity):
             line, cells, get("unit_price"), "unit_price", self._money["unit_price"], True
         )
         amount: int | None = None
+        given = None  # which cell gave the line's amount (None: quantity x unit_price)
         for fld in ("line_amount", "amount"):
             raw = get(fld)
             if raw and not raw.isspace():
                 amount = self._cached(line, cells, raw, fld, self._money[fld], optional=False)
+                given = fld
                 break
         if amount is None:
             if qty is None or unit is None:
                 raise Reject("no amount", "amount", "")
             amount = _line_amount(qty, unit, line, cells)
+        ext = (get("external_id") or "").strip() or None
         raw_currency = get("currency") or ""
+        if not raw_currency.strip() and ext is not None and ext == self._run_ext:
+            # a later line of the order it follows, its order-level cells left blank
+            # (Shopify's export): the order has one currency, its first line's
+            raw_currency = self._run_head[4]
         currency = self.currencies.get(raw_currency)
         if currency is None:
             currency = ctx.required(
@@ -297,8 +310,18 @@ class OrderImport(Entity):
         key, value, raw_ref, name, _others = ctx.resolver.reference(record)
         sku = (get("sku") or "").strip() or None
         product = " ".join((get("product") or "").split()) or None
-        ext = (get("external_id") or "").strip() or None
-        run, pos = self._place(ext, (key, value, ordered_at, currency))
+        run, pos = self._place(ext, (key, value, ordered_at, currency, raw_currency))
+        if pos == 1:
+            self._run_total = given == "amount"
+        elif self._run_total and given is None:
+            raise Reject(
+                f"order {ext}: its amount column is filled on its first line only, so it is "
+                "the order's total (shipping and tax included, as Shopify writes it), not a "
+                "line's amount; ignore it (--map COLUMN=-) to store the sum of the lines, or "
+                "give each line's amount (line_amount)",
+                "amount",
+                "",
+            )
         return (
             ext, key, value, raw_ref, name, ordered_at, currency, sku, product, qty, unit, amount,
             run, pos,

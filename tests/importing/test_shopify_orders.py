@@ -1,0 +1,55 @@
+"""A Shopify order export: one row per line item, the order's own cells (Currency, Total,
+...) filled on its first line only. A blank currency on a later line is the order's; a Total
+on the first line only is the order's total (shipping and tax in it), never taken for the
+first line's amount beside quantity x price on the others."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+HEADER = ["Name", "Email", "Financial Status", "Currency", "Subtotal", "Shipping", "Total",
+          "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price",
+          "Lineitem sku"]  # fmt: skip
+ROWS = [
+    ["#1001", "ann@example.com", "paid", "EUR", "30.00", "5.00", "35.00",
+     "2024-01-05 09:59:00 +0100", "2", "Mug", "10.00", "MUG-1"],
+    ["#1001", "ann@example.com", "", "", "", "", "", "2024-01-05 09:59:00 +0100", "1", "Tee",
+     "10.00", "TEE-1"],
+    ["#1002", "ann@example.com", "paid", "EUR", "7.50", "0.00", "7.50",
+     "2024-01-06 10:00:00 +0100", "3", "Pin", "2.50", "PIN-1"],
+]  # fmt: skip
+MAP = ["--map", "Created at=ordered_at", "--map", "Name=external_id"]
+
+
+def stored(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(db_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_shopify_export(cli: Any, tmp_path: Path, db_path: Path) -> None:
+    cli.ok("customer", "add", "--name", "Ann", "--email", "ann@example.com")
+    src = tmp_path / "orders_export.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([HEADER, *ROWS])
+    summary = cli.json("order", "import", str(src), *MAP)
+    assert (summary["inserted"], summary["rejected"]) == (1, 2)  # #1001 left out whole
+    rejects = (tmp_path / "orders_export.rejects.csv").read_text("utf-8-sig")
+    assert "the order's total" in rejects and "--map COLUMN=-" in rejects
+    assert stored(db_path, "SELECT external_id, amount FROM orders") == [("#1002", 750)]
+    summary = cli.json("order", "import", str(src), *MAP, "--map", "Total=-")
+    assert (summary["inserted"], summary["unchanged"], summary["rejected"]) == (1, 1, 0)
+    assert stored(db_path, "SELECT external_id, amount, currency FROM orders ORDER BY id") == [
+        ("#1002", 750, "EUR"),
+        ("#1001", 3000, "EUR"),  # the sum of its lines, in the currency of its first line
+    ]
+    assert stored(
+        db_path,
+        "SELECT l.sku, l.quantity, l.amount FROM order_lines l JOIN orders o"
+        " ON o.id = l.order_id WHERE o.external_id = '#1001' ORDER BY l.line_no",
+    ) == [("MUG-1", 2.0, 2000), ("TEE-1", 1.0, 1000)]
