@@ -101,3 +101,19 @@ def add_customer(cli: Cli) -> Callable[..., int]:
         return int(cli.ok(*args).strip())
 
     return _add
+
+
+@pytest.fixture
+def sql_rows(db_path: Path) -> Callable[..., list[tuple[Any, ...]]]:
+    """sql_rows(SQL, db=PATH): the rows a query returns, as tuples, from the test's database
+    (or another file), read with a connection of its own that is closed again."""
+    import sqlite3
+
+    def _rows(sql: str, db: Path | None = None) -> list[tuple[Any, ...]]:
+        con = sqlite3.connect(db or db_path)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    return _rows

@@ -4,7 +4,6 @@ rows without one their channel (a channel cell still wins), and its Chinese head
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ CALL_LOG = (
 )
 
 
-def test_a_call_log_without_a_channel_column(cli: Any, tmp_path: Path, db_path: Path) -> None:
+def test_a_call_log_without_a_channel_column(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     cli.ok("customer", "add", "--name", "张伟", "--phone", "13800138000")
     cli.ok("customer", "add", "--name", "Ann", "--phone", "+1 415 555 0100")
     src = tmp_path / "calls.csv"
@@ -23,14 +22,10 @@ def test_a_call_log_without_a_channel_column(cli: Any, tmp_path: Path, db_path: 
     refused = cli("comm", "import", str(src), "--customer-key", "phone")
     assert refused.exit_code == 2 and "no channel column" in refused.stderr
     cli.ok("comm", "import", str(src), "--customer-key", "phone", "--channel", "电话")
-    con = sqlite3.connect(db_path)
-    try:
-        rows = con.execute(
-            "SELECT customer_id, channel, direction, occurred_at, duration_s, content"
-            " FROM communications ORDER BY occurred_at"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = sql_rows(
+        "SELECT customer_id, channel, direction, occurred_at, duration_s, content"
+        " FROM communications ORDER BY occurred_at"
+    )
     assert rows == [
         (1, "phone", "inbound", "2024-01-05T02:00:00Z", 330, "报价"),
         (2, "phone", "outbound", "2024-01-06T01:00:00Z", 125, "回访"),
@@ -39,7 +34,7 @@ def test_a_call_log_without_a_channel_column(cli: Any, tmp_path: Path, db_path: 
     assert bad.exit_code == 2 and "channel" in bad.stderr
 
 
-def test_a_channel_cell_wins_over_the_option(cli: Any, tmp_path: Path, db_path: Path) -> None:
+def test_a_channel_cell_wins_over_the_option(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     cli.ok("customer", "add", "--name", "Ann", "--email", "ann@example.com")
     src = tmp_path / "log.csv"
     src.write_text(
@@ -49,9 +44,5 @@ def test_a_channel_cell_wins_over_the_option(cli: Any, tmp_path: Path, db_path: 
         encoding="utf-8",
     )
     cli.ok("comm", "import", str(src), "--channel", "meeting")
-    con = sqlite3.connect(db_path)
-    try:
-        got = [r[0] for r in con.execute("SELECT channel FROM communications ORDER BY id")]
-    finally:
-        con.close()
+    got = [r[0] for r in sql_rows("SELECT channel FROM communications ORDER BY id")]
     assert got == ["email", "meeting"]

@@ -5,7 +5,6 @@ that contradicts a closed stage, or one such as `deleted`, rejects the row."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,17 @@ ROWS = [
 ]  # fmt: skip
 
 
-def test_pipedrive_status_closes_the_deal(cli: Any, tmp_path: Path, db_path: Path) -> None:
+def test_pipedrive_status_closes_the_deal(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     cli.ok("customer", "add", "--name", "Ann", "--email", "ann@example.com")
     src = tmp_path / "pipedrive-deals.csv"
     with src.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([HEADER, *ROWS])
     summary = cli.json("deal", "import", str(src))
     assert (summary["inserted"], summary["rejected"]) == (3, 2)
-    con = sqlite3.connect(db_path)
-    try:
-        rows = con.execute(
-            "SELECT d.title, s.kind, d.won_at, d.lost_at, d.lost_reason, d.amount, d.currency"
-            " FROM deals d JOIN deal_stages s ON s.name = d.stage ORDER BY d.id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = sql_rows(
+        "SELECT d.title, s.kind, d.won_at, d.lost_at, d.lost_reason, d.amount, d.currency"
+        " FROM deals d JOIN deal_stages s ON s.name = d.stage ORDER BY d.id"
+    )
     assert rows == [
         ("Big", "won", "2024-03-01T02:00:00Z", None, None, 120000, "USD"),
         ("Small", "lost", None, "2024-02-01T02:00:00Z", "price", 30000, "USD"),

@@ -4,22 +4,11 @@ its email says who is meant. Disagreeing cells reject the row; --customer-key de
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from crmcli.db import connect
 
-
-def linked(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def test_deal_export_read_into_another_database(cli: Any, tmp_path: Path) -> None:
+def test_deal_export_read_into_another_database(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     source, target = tmp_path / "a.db", tmp_path / "b.db"
     for name, email in (("Ann", "ann@example.com"), ("Bob", "bob@example.com")):
         cli.ok("customer", "add", "--name", name, "--email", email, "--db", source)
@@ -34,18 +23,18 @@ def test_deal_export_read_into_another_database(cli: Any, tmp_path: Path) -> Non
     )
     rejects = tmp_path / "rejects.csv"
     cli.ok("deal", "import", str(export), "--db", target, "--rejects", str(rejects))
-    assert linked(target, "SELECT count(*) FROM deals") == [(0,)]  # not given to Bob
+    assert sql_rows("SELECT count(*) FROM deals", target) == [(0,)]  # not given to Bob
     assert "name two different customers" in rejects.read_text("utf-8-sig")
     cli.ok("deal", "import", str(export), "--db", target, "--customer-key", "email")
-    assert linked(
-        target, "SELECT d.title, c.name FROM deals d JOIN customers c ON c.id = d.customer_id"
+    assert sql_rows(
+        "SELECT d.title, c.name FROM deals d JOIN customers c ON c.id = d.customer_id", target
     ) == [("Ann's", "Ann")]
     cli.ok("deal", "import", str(export), "--db", source, "--key", "id")  # its own: unchanged
-    assert linked(source, "SELECT count(*), min(customer_id) FROM deals") == [(1, 1)]
+    assert sql_rows("SELECT count(*), min(customer_id) FROM deals", source) == [(1, 1)]
 
 
 def test_comm_rows_naming_two_customers_are_rejected(
-    cli: Any, tmp_path: Path, db_path: Path
+    cli: Any, tmp_path: Path, sql_rows: Any
 ) -> None:
     cli.ok("customer", "add", "--name", "Ann", "--email", "ann@example.com")
     cli.ok("customer", "add", "--name", "Bob", "--email", "bob@example.com")
@@ -59,9 +48,4 @@ def test_comm_rows_naming_two_customers_are_rejected(
     )
     summary = cli.json("comm", "import", str(src))
     assert (summary["inserted"], summary["rejected"]) == (2, 1)
-    db = connect(db_path)
-    try:
-        got = [tuple(r) for r in db.execute("SELECT customer_id FROM communications ORDER BY id")]
-    finally:
-        db.close()
-    assert got == [(1,), (2,)]
+    assert sql_rows("SELECT customer_id FROM communications ORDER BY id") == [(1,), (2,)]

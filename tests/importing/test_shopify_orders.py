@@ -6,7 +6,6 @@ first line's amount beside quantity x price on the others."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,7 @@ ROWS = [
 MAP = ["--map", "Created at=ordered_at", "--map", "Name=external_id"]
 
 
-def stored(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def test_a_shopify_export(cli: Any, tmp_path: Path, db_path: Path) -> None:
+def test_a_shopify_export(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     cli.ok("customer", "add", "--name", "Ann", "--email", "ann@example.com")
     src = tmp_path / "orders_export.csv"
     with src.open("w", newline="", encoding="utf-8") as fh:
@@ -41,15 +32,14 @@ def test_a_shopify_export(cli: Any, tmp_path: Path, db_path: Path) -> None:
     assert (summary["inserted"], summary["rejected"]) == (1, 2)  # #1001 left out whole
     rejects = (tmp_path / "orders_export.rejects.csv").read_text("utf-8-sig")
     assert "the order's total" in rejects and "--map COLUMN=-" in rejects
-    assert stored(db_path, "SELECT external_id, amount FROM orders") == [("#1002", 750)]
+    assert sql_rows("SELECT external_id, amount FROM orders") == [("#1002", 750)]
     summary = cli.json("order", "import", str(src), *MAP, "--map", "Total=-")
     assert (summary["inserted"], summary["unchanged"], summary["rejected"]) == (1, 1, 0)
-    assert stored(db_path, "SELECT external_id, amount, currency FROM orders ORDER BY id") == [
+    assert sql_rows("SELECT external_id, amount, currency FROM orders ORDER BY id") == [
         ("#1002", 750, "EUR"),
         ("#1001", 3000, "EUR"),  # the sum of its lines, in the currency of its first line
     ]
-    assert stored(
-        db_path,
+    assert sql_rows(
         "SELECT l.sku, l.quantity, l.amount FROM order_lines l JOIN orders o"
         " ON o.id = l.order_id WHERE o.external_id = '#1001' ORDER BY l.line_no",
     ) == [("MUG-1", 2.0, 2000), ("TEE-1", 1.0, 1000)]

@@ -6,7 +6,6 @@ says what happened and how to export again; the row is kept."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ ROWS = [
 
 
 def test_spreadsheet_damage_is_named_and_never_stored(
-    cli: Any, tmp_path: Path, db_path: Path
+    cli: Any, tmp_path: Path, sql_rows: Any
 ) -> None:
     src = tmp_path / "excel.csv"
     with src.open("w", newline="", encoding="utf-8-sig") as fh:  # Excel "CSV UTF-8"
@@ -33,11 +32,7 @@ def test_spreadsheet_damage_is_named_and_never_stored(
     assert "date serial" in warned[("2", "created_at")]
     assert "decimal number" in warned[("4", "phone")]
     assert "date serial" in warned[("4", "created_at")]
-    con = sqlite3.connect(db_path)
-    try:
-        stored = dict(con.execute("SELECT name, phone FROM customers").fetchall())
-    finally:
-        con.close()
+    stored = dict(sql_rows("SELECT name, phone FROM customers"))
     assert stored == {"A": None, "B": "+8613800138001", "C": None, "D": "+8613800138004"}
 
 

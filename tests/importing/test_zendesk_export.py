@@ -6,7 +6,6 @@ into a 1..5 score."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ ROWS = [
 
 
 def test_a_zendesk_export_imports_and_reimports_unchanged(
-    cli: Any, tmp_path: Path, db_path: Path
+    cli: Any, tmp_path: Path, sql_rows: Any
 ) -> None:
     cli.ok("customer", "add", "--name", "Ann", "--email", "ann@example.com")
     src = tmp_path / "zendesk-tickets.csv"
@@ -33,13 +32,9 @@ def test_a_zendesk_export_imports_and_reimports_unchanged(
     assert (first["inserted"], first["rejected"], first["warnings"]) == (3, 0, 1)
     again = cli.json("ticket", "import", str(src))
     assert (again["inserted"], again["unchanged"]) == (0, 3)
-    con = sqlite3.connect(db_path)
-    try:
-        rows = con.execute(
-            "SELECT external_id, status, resolved_at, satisfaction FROM tickets ORDER BY id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = sql_rows(
+        "SELECT external_id, status, resolved_at, satisfaction FROM tickets ORDER BY id"
+    )
     assert rows == [
         ("101", "resolved", "2024-01-06T10:00:00Z", None),  # Good: no score invented
         ("102", "open", None, None),  # Offered: no answer, no warning
