@@ -144,14 +144,18 @@ def get_order(db: Database, order_id: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------- set-based import merge
 # `crm order import` stages its lines in typed columns of the staging table (db/staging.py:
-# ext, ckey, cvalue, craw, cname, ordered_at, currency, sku, product, qty, unit, amount) and
+# ext, ckey, cvalue, craw, cname, ordered_at, currency, sku, product, qty, unit, amount, run,
+# pos, and cothers: the line's other reference cells, JSON, cross-checked by the importer) and
 # merges them here with a handful of statements instead of a Python loop per line:
 #   order_refs    (ckey, cvalue) -> customer id, filled by the importer's CustomerResolver
 #   order_merge   every line whose customer resolved, with the head of its order (its first
 #                 such line): customer, time and currency it must agree with, its line_no
 #   order_heads   one row per order: total = sum of its agreeing lines, the stored order
 #                 it updates (by external_id), whether its order row and its lines changed
-_MERGE_TABLES = ("temp.order_refs", "temp.order_merge", "temp.order_heads", "temp.order_odd")
+_MERGE_TABLES = (
+    "temp.order_refs", "temp.order_merge", "temp.order_heads", "temp.order_odd",
+    "temp.order_conflicts",
+)  # fmt: skip
 DISAGREES = {1: "customer", 2: "ordered_at", 3: "currency"}
 MONEY_LIMIT_CENTS = MONEY_LIMIT * 100
 
@@ -209,6 +213,43 @@ def unresolved_lines(db: Database, table: str) -> list[tuple[Any, ...]]:
         " CROSS JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
         " WHERE r.cid IS NULL ORDER BY s.seq"
     ).fetchall()
+
+
+def refs_with_others(db: Database, table: str, size: int) -> Any:
+    """[key, value, raw cell, other cells as JSON] of each distinct reference with other
+    reference cells whose customer is known, for the importer to cross-check, `size` at a
+    time."""
+    rows = db.execute(
+        f"SELECT DISTINCT s.ckey, s.cvalue, s.craw, s.cothers FROM {table} s"
+        " CROSS JOIN temp.order_refs r ON r.ckey = s.ckey AND r.cvalue = s.cvalue"
+        " WHERE s.cothers IS NOT NULL AND r.cid IS NOT NULL"
+    ).fetchall()
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def take_conflicting_lines(
+    db: Database, table: str, conflicts: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """(line, cells, order id, reason, field, value) of the lines in order_merge with a
+    conflicting reference ((key, value, other cells, reason, field, value) each), taken
+    out of order_merge, in line order."""
+    db.execute("DROP TABLE IF EXISTS temp.order_conflicts")
+    db.execute(
+        "CREATE TABLE temp.order_conflicts(ckey, cvalue, cothers, reason, field, value,"
+        " PRIMARY KEY (ckey, cvalue, cothers)) WITHOUT ROWID"
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO temp.order_conflicts VALUES (?, ?, ?, ?, ?, ?)", conflicts
+    )
+    rows = db.execute(
+        f"SELECT s.seq, s.line, s.cells, s.ext, c.reason, c.field, c.value FROM {table} s"
+        " JOIN temp.order_conflicts c"
+        "  ON c.ckey = s.ckey AND c.cvalue = s.cvalue AND c.cothers = s.cothers"
+        " JOIN temp.order_merge m ON m.seq = s.seq ORDER BY s.seq"
+    ).fetchall()
+    db.executemany("DELETE FROM temp.order_merge WHERE seq = ?", [(row[0],) for row in rows])
+    return [row[1:] for row in rows]
 
 
 _MERGE_TABLE = (

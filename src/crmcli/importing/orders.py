@@ -11,6 +11,7 @@ Required: the customer reference, ordered_at and an amount (or quantity and unit
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -44,6 +45,7 @@ STAGED = (
     "amount",
     "run",
     "pos",
+    "cothers",
 )
 LINE_FIELDS = ("sku", "product", "quantity", "unit_price", "line_amount")
 ORDER_FIELDS = (
@@ -187,6 +189,7 @@ class OrderImport(Entity):
         self.create_customers = create_customers
         self.currencies: dict[str, str] = {}
         self.line_count = 0
+        self.cross_checked = False  # a line has other reference cells (_cross_check)
         self.logged: list[str] = []
         self._times: dict[str, str] = {}
         self._parsed: dict[str, dict[str, Any]] = {f: {} for f in self.money_fields}
@@ -305,9 +308,9 @@ class OrderImport(Entity):
                 except InvalidInput as exc:
                     raise Reject(exc.message, fld, cell.strip()) from None
         assert ctx.resolver is not None
-        # (an order's other reference cells are not cross-checked: its refs are staged
-        # and resolved once per distinct one)
-        key, value, raw_ref, name, _others = ctx.resolver.reference(record)
+        # the row's other reference cells, checked in the merge against the customer its
+        # reference names (merge_staged: once per distinct combination)
+        key, value, raw_ref, name, others = ctx.resolver.reference(record)
         sku = (get("sku") or "").strip() or None
         product = " ".join((get("product") or "").split()) or None
         run, pos = self._place(ext, (key, value, ordered_at, currency, raw_currency))
@@ -324,8 +327,14 @@ class OrderImport(Entity):
             )
         return (
             ext, key, value, raw_ref, name, ordered_at, currency, sku, product, qty, unit, amount,
-            run, pos,
+            run, pos, self._others(others),
         )  # fmt: skip
+
+    def _others(self, others: list[tuple[str, Any, str]]) -> str | None:
+        if not others:
+            return None
+        self.cross_checked = True  # (the merge reads the staging for them only then)
+        return json.dumps(others)
 
     def _qty(self, raw: str) -> int | float:
         return _quantity(raw, self.ctx.decimal.get("quantity", "point"))
@@ -408,6 +417,11 @@ class OrderImport(Entity):
                     left_out.setdefault(ext, f"its line {line} was rejected ({exc.reason})")
         self._closed.clear()
         self.line_count = repo.build_order_merge(db, table, self.contiguous, self.odd_runs)
+        for line, cells, ext, why in self._cross_check(table):
+            ctx.reject(line, Staging.cells_of(cells), why)
+            if ext is not None:
+                left_out.setdefault(ext, f"its line {line} was rejected ({why.reason})")
+            self.line_count -= 1
         for line, cells, ext, first, what in repo.disagreeing_lines(db, table):
             problem = Reject(f"line of order {ext} disagrees with line {first} on {what}", what)
             ctx.reject(line, Staging.cells_of(cells), problem)
@@ -428,6 +442,38 @@ class OrderImport(Entity):
         summary.inserted += counts["inserted"]
         summary.updated += counts["updated"]
         summary.unchanged += counts["unchanged"]
+
+    def _cross_check(self, table: str) -> list[tuple[Any, ...]]:
+        """MERGE: (line, cells, order id, Reject) of the lines whose other reference cells
+        name another customer than the one their reference names (another database's
+        export: its customer_id is that database's, its email says who is meant); each
+        distinct combination of reference and other cells is checked once, and its lines
+        are taken out of the merge."""
+        resolver = self.ctx.resolver
+        assert resolver is not None
+        if not self.cross_checked:
+            return []
+        db = self.ctx.db
+        conflicts: list[tuple[str, Any, str, str, str, str]] = []
+        for refs in repo.refs_with_others(db, table, 20_000):
+            checked = [
+                [key, value, raw, "", json.loads(others)] for key, value, raw, others in refs
+            ]
+            resolver.prefetch(checked)
+            for (key, value, _raw, others), ref in zip(refs, checked, strict=True):
+                problem = resolver.conflict(ref)
+                if problem is not None:
+                    conflicts.append(
+                        (key, value, others, problem.reason, problem.field, problem.value)
+                    )
+        if not conflicts:
+            return []
+        return [
+            (line, cells, ext, Reject(reason, fld, value))
+            for line, cells, ext, reason, fld, value in repo.take_conflicting_lines(
+                db, table, conflicts
+            )
+        ]
 
     def end(self) -> None:
         db = self.ctx.db

@@ -557,7 +557,7 @@ class CustomerResolver:
             self.cache.clear()
         wanted: dict[str, set[Any]] = {}
         for key, value, *rest in refs:
-            others = rest[2] if len(rest) > 2 else ()  # order import stages no others
+            others = rest[2] if len(rest) > 2 else ()  # (order refs: checked apart)
             for k, v in ((key, value), *((k, v) for k, v, _ in others)):
                 if v is not None and (k, v) not in self.cache:
                     wanted.setdefault(k, set()).add(v)
@@ -571,18 +571,10 @@ class CustomerResolver:
         Reject."""
         from crmcli.db import customers as repo
 
-        key, value, raw, name, *rest = ref
-        others = rest[0] if rest else ()  # order import stages no others
+        key, value, raw, name, *_ = ref
         hit = self._found(key, value)
-        for k, v, cell in others if hit is not None else ():
-            other = self._found(k, v)
-            if other is not None and other != hit:
-                raise Reject(
-                    f"customer_{key} {raw} and customer_{k} {cell} name two different "
-                    "customers; give --customer-key to say which column names them",
-                    f"customer_{k}",
-                    cell,
-                )
+        if hit is not None and (problem := self.conflict(ref)) is not None:
+            raise problem
         if hit is None and self.create and key != "id":
             hit = repo.add_customer_for_import(
                 self.ctx.db, key, value, name or str(value), self.ctx.now
@@ -592,6 +584,22 @@ class CustomerResolver:
         if hit is None:
             raise Reject(f"no customer with {key} {value}", f"customer_{key}", raw)
         return int(hit)
+
+    def conflict(self, ref: list[Any]) -> Reject | None:
+        """MERGE: the Reject when the reference's other cells name another known customer
+        than the reference itself does (None also when the reference names none)."""
+        key, value, raw, _name, *rest = ref
+        hit = self._found(key, value)
+        for k, v, cell in rest[0] if rest and hit is not None else ():
+            other = self._found(k, v)
+            if other is not None and other != hit:
+                return Reject(
+                    f"customer_{key} {raw} and customer_{k} {cell} name two different "
+                    "customers; give --customer-key to say which column names them",
+                    f"customer_{k}",
+                    cell,
+                )
+        return None
 
     def _found(self, key: str, value: Any) -> int | None:
         from crmcli.db import customers as repo

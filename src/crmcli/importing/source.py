@@ -849,9 +849,11 @@ def _map_header(
         if key in joined:
             fields.append(None)
             continue
-        target = aliases.get(key) or COMMON_ALIASES.get(key)
-        if target is None and cell.strip().lower() in known:
-            target = cell.strip().lower()
+        # a header spelled as a field is that field (an order import's `customer_id` is
+        # this database's id, as in every import; `CustomerID` is an ERP's alias)
+        target = cell.strip().lower() if cell.strip().lower() in known else None
+        if target is None:
+            target = aliases.get(key) or COMMON_ALIASES.get(key)
         if target is None and key in known:
             target = key
         if target is not None and (target not in known or target in mapped):
