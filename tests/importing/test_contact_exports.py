@@ -48,3 +48,83 @@ def test_chinese_name_parts_and_a_name_column(cli: Any, tmp_path: Path, sql_rows
     summary = cli.json("customer", "import", str(both))
     assert summary["name_parts_not_read"] == ["first_name", "last_name"]
     assert sql_rows("SELECT name FROM customers WHERE id = 3") == [("Ann Lee-Smith",)]
+
+
+# Outlook's "Export to a file > CSV" header (the columns this test fills, among its others)
+OUTLOOK_HEADER = [
+    "First Name", "Middle Name", "Last Name", "Title", "E-mail Address", "E-mail 2 Address",
+    "E-mail 3 Address", "Home Phone", "Home Phone 2", "Business Phone", "Business Phone 2",
+    "Mobile Phone", "Car Phone", "Other Phone", "Primary Phone", "Pager", "Business Fax",
+    "Company Main Phone", "Assistant's Phone", "Company", "Business Street", "Business City",
+    "Business Country/Region", "Home Country/Region", "Birthday", "Notes",
+]  # fmt: skip
+
+
+def _outlook(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.DictWriter(fh, OUTLOOK_HEADER, quoting=csv.QUOTE_ALL, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_outlook_export_keeps_every_phone_and_email(
+    cli: Any, tmp_path: Path, sql_rows: Any
+) -> None:
+    """Outlook writes a customer's phones in labelled columns and no `phone` column: the
+    first filled in the order Primary, Mobile, Business, Home, ... is the phone, every
+    other one is kept among the customer's other phones (a fax or an assistant's phone is
+    not the customer's: an unknown column); likewise E-mail 2/3 Address. Its Business
+    Country/Region is the country the phones are read in."""
+    src = tmp_path / "contacts.CSV"
+    _outlook(src, [
+        {"First Name": "Ann", "Last Name": "Lee", "E-mail Address": "ann@acme.example",
+         "E-mail 2 Address": "ann.lee@home.example", "Business Phone": "(415) 555-0100",
+         "Mobile Phone": "(415) 555-0199", "Business Fax": "(415) 555-0111",
+         "Business Country/Region": "United States of America", "Birthday": "0/0/00"},
+        {"First Name": "伟", "Last Name": "张", "Primary Phone": "010 6253 2000",
+         "Mobile Phone": "138 0013 8000", "Business Country/Region": "China"},
+        {"First Name": "Olu", "Last Name": "Okafor", "E-mail 3 Address": "olu@example.ng"},
+    ])  # fmt: skip
+    summary = cli.json("customer", "import", str(src))
+    assert (summary["inserted"], summary["rejected"]) == (3, 0)
+    assert summary["phones_from"].startswith("Primary Phone, Mobile Phone, Business Phone")
+    assert "Business Fax" in summary["unknown_columns"]
+    assert "Assistant's Phone" in summary["unknown_columns"]
+    assert sql_rows("SELECT name, phone, email FROM customers ORDER BY id") == [
+        ("Ann Lee", "+14155550199", "ann@acme.example"),
+        ("张伟", "+861062532000", None),
+        ("Olu Okafor", None, "olu@example.ng"),  # its only email, in the third column
+    ]
+    assert sql_rows(
+        "SELECT customer_id, kind, value FROM customer_contacts ORDER BY customer_id, kind, value"
+    ) == [
+        (1, "email", "ann.lee@home.example"),
+        (1, "phone", "+14155550100"),
+        (2, "phone", "+8613800138000"),
+    ]
+    # the same file again, by email: nothing changes, no phone is added twice
+    again = cli.json("customer", "import", str(src), "--key", "email")
+    assert (again["inserted"], again["updated"]) == (0, 0)
+    assert sql_rows("SELECT count(*) FROM customer_contacts") == [(3,)]
+
+
+def test_google_several_values_in_one_cell(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """Google Contacts joins several values of one label with ' ::: ': the first is the
+    customer's phone (email), the rest its other ones; Phone 2 - Value is read too."""
+    src = tmp_path / "contacts.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([
+            ["Name", "E-mail 1 - Value", "E-mail 2 - Value", "Phone 1 - Value",
+             "Phone 2 - Value"],
+            ["Ann Lee", "ann@x.example ::: ann@y.example", "ann@z.example",
+             "+1 415-555-0100 ::: +1 415-555-0101", "+44 20 7946 0000"],
+        ])  # fmt: skip
+    summary = cli.json("customer", "import", str(src))
+    assert (summary["inserted"], summary["rejected"], summary["warnings"]) == (1, 0, 0)
+    assert sql_rows("SELECT phone, email FROM customers") == [("+14155550100", "ann@x.example")]
+    assert sql_rows("SELECT kind, value FROM customer_contacts ORDER BY kind, value") == [
+        ("email", "ann@y.example"),
+        ("email", "ann@z.example"),
+        ("phone", "+14155550101"),
+        ("phone", "+442079460000"),
+    ]

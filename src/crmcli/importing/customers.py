@@ -51,6 +51,33 @@ UNIQUE_GUARD_TRIGGERS = ("customers_unique_guard_insert", "customers_unique_guar
 # JSON; in CSV emails and phones ";"-separated, addresses one a line: a stored address is
 # folded to one line, and may hold a ";").
 CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addresses": "address"}
+# Contact exports' labelled phone and email columns (Outlook: Primary/Mobile/Business/Home
+# Phone, E-mail 2 Address; Google Contacts: Phone 2 - Value, E-mail 2 - Value), in order of
+# preference: when a row's phone (email) cell is empty, the first filled one is its phone
+# (email); every other filled one is kept among its other phones (emails): every number is
+# stored, none picked and the rest dropped. Google's ` ::: `, several values in one cell,
+# is read the same way. Faxes, pagers and an assistant's phone are not the customer's.
+PHONE_LABELS = {
+    "primaryphone": "phone_primary",
+    "mobilephone": "phone_mobile",
+    "businessphone": "phone_business",
+    "homephone": "phone_home",
+    "businessphone2": "phone_business_2",
+    "homephone2": "phone_home_2",
+    "otherphone": "phone_other",
+    "carphone": "phone_car",
+    "companymainphone": "phone_company_main",
+    **{f"phone{n}value": f"phone_{n}" for n in range(2, 10)},
+}
+EMAIL_LABELS = {
+    **{f"email{n}address": f"email_{n}" for n in range(2, 4)},
+    **{f"email{n}value": f"email_{n}" for n in range(2, 10)},
+}
+_LABELLED = (
+    ("phone", "other_phones", tuple(dict.fromkeys(PHONE_LABELS.values()))),
+    ("email", "other_emails", tuple(dict.fromkeys(EMAIL_LABELS.values()))),
+)
+_SEVERAL = " ::: "  # Google Contacts: several values of one kind in one cell
 # Field names a customer CSV may carry (also the columns `customer export` writes).
 # A name given in parts, as contact exports write it (Google, Outlook, HubSpot: First Name,
 # Middle Name, Last Name; Chinese sheets: 姓, 名): joined into name when the file has no name
@@ -109,6 +136,9 @@ ALIASES = {
     "customerno": "external_id",
     "telefon": "phone",
     "erstellt": "created_at",
+    "businesscountryregion": "country",  # Outlook (its Home Country/Region is not read)
+    **PHONE_LABELS,
+    **EMAIL_LABELS,
 }
 
 
@@ -178,7 +208,9 @@ class CustomerImport(Entity):
 
     name = "customer"
     audit_entity = "customer"
-    fields = (*IMPORT_FIELDS, *COMPANY_COLUMNS[1:])
+    fields = (
+        *IMPORT_FIELDS, *COMPANY_COLUMNS[1:], *(f for _, _, labels in _LABELLED for f in labels)
+    )  # fmt: skip
     ignored_fields = IGNORED_FIELDS
     aliases = ALIASES
     date_fields = ("created_at",)
@@ -210,6 +242,7 @@ class CustomerImport(Entity):
         indexes.build_deferred(self.ctx.db)
 
     def check_columns(self, present: set[str]) -> None:
+        present = self._with_labelled(present)
         own = self.custom.claim(present, set(self.fields))
         self.links = bool(own & set(COMPANY_COLUMNS)) or self.companies.by_domain
         if self.companies.create and not own & set(COMPANY_COLUMNS):
@@ -258,6 +291,45 @@ class CustomerImport(Entity):
             for extra in ("company", "company_id"):
                 if extra not in self.update_columns:
                     self.update_columns.append(extra)
+
+    def _with_labelled(self, present: set[str]) -> set[str]:
+        """The file's labelled phone and email columns (PHONE_LABELS, EMAIL_LABELS) read as
+        the phone (email) and other phones (emails) they fill (row() folds them)."""
+        self._labelled = [
+            (own, other, found)
+            for own, other, labels in _LABELLED
+            if (found := [f for f in labels if f in present]) or own in present
+        ]
+        source = self.ctx.source
+        columns = dict(zip(source.fields, source.header, strict=True)) if source else {}
+        present = set(present)
+        for own, other, found in self._labelled:
+            if found:
+                read = [columns.get(f, f).strip() for f in [own][: own in present] + found]
+                self.ctx.summary.extra[f"{own}s_from"] = (
+                    f"{', '.join(read)} (the others kept as its other {own}s)"
+                )
+            present.add(own)
+            present.add(other)  # (a phone cell may hold several values: ` ::: `)
+            present.difference_update(found)
+        return present
+
+    def _fold_labelled(self, record: dict[str, str]) -> None:
+        """STAGING: the row's labelled cells, and several values in one cell, as its phone
+        (email), the first of them when its own cell is empty, and its other ones."""
+        for own, other, labels in self._labelled:
+            cells = [record.get(own) or "", *(record.get(f) or "" for f in labels)]
+            values = [v.strip() for cell in cells if cell for v in cell.split(_SEVERAL)]
+            values = [v for v in values if v]
+            first = (record.get(own) or "").split(_SEVERAL)[0].strip() or (
+                values[0] if values else ""
+            )
+            rest = [v for v in values if v != first]
+            if first:
+                record[own] = first
+            if rest:
+                given = record.get(other)
+                record[other] = ";".join([given, *rest] if given else rest)
 
     # -- plan (no write lock: merge() only plans) and apply (under it) -------------------
     plans = True
@@ -351,6 +423,8 @@ class CustomerImport(Entity):
         ctx.optional's warning path), lifecycle and tag cells parsed once per distinct
         cell. Warnings keep their order within a row: email, phone, lifecycle, created_at,
         custom fields."""
+        if self._labelled:
+            self._fold_labelled(record)
         values = self._text_values(line, record, cells)
         get = record.get
         if self._name_parts:
