@@ -10,7 +10,8 @@ addresses separated by a space, quoted local parts and the obsolete ``From  :`` 
 read. Bodies: the message's own text/plain part (HTML converted to text when there is none;
 attached messages and attachments are not its text), in the declared charset with bad bytes
 replaced; undeclared 8-bit text is windows-1252. Recipients: To, Cc and Bcc (a sent copy
-keeps its Bcc).
+keeps its Bcc). Reply-To is read with the reason it may not name the sender (list or bulk
+mail); importing.office decides whether it does (a contact form's ``noreply@`` From).
 
 Date: zones as +hhmm, +hh:mm, +hh, GMT+hhmm (JavaScript) or an RFC 5322 name; AM/PM read.
 A Date without a zone or with a name RFC 5322 does not define (JST), or before 1900, is no
@@ -20,7 +21,10 @@ mbox: split at "From " lines; when the first carries a date, only at those carry
 following a blank line before a header line (mboxo writers leave "From " body lines
 unescaped); mboxrd's ">From " is undone one level.
 A message without a Message-ID gets an id hashed over its bytes with LF line ends and no
-final newlines, so its CRLF .eml and its mbox copy are one message.
+final newlines, so its CRLF .eml and its mbox copy are one message. A Message-ID is not
+trusted alone: importing.office takes two messages under one id for one only when their
+Date, Subject and text agree, and stores a different one under a variant key with a warning
+(a reused id never loses a message; its docstring says why stored, not refused).
 
 Bounds per message: the first 1,000 recipients (To + Cc + Bcc) are read, the rest ignored
 with a warning; MIME nested deeper than 50 levels, a Date more than a day ahead, or any
@@ -547,6 +551,33 @@ def sent_at(value: str) -> datetime | None:
         return None
 
 
+LIST_HEADERS = ("List-Id", "List-Post", "Mailing-List", "List-Unsubscribe")
+BULK_PRECEDENCE = {"list", "bulk", "junk"}
+
+
+def reply_to_parties(headers: _Headers) -> tuple[list[Party], str | None]:
+    """(the distinct Reply-To addresses, why they may not stand for the sender or None).
+
+    A list's or a bulk sender's Reply-To names the list or a department, not the person the
+    message is from: mail with a List-* header (RFC 2369/2919, ezmlm's Mailing-List) or
+    ``Precedence: list|bulk|junk`` gives the reason."""
+    parties: list[Party] = []
+    for value in headers.texts("Reply-To"):
+        chunks, _ = split_addresses(value, MAX_RECIPIENTS)
+        for chunk in chunks:
+            parties += parse_parties(chunk)
+    parties = list({p.email: p for p in parties}.values())  # each address once, in order
+    if not parties:
+        return [], None
+    for name in LIST_HEADERS:
+        if headers.texts(name):
+            return parties, f"mailing-list or bulk mail ({name} header)"
+    precedence = headers.text("Precedence").strip().lower()
+    if precedence in BULK_PRECEDENCE:
+        return parties, f"bulk mail (Precedence: {precedence})"
+    return parties, None
+
+
 def _declared_charsets(msg: email.message.Message) -> list[str]:
     out: list[str] = []
     try:
@@ -625,6 +656,7 @@ def _to_item(raw: bytes, source: str, now: datetime, charset: str | None) -> Ite
         others += parse_parties(chunk)
     if total > MAX_RECIPIENTS:
         notes.append(f"{total:,} recipients; only the first {MAX_RECIPIENTS:,} were read")
+    reply_to, refused = reply_to_parties(headers)
     body = body_text(msg)
     subject = headers.text("Subject") or None
     if headers.charsets.doubt:
@@ -641,6 +673,8 @@ def _to_item(raw: bytes, source: str, now: datetime, charset: str | None) -> Ite
         source=where,
         senders=senders,
         notes=notes,
+        reply_to=reply_to,
+        reply_to_refused=refused,
     )
 
 

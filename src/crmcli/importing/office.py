@@ -9,9 +9,35 @@ is inbound, from the first of its From addresses that is a customer (else the fi
 recipients makes it outbound. Meetings: every external participant who is a customer gets
 the meeting; outbound when the organizer is one of us (or not a customer).
 
+Mail Reply-To (contact forms send From ``noreply@site`` with ``Reply-To: customer``): used
+only when no From address is a customer, the usual matching found no customer, the message
+is no list or bulk mail, and Reply-To holds one address, not ours, that is a customer. The
+message is then inbound from that customer (never a lead made from it); the summary counts
+these (``matched_by_reply_to``). A Reply-To naming a customer but not usable for one of
+those reasons is a warning when the message found no customer otherwise.
+
 Idempotency: every item has a key (``mail:<Message-ID>``, ``ics:<UID>:<start>``) stored in
 communications.external_id. When an item concerns several customers the first gets the key
-itself, the others ``<key>#<customer id>``. Mail: an item whose key exists is a duplicate.
+itself, the others ``<key>#<customer id>``. Mail: a message is a duplicate when its key is
+stored (or seen earlier in the file) for the same message: two of its Date (to the second),
+Subject and text agree, compared with white space folded and mbox ``>From`` escaping undone,
+so the CRLF .eml, its mbox copy and a re-import are one message (From is not compared: list
+software rewrites it; Received and other transport headers differ between copies), and so
+is a message an earlier crmcli stored with a Date zone or a body it read otherwise then. A
+different message under a reused Message-ID (broken mailers, list software, hand-made
+mail: two of the three differ) is stored, not dropped: under ``mail:<id>~<16 hex of its
+fingerprint>``, stable, so a re-import finds it again; when it is stored, a warning names
+the key and ``reused_message_ids`` counts it (a stored copy for any customer, ``<key>#<id>``
+too, counts). Stored rather than refused because it is a real message and the Message-ID
+is the sender's fault: a refusal would leave the operator nothing to do but edit the
+mailbox. Two messages under one id with the same Date and Subject and only another text
+(hand-made test mail) are one message: telling them from a body read otherwise by an
+earlier version is not possible from what is stored. A stored message whose subject and
+text were both edited afterwards no longer compares equal: re-importing its mailbox then
+adds the file's version once more, with that warning (a visible copy, never a silent
+loss). Ids crmcli made for messages without a Message-ID are hashes of the bytes:
+an existing one is always a duplicate.
+
 Calendars (``update_existing``): a stored occurrence whose time, duration, subject or text
 changed is updated (a single event that moved keeps its row and gets its new key); a
 `Removal` deletes the stored occurrences of a cancelled event, a cancelled occurrence, or
@@ -20,6 +46,7 @@ the occurrences a series in the file no longer has within the window.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -60,6 +87,8 @@ class Item:
     notes: list[str] = field(default_factory=list)  # warnings about this item
     series_prefix: str | None = None  # single calendar events: "ics:<UID>:" (a move re-keys)
     aliases: list[str] = field(default_factory=list)  # keys older versions gave this item
+    reply_to: list[Party] = field(default_factory=list)  # mail: every Reply-To address
+    reply_to_refused: str | None = None  # mail: why Reply-To may not name the customer
 
 
 @dataclass
@@ -95,6 +124,8 @@ class Summary:
     removed_communications: int = 0
     internal: int = 0
     unmatched_items: int = 0
+    reused_ids: int = 0
+    by_reply_to: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     leads_created: list[dict[str, Any]] = field(default_factory=list)
@@ -111,6 +142,11 @@ class Summary:
             "communications_created": self.communications,
             "duplicates": self.duplicates,
         }
+        if self.kind == "mail":
+            out |= {
+                "reused_message_ids": self.reused_ids,
+                "matched_by_reply_to": self.by_reply_to,
+            }
         if self.kind == "calendar":
             out |= {
                 "updated": self.updated,
@@ -193,6 +229,33 @@ def _distinct_parties(found: list[tuple[Party, str]]) -> list[tuple[Party, str]]
     return parties
 
 
+_MBOX_ESCAPE = re.compile(r"^>+(?=From )", re.M)
+
+
+def fingerprint(values: dict[str, Any]) -> tuple[str, str, str]:
+    """What makes two copies of a message one message, as stored: its Date (to the second),
+    Subject and text, white space folded (line ends, wrapping) and mbox ``>From`` escaping
+    undone, each as a hex digest. Equal for a CRLF .eml and its mbox copy."""
+    subject = " ".join(str(values.get("subject") or "").split())
+    text = " ".join(_MBOX_ESCAPE.sub("", str(values.get("content") or "")).split())
+    return tuple(  # type: ignore[return-value]
+        hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()
+        for part in (str(values.get("occurred_at") or ""), subject, text)
+    )
+
+
+def same_message(one: tuple[str, str, str], other: tuple[str, str, str]) -> bool:
+    """Two of Date, Subject and text agree: one message. A message stored by an earlier
+    crmcli may differ in one of them (a Date zone or a body it read otherwise since), and a
+    re-import must not store it again; a message that only reuses the Message-ID differs in
+    at least two."""
+    return sum(a == b for a, b in zip(one, other, strict=True)) >= 2
+
+
+def _variant_mark(mark: tuple[str, str, str]) -> str:
+    return hashlib.sha256("".join(mark).encode()).hexdigest()[:16]
+
+
 class _DryRun(Exception):
     """Raised to roll back a dry run's transaction."""
 
@@ -213,7 +276,10 @@ class _Importer:
         self.update_existing = update_existing
         self.customers: dict[str, int | None] = {}
         self.agents = repo.agents_by_email(db)
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # calendar keys of this file
+        # mail: key -> fingerprint of this file's message
+        self.prints: dict[str, tuple[str, str, str]] = {}
+        self.variants: dict[str, list[tuple[str, str, str]]] = {}  # mail: key -> variants
 
     def customer(self, email: str) -> int | None:
         if email not in self.customers:
@@ -262,16 +328,19 @@ class _Importer:
             return "outbound", [(p, "recipient") for p in others]
         return "inbound", [(sender, "sender")] if sender else []
 
-    def agent(self, item: Item, direction: str) -> str | None:
-        parties = ([item.sender] if item.sender else []) + item.others
+    def agent(self, item: Item, direction: str, with_sender: bool = True) -> str | None:
+        """Who on our side handled it; a contact form's own From (`with_sender` False, the
+        message matched through Reply-To) is no one."""
+        sender = item.sender if with_sender else None
+        parties = ([sender] if sender else []) + item.others
         for p in parties:
             if p.email in self.agents:
                 return self.agents[p.email]
         for p in parties:  # no agent record: the first of our people, by name
             if self.domains and is_ours(p.email, self.domains):
                 return p.name or p.email
-        if direction == "outbound" and item.sender is not None:
-            return item.sender.name or item.sender.email
+        if direction == "outbound" and sender is not None:
+            return sender.name or sender.email
         return None
 
     def _values(self, item: Item) -> dict[str, Any]:
@@ -339,24 +408,102 @@ class _Importer:
         self.summary.leads_created.append({"id": cid, "email": email, "name": lead_name(party)})
         return cid
 
+    def _mail_key(self, item: Item) -> str | None:
+        """The key to store a message under, or None when it is a duplicate (see the module
+        docstring): its own key, or its variant when a different message holds that one."""
+        mark = fingerprint(self._values(item))
+        keys = [item.key, *item.aliases]
+        if item.key.endswith("@crmcli.generated>"):  # a hash of the bytes: same key, same mail
+            if any(k in self.prints or repo.external_id_exists(self.db, k) for k in keys):
+                return None
+            self.prints.update(dict.fromkeys(keys, mark))
+            return item.key
+        taken = False
+        for key in keys:
+            if key in self.prints:
+                stored = [self.prints[key]]
+            else:
+                stored = [fingerprint(r) for r in repo.communications_with_key(self.db, key)]
+            if any(same_message(mark, other) for other in stored):
+                return None
+            taken = taken or bool(stored)
+        if not taken:
+            self.prints.update(dict.fromkeys(keys, mark))
+            return item.key
+        # the different messages stored under variants of the key, before or in this file
+        variants = self.variants.setdefault(item.key, [])
+        if not variants:
+            variants += (
+                fingerprint(r) for r in repo.communications_with_key_prefix(self.db, f"{item.key}~")
+            )
+        if any(same_message(mark, other) for other in variants):
+            return None
+        variants.append(mark)
+        return f"{item.key}~{_variant_mark(mark)}"
+
+    def _reused(self, item: Item, key: str) -> None:
+        """Say that a message was stored under its variant key (its Message-ID reused)."""
+        self.summary.reused_ids += 1
+        self.summary.warnings.append(
+            {
+                "source": item.source,
+                "warning": f"Message-ID {item.key.removeprefix('mail:')} is also used by a"
+                f" different message (another Date, Subject or text): stored under {key}",
+            }
+        )
+
+    def _by_reply_to(self, item: Item, parties: list[tuple[Party, str]]) -> Party | None:
+        """The customer a message's Reply-To names, when it may stand for the sender (module
+        docstring); a usable-looking one refused is a warning."""
+        if not item.reply_to or any(self.customer(p.email) is not None for p, _ in parties):
+            return None
+        if any(self.customer(p.email) is not None for p in item.senders):
+            return None
+        known = [
+            p
+            for p in item.reply_to
+            if not is_ours(p.email, self.domains) and self.customer(p.email) is not None
+        ]
+        if not known:
+            return None
+        refused = item.reply_to_refused
+        if refused is None and len(item.reply_to) > 1:
+            refused = f"Reply-To holds {len(item.reply_to)} addresses"
+        if refused is not None:
+            self.summary.warnings.append(
+                {
+                    "source": item.source,
+                    "warning": f"Reply-To {known[0].email} is a customer but was not used:"
+                    f" {refused}",
+                }
+            )
+            return None
+        return known[0]
+
     def add(self, item: Item) -> None:
         s = self.summary
         s.items += 1
         for note in item.notes:
             s.warnings.append({"source": item.source, "warning": note})
-        keys = [item.key, *item.aliases]
-        if any(k in self.seen for k in keys):
-            s.duplicates += 1
-            return
-        self.seen.update(keys)
+        key: str | None = item.key
         if self.update_existing:
+            keys = [item.key, *item.aliases]
+            if any(k in self.seen for k in keys):
+                s.duplicates += 1
+                return
+            self.seen.update(keys)
             if self._update(item):
                 return
-        elif any(repo.external_id_exists(self.db, k) for k in keys):
+        else:
+            key = self._mail_key(item)
+        if key is None:
             s.duplicates += 1
             return
         direction, found = self.counterparts(item)
         parties = _distinct_parties(found)
+        reply_to = self._by_reply_to(item, parties) if item.channel == "email" else None
+        if reply_to is not None:
+            direction, parties = "inbound", [(reply_to, "reply-to")]
         if not parties:
             s.internal += 1
             return
@@ -365,7 +512,7 @@ class _Importer:
             s.unmatched_items += 1
             return
         values = self._values(item)
-        agent = self.agent(item, direction)
+        agent = self.agent(item, direction, with_sender=reply_to is None)
         for n, cid in enumerate(matched):
             repo.insert_communication(
                 self.db,
@@ -375,11 +522,15 @@ class _Importer:
                     "channel": item.channel,
                     "direction": direction,
                     "agent": agent,
-                    "external_id": item.key if n == 0 else f"{item.key}#{cid}",
+                    "external_id": key if n == 0 else f"{key}#{cid}",
                 },
             )
             s.communications += 1
         s.imported_items += 1
+        if reply_to is not None:
+            s.by_reply_to += 1
+        if key != item.key:
+            self._reused(item, key)
 
     def remove(self, removal: Removal) -> None:
         if removal.key is not None:

@@ -54,6 +54,8 @@ def _report(summary: dict[str, Any], fmt: str, noun: str) -> None:
     changes = ""
     if summary["kind"] == "calendar":
         changes = f", {summary['updated']} updated, {summary['removed']} removed"
+    if summary.get("matched_by_reply_to"):
+        changes = f", {summary['matched_by_reply_to']} matched through Reply-To"
     addresses = summary["unmatched_addresses"]
     output.info(
         f"{head} {summary['communications_created']} communications from "
