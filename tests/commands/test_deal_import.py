@@ -223,3 +223,22 @@ def test_a_won_deal_closing_in_the_future_is_refused(crm: Any, tmp_path: Path) -
     assert reason["field"] == "close_date" and "in the future" in reason["reason"]
     got = deals(crm)
     assert set(got) == {"F2", "F3"} and got["F3"]["close_date"] == "2027-06-30"
+
+
+def test_an_empty_currency_cell_is_no_currency(crm: Any, tmp_path: Path) -> None:
+    """As in the order import: an empty cell of a currency column names no currency (the
+    default CNY would be a guess), rejected unless --currency names it."""
+    src = tmp_path / "deals.csv"
+    src.write_text(
+        "external_id,title,amount,currency,customer_external_id\n"
+        "D1,Pumps,1200.00,USD,K1\n"
+        "D2,Valves,800.00,,K2\n",
+        encoding="utf-8",
+    )
+    summary = crm.json("deal", "import", str(src), "--key", "external_id")
+    assert (summary["inserted"], summary["rejected"]) == (1, 1)
+    assert rejects(tmp_path / "deals.rejects.csv")[0]["reason"].startswith("no currency")
+    summary = crm.json("deal", "import", str(src), "--key", "external_id", "--currency", "EUR")
+    assert (summary["inserted"], summary["unchanged"]) == (1, 1)
+    got = deals(crm)
+    assert (got["D1"]["currency"], got["D2"]["currency"]) == ("USD", "EUR")

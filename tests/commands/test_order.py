@@ -30,7 +30,8 @@ def test_import_upserts_by_external_id_and_rejects_bad_rows(
     strict = cli("order", "import", str(first), "--strict")
     assert strict.exit_code == 2 and "nothing imported (--strict)" in strict.stderr
     assert cli.json("order", "list") == []
-    summary = cli.json("order", "import", str(first))
+    # (--currency: the currency of the empty currency cells)
+    summary = cli.json("order", "import", str(first), "--currency", "CNY")
     assert (summary["inserted"], summary["rejected"], summary["rows"]) == (2, 4, 6)
     rejects = (tmp_path / "orders.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rejects[0].startswith("line,field,value,reason,order_id")

@@ -43,3 +43,32 @@ def test_a_shopify_export(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
         "SELECT l.sku, l.quantity, l.amount FROM order_lines l JOIN orders o"
         " ON o.id = l.order_id WHERE o.external_id = '#1001' ORDER BY l.line_no",
     ) == [("MUG-1", 2.0, 2000), ("TEE-1", 1.0, 1000)]
+
+
+def test_an_empty_currency_cell_is_no_currency(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """A currency column with an empty cell (not a later line of an order, which has its
+    first line's): the row names no currency, and the default CNY would be a guess; rejected
+    unless --currency names the currency of such rows. A file without a currency column is
+    in --currency (default CNY), and the summary says which."""
+    cli.ok("customer", "add", "--name", "Ann", "--external-id", "C001")
+    src = tmp_path / "orders.csv"
+    src.write_text(
+        "order_id,customer_external_id,order_date,amount,currency\n"
+        "BC1,C001,2024-11-01,19.99,USD\n"
+        "BC2,C001,2024-11-02,19.99,\n",
+        encoding="utf-8",
+    )
+    summary = cli.json("order", "import", str(src))
+    assert (summary["inserted"], summary["rejected"]) == (1, 1)
+    assert "no currency" in (tmp_path / "orders.rejects.csv").read_text("utf-8-sig")
+    summary = cli.json("order", "import", str(src), "--currency", "USD")
+    assert (summary["inserted"], summary["unchanged"]) == (1, 1)
+    assert sql_rows("SELECT external_id, amount, currency FROM orders ORDER BY id") == [
+        ("BC1", 1999, "USD"),
+        ("BC2", 1999, "USD"),
+    ]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("order_id,customer_external_id,order_date,amount\nP1,C001,2024-11-03,5\n")
+    summary = cli.json("order", "import", str(plain))
+    assert summary["currency_from"].startswith("CNY")
+    assert sql_rows("SELECT currency FROM orders WHERE external_id = 'P1'") == [("CNY",)]

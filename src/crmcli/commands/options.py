@@ -148,6 +148,17 @@ StrictOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
 ]
+# An import's --currency: the currency of a file without a currency column (default CNY)
+# and of its empty currency cells (without it such a row names no currency: rejected).
+ImportCurrencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="Currency of a file without a currency column (default CNY) and of empty"
+        " currency cells (else such rows are rejected).",
+        show_default=False,
+    ),
+]
 
 
 MaskOption = Annotated[

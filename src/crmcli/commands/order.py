@@ -10,6 +10,7 @@ from crmcli.commands.options import (
     ColumnsOption,
     DbOption,
     FormatOption,
+    ImportCurrencyOption,
     ImportFileArgument,
     LimitOption,
     WideOption,
@@ -54,9 +55,7 @@ def import_(
         bool,
         typer.Option("--create-customers", help="Create customers the file names but we lack."),
     ] = False,
-    currency: Annotated[
-        str, typer.Option("--currency", help="Currency of rows without a currency column.")
-    ] = "CNY",
+    currency: ImportCurrencyOption = None,
     db: DbOption = None,
     format: FormatOption = None,
 ) -> None:

@@ -294,20 +294,30 @@ class DealImport(Entity):
         self,
         ctx: Context,
         key: str | None = None,
-        currency: str = "CNY",
+        currency: str | None = None,
         create_fields: bool = False,
     ) -> None:
         super().__init__(ctx)
         if key is not None and key not in KEYS:
             raise InvalidInput(f"--key must be one of: {', '.join(KEYS)}")
         self.key = key
-        self.default_currency = validate.normalize_currency(currency)
+        # --currency: a file without a currency column is in it (default CNY), and so are
+        # its empty currency cells; without it such a cell is no currency (the row rejected)
+        self.default_currency = validate.normalize_currency(currency or "CNY")
+        self.blank_currency = currency is not None
         self.custom = CustomColumns(ctx, "deal", self.custom_defs, create_fields)
         self.events = 0
 
     def check_columns(self, present: set[str]) -> None:
         own = self.custom.claim(present, set(self.fields))
         missing = [f for f in ("title", "amount") if f not in own]
+        if "currency" not in own:
+            self.ctx.summary.extra["currency_from"] = (
+                f"{self.default_currency} (--currency)"
+                if self.blank_currency
+                else f"{self.default_currency} (the default: no currency column)"
+            )
+            self.blank_currency = True
         if missing:
             raise InvalidInput(f"no column for: {', '.join(missing)} (use --map SRC=FIELD)")
         customer_cols = {f"customer_{k}" for k in CUSTOMER_KEYS} & own
@@ -403,6 +413,13 @@ class DealImport(Entity):
         if values["amount"] < 0:
             raise Reject("a deal's amount must not be negative", "amount", record["amount"])
         raw = (record.get("currency") or "").strip()
+        if not raw and not self.blank_currency:
+            raise Reject(
+                "no currency: the currency cell is empty (--currency names the currency of"
+                " such rows)",
+                "currency",
+                "",
+            )
         values["currency"] = ctx.required(
             "currency", raw or self.default_currency, validate.normalize_currency
         )
@@ -751,7 +768,7 @@ def import_deals(
     path: str,
     options: ImportOptions,
     key: str | None = None,
-    currency: str = "CNY",
+    currency: str | None = None,
     create_fields: bool = False,
 ) -> Any:
     """Import (insert, or upsert by --key external_id) deals and their history."""

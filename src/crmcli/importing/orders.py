@@ -183,9 +183,14 @@ class OrderImport(Entity):
     date_fields = ("ordered_at",)
     staged_columns = STAGED
 
-    def __init__(self, ctx: Context, currency: str = "CNY", create_customers: bool = False):
+    def __init__(
+        self, ctx: Context, currency: str | None = None, create_customers: bool = False
+    ) -> None:
         super().__init__(ctx)
-        self.default_currency = normalize_currency(currency)
+        # --currency: the currency of a file without a currency column (default CNY) and of
+        # a blank currency cell; without it a blank cell is no currency (the row rejected)
+        self.default_currency = normalize_currency(currency or "CNY")
+        self.blank_currency = currency is not None
         self.create_customers = create_customers
         self.currencies: dict[str, str] = {}
         self.line_count = 0
@@ -213,6 +218,13 @@ class OrderImport(Entity):
         if missing:
             raise InvalidInput(f"no column for: {', '.join(missing)} (use --map SRC=FIELD)")
         self.has_lines = bool(present & set(LINE_FIELDS))
+        if "currency" not in present:
+            self.ctx.summary.extra["currency_from"] = (
+                f"{self.default_currency} (--currency)"
+                if self.blank_currency
+                else f"{self.default_currency} (the default: no currency column)"
+            )
+        self.blank_currency = self.blank_currency or "currency" not in present
 
     # The merge is planned outside the write lock (merge_staged() reads only and fills temp
     # tables), then apply() writes it under the lock; with --create-customers it is
@@ -291,6 +303,13 @@ class OrderImport(Entity):
             # (Shopify's export): the order has one currency, its first line's
             raw_currency = self._run_head[4]
         currency = self.currencies.get(raw_currency)
+        if currency is None and not self.blank_currency and not raw_currency.strip():
+            raise Reject(
+                "no currency: the currency cell is empty (--currency names the currency of"
+                " such rows)",
+                "currency",
+                "",
+            )
         if currency is None:
             currency = ctx.required(
                 "currency",
@@ -494,7 +513,7 @@ def import_orders(
     db: Any,
     path: str,
     options: ImportOptions,
-    currency: str = "CNY",
+    currency: str | None = None,
     create_customers: bool = False,
 ) -> Any:
     """Import (upsert by order id) orders and their lines in one transaction."""

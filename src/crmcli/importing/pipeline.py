@@ -332,6 +332,7 @@ _NOTED_TEXT = {
     "name_from": "name joined from",
     "name_parts_not_read": "name from its column, not read:",
     "external_id_from": "external_id from column",
+    "currency_from": "currency",
     "phones_from": "phone: the first filled of",
     "emails_from": "email: the first filled of",
 }

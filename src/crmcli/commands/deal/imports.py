@@ -10,6 +10,7 @@ from crmcli.commands.options import (
     CreateFieldsOption,
     DbOption,
     FormatOption,
+    ImportCurrencyOption,
     ImportFileArgument,
     import_command,
     open_db,
@@ -38,9 +39,7 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    currency: Annotated[
-        str, typer.Option("--currency", help="Currency of rows without a currency column.")
-    ] = "CNY",
+    currency: ImportCurrencyOption = None,
     create_fields: CreateFieldsOption = False,
     db: DbOption = None,
     format: FormatOption = None,
