@@ -33,16 +33,21 @@ def test_directions_as_call_logs_write_them(
         HEADER + "CALL-1,C3,2024-03-03 09:00,phone,Incoming,Support,a\n"
         "CALL-2,C3,2024-03-03 09:05,phone,Outgoing,Support,b\n"
         "CALL-3,C3,2024-03-03 09:10,phone,来电,Support,c\n"
-        "CALL-4,C3,2024-03-03 09:15,phone,sideways,Support,d\n",
+        "CALL-4,C3,2024-03-03 09:15,phone,sideways,Support,d\n"
+        "CALL-5,C3,2024-03-03 09:20,phone,Missed,Support,e\n"  # a missed call came in
+        "CALL-6,C3,2024-03-03 09:25,phone,拨出,Support,f\n",
     )
     summary = cli.json("comm", "import", str(src))
-    assert summary["inserted"] == 4 and summary["warnings"] == 1
+    assert (summary["inserted"], summary["rejected"]) == (5, 1)
     assert [(e, d) for e, _c, d, _t in _comms(db_path)] == [
         ("CALL-1", "inbound"),
         ("CALL-2", "outbound"),
         ("CALL-3", "inbound"),
-        ("CALL-4", "outbound"),  # the column's default, with a warning
-    ]
+        ("CALL-5", "inbound"),
+        ("CALL-6", "outbound"),
+    ]  # CALL-4 rejected: stored with either direction, a guess
+    reasons = (tmp_path / "d.rejects.csv").read_text("utf-8-sig")
+    assert "invalid direction 'sideways'" in reasons and "not stored with a guessed" in reasons
     assert all(c == zhang for _e, c, _d, _t in _comms(db_path))
     # an update whose direction cell is empty keeps the stored direction
     again = _write(tmp_path / "u.csv", HEADER + "CALL-1,C3,2024-03-03 09:00,phone,,Support,a2\n")

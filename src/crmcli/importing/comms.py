@@ -3,8 +3,11 @@
 Row semantics:
 - the customer is named by customer_id / _external_id / _email / _phone (the pipeline's
   resolver; `--customer-key` picks one); an unknown customer rejects the row;
-- channel and occurred_at are required; a bad direction, duration, follow_up_at or done_at
-  is a field-level warning (the row is stored without it);
+- channel and occurred_at are required; a bad duration, follow_up_at or done_at is a
+  field-level warning (the row is stored without it); a direction that is neither inbound
+  nor outbound (aliases: 呼入, missed, dialled, ...) rejects the row: a communication
+  always has a direction, and storing the default would be a guess (an empty cell, like no
+  direction column, is the documented default, outbound);
 - a row with an `external_id` already stored updates that communication (or leaves it
   unchanged; one stored for another customer is rejected, never moved); a row identical to a stored one (same customer, time, channel, direction and
   subject) is unchanged, so importing a file twice adds nothing; a repeat of an earlier row
@@ -116,7 +119,10 @@ def _channel(raw: str) -> str:
 
 
 def _direction(raw: str) -> str:
-    return normalize_enum(raw, DIRECTIONS, "direction")
+    try:
+        return normalize_enum(raw, DIRECTIONS, "direction")
+    except InvalidInput as exc:
+        raise InvalidInput(f"{exc.message} (not stored with a guessed one)") from None
 
 
 class CommImport(Entity):
@@ -156,10 +162,10 @@ class CommImport(Entity):
         ref = ctx.resolver.reference(record)
         warnings: list[list[str]] = []
         raw = (record.get("direction") or "").strip()
-        # (None: a new communication gets the default, an update keeps the stored one)
-        values["direction"] = (
-            ctx.optional(line, cells, "direction", raw, _direction, warnings) if raw else None
-        )
+        # (None: a new communication gets the default, an update keeps the stored one). A
+        # direction that is neither rejects the row: a communication always has one, so it
+        # cannot be stored without it, and either would be a guess.
+        values["direction"] = ctx.required("direction", raw, _direction) if raw else None
         raw = (record.get("follow_up_at") or "").strip()
         values["follow_up_at"] = (
             ctx.optional(
