@@ -181,3 +181,30 @@ def test_real_addresses_with_asterisks_are_not_taken_for_masked(cli: Any, tmp_pa
     with sqlite3.connect(os.environ["CRM_DB"]) as con:
         got = sorted(con.execute("SELECT email, address FROM customers"))
     assert got == [("a*b.c@x.com", "Unit 5* Harbour Rd"), ("bo@x.com", "Block B**, Lot 7")]
+
+
+def test_a_suspect_phone_stays_suspect_through_export_and_import(
+    cli: Any, tmp_path: Path, sql_rows: Any
+) -> None:
+    """`(415) 555-0100` read in the default region (CN) is stored +864155550100 and flagged
+    suspect; the export writes the flag, so its E.164 `+86...` read back (into the same
+    database or another) does not clear the doubt `report quality` counts."""
+    src = tmp_path / "nanp.csv"
+    src.write_text("name,phone\nJ,(415) 555-0100\nK,13800138000\n", encoding="utf-8")
+    cli.ok("customer", "import", str(src))
+    export = tmp_path / "export.csv"
+    cli.ok("customer", "export", "--out", str(export))
+    rows = list(csv.DictReader(io.StringIO(export.read_text("utf-8-sig"))))
+    assert [(r["phone"], r["phone_suspect"]) for r in rows] == [
+        ("'+864155550100", "1"),
+        ("'+8613800138000", "0"),
+    ]
+    summary = cli.json("customer", "import", str(export), "--key", "id")
+    assert (summary["updated"], summary["unchanged"]) == (0, 2)
+    other = tmp_path / "other.db"
+    cli.ok("customer", "import", str(export), "--db", str(other))
+    for db in (None, other):
+        assert sql_rows("SELECT phone, phone_suspect FROM customers ORDER BY id", db) == [
+            ("+864155550100", 1),
+            ("+8613800138000", 0),
+        ]

@@ -110,7 +110,7 @@ def test_an_export_imports_back_by_id_into_the_same_customers(
     summary = cli.json("customer", "import", str(out), "--key", "id")
     assert (summary["inserted"], summary["unchanged"], summary["rejected"]) == (0, 2, 0)
     edited = out.read_text(encoding="utf-8-sig").replace("Name Only", "Name Changed")
-    edited += "999,,Stranger,,,,,,lead,,,,,,,,\r\n"
+    edited += "999,,Stranger,,,,,,lead,,,,,,,,,\r\n"
     out.write_text(edited, encoding="utf-8-sig")
     summary = cli.json("customer", "import", str(out), "--key", "id")
     assert (summary["updated"], summary["unchanged"], summary["rejected"]) == (1, 1, 1)

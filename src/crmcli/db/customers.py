@@ -340,12 +340,14 @@ def list_customers(
 
 
 def iter_customers(db: Database, flt: CustomerFilter, batch: int = 5000):  # type: ignore[no-untyped-def]
-    """Stream matching customers (with tags) in id order, in constant memory."""
+    """Stream matching customers (with tags, and whether the phone is suspect) in id order,
+    in constant memory."""
     where, params = flt.where()
     last = 0
     while True:
         rows = db.query(
-            f"SELECT {COLUMNS} FROM customers c WHERE ({where}) AND c.id > ? ORDER BY c.id LIMIT ?",
+            f"SELECT {COLUMNS}, c.phone_suspect FROM customers c WHERE ({where}) AND c.id > ?"
+            " ORDER BY c.id LIMIT ?",
             [*params, last, batch],
         )
         if not rows:

@@ -97,7 +97,9 @@ EXPORT_FIELDS = (
     "created_at",
 )
 # Columns of our own exports that an import accepts but does not store.
-IGNORED_FIELDS = ("id", "updated_at", "erased_at", "phone_suspect")
+IGNORED_FIELDS = ("id", "updated_at", "erased_at")
+# An export's phone_suspect column: read with the row's phone (1 keeps it suspect).
+_FLAGGED = ("1", "true", "yes")
 ALIASES = {
     "标签": "tags",
     "生命周期": "lifecycle",
@@ -209,7 +211,8 @@ class CustomerImport(Entity):
     name = "customer"
     audit_entity = "customer"
     fields = (
-        *IMPORT_FIELDS, *COMPANY_COLUMNS[1:], *(f for _, _, labels in _LABELLED for f in labels)
+        *IMPORT_FIELDS, *COMPANY_COLUMNS[1:], "phone_suspect",
+        *(f for _, _, labels in _LABELLED for f in labels),
     )  # fmt: skip
     ignored_fields = IGNORED_FIELDS
     aliases = ALIASES
@@ -247,7 +250,9 @@ class CustomerImport(Entity):
         self.links = bool(own & set(COMPANY_COLUMNS)) or self.companies.by_domain
         if self.companies.create and not own & set(COMPANY_COLUMNS):
             raise InvalidInput("--create-company: the file has no company column")
-        self.file_fields = own - set(IGNORED_FIELDS) - {"country"} - set(COMPANY_COLUMNS[1:])
+        self.file_fields = (
+            own - set(IGNORED_FIELDS) - {"country", "phone_suspect"} - set(COMPANY_COLUMNS[1:])
+        )
         self._name_parts = [p for p in NAME_PARTS if p in self.file_fields]
         self.file_fields -= set(NAME_PARTS)
         if self._name_parts and "name" in self.file_fields:
@@ -632,8 +637,11 @@ class CustomerImport(Entity):
             ext = ext or column
         values["phone"] = phone.e164
         values["phone_ext"] = ext
-        values["phone_suspect"] = 1 if phone.suspect else 0
-        if phone.suspect:
+        # an export's phone_suspect column read back: its +86... is this database's reading
+        # of a number written in another plan's grouping, still a doubt (report quality)
+        flagged = (record.get("phone_suspect") or "").strip().lower() in _FLAGGED
+        values["phone_suspect"] = 1 if phone.suspect or flagged else 0
+        if values["phone_suspect"]:
             self.suspect += 1
 
     def reject(self, row: _Row, reason: str, duplicate: bool = False) -> None:

@@ -23,7 +23,9 @@ from crmcli.importing.customers import CONTACT_COLUMNS, EXPORT_FIELDS
 from crmcli.output.emit import cell, prepare, to_json
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
-EXPORT_COLUMNS = ["id", *EXPORT_FIELDS, "updated_at", *CONTACT_COLUMNS]
+# (phone_suspect: a phone read in the default region from another plan's grouping; an
+# import of the export keeps it suspect)
+EXPORT_COLUMNS = ["id", *EXPORT_FIELDS, "updated_at", "phone_suspect", *CONTACT_COLUMNS]
 
 
 def export_columns() -> list[str]:
