@@ -128,3 +128,21 @@ def test_google_several_values_in_one_cell(cli: Any, tmp_path: Path, sql_rows: A
         ("phone", "+14155550101"),
         ("phone", "+442079460000"),
     ]
+
+
+def test_a_file_without_a_name_column_is_refused_whole(
+    cli: Any, tmp_path: Path, sql_rows: Any
+) -> None:
+    """A Portuguese Excel export (`Nome;E-mail`, cp1252) has no column read as the name:
+    every row would be rejected for it, so the file is (exit 2, nothing stored); with
+    --key the rows update existing customers, which need no name."""
+    src = tmp_path / "clientes.csv"
+    src.write_bytes("Nome;E-mail\r\nJoão;joao@example.pt\r\n".encode("cp1252"))
+    result = cli("customer", "import", str(src))
+    assert result.exit_code == 2
+    assert "no name column" in result.stderr and "--map SRC=name" in result.stderr
+    assert sql_rows("SELECT count(*) FROM customers") == [(0,)]
+    cli.ok("customer", "import", str(src), "--map", "Nome=name")
+    assert sql_rows("SELECT name, email FROM customers") == [("João", "joao@example.pt")]
+    summary = cli.json("customer", "import", str(src), "--key", "email")
+    assert summary["unchanged"] == 1

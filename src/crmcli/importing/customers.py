@@ -269,6 +269,12 @@ class CustomerImport(Entity):
                 + ", ".join(f for f in IMPORT_FIELDS if f != "country")
                 + ")"
             )
+        if "name" not in self.file_fields and not self.key:
+            # every row would be rejected for its name: the file, not its rows, is wrong
+            raise InvalidInput(
+                "no name column: a new customer needs a name (use --map SRC=name, or --key"
+                " to update existing customers by another column)"
+            )
         self.ctx.summary.extra["key"] = self.key
         self.name_required = "name" in self.file_fields
         # what row() reads: the file's own text fields, parsed-once caches
