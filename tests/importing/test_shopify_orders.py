@@ -45,6 +45,22 @@ def test_a_shopify_export(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     ) == [("MUG-1", 2.0, 2000), ("TEE-1", 1.0, 1000)]
 
 
+def test_shopify_name_unmapped_is_no_customer_name(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """Without --map Name=external_id, `Name` (the order number) would be read as the
+    customer's name: --create-customers made customers called #1001. Its values are no
+    names (no letter), so it is an unknown column; the lines, without an order id, are
+    orders of their own, and the later line's empty currency is no currency."""
+    src = tmp_path / "orders_export.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([HEADER, *ROWS])
+    args = ["--map", "Created at=ordered_at", "--map", "Total=-", "--create-customers"]
+    summary = cli.json("order", "import", str(src), *args)
+    assert "Name" in summary["unknown_columns"]
+    assert sql_rows("SELECT name, email FROM customers") == [("ann@example.com", "ann@example.com")]
+    assert sql_rows("SELECT currency FROM orders") == [("EUR",), ("EUR",)]
+    assert summary["rejected"] == 1  # the Tee line: no currency
+
+
 def test_an_empty_currency_cell_is_no_currency(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     """A currency column with an empty cell (not a later line of an order, which has its
     first line's): the row names no currency, and the default CNY would be a guess; rejected

@@ -173,6 +173,15 @@ def _line_amount(qty: int | float, unit: int, line: int, cells: list[str]) -> in
 INDEX_REBUILD_MIN_ROWS = 50_000
 
 
+def _name_like(raw: str) -> str:
+    """A customer_name cell names someone when it has a letter (of any script): Shopify's
+    `Name` column is the order number (#1001), no customer's name (the fit check then
+    reports the column as unknown instead of creating customers called #1001)."""
+    if not any(c.isalpha() for c in raw):
+        raise InvalidInput(f"{raw!r} is no name")
+    return raw
+
+
 class OrderImport(Entity):
     name = "order"
     audit_entity = "order"
@@ -182,6 +191,7 @@ class OrderImport(Entity):
     money_fields = ("amount", "unit_price", "line_amount", "quantity")
     date_fields = ("ordered_at",)
     staged_columns = STAGED
+    fit_checks = {"customer_name": _name_like}
 
     def __init__(
         self, ctx: Context, currency: str | None = None, create_customers: bool = False
