@@ -275,5 +275,5 @@ def test_two_columns_matched_to_one_field_are_an_error_naming_the_choice(tmp_pat
         assert src.fields.count("lifecycle") == 1
         src.close()
     path.write_text("name,email,email\nAnn,a1@x.com,a2@x.com\n", encoding="utf-8")
-    with pytest.raises(InvalidInput, match="columns 'email' and 'email' both read as email"):
+    with pytest.raises(InvalidInput, match="columns 2 and 3 are both named 'email'"):
         open_csv(path, {}, ("name", "email"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import operator
@@ -100,9 +101,14 @@ COMMON_ALIASES: dict[str, str] = {
     "created": "created_at",
     "创建时间": "created_at",
     "id": "id",
-    # references to a customer from other records
-    "customerid": "customer_id",
-    "客户id": "customer_id",
+    # references to a customer from other records: a header spelled as a field is that
+    # field (`customer_id`, this database's id); another system's spelling (`Customer ID`,
+    # `CustomerID`, 客户ID, `Kundennummer`) is that system's number: customer_external_id
+    # (see CUSTOMER_NUMBER_HEADERS; the customer import reads them as its external_id)
+    "customerid": "customer_external_id",
+    "客户id": "customer_external_id",
+    "customernumber": "customer_external_id",
+    "kundennummer": "customer_external_id",
     "customerexternalid": "customer_external_id",
     "customeremail": "customer_email",
     "customerphone": "customer_phone",
@@ -157,6 +163,7 @@ IGNORE = "-"
 
 def parse_mapping(items: Sequence[str] | None) -> ColumnMap:
     """`--map SRC=FIELD`, `--map "A+B=FIELD"` (join), `--map SRC=-` (ignore) -> ColumnMap.
+    SRC is a header name or `#N`, column N by position (see _override_columns).
 
     Exact: a column mapped twice, or a field fed by two maps without `+`, is an error."""
     out = ColumnMap()
@@ -211,15 +218,17 @@ def _common_hanzi(chars: list[str]) -> int:
     after it form a pair ("J\xfcrgen" reads as "J黵gen"), but such pairs land in GBK's
     extension areas of rare characters, never in GB2312's rows (both bytes >= 0xA1).
     Real Chinese text is almost all GB2312."""
-    n = 0
-    for ch in chars:
-        if "\u4e00" <= ch <= "\u9fff":
-            try:
-                ch.encode("gb2312")
-            except UnicodeEncodeError:
-                continue
-            n += 1
-    return n
+    common = _gb2312_hanzi()
+    return sum(ch in common for ch in chars)
+
+
+@functools.cache
+def _gb2312_hanzi() -> frozenset[str]:
+    """The 6,763 hanzi of GB2312 (rows 0xB0-0xF7), for counting them fast."""
+    rows = bytes(range(0xB0, 0xF8))
+    cells = bytes(range(0xA1, 0xFF))
+    pairs = b"".join(bytes((r, c)) for r in rows for c in cells)
+    return frozenset(pairs.decode("gb2312", errors="ignore")) - {"\ufffd"}
 
 
 def _ideograph(ch: str) -> bool:
@@ -310,10 +319,20 @@ def detect_encoding(sample: bytes) -> str:
     Windows) or cp1252 (on Western Windows) when the evidence says which; otherwise
     InvalidInput asking for --encoding (never a guess).
 
-    GB18030 needs a reading with hanzi and without private-use or unassigned characters;
-    mostly everyday hanzi (GB2312) decide it, else at least a quarter of them and no reading
-    as cp1252 letters. cp1252 needs letters, standing alone when the bytes read as hanzi too.
+    Decided line by line: the lines that are not UTF-8 decide between GB18030 and cp1252
+    (see _decide_legacy), and a line written in another encoding than the rest (a UTF-8 row
+    appended to a GBK file, a cp1252 row to a UTF-8 one) refuses the file, naming it.
     """
+    marked = _marked_encoding(sample)
+    if marked is not None:
+        return marked
+    return decide_lines(
+        _nonascii_lines(sample, 0, partial=True), lambda pos: sample.count(b"\n", 0, pos) + 1
+    )
+
+
+def _marked_encoding(sample: bytes) -> str | None:
+    """The encoding a BOM or UTF-16's zero bytes say; InvalidInput for a binary file."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -329,8 +348,219 @@ def detect_encoding(sample: bytes) -> str:
         if zeros_even > zeros_odd * 4:
             return "utf-16-be"
         raise InvalidInput("this looks like a binary file, not CSV")
-    if _decoded(sample, "utf-8") is not None:
+    return None
+
+
+# A line of a sample that is not ASCII: (its byte offset in the file, its bytes, whether it
+# may be cut short at the sample's end).
+Line = tuple[int, bytes, bool]
+
+
+def _nonascii_lines(sample: bytes, start: int, partial: bool) -> list[Line]:
+    """The sample's lines with a byte above 127, with their offsets in the file (`start`:
+    the sample's own); `partial`: its last line may be cut short."""
+    out: list[Line] = []
+    if sample.isascii():
+        return out
+    pos = 0
+    pieces = sample.split(b"\n")
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        if not piece.isascii():
+            out.append((start + pos, piece, partial and i == last))
+        pos += len(piece) + 1
+    return out
+
+
+def _decodes(line: Line, encoding: str) -> str | None:
+    """The line's text in the encoding, None when it does not decode (a line cut short by
+    the sample's end may end in the middle of a character)."""
+    if line[2]:
+        return _decoded(line[1], encoding)
+    try:
+        return line[1].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030", "cp1252": "cp1252"}
+
+
+def decide_lines(lines: list[Line], line_of: Callable[[int], int]) -> str:
+    """The encoding of a file from its non-ASCII lines (`line_of`: a file offset -> its line
+    number, for the message). UTF-8 when they all are; else the lines that are not UTF-8
+    decide (_decide_legacy), and then every line must read as that encoding: a line whose
+    bytes say it is written in another one refuses the file (InvalidInput naming it)."""
+    utf8: list[Line] = []
+    legacy: list[Line] = []
+    for line in lines:
+        (utf8 if _decodes(line, "utf-8") is not None else legacy).append(line)
+    if not legacy:
         return "utf-8"
+    joined = _first_mib(legacy)
+    try:
+        encoding = _decide_legacy(joined)
+    except InvalidInput:
+        first = next(
+            (line for line in utf8 if _utf8_reads_well(_decodes(line, "utf-8") or "")), None
+        )
+        if first is None or first[0] > legacy[0][0]:
+            raise
+        raise InvalidInput(_mixed_message(line_of, first[0], "utf-8", legacy[0][0], None)) from None
+    utf8_at = {line[0] for line in utf8}
+    mixed = _first_foreign(lines, utf8_at, encoding)
+    if mixed is not None:
+        (at, reading), (other_at, other) = mixed
+        raise InvalidInput(_mixed_message(line_of, at, reading, other_at, other))
+    return encoding
+
+
+def _first_mib(lines: list[Line]) -> bytes:
+    """The first MiB of the lines, joined (what the encoding is decided from)."""
+    out: list[bytes] = []
+    size = 0
+    for line in lines:
+        if size >= SAMPLE_BYTES:
+            break
+        out.append(line[1])
+        size += len(line[1]) + 1
+    return b"\n".join(out)
+
+
+def _first_foreign(
+    lines: list[Line], utf8_at: set[int], encoding: str
+) -> tuple[tuple[int, str], tuple[int, str]] | None:
+    """((offset, encoding) of the first line whose encoding is certain, (offset, encoding)
+    of the first line written in another one), or None when every line reads as
+    `encoding`. A line valid as UTF-8 and as `encoding` that neither reading prefers is
+    either (GBK text is sometimes valid UTF-8 by accident)."""
+    first: tuple[int, str] | None = None
+    for line in lines:
+        utf8 = line[0] in utf8_at
+        reading = _foreign(line, utf8, encoding) or (None if utf8 else encoding)
+        if reading is None:
+            continue
+        if first is None:
+            first = (line[0], reading)
+        elif reading != first[1]:
+            return first, (line[0], reading)
+    return None
+
+
+def _mixed_message(
+    line_of: Callable[[int], int], at: int, reading: str, other_at: int, other: str | None
+) -> str:
+    """One line: which line is not written as the one before it, and --encoding."""
+    line, other_line = line_of(at), line_of(other_at)
+    if reading == "utf-8":
+        said = f"line {other_line} is not valid utf-8 like line {line} before it"
+        said += f" (it reads as {NAMES[other]})" if other else ""
+    else:
+        said = f"line {other_line} reads as {NAMES[other or 'utf-8']}, not as {NAMES[reading]}"
+        said += f" like line {line}"
+    return (
+        f"{said}: the file mixes encodings; save it again in one encoding, or give --encoding"
+        " to read every line as one"
+    )
+
+
+def _foreign(line: Line, utf8: bool, encoding: str) -> str | None:
+    """The encoding a line of a file read as `encoding` is written in instead, when its
+    bytes say so: UTF-8 that reads as CJK or Western letters where the other reading is
+    worse; in a GBK file, cp1252 letters inside Latin words where GBK reads no everyday
+    hanzi; in a cp1252 file, a run of everyday hanzi where cp1252 reads no lone letter."""
+    if utf8:
+        text = line[1].decode("utf-8") if not line[2] else _decoded(line[1], "utf-8") or ""
+        other = _decodes(line, encoding)
+        if not _utf8_reads_well(text):
+            return None
+        if other is None or encoding == "cp1252":
+            return "utf-8"  # cp1252 text is valid UTF-8 only as mojibake (Ã« for ë)
+        return "utf-8" if _utf8_not_gbk(text, other) else None
+    if encoding == "gb18030" and _WESTERN_IN_WORD.search(line[1]):
+        return "cp1252" if _cp1252_in_gbk(line[1]) else None
+    if encoding == "cp1252" and _HANZI_RUN.search(line[1]):
+        return "gb18030" if _gbk_in_cp1252(line[1]) else None
+    return None
+
+
+# a cp1252 letter (0xC0-0xFF) between ASCII letters: "M\xfcller", which GBK reads as M黮ler
+_WESTERN_IN_WORD = re.compile(rb"[A-Za-z][\xc0-\xff][A-Za-z]")
+# two everyday hanzi (GB2312) in a row, in GBK bytes
+_HANZI_RUN = re.compile(rb"[\xb0-\xf7][\xa1-\xfe][\xb0-\xf7][\xa1-\xfe]")
+
+
+def _utf8_reads_well(text: str) -> bool:
+    """The UTF-8 reading of a line is text: no control, private-use or unassigned
+    characters among its non-ASCII ones."""
+    import unicodedata
+
+    return all(
+        unicodedata.category(ch) not in ("Cc", "Cn", "Co", "Cs") for ch in text if ord(ch) > 127
+    )
+
+
+def _utf8_not_gbk(text: str, gbk: str) -> bool:
+    """A line valid as UTF-8 and as GBK is UTF-8 when its UTF-8 reading has hanzi and more
+    of them everyday ones (GB2312) than its GBK reading has (GBK text that happens to be
+    valid UTF-8 reads as rare CJK or as Greek, Cyrillic, IPA ...), or when it reads as Latin
+    letters inside Latin words (`Zoë`, which GBK reads as Zo毛)."""
+    high = [ch for ch in text if ord(ch) > 127]
+    if any(_ideograph(ch) for ch in high):
+        other = [ch for ch in gbk if ord(ch) > 127]
+        return _common_hanzi(high) / len(high) > _common_hanzi(other) / max(1, len(other))
+    return all(
+        ch.isalpha()
+        and ord(ch) < 0x250
+        and (
+            (i > 0 and text[i - 1].isascii() and text[i - 1].isalpha())
+            or (i + 1 < len(text) and text[i + 1].isascii() and text[i + 1].isalpha())
+        )
+        for i, ch in enumerate(text)
+        if ord(ch) > 127
+    )
+
+
+def _cp1252_in_gbk(line: bytes) -> bool:
+    """A line of a GBK file is cp1252: GBK reads no everyday hanzi in it, and cp1252 reads
+    letters, each inside a Latin word (Müller, Jürgen)."""
+    gbk = _decoded(line, "gb18030")
+    western = _decoded(line, "cp1252")
+    if gbk is None or western is None:
+        return gbk is None and western is not None
+    if _common_hanzi(list(gbk)):
+        return False
+    return all(
+        ch.isalpha() and i > 0 and western[i - 1].isascii() and western[i - 1].isalpha()
+        for i, ch in enumerate(western)
+        if ord(ch) > 127
+    )
+
+
+def _gbk_in_cp1252(line: bytes) -> bool:
+    """A line of a cp1252 file is GBK: it reads as everyday hanzi (and CJK punctuation)
+    only, and cp1252 reads no letter of it standing alone (张伟 is ÕÅÎ°: letters in pairs)."""
+    gbk = _decoded(line, "gb18030")
+    western = _decoded(line, "cp1252")
+    if gbk is None or western is None:
+        return False
+    high = [ch for ch in gbk if ord(ch) > 127]
+    if _common_hanzi(high) < len([ch for ch in high if not "\u3000" <= ch <= "\u303f"]):
+        return False
+    return not any(
+        (i == 0 or western[i - 1].isascii()) and (i + 1 == len(western) or western[i + 1].isascii())
+        for i, ch in enumerate(western)
+        if ord(ch) > 127
+    )
+
+
+def _decide_legacy(sample: bytes) -> str:
+    """GB18030 or cp1252 for bytes that are not UTF-8, when the evidence says which.
+
+    GB18030 needs a reading with hanzi and without private-use or unassigned characters;
+    mostly everyday hanzi (GB2312) decide it, else at least a quarter of them and no reading
+    as cp1252 letters. cp1252 needs letters, standing alone when the bytes read as hanzi too.
+    """
     gbk = _decoded(sample, "gb18030")
     common = 0.0
     if gbk is not None:
@@ -742,7 +972,7 @@ def _open(
         enc = encoding
     else:
         try:
-            enc = detect_encoding(_detection_sample(raw, sample))
+            enc = detect_file_encoding(raw, size, sample)
         except InvalidInput as exc:
             raw.close()
             raise InvalidInput(f"{display}: {exc}") from None
@@ -764,9 +994,15 @@ def _open(
         raise InvalidInput(f"{display}: cannot read the header line") from None
     try:
         fields, joins, unknown, ignored = _map_header(header, aliases, known, overrides)
-    except InvalidInput:
+    except InvalidInput as exc:
+        title = _title_line(raw, enc, header, display)
         text.close()
-        raise
+        raise InvalidInput(title) if title else exc from None
+    if all(f is None for f in fields) and not joins:
+        title = _title_line(raw, enc, header, display)
+        if title:
+            text.close()
+            raise InvalidInput(title)
     # Columns without a header (Excel writes `name,email,,,` for formatted empty columns):
     # unknown only once a row has a value in one (cells() reports "column 4 (no header)").
     blank = [i for i, cell in enumerate(header) if fields[i] is None and not cell.strip()]
@@ -790,12 +1026,42 @@ def _open(
     )
 
 
-def _detection_sample(raw: IO[bytes], head: bytes) -> bytes:
-    """What detect_encoding sees: the first MiB, or, when that is all ASCII and the file
-    goes on, the MiB from the line of the first non-ASCII byte (a list sorted by email with
-    the Chinese names far down is decided by them, not by its ASCII head)."""
+def _title_line(raw: IO[bytes], encoding: str, header: list[str], display: str) -> str | None:
+    """Why the first line is not the header, when it is a title above it (an Excel
+    report's `Customer list 2024`): one cell at most, and one of the next lines has
+    several. None when the first line may be the header."""
+    cells = [c.strip() for c in header if c.strip()]
+    if len(cells) > 1:
+        return None
+    head = os.pread(raw.fileno(), 65536, 0).decode(encoding, errors="replace")
+    lines = head.lstrip("\ufeff").splitlines()[1:11]
+    for number, line in enumerate(lines, start=2):
+        row = next(csv.reader([line], delimiter=sniff_delimiter(line)), [])
+        found = [c.strip() for c in row if c.strip()]
+        if len(found) > 1:
+            skip = number - 1
+            read = f"{cells[0]!r}, one cell" if cells else "it is empty"
+            return (
+                f"{display}: line 1 does not look like a header ({read}; line"
+                f" {number} has {len(found)}: {', '.join(found[:4])}{', ...' if len(found) > 4 else ''});"
+                f" delete the {skip} line{'s' if skip > 1 else ''} above the header"
+                + (
+                    f", or read the file from line {number}: tail -n +{number} {_quoted(display)}"
+                    " | crm ... import -"
+                    if display != "-"
+                    else ""
+                )
+            )
+    return None
+
+
+def _detection_sample(raw: IO[bytes], head: bytes) -> tuple[bytes, int]:
+    """What detection reads first, and its offset: the first MiB, or, when that is all
+    ASCII and the file goes on, the MiB from the line of the first non-ASCII byte (a list
+    sorted by email with the Chinese names far down is decided by them, not by its ASCII
+    head)."""
     if not head.isascii() or b"\x00" in head:
-        return head
+        return head, 0
     offset = len(head)
     raw.seek(offset)
     while block := raw.read(SAMPLE_BYTES):
@@ -803,9 +1069,55 @@ def _detection_sample(raw: IO[bytes], head: bytes) -> bytes:
             found = re.search(rb"[\x80-\xff]", block)
             line = block.rfind(b"\n", 0, found.start() if found else 0) + 1
             raw.seek(offset + line)
-            return raw.read(SAMPLE_BYTES)
+            return raw.read(SAMPLE_BYTES), offset + line
         offset += len(block)
-    return head
+    return head, 0
+
+
+WINDOWS = 4
+WINDOW_BYTES = 256 * 1024
+
+
+def detect_file_encoding(raw: IO[bytes], size: int, head: bytes) -> str:
+    """detect_encoding for a whole file: its first MiB (see _detection_sample) and four
+    windows of 256 KiB spread over the rest, the last at its end (where rows appended in
+    another encoding are), all of it when the rest is smaller. A file of UTF-8 blocks is
+    decided without looking at its lines."""
+    marked = _marked_encoding(head)
+    if marked is not None:
+        return marked
+    sample, start = _detection_sample(raw, head)
+    end = start + len(sample)
+    blocks = [(sample, start, end < size)]
+    rest = size - end
+    spans = (
+        [(end, rest)]
+        if rest <= WINDOWS * WINDOW_BYTES
+        else [(end + rest * k // WINDOWS - WINDOW_BYTES, WINDOW_BYTES) for k in range(1, 5)]
+    )
+    for at, length in spans if rest > 0 else []:
+        raw.seek(at)
+        block = raw.read(length)
+        cut = block.find(b"\n") + 1  # the window starts inside a line: from the next one
+        stop = len(block) if at + len(block) >= size else block.rfind(b"\n") + 1
+        if 0 < cut <= stop:
+            blocks.append((block[cut:stop], at + cut, False))
+    if all(
+        _decodes((at, block, cut_short), "utf-8") is not None for block, at, cut_short in blocks
+    ):
+        return "utf-8"
+    lines = [line for block in blocks for line in _nonascii_lines(*block)]
+    return decide_lines(lines, lambda pos: _line_number(raw, pos))
+
+
+def _line_number(raw: IO[bytes], offset: int) -> int:
+    """The line a byte offset of the file is on (for a message: reads the file up to it)."""
+    raw.seek(0)
+    lines, done = 1, 0
+    while done < offset and (block := raw.read(min(SAMPLE_BYTES, offset - done))):
+        lines += block.count(b"\n")
+        done += len(block)
+    return lines
 
 
 def _quoted(column: str) -> str:
@@ -817,59 +1129,139 @@ def _map_header(
     header: list[str], aliases: dict[str, str], known: set[str], overrides: ColumnMap
 ) -> tuple[list[str | None], dict[str, list[int]], list[str], list[str]]:
     keys = [normalize_header(cell) for cell in header]
-    missing = [overrides.spelled[k] for k in overrides.spelled if k not in keys]
-    if missing:
-        raise InvalidInput(
-            f"--map names column(s) the header lacks: {', '.join(missing)}; header: "
-            + ", ".join(c.strip() for c in header)
-        )
+    single, joins = _override_columns(header, keys, overrides)
     own = 0
     for columns in REJECTS_COLUMNS:
         if tuple(k.lower() for k in keys[: len(columns)]) == columns:
             own = len(columns)
             break
-    joined = {k for parts in overrides.joins.values() for k in parts}
+    joined = {i for cols in joins.values() for i in cols}
     mapped = overrides.targets()
+    shared = {k for k, n in Counter(keys).items() if n > 1}
+
+    def label(index: int) -> str:  # a column as lists name it: by position when not unique
+        name = header[index].strip()
+        return f"{name} (column {index + 1})" if keys[index] in shared and name else name
+
     fields: list[str | None] = []
     unknown: list[str] = []
     ignored: list[str] = []
-    matched: dict[str, str] = {}  # field -> the column matched to it by name or alias
+    matched: dict[str, int] = {}  # field -> the column matched to it by name or alias
     for index, (cell, key) in enumerate(zip(header, keys, strict=True)):
         target: str | None
-        if index < own:
+        if index < own or index in joined:
             fields.append(None)
             continue
-        if key in overrides.single:
-            target = overrides.single[key]
+        if index in single:
+            target = single[index]
             if target == IGNORE:
-                ignored.append(cell.strip())
+                ignored.append(label(index))
                 target = None
             fields.append(target)
             continue
-        if key in joined:
-            fields.append(None)
-            continue
-        # a header spelled as a field is that field (an order import's `customer_id` is
-        # this database's id, as in every import; `CustomerID` is an ERP's alias)
-        target = cell.strip().lower() if cell.strip().lower() in known else None
-        if target is None:
-            target = aliases.get(key) or COMMON_ALIASES.get(key)
-        if target is None and key in known:
-            target = key
+        target = _header_field(cell, key, aliases, known)
         if target is not None and (target not in known or target in mapped):
             target = None  # an explicit --map feeds that field: this column is not read
         if target is None:
-            unknown.append(cell.strip())
+            unknown.append(label(index))
         elif target in matched:
-            # two columns read as one field: which one is meant is not guessed
-            first = matched[target]
-            raise InvalidInput(
-                f"columns {first!r} and {cell.strip()!r} both read as {target}; say which with"
-                f" --map {_quoted(first)}={target} or --map {_quoted(cell.strip())}={target}"
-                f" (the other is then not read), or ignore one with --map {_quoted(cell.strip())}=-"
-            )
+            raise InvalidInput(_both_read_as(header, keys, matched[target], index, target))
         else:
-            matched[target] = cell.strip()
+            matched[target] = index
         fields.append(target)
-    joins = {f: [keys.index(k) for k in parts] for f, parts in overrides.joins.items()}
     return fields, joins, unknown, ignored
+
+
+# Headers naming a customer by another system's number. In an import of records that
+# name a customer (comm, order, ticket, campaign results, deal) they are that system's
+# number, customer_external_id, before any other reading (COMMON_ALIASES reads 客户编号
+# and `Customer No.` as external_id, the customer import's own number).
+CUSTOMER_NUMBER_HEADERS = frozenset(
+    {"customerid", "客户id", "customerno", "customernumber", "客户编号", "客户号", "kundennummer"}
+)
+
+
+def _header_field(cell: str, key: str, aliases: dict[str, str], known: set[str]) -> str | None:
+    """The field a header cell names: spelled as a field it is that field (`customer_id`
+    is this database's id in every import); else the import's own alias, a customer
+    number (CUSTOMER_NUMBER_HEADERS: `Customer ID` is another system's), a common alias,
+    or the field its normalized spelling is."""
+    spelled = cell.strip().lower()
+    if spelled in known:
+        return spelled
+    if key in aliases:
+        return aliases[key]
+    if key in CUSTOMER_NUMBER_HEADERS and "customer_external_id" in known:
+        return "customer_external_id"
+    return COMMON_ALIASES.get(key) or (key if key in known else None)
+
+
+def _both_read_as(header: list[str], keys: list[str], first: int, other: int, target: str) -> str:
+    """Two columns matched to one field: the --map that says which (by position when the
+    two have one name)."""
+    a, b = header[first].strip(), header[other].strip()
+    if keys[first] == keys[other]:
+        return (
+            f"columns {first + 1} and {other + 1} are both named {a!r} (both read as {target});"
+            f" say which with --map '#{first + 1}={target}' or --map '#{other + 1}={target}'"
+            f" (the other is then an unknown column), or rename one in the file"
+        )
+    return (
+        f"columns {a!r} and {b!r} both read as {target}; say which with"
+        f" --map {_quoted(a)}={target} or --map {_quoted(b)}={target}"
+        f" (the other is then not read), or ignore one with --map {_quoted(b)}=-"
+    )
+
+
+_POSITION = re.compile(r"#([0-9]+)")
+
+
+def _override_columns(
+    header: list[str], keys: list[str], overrides: ColumnMap
+) -> tuple[dict[int, str], dict[str, list[int]]]:
+    """The columns the --map options name: {index: field or IGNORE} and {field: [indexes]}
+    for joins. `#N` names column N (counted from 1); a name names the columns of that
+    name not named by position, and must name exactly one, unless it ignores them all."""
+    taken: dict[str, list[int]] = {}
+    for key, spelled in overrides.spelled.items():
+        if (position := _POSITION.fullmatch(key)) is not None:
+            if key in keys:
+                raise InvalidInput(f"--map {spelled}: a column of the header is named {spelled!r}")
+            if not 1 <= int(position[1]) <= len(header):
+                raise InvalidInput(f"--map {spelled}: the header has {len(header)} columns")
+            taken[key] = [int(position[1]) - 1]
+    by_position = {i for cols in taken.values() for i in cols}
+    missing = []
+    for key, spelled in overrides.spelled.items():
+        if key in taken:
+            continue
+        cols = [i for i, k in enumerate(keys) if k == key]
+        free = [i for i in cols if i not in by_position]
+        if not cols:
+            missing.append(spelled)
+        elif not free:
+            raise InvalidInput(f"--map: column {spelled!r} mapped twice (by name and position)")
+        elif len(free) > 1 and overrides.single.get(key) != IGNORE:
+            raise InvalidInput(_shared_name(spelled, free, overrides, key))
+        taken[key] = free
+    if missing:
+        raise InvalidInput(
+            f"--map names column(s) the header lacks: {', '.join(missing)}; header: "
+            + ", ".join(c.strip() for c in header)
+        )
+    single = {i: dst for key, dst in overrides.single.items() for i in taken[key]}
+    joins = {dst: [taken[k][0] for k in parts] for dst, parts in overrides.joins.items()}
+    return single, joins
+
+
+def _shared_name(spelled: str, columns: list[int], overrides: ColumnMap, key: str) -> str:
+    """A --map naming a column by a name several columns have."""
+    numbers = [str(i + 1) for i in columns]
+    said = ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    target = overrides.single.get(key) or next(f for f, ks in overrides.joins.items() if key in ks)
+    picks = " or ".join(f"--map '#{n}={target}'" for n in numbers[:2])
+    return (
+        f"--map {spelled}: columns {said} are {'both' if len(numbers) == 2 else 'all'} named"
+        f" {spelled!r}, so the name cannot say"
+        f" which; name the column by its position: {picks} (--map '#{numbers[-1]}=-' ignores one)"
+    )
