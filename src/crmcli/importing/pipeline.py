@@ -384,7 +384,10 @@ class Context:
             fld, value, reason = "", "", exc if isinstance(exc, str) else exc.message
         self.sink.add(line, fld, value, reason, cells, "duplicate" if duplicate else "reject")
         if not duplicate:
-            self.reasons[_reason_kind(reason)] += 1
+            kind = _reason_kind(reason)
+            if kind not in self.reasons and len(self.reasons) >= REASON_KINDS_MAX:
+                kind = "other reasons"
+            self.reasons[kind] += 1
 
     def optional(
         self,
@@ -489,8 +492,21 @@ class Context:
 _ISO_LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?")
 
 
+# A reject reason without the row's own values (the summary's and the audit entry's
+# reject_reasons count kinds of reasons, not one key per unknown email).
+_REASON_VALUES = (
+    (re.compile(r"^(no customer with \w+) .*"), r"\1"),
+    (re.compile(r"^(line of )?order \S+ "), r"\1order "),
+    (re.compile(r"^(\w+) .* in the future\b.*"), r"\1 in the future"),
+    (re.compile(r"^customer_(\w+) \S+ and customer_(\w+) \S+ "), r"customer_\1 and customer_\2 "),
+)
+REASON_KINDS_MAX = 30  # distinct kinds counted; the rest under "other reasons"
+
+
 def _reason_kind(reason: str) -> str:
-    return re.split(r" '|:| \(| of customer| \d", reason, maxsplit=1)[0].strip()
+    for pattern, kind in _REASON_VALUES:
+        reason = pattern.sub(kind, reason)
+    return re.split(r" '|[:;]| \(| of customer| \d", reason, maxsplit=1)[0].strip()
 
 
 class CustomerResolver:
