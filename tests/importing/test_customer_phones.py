@@ -214,3 +214,14 @@ def test_a_label_before_the_number_is_not_part_of_it(cli: Any, tmp_path: Path) -
     )
     assert rows["A"]["phone"] == "+861062532000" and rows["B"]["phone"] == "+8613812345678"
     assert rows["C"]["phone"] is None and summary["warnings"] == 1
+
+
+def test_suspect_phones_counts_the_stored_ones(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """The summary's suspect_phones counts the suspect phones the import stored, as
+    `report quality` will: a duplicate row's is not stored, so it is not counted."""
+    src = tmp_path / "nanp.csv"
+    src.write_text("name,phone\nJ,(415) 555-0100\nK,(415) 555-0100\nL,(415) 555-0101\n")
+    summary = cli.json("customer", "import", str(src))
+    assert (summary["inserted"], summary["duplicates"]) == (2, 1)
+    assert summary["suspect_phones"] == 2
+    assert sql_rows("SELECT count(*) FROM customers WHERE phone_suspect = 1") == [(2,)]

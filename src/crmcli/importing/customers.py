@@ -647,8 +647,6 @@ class CustomerImport(Entity):
         # of a number written in another plan's grouping, still a doubt (report quality)
         flagged = (record.get("phone_suspect") or "").strip().lower() in _FLAGGED
         values["phone_suspect"] = 1 if phone.suspect or flagged else 0
-        if values["phone_suspect"]:
-            self.suspect += 1
 
     def reject(self, row: _Row, reason: str, duplicate: bool = False) -> None:
         self.ctx.reject(row.line, row.cells, Reject(reason), duplicate=duplicate)
@@ -856,6 +854,7 @@ class CustomerImport(Entity):
         new_ids.append(cid)
         self._remember(row.values, cid)
         self.ctx.summary.inserted += 1
+        self.suspect += record.get("phone_suspect") or 0  # (counted when stored)
         row.cid, row.outcome = cid, "inserted"
         if row.extra and row.extra.get("soft"):
             self.companies.by_domain_linked += 1
@@ -895,6 +894,7 @@ class CustomerImport(Entity):
             changed.add(cid)
         self._remember(row.values, cid)
         self.ctx.summary.updated += 1
+        self.suspect += row.values.get("phone_suspect") or 0
 
     def _drop_stale(self, found: dict[str, dict[Any, int]]) -> None:
         """The snapshot's answer to a lookup is stale for a customer this import updates
