@@ -146,3 +146,24 @@ def test_a_file_without_a_name_column_is_refused_whole(
     assert sql_rows("SELECT name, email FROM customers") == [("João", "joao@example.pt")]
     summary = cli.json("customer", "import", str(src), "--key", "email")
     assert summary["unchanged"] == 1
+
+
+def test_a_sheet_with_phone_and_mobile_keeps_both(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """A Chinese sheet's 电话 and 手机 (Phone and Mobile) had been refused as two columns of
+    one field: the phone is 电话 where filled, else 手机, and the other is kept."""
+    src = tmp_path / "客户.csv"
+    src.write_bytes("姓名,电话,手机\r\n张伟,010-62532000,13800138000\r\n李娜,,13900139000\r\n"
+                    .encode("gbk"))  # fmt: skip
+    summary = cli.json("customer", "import", str(src))
+    assert summary["inserted"] == 2
+    assert summary["phones_from"] == "电话, 手机 (the others kept as its other phones)"
+    assert sql_rows("SELECT name, phone FROM customers ORDER BY id") == [
+        ("张伟", "+861062532000"),
+        ("李娜", "+8613900139000"),
+    ]
+    assert sql_rows("SELECT customer_id, value FROM customer_contacts") == [(1, "+8613800138000")]
+    one = tmp_path / "mobile.csv"
+    one.write_text("Name,Mobile\nAnn,+1 415 555 0100\n", encoding="utf-8")
+    summary = cli.json("customer", "import", str(one))
+    assert "phones_from" not in summary  # one phone column: nothing to say
+    assert sql_rows("SELECT phone FROM customers WHERE name = 'Ann'") == [("+14155550100",)]

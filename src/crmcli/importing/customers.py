@@ -60,6 +60,15 @@ CONTACT_COLUMNS = {"other_emails": "email", "other_phones": "phone", "other_addr
 PHONE_LABELS = {
     "primaryphone": "phone_primary",
     "mobilephone": "phone_mobile",
+    # a sheet's Mobile / 手机 beside its Phone / 电话 column: both kept (alone, the phone)
+    "mobile": "phone_mobile",
+    "mobilenumber": "phone_mobile",
+    "cell": "phone_mobile",
+    "cellphone": "phone_mobile",
+    "手机": "phone_mobile",
+    "手机号": "phone_mobile",
+    "手机号码": "phone_mobile",
+    "移动电话": "phone_mobile",
     "businessphone": "phone_business",
     "homephone": "phone_home",
     "businessphone2": "phone_business_2",
@@ -124,7 +133,6 @@ ALIASES = {
     "organization1name": "company",
     "address1formatted": "address",
     "primaryemail": "email",
-    "mobilenumber": "phone",
     "country": "country",
     "国家": "country",
     "地区": "country",
@@ -315,7 +323,7 @@ class CustomerImport(Entity):
         columns = dict(zip(source.fields, source.header, strict=True)) if source else {}
         present = set(present)
         for own, other, found in self._labelled:
-            if found:
+            if len(found) + (own in present) > 1:
                 read = [columns.get(f, f).strip() for f in [own][: own in present] + found]
                 self.ctx.summary.extra[f"{own}s_from"] = (
                     f"{', '.join(read)} (the others kept as its other {own}s)"
