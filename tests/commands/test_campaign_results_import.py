@@ -43,7 +43,10 @@ def test_results_keep_the_currency_the_time_and_one_row_per_member(
     assert stored[ids["zw@example.cn"]][:2] == ("success", 123400)  # the first row stands
     with open(tmp_path / "r.rejects.csv", encoding="utf-8-sig", newline="") as fh:
         rows = {(r["line"], r["field"]): r["reason"] for r in csv.DictReader(fh)}
-    assert "CNY" in rows[("2", "revenue")]
+    assert rows[("2", "revenue")] == "revenue '$299.00' is not in CNY, the campaign's currency"
+    # the same file again changes nothing: unchanged, not "3 updated"
+    again = cli.json("campaign", "import-results", "1", str(src))
+    assert (again["updated"], again["unchanged"]) == (0, 3)
     assert ("3", "responded_at") in rows
     assert (
         rows[("5", "")] == f"duplicate of line 4 (the same member, customer {ids['zw@example.cn']})"

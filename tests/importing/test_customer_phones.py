@@ -225,3 +225,19 @@ def test_suspect_phones_counts_the_stored_ones(cli: Any, tmp_path: Path, sql_row
     assert (summary["inserted"], summary["duplicates"]) == (2, 1)
     assert summary["suspect_phones"] == 2
     assert sql_rows("SELECT count(*) FROM customers WHERE phone_suspect = 1") == [(2,)]
+
+
+def test_two_numbers_on_two_lines_of_a_cell(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """Excel's Alt+Enter puts two numbers on two lines of one cell, and Chinese sheets
+    separate them with a full-width ；: both are two numbers (a field warning saying so),
+    not one impossible number."""
+    src = tmp_path / "two.csv"
+    src.write_text(
+        'name,phone\nA,"13800138000\n13900139000"\nB,13800138001；13900139001\n',
+        encoding="utf-8",
+    )
+    summary = cli.json("customer", "import", str(src))
+    assert (summary["inserted"], summary["warnings"]) == (2, 2)
+    reasons = (tmp_path / "two.rejects.csv").read_text("utf-8-sig")
+    assert reasons.count("two phone numbers in one cell") == 2
+    assert sql_rows("SELECT phone FROM customers") == [(None,), (None,)]

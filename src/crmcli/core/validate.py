@@ -271,12 +271,21 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
     """Parse user input into an aware UTC datetime.
 
     Accepts ISO dates and times, common forms ('2021/1/1', '2021-01-01 10:00', '1 Mar 2024'),
-    Chinese dates ('2024年3月5日'), 'now', 'today', 'tomorrow 9am', 'yesterday', and offsets
-    from now ('+3d', '-2h', '+30m', '+1w'). Naive input is read in the configured zone.
+    Chinese dates and times ('2024年3月5日 14时30分', '2024/3/5 下午 02:30:00'), 'now',
+    'today', 'tomorrow 9am', 'yesterday', and offsets from now ('+3d', '-2h', '+30m', '+1w').
+    Naive input is read in the configured zone. A numeric date that reads two ways
+    (03/05/2024, 24-03-05) follows --date-order / $CRM_DATE_ORDER, else is refused.
     """
     text = str(value).strip()
     if not text:
         raise InvalidInput(f"empty {field}")
+    if not text.isascii():
+        text = _cn_clock(text, str(value), field)
+    return _parse_general(text, str(value), field, base)
+
+
+def _parse_general(text: str, value: str, field: str, base: datetime | None) -> datetime:
+    """parse_datetime() of a stripped text in ASCII forms (`value` as the user wrote it)."""
     if _ISO.match(text):
         # The common case (scripts, imports, --as-of): the stdlib parser, no dateutil import.
         try:
@@ -306,13 +315,9 @@ def parse_datetime(value: str, field: str = "time", base: datetime | None = None
     by_word = _day_word(low, current, value, field)
     if by_word is not None:
         return by_word
-    if _NUMERIC_DATE.match(text):  # 03/05/2024: the order decides, never a guess
-        order = user_date_order() if date_evidence(text) == "either" else None
-        return parse_datetime_as(text, order, field)
-    cn = re.match(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?\s*(.*)$", text)
-    if cn:
-        year, month, day_s, rest = cn.groups()
-        text = f"{year}-{int(month):02d}-{int(day_s):02d} {rest}".strip()
+    head = _DATE_HEAD.match(text)
+    if head is not None:  # 03/05/2024, 24-03-05: the order decides, never a guess
+        return _numeric_moment(text, head, user_date_order(), value, field, column=False)
     try:
         parsed = _dateutil_full_date(text, value, field)
         if parsed.tzinfo is None:
@@ -339,12 +344,11 @@ def _dateutil_full_date(text: str, value: str, field: str) -> datetime:
     the text gives a year, a month and a day ('March 5', '10:30', 'Tuesday' and '05/03'
     are no dates: dateutil would fill them in from its default) and any weekday it names
     is that date's. ValueError and friends pass through to the caller."""
-    dayfirst = _numeric_dayfirst(text, value, field)
-    parsed = _dateutil_parse(text, value, field, _DEFAULT_A, dayfirst)
+    parsed = _dateutil_parse(text, value, field, _DEFAULT_A)
     if parsed.year == _DEFAULT_A.year or parsed.month == 1 or parsed.day <= 7:
         # A field the text lacks comes from the default (a weekday rolls the day on by at
         # most 6 days): read again from another default to see which ones it gave.
-        other = _dateutil_parse(text, value, field, _DEFAULT_B, dayfirst)
+        other = _dateutil_parse(text, value, field, _DEFAULT_B)
         missing = [
             name
             for name, a, b in (
@@ -364,7 +368,19 @@ def _dateutil_full_date(text: str, value: str, field: str) -> datetime:
                 "2024-03-05"
             )
     _check_weekday(text, parsed, value, field)
-    return parsed
+    return _pivot_century(text, parsed)
+
+
+def _pivot_century(text: str, parsed: datetime) -> datetime:
+    """dateutil reads a two-digit year ('5 Mar 75') within 50 years of today (2075 in 2026);
+    it follows TWO_DIGIT_PIVOT like every other two-digit year (1975)."""
+    two = f"{parsed.year % 100:02d}"
+    if re.search(rf"(?<!\d){parsed.year:04d}(?!\d)", text) or not re.search(
+        rf"(?<!\d){two}(?!\d)", text
+    ):
+        return parsed
+    year = full_year(two)
+    return parsed if year == parsed.year else parsed.replace(year=year)
 
 
 # Two defaults for dateutil that differ in year, month and day (and in the weekday a lone
@@ -375,7 +391,6 @@ _DEFAULT_B = datetime(2004, 3, 15)
 _UTC_NAMES = frozenset({"UTC", "GMT", "Z"})
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _NAME_THEN_SIGN = re.compile(r"([^\W\d_]+)\s*([+-])\s*(\d+(?::?\d+)?)")
-_DOTTED_PREFIX = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(?:\d{4}|\d{2})(?!\d)")
 
 
 @lru_cache(maxsize=1)
@@ -385,9 +400,7 @@ def _dateutil_info() -> parserinfo:
     return dateutil_parser.parserinfo()
 
 
-def _dateutil_parse(
-    text: str, value: str, field: str, default: datetime, dayfirst: bool | None = None
-) -> datetime:
+def _dateutil_parse(text: str, value: str, field: str, default: datetime) -> datetime:
     """dateutil's reading of `text` from `default`, with a zone only when the text states one
     plainly: a numeric offset (+01:00, -0800) or UTC/GMT/Z. A zone name dateutil cannot
     resolve (PST, CET, CST...) is refused: dateutil would read the time as local with an
@@ -412,26 +425,7 @@ def _dateutil_parse(
             )
         return offset
 
-    return dateutil_parser.parse(text, default=default, dayfirst=dayfirst, tzinfos=zone)
-
-
-def _numeric_dayfirst(text: str, value: str, field: str) -> bool | None:
-    """dateutil's dayfirst for a text starting like 03/05/2024 that _NUMERIC_DATE did not
-    take whole (a zone or fraction after it): the user's date order when the two numbers
-    can each be the month; refused without one. None for any other text."""
-    m = _DOTTED_PREFIX.match(text)
-    if m is None:
-        return None
-    a, b = int(m.group(1)), int(m.group(3))
-    if a == b or a > 12 or b > 12:
-        return None
-    order = user_date_order()
-    if order not in ("dmy", "mdy"):
-        raise InvalidInput(
-            f"ambiguous {field} {value.strip()!r} (day or month first?); write 2024-03-05 or "
-            "give --date-order dmy|mdy (or $CRM_DATE_ORDER)"
-        )
-    return order == "dmy"
+    return dateutil_parser.parse(text, default=default, tzinfos=zone)
 
 
 def _check_weekday(text: str, parsed: datetime, value: str, field: str) -> None:
@@ -557,14 +551,79 @@ def money(cents: int | None) -> float | None:
     return round(cents / 100, 2)
 
 
+# Currency cells written as a name or a sign (Chinese ERPs: 人民币, 美元; spreadsheets: €).
+_CURRENCY_NAMES = {
+    "RMB": "CNY", "人民币": "CNY", "元": "CNY", "CN¥": "CNY", "CN￥": "CNY", "美元": "USD",
+    "US$": "USD", "港币": "HKD", "港元": "HKD", "HK$": "HKD", "欧元": "EUR", "€": "EUR",
+    "日元": "JPY", "JP¥": "JPY", "英镑": "GBP", "£": "GBP", "新台币": "TWD", "NT$": "TWD",
+    "澳元": "AUD", "A$": "AUD", "AU$": "AUD", "加元": "CAD", "C$": "CAD", "CA$": "CAD",
+    "新加坡元": "SGD", "S$": "SGD", "韩元": "KRW", "₩": "KRW", "瑞士法郎": "CHF",
+    "NZ$": "NZD", "MX$": "MXN", "R$": "BRL", "₹": "INR",
+}  # fmt: skip
+# Codes in use beside ISO 4217's (offshore yuan)
+_EXTRA_CURRENCIES = frozenset({"CNH"})
+# ISO 4217 currencies without a minor unit: an amount with a fraction of one is refused
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "UYI",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+
+
+@lru_cache(maxsize=1)
+def _iso_currencies() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(c.alpha_3 for c in pycountry.currencies) | _EXTRA_CURRENCIES
+
+
 def normalize_currency(value: str | None, default: str = "CNY") -> str:
-    text = (value or "").strip().upper()
-    if not text:
+    """An ISO 4217 code from a currency cell or option: the code in any case, a Chinese
+    name (人民币, 美元), or a sign; a sign several currencies write (`$`, `¥`) is the
+    default when it is one of them, else refused (which one is meant is not guessed). An
+    unknown code is refused."""
+    raw = (value or "").strip()
+    if not raw:
         return default
-    text = {"RMB": "CNY", "¥": "CNY", "元": "CNY", "$": "USD"}.get(text, text)
+    text = _CURRENCY_NAMES.get(raw.upper()) or _CURRENCY_NAMES.get(raw) or raw.upper()
+    meant = _CURRENCY_MARKS.get(text)
+    if meant and len(meant) > 1:
+        if default in meant:
+            return default
+        raise InvalidInput(
+            f"currency {raw!r} is the sign of {', '.join(sorted(meant))}: give the ISO code"
+        )
     if not re.fullmatch(r"[A-Z]{3}", text):
         raise InvalidInput(f"invalid currency {value!r}; use an ISO code such as CNY")
+    if text not in _iso_currencies():
+        raise InvalidInput(f"unknown currency {value!r}: no ISO 4217 code")
     return text
+
+
+def check_minor_units(cents: int, currency: str, field: str = "amount") -> None:
+    """Raise InvalidInput when an amount has a fraction of a currency's unit that has no
+    minor unit (100.5 JPY: a column written with a decimal comma read with a point?)."""
+    if cents % 100 and currency in ZERO_DECIMAL_CURRENCIES:
+        raise InvalidInput(
+            f"{field} {cents / 100:.2f} {currency} has a fraction of a unit; {currency} has"
+            " no minor unit (is the column written with a decimal comma? --decimal comma)"
+        )
 
 
 def split_tag_options(values: list[str] | None) -> list[str]:
@@ -714,7 +773,9 @@ COMMA_CURRENCIES = frozenset(
 )
 
 _MONEY_AFFIX = re.compile(
-    r"^(?:[¥$€£￥₩₹]|[A-Z]{3}|RMB|US\$|R\$)\s*|\s*(?:[¥$€£￥₩₹元]|[A-Z]{3}|RMB)$", re.IGNORECASE
+    r"^(?:(?:US|HK|NT|NZ|AU|CA|MX|[RACS])\$|(?:CN|JP)[¥￥]|[¥$€£￥₩₹]|[A-Z]{3}|RMB)\s*"
+    r"|\s*(?:[¥$€£￥₩₹元]|[A-Z]{3}|RMB)$",
+    re.IGNORECASE,
 )
 _MONEY_BODY = re.compile(r"^\d[\d.,]*$")
 _GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
@@ -874,26 +935,77 @@ def parse_money_as(value: str, convention: str, field: str = "amount") -> int:
 DATE_ORDERS = ("dmy", "mdy", "ymd")
 YMD_REGIONS = frozenset({"CN", "JP", "KR", "TW", "HU", "LT", "MN", "IR"})
 MDY_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "BZ"})
-_NUMERIC_DATE = re.compile(
-    r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:[T\s,]+(\d{1,2}):(\d{2})(?::(\d{2}))?"
-    r"\s*([AaPp][Mm])?)?$"
-)
+# A two-digit year below this is 20yy, else 19yy: 1930-2029, the window Excel, LibreOffice
+# and Google Sheets read two-digit years in (what the spreadsheet that wrote the file showed).
+TWO_DIGIT_PIVOT = 30
+# A numeric date at the start of a cell: 03/05/2024, 24-03-05, 3.5.24 (the year last in four
+# or two digits, or first in two); what follows it must be a time (after T, a space or ',').
+_DATE_HEAD = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{1,2})(?!\d)")
+_CLOCK_TAIL = re.compile(r"[T\s,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?")
+_ORDER_WORDS = {"dmy": "day-first", "mdy": "month-first", "ymd": "year-first"}
+
+
+def full_year(digits: str) -> int:
+    """The year a cell's year digits name: four digits as written, two by TWO_DIGIT_PIVOT
+    (24 -> 2024, 29 -> 2029, 30 -> 1930, 99 -> 1999)."""
+    year = int(digits)
+    if len(digits) <= 2:
+        year += 2000 if year < TWO_DIGIT_PIVOT else 1900
+    return year
+
+
+@lru_cache(maxsize=4096)
+def _readings(first: str, second: str, third: str) -> tuple[tuple[str, date], ...]:
+    """((order, date), ...): every order that reads a numeric date's three parts as a real
+    date. The year is last when the third part has four or two digits (dmy, mdy), first
+    when the first part has two digits and the third is no four-digit year (ymd): '3/5/24'
+    cannot be year-first, '24/3/5' only is."""
+    candidates = []
+    if len(third) in (2, 4):
+        year = full_year(third)
+        candidates += [("dmy", year, second, first), ("mdy", year, first, second)]
+    if len(first) == 2 and len(third) <= 2:
+        candidates.append(("ymd", full_year(first), second, third))
+    out = []
+    for order, year, month, day in candidates:
+        try:
+            found = date(year, int(month), int(day))
+        except ValueError:
+            continue
+        out.append((order, found))
+    return tuple(out)
+
+
+def _date_head(text: str) -> re.Match[str] | None:
+    """The numeric date a stripped cell starts with, when a time or nothing follows it."""
+    head = _DATE_HEAD.match(text)
+    if head is None or (head.end() < len(text) and text[head.end()] not in "T \t,"):
+        return None
+    return head
 
 
 def date_evidence(value: str) -> str | None:
-    """What one date cell says about its column's order: "dmy", "mdy", "either" (both
-    readings are valid dates that differ) or None (its form decides by itself)."""
-    m = _NUMERIC_DATE.match(value.strip())
-    if m is None:
+    """What one date cell says about its column's order: the one order that reads it as a
+    date ("dmy" for 13/05/2024, "ymd" for 32-03-05); the orders that read it as different
+    dates, joined by '|' ("dmy|mdy" for 03/05/2024, "dmy|ymd" for 24-03-05, "dmy|mdy|ymd" for
+    05-03-24): it is open and its column's order decides; or None when its form decides by
+    itself (ISO, 2024/3/5, 2024年3月5日), every reading is the same date (05/05/2024), or
+    none is a date (the parser says why)."""
+    text = value.strip()
+    if not text.isascii():
+        try:
+            text = _cn_clock(text, value, "date")
+        except InvalidInput:
+            return None  # refused when the cell is read, with the reason
+    head = _date_head(text)
+    if head is None:
         return None
-    a, b = int(m.group(1)), int(m.group(3))
-    if a > 12 and b <= 12:
-        return "dmy"
-    if b > 12 and a <= 12:
-        return "mdy"
-    if a == b or a > 12 and b > 12:
-        return None  # the same date either way, or no date at all (the parser says so)
-    return "either"
+    readings = _readings(head.group(1), head.group(3), head.group(4))
+    if len(readings) == 1:
+        return readings[0][0]
+    if len({day for _, day in readings}) <= 1:
+        return None
+    return "|".join(order for order, _ in readings)
 
 
 def region_date_order(region: str | None) -> str | None:
@@ -905,38 +1017,80 @@ def region_date_order(region: str | None) -> str | None:
     return "mdy" if reg in MDY_REGIONS else "dmy"
 
 
+def _kinds(evidence: dict[str, int], keys: list[str]) -> str:
+    """'dmy|mdy: 2, dmy|ymd: 1': how many open dates read under which orders."""
+    return ", ".join(f"{key}: {evidence[key]}" for key in sorted(keys))
+
+
 def decide_date_order(
     evidence: dict[str, int], field: str, option: str | None = None, region: str | None = None
 ) -> tuple[str | None, str]:
-    """(order, what decided it) for a date column; None when no cell needs one."""
-    dmy, mdy = evidence.get("dmy", 0), evidence.get("mdy", 0)
-    if dmy and mdy:
+    """(order, what decided it) for a date column whose cells gave `evidence` (date_evidence
+    counts); None when no cell needs one. A cell that only one order reads settles the
+    column (the option does not override it); open cells (03/05/2024, and every two-digit
+    year whose position is open: 24-03-05) never decide: --date-order, $CRM_DATE_ORDER or
+    the region does, and it must read every one of them. Raises InvalidInput for a
+    contradictory column, or an ambiguous one nothing decides."""
+    settled = [o for o in DATE_ORDERS if evidence.get(o)]
+    open_sets = [key for key, n in evidence.items() if "|" in key and n]
+    if len(settled) > 1:
+        first, *others = settled
+        said = "".join(f" and {evidence[o]} {_ORDER_WORDS[o]}" for o in others)
         raise InvalidInput(
-            f"column {field}: {dmy} date(s) are day-first and {mdy} month-first; fix the file "
-            "(one order per column)"
+            f"column {field}: {evidence[first]} date(s) are {_ORDER_WORDS[first]}{said}; fix "
+            "the file (one order per column)"
         )
-    if dmy:
-        return "dmy", "values"
-    if mdy:
-        return "mdy", "values"
-    if not evidence.get("either"):
+    if settled:
+        order = settled[0]
+        misfits = [key for key in open_sets if order not in key.split("|")]
+        if misfits:
+            raise InvalidInput(
+                f"column {field}: {evidence[order]} date(s) are {_ORDER_WORDS[order]} ({order}) "
+                f"and {sum(evidence[k] for k in misfits)} cannot be (read as "
+                f"{_kinds(evidence, misfits)}); fix the file (one order per column)"
+            )
+        return order, "values"
+    if not open_sets:
         return None, "values"
-    for order, source in (
+    fits = [o for o in DATE_ORDERS if all(o in key.split("|") for key in open_sets)]
+    if not fits:
+        raise InvalidInput(
+            f"column {field}: no one date order reads all its dates (read as "
+            f"{_kinds(evidence, open_sets)}); fix the file (one order per column)"
+        )
+    for given, source in (
         (option, "--date-order"),
         (os.environ.get("CRM_DATE_ORDER"), "$CRM_DATE_ORDER"),
     ):
-        if order:
-            order = order.strip().lower()
-            if order not in DATE_ORDERS:
-                raise InvalidInput(f"{source} must be one of: {', '.join(DATE_ORDERS)}")
-            if order != "ymd":
-                return order, source
+        if not given:
+            continue
+        given = given.strip().lower()
+        if given not in DATE_ORDERS:
+            raise InvalidInput(f"{source} must be one of: {', '.join(DATE_ORDERS)}")
+        if given in fits:
+            return given, source
+        if any(given in key.split("|") for key in open_sets) or given != "ymd":
+            misfits = [key for key in open_sets if given not in key.split("|")]
+            raise InvalidInput(
+                f"column {field}: {source} {given} cannot read "
+                f"{sum(evidence[k] for k in misfits)} of its dates (read as "
+                f"{_kinds(evidence, misfits)}); give --date-order {'|'.join(fits)}, or fix the "
+                "file"
+            )
+        # ymd says nothing about dates whose year is last (03/05/2024): the next source
     by_region = region_date_order(region)
-    if by_region in ("dmy", "mdy"):
-        return by_region, f"region {region.upper() if region else ''}"
+    if by_region in fits:
+        return str(by_region), f"region {region.upper() if region else ''}"
+    if open_sets == ["dmy|mdy"]:
+        raise InvalidInput(
+            f"column {field}: dates like 03/05/2024 read as 3 May or 5 March depending on the "
+            "order; give --date-order dmy|mdy (or $CRM_DATE_ORDER, or --region)"
+        )
     raise InvalidInput(
-        f"column {field}: dates like 03/05/2024 read as 3 May or 5 March depending on the "
-        "order; give --date-order dmy|mdy (or $CRM_DATE_ORDER, or --region)"
+        f"column {field}: dates with a two-digit year (like 24-03-05: 2024-03-05 year-first, "
+        f"24 March 2005 day-first) read as different dates by order "
+        f"({_kinds(evidence, open_sets)}); give --date-order {'|'.join(fits)} (or "
+        "$CRM_DATE_ORDER, or --region)"
     )
 
 
@@ -956,35 +1110,125 @@ def parse_local_iso(text: str, zone: tzinfo) -> datetime | None:
 
 
 def parse_datetime_as(value: str, order: str | None, field: str = "time") -> datetime:
-    """A date cell read under its column's order (dd/mm/yyyy or mm/dd/yyyy forms); every
-    other form goes to parse_datetime. Two-digit years follow Excel (00-29 -> 20xx)."""
+    """A date cell read under its column's order (the numeric forms: 03/05/2024, 24-03-05,
+    3.5.24 14:30, with a time after them); every other form goes to parse_datetime. Two-digit
+    years follow TWO_DIGIT_PIVOT (00-29 -> 20xx, 30-99 -> 19xx)."""
     text = value.strip()
-    m = _NUMERIC_DATE.match(text)
-    if m is None:
-        return parse_datetime(text, field)
-    a, sep, b, year_s, hh, mi, ss, ampm = m.groups()
-    says = date_evidence(text)
-    if says in ("dmy", "mdy") and order is not None and says != order:
-        raise InvalidInput(f"{field} {text!r} is not {order} like the rest of its column")
-    if says == "either" and order not in ("dmy", "mdy"):
-        raise InvalidInput(f"ambiguous {field} {text!r}; give --date-order dmy|mdy")
-    first, second = int(a), int(b)
-    day, month = (first, second) if (order == "dmy" or says == "dmy") else (second, first)
-    if says is None and first == second:
-        day = month = first
-    year = int(year_s)
-    if len(year_s) == 2:
-        year += 2000 if year < 30 else 1900
-    hour = int(hh or 0)
+    if not text.isascii():
+        text = _cn_clock(text, value, field)
+    head = _DATE_HEAD.match(text)
+    if head is None:
+        return parse_datetime(value, field)
+    return _numeric_moment(text, head, order, value, field, column=True)
+
+
+def _numeric_moment(
+    text: str, head: re.Match[str], order: str | None, value: str, field: str, column: bool
+) -> datetime:
+    """The moment a numeric date (and the time after it) names under `order`: its column's
+    (column=True) or the user's --date-order / $CRM_DATE_ORDER."""
+    shown = value.strip()
+    rest = text[head.end() :]
+    if rest and rest[0] not in "T \t,":
+        raise InvalidInput(f"invalid {field} {shown!r}; use a form like 2024-03-05 14:30")
+    day = _read_head(head, order, shown, field, column)
+    if not rest:
+        return datetime.combine(day, time(0, 0), tzinfo=local_zone()).astimezone(UTC)
+    clock_m = _CLOCK_TAIL.fullmatch(rest)
+    if clock_m is None:  # a zone, a fraction, a word: the general path reads the rest
+        iso = day.isoformat() + (rest if rest[0] == "T" else " " + rest.lstrip(" \t,"))
+        return _parse_general(iso, value, field, None)
+    hh, mi, ss, ampm = clock_m.groups()
+    hour = int(hh)
     if ampm:
         if not 1 <= hour <= 12:
-            raise InvalidInput(f"invalid {field} {text!r}")
+            raise InvalidInput(f"invalid {field} {shown!r}")
         hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
     try:
-        naive = datetime(year, month, day, hour, int(mi or 0), int(ss or 0))
+        at = time(hour, int(mi), int(ss or 0))
     except ValueError:
-        raise InvalidInput(f"invalid {field} {text!r}") from None
-    return naive.replace(tzinfo=local_zone()).astimezone(UTC)
+        raise InvalidInput(f"invalid {field} {shown!r}") from None
+    return datetime.combine(day, at, tzinfo=local_zone()).astimezone(UTC)
+
+
+def _read_head(
+    head: re.Match[str], order: str | None, shown: str, field: str, column: bool
+) -> date:
+    """The date a numeric date names under `order` (None: no order known). A date that one
+    order alone reads (13/05/2024) is refused under another in a column; open ones need an
+    order that reads them."""
+    readings = _readings(head.group(1), head.group(3), head.group(4))
+    if not readings:
+        raise InvalidInput(f"invalid {field} {shown!r}; use a form like 2024-03-05 14:30")
+    for o, day in readings:
+        if o == order:
+            return day
+    days = {day for _, day in readings}
+    if len(readings) == 1 and order is not None and column:
+        raise InvalidInput(f"{field} {shown!r} is not {order} like the rest of its column")
+    if len(days) == 1:
+        return readings[0][1]
+    if column and order is not None:
+        raise InvalidInput(f"{field} {shown!r} is not {order} like the rest of its column")
+    raise InvalidInput(_ambiguous(field, shown, readings))
+
+
+def _ambiguous(field: str, shown: str, readings: tuple[tuple[str, date], ...]) -> str:
+    """The refusal of a date that reads as different dates under the orders in `readings`."""
+    orders = [o for o, _ in readings]
+    if orders == ["dmy", "mdy"]:
+        return (
+            f"ambiguous {field} {shown!r} (day or month first?); write 2024-03-05 or give "
+            "--date-order dmy|mdy (or $CRM_DATE_ORDER)"
+        )
+    by_day: dict[date, list[str]] = {}
+    for o, day in readings:
+        by_day.setdefault(day, []).append(o)
+    alternatives = " or ".join(
+        f"{day.isoformat()} ({'/'.join(os_)})" for day, os_ in by_day.items()
+    )
+    return (
+        f"ambiguous {field} {shown!r} (a two-digit year: {alternatives}); write the year in full "
+        f"(2024-03-05) or give --date-order {'|'.join(orders)} (or $CRM_DATE_ORDER)"
+    )
+
+
+# A date and a time written the Chinese way: 2024年3月5日, 14时30分05秒, 14点30分, and the
+# 上午/下午 (a.m./p.m.) marks before the time that Chinese-locale Excel writes (2024/3/5 下午
+# 02:30:00). _cn_clock() rewrites them in the ASCII forms the parsers read.
+_CN_DATE = re.compile(r"(\d{4}|\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?")
+_CN_CLOCK = re.compile(
+    r"(?P<mark>上午|下午)?\s*(?P<h>\d{1,2})\s*(?:"
+    r"[:：]\s*(?P<m>\d{1,2})(?:\s*[:：]\s*(?P<s>\d{1,2}))?"  # 14:30:05, 下午 02:30:00
+    r"|[时時点點](?:\s*(?P<half>半)|\s*(?P<m2>\d{1,2})\s*分?(?:\s*(?P<s2>\d{1,2})\s*秒)?)?"
+    r")"  # 14时30分05秒, 9点, 2点半 (half past)
+)
+_CN_MARKS = frozenset("上下：时時点點分秒半")
+
+
+def _cn_clock(text: str, value: str, field: str) -> str:
+    """`text` with a Chinese date (2024年3月5日 -> 2024-03-05) and a Chinese time (14时30分,
+    下午 02:30:00 -> 14:30:00) rewritten as ASCII; 上午 12 is midnight, 下午 12 noon. An hour
+    that contradicts its mark (上午 14:30, 下午 0:30) is refused."""
+    out = _CN_DATE.sub(
+        lambda m: f"{full_year(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d} ",
+        text,
+    )
+    m = _CN_CLOCK.search(out)
+    if m is not None and any(c in _CN_MARKS for c in m.group(0)):
+        mark, hh = m["mark"], int(m["h"])
+        mi, sec = ("30" if m["half"] else m["m"] or m["m2"] or "0"), m["s"] or m["s2"]
+        if mark == "上午":
+            if hh > 12:
+                raise InvalidInput(f"invalid {field} {value.strip()!r}: 上午 (a.m.) at hour {hh}")
+            hh %= 12
+        elif mark == "下午":
+            if not 1 <= hh <= 23:
+                raise InvalidInput(f"invalid {field} {value.strip()!r}: 下午 (p.m.) at hour {hh}")
+            hh = hh % 12 + 12 if hh <= 12 else hh
+        clock = f"{hh:02d}:{int(mi):02d}" + (f":{int(sec):02d}" if sec else "")
+        out = f"{out[: m.start()]} {clock} {out[m.end() :]}"
+    return " ".join(out.split())
 
 
 _USER_DATE_ORDER: list[str | None] = [None]  # the command's --date-order (set_date_order)
@@ -1008,17 +1252,18 @@ def user_date_order() -> str | None:
 
 
 def option_datetime(value: str, field: str, order: str | None = None) -> datetime:
-    """--at / --follow-up style options: an ambiguous dd/mm vs mm/dd date is refused unless
-    --date-order or $CRM_DATE_ORDER decides (ymd leaves dd/mm vs mm/dd open: refused)."""
-    if date_evidence(value) == "either":
-        order = (order or user_date_order() or "").strip().lower()
-        if order not in ("dmy", "mdy"):
-            raise InvalidInput(
-                f"ambiguous {field} {value.strip()!r} (day or month first?); write 2024-03-05 "
-                "or give --date-order dmy|mdy (or $CRM_DATE_ORDER)"
-            )
-        return parse_datetime_as(value, order, field)
-    return parse_datetime_as(value, None, field)
+    """--at / --follow-up style options: a date that reads two ways (03/05/2024, and a
+    two-digit year whose position is open: 24-03-05) is refused unless --date-order or
+    $CRM_DATE_ORDER decides, and only by an order that reads it (ymd leaves dd/mm vs mm/dd
+    open: refused)."""
+    text = value.strip()
+    if not text.isascii():
+        text = _cn_clock(text, value, field)
+    head = _DATE_HEAD.match(text)
+    if head is not None:
+        chosen = (order or user_date_order() or "").strip().lower() or None
+        return _numeric_moment(text, head, chosen, value, field, column=False)
+    return parse_datetime(value, field)
 
 
 def history_datetime(value: str, field: str, order: str | None = None) -> datetime:
@@ -1029,7 +1274,8 @@ def history_datetime(value: str, field: str, order: str | None = None) -> dateti
     moment = option_datetime(value, field, order)
     if moment > clock.now() + FUTURE_SLACK:
         raise InvalidInput(
-            f"{field} {value.strip()!r} is in the future; it says when something happened"
+            f"{field} {value.strip()!r} is more than a day in the future; it says when"
+            " something happened"
         )
     return moment
 
@@ -1176,8 +1422,9 @@ def _phone_body(raw: str) -> tuple[str | None, str]:
         raise InvalidInput(
             f"'*' in a phone number ({raw!r}): masked or a service code, not a number"
         )
-    digits_groups = re.findall(r"\d[\d\s\-().]{5,}\d", body)
-    if len(digits_groups) > 1 and re.search(r"[/;,，、|]|\s{2,}", body):
+    # (a line break or a full-width ；separates two numbers as well: a group never spans one)
+    digits_groups = re.findall(r"\d[\d \t\u3000\-().]{5,}\d", body)
+    if len(digits_groups) > 1 and re.search(r"[/;,，、|；\n\r]|\s{2,}", body):
         raise InvalidInput(f"two phone numbers in one cell: {raw!r}")
     return ext, body
 
@@ -1317,9 +1564,16 @@ _CURRENCY_MARKS = {
     "$": {"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "MXN", "ARS", "CLP", "COP", "BRL"},
     "US$": {"USD"}, "R$": {"BRL"}, "€": {"EUR"}, "£": {"GBP"}, "¥": {"CNY", "JPY"},
     "￥": {"CNY", "JPY"}, "元": {"CNY"}, "RMB": {"CNY"}, "₩": {"KRW"}, "₹": {"INR"},
+    "CN¥": {"CNY"}, "CN￥": {"CNY"}, "JP¥": {"JPY"}, "HK$": {"HKD"}, "NT$": {"TWD"},
+    "NZ$": {"NZD"}, "A$": {"AUD"}, "AU$": {"AUD"}, "C$": {"CAD"}, "CA$": {"CAD"},
+    "S$": {"SGD"}, "MX$": {"MXN"},
 }  # fmt: skip
+# (a sign with its country's letters before the one-letter ones: HK$ is no $)
+_PREFIXED_SIGN = r"(?:US|HK|NT|NZ|AU|CA|MX|[RACS])\$|(?:CN|JP)[¥￥]"
 _CURRENCY_AFFIX = re.compile(
-    r"^\(?\s*-?\s*(US\$|R\$|[$€£¥￥₩₹]|[A-Za-z]{3})|(元|RMB|[A-Za-z]{3}|[$€£¥￥₩₹])\)?$"
+    rf"^\(?\s*-?\s*({_PREFIXED_SIGN}|[$€£¥￥₩₹]|[A-Za-z]{{3}})"
+    r"|(元|RMB|[A-Za-z]{3}|[$€£¥￥₩₹])\)?$",
+    re.IGNORECASE,
 )
 
 
@@ -1334,7 +1588,7 @@ def _amount_marks(raw: str) -> list[set[str]]:
         mark = m and (m.group(1) or m.group(2))
         if not mark:
             continue
-        meant = _CURRENCY_MARKS.get(mark.upper() if mark.isalpha() else mark) or (
+        meant = _CURRENCY_MARKS.get(mark.upper()) or (
             {mark.upper()} if mark.isalpha() and mark.upper() != "RMB" else set()
         )
         if meant:

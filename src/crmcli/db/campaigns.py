@@ -289,10 +289,25 @@ def set_result(
     result: str,
     revenue: int | None,
     responded_at: str | None,
-) -> None:
+) -> bool:
     """One member's result (for `crm campaign import-results`; responded_at None: not
-    known); NotFound for a non-member."""
-    _set_result(db, campaign_id, customer_id, result, revenue, responded_at)
+    known); returns whether it changed (a file imported again changes nothing); NotFound
+    for a non-member."""
+    at = responded_at if result != "pending" else None
+    cur = db.execute(
+        "UPDATE campaign_members SET result = ?, revenue = ?, responded_at = ?"
+        " WHERE campaign_id = ? AND customer_id = ?"
+        " AND (result IS NOT ? OR revenue IS NOT ? OR responded_at IS NOT ?)",
+        (result, revenue, at, campaign_id, customer_id, result, revenue, at),
+    )
+    if cur.rowcount:
+        return True
+    if db.scalar(
+        "SELECT 1 FROM campaign_members WHERE campaign_id = ? AND customer_id = ?",
+        (campaign_id, customer_id),
+    ):
+        return False
+    raise NotFound(f"customer {customer_id} is not a member of campaign {campaign_id}")
 
 
 def campaign_status(db: Database, campaign_id: int) -> str:

@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from crmcli.core.errors import Conflict, InvalidInput, NotFound
-from crmcli.core.validate import CAMPAIGN_RESULTS, check_amount_currency, normalize_enum
+from crmcli.core.validate import (
+    CAMPAIGN_RESULTS,
+    check_amount_currency,
+    check_minor_units,
+    normalize_enum,
+)
 from crmcli.db import campaigns as repo
 from crmcli.importing.pipeline import (
     Context,
@@ -98,8 +103,15 @@ class CampaignResultImport(Entity):
 
     def _revenue(self, raw: str) -> int:
         """A revenue cell in the campaign's currency (`$299.00` is no CNY amount)."""
-        check_amount_currency(raw, self.currency)
-        return self.ctx.money("revenue", raw)
+        try:
+            check_amount_currency(raw, self.currency)
+        except InvalidInput:
+            raise InvalidInput(
+                f"revenue {raw.strip()!r} is not in {self.currency}, the campaign's currency"
+            ) from None
+        cents = self.ctx.money("revenue", raw)
+        check_minor_units(cents, self.currency, "revenue")
+        return cents
 
     def merge(self, rows: list[Staged]) -> None:
         ctx = self.ctx
@@ -119,13 +131,18 @@ class CampaignResultImport(Entity):
                     continue
                 self.members[customer_id] = staged.line
                 try:
-                    repo.set_result(ctx.db, self.campaign_id, customer_id, result, revenue, at)
+                    changed = repo.set_result(
+                        ctx.db, self.campaign_id, customer_id, result, revenue, at
+                    )
                 except NotFound as exc:
                     raise Reject(exc.message, "customer", str(customer_id)) from None
             except (Reject, InvalidInput) as exc:
                 ctx.reject(staged.line, staged.cells, exc)
                 continue
-            ctx.summary.updated += 1
+            if changed:
+                ctx.summary.updated += 1
+            else:
+                ctx.summary.unchanged += 1
 
     def audit_id(self) -> int | None:
         return self.campaign_id

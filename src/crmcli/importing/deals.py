@@ -425,6 +425,7 @@ class DealImport(Entity):
         )
         try:
             validate.check_amount_currency(record.get("amount") or "", values["currency"])
+            validate.check_minor_units(values["amount"], values["currency"])
         except InvalidInput as exc:
             raise Reject(exc.message, "amount", (record.get("amount") or "").strip()) from None
         for fld in ("external_id", "owner", "source", "lost_reason"):

@@ -18,7 +18,12 @@ from functools import partial
 from typing import Any
 
 from crmcli.core.errors import InvalidInput
-from crmcli.core.validate import MONEY_LIMIT, check_amount_currency, normalize_currency
+from crmcli.core.validate import (
+    MONEY_LIMIT,
+    check_amount_currency,
+    check_minor_units,
+    normalize_currency,
+)
 from crmcli.db import indexes
 from crmcli.db import orders as repo
 from crmcli.importing.pipeline import (
@@ -327,15 +332,7 @@ class OrderImport(Entity):
                 lambda t: normalize_currency(t, self.default_currency),
             )
             self.currencies[raw_currency] = currency
-        for fld in ("amount", "line_amount", "unit_price"):
-            cell = get(fld)
-            # a cell that begins and ends with a digit names no currency (the check's own
-            # first test, without the call)
-            if cell and not (cell[0].isdigit() and cell[-1].isdigit()):
-                try:
-                    check_amount_currency(cell, currency)
-                except InvalidInput as exc:
-                    raise Reject(exc.message, fld, cell.strip()) from None
+        self._check_currency(record, amount, given, currency)
         assert ctx.resolver is not None
         # the row's other reference cells, checked in the merge against the customer its
         # reference names (merge_staged: once per distinct combination)
@@ -358,6 +355,27 @@ class OrderImport(Entity):
             ext, key, value, raw_ref, name, ordered_at, currency, sku, product, qty, unit, amount,
             run, pos, self._others(others),
         )  # fmt: skip
+
+    @staticmethod
+    def _check_currency(
+        record: dict[str, str], amount: int, given: str | None, currency: str
+    ) -> None:
+        """STAGING: the line's amount in whole units of a currency without minor units
+        (JPY), and no money cell signed with another currency (`$5` in a EUR row)."""
+        try:
+            check_minor_units(amount, currency, given or "line amount")
+        except InvalidInput as exc:
+            raw = (record.get(given or "") or "").strip()
+            raise Reject(exc.message, given or "amount", raw) from None
+        for fld in ("amount", "line_amount", "unit_price"):
+            cell = record.get(fld)
+            # a cell that begins and ends with a digit names no currency (the check's own
+            # first test, without the call)
+            if cell and not (cell[0].isdigit() and cell[-1].isdigit()):
+                try:
+                    check_amount_currency(cell, currency)
+                except InvalidInput as exc:
+                    raise Reject(exc.message, fld, cell.strip()) from None
 
     def _others(self, others: list[tuple[str, Any, str]]) -> str | None:
         if not others:

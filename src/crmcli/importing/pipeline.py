@@ -454,7 +454,7 @@ class Context:
                 self._times.clear()
             self._times[key] = stored
         if history and stored > self.horizon:
-            raise InvalidInput(f"{fld} {raw.strip()!r} is in the future")
+            raise InvalidInput(f"{fld} {raw.strip()!r} is more than a day in the future")
         if stored < EARLIEST:
             # 0001-01-01, 1899-12-30: what ERPs and spreadsheets write for "no date"
             raise InvalidInput(f"{fld} {raw.strip()!r} is before 1900: a placeholder, not a date")
