@@ -167,3 +167,42 @@ def test_a_sheet_with_phone_and_mobile_keeps_both(cli: Any, tmp_path: Path, sql_
     summary = cli.json("customer", "import", str(one))
     assert "phones_from" not in summary  # one phone column: nothing to say
     assert sql_rows("SELECT phone FROM customers WHERE name = 'Ann'") == [("+14155550100",)]
+
+
+def test_the_first_usable_value_is_the_phone_and_others_stay_one_customers(
+    cli: Any, tmp_path: Path, sql_rows: Any
+) -> None:
+    """`N/A` in Phone and a number in Mobile: the mobile is the phone (before, the customer
+    had no phone and every re-import added a copy); an other phone that is another
+    customer's is a warning, never stored for both; an other phone in NANP grouping read
+    in CN, or with an extension, is said, not stored as a guess or silently cut."""
+    first = tmp_path / "a.csv"
+    first.write_text(
+        "name,phone,mobile,email\n"
+        "Cy Ng,N/A,13900139000,\n"
+        "Zed,13700137000,13900139001,zed@example.com\n",
+        encoding="utf-8",
+    )
+    summary = cli.json("customer", "import", str(first))
+    assert summary["inserted"] == 2 and summary["phones_from"].startswith("phone, mobile")
+    again = cli.json("customer", "import", str(first))
+    assert (again["inserted"], again["duplicates"]) == (0, 2)
+    assert sql_rows("SELECT name, phone FROM customers ORDER BY id") == [
+        ("Cy Ng", "+8613900139000"),
+        ("Zed", "+8613700137000"),
+    ]
+    second = tmp_path / "b.csv"
+    second.write_text(
+        "First Name,Last Name,Mobile Phone,Business Phone,Home Phone,Other Phone\n"
+        "Fay,Xu,13600136000,+8613700137000,(415) 555-0101,010-12345678 转 88\n",
+        encoding="utf-8",
+    )
+    summary = cli.json("customer", "import", str(second))
+    assert (summary["inserted"], summary["warnings"]) == (1, 3)
+    reasons = (tmp_path / "b.rejects.csv").read_text("utf-8-sig")
+    assert "+8613700137000 is the phone of customer 2: not stored" in reasons
+    assert "written in another numbering plan's grouping: not stored" in reasons
+    assert "extension 88 not stored" in reasons
+    assert sql_rows(
+        "SELECT customer_id, value FROM customer_contacts ORDER BY customer_id, value"
+    ) == [(2, "+8613900139001"), (3, "+861012345678")]

@@ -164,6 +164,15 @@ def _masked() -> InvalidInput:
 _text, _lifecycle, _email = rules.text, rules.lifecycle, rules.email
 
 
+class _PhoneWithExtension(Exception):  # noqa: N818 - a value with a warning, not an error
+    """An other phone with an extension: the number is stored, the extension said."""
+
+    def __init__(self, e164: str, message: str) -> None:
+        super().__init__(message)
+        self.e164 = e164
+        self.message = message
+
+
 def joined_name(parts: list[str]) -> str | None:
     """A name from its parts in the file's order (first, middle, last): given name first
     with spaces, or family name first without one when every part is CJK (张 + 伟)."""
@@ -334,21 +343,33 @@ class CustomerImport(Entity):
         return present
 
     def _fold_labelled(self, record: dict[str, str]) -> None:
-        """STAGING: the row's labelled cells, and several values in one cell, as its phone
-        (email), the first of them when its own cell is empty, and its other ones."""
+        """STAGING: the row's phone (email) cell, its labelled cells and several values in
+        one cell, in that order, as its phone (email): the first usable one (`N/A` in the
+        Phone column and a number in Mobile: the mobile), and its other ones (an unusable
+        one among them is a warning there). None usable: the first, which warns."""
         for own, other, labels in self._labelled:
             cells = [record.get(own) or "", *(record.get(f) or "" for f in labels)]
             values = [v.strip() for cell in cells if cell for v in cell.split(_SEVERAL)]
             values = [v for v in values if v]
-            first = (record.get(own) or "").split(_SEVERAL)[0].strip() or (
-                values[0] if values else ""
-            )
+            if not values:
+                continue
+            first = next((v for v in values if self._usable(own, v, record)), values[0])
             rest = [v for v in values if v != first]
-            if first:
-                record[own] = first
+            record[own] = first
             if rest:
                 given = record.get(other)
                 record[other] = ";".join([given, *rest] if given else rest)
+
+    def _usable(self, kind: str, raw: str, record: dict[str, str]) -> bool:
+        """A value that would be stored as the customer's phone (email)."""
+        if "*" in raw and looks_masked(kind, raw):
+            return False
+        try:
+            if kind == "email":
+                return bool(_email(raw))
+            return _parse_phone(raw, self._region, record.get("country")) is not None
+        except InvalidInput:
+            return False
 
     # -- plan (no write lock: merge() only plans) and apply (under it) -------------------
     plans = True
@@ -534,6 +555,9 @@ class CustomerImport(Entity):
                 except InvalidInput as exc:
                     self._bad(line, cells, column, part, exc)
                     continue
+                except _PhoneWithExtension as exc:  # stored without it, and said
+                    value = exc.e164
+                    self._bad(line, cells, column, part, InvalidInput(exc.message))
                 if value and value != values.get(kind) and [kind, value] not in out:
                     out.append([kind, value])
         return out
@@ -545,18 +569,37 @@ class CustomerImport(Entity):
             return _email(raw)
         if kind == "phone":
             phone = _parse_phone(raw, self._region, record.get("country"))
-            return phone.e164 if phone else None
+            if phone is None:
+                return None
+            if phone.suspect or phone.note:  # (other phones keep no suspect flag)
+                why = phone.note or (
+                    f"read in {self._region} as {phone.e164}, but written in another"
+                    " numbering plan's grouping"
+                )
+                raise InvalidInput(
+                    f"{why}: not stored as an other phone; give it with + and its country"
+                    " code, or a country column"
+                )
+            if phone.ext:
+                raise _PhoneWithExtension(
+                    phone.e164,
+                    f"extension {phone.ext} not stored: other phones keep none (the number"
+                    f" is, as {phone.e164})",
+                )
+            return phone.e164
         return _text(raw)
 
     def key_values(self, data: Any) -> dict[str, Any]:
         contacts = data[2].get("contacts") if len(data) > 2 else None
         if not contacts:
             return data[0]  # type: ignore[no-any-return]
-        emails = [v for k, v in contacts if k == "email"]
-        if not emails:
-            return data[0]  # type: ignore[no-any-return]
-        own = data[0].get("email")
-        return {**data[0], "email": [own, *emails] if own else emails}
+        out = data[0]
+        for col in ("email", "phone"):
+            others = [v for k, v in contacts if k == col]
+            if others:
+                own = data[0].get(col)
+                out = {**out, col: [own, *others] if own else others}
+        return out  # type: ignore[no-any-return]
 
     def _bad(self, line: int, cells: list[str], fld: str, raw: str, exc: InvalidInput) -> None:
         """A bad optional value: ctx.optional's warning (or Reject with --strict-fields)."""
@@ -725,33 +768,35 @@ class CustomerImport(Entity):
 
     @staticmethod
     def _lookup_values(batch: list[_Row], col: str) -> list[Any]:
-        """The batch's values of a lookup column (for emails, its other_emails too)."""
+        """The batch's values of a lookup column (for emails and phones, the other ones
+        too: another customer's is never stored as this one's)."""
         values = {r.values[col] for r in batch if col in r.values}
-        if col == "email":
+        if col in ("email", "phone"):
             values.update(
                 value
                 for r in batch
                 if r.extra
                 for kind, value in r.extra.get("contacts", ())
-                if kind == "email"
+                if kind == col
             )
         return sorted(values)
 
     def _free_contacts(
         self, row: _Row, target: int | None, found: dict[str, dict[Any, int]]
     ) -> list[list[str]]:
-        """MERGE: the row's other_* contact points, less each email another customer has
-        (as its email or among its own other emails, in the database or earlier in the
-        file): that is a warning, the email stays that customer's alone."""
+        """MERGE: the row's other_* contact points, less each email or phone another
+        customer has (as its own or among its other ones, in the database or earlier in the
+        file): that is a warning, the value stays that customer's alone (a lookup by it
+        would otherwise pick one of the two)."""
         assert row.extra is not None
         contacts = row.extra.get("contacts") or []
         free = []
         for kind, value in contacts:
-            if kind == "email":
-                holder = self.local["email"].get(value) or found["email"].get(value)
+            if kind in ("email", "phone") and kind in self.local:
+                holder = self.local[kind].get(value) or found[kind].get(value)
                 if holder is not None and holder != target:
-                    self._bad(row.line, row.cells, "other_emails", value, InvalidInput(
-                        f"{value} is the email of customer {holder}: not stored as this"
+                    self._bad(row.line, row.cells, f"other_{kind}s", value, InvalidInput(
+                        f"{value} is the {kind} of customer {holder}: not stored as this"
                         " customer's too"))  # fmt: skip
                     continue
             free.append([kind, value])
@@ -776,8 +821,8 @@ class CustomerImport(Entity):
         self.plan.put_contacts(new)
         self.contacts_added += len(new)
         for _, kind, value in new:
-            if kind == "email" and hash(value) in self._repeated["email"]:
-                self.local["email"][value] = cid
+            if kind in self._repeated and hash(value) in self._repeated[kind]:
+                self.local[kind][value] = cid
         if row.outcome == "unchanged":
             row.outcome = "updated"
             self.ctx.summary.unchanged -= 1

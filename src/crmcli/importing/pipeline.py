@@ -333,8 +333,8 @@ _NOTED_TEXT = {
     "name_parts_not_read": "name from its column, not read:",
     "external_id_from": "external_id from column",
     "currency_from": "currency",
-    "phones_from": "phone: the first filled of",
-    "emails_from": "email: the first filled of",
+    "phones_from": "phone: the first usable of",
+    "emails_from": "email: the first usable of",
 }
 
 
