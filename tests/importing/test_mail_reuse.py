@@ -337,3 +337,23 @@ def test_reply_to_reimport_is_idempotent(
     again, _ = import_mail(cli, folder, "--our-domain", "ourco.com")
     assert again["duplicates"] == 1 and again["matched_by_reply_to"] == 0
     assert sql_rows("SELECT customer_id FROM communications") == [(customers["li"],)]
+
+
+def test_a_reused_id_for_another_customer_is_another_message(
+    cli: Any, tmp_path: Path, customers: dict[str, int], sql_rows: Any
+) -> None:
+    """A mail merge that gave every copy one Message-ID: the same Date and Subject, to
+    Zhang and to Li. Two of three agree, but the copies concern different customers: two
+    messages (the second had been dropped as "already imported")."""
+    date = "Tue, 05 Mar 2024 10:00:00 +0800"
+    ours = "Sales <sales@ourco.com>"
+    to_zhang = message("<merge-1@ourco.com>", date, "Offer", "Dear Zhang", sender=ours, to=ZHANG)
+    to_li = message("<merge-1@ourco.com>", date, "Offer", "Dear Li", sender=ours, to=LI)
+    mbox = write_mbox(tmp_path / "sent.mbox", to_zhang, to_li)
+    summary, _ = import_mail(cli, mbox, "--our-domain", "ourco.com")
+    assert summary["communications_created"] == 2 and summary["reused_message_ids"] == 1
+    assert sorted(sql_rows("SELECT customer_id, content FROM communications")) == sorted(
+        [(customers["zhang"], "Dear Zhang"), (customers["li"], "Dear Li")]
+    )
+    again, _ = import_mail(cli, mbox, "--our-domain", "ourco.com")
+    assert again["communications_created"] == 0 and again["duplicates"] == 2

@@ -50,7 +50,7 @@ def record_import(db: Database, action: str, source: str, details: dict[str, Any
     audit.record(db, action, "communication", source, details)
 
 
-_STORED = "id, external_id, occurred_at, subject, content, duration_s"
+_STORED = "id, external_id, customer_id, occurred_at, subject, content, duration_s"
 
 
 def communications_with_key(db: Database, key: str) -> list[dict[str, Any]]:

@@ -19,8 +19,9 @@ those reasons is a warning when the message found no customer otherwise.
 Idempotency: every item has a key (``mail:<Message-ID>``, ``ics:<UID>:<start>``) stored in
 communications.external_id. When an item concerns several customers the first gets the key
 itself, the others ``<key>#<customer id>``. Mail: a message is a duplicate when its key is
-stored (or seen earlier in the file) for the same message: two of its Date (to the second),
-Subject and text agree, compared with white space folded and mbox ``>From`` escaping undone,
+stored (or seen earlier in the file) for the same message: it was stored for one of the
+customers the message concerns (a mail merge under one id to Ann and to Bob is two
+messages), and two of its Date (to the second), Subject and text agree, compared with white space folded and mbox ``>From`` escaping undone,
 so the CRLF .eml, its mbox copy and a re-import are one message (From is not compared: list
 software rewrites it; Received and other transport headers differ between copies), and so
 is a message an earlier crmcli stored with a Date zone or a body it read otherwise then. A
@@ -252,6 +253,22 @@ def same_message(one: tuple[str, str, str], other: tuple[str, str, str]) -> bool
     return sum(a == b for a, b in zip(one, other, strict=True)) >= 2
 
 
+@dataclass
+class _Print:
+    """A message as the duplicate check sees it: its fingerprint and the customers it
+    concerns (stored for, or known among its addresses)."""
+
+    parts: tuple[str, str, str]
+    customers: set[int]
+
+    def same(self, other: _Print) -> bool:
+        """One message: two of Date, Subject and text agree, and it concerns one of the
+        same customers (a mail merge under one Message-ID to Ann and to Bob is two)."""
+        if not same_message(self.parts, other.parts):
+            return False
+        return bool(self.customers & other.customers) or not (self.customers or other.customers)
+
+
 def _variant_mark(mark: tuple[str, str, str]) -> str:
     return hashlib.sha256("".join(mark).encode()).hexdigest()[:16]
 
@@ -277,9 +294,10 @@ class _Importer:
         self.customers: dict[str, int | None] = {}
         self.agents = repo.agents_by_email(db)
         self.seen: set[str] = set()  # calendar keys of this file
-        # mail: key -> fingerprint of this file's message
-        self.prints: dict[str, tuple[str, str, str]] = {}
-        self.variants: dict[str, list[tuple[str, str, str]]] = {}  # mail: key -> variants
+        # mail: key -> this file's message under it; key -> the variants of the key
+        self.prints: dict[str, _Print] = {}
+        self.variants: dict[str, list[_Print]] = {}
+        self._last_print: _Print | None = None
 
     def customer(self, email: str) -> int | None:
         if email not in self.customers:
@@ -411,7 +429,8 @@ class _Importer:
     def _mail_key(self, item: Item) -> str | None:
         """The key to store a message under, or None when it is a duplicate (see the module
         docstring): its own key, or its variant when a different message holds that one."""
-        mark = fingerprint(self._values(item))
+        mark = _Print(fingerprint(self._values(item)), self._concerned(item))
+        self._last_print = mark
         keys = [item.key, *item.aliases]
         if item.key.endswith("@crmcli.generated>"):  # a hash of the bytes: same key, same mail
             if any(k in self.prints or repo.external_id_exists(self.db, k) for k in keys):
@@ -420,11 +439,8 @@ class _Importer:
             return item.key
         taken = False
         for key in keys:
-            if key in self.prints:
-                stored = [self.prints[key]]
-            else:
-                stored = [fingerprint(r) for r in repo.communications_with_key(self.db, key)]
-            if any(same_message(mark, other) for other in stored):
+            stored = [self.prints[key]] if key in self.prints else self._stored(key)
+            if any(mark.same(other) for other in stored):
                 return None
             taken = taken or bool(stored)
         if not taken:
@@ -433,13 +449,30 @@ class _Importer:
         # the different messages stored under variants of the key, before or in this file
         variants = self.variants.setdefault(item.key, [])
         if not variants:
-            variants += (
-                fingerprint(r) for r in repo.communications_with_key_prefix(self.db, f"{item.key}~")
-            )
-        if any(same_message(mark, other) for other in variants):
+            variants += self._stored(f"{item.key}~", prefix=True)
+        if any(mark.same(other) for other in variants):
             return None
         variants.append(mark)
-        return f"{item.key}~{_variant_mark(mark)}"
+        return f"{item.key}~{_variant_mark(mark.parts)}"
+
+    def _stored(self, key: str, prefix: bool = False) -> list[_Print]:
+        """The messages stored under a key (or keys beginning so): each distinct one with
+        the customers it was stored for (`key`, `key#<customer id>`)."""
+        rows = (
+            repo.communications_with_key_prefix(self.db, key)
+            if prefix
+            else repo.communications_with_key(self.db, key)
+        )
+        found: dict[tuple[str, str, str], set[int]] = {}
+        for row in rows:
+            found.setdefault(fingerprint(row), set()).add(int(row["customer_id"]))
+        return [_Print(parts, customers) for parts, customers in found.items()]
+
+    def _concerned(self, item: Item) -> set[int]:
+        """The known customers among a message's addresses (From, To, Cc, Bcc, Reply-To)."""
+        parties = [*item.senders, *([item.sender] if item.sender else []), *item.others]
+        parties += item.reply_to
+        return {cid for p in parties if (cid := self.customer(p.email)) is not None}
 
     def _reused(self, item: Item, key: str) -> None:
         """Say that a message was stored under its variant key (its Message-ID reused)."""
@@ -483,6 +516,7 @@ class _Importer:
     def add(self, item: Item) -> None:
         s = self.summary
         s.items += 1
+        self._last_print = None
         for note in item.notes:
             s.warnings.append({"source": item.source, "warning": note})
         key: str | None = item.key
@@ -526,6 +560,8 @@ class _Importer:
                 },
             )
             s.communications += 1
+        if self._last_print is not None:  # (a lead made for it is a customer it concerns)
+            self._last_print.customers.update(matched)
         s.imported_items += 1
         if reply_to is not None:
             s.by_reply_to += 1
