@@ -65,7 +65,7 @@ def test_a_fraction_of_a_yen_is_refused(cli: Any, tmp_path: Path, sql_rows: Any)
     rows = "J1,C1,2024-03-01,100.5,JPY\nJ2,C1,2024-03-02,2000,JPY\nJ3,C1,2024-03-03,0.5,USD\n"
     summary, rejects = _orders(cli, tmp_path, rows)
     assert (summary["inserted"], summary["rejected"]) == (2, 1)
-    assert "JPY has no minor unit" in rejects and "--decimal comma" in rejects
+    assert "JPY has no minor unit" in rejects and "conventions" in rejects
     assert sql_rows("SELECT external_id, amount FROM orders ORDER BY external_id") == [
         ("J2", 200000),
         ("J3", 50),

@@ -622,7 +622,8 @@ def check_minor_units(cents: int, currency: str, field: str = "amount") -> None:
     if cents % 100 and currency in ZERO_DECIMAL_CURRENCIES:
         raise InvalidInput(
             f"{field} {cents / 100:.2f} {currency} has a fraction of a unit; {currency} has"
-            " no minor unit (is the column written with a decimal comma? --decimal comma)"
+            " no minor unit (a thousands separator read as a decimal one reads so: the"
+            " summary's conventions say how the column was read)"
         )
 
 

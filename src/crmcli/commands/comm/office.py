@@ -42,7 +42,7 @@ def _report(summary: dict[str, Any], fmt: str, noun: str) -> None:
         more = len(summary["skipped"]) - UNMATCHED_LINES
         output.warn(f"... and {more} more skipped (all of them in --format json)")
     for warning in summary["warnings"][:UNMATCHED_LINES]:
-        output.warn(f"warning: {warning['source']}: {warning['warning']}")
+        output.warn(f"{warning['source']}: {warning['warning']}")
     if len(summary["warnings"]) > UNMATCHED_LINES:
         more = len(summary["warnings"]) - UNMATCHED_LINES
         output.warn(f"... and {more} more warnings (all of them in --format json)")
