@@ -45,20 +45,44 @@ def test_a_shopify_export(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
     ) == [("MUG-1", 2.0, 2000), ("TEE-1", 1.0, 1000)]
 
 
-def test_shopify_name_unmapped_is_no_customer_name(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
-    """Without --map Name=external_id, `Name` (the order number) would be read as the
-    customer's name: --create-customers made customers called #1001. Its values are no
-    names (no letter), so it is an unknown column; the lines, without an order id, are
-    orders of their own, and the later line's empty currency is no currency."""
+def test_shopify_name_unmapped_is_refused(cli: Any, tmp_path: Path, sql_rows: Any) -> None:
+    """Without --map Name=external_id a Shopify export's line items were orders of their
+    own (a 35 order stored as 35 + 10, and --create-customers made customers called #1001
+    from `Name`): its Lineitem columns say what the file is, so it is refused asking for
+    the map; `Created at` is read as ordered_at."""
     src = tmp_path / "orders_export.csv"
     with src.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([HEADER, *ROWS])
-    args = ["--map", "Created at=ordered_at", "--map", "Total=-", "--create-customers"]
-    summary = cli.json("order", "import", str(src), *args)
-    assert "Name" in summary["unknown_columns"]
+    refused = cli("order", "import", str(src), "--map", "Total=-", "--create-customers")
+    assert refused.exit_code == 2
+    assert "a Shopify order export" in refused.stderr
+    assert "--map Name=external_id" in refused.stderr
+    assert sql_rows("SELECT count(*) FROM customers") == [(0,)]
+    summary = cli.json(
+        "order", "import", str(src), "--map", "Name=external_id", "--map", "Total=-",
+        "--create-customers",
+    )  # fmt: skip
+    assert (summary["inserted"], summary["rejected"]) == (2, 0)
+    assert sql_rows("SELECT external_id, amount FROM orders ORDER BY id") == [
+        ("#1001", 3000),
+        ("#1002", 750),
+    ]
+
+
+def test_a_customer_name_column_without_letters_is_no_name(
+    cli: Any, tmp_path: Path, sql_rows: Any
+) -> None:
+    """A `Customer` column holding numbers (another system's customer numbers under the
+    wrong header) is an unknown column, not the names --create-customers would give."""
+    src = tmp_path / "erp.csv"
+    src.write_text(
+        "order_id,customer_email,Customer,order_date,amount,currency\n"
+        "E1,ann@example.com,10023,2024-03-01,5.00,CNY\n",
+        encoding="utf-8",
+    )
+    summary = cli.json("order", "import", str(src), "--create-customers")
+    assert "Customer" in summary["unknown_columns"]
     assert sql_rows("SELECT name, email FROM customers") == [("ann@example.com", "ann@example.com")]
-    assert sql_rows("SELECT currency FROM orders") == [("EUR",), ("EUR",)]
-    assert summary["rejected"] == 1  # the Tee line: no currency
 
 
 def test_an_empty_currency_cell_is_no_currency(cli: Any, tmp_path: Path, sql_rows: Any) -> None:

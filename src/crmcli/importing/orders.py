@@ -33,6 +33,7 @@ from crmcli.importing.pipeline import (
     Reject,
     run_import,
 )
+from crmcli.importing.source import normalize_header
 
 # the staged columns of a line (db/staging.py, merged by db/orders.py)
 STAGED = (
@@ -75,6 +76,7 @@ ORDER_ALIASES = {
     "bestellnummer": "external_id",
     "orderedat": "ordered_at",
     "orderdate": "ordered_at",
+    "createdat": "ordered_at",  # Shopify's order export
     "date": "ordered_at",
     "time": "ordered_at",
     "下单时间": "ordered_at",
@@ -232,6 +234,7 @@ class OrderImport(Entity):
             missing.append("amount")
         if missing:
             raise InvalidInput(f"no column for: {', '.join(missing)} (use --map SRC=FIELD)")
+        self._shopify_check(present)
         self.has_lines = bool(present & set(LINE_FIELDS))
         if "currency" not in present:
             self.ctx.summary.extra["currency_from"] = (
@@ -240,6 +243,21 @@ class OrderImport(Entity):
                 else f"{self.default_currency} (the default: no currency column)"
             )
         self.blank_currency = self.blank_currency or "currency" not in present
+
+    def _shopify_check(self, present: set[str]) -> None:
+        """A Shopify order export (its Lineitem columns) names the order by `Name` (#1001),
+        a header no import reads as the order id: without an order id its line items would
+        be orders of their own, a Total counted beside the lines. Refused, asking for it."""
+        source = self.ctx.source
+        if "external_id" in present or source is None:
+            return
+        header = {normalize_header(cell): cell.strip() for cell in source.header}
+        if "name" in header and any(k.startswith("lineitem") for k in header):
+            raise InvalidInput(
+                f"a Shopify order export: its {header['name']!r} column is the order number;"
+                f" give --map {header['name']}=external_id (its line items are then the"
+                " lines of their orders)"
+            )
 
     # The merge is planned outside the write lock (merge_staged() reads only and fills temp
     # tables), then apply() writes it under the lock; with --create-customers it is
