@@ -251,6 +251,7 @@ IMPORTS = {
         ("客户编号", "external"),
         ("客户ID", "external"),
         ("Kundennummer", "external"),
+        ("CUSTOMER_ID", "external"),  # an Oracle or SAP export's upper-case column
         ("customer_id", "own"),
     ],
 )

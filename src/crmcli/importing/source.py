@@ -1187,6 +1187,10 @@ def _header_field(cell: str, key: str, aliases: dict[str, str], known: set[str])
     number (CUSTOMER_NUMBER_HEADERS: `Customer ID` is another system's), a common alias,
     or the field its normalized spelling is."""
     spelled = cell.strip().lower()
+    if spelled == "customer_id" and cell.strip() != spelled and "customer_external_id" in known:
+        # this database's exports write `customer_id`; an ERP's CUSTOMER_ID (Oracle, SAP
+        # write upper case) or Customer_Id is that system's number
+        return "customer_external_id"
     if spelled in known:
         return spelled
     if key in aliases:
