@@ -271,3 +271,31 @@ def test_customer_id_spelled_by_another_system_is_its_number_in_every_import(
     summary = cli.json(*command, str(path))
     assert summary["rejected"] == 0 and summary["unknown_columns"] == []
     assert sql_rows(query) == [(ann if meant == "external" else bob,)]
+
+
+@pytest.mark.parametrize(
+    ("foreign", "reads"),
+    [
+        ("Renée Dubois,13900000000,Rue Amélie\r\n".encode("cp1252"), "cp1252"),
+        ("赵霞,13900000000,市朝街厦室中大上\r\n".encode(), "UTF-8"),  # valid GB18030 bytes too
+    ],
+)
+def test_a_foreign_row_between_the_sampled_windows_is_found(
+    cli: Any, tmp_path: Path, sql_rows: Any, foreign: bytes, reads: str
+) -> None:
+    """A 6 MB GBK file with one row in another encoding where no sampled window looks
+    (row 40,000): every line of a file read as GBK or cp1252 is checked, so it is refused
+    naming the line instead of stored as Ren閑 Dubois or 璧甸湠."""
+    rows = ["姓名,电话,地址"] + [
+        f"张伟{i % 97},13{i % 10}{i:08d},广东省深圳市南山区科技园南区高新南一道{i}号大厦"
+        for i in range(90_000)
+    ]
+    lines = [(row + "\r\n").encode("gbk") for row in rows]
+    lines[40_000] = foreign
+    path = tmp_path / "客户.csv"
+    path.write_bytes(b"".join(lines))
+    assert path.stat().st_size > 6_000_000
+    result = cli("customer", "import", str(path))
+    assert result.exit_code == 2
+    assert f"line 40001 reads as {reads}, not as GB18030 like line 1" in result.stderr
+    assert sql_rows("SELECT count(*) FROM customers") == [(0,)]

@@ -1107,7 +1107,41 @@ def detect_file_encoding(raw: IO[bytes], size: int, head: bytes) -> str:
     ):
         return "utf-8"
     lines = [line for block in blocks for line in _nonascii_lines(*block)]
-    return decide_lines(lines, lambda pos: _line_number(raw, pos))
+    encoding = decide_lines(lines, lambda pos: _line_number(raw, pos))
+    if encoding != "utf-8" and rest > WINDOWS * WINDOW_BYTES:
+        _verify_lines(raw, encoding)
+    return encoding
+
+
+def _verify_lines(raw: IO[bytes], encoding: str) -> None:
+    """Every line of a file decided to be GB18030 or cp1252 from its samples reads as
+    that encoding (a row written in another one between the windows refuses the file, as
+    in them): read in blocks, so memory stays flat. A UTF-8 file needs no such pass: a
+    line in another encoding does not decode, which the reading refuses naming it."""
+    raw.seek(0)
+    first: tuple[int, str] | None = None
+    pos, carry = 0, b""
+    while True:
+        block = raw.read(4 * SAMPLE_BYTES)
+        data = carry + block
+        cut = len(data) if not block else data.rfind(b"\n") + 1
+        chunk, carry = data[:cut], data[cut:]
+        lines = _nonascii_lines(chunk, pos, partial=False)
+        pos += len(chunk)
+        utf8_at = {line[0] for line in lines if _decodes(line, "utf-8") is not None}
+        for line in lines:
+            utf8 = line[0] in utf8_at
+            reading = _foreign(line, utf8, encoding) or (None if utf8 else encoding)
+            if reading is None:
+                continue
+            if first is None:
+                first = (line[0], reading)
+            elif reading != first[1]:
+                line_of = functools.partial(_line_number, raw)
+                raise InvalidInput(_mixed_message(line_of, first[0], first[1], line[0], reading))
+        if not block:
+            raw.seek(0)
+            return
 
 
 def _line_number(raw: IO[bytes], offset: int) -> int:
