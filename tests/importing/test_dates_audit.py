@@ -158,7 +158,9 @@ def test_the_century_window_and_history_in_the_future(
     )
     assert summary["inserted"] == 1 and summary["rejected"] == 1
     assert _stored(sql_rows) == {"SO-1": "1930-03-04T16:00:00Z"}
-    assert _reasons(rejects) == {"05/03/29": "ordered_at '05/03/29' is more than a day in the future"}
+    assert _reasons(rejects) == {
+        "05/03/29": "ordered_at '05/03/29' is more than a day in the future"
+    }
 
 
 def test_customer_import_created_at_and_comm_import(
