@@ -428,16 +428,18 @@ def _first_mib(lines: list[Line]) -> bytes:
 
 
 def _first_foreign(
-    lines: list[Line], utf8_at: set[int], encoding: str
+    lines: list[Line],
+    utf8_at: set[int],
+    encoding: str,
+    first: tuple[int, str] | None = None,
 ) -> tuple[tuple[int, str], tuple[int, str]] | None:
     """((offset, encoding) of the first line whose encoding is certain, (offset, encoding)
     of the first line written in another one), or None when every line reads as
     `encoding`. A line valid as UTF-8 and as `encoding` that neither reading prefers is
-    either (GBK text is sometimes valid UTF-8 by accident)."""
-    first: tuple[int, str] | None = None
+    either (GBK text is sometimes valid UTF-8 by accident). `first`: the first certain line
+    of the lines before these (the file read in blocks)."""
     for line in lines:
-        utf8 = line[0] in utf8_at
-        reading = _foreign(line, utf8, encoding) or (None if utf8 else encoding)
+        reading = _certain(line, line[0] in utf8_at, encoding)
         if reading is None:
             continue
         if first is None:
@@ -445,6 +447,11 @@ def _first_foreign(
         elif reading != first[1]:
             return first, (line[0], reading)
     return None
+
+
+def _certain(line: Line, utf8: bool, encoding: str) -> str | None:
+    """The encoding a line is certainly written in, or None when it reads as either."""
+    return _foreign(line, utf8, encoding) or (None if utf8 else encoding)
 
 
 def _mixed_message(
@@ -1129,16 +1136,20 @@ def _verify_lines(raw: IO[bytes], encoding: str) -> None:
         lines = _nonascii_lines(chunk, pos, partial=False)
         pos += len(chunk)
         utf8_at = {line[0] for line in lines if _decodes(line, "utf-8") is not None}
-        for line in lines:
-            utf8 = line[0] in utf8_at
-            reading = _foreign(line, utf8, encoding) or (None if utf8 else encoding)
-            if reading is None:
-                continue
-            if first is None:
-                first = (line[0], reading)
-            elif reading != first[1]:
-                line_of = functools.partial(_line_number, raw)
-                raise InvalidInput(_mixed_message(line_of, first[0], first[1], line[0], reading))
+        mixed = _first_foreign(lines, utf8_at, encoding, first)
+        if mixed is not None:
+            (at, reading), (other_at, other) = mixed
+            line_of = functools.partial(_line_number, raw)
+            raise InvalidInput(_mixed_message(line_of, at, reading, other_at, other))
+        if first is None:  # the block's first certain line, if it has one
+            first = next(
+                (
+                    (line[0], certain)
+                    for line in lines
+                    if (certain := _certain(line, line[0] in utf8_at, encoding)) is not None
+                ),
+                None,
+            )
         if not block:
             raw.seek(0)
             return
