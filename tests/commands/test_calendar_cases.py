@@ -8,13 +8,13 @@ times against zoneinfo.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from office_rows import meetings
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "calendar"
 WINDOW = ("--since", "2025-12-01", "--until", "2026-12-31")
@@ -36,16 +36,6 @@ def import_ics(cli: Any, name: str, *args: str) -> tuple[dict[str, Any], str]:
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr + result.stdout
     return json.loads(result.stdout), result.stderr
-
-
-def meetings(db_path: Path) -> list[dict[str, Any]]:
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = con.execute("SELECT * FROM communications ORDER BY occurred_at, external_id")
-        return [dict(r) for r in rows]
-    finally:
-        con.close()
 
 
 def reference_count(name: str) -> int:

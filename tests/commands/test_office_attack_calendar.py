@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from office_rows import meetings
 
 ATTACK = Path(__file__).resolve().parent.parent / "data" / "calendar" / "attack"
 WINDOW = ("--since", "2026-03-01", "--until", "2026-04-30")
@@ -37,16 +37,6 @@ def import_ics(cli: Any, name: str) -> tuple[dict[str, Any], str]:
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr + result.stdout
     return json.loads(result.stdout), result.stderr
-
-
-def meetings(db_path: Path) -> list[dict[str, Any]]:
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = con.execute("SELECT * FROM communications ORDER BY occurred_at, external_id")
-        return [dict(r) for r in rows]
-    finally:
-        con.close()
 
 
 def utc(wall: str, zone: str) -> str:

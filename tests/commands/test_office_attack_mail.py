@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from office_rows import comms
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 ATTACK = DATA / "mail" / "attack"
@@ -37,15 +38,6 @@ def import_mail(cli: Any, path: Path, *args: str) -> tuple[dict[str, Any], str]:
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr + result.stdout
     return json.loads(result.stdout), result.stderr
-
-
-def comms(db_path: Path) -> dict[str, dict[str, Any]]:
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    try:
-        return {r["external_id"]: dict(r) for r in con.execute("SELECT * FROM communications")}
-    finally:
-        con.close()
 
 
 @pytest.mark.parametrize(
